@@ -1,0 +1,69 @@
+# Dockyard: `make up` installs and starts everything; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := up
+
+VENV       := .venv
+PY         := $(VENV)/bin/python
+BIN_DIR    := /usr/local/bin
+SOCKET     := /run/dockyard.sock
+DATA_ROOT  := /var/lib/dockyard
+LOG        := /var/log/dockyardd.log
+PIDFILE    := /run/dockyardd.pid
+# What the engine needs from the system: busybox for the offline base image, iproute2 and
+# iptables for networking, Python's venv module for the install, crun as the reference runtime.
+APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar
+# What the benchmark adds: Docker's own daemon to compare against.
+APT_BENCH_PACKAGES := docker.io
+
+.PHONY: up test system-packages venv install start image hello lint bench clean
+
+up: install start image hello
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	/usr/bin/python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+venv: system-packages $(VENV)/.installed
+
+install: venv
+	ln -sf $(CURDIR)/$(VENV)/bin/dockyard $(BIN_DIR)/dockyard
+	ln -sf $(CURDIR)/$(VENV)/bin/dockyardd $(BIN_DIR)/dockyardd
+
+start: install
+	@if dockyard -H unix://$(SOCKET) version >/dev/null 2>&1; then \
+		echo "dockyardd is already running on $(SOCKET)"; \
+	else \
+		echo "starting dockyardd (log: $(LOG))"; \
+		setsid nohup dockyardd -H unix://$(SOCKET) --data-root $(DATA_ROOT) --pidfile $(PIDFILE) \
+			>>$(LOG) 2>&1 < /dev/null & \
+		for i in $$(seq 100); do [ -S $(SOCKET) ] && break; sleep 0.1; done; \
+		dockyard -H unix://$(SOCKET) version >/dev/null; \
+	fi
+
+image: start
+	@dockyard -H unix://$(SOCKET) image inspect busybox:latest >/dev/null 2>&1 || \
+		tools/busybox-rootfs | dockyard -H unix://$(SOCKET) import -c 'CMD ["sh"]' - busybox:latest
+
+hello: image
+	dockyard -H unix://$(SOCKET) run --rm busybox echo "hello from dockyard"
+
+test: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/pytest -q
+
+bench: venv
+	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	$(PY) bench/run_latency
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

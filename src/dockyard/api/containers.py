@@ -1,0 +1,345 @@
+"""Container endpoints: create, start, wait, attach, logs, inspect, list, remove."""
+
+import asyncio
+import time
+
+from dockyard.api.filters import Filters
+from dockyard.api.http import BadRequest, Request, Response
+from dockyard.engine.container import Container
+from dockyard.engine.containers import Attacher
+from dockyard.engine.jsonlog import read_records
+from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.images.layerstore import tree_size
+from dockyard.util.frames import STDERR, STDOUT, frame
+from dockyard.util.timefmt import rfc3339_fixed, rfc3339_ns
+
+LIST_FILTERS = {"ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name",
+                "network", "publish", "since", "status", "volume"}
+STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+WAIT_CONDITIONS = {"not-running", "next-exit", "removed"}
+
+
+def command_line(c: Container) -> str:
+    return " ".join([c.path, *c.args])
+
+
+def inspect_view(daemon, c: Container) -> dict:
+    directory = daemon.containers._dir(c.id)
+    return {
+        "Id": c.id,
+        "Created": rfc3339_ns(c.created),
+        "Path": c.path,
+        "Args": c.args,
+        "State": c.state.to_api(),
+        "Image": c.image_id,
+        "ResolvConfPath": f"{directory}/resolv.conf",
+        "HostnamePath": f"{directory}/hostname",
+        "HostsPath": f"{directory}/hosts",
+        "LogPath": daemon.containers.log_path(c.id),
+        "Name": c.name,
+        "RestartCount": c.restart_count,
+        "Driver": c.driver,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": c.host_config,
+        "GraphDriver": {"Name": c.driver, "Data": _graph_data(daemon, c)},
+        "Mounts": [],
+        "Config": c.config,
+        "NetworkSettings": {
+            "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
+            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
+            "Networks": {},
+        },
+    }
+
+
+def _graph_data(daemon, c: Container) -> dict:
+    mounts = daemon.snapshotter.mounts(c.id) if daemon.snapshotter.exists(c.id) else []
+    data = {}
+    for m in mounts:
+        for option in m.options:
+            key, _, value = option.partition("=")
+            if value:
+                data[{"lowerdir": "LowerDir", "upperdir": "UpperDir", "workdir": "WorkDir"}.get(key, key)] = value
+        if m.type == "bind":
+            data["Dir"] = m.source
+    if "UpperDir" in data:
+        data["MergedDir"] = f"{daemon.containers.state_dir(c.id)}/rootfs"
+    return data
+
+
+def list_view(daemon, c: Container, size: bool) -> dict:
+    image_label = c.config.get("Image") or c.image_id
+    try:
+        if daemon.image_store.get(image_label).id != c.image_id:
+            image_label = c.image_id
+    except (NotFound, InvalidParameter):
+        image_label = c.image_id
+    view = {
+        "Id": c.id,
+        "Names": [c.name],
+        "Image": image_label,
+        "ImageID": c.image_id,
+        "Command": command_line(c),
+        "Created": c.created // 1_000_000_000,
+        "Ports": [],
+        "Labels": c.config.get("Labels") or {},
+        "State": c.state.status,
+        "Status": c.state.describe(),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
+        "NetworkSettings": {"Networks": {}},
+        "Mounts": [],
+    }
+    if size:
+        upper = daemon.snapshotter.fs_path(c.id)
+        view["SizeRw"] = tree_size(upper)
+        view["SizeRootFs"] = view["SizeRw"] + daemon.image_store.get(c.image_id).size
+    return view
+
+
+def _parse_timestamp(value: str, name: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise BadRequest(f"invalid value for {name}: {value!r} is not a unix timestamp") from None
+
+
+def filter_containers(daemon, containers: list[Container], filters: Filters) -> list[Container]:
+    for status in filters.get("status"):
+        if status not in STATUSES:
+            raise InvalidParameter(f"invalid filter 'status={status}'")
+    exited_codes = []
+    for value in filters.get("exited"):
+        try:
+            exited_codes.append(int(value))
+        except ValueError:
+            raise InvalidParameter(f"invalid filter 'exited={value}'") from None
+    before = [daemon.containers.get(ref).created for ref in filters.get("before")]
+    since = [daemon.containers.get(ref).created for ref in filters.get("since")]
+    ancestors = set()
+    for ref in filters.get("ancestor"):
+        try:
+            ancestors.add(daemon.image_store.get(ref).id)
+        except NotFound:
+            pass  # Docker ignores unknown ancestors: they match nothing
+    out = []
+    for c in containers:
+        if not filters.match_regex("id", c.id) or not filters.match_regex("name", c.name):
+            continue
+        if not filters.match_labels(c.config.get("Labels") or {}):
+            continue
+        if filters.get("status") and c.state.status not in filters.get("status"):
+            continue
+        if exited_codes and (c.state.status != "exited" or c.state.exit_code not in exited_codes):
+            continue
+        if before and c.created >= min(before):
+            continue
+        if since and c.created <= max(since):
+            continue
+        if "ancestor" in filters and c.image_id not in ancestors:
+            continue
+        if "expose" in filters or "publish" in filters:
+            exposed = set((c.config.get("ExposedPorts") or {}).keys())
+            wanted = {p if "/" in p else p + "/tcp" for p in filters.get("expose")}
+            if "publish" in filters or not exposed & wanted:
+                continue  # nothing is published yet: no container matches a publish filter
+        if filters.get("volume") or filters.get("network"):
+            continue  # no container has volumes or networks yet
+        if "health" in filters and "none" not in filters.get("health"):
+            continue  # no container has a health check yet
+        if "is-task" in filters and "true" in filters.get("is-task"):
+            continue
+        if "isolation" in filters and "default" not in filters.get("isolation"):
+            continue
+        out.append(c)
+    return out
+
+
+def register(router, daemon) -> None:
+    service = daemon.containers
+
+    async def create(req: Request) -> Response:
+        body = await req.json()
+        container, warnings = service.create(body, req.arg("name") or None)
+        return Response(201, {"Id": container.id, "Warnings": warnings})
+
+    async def start(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        if c.state.status in ("running", "paused", "restarting"):
+            return Response(304)
+        try:
+            await service.start(c)
+        except Exception:
+            if c.host_config.get("AutoRemove") and not c.state.running:
+                await service.remove(c, force=True)
+            raise
+        return Response(204)
+
+    async def wait(req: Request) -> Response | None:
+        condition = req.arg("condition", "not-running") or "not-running"
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidParameter(f"invalid condition: {condition!r}; use not-running, next-exit or removed")
+        c = service.get(req.params["id"])
+        waiting = asyncio.ensure_future(service.wait(c, condition))
+        stream = await req.start_stream(200, "application/json")
+        code = await waiting
+        error = {"Message": c.state.error} if c.state.error else None
+        await stream.write_json({"Error": error, "StatusCode": code})
+        await stream.finish()
+        return None
+
+    async def attach(req: Request) -> Response | None:
+        c = service.get(req.params["id"])
+        if c.state.status in ("exited", "dead", "removing") and req.flag("stream"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        tty = bool(c.config.get("Tty"))
+        streams = {s for s, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if req.flag(name)}
+        content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+        reader, writer = await req.hijack(content_type)
+
+        def send(stream: int, data: bytes) -> None:
+            if not writer.is_closing():
+                writer.write(data if tty else frame(stream, data))
+
+        if req.flag("logs"):
+            for record in read_records(service.log_path(c.id)):
+                stream = STDOUT if record.stream == "stdout" else STDERR
+                if stream in streams:
+                    send(stream, record.data)
+        rt = service.runtime(c)
+        pump = None
+        if req.flag("stream"):
+            attacher = Attacher(send, streams)
+            rt.attachers.append(attacher)
+            if req.flag("stdin"):
+                pump = asyncio.ensure_future(_pump_stdin(rt, reader))
+            try:
+                await attacher.done.wait()
+            finally:
+                rt.attachers.remove(attacher)
+        if pump is not None:
+            pump.cancel()
+        try:
+            await writer.drain()
+        finally:
+            writer.close()
+        return None
+
+    async def logs(req: Request) -> Response | None:
+        c = service.get(req.params["id"])
+        want_stdout, want_stderr = req.flag("stdout"), req.flag("stderr")
+        if not (want_stdout or want_stderr):
+            raise InvalidParameter("Bad parameters: you must choose at least one stream")
+        since = _parse_timestamp(req.arg("since"), "since")
+        until = _parse_timestamp(req.arg("until"), "until")
+        tail = req.arg("tail", "all") or "all"
+        if tail != "all":
+            try:
+                tail_count = int(tail)
+            except ValueError:
+                raise InvalidParameter(f"invalid value for tail: {tail!r}; use a number or all") from None
+        timestamps = req.flag("timestamps")
+        tty = bool(c.config.get("Tty"))
+        records = [r for r in read_records(service.log_path(c.id))
+                   if (r.stream == "stdout" and want_stdout) or (r.stream == "stderr" and want_stderr)]
+        if since is not None or until is not None:
+            records = [r for r in records
+                       if (since is None or r.time_ns / 1e9 > since) and (until is None or r.time_ns / 1e9 <= until)]
+        if tail != "all":
+            records = records[-tail_count:] if tail_count > 0 else []
+        content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+        stream = await req.start_stream(200, content_type)
+
+        def encode(stream_no: int, data: bytes, stamp: str) -> bytes:
+            if timestamps:
+                data = stamp.encode() + b" " + data
+            return data if tty else frame(stream_no, data)
+
+        out = bytearray()
+        for r in records:
+            out += encode(STDOUT if r.stream == "stdout" else STDERR, r.data, rfc3339_fixed(r.time_ns))
+        await stream.write(bytes(out))
+        if req.flag("follow") and c.state.running and (until is None or until > time.time()):
+            queue: asyncio.Queue = asyncio.Queue()
+            wanted = {s for s, ok in ((STDOUT, want_stdout), (STDERR, want_stderr)) if ok}
+            attacher = Attacher(lambda s, d: queue.put_nowait((s, d)), wanted)
+            rt = service.runtime(c)
+            rt.attachers.append(attacher)
+            try:
+                while True:
+                    get = asyncio.ensure_future(queue.get())
+                    done_wait = asyncio.ensure_future(attacher.done.wait())
+                    finished, _ = await asyncio.wait({get, done_wait}, return_when=asyncio.FIRST_COMPLETED)
+                    if get in finished:
+                        done_wait.cancel()
+                        stream_no, data = get.result()
+                        await stream.write(encode(stream_no, data, rfc3339_fixed(time.time_ns())))
+                        continue
+                    get.cancel()
+                    while not queue.empty():
+                        stream_no, data = queue.get_nowait()
+                        await stream.write(encode(stream_no, data, rfc3339_fixed(time.time_ns())))
+                    break
+            finally:
+                rt.attachers.remove(attacher)
+        await stream.finish()
+        return None
+
+    async def inspect(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        view = inspect_view(daemon, c)
+        if req.flag("size"):
+            sizes = list_view(daemon, c, True)
+            view["SizeRw"], view["SizeRootFs"] = sizes["SizeRw"], sizes["SizeRootFs"]
+        return Response(200, view)
+
+    async def list_containers(req: Request) -> Response:
+        filters = Filters.parse(req.arg("filters"), LIST_FILTERS)
+        limit = req.int_arg("limit", -1)
+        show_all = req.flag("all")
+        containers = service.list()
+        if not show_all and not filters.get("status") and not filters.get("exited"):
+            containers = [c for c in containers if c.state.running]
+        containers = filter_containers(daemon, containers, filters)
+        if limit > 0:
+            containers = containers[:limit]
+        size = req.flag("size")
+        return Response(200, [list_view(daemon, c, size) for c in containers])
+
+    async def remove(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        if req.flag("link"):
+            raise InvalidParameter("Conflict, cannot remove the default link name of the container")
+        await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
+        return Response(204)
+
+    router.add("POST", "/containers/create", create)
+    router.add("GET", "/containers/json", list_containers)
+    router.add("POST", "/containers/{id}/start", start)
+    router.add("POST", "/containers/{id}/wait", wait)
+    router.add("POST", "/containers/{id}/attach", attach)
+    router.add("GET", "/containers/{id}/logs", logs)
+    router.add("GET", "/containers/{id}/json", inspect)
+    router.add("DELETE", "/containers/{id}", remove)
+
+
+async def _pump_stdin(rt, reader: asyncio.StreamReader) -> None:
+    """Client stdin -> container stdin, once the container has started; EOF closes it (StdinOnce)."""
+    await rt.started.wait()
+    try:
+        while data := await reader.read(65536):
+            if rt.stdin_writer is None:
+                return
+            rt.stdin_writer.write(data)
+            await rt.stdin_writer.drain()
+        if rt.stdin_writer is not None and rt.stdin_writer.can_write_eof():
+            rt.stdin_writer.write_eof()
+    except (ConnectionError, OSError):
+        pass

@@ -1,0 +1,67 @@
+"""Docker's `filters` query parameter: JSON {"key": ["v1", ...]} (or the old {"key": {"v": true}})."""
+
+import json
+import re
+
+from dockyard.errors import InvalidParameter
+
+
+class Filters:
+    def __init__(self, values: dict[str, list[str]]) -> None:
+        self.values = values
+
+    @classmethod
+    def parse(cls, text: str, accepted: set[str]) -> "Filters":
+        if not text:
+            return cls({})
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raise InvalidParameter(f"invalid filter: {text!r} is not valid JSON") from None
+        if not isinstance(raw, dict):
+            raise InvalidParameter("invalid filter: expected a JSON object")
+        values: dict[str, list[str]] = {}
+        for key, value in raw.items():
+            if key not in accepted:
+                raise InvalidParameter(f"invalid filter '{key}'")
+            if isinstance(value, dict):
+                values[key] = [k for k, v in value.items() if v]
+            elif isinstance(value, list):
+                values[key] = [str(v) for v in value]
+            else:
+                values[key] = [str(value)]
+        return cls(values)
+
+    def get(self, key: str) -> list[str]:
+        return self.values.get(key, [])
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def match_regex(self, key: str, candidate: str) -> bool:
+        """Docker's filters.Match: true when no values, else when any value matches as a regexp."""
+        patterns = self.get(key)
+        if not patterns:
+            return True
+        for pattern in patterns:
+            try:
+                if re.search(pattern, candidate):
+                    return True
+            except re.error:
+                if pattern in candidate:
+                    return True
+        return False
+
+    def match_labels(self, labels: dict[str, str]) -> bool:
+        for want in self.get("label"):
+            if "!=" in want:
+                key, value = want.split("!=", 1)
+                if labels.get(key) == value:
+                    return False
+            elif "=" in want:
+                key, value = want.split("=", 1)
+                if labels.get(key) != value:
+                    return False
+            elif want not in labels:
+                return False
+        return True

@@ -1,0 +1,95 @@
+"""Routing, API version negotiation and the mapping of domain errors to Docker's statuses."""
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from dockyard import API_VERSION, MIN_API_VERSION
+from dockyard.api.http import BadRequest, Request, Response, error_response
+from dockyard.errors import DockyardError
+
+log = logging.getLogger("dockyard.api")
+
+Handler = Callable[[Request], Awaitable[Response | None]]
+_VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
+CLUSTER_PREFIXES = ("/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs")
+
+
+def _as_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+class Router:
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, re.Pattern, Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        """``pattern`` uses {name} for one path segment and {name:path} for the rest of the path."""
+        regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        self._routes.append((method, re.compile(f"^{regex}$"), handler))
+
+    async def __call__(self, request: Request) -> Response | None:
+        path = request.path
+        match = _VERSION_PREFIX.match(path)
+        if match:
+            requested = (int(match.group(1)), int(match.group(2)))
+            version = f"{requested[0]}.{requested[1]}"
+            if requested > _as_tuple(API_VERSION):
+                return error_response(400, f"client version {version} is too new. Maximum supported API "
+                                           f"version is {API_VERSION}")
+            if requested < _as_tuple(MIN_API_VERSION):
+                return error_response(400, f"client version {version} is too old. Minimum supported API "
+                                           f"version is {MIN_API_VERSION}, please upgrade your client to a "
+                                           "newer version")
+            request.api_version = version
+            path = match.group(3)
+        method = "GET" if request.method == "HEAD" else request.method
+        allowed = False
+        for route_method, regex, handler in self._routes:
+            found = regex.match(path)
+            if not found:
+                continue
+            if route_method != method:
+                allowed = True
+                continue
+            request.params = found.groupdict()
+            return await self._call(handler, request)
+        if path.startswith(CLUSTER_PREFIXES):
+            return error_response(503, "This node is not part of a swarm")
+        if allowed:
+            return error_response(405, f"{request.method} is not allowed on {path}")
+        return error_response(501, f"{request.method} {path} is not implemented by Dockyard yet")
+
+    async def _call(self, handler: Handler, request: Request) -> Response | None:
+        try:
+            return await handler(request)
+        except (DockyardError, BadRequest) as exc:
+            status = exc.status if isinstance(exc, DockyardError) else 400
+            if request.taken_over:
+                log.info("%s %s failed after the response started: %s", request.method, request.path, exc)
+                request.writer.close()
+                return None
+            return error_response(status, str(exc))
+        except (ConnectionError, TimeoutError) as exc:
+            log.info("%s %s: client went away: %s", request.method, request.path, exc)
+            request.writer.close()
+            request.taken_over = True
+            return None
+        except Exception as exc:  # noqa: BLE001 - the daemon never dies from a request
+            log.exception("%s %s failed", request.method, request.path)
+            if request.taken_over:
+                request.writer.close()
+                return None
+            return error_response(500, f"internal error in {request.method} {request.path}: {exc}")
+
+
+def build_router(daemon) -> Router:
+    from dockyard.api import containers, images, system
+
+    router = Router()
+    system.register(router, daemon)
+    containers.register(router, daemon)
+    images.register(router, daemon)
+    return router

@@ -1,0 +1,104 @@
+"""/_ping, /version and /info."""
+
+import os
+import platform
+
+from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.api.http import Request, Response
+from dockyard.images.importer import host_architecture
+from dockyard.util.timefmt import now_ns, rfc3339_ns
+
+PING_HEADERS = {
+    "Builder-Version": "1",
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    "Pragma": "no-cache",
+    "Swarm": "inactive",
+}
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def register(router, daemon) -> None:
+    async def ping(req: Request) -> Response:
+        return Response(200, "OK" if req.method != "HEAD" else None, dict(PING_HEADERS))
+
+    async def version(req: Request) -> Response:
+        kernel = platform.release()
+        details = {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Arch": host_architecture(),
+                   "Os": "linux", "KernelVersion": kernel, "GitCommit": "dockyard",
+                   "GoVersion": "python" + platform.python_version(), "BuildTime": "", "Experimental": "false"}
+        return Response(200, {
+            "Platform": {"Name": "Dockyard"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "dockyard", "GoVersion": "python" + platform.python_version(), "Os": "linux",
+            "Arch": host_architecture(), "KernelVersion": kernel, "BuildTime": rfc3339_ns(daemon.started_at),
+        })
+
+    async def info(req: Request) -> Response:
+        containers = daemon.containers.list()
+        running = sum(1 for c in containers if c.state.status == "running")
+        paused = sum(1 for c in containers if c.state.status == "paused")
+        images = daemon.image_store.list()
+        return Response(200, {
+            "ID": daemon.id,
+            "Containers": len(containers),
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": len(containers) - running - paused,
+            "Images": len(images),
+            "Driver": daemon.snapshotter.name,
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "Plugins": {"Volume": ["local"], "Network": ["null"], "Authorization": None,
+                        "Log": ["json-file"]},
+            "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False, "KernelMemoryTCP": False,
+            "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True,
+            "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+            "Debug": False, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
+            "NGoroutines": 1, "SystemTime": rfc3339_ns(now_ns()), "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(), "NEventsListener": 0,
+            "KernelVersion": platform.release(), "OperatingSystem": _os_name(), "OSVersion": "",
+            "OSType": "linux", "Architecture": platform.machine(), "IndexServerAddress":
+                "https://index.docker.io/v1/",
+            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames":
+                               [], "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {},
+                               "Mirrors": []},
+            "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
+            "DockerRootDir": daemon.options.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": daemon.name, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+            "Runtimes": {"dockyard": {"path": "dockyard-builtin"}}, "DefaultRuntime": "dockyard",
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
+            "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
+            "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": ["name=cgroupns"],
+            "Warnings": None,
+        })
+
+    router.add("GET", "/_ping", ping)
+    router.add("GET", "/version", version)
+    router.add("GET", "/info", info)

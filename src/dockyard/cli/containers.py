@@ -1,0 +1,305 @@
+"""Container commands: run, create, start, ps, logs, rm."""
+
+import json
+import os
+import sys
+
+from dockyard.cli.client import APIError, Client
+from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
+from dockyard.util.frames import HEADER, STDERR
+
+CONTAINER_OPTIONS = (
+    Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
+    Opt(("-e", "--env"), "env", "list", "Set environment variables", metavar="list"),
+    Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
+    Opt(("-u", "--user"), "user", "str", "Username or UID (format: <name|uid>[:<group|gid>])", metavar="string"),
+    Opt(("--entrypoint",), "entrypoint", "str", "Overwrite the default ENTRYPOINT of the image", metavar="string"),
+    Opt(("-i", "--interactive"), "interactive", "bool", "Keep STDIN open even if not attached"),
+    Opt(("-t", "--tty"), "tty", "bool", "Allocate a pseudo-TTY"),
+    Opt(("-h", "--hostname"), "hostname", "str", "Container host name", metavar="string"),
+    Opt(("-l", "--label"), "label", "list", "Set meta data on a container", metavar="list"),
+    Opt(("--rm",), "rm", "bool", "Automatically remove the container when it exits"),
+)
+RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
+              (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
+               *CONTAINER_OPTIONS), stop_at_positional=True, min_args=1)
+CREATE = Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CONTAINER_OPTIONS,
+                 stop_at_positional=True, min_args=1)
+START = Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", (),
+                min_args=1)
+PS = Command("ps", "[OPTIONS]", "List containers", (
+    Opt(("-a", "--all"), "all", "bool", "Show all containers (default shows just running)"),
+    Opt(("-q", "--quiet"), "quiet", "bool", "Only display container IDs"),
+    Opt(("-l", "--latest"), "latest", "bool", "Show the latest created container (includes all states)"),
+    Opt(("-n", "--last"), "last", "int", "Show n last created containers (includes all states)", default=-1,
+        metavar="int"),
+    Opt(("--no-trunc",), "no_trunc", "bool", "Don't truncate output"),
+    Opt(("-s", "--size"), "size", "bool", "Display total file sizes"),
+    Opt(("-f", "--filter"), "filter", "list", "Filter output based on conditions provided", metavar="filter"),
+), max_args=0)
+LOGS = Command("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", (
+    Opt(("-f", "--follow"), "follow", "bool", "Follow log output"),
+    Opt(("-t", "--timestamps"), "timestamps", "bool", "Show timestamps"),
+    Opt(("-n", "--tail"), "tail", "str", 'Number of lines to show from the end of the logs (default "all")',
+        default="all", metavar="string"),
+    Opt(("--since",), "since", "str", "Show logs since timestamp or relative (e.g. 42m)", metavar="string"),
+    Opt(("--until",), "until", "str", "Show logs before a timestamp or relative (e.g. 42m)", metavar="string"),
+), min_args=1, max_args=1)
+RM = Command("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", (
+    Opt(("-f", "--force"), "force", "bool", "Force the removal of a running container (uses SIGKILL)"),
+    Opt(("-v", "--volumes"), "volumes", "bool", "Remove anonymous volumes associated with the container"),
+), min_args=1)
+
+
+def _parse(command: Command, argv: list[str]) -> tuple[dict, list[str]] | None:
+    values, args = parse(command, argv)
+    if values["help"]:
+        sys.stdout.write(help_text(command))
+        return None
+    return values, args
+
+
+def _env_list(entries: list[str]) -> list[str]:
+    out = []
+    for entry in entries:
+        if "=" in entry:
+            out.append(entry)
+        elif entry in os.environ:
+            out.append(f"{entry}={os.environ[entry]}")
+    return out
+
+
+def _labels(entries: list[str]) -> dict[str, str]:
+    labels = {}
+    for entry in entries:
+        key, _, value = entry.partition("=")
+        labels[key] = value
+    return labels
+
+
+def container_body(values: dict, image: str, command: list[str]) -> dict:
+    body = {
+        "Image": image,
+        "Cmd": command or None,
+        "Env": _env_list(values["env"]),
+        "WorkingDir": values["workdir"] or "",
+        "User": values["user"] or "",
+        "Hostname": values["hostname"] or "",
+        "Tty": values["tty"],
+        "OpenStdin": values["interactive"],
+        "StdinOnce": values["interactive"],
+        "AttachStdin": values["interactive"] and not values.get("detach"),
+        "AttachStdout": not values.get("detach"),
+        "AttachStderr": not values.get("detach"),
+        "Labels": _labels(values["label"]),
+        "HostConfig": {"AutoRemove": values["rm"]},
+    }
+    if values["entrypoint"] is not None:
+        body["Entrypoint"] = [values["entrypoint"]] if values["entrypoint"] else []
+    return body
+
+
+def _create(client: Client, values: dict, image: str, command: list[str]) -> str:
+    body = container_body(values, image, command)
+    query = {"name": values["name"]} if values["name"] else None
+    try:
+        return client.call("POST", "/containers/create", query=query, body=body)["Id"]
+    except APIError as exc:
+        if exc.status != 404 or not exc.message.startswith("No such image"):
+            raise
+    sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")
+    client.call("POST", "/images/create", query={"fromImage": image})
+    return client.call("POST", "/containers/create", query=query, body=body)["Id"]
+
+
+def _with_tag(image: str) -> str:
+    last = image.rpartition("/")[2]
+    return image if ":" in last or "@" in last else image + ":latest"
+
+
+def create(client: Client, argv: list[str]) -> int:
+    parsed = _parse(CREATE, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    try:
+        cid = _create(client, values, args[0], args[1:])
+    except APIError as exc:
+        sys.stderr.write(f"dockyard: Error response from daemon: {exc.message}\n\n"
+                         "Run 'dockyard create --help' for more information\n")
+        return 125
+    sys.stdout.write(cid + "\n")
+    return 0
+
+
+def run(client: Client, argv: list[str]) -> int:
+    parsed = _parse(RUN, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    if values["tty"] and values["interactive"] and not sys.stdin.isatty():
+        sys.stderr.write("the input device is not a TTY\n")
+        return 1
+    try:
+        cid = _create(client, values, args[0], args[1:])
+    except APIError as exc:
+        return _run_error(exc)
+    if values["detach"]:
+        try:
+            client.call("POST", f"/containers/{cid}/start")
+        except APIError as exc:
+            return _run_error(exc)
+        sys.stdout.write(cid + "\n")
+        return 0
+    attach = client.send("POST", f"/containers/{cid}/attach", upgrade=True,
+                         query={"stream": True, "stdout": True, "stderr": True, "stdin": values["interactive"]})
+    wait = client.send("POST", f"/containers/{cid}/wait",
+                       query={"condition": "removed" if values["rm"] else "next-exit"})
+    try:
+        client.call("POST", f"/containers/{cid}/start")
+    except APIError as exc:
+        attach.close()
+        wait.close()
+        return _run_error(exc)
+    from dockyard.cli.streams import stream_attached
+
+    stream_attached(attach, tty=values["tty"], stdin=values["interactive"])
+    result = wait.json()
+    wait.close()
+    if result.get("Error"):
+        sys.stderr.write(f"dockyard: {result['Error'].get('Message', '')}\n")
+    return int(result.get("StatusCode", 0))
+
+
+def _run_error(exc: APIError) -> int:
+    sys.stderr.write(f"dockyard: Error response from daemon: {exc.message}\n\n"
+                     "Run 'dockyard run --help' for more information\n")
+    # Docker's convention: 127 when the command was not found, 126 when it cannot run.
+    if "executable file not found" in exc.message or "no such file or directory" in exc.message:
+        return 127
+    if "permission denied" in exc.message:
+        return 126
+    return 125
+
+
+def start(client: Client, argv: list[str]) -> int:
+    parsed = _parse(START, argv)
+    if parsed is None:
+        return 0
+    _values, args = parsed
+    failed = False
+    for name in args:
+        try:
+            client.call("POST", f"/containers/{name}/start")
+            sys.stdout.write(name + "\n")
+        except APIError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    if failed:
+        sys.stderr.write("Error: failed to start containers: " + ", ".join(args) + "\n")
+    return 1 if failed else 0
+
+
+def _filters_json(entries: list[str]) -> str | None:
+    if not entries:
+        return None
+    filters: dict[str, list[str]] = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep:
+            raise UsageError(f"bad format of filter (expected name=value): {entry}")
+        filters.setdefault(key.strip().lower(), []).append(value)
+    return json.dumps(filters)
+
+
+def ps(client: Client, argv: list[str]) -> int:
+    parsed = _parse(PS, argv)
+    if parsed is None:
+        return 0
+    values, _ = parsed
+    from dockyard.cli.output import ago, ellipsis, human_size, table
+
+    limit = 1 if values["latest"] else values["last"]
+    query = {"all": values["all"] or limit > 0, "limit": limit if limit > 0 else None, "size": values["size"],
+             "filters": _filters_json(values["filter"])}
+    containers = client.call("GET", "/containers/json", query=query)
+    trunc = not values["no_trunc"]
+    if values["quiet"]:
+        sys.stdout.write("".join((c["Id"][:12] if trunc else c["Id"]) + "\n" for c in containers))
+        return 0
+    headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    if values["size"]:
+        headers.append("SIZE")
+    rows = []
+    for c in containers:
+        command = c["Command"]
+        image = c["Image"]
+        if trunc:
+            command = ellipsis(command, 20)
+            if image.startswith("sha256:"):
+                image = image[7:19]
+        row = [c["Id"][:12] if trunc else c["Id"], image, json.dumps(command, ensure_ascii=False),
+               ago(c["Created"]), c["Status"], "", ",".join(n.lstrip("/") for n in c["Names"])]
+        if values["size"]:
+            row.append(f"{human_size(c.get('SizeRw', 0))} (virtual {human_size(c.get('SizeRootFs', 0))})")
+        rows.append(row)
+    sys.stdout.write(table(headers, rows))
+    return 0
+
+
+def _parse_time(value: str, now: float) -> str:
+    """Docker's --since/--until: a relative duration (10m, 1h30m), a unix time or an RFC 3339 date."""
+    import re
+
+    if re.fullmatch(r"(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value):
+        units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+        seconds = sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)", value))
+        return f"{now - seconds:.9f}"
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    from dockyard.util.timefmt import parse_rfc3339
+
+    text = value if "T" in value else value + "T00:00:00Z"
+    try:
+        return f"{parse_rfc3339(text) / 1e9:.9f}"
+    except ValueError:
+        raise UsageError(f'invalid value for "since"/"until": {value!r} is not a timestamp or a duration') from None
+
+
+def logs(client: Client, argv: list[str]) -> int:
+    parsed = _parse(LOGS, argv)
+    if parsed is None:
+        return 0
+    import time
+
+    values, args = parsed
+    now = time.time()
+    query = {"stdout": True, "stderr": True, "follow": values["follow"], "timestamps": values["timestamps"],
+             "tail": values["tail"],
+             "since": _parse_time(values["since"], now) if values["since"] else None,
+             "until": _parse_time(values["until"], now) if values["until"] else None}
+    response = client.send("GET", f"/containers/{args[0]}/logs", query=query)
+    from dockyard.cli.streams import copy_output
+
+    copy_output(response, multiplexed="multiplexed" in response.headers.get("content-type", ""))
+    response.close()
+    return 0
+
+
+def rm(client: Client, argv: list[str]) -> int:
+    parsed = _parse(RM, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    failed = False
+    for name in args:
+        try:
+            client.call("DELETE", f"/containers/{name}", query={"force": values["force"], "v": values["volumes"]})
+            sys.stdout.write(name + "\n")
+        except APIError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    return 1 if failed else 0
+
+
+_ = (HEADER, STDERR)

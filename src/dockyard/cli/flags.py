@@ -1,0 +1,141 @@
+"""Docker-style flag parsing: -abc bundles, --flag=value, -eVALUE, repeatable flags, and
+stopping at the first positional argument where Docker does (run, create, exec)."""
+
+from dataclasses import dataclass
+
+
+class UsageError(Exception):
+    """Bad command-line usage; the message is printed with a pointer to --help."""
+
+
+@dataclass(frozen=True)
+class Opt:
+    names: tuple[str, ...]  # ("-e", "--env")
+    dest: str
+    kind: str = "bool"  # bool | str | list | int
+    help: str = ""
+    default: object = None
+    metavar: str = ""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "run"
+    usage: str  # "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+    summary: str
+    options: tuple[Opt, ...]
+    stop_at_positional: bool = False
+    min_args: int = 0
+    max_args: int | None = None
+
+
+def _defaults(options: tuple[Opt, ...]) -> dict:
+    values = {}
+    for opt in options:
+        if opt.kind == "list":
+            values[opt.dest] = list(opt.default or [])
+        elif opt.kind == "bool":
+            values[opt.dest] = bool(opt.default)
+        else:
+            values[opt.dest] = opt.default
+    return values
+
+
+def _store(values: dict, opt: Opt, raw: str | None, shown: str) -> None:
+    if opt.kind == "bool":
+        if raw is None:
+            values[opt.dest] = True
+        elif raw.lower() in ("true", "1", "t"):
+            values[opt.dest] = True
+        elif raw.lower() in ("false", "0", "f"):
+            values[opt.dest] = False
+        else:
+            raise UsageError(f'invalid argument "{raw}" for "{shown}" flag: strconv.ParseBool: parsing "{raw}": '
+                             "invalid syntax")
+    elif opt.kind == "list":
+        values[opt.dest].append(raw)
+    elif opt.kind == "int":
+        try:
+            values[opt.dest] = int(raw)
+        except ValueError:
+            raise UsageError(f'invalid argument "{raw}" for "{shown}" flag: strconv.ParseInt: parsing "{raw}": '
+                             "invalid syntax") from None
+    else:
+        values[opt.dest] = raw
+
+
+def parse(command: Command, argv: list[str]) -> tuple[dict, list[str]]:
+    by_name = {name: opt for opt in command.options for name in opt.names}
+    values = _defaults(command.options)
+    values["help"] = False
+    positionals: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            positionals += argv[i:]
+            break
+        if arg in ("--help", "-h") and "-h" not in by_name:
+            values["help"] = True
+            continue
+        if arg.startswith("--") and len(arg) > 2:
+            name, eq, raw = arg.partition("=")
+            opt = by_name.get(name)
+            if opt is None:
+                raise UsageError(f"unknown flag: {name}")
+            if opt.kind != "bool" and not eq:
+                if i >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}")
+                raw, i = argv[i], i + 1
+            _store(values, opt, raw if eq or opt.kind != "bool" else None, name)
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                short = "-" + arg[j]
+                opt = by_name.get(short)
+                if opt is None:
+                    raise UsageError(f"unknown shorthand flag: '{arg[j]}' in {arg}")
+                if opt.kind == "bool":
+                    _store(values, opt, None, short)
+                    j += 1
+                    continue
+                raw = arg[j + 1:].removeprefix("=")
+                if not raw:
+                    if i >= len(argv):
+                        raise UsageError(f"flag needs an argument: '{arg[j]}' in {short}")
+                    raw, i = argv[i], i + 1
+                _store(values, opt, raw, short)
+                break
+            continue
+        positionals.append(arg)
+        if command.stop_at_positional:
+            positionals += argv[i:]
+            break
+    if not values["help"]:
+        if len(positionals) < command.min_args:
+            need = "at least 1 argument" if command.min_args == 1 else f"at least {command.min_args} arguments"
+            if command.max_args == command.min_args:
+                need = "exactly 1 argument" if command.min_args == 1 else f"exactly {command.min_args} arguments"
+            raise UsageError(f'"dockyard {command.name}" requires {need}.')
+        if command.max_args is not None and len(positionals) > command.max_args:
+            raise UsageError(f'"dockyard {command.name}" accepts at most {command.max_args} argument(s).')
+    return values, positionals
+
+
+def help_text(command: Command) -> str:
+    lines = [f"\nUsage:  dockyard {command.name} {command.usage}\n", command.summary, ""]
+    if command.options:
+        lines.append("Options:")
+        rows = []
+        for opt in command.options:
+            short = next((n for n in opt.names if not n.startswith("--")), "")
+            long = next((n for n in opt.names if n.startswith("--")), "")
+            names = (f"{short}, " if short else "    ") + long
+            if opt.kind != "bool":
+                names += " " + (opt.metavar or opt.kind)
+            rows.append((names, opt.help))
+        width = max(len(r[0]) for r in rows)
+        lines += [f"  {n.ljust(width)}   {h}" for n, h in rows]
+    return "\n".join(lines) + "\n"

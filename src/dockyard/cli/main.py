@@ -1,0 +1,139 @@
+"""`dockyard`: Docker's command line, talking to dockyardd through the Engine API.
+
+Command modules are imported only when their command runs: the CLI starts on every call, and
+its start-up time is part of every `dockyard run`.
+"""
+
+import sys
+
+from dockyard import __version__
+
+# command -> (module, function)
+COMMANDS = {
+    "run": ("containers", "run"),
+    "create": ("containers", "create"),
+    "start": ("containers", "start"),
+    "ps": ("containers", "ps"),
+    "logs": ("containers", "logs"),
+    "rm": ("containers", "rm"),
+    "images": ("images", "images"),
+    "import": ("images", "import_"),
+    "rmi": ("images", "rmi"),
+    "inspect": ("inspect", "inspect"),
+    "version": ("system", "version"),
+    "info": ("system", "info"),
+}
+GROUPS = {
+    "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
+                  "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect"},
+    "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
+              "inspect": "inspect"},
+    "system": {"info": "info"},
+}
+GROUP_TYPES = {"container": "container", "image": "image"}
+
+USAGE = """
+Usage:  dockyard [OPTIONS] COMMAND
+
+A Docker-compatible container engine
+
+Options:
+  -H, --host string   Daemon socket to connect to (default $DOCKER_HOST or unix:///run/dockyard.sock)
+  -v, --version       Print version information and quit
+
+Commands:
+  create      Create a new container
+  images      List images
+  import      Import the contents of a tarball to create a filesystem image
+  info        Display system-wide information
+  inspect     Return low-level information on Docker objects
+  logs        Fetch the logs of a container
+  ps          List containers
+  rm          Remove one or more containers
+  rmi         Remove one or more images
+  run         Create and run a new container from an image
+  start       Start one or more stopped containers
+  version     Show the Docker version information
+
+Management Commands:
+  container   Manage containers
+  image       Manage images
+  system      Manage Docker
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_cli(sys.argv[1:] if argv is None else argv))
+
+
+def run_cli(argv: list[str]) -> int:
+    host = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg in ("-H", "--host"):
+            if i + 1 >= len(argv):
+                sys.stderr.write("flag needs an argument: --host\n")
+                return 125
+            host = argv[i + 1]
+            i += 2
+        elif arg.startswith("--host=") or (arg.startswith("-H") and len(arg) > 2):
+            host = arg.split("=", 1)[1] if arg.startswith("--host=") else arg[2:]
+            i += 1
+        elif arg in ("-v", "--version"):
+            sys.stdout.write(f"Dockyard version {__version__}\n")
+            return 0
+        elif arg in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        elif arg in ("-D", "--debug"):
+            i += 1
+        else:
+            sys.stderr.write(f"unknown flag: {arg}\nSee 'dockyard --help'.\n")
+            return 125
+    rest = argv[i:]
+    if not rest:
+        sys.stdout.write(USAGE)
+        return 0
+    name, args = rest[0], rest[1:]
+    kind = None
+    if name in GROUPS:
+        group = name
+        if not args or args[0] in ("-h", "--help"):
+            sys.stdout.write(f"\nUsage:  dockyard {group} COMMAND\n\nCommands:\n"
+                             + "".join(f"  {sub}\n" for sub in GROUPS[group]))
+            return 0
+        if args[0] not in GROUPS[group]:
+            sys.stderr.write(f"dockyard: '{group} {args[0]}' is not a dockyard command.\nSee 'dockyard {group} "
+                             "--help'\n")
+            return 1
+        name, args = GROUPS[group][args[0]], args[1:]
+        kind = GROUP_TYPES.get(group)
+    if name not in COMMANDS:
+        sys.stderr.write(f"dockyard: '{name}' is not a dockyard command.\nSee 'dockyard --help'\n")
+        return 1
+    module_name, function = COMMANDS[name]
+    import importlib
+
+    from dockyard.cli.client import APIError, Client, ConnectionFailed
+    from dockyard.cli.flags import UsageError
+
+    module = importlib.import_module(f"dockyard.cli.{module_name}")
+    client = Client(host)
+    try:
+        if kind and name == "inspect":
+            return module.inspect(client, args, kind=kind)
+        return getattr(module, function)(client, args)
+    except UsageError as exc:
+        sys.stderr.write(f"{exc}\nSee 'dockyard {name} --help'.\n")
+        return 125
+    except APIError as exc:
+        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+        return 1
+    except ConnectionFailed as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,42 @@
+"""Docker's output conventions: tabwriter tables, human sizes, relative times."""
+
+import time
+
+from dockyard.util.timefmt import human_duration
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns as Go's tabwriter lays them out with Docker's settings: minwidth 10, padding 3."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    widths = [max(w + 3, 10) for w in widths]
+    lines = []
+    for row in [headers, *rows]:
+        last = len(row) - 1
+        lines.append("".join(cell if i == last else cell.ljust(widths[i]) for i, cell in enumerate(row)))
+    return "\n".join(lines) + "\n"
+
+
+_DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """go-units HumanSizeWithPrecision: decimal units, %.3g."""
+    i = 0
+    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
+
+
+def ago(unix_seconds: float) -> str:
+    return human_duration(time.time() - unix_seconds) + " ago"
+
+
+def ellipsis(text: str, width: int) -> str:
+    """Docker's formatter.Ellipsis: cut to ``width`` characters, the last one being '…'."""
+    if len(text) <= width:
+        return text
+    return text[: width - 1] + "…"

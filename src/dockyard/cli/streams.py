@@ -1,0 +1,65 @@
+"""Client side of attached streams: demultiplexing output, forwarding stdin, raw terminals."""
+
+import os
+import socket
+import sys
+import threading
+
+from dockyard.cli.client import Response
+from dockyard.util.frames import HEADER, STDERR
+
+
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def copy_output(response: Response, *, multiplexed: bool) -> None:
+    """Copy a (maybe multiplexed) body to our stdout/stderr until it ends."""
+    out, err = sys.stdout.fileno(), sys.stderr.fileno()
+    buffer = b""
+    while data := response.read_some():
+        if not multiplexed:
+            _write(out, data)
+            continue
+        buffer += data
+        while len(buffer) >= HEADER.size:
+            stream, size = HEADER.unpack_from(buffer)
+            if len(buffer) < HEADER.size + size:
+                break
+            payload = buffer[HEADER.size:HEADER.size + size]
+            buffer = buffer[HEADER.size + size:]
+            _write(err if stream == STDERR else out, payload)
+
+
+def _pump_stdin(sock: socket.socket) -> None:
+    try:
+        while data := os.read(sys.stdin.fileno(), 65536):
+            sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def stream_attached(response: Response, *, tty: bool, stdin: bool) -> None:
+    """A hijacked attach connection: output to our stdio, our stdin to the container."""
+    restore = None
+    if tty and stdin and sys.stdin.isatty():
+        import termios
+        import tty as tty_module
+
+        saved = termios.tcgetattr(sys.stdin.fileno())
+        tty_module.setraw(sys.stdin.fileno())
+
+        def restore() -> None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+
+    try:
+        if stdin:
+            threading.Thread(target=_pump_stdin, args=(response.sock,), daemon=True).start()
+        copy_output(response, multiplexed=not tty)
+    finally:
+        if restore:
+            restore()
+        response.close()

@@ -1,0 +1,94 @@
+"""The container record and its state, as Docker reports them."""
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+
+from dockyard.util.timefmt import human_duration, rfc3339_ns
+
+
+@dataclass
+class State:
+    status: str = "created"  # created | running | paused | restarting | removing | exited | dead
+    pid: int = 0
+    shim_pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    started_at: int = 0  # ns since the epoch; 0 = never
+    finished_at: int = 0
+    oom_killed: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused", "restarting")
+
+    def to_api(self) -> dict:
+        return {
+            "Status": self.status,
+            "Running": self.running,
+            "Paused": self.status == "paused",
+            "Restarting": self.status == "restarting",
+            "OOMKilled": self.oom_killed,
+            "Dead": self.status == "dead",
+            "Pid": self.pid,
+            "ExitCode": self.exit_code,
+            "Error": self.error,
+            "StartedAt": rfc3339_ns(self.started_at),
+            "FinishedAt": rfc3339_ns(self.finished_at),
+        }
+
+    def describe(self, now: float | None = None) -> str:
+        """The STATUS column of `docker ps`."""
+        now = time.time() if now is None else now
+        if self.status in ("running", "paused"):
+            up = "Up " + human_duration(now - self.started_at / 1e9)
+            return up + " (Paused)" if self.status == "paused" else up
+        if self.status == "restarting":
+            return f"Restarting ({self.exit_code}) {human_duration(now - self.finished_at / 1e9)} ago"
+        if self.status == "removing":
+            return "Removal In Progress"
+        if self.status == "dead":
+            return "Dead"
+        if self.status == "created" or not self.started_at:
+            return "Created"
+        if not self.finished_at:
+            return ""
+        return f"Exited ({self.exit_code}) {human_duration(now - self.finished_at / 1e9)} ago"
+
+
+@dataclass
+class Container:
+    id: str
+    name: str  # with Docker's leading slash: "/web"
+    created: int  # ns
+    path: str
+    args: list[str]
+    config: dict  # Docker's Config, merged with the image's
+    host_config: dict
+    image_id: str
+    state: State = field(default_factory=State)
+    driver: str = "overlay2"
+    restart_count: int = 0
+
+    def to_record(self) -> dict:
+        record = asdict(self)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Container":
+        record = dict(record)
+        record["state"] = State(**record.get("state", {}))
+        return cls(**record)
+
+
+@dataclass
+class Runtime:
+    """What the daemon holds in memory for a container while it lives: never persisted."""
+
+    ctl_writer: asyncio.StreamWriter | None = None
+    stdio: "object | None" = None  # the stdio socket's asyncio transport pair
+    attachers: list = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    exit_waiters: list = field(default_factory=list)
+    removed_waiters: list = field(default_factory=list)
+    stdin_writer: asyncio.StreamWriter | None = None

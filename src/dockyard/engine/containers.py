@@ -1,0 +1,439 @@
+"""The container service: create, start, wait, attach, logs, remove. Knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+from collections.abc import Callable
+
+from dockyard.engine.container import Container, Runtime, State
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+from dockyard.images.store import Image, ImageStore
+from dockyard.network.namefiles import write_name_files
+from dockyard.runtime.launcher import Launcher
+from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.spec import NameFiles, build_spec, process_env
+from dockyard.storage.snapshotter import Snapshotter
+from dockyard.util.atomic import read_json, write_json
+from dockyard.util.frames import STDOUT, split_frames
+from dockyard.util.ids import new_id
+from dockyard.util.names import generate_name
+from dockyard.util.timefmt import now_ns
+
+log = logging.getLogger("dockyard.containers")
+
+VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+class StartFailed(DockyardError):
+    """The runtime could not start the process (bad command, missing binary)."""
+
+    status = 400
+
+
+class Attacher:
+    """One client reading a container's output (and maybe writing its stdin)."""
+
+    def __init__(self, send: Callable[[int, bytes], None], streams: set[int]) -> None:
+        self.send = send
+        self.streams = streams
+        self.done = asyncio.Event()
+
+
+class ContainerService:
+    def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
+                 launcher: Launcher) -> None:
+        self.root = os.path.join(data_root, "containers")
+        self.exec_root = exec_root
+        os.makedirs(self.root, exist_ok=True)
+        os.makedirs(exec_root, exist_ok=True)
+        self.images = images
+        self.snapshotter = snapshotter
+        self.launcher = launcher
+        self._containers: dict[str, Container] = {}
+        self._names: dict[str, str] = {}  # "/name" -> id
+        self._runtime: dict[str, Runtime] = {}
+
+    # -- persistence -----------------------------------------------------------------------
+    def _dir(self, cid: str) -> str:
+        return os.path.join(self.root, cid)
+
+    def state_dir(self, cid: str) -> str:
+        return os.path.join(self.exec_root, cid)
+
+    def log_path(self, cid: str) -> str:
+        return os.path.join(self._dir(cid), f"{cid}-json.log")
+
+    def _save(self, c: Container) -> None:
+        write_json(os.path.join(self._dir(c.id), "config.v2.json"), c.to_record())
+
+    def load(self) -> None:
+        """Rebuild the indexes from disk and reconcile containers that ran while we were away."""
+        for cid in os.listdir(self.root):
+            path = os.path.join(self.root, cid, "config.v2.json")
+            try:
+                c = Container.from_record(read_json(path))
+            except (OSError, ValueError, TypeError):
+                log.warning("skipping unreadable container record %s", path)
+                continue
+            self._containers[c.id] = c
+            self._names[c.name] = c.id
+            self._runtime[c.id] = Runtime()
+            if c.state.running:
+                self._reconcile(c)
+
+    def _reconcile(self, c: Container) -> None:
+        exit_file = os.path.join(self.state_dir(c.id), "exit.json")
+        if os.path.exists(exit_file):
+            self._record_exit_from_file(c)
+            return
+        try:
+            pidfd = os.pidfd_open(c.state.shim_pid)
+        except (OSError, ValueError):
+            c.state = State(status="exited", exit_code=255, started_at=c.state.started_at,
+                            finished_at=now_ns(), error="the container's supervisor disappeared")
+            self._save(c)
+            return
+        loop = asyncio.get_event_loop()
+
+        def shim_exited() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._record_exit_from_file(c)
+            self._after_exit(c)
+
+        loop.add_reader(pidfd, shim_exited)
+
+    def _record_exit_from_file(self, c: Container) -> None:
+        try:
+            record = read_json(os.path.join(self.state_dir(c.id), "exit.json"))
+            code, finished = record["exit_code"], record["finished_at"]
+        except (OSError, ValueError, KeyError):
+            code, finished = 255, now_ns()
+        c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished)
+        self._save(c)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def list(self) -> list[Container]:
+        return sorted(self._containers.values(), key=lambda c: c.created, reverse=True)
+
+    def get(self, ref: str) -> Container:
+        """Full ID, then name, then a unique ID prefix, as Docker resolves them."""
+        if ref in self._containers:
+            return self._containers[ref]
+        cid = self._names.get(ref if ref.startswith("/") else "/" + ref)
+        if cid:
+            return self._containers[cid]
+        if ref:
+            matches = [c for cid, c in self._containers.items() if cid.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise InvalidParameter(f"Multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def runtime(self, c: Container) -> Runtime:
+        return self._runtime[c.id]
+
+    # -- create ----------------------------------------------------------------------------
+    def create(self, body: dict, name: str | None) -> tuple[Container, list[str]]:
+        image_ref = body.get("Image") or ""
+        if not image_ref:
+            raise InvalidParameter("config cannot be empty in order to create a container")
+        if name:
+            if not VALID_NAME.match(name):
+                raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+            name = "/" + name.lstrip("/")
+            if name in self._names:
+                raise Conflict(f'Conflict. The container name "{name}" is already in use by container '
+                               f'"{self._names[name]}". You have to remove (or rename) that container to be able '
+                               "to reuse that name.")
+        image = self.images.get(image_ref)
+        host_config = body.get("HostConfig") or {}
+        if not isinstance(host_config, dict):
+            raise InvalidParameter("HostConfig must be an object")
+        config = merge_config(body, image)
+        command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+        if not command:
+            raise InvalidParameter("No command specified")
+        cid = new_id()
+        if not name:
+            name = "/" + generate_name()
+            retry = 0
+            while name in self._names:
+                retry += 1
+                name = "/" + generate_name(retry)
+        if not config.get("Hostname"):
+            config["Hostname"] = cid[:12]
+        config["Image"] = image_ref
+        container = Container(
+            id=cid, name=name, created=now_ns(), path=command[0], args=command[1:], config=config,
+            host_config=normalize_host_config(host_config), image_id=image.id, driver=self.snapshotter.name,
+        )
+        self._names[name] = cid  # reserve the name before any slow step
+        directory = self._dir(cid)
+        try:
+            os.makedirs(directory)
+            self.snapshotter.prepare(cid, self.images.layers.snapshot_key(image.top_chain))
+            write_name_files(directory, config["Hostname"], config.get("Domainname", ""))
+            self._save(container)
+        except BaseException:
+            self._names.pop(name, None)
+            self.snapshotter.remove(cid)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._containers[cid] = container
+        self._runtime[cid] = Runtime()
+        return container, []
+
+    # -- start -----------------------------------------------------------------------------
+    def build_spec(self, c: Container) -> dict:
+        config = c.config
+        user = resolve_user(config.get("User") or "", lambda path: self.snapshotter.read_file(c.id, path))
+        directory = self._dir(c.id)
+        return build_spec(
+            args=[c.path, *c.args],
+            env=process_env(config.get("Env") or [], config["Hostname"], bool(config.get("Tty"))),
+            cwd=config.get("WorkingDir") or "/",
+            user=user,
+            hostname=config["Hostname"],
+            tty=bool(config.get("Tty")),
+            rootfs=os.path.join(self.state_dir(c.id), "rootfs"),
+            files=NameFiles(os.path.join(directory, "hostname"), os.path.join(directory, "hosts"),
+                            os.path.join(directory, "resolv.conf")),
+            readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
+        )
+
+    async def start(self, c: Container) -> None:
+        if c.state.status in ("running", "paused", "restarting"):
+            return  # Docker answers 304 Not Modified; the API layer checks first
+        if c.state.status in ("removing", "dead"):
+            raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
+        spec = self.build_spec(c)
+        state_dir = self.state_dir(c.id)
+        os.makedirs(os.path.join(state_dir, "rootfs"), exist_ok=True)
+        try:
+            os.unlink(os.path.join(state_dir, "exit.json"))
+        except FileNotFoundError:
+            pass
+        config = c.config
+        request = {
+            "id": c.id,
+            "spec": spec,
+            "rootfs_mounts": [m.to_dict() for m in self.snapshotter.mounts(c.id)],
+            "log_path": self.log_path(c.id),
+            "state_dir": state_dir,
+            "tty": bool(config.get("Tty")),
+            "open_stdin": bool(config.get("OpenStdin")),
+            "stdin_once": bool(config.get("StdinOnce")),
+        }
+        ctl_ours, ctl_theirs = socket.socketpair()
+        io_ours, io_theirs = socket.socketpair()
+        try:
+            self.launcher.launch(request, [ctl_theirs.fileno(), io_theirs.fileno()])
+        finally:
+            ctl_theirs.close()
+            io_theirs.close()
+        ctl_reader, ctl_writer = await asyncio.open_unix_connection(sock=ctl_ours)
+        io_reader, io_writer = await asyncio.open_unix_connection(sock=io_ours)
+        first = await ctl_reader.readline()
+        message = json.loads(first) if first else {"error": "the container supervisor exited during start"}
+        rt = self._runtime[c.id]
+        if "error" in message:
+            io_writer.close()
+            ctl_writer.close()
+            error = message["error"]
+            code = 126 if "permission denied" in error else 127
+            c.state = State(status="created" if not c.state.started_at else "exited", exit_code=code,
+                            error=error, started_at=c.state.started_at, finished_at=c.state.finished_at)
+            self._save(c)
+            raise StartFailed("failed to create task for container: OCI runtime create failed: "
+                              f"unable to start container process: {error}: unknown")
+        c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
+                        started_at=now_ns())
+        self._save(c)
+        rt.ctl_writer = ctl_writer
+        rt.stdin_writer = io_writer
+        rt.started.set()
+        pump = asyncio.ensure_future(self._pump_output(c, io_reader))
+        asyncio.ensure_future(self._watch(c, ctl_reader, pump))
+
+    async def _pump_output(self, c: Container, reader: asyncio.StreamReader) -> None:
+        rt = self._runtime[c.id]
+        tty = bool(c.config.get("Tty"))
+        buffer = b""
+        try:
+            while data := await reader.read(65536):
+                if tty:
+                    for attacher in list(rt.attachers):
+                        attacher.send(STDOUT, data)
+                    continue
+                frames, buffer = split_frames(buffer + data)
+                for stream, payload in frames:
+                    for attacher in list(rt.attachers):
+                        if stream in attacher.streams:
+                            attacher.send(stream, payload)
+        except ConnectionError:
+            pass
+        finally:
+            for attacher in list(rt.attachers):
+                attacher.done.set()
+
+    async def _watch(self, c: Container, ctl: asyncio.StreamReader, pump: asyncio.Future) -> None:
+        message: dict = {}
+        try:
+            while line := await ctl.readline():
+                message = json.loads(line)
+                if "exit" in message:
+                    break
+        except (ConnectionError, ValueError):
+            pass
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), timeout=5)
+        except TimeoutError:
+            pass
+        rt = self._runtime.get(c.id)
+        if rt is not None:
+            if rt.ctl_writer:
+                rt.ctl_writer.close()
+                rt.ctl_writer = None
+            if rt.stdin_writer:
+                rt.stdin_writer.close()
+                rt.stdin_writer = None
+            rt.started = asyncio.Event()
+        if "exit" in message:
+            c.state = State(status="exited", exit_code=message["exit"], started_at=c.state.started_at,
+                            finished_at=message["finished"])
+            self._save(c)
+        else:
+            self._record_exit_from_file(c)
+        self._after_exit(c)
+
+    def _after_exit(self, c: Container) -> None:
+        rt = self._runtime.get(c.id)
+        if rt is not None:
+            waiters, rt.exit_waiters = rt.exit_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(c.state.exit_code)
+        if c.host_config.get("AutoRemove"):
+            asyncio.ensure_future(self._auto_remove(c))
+
+    async def _auto_remove(self, c: Container) -> None:
+        try:
+            await self.remove(c, force=True, volumes=True)
+        except DockyardError as exc:
+            log.warning("auto-removing %s: %s", c.id[:12], exc)
+
+    # -- signals, wait, remove --------------------------------------------------------------
+    def kill(self, c: Container, sig: int = signal.SIGKILL) -> None:
+        if not c.state.running or not c.state.pid:
+            raise Conflict(f"Container {c.id} is not running")
+        try:
+            os.kill(c.state.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    async def wait(self, c: Container, condition: str = "not-running") -> int:
+        rt = self._runtime[c.id]
+        loop = asyncio.get_running_loop()
+        if condition == "removed":
+            waiter = loop.create_future()
+            rt.removed_waiters.append(waiter)
+            return await waiter
+        if condition == "not-running" and not c.state.running:
+            return c.state.exit_code
+        waiter = loop.create_future()
+        rt.exit_waiters.append(waiter)
+        return await waiter
+
+    async def remove(self, c: Container, *, force: bool = False, volumes: bool = False) -> None:
+        if c.id not in self._containers:
+            return
+        if c.state.running:
+            if not force:
+                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before "
+                               "attempting removal or force remove")
+            waiter = asyncio.get_running_loop().create_future()
+            self._runtime[c.id].exit_waiters.append(waiter)
+            self.kill(c, signal.SIGKILL)
+            await asyncio.wait_for(waiter, timeout=30)
+        if c.id not in self._containers:  # removed meanwhile (auto-remove)
+            return
+        if c.state.status == "removing":
+            raise Conflict(f"removal of container {c.id[:12]} is already in progress")
+        c.state.status = "removing"
+        _ = volumes  # no volumes yet: nothing else to remove
+        await asyncio.to_thread(self._delete_files, c.id)
+        del self._containers[c.id]
+        self._names.pop(c.name, None)
+        rt = self._runtime.pop(c.id, None)
+        if rt is not None:
+            for waiter in rt.removed_waiters:
+                if not waiter.done():
+                    waiter.set_result(c.state.exit_code)
+
+    def _delete_files(self, cid: str) -> None:
+        # The record goes first: a crash part-way leaves orphan files, never a record without files.
+        try:
+            os.unlink(os.path.join(self._dir(cid), "config.v2.json"))
+        except FileNotFoundError:
+            pass
+        self.snapshotter.remove(cid)
+        shutil.rmtree(self.state_dir(cid), ignore_errors=True)
+        shutil.rmtree(self._dir(cid), ignore_errors=True)
+
+    def uses_image(self, image_id: str) -> list[Container]:
+        return [c for c in self._containers.values() if c.image_id == image_id]
+
+
+def merge_config(body: dict, image: Image) -> dict:
+    """Docker's merge of a create request with the image's config (daemon/commit.go merge)."""
+    image_config = image.config.get("config") or {}
+    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    if not config.get("User"):
+        config["User"] = image_config.get("User", "")
+    env = list(image_config.get("Env") or [])
+    for entry in config.get("Env") or []:
+        key = entry.partition("=")[0]
+        env = [e for e in env if e.partition("=")[0] != key] + [entry]
+    config["Env"] = env
+    labels = dict(image_config.get("Labels") or {})
+    labels.update(config.get("Labels") or {})
+    config["Labels"] = labels
+    if not config.get("Entrypoint"):
+        if not config.get("Cmd"):
+            config["Cmd"] = image_config.get("Cmd")
+        if config.get("Entrypoint") is None:
+            config["Entrypoint"] = image_config.get("Entrypoint")
+    if not config.get("WorkingDir"):
+        config["WorkingDir"] = image_config.get("WorkingDir", "")
+    for key in ("ExposedPorts", "Volumes"):
+        merged = dict(image_config.get(key) or {})
+        merged.update(config.get(key) or {})
+        config[key] = merged or None
+    for key in ("StopSignal", "Healthcheck", "OnBuild"):
+        if not config.get(key) and image_config.get(key):
+            config[key] = image_config[key]
+    for key, default in (("Hostname", ""), ("Domainname", ""), ("AttachStdin", False), ("AttachStdout", False),
+                         ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False)):
+        config.setdefault(key, default)
+    return config
+
+
+def normalize_host_config(host_config: dict) -> dict:
+    out = dict(host_config)
+    out.setdefault("NetworkMode", "default")
+    out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    out.setdefault("AutoRemove", False)
+    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    out.setdefault("Binds", None)
+    out.setdefault("Privileged", False)
+    out.setdefault("ReadonlyRootfs", False)
+    return out

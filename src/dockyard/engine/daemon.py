@@ -1,0 +1,59 @@
+"""Daemon wiring: paths, stores and services, built once at start-up."""
+
+import os
+import platform
+from dataclasses import dataclass
+
+from dockyard.engine.containers import ContainerService
+from dockyard.engine.images import ImageService
+from dockyard.images.content import ContentStore
+from dockyard.images.layerstore import LayerStore
+from dockyard.images.store import ImageStore
+from dockyard.runtime.launcher import Launcher
+from dockyard.storage.copy import CopySnapshotter
+from dockyard.storage.overlay import OverlaySnapshotter, overlay_works
+from dockyard.storage.snapshotter import Snapshotter
+from dockyard.util.atomic import write_bytes
+from dockyard.util.ids import new_id
+from dockyard.util.timefmt import now_ns
+
+
+@dataclass
+class DaemonOptions:
+    data_root: str = "/var/lib/dockyard"
+    exec_root: str = "/run/dockyard"
+    storage_driver: str = ""  # "", "overlay2" or "vfs"
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions, launcher: Launcher) -> None:
+        self.options = options
+        self.started_at = now_ns()
+        os.makedirs(options.data_root, mode=0o710, exist_ok=True)
+        os.makedirs(options.exec_root, mode=0o700, exist_ok=True)
+        self.id = self._engine_id()
+        self.snapshotter = self._snapshotter()
+        self.content = ContentStore(os.path.join(options.data_root, "content"))
+        self.layers = LayerStore(os.path.join(options.data_root, "image"), self.content, self.snapshotter)
+        self.image_store = ImageStore(options.data_root, self.content, self.layers)
+        self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
+                                           self.image_store, self.snapshotter, launcher)
+        self.images = ImageService(self.image_store, self.containers)
+        self.name = platform.node()
+
+    def _engine_id(self) -> str:
+        path = os.path.join(self.options.data_root, "engine-id")
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            engine_id = new_id()
+            write_bytes(path, engine_id.encode())
+            return engine_id
+
+    def _snapshotter(self) -> Snapshotter:
+        root = os.path.join(self.options.data_root, "overlay2")
+        driver = self.options.storage_driver
+        if driver == "vfs" or (not driver and not overlay_works(root)):
+            return CopySnapshotter(os.path.join(self.options.data_root, "vfs"))
+        return OverlaySnapshotter(root)

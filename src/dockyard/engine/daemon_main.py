@@ -1,0 +1,145 @@
+"""`dockyardd`: parse flags, fork the launcher before any thread, then serve the Engine API."""
+
+import argparse
+import asyncio
+import grp
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+
+from dockyard import __version__
+
+DEFAULT_SOCKET = "unix:///run/dockyard.sock"
+SOCKET_GROUP = "dockyard"
+log = logging.getLogger("dockyardd")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dockyardd", description="Dockyard daemon: serves the Docker Engine API")
+    p.add_argument("-H", "--host", action="append", default=[],
+                   help=f"daemon socket to listen on (default {DEFAULT_SOCKET}); unix:// or tcp://")
+    p.add_argument("--data-root", default="/var/lib/dockyard", help="root of persistent state")
+    p.add_argument("--exec-root", default="/run/dockyard", help="root of runtime state")
+    p.add_argument("-G", "--group", default=SOCKET_GROUP, help="group owning the unix socket")
+    p.add_argument("--storage-driver", default="", choices=["", "overlay2", "vfs"])
+    p.add_argument("--tlsverify", action="store_true", help="require clients to present a certificate")
+    p.add_argument("--tlscacert", default="")
+    p.add_argument("--tlscert", default="")
+    p.add_argument("--tlskey", default="")
+    p.add_argument("--tls", default=None, choices=["true", "false"],
+                   help="--tls=false explicitly allows an unauthenticated TCP socket (dangerous)")
+    p.add_argument("--pidfile", default="")
+    p.add_argument("-D", "--debug", action="store_true")
+    p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
+    return p.parse_args(argv)
+
+
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """Mutual TLS for TCP sockets; refuse an open TCP socket unless the user opts out loudly."""
+    if args.tlsverify:
+        missing = [flag for flag in ("tlscacert", "tlscert", "tlskey") if not getattr(args, flag)]
+        if missing:
+            raise SystemExit("dockyardd: --tlsverify needs " + ", ".join("--" + m for m in missing))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=args.tlscacert)
+        context.load_cert_chain(args.tlscert, args.tlskey)
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+    if args.tls == "false":
+        sys.stderr.write(
+            "!" * 78 + "\n"
+            "WARNING: the API is listening on TCP without TLS. Anyone who can reach this port is root\n"
+            "on this machine. Use --tlsverify with --tlscacert, --tlscert and --tlskey instead.\n" + "!" * 78 + "\n")
+        return None
+    raise SystemExit("dockyardd: refusing to listen on TCP without mutual TLS: anyone reaching the port would "
+                     "be root on this host. Pass --tlsverify --tlscacert=CA --tlscert=CERT --tlskey=KEY, or "
+                     "--tls=false to accept the risk.")
+
+
+def _ensure_group(name: str) -> int:
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        subprocess.run(["groupadd", "--system", name], check=False, capture_output=True)
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            log.warning("could not create group %s; the socket stays root-only", name)
+            return 0
+
+
+async def _serve(args: argparse.Namespace, launcher) -> None:
+    from dockyard.api.http import serve_connection
+    from dockyard.api.router import build_router
+    from dockyard.engine.daemon import Daemon, DaemonOptions
+
+    daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver), launcher)
+    daemon.containers.load()
+    router = build_router(daemon)
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await serve_connection(reader, writer, router)
+
+    servers = []
+    for host in args.host or [DEFAULT_SOCKET]:
+        if host.startswith("unix://") or host.startswith("/"):
+            path = host.removeprefix("unix://")
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
+            server = await asyncio.start_unix_server(on_connection, path=path, limit=1 << 20)
+            os.chown(path, 0, _ensure_group(args.group))
+            os.chmod(path, 0o660)
+        elif host.startswith("tcp://"):
+            address = host.removeprefix("tcp://")
+            hostname, _, port = address.rpartition(":")
+            context = _tls_context(args)
+            server = await asyncio.start_server(on_connection, hostname or "127.0.0.1", int(port or 2376),
+                                                ssl=context, limit=1 << 20)
+        else:
+            raise SystemExit(f"dockyardd: unsupported host {host!r}: use unix:///path or tcp://addr:port")
+        servers.append(server)
+        log.info("API listening on %s", host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"dockyardd {__version__} serving the Engine API on {', '.join(args.host or [DEFAULT_SOCKET])}",
+          file=sys.stderr, flush=True)
+    await stop.wait()
+    for server in servers:
+        server.close()
+    for host in args.host or [DEFAULT_SOCKET]:
+        if host.startswith("unix://"):
+            try:
+                os.unlink(host.removeprefix("unix://"))
+            except FileNotFoundError:
+                pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.geteuid() != 0:
+        raise SystemExit("dockyardd: must run as root (it creates namespaces, mounts and cgroups)")
+    for host in args.host:
+        if host.startswith("tcp://"):
+            _tls_context(args)  # refuse before doing anything else
+    from dockyard.runtime.launcher import Launcher
+
+    launcher = Launcher.fork()  # before asyncio creates any thread
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(str(os.getpid()))
+    try:
+        asyncio.run(_serve(args, launcher))
+    finally:
+        launcher.close()
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except FileNotFoundError:
+                pass

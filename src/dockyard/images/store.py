@@ -1,0 +1,162 @@
+"""The image store: image configs (ID = config digest), references, and their layers."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+
+from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.images import reference
+from dockyard.images.content import ContentStore
+from dockyard.images.layerstore import LayerStore, chain_ids
+from dockyard.util.atomic import read_json, write_json
+from dockyard.util.timefmt import now_ns
+
+
+@dataclass
+class Image:
+    id: str  # "sha256:<hex>"
+    config: dict
+    size: int = 0
+    last_tag_time: int = 0
+    repo_tags: list[str] = field(default_factory=list)  # familiar form: busybox:latest
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list(self.config.get("rootfs", {}).get("diff_ids", []))
+
+    @property
+    def top_chain(self) -> str | None:
+        chains = chain_ids(self.diff_ids)
+        return chains[-1] if chains else None
+
+
+class ImageStore:
+    def __init__(self, root: str, content: ContentStore, layers: LayerStore) -> None:
+        self.root = os.path.join(root, "image")
+        self._db = os.path.join(self.root, "imagedb")
+        os.makedirs(self._db, exist_ok=True)
+        self._refs_path = os.path.join(self.root, "repositories.json")
+        self.content = content
+        self.layers = layers
+        self._lock = threading.Lock()
+        self._images: dict[str, Image] = {}
+        self._refs: dict[str, str] = read_json(self._refs_path) if os.path.exists(self._refs_path) else {}
+        for name in os.listdir(self._db):
+            if name.endswith(".json"):
+                self._load(name[:-5])
+
+    def _load(self, hexid: str) -> None:
+        image_id = "sha256:" + hexid
+        try:
+            meta = read_json(os.path.join(self._db, hexid + ".json"))
+            config = json.loads(self.content.read(image_id))
+        except (OSError, ValueError, NotFound):
+            return  # a torn import: the metadata is written last, so nothing refers to it
+        self._images[image_id] = Image(image_id, config, meta.get("size", 0), meta.get("last_tag_time", 0))
+
+    # -- lookups -------------------------------------------------------------------------
+    def list(self) -> list[Image]:
+        with self._lock:
+            tags = self._tags_by_image()
+            out = []
+            for image in self._images.values():
+                image.repo_tags = tags.get(image.id, [])
+                out.append(image)
+            return out
+
+    def _tags_by_image(self) -> dict[str, list[str]]:
+        tags: dict[str, list[str]] = {}
+        for ref_text, image_id in sorted(self._refs.items()):
+            tags.setdefault(image_id, []).append(reference.parse(ref_text).familiar())
+        return tags
+
+    def get(self, name: str) -> Image:
+        """Resolve a reference, a full ID or a unique ID prefix, as Docker does."""
+        with self._lock:
+            image_id = self._resolve(name)
+            image = self._images[image_id]
+            image.repo_tags = self._tags_by_image().get(image_id, [])
+            return image
+
+    def _resolve(self, name: str) -> str:
+        candidate = name.removeprefix("sha256:")
+        if name.startswith("sha256:") or (candidate and all(c in "0123456789abcdef" for c in candidate)):
+            matches = [i for i in self._images if i[7:].startswith(candidate)]
+            if len(matches) == 1 and (name.startswith("sha256:") or name not in self._refs):
+                return matches[0]
+        try:
+            ref = reference.parse(name)
+        except InvalidParameter:
+            raise NotFound(f"No such image: {name}") from None
+        image_id = self._refs.get(str(ref))
+        if image_id is None or image_id not in self._images:
+            raise NotFound(f"No such image: {ref.familiar()}")
+        return image_id
+
+    def references_to(self, image_id: str) -> list[reference.Reference]:
+        with self._lock:
+            return [reference.parse(r) for r, i in sorted(self._refs.items()) if i == image_id]
+
+    # -- changes -------------------------------------------------------------------------
+    def add(self, config_bytes: bytes) -> Image:
+        """Store an image config whose layers are already registered."""
+        config = json.loads(config_bytes)
+        diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+        for chain in chain_ids(diff_ids):
+            if not self.layers.exists(chain):
+                raise InvalidParameter(f"image config refers to a missing layer {chain}")
+        image_id = self.content.write(config_bytes)
+        size = sum(self.layers.size(c) for c in chain_ids(diff_ids))
+        with self._lock:
+            write_json(os.path.join(self._db, image_id[7:] + ".json"), {"size": size})
+            self._images[image_id] = Image(image_id, config, size)
+            return self._images[image_id]
+
+    def tag(self, image_id: str, ref: reference.Reference) -> None:
+        with self._lock:
+            if image_id not in self._images:
+                raise NotFound(f"No such image: {image_id}")
+            refs = dict(self._refs)
+            refs[str(ref)] = image_id
+            write_json(self._refs_path, refs)
+            self._refs = refs
+            image = self._images[image_id]
+            image.last_tag_time = now_ns()
+            write_json(os.path.join(self._db, image_id[7:] + ".json"),
+                       {"size": image.size, "last_tag_time": image.last_tag_time})
+
+    def untag(self, ref: reference.Reference) -> str:
+        with self._lock:
+            image_id = self._refs.get(str(ref))
+            if image_id is None:
+                raise NotFound(f"No such image: {ref.familiar()}")
+            refs = dict(self._refs)
+            del refs[str(ref)]
+            write_json(self._refs_path, refs)
+            self._refs = refs
+            return image_id
+
+    def delete_image(self, image_id: str) -> None:
+        """Remove an untagged image and every layer no other image needs."""
+        with self._lock:
+            if any(i == image_id for i in self._refs.values()):
+                raise Conflict(f"image {image_id} is still tagged")
+            image = self._images.pop(image_id, None)
+            if image is None:
+                return
+            os.unlink(os.path.join(self._db, image_id[7:] + ".json"))
+            self.content.delete(image_id)
+            still_used_chains = set()
+            still_used_diffs = set()
+            for other in self._images.values():
+                still_used_chains.update(chain_ids(other.diff_ids))
+                still_used_diffs.update(other.diff_ids)
+            for chain in reversed(chain_ids(image.diff_ids)):
+                if chain not in still_used_chains:
+                    self.layers.release(chain)
+            for diff_id in image.diff_ids:
+                if diff_id not in still_used_diffs:
+                    self.content.delete(diff_id)

@@ -1,0 +1,111 @@
+"""The container's first process, from fork to execve: the linear sequence crun's linux.c follows.
+
+Runs in a freshly forked child that is already PID 1 of a new PID namespace. Any failure is
+written to ``error_fd`` (close-on-exec, so a successful exec closes it with nothing written).
+"""
+
+import os
+
+from dockyard.runtime.linux import capabilities, devices, mounts
+from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.loopback import bring_up_loopback
+
+NAMESPACE_FLAGS = {
+    "mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
+    "network": sc.CLONE_NEWNET, "cgroup": sc.CLONE_NEWCGROUP,
+}
+
+
+class StartError(Exception):
+    """A failure Docker reports as "unable to start container process: ..."."""
+
+
+def _lookup_executable(name: str, env: list[str]) -> str:
+    """Go's exec.LookPath, with runc's messages."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            raise StartError(f'exec: "{name}": stat {name}: no such file or directory') from None
+        if os.path.isdir(name) or not st.st_mode & 0o111:
+            raise StartError(f'exec: "{name}": permission denied')
+        return name
+    path = next((e[5:] for e in env if e.startswith("PATH=")), "")
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if not os.path.isdir(candidate) and st.st_mode & 0o111:
+            return candidate
+    raise StartError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _setup_filesystem(spec: dict, rootfs_mounts: list[dict]) -> None:
+    root = spec["root"]["path"]
+    mounts.mount_rootfs(root, rootfs_mounts, spec["root"].get("readonly", False))
+    for m in spec.get("mounts", []):
+        mounts.mount_one(root, m)
+        if m["destination"] == "/dev":
+            devices.create_devices(root, spec["linux"].get("devices", []))
+            devices.create_links(root)
+    mounts.pivot_into(root)
+    linux = spec.get("linux", {})
+    mounts.mask_paths(linux.get("maskedPaths", []))
+    mounts.readonly_paths(linux.get("readonlyPaths", []))
+    if spec["root"].get("readonly"):
+        mounts.remount_root_readonly()
+
+
+def _become_user(process: dict) -> None:
+    user = process.get("user", {})
+    caps = process.get("capabilities", {})
+    capabilities.drop_bounding(capabilities.mask(caps.get("bounding", [])))
+    sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    os.setgroups(list(user.get("additionalGids") or []))
+    os.setgid(user.get("gid", 0))
+    os.setuid(user.get("uid", 0))
+    sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+    capabilities.apply(caps)
+    if process.get("noNewPrivileges"):
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def run(spec: dict, rootfs_mounts: list[dict], error_fd: int) -> None:
+    """Never returns: execs the container command or exits 127 after reporting the error."""
+    try:
+        namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
+        flags = 0
+        for kind, flag in NAMESPACE_FLAGS.items():
+            if kind in namespaces:
+                flags |= flag
+        sc.unshare(flags)
+        _setup_filesystem(spec, rootfs_mounts)
+        if "uts" in namespaces and spec.get("hostname"):
+            sc.sethostname(spec["hostname"])
+        if "network" in namespaces:
+            bring_up_loopback()
+        process = spec["process"]
+        env = process.get("env", [])
+        cwd = process.get("cwd") or "/"
+        os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
+        _become_user(process)
+        os.chdir(cwd)
+        args = process["args"]
+        executable = _lookup_executable(args[0], env)
+        os.execve(executable, args, dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
+    except StartError as exc:
+        _report(error_fd, str(exc))
+    except PermissionError as exc:
+        _report(error_fd, f"{exc.filename or ''}: permission denied" if exc.filename else str(exc))
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
+        _report(error_fd, f"{type(exc).__name__}: {exc}")
+    os._exit(127)
+
+
+def _report(error_fd: int, message: str) -> None:
+    try:
+        os.write(error_fd, message.encode()[:4000])
+    except OSError:
+        pass

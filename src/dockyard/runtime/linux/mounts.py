@@ -1,0 +1,157 @@
+"""Mounting an OCI ``mounts`` list inside the container's mount namespace, and pivot_root."""
+
+import os
+import stat
+
+from dockyard.runtime.linux import syscalls as sc
+
+# OCI/fstab mount options -> (set flags, clear flags). Anything else is passed as data.
+_FLAG_OPTIONS = {
+    "ro": (sc.MS_RDONLY, 0), "rw": (0, sc.MS_RDONLY),
+    "nosuid": (sc.MS_NOSUID, 0), "suid": (0, sc.MS_NOSUID),
+    "nodev": (sc.MS_NODEV, 0), "dev": (0, sc.MS_NODEV),
+    "noexec": (sc.MS_NOEXEC, 0), "exec": (0, sc.MS_NOEXEC),
+    "sync": (sc.MS_SYNCHRONOUS, 0), "async": (0, sc.MS_SYNCHRONOUS),
+    "dirsync": (sc.MS_DIRSYNC, 0), "remount": (sc.MS_REMOUNT, 0),
+    "mand": (sc.MS_MANDLOCK, 0), "nomand": (0, sc.MS_MANDLOCK),
+    "atime": (0, sc.MS_NOATIME), "noatime": (sc.MS_NOATIME, 0),
+    "diratime": (0, sc.MS_NODIRATIME), "nodiratime": (sc.MS_NODIRATIME, 0),
+    "relatime": (sc.MS_RELATIME, 0), "norelatime": (0, sc.MS_RELATIME),
+    "strictatime": (sc.MS_STRICTATIME, 0), "nostrictatime": (0, sc.MS_STRICTATIME),
+    "bind": (sc.MS_BIND, 0), "rbind": (sc.MS_BIND | sc.MS_REC, 0),
+    "nosymfollow": (sc.MS_NOSYMFOLLOW, 0),
+}
+_PROPAGATION = {
+    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
+    "shared": sc.MS_SHARED, "rshared": sc.MS_SHARED | sc.MS_REC,
+    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
+    "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
+}
+
+
+def parse_options(options: list[str]) -> tuple[int, int, str]:
+    """Return (flags, propagation flags, data string)."""
+    flags = propagation = 0
+    data = []
+    for option in options:
+        if option in _FLAG_OPTIONS:
+            set_flags, clear_flags = _FLAG_OPTIONS[option]
+            flags = (flags | set_flags) & ~clear_flags
+        elif option in _PROPAGATION:
+            propagation |= _PROPAGATION[option]
+        else:
+            data.append(option)
+    return flags, propagation, ",".join(data)
+
+
+def secure_join(root: str, path: str) -> str:
+    """Join ``path`` onto ``root`` resolving symlinks as if ``root`` were ``/``, so a link in the
+    image can never point a mount outside the container's root (like runc's securejoin)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    current = ""
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current.rpartition("/")[0]
+            continue
+        candidate = f"{current}/{part}"
+        full = root + candidate
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            current = candidate
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 255:
+                raise OSError(f"too many symlinks resolving {path}")
+            link = os.readlink(full)
+            if link.startswith("/"):
+                current = ""
+            parts = [p for p in link.split("/") if p and p != "."] + parts
+            continue
+        current = candidate
+    return root + (current or "/")
+
+
+def _ensure_target(target: str, source_is_dir: bool) -> None:
+    if os.path.lexists(target):
+        return
+    if source_is_dir:
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
+
+
+def mount_one(root: str, m: dict) -> None:
+    """Mount one OCI mount entry under ``root``."""
+    options = m.get("options") or []
+    flags, propagation, data = parse_options(options)
+    mtype = m.get("type") or ("bind" if flags & sc.MS_BIND else "none")
+    if mtype == "bind":
+        flags |= sc.MS_BIND
+    target = secure_join(root, m["destination"])
+    is_dir = True
+    if flags & sc.MS_BIND:
+        is_dir = os.path.isdir(m["source"])
+    _ensure_target(target, is_dir)
+    if flags & sc.MS_BIND:
+        sc.mount(m["source"], target, None, flags & (sc.MS_BIND | sc.MS_REC))
+        remount = flags & ~(sc.MS_BIND | sc.MS_REC)
+        if remount:
+            sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | remount)
+    else:
+        sc.mount(m.get("source") or mtype, target, mtype, flags, data or None)
+    if propagation:
+        sc.mount(None, target, None, propagation)
+
+
+def mount_rootfs(root: str, rootfs_mounts: list[dict], readonly: bool) -> None:
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    for m in rootfs_mounts:
+        flags, _, data = parse_options(m.get("options") or [])
+        if m["type"] == "bind":
+            sc.mount(m["source"], root, None, sc.MS_BIND | sc.MS_REC)
+        else:
+            sc.mount(m["source"], root, m["type"], flags, data or None)
+    if not rootfs_mounts:  # an OCI bundle whose root is a plain directory must become a mount point
+        sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
+    _ = readonly  # applied after pivot_root, once every mount below / is in place
+
+
+def pivot_into(root: str) -> None:
+    """Make ``root`` the process's ``/`` and detach the old root (the `pivot_root(".", ".")` trick)."""
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+
+
+def mask_paths(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+            else:
+                sc.mount("/dev/null", path, None, sc.MS_BIND)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno != 2:
+                raise
+
+
+def readonly_paths(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
+        except OSError as exc:
+            if exc.errno != 2:
+                raise
+
+
+def remount_root_readonly() -> None:
+    sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY)

@@ -1,0 +1,127 @@
+"""Shared fixtures: a private dockyardd on a temporary data root and socket, with busybox imported."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from dockyard.cli.client import APIError, Client
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _busybox_available() -> bool:
+    return os.path.exists("/bin/busybox")
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> Path:
+    if not _busybox_available():
+        pytest.fail("busybox-static is not installed: `make test` installs it (apt-get install busybox-static)")
+    path = tmp_path_factory.mktemp("busybox") / "rootfs.tar"
+    with open(path, "wb") as out:
+        subprocess.run([str(ROOT / "tools" / "busybox-rootfs")], stdout=out, check=True)
+    return path
+
+
+class PrivateDaemon:
+    """A dockyardd of our own: temporary data root, exec root and socket; stopped by PID."""
+
+    def __init__(self, busybox_tar: Path, extra_args: list[str] | None = None) -> None:
+        self.dir = tempfile.mkdtemp(prefix="dockyard-test-", dir="/tmp")
+        self.socket = os.path.join(self.dir, "dockyard.sock")
+        self.host = "unix://" + self.socket
+        self.data_root = os.path.join(self.dir, "data")
+        self.exec_root = os.path.join(self.dir, "exec")
+        self.log_path = os.path.join(self.dir, "daemon.log")
+        self.extra_args = extra_args or []
+        self.busybox_tar = busybox_tar
+        self.proc: subprocess.Popen | None = None
+        self.client = Client(self.host)
+
+    def start(self) -> "PrivateDaemon":
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "dockyardd"), "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
+             *self.extra_args], stdout=log, stderr=log, start_new_session=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockyardd exited early:\n{self.log()}")
+            try:
+                self.client.call("GET", "/_ping")
+                return self
+            except Exception:  # noqa: BLE001 - not listening yet
+                time.sleep(0.05)
+        raise RuntimeError(f"dockyardd did not answer within 15 s:\n{self.log()}")
+
+    def import_busybox(self) -> None:
+        with open(self.busybox_tar, "rb") as f:
+            self.client.call("POST", "/images/create",
+                             query={"fromSrc": "-", "repo": "busybox", "tag": "latest", "changes": ['CMD ["sh"]']},
+                             body=f)
+
+    def log(self) -> str:
+        try:
+            return Path(self.log_path).read_text()
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cleanup(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            try:
+                for c in self.client.call("GET", "/containers/json", query={"all": True}) or []:
+                    try:
+                        self.client.call("DELETE", f"/containers/{c['Id']}", query={"force": True})
+                    except APIError:
+                        pass
+            except Exception:  # noqa: BLE001 - the daemon may be the thing under test
+                pass
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run the dockyard CLI against this daemon."""
+        return subprocess.run([str(BIN / "dockyard"), "-H", self.host, *args], input=input, capture_output=True,
+                              timeout=timeout)
+
+    def docker(self, *args: str, input: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run the real docker CLI against this daemon."""
+        env = {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": os.path.join(self.dir, "docker-config")}
+        return subprocess.run([DOCKER_CLI, *args], input=input, capture_output=True, timeout=timeout, env=env)
+
+
+DOCKER_CLI = os.environ.get("DOCKER_CLI", "/usr/local/bin/docker")
+
+
+@pytest.fixture(scope="session")
+def daemon(busybox_tar):
+    d = PrivateDaemon(busybox_tar).start()
+    d.import_busybox()
+    yield d
+    d.cleanup()
+
+
+@pytest.fixture
+def fresh_daemon(busybox_tar):
+    """A daemon of the test's own, for tests that stop or restart it."""
+    d = PrivateDaemon(busybox_tar).start()
+    d.import_busybox()
+    yield d
+    d.cleanup()
