@@ -1,18 +1,26 @@
 """A small HTTP/1.1 client for the Engine API over a unix socket (or TCP, optionally with TLS).
 
-Stdlib sockets only: the CLI starts on every command, and http.client plus its imports would
-cost more than the request itself.
+Built on `_socket` and `_json` directly: the CLI starts on every command, and `socket`, `json`,
+`http.client` and `urllib.parse` with their imports (enum, re, selectors) would cost more than
+the request itself.
 """
 
-import json
+import _socket
 import os
-import socket
-from collections.abc import Iterator
-from urllib.parse import quote, urlencode
 
 from dockyard import API_VERSION
+from dockyard.util import fastjson as json
 
 DEFAULT_HOST = "unix:///run/dockyard.sock"
+
+
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote(text: str, safe: str) -> str:
+    """Percent-encode like urllib.parse.quote (UTF-8, unreserved characters kept)."""
+    keep = _SAFE | frozenset(safe.encode())
+    return "".join(chr(b) if b in keep else f"%{b:02X}" for b in text.encode())
 
 
 class APIError(Exception):
@@ -27,7 +35,7 @@ class ConnectionFailed(Exception):
 
 
 class Response:
-    def __init__(self, sock: socket.socket, buffered: bytes) -> None:
+    def __init__(self, sock: _socket.socket, buffered: bytes) -> None:
         self.sock = sock
         self._buf = buffered
         self.status = 0
@@ -120,7 +128,7 @@ class Response:
     def json(self):
         return json.loads(self.read() or b"null")
 
-    def json_lines(self) -> Iterator[dict]:
+    def json_lines(self):
         pending = b""
         while data := self.read_some():
             pending += data
@@ -144,15 +152,17 @@ class Client:
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
         self.prefix = f"/v{API_VERSION}"
 
-    def _connect(self) -> socket.socket:
+    def _connect(self):
         host = self.host
         try:
             if host.startswith("unix://") or host.startswith("/"):
                 path = host.removeprefix("unix://")
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 sock.connect(path)
                 return sock
             if host.startswith("tcp://"):
+                import socket
+
                 address = host.removeprefix("tcp://").rstrip("/")
                 hostname, _, port = address.rpartition(":")
                 sock = socket.create_connection((hostname, int(port)))
@@ -173,7 +183,7 @@ class Client:
         raise ConnectionFailed(f"unsupported DOCKER_HOST {host!r}: use unix:///path or tcp://host:port")
 
     def url(self, path: str, query: dict | None = None) -> str:
-        url = self.prefix + quote(path, safe="/:@")
+        url = self.prefix + _quote(path, "/:@")
         if query:
             pairs = []
             for key, value in query.items():
@@ -186,7 +196,7 @@ class Client:
                 else:
                     pairs.append((key, str(value)))
             if pairs:
-                url += "?" + urlencode(pairs)
+                url += "?" + "&".join(f"{_quote(k, '')}={_quote(v, '')}" for k, v in pairs)
         return url
 
     def send(self, method: str, path: str, *, query: dict | None = None, body=None,
@@ -197,7 +207,7 @@ class Client:
         payload = b""
         chunked_source = None
         if isinstance(body, (dict, list)):
-            payload = json.dumps(body).encode()
+            payload = json.dumps(body).encode()  # ASCII-escaped, so len() counts bytes
             head.append("Content-Type: application/json")
         elif isinstance(body, bytes):
             payload = body

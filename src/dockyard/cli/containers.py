@@ -1,12 +1,11 @@
 """Container commands: run, create, start, ps, logs, rm."""
 
-import json
 import os
 import sys
 
 from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
-from dockyard.util.frames import HEADER, STDERR
+from dockyard.util import fastjson as json
 
 CONTAINER_OPTIONS = (
     Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
@@ -301,5 +300,3 @@ def rm(client: Client, argv: list[str]) -> int:
             failed = True
     return 1 if failed else 0
 
-
-_ = (HEADER, STDERR)

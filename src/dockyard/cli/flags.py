@@ -1,32 +1,36 @@
 """Docker-style flag parsing: -abc bundles, --flag=value, -eVALUE, repeatable flags, and
 stopping at the first positional argument where Docker does (run, create, exec)."""
 
-from dataclasses import dataclass
-
-
 class UsageError(Exception):
     """Bad command-line usage; the message is printed with a pointer to --help."""
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: `dataclasses` imports `inspect`, and the CLI is on the start path.
 class Opt:
-    names: tuple[str, ...]  # ("-e", "--env")
-    dest: str
-    kind: str = "bool"  # bool | str | list | int
-    help: str = ""
-    default: object = None
-    metavar: str = ""
+    __slots__ = ("names", "dest", "kind", "help", "default", "metavar")
+
+    def __init__(self, names: tuple[str, ...], dest: str, kind: str = "bool", help: str = "",
+                 default: object = None, metavar: str = "") -> None:
+        self.names = names  # ("-e", "--env")
+        self.dest = dest
+        self.kind = kind  # bool | str | list | int
+        self.help = help
+        self.default = default
+        self.metavar = metavar
 
 
-@dataclass(frozen=True)
 class Command:
-    name: str  # "run"
-    usage: str  # "[OPTIONS] IMAGE [COMMAND] [ARG...]"
-    summary: str
-    options: tuple[Opt, ...]
-    stop_at_positional: bool = False
-    min_args: int = 0
-    max_args: int | None = None
+    __slots__ = ("name", "usage", "summary", "options", "stop_at_positional", "min_args", "max_args")
+
+    def __init__(self, name: str, usage: str, summary: str, options: tuple[Opt, ...],
+                 stop_at_positional: bool = False, min_args: int = 0, max_args: int | None = None) -> None:
+        self.name = name  # "run"
+        self.usage = usage  # "[OPTIONS] IMAGE [COMMAND] [ARG...]"
+        self.summary = summary
+        self.options = options
+        self.stop_at_positional = stop_at_positional
+        self.min_args = min_args
+        self.max_args = max_args
 
 
 def _defaults(options: tuple[Opt, ...]) -> dict:

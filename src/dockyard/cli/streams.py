@@ -1,9 +1,8 @@
 """Client side of attached streams: demultiplexing output, forwarding stdin, raw terminals."""
 
+import _socket
 import os
-import socket
 import sys
-import threading
 
 from dockyard.cli.client import Response
 from dockyard.util.frames import HEADER, STDERR
@@ -33,11 +32,11 @@ def copy_output(response: Response, *, multiplexed: bool) -> None:
             _write(err if stream == STDERR else out, payload)
 
 
-def _pump_stdin(sock: socket.socket) -> None:
+def _pump_stdin(sock) -> None:
     try:
         while data := os.read(sys.stdin.fileno(), 65536):
             sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        sock.shutdown(_socket.SHUT_WR)
     except OSError:
         pass
 
@@ -57,6 +56,8 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool) -> None:
 
     try:
         if stdin:
+            import threading
+
             threading.Thread(target=_pump_stdin, args=(response.sock,), daemon=True).start()
         copy_output(response, multiplexed=not tty)
     finally:
