@@ -117,3 +117,19 @@ def test_create_then_start_and_exited_status(daemon):
 def test_stdin_is_piped_with_interactive(daemon):
     r = daemon.cli("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z", input=b"piped in\n")
     assert out(r) == "PIPED IN\n"
+
+
+def test_tty_is_a_real_terminal_from_the_containers_devpts(daemon):
+    cid = daemon.client.call("POST", "/containers/create",
+                             body={"Image": "busybox", "Tty": True,
+                                   "Cmd": ["sh", "-c", "sleep 0.3; tty; stty size; echo $TERM"]})["Id"]
+    try:
+        attach = daemon.client.send("POST", f"/containers/{cid}/attach", upgrade=True,
+                                    query={"stream": 1, "stdout": 1, "stderr": 1})
+        assert attach.headers["content-type"] == "application/vnd.docker.raw-stream"
+        daemon.client.call("POST", f"/containers/{cid}/start")
+        daemon.client.call("POST", f"/containers/{cid}/resize", query={"h": 33, "w": 101})
+        output = attach.read().decode()
+        assert output.split("\r\n")[:3] == ["/dev/pts/0", "33 101", "xterm"]  # raw stream: no frame headers
+    finally:
+        daemon.client.call("DELETE", f"/containers/{cid}", query={"force": True})

@@ -320,7 +320,16 @@ def register(router, daemon) -> None:
         await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
         return Response(204)
 
+    async def resize(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        height, width = req.int_arg("h", 0), req.int_arg("w", 0)
+        if not (0 <= height < 65536 and 0 <= width < 65536):
+            raise InvalidParameter("invalid terminal size: h and w must be between 0 and 65535")
+        service.resize(c, height, width)
+        return Response(200)
+
     router.add("POST", "/containers/create", create)
+    router.add("POST", "/containers/{id}/resize", resize)
     router.add("GET", "/containers/json", list_containers)
     router.add("POST", "/containers/{id}/start", start)
     router.add("POST", "/containers/{id}/wait", wait)

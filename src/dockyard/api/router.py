@@ -85,6 +85,13 @@ class Router:
             return error_response(500, f"internal error in {request.method} {request.path}: {exc}")
 
 
+def _no_such(message: str) -> Handler:
+    async def handler(request: Request) -> Response:
+        return error_response(404, message.format(**request.params))
+
+    return handler
+
+
 def build_router(daemon) -> Router:
     from dockyard.api import containers, images, system
 
@@ -92,4 +99,9 @@ def build_router(daemon) -> Router:
     system.register(router, daemon)
     containers.register(router, daemon)
     images.register(router, daemon)
+    # No networks, volumes or plugins exist yet, so looking one up is a plain "not found"; the
+    # docker CLI's `inspect NAME` walks these types and needs a 404 to move on.
+    router.add("GET", "/networks/{name}", _no_such("network {name} not found"))
+    router.add("GET", "/volumes/{name}", _no_such("get {name}: no such volume"))
+    router.add("GET", "/plugins/{name}/json", _no_such("plugin {name} not found"))
     return router

@@ -160,8 +160,10 @@ def run(client: Client, argv: list[str]) -> int:
         attach.close()
         wait.close()
         return _run_error(exc)
-    from dockyard.cli.streams import stream_attached
+    from dockyard.cli.streams import send_terminal_size, stream_attached
 
+    if values["tty"]:
+        send_terminal_size(client, cid)
     stream_attached(attach, tty=values["tty"], stdin=values["interactive"])
     result = wait.json()
     wait.close()

@@ -64,3 +64,17 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool) -> None:
         if restore:
             restore()
         response.close()
+
+
+def send_terminal_size(client, cid: str) -> None:
+    """Tell the container our terminal's size, as `docker run -t` does after start."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except OSError:
+        return
+    from dockyard.cli.client import APIError
+
+    try:
+        client.call("POST", f"/containers/{cid}/resize", query={"h": size.lines, "w": size.columns})
+    except APIError:
+        pass  # the container may already have exited

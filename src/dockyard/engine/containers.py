@@ -340,6 +340,14 @@ class ContainerService:
         except ProcessLookupError:
             pass
 
+    def resize(self, c: Container, height: int, width: int) -> None:
+        """Set a TTY container's window size (the shim owns the terminal's master side)."""
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        rt = self._runtime[c.id]
+        if c.config.get("Tty") and rt.ctl_writer is not None:
+            rt.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
+
     async def wait(self, c: Container, condition: str = "not-running") -> int:
         rt = self._runtime[c.id]
         loop = asyncio.get_running_loop()

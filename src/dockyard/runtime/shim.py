@@ -13,12 +13,14 @@ import json
 import os
 import select
 import signal
+import socket
 import struct
 import termios
 
 from dockyard.engine.jsonlog import JsonLogWriter
 from dockyard.runtime.linux import init
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.console import receive_master
 from dockyard.util.atomic import write_json
 from dockyard.util.frames import STDERR, STDOUT, frame
 from dockyard.util.timefmt import now_ns
@@ -53,11 +55,16 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     tty = request.get("tty", False)
     open_stdin = request.get("open_stdin", False)
+    console: socket.socket | None = None
+    console_fd = -1
     if tty:
-        master, slave = os.openpty()
-        child_stdio = (slave, slave, slave)
-        outputs = {master: STDOUT}
-        stdin_w: int | None = master
+        # The container allocates its pty in its own devpts and sends us the master side.
+        console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        console_fd = theirs.detach()
+        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        child_stdio = (null, null, null)
+        outputs: dict[int, int] = {}
+        stdin_w: int | None = None
     else:
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -75,10 +82,12 @@ def run(request: dict, ctl: int, stdio: int) -> None:
         os._exit(1)
     pid = os.fork()
     if pid == 0:
-        _child(request, child_stdio, tty, err_w_pipe)
+        _child(request, child_stdio, err_w_pipe, console_fd)
     for fd in set(child_stdio):
         os.close(fd)
     os.close(err_w_pipe)
+    if console_fd >= 0:
+        os.close(console_fd)
     error = b""
     while chunk := os.read(err_r_pipe, 4096):
         error += chunk
@@ -87,25 +96,31 @@ def run(request: dict, ctl: int, stdio: int) -> None:
         os.waitpid(pid, 0)
         _send(ctl, json.dumps({"error": error.decode(errors="replace")}).encode() + b"\n")
         os._exit(0)
+    if console is not None:
+        master = receive_master(console)
+        console.close()
+        outputs[master] = STDOUT
+        stdin_w = master
     ctl = _send(ctl, json.dumps({"pid": pid, "shim": os.getpid()}).encode() + b"\n")
     _supervise(request, pid, ctl, stdio, outputs, stdin_w, tty)
 
 
-def _child(request: dict, stdio: tuple[int, int, int], tty: bool, error_fd: int) -> None:
+def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd: int) -> None:
     try:
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
-        if tty:
-            os.setsid()
-            fcntl.ioctl(stdio[0], termios.TIOCSCTTY, 0)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target, inheritable=True)
-        os.closerange(3, error_fd)
-        os.closerange(error_fd + 1, 1 << 16)
+        keep = sorted(fd for fd in (error_fd, console_fd) if fd >= 0)
+        low = 3
+        for fd in keep:
+            os.closerange(low, fd)
+            low = fd + 1
+        os.closerange(low, 1 << 16)
     except BaseException as exc:  # noqa: BLE001
         os.write(error_fd, f"setting up stdio: {exc}".encode())
         os._exit(127)
-    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd)
+    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd)
 
 
 def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outputs: dict[int, int],

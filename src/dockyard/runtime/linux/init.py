@@ -8,6 +8,7 @@ import os
 
 from dockyard.runtime.linux import capabilities, devices, mounts
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.console import setup_console
 from dockyard.runtime.linux.loopback import bring_up_loopback
 
 NAMESPACE_FLAGS = {
@@ -72,7 +73,7 @@ def _become_user(process: dict) -> None:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
 
 
-def run(spec: dict, rootfs_mounts: list[dict], error_fd: int) -> None:
+def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1) -> None:
     """Never returns: execs the container command or exits 127 after reporting the error."""
     try:
         namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
@@ -82,6 +83,8 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int) -> None:
                 flags |= flag
         sc.unshare(flags)
         _setup_filesystem(spec, rootfs_mounts)
+        if console_fd >= 0:
+            setup_console(console_fd)
         if "uts" in namespaces and spec.get("hostname"):
             sc.sethostname(spec["hostname"])
         if "network" in namespaces:
