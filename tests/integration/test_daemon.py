@@ -59,3 +59,77 @@ def test_daemon_restart_reattaches_to_a_running_container(fresh_daemon):
     while time.time() < deadline and d.client.call("GET", f"/containers/{cid}/json")["State"]["Running"]:
         time.sleep(0.05)
     assert d.client.call("GET", f"/containers/{cid}/json")["State"]["ExitCode"] == 137
+
+
+def _make_certs(directory: Path) -> None:
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1",
+            "-subj", "/CN=dockyard-test-ca")
+    for name, cn in (("server", "127.0.0.1"), ("client", "client")):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+                "-subj", f"/CN={cn}")
+        (directory / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1\n" if name == "server" else
+                                               "extendedKeyUsage=clientAuth\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "1", "-extfile", f"{name}.ext")
+
+
+def test_tcp_with_mutual_tls_serves_only_clients_with_a_certificate(tmp_path):
+    import socket
+    import ssl
+
+    from dockyard.cli.client import Client, ConnectionFailed
+
+    _make_certs(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([str(BIN / "dockyardd"), "-H", f"tcp://127.0.0.1:{port}", "--tlsverify",
+                             "--tlscacert", str(tmp_path / "ca.pem"), "--tlscert", str(tmp_path / "server.pem"),
+                             "--tlskey", str(tmp_path / "server-key.pem"), "--data-root", str(tmp_path / "data"),
+                             "--exec-root", str(tmp_path / "exec")], stderr=subprocess.PIPE)
+    try:
+        certs = tmp_path / "client-certs"
+        certs.mkdir()
+        for src, dst in (("ca.pem", "ca.pem"), ("client.pem", "cert.pem"), ("client-key.pem", "key.pem")):
+            (certs / dst).write_bytes((tmp_path / src).read_bytes())
+        os.environ["DOCKER_CERT_PATH"] = str(certs)
+        client = Client(f"tcp://127.0.0.1:{port}")
+        deadline = time.time() + 15
+        while True:
+            try:
+                assert client.call("GET", "/_ping") == b"OK"
+                break
+            except (ConnectionFailed, ConnectionError, OSError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        # Without a client certificate the handshake is refused.
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    answer = tls.recv(100)
+                except (ssl.SSLError, ConnectionResetError):
+                    answer = b""
+                assert not answer.startswith(b"HTTP/1.1 200")
+    finally:
+        os.environ.pop("DOCKER_CERT_PATH", None)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+
+def test_copy_snapshotter_runs_containers_where_overlay_is_not_used(busybox_tar):
+    from conftest import PrivateDaemon
+
+    d = PrivateDaemon(busybox_tar, ["--storage-driver", "vfs"]).start()
+    try:
+        d.import_busybox()
+        assert d.client.call("GET", "/info")["Driver"] == "vfs"
+        r = d.cli("run", "--rm", "busybox", "sh", "-c", "echo changed > /etc/motd; cat /etc/motd; ls /bin/sh")
+        assert r.stdout == b"changed\n/bin/sh\n", r.stderr
+    finally:
+        d.cleanup()
