@@ -76,12 +76,12 @@ def test_default_capabilities_and_devices(daemon):
 
 
 def test_rm_leaves_nothing_behind(daemon):
-    before = set(os.listdir(os.path.join(daemon.data_root, "containers")))
+    places = [os.path.join(daemon.data_root, "containers"), os.path.join(daemon.data_root, "overlay2", "snapshots"),
+              os.path.join(daemon.exec_root, "containers")]
+    before = [set(os.listdir(p)) for p in places]
     assert daemon.cli("run", "--rm", "--name", "gone", "busybox", "true").returncode == 0
     assert "gone" not in out(daemon.cli("ps", "-a"))
-    assert set(os.listdir(os.path.join(daemon.data_root, "containers"))) == before
-    assert not [k for k in os.listdir(os.path.join(daemon.data_root, "overlay2", "snapshots"))
-                if len(k) == 64 and k in before ^ set()]
+    assert [set(os.listdir(p)) for p in places] == before
 
 
 def test_detached_logs_ps_and_rm(daemon):

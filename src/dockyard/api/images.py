@@ -5,7 +5,7 @@ import io
 
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
-from dockyard.errors import DockyardError, InvalidParameter, NotImplementedYet
+from dockyard.errors import InvalidParameter, NotImplementedYet
 from dockyard.images import reference
 from dockyard.images.importer import import_rootfs
 from dockyard.images.store import Image
@@ -16,11 +16,7 @@ LIST_FILTERS = {"dangling", "label", "before", "since", "reference"}
 
 def inspect_view(daemon, image: Image) -> dict:
     config = image.config
-    chains = []
-    for diff_id in image.diff_ids:
-        chains.append(diff_id)
-    top = image.top_chain
-    lower = daemon.layers.snapshot_key(top)
+    lower = daemon.layers.snapshot_key(image.top_chain)
     graph = {}
     if lower:
         dirs = [daemon.snapshotter.fs_path(k) for k in daemon.snapshotter.parent_chain(lower)]
@@ -129,4 +125,3 @@ def register(router, daemon) -> None:
     router.add("POST", "/images/create", create)
     router.add("GET", "/images/{name:path}/json", inspect)
     router.add("DELETE", "/images/{name:path}", remove)
-    _ = DockyardError

@@ -71,8 +71,7 @@ class Container:
     restart_count: int = 0
 
     def to_record(self) -> dict:
-        record = asdict(self)
-        return record
+        return asdict(self)
 
     @classmethod
     def from_record(cls, record: dict) -> "Container":
@@ -86,7 +85,6 @@ class Runtime:
     """What the daemon holds in memory for a container while it lives: never persisted."""
 
     ctl_writer: asyncio.StreamWriter | None = None
-    stdio: "object | None" = None  # the stdio socket's asyncio transport pair
     attachers: list = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     exit_waiters: list = field(default_factory=list)

@@ -181,7 +181,7 @@ class ContainerService:
         try:
             os.makedirs(directory)
             self.snapshotter.prepare(cid, self.images.layers.snapshot_key(image.top_chain))
-            write_name_files(directory, config["Hostname"], config.get("Domainname", ""))
+            write_name_files(directory, config["Hostname"])
             self._save(container)
         except BaseException:
             self._names.pop(name, None)
@@ -377,7 +377,7 @@ class ContainerService:
         if c.state.status == "removing":
             raise Conflict(f"removal of container {c.id[:12]} is already in progress")
         c.state.status = "removing"
-        _ = volumes  # no volumes yet: nothing else to remove
+        # ``volumes``: no container has volumes yet, so there is nothing more to remove.
         await asyncio.to_thread(self._delete_files, c.id)
         del self._containers[c.id]
         self._names.pop(c.name, None)

@@ -53,7 +53,7 @@ class ImageService:
                 report.append({"Untagged": ref.familiar()})
             if users:
                 return report
-        _ = prune  # single-layer parents are not tracked yet: nothing else to prune
+        # ``prune``: parent images are not recorded yet (no commit or build), so none can be pruned.
         self.store.delete_image(image.id)
         report.append({"Deleted": image.id})
         return report

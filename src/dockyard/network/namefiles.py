@@ -32,7 +32,7 @@ def resolv_conf(host_text: str) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def write_name_files(directory: str, hostname: str, domainname: str = "") -> None:
+def write_name_files(directory: str, hostname: str) -> None:
     def put(name: str, text: str) -> None:
         with open(os.path.join(directory, name), "w") as f:
             f.write(text)
@@ -45,4 +45,3 @@ def write_name_files(directory: str, hostname: str, domainname: str = "") -> Non
     put("hostname", hostname + "\n")
     put("hosts", hosts_file())
     put("resolv.conf", resolv_conf(host_resolv))
-    _ = domainname

@@ -45,7 +45,7 @@ def _lookup_executable(name: str, env: list[str]) -> str:
 
 def _setup_filesystem(spec: dict, rootfs_mounts: list[dict]) -> None:
     root = spec["root"]["path"]
-    mounts.mount_rootfs(root, rootfs_mounts, spec["root"].get("readonly", False))
+    mounts.mount_rootfs(root, rootfs_mounts)
     for m in spec.get("mounts", []):
         mounts.mount_one(root, m)
         if m["destination"] == "/dev":

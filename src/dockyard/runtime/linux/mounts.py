@@ -108,7 +108,9 @@ def mount_one(root: str, m: dict) -> None:
         sc.mount(None, target, None, propagation)
 
 
-def mount_rootfs(root: str, rootfs_mounts: list[dict], readonly: bool) -> None:
+def mount_rootfs(root: str, rootfs_mounts: list[dict]) -> None:
+    """Make mounts private to this namespace, then mount the root filesystem at ``root``.
+    A read-only root is applied after pivot_root, once every mount below / is in place."""
     sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
     for m in rootfs_mounts:
         flags, _, data = parse_options(m.get("options") or [])
@@ -118,7 +120,6 @@ def mount_rootfs(root: str, rootfs_mounts: list[dict], readonly: bool) -> None:
             sc.mount(m["source"], root, m["type"], flags, data or None)
     if not rootfs_mounts:  # an OCI bundle whose root is a plain directory must become a mount point
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
-    _ = readonly  # applied after pivot_root, once every mount below / is in place
 
 
 def pivot_into(root: str) -> None:
