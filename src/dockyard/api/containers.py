@@ -11,6 +11,7 @@ from dockyard.engine.jsonlog import read_records
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
 from dockyard.util.frames import STDERR, STDOUT, frame
+from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import rfc3339_fixed, rfc3339_ns
 
 LIST_FILTERS = {"ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name",
@@ -328,7 +329,37 @@ def register(router, daemon) -> None:
         service.resize(c, height, width)
         return Response(200)
 
+    async def stop(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        timeout = req.int_arg("t", -2)
+        stopped = await service.stop(c, None if timeout == -2 else timeout)
+        return Response(204 if stopped else 304)
+
+    async def kill(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        number = parse_signal(req.arg("signal") or "SIGKILL")
+        try:
+            service.kill(c, number)
+        except Conflict as exc:
+            raise Conflict(f"Cannot kill container: {req.params['id']}: {exc}") from None
+        return Response(204)
+
+    async def restart(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        timeout = req.int_arg("t", -2)
+        await service.stop(c, None if timeout == -2 else timeout)
+        await service.start(c)
+        return Response(204)
+
+    async def rename(req: Request) -> Response:
+        service.rename(service.get(req.params["id"]), req.arg("name"))
+        return Response(204)
+
     router.add("POST", "/containers/create", create)
+    router.add("POST", "/containers/{id}/stop", stop)
+    router.add("POST", "/containers/{id}/kill", kill)
+    router.add("POST", "/containers/{id}/restart", restart)
+    router.add("POST", "/containers/{id}/rename", rename)
     router.add("POST", "/containers/{id}/resize", resize)
     router.add("GET", "/containers/json", list_containers)
     router.add("POST", "/containers/{id}/start", start)

@@ -302,3 +302,81 @@ def rm(client: Client, argv: list[str]) -> int:
             failed = True
     return 1 if failed else 0
 
+
+
+STOP = Command("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", (
+    Opt(("-t", "--time"), "time", "int", "Seconds to wait before killing the container", metavar="int"),
+), min_args=1)
+RESTART = Command("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers", STOP.options,
+                  min_args=1)
+KILL = Command("kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", (
+    Opt(("-s", "--signal"), "signal", "str", "Signal to send to the container", metavar="string"),
+), min_args=1)
+RENAME = Command("rename", "CONTAINER NEW_NAME", "Rename a container", (), min_args=2, max_args=2)
+WAIT = Command("wait", "CONTAINER [CONTAINER...]", "Block until one or more containers stop, then print their exit "
+               "codes", (), min_args=1)
+
+
+def _each(client: Client, names: list[str], method: str, action: str, query: dict | None = None) -> int:
+    failed = False
+    for name in names:
+        try:
+            client.call(method, f"/containers/{name}/{action}", query=query)
+            sys.stdout.write(name + "\n")
+        except APIError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    return 1 if failed else 0
+
+
+def stop(client: Client, argv: list[str]) -> int:
+    parsed = _parse(STOP, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    return _each(client, args, "POST", "stop", {"t": values["time"]})
+
+
+def restart(client: Client, argv: list[str]) -> int:
+    parsed = _parse(RESTART, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    return _each(client, args, "POST", "restart", {"t": values["time"]})
+
+
+def kill(client: Client, argv: list[str]) -> int:
+    parsed = _parse(KILL, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    return _each(client, args, "POST", "kill", {"signal": values["signal"]})
+
+
+def rename(client: Client, argv: list[str]) -> int:
+    parsed = _parse(RENAME, argv)
+    if parsed is None:
+        return 0
+    _values, args = parsed
+    try:
+        client.call("POST", f"/containers/{args[0]}/rename", query={"name": args[1]})
+    except APIError as exc:
+        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+        return 1
+    return 0
+
+
+def wait(client: Client, argv: list[str]) -> int:
+    parsed = _parse(WAIT, argv)
+    if parsed is None:
+        return 0
+    _values, args = parsed
+    failed = False
+    for name in args:
+        try:
+            result = client.call("POST", f"/containers/{name}/wait")
+            sys.stdout.write(f"{result['StatusCode']}\n")
+        except APIError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    return 1 if failed else 0

@@ -16,6 +16,11 @@ COMMANDS = {
     "ps": ("containers", "ps"),
     "logs": ("containers", "logs"),
     "rm": ("containers", "rm"),
+    "stop": ("containers", "stop"),
+    "restart": ("containers", "restart"),
+    "kill": ("containers", "kill"),
+    "rename": ("containers", "rename"),
+    "wait": ("containers", "wait"),
     "images": ("images", "images"),
     "import": ("images", "import_"),
     "rmi": ("images", "rmi"),
@@ -25,7 +30,8 @@ COMMANDS = {
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
-                  "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect"},
+                  "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
+                  "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info"},
@@ -44,16 +50,21 @@ Options:
 Commands:
   create      Create a new container
   images      List images
+  kill        Kill one or more running containers
   import      Import the contents of a tarball to create a filesystem image
   info        Display system-wide information
   inspect     Return low-level information on Docker objects
   logs        Fetch the logs of a container
   ps          List containers
+  rename      Rename a container
+  restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   run         Create and run a new container from an image
   start       Start one or more stopped containers
+  stop        Stop one or more running containers
   version     Show the Docker version information
+  wait        Block until one or more containers stop, then print their exit codes
 
 Management Commands:
   container   Manage containers

@@ -24,6 +24,7 @@ from dockyard.util.atomic import read_json, write_json
 from dockyard.util.frames import STDOUT, split_frames
 from dockyard.util.ids import new_id
 from dockyard.util.names import generate_name
+from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import now_ns
 
 log = logging.getLogger("dockyard.containers")
@@ -339,6 +340,51 @@ class ContainerService:
             os.kill(c.state.pid, sig)
         except ProcessLookupError:
             pass
+
+    async def stop(self, c: Container, timeout: int | None = None) -> bool:
+        """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
+        Returns False when the container was not running (Docker answers 304)."""
+        if not c.state.running:
+            return False
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        stop_signal = parse_signal(c.config.get("StopSignal") or "SIGTERM")
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._runtime[c.id].exit_waiters.append(waiter)
+        if timeout != 0:
+            self.kill(c, stop_signal)
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout if timeout > 0 else None)
+                return True
+            except TimeoutError:
+                log.info("container %s did not stop within %s s after signal %s; killing it", c.id[:12], timeout,
+                         stop_signal)
+        if c.state.running:
+            self.kill(c, signal.SIGKILL)
+            await asyncio.wait_for(waiter, timeout=30)
+        return True
+
+    def rename(self, c: Container, new_name: str) -> None:
+        if not new_name or not VALID_NAME.match(new_name):
+            raise InvalidParameter(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        new_name = "/" + new_name.lstrip("/")
+        if new_name == c.name:
+            raise InvalidParameter("Renaming a container with the same name as its current name")
+        if new_name in self._names:
+            raise Conflict(f'Conflict. The container name "{new_name}" is already in use by container '
+                           f'"{self._names[new_name]}". You have to remove (or rename) that container to be able '
+                           "to reuse that name.")
+        old = c.name
+        c.name = new_name
+        try:
+            self._save(c)
+        except BaseException:
+            c.name = old
+            raise
+        self._names[new_name] = c.id
+        self._names.pop(old, None)
 
     def resize(self, c: Container, height: int, width: int) -> None:
         """Set a TTY container's window size (the shim owns the terminal's master side)."""
