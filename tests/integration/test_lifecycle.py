@@ -1,5 +1,6 @@
 """stop, kill, restart, rename, wait: real containers through the CLI and the API."""
 
+import os
 import time
 
 import pytest
@@ -123,3 +124,29 @@ def test_wait_prints_the_exit_code(daemon, names):
     daemon.cli("run", "-d", "--name", "waited", "busybox", "sh", "-c", "sleep 0.3; exit 42")
     r = daemon.cli("wait", "waited")
     assert r.returncode == 0 and r.stdout == b"42\n"
+
+
+def test_pause_freezes_every_process_and_unpause_resumes(daemon, names):
+    names.append("frozen")
+    daemon.cli("run", "-d", "--name", "frozen", "busybox", "sh", "-c",
+               "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done")
+    cid = daemon.client.call("GET", "/containers/frozen/json")["Id"]
+    cgroup = f"/sys/fs/cgroup/freezer/dockyard/{cid}"
+    assert os.path.isdir(cgroup), "each container has its own cgroup"
+    assert daemon.cli("pause", "frozen").returncode == 0
+    s = state(daemon, "frozen")
+    assert (s["Status"], s["Paused"], s["Running"]) == ("paused", True, True)
+    assert open(f"{cgroup}/freezer.state").read().strip() == "FROZEN"
+    assert "(Paused)" in daemon.cli("ps", "--filter", "name=frozen").stdout.decode()
+    r = daemon.cli("pause", "frozen")
+    assert r.returncode == 1 and b"is already paused" in r.stderr
+    assert daemon.cli("unpause", "frozen").returncode == 0
+    assert state(daemon, "frozen")["Status"] == "running"
+    r = daemon.cli("unpause", "frozen")
+    assert r.returncode == 1 and b"is not paused" in r.stderr
+    daemon.cli("pause", "frozen")
+    assert daemon.cli("rm", "-f", "frozen").returncode == 0  # a paused container can be force-removed
+    deadline = time.time() + 5
+    while os.path.isdir(cgroup) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not os.path.isdir(cgroup), "the cgroup goes with the container"

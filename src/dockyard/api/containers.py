@@ -355,7 +355,17 @@ def register(router, daemon) -> None:
         service.rename(service.get(req.params["id"]), req.arg("name"))
         return Response(204)
 
+    async def pause(req: Request) -> Response:
+        await service.pause(service.get(req.params["id"]))
+        return Response(204)
+
+    async def unpause(req: Request) -> Response:
+        await service.unpause(service.get(req.params["id"]))
+        return Response(204)
+
     router.add("POST", "/containers/create", create)
+    router.add("POST", "/containers/{id}/pause", pause)
+    router.add("POST", "/containers/{id}/unpause", unpause)
     router.add("POST", "/containers/{id}/stop", stop)
     router.add("POST", "/containers/{id}/kill", kill)
     router.add("POST", "/containers/{id}/restart", restart)

@@ -380,3 +380,19 @@ def wait(client: Client, argv: list[str]) -> int:
             sys.stderr.write(f"Error response from daemon: {exc.message}\n")
             failed = True
     return 1 if failed else 0
+
+
+PAUSE = Command("pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers", (),
+                min_args=1)
+UNPAUSE = Command("unpause", "CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers",
+                  (), min_args=1)
+
+
+def pause(client: Client, argv: list[str]) -> int:
+    parsed = _parse(PAUSE, argv)
+    return 0 if parsed is None else _each(client, parsed[1], "POST", "pause")
+
+
+def unpause(client: Client, argv: list[str]) -> int:
+    parsed = _parse(UNPAUSE, argv)
+    return 0 if parsed is None else _each(client, parsed[1], "POST", "unpause")

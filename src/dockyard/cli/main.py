@@ -21,6 +21,8 @@ COMMANDS = {
     "kill": ("containers", "kill"),
     "rename": ("containers", "rename"),
     "wait": ("containers", "wait"),
+    "pause": ("containers", "pause"),
+    "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
     "import": ("images", "import_"),
     "rmi": ("images", "rmi"),
@@ -31,7 +33,8 @@ COMMANDS = {
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
                   "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
-                  "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait"},
+                  "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
+                  "pause": "pause", "unpause": "unpause"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info"},
@@ -55,6 +58,7 @@ Commands:
   info        Display system-wide information
   inspect     Return low-level information on Docker objects
   logs        Fetch the logs of a container
+  pause       Pause all processes within one or more containers
   ps          List containers
   rename      Rename a container
   restart     Restart one or more containers
@@ -63,6 +67,7 @@ Commands:
   run         Create and run a new container from an image
   start       Start one or more stopped containers
   stop        Stop one or more running containers
+  unpause     Unpause all processes within one or more containers
   version     Show the Docker version information
   wait        Block until one or more containers stop, then print their exit codes
 

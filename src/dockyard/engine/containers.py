@@ -17,6 +17,7 @@ from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
 from dockyard.runtime.launcher import Launcher
+from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
 from dockyard.storage.snapshotter import Snapshotter
@@ -208,8 +209,29 @@ class ContainerService:
             rootfs=os.path.join(self.state_dir(c.id), "rootfs"),
             files=NameFiles(os.path.join(directory, "hostname"), os.path.join(directory, "hosts"),
                             os.path.join(directory, "resolv.conf")),
+            cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
+
+    @staticmethod
+    def cgroup_path(c: Container) -> str:
+        return f"/dockyard/{c.id}"
+
+    async def pause(self, c: Container) -> None:
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        if c.state.status == "paused":
+            raise Conflict(f"Container {c.id} is already paused")
+        await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
+        c.state.status = "paused"
+        self._save(c)
+
+    async def unpause(self, c: Container) -> None:
+        if c.state.status != "paused":
+            raise Conflict(f"Container {c.id} is not paused")
+        await asyncio.to_thread(Cgroup(self.cgroup_path(c)).thaw)
+        c.state.status = "running"
+        self._save(c)
 
     async def start(self, c: Container) -> None:
         if c.state.status in ("running", "paused", "restarting"):
@@ -340,6 +362,11 @@ class ContainerService:
             os.kill(c.state.pid, sig)
         except ProcessLookupError:
             pass
+        if c.state.status == "paused":
+            # A frozen process cannot act on a signal; Docker thaws it so the signal lands.
+            Cgroup(self.cgroup_path(c)).thaw()
+            c.state.status = "running"
+            self._save(c)
 
     async def stop(self, c: Container, timeout: int | None = None) -> bool:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.

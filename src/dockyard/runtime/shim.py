@@ -20,6 +20,7 @@ import termios
 from dockyard.engine.jsonlog import JsonLogWriter
 from dockyard.runtime.linux import init
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import receive_master
 from dockyard.util.atomic import write_json
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -94,6 +95,8 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     os.close(err_r_pipe)
     if error:
         os.waitpid(pid, 0)
+        if request["spec"]["linux"].get("cgroupsPath"):
+            Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
         _send(ctl, json.dumps({"error": error.decode(errors="replace")}).encode() + b"\n")
         os._exit(0)
     if console is not None:
@@ -194,6 +197,9 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
                     _control(json.loads(line), stdin_w if tty else None)
     log.close()
     finished = now_ns()
+    cgroups_path = request["spec"]["linux"].get("cgroupsPath")
+    if cgroups_path:
+        Cgroup(cgroups_path).remove()
     write_json(os.path.join(request["state_dir"], "exit.json"),
                {"exit_code": exit_code, "finished_at": finished}, durable=False)
     _send(ctl, json.dumps({"exit": exit_code, "finished": finished}).encode() + b"\n")

@@ -58,7 +58,7 @@ def default_mounts(files: NameFiles) -> list[dict]:
 
 
 def build_spec(*, args: list[str], env: list[str], cwd: str, user: ExecUser, hostname: str, tty: bool,
-               rootfs: str, files: NameFiles, readonly_rootfs: bool = False) -> dict:
+               rootfs: str, files: NameFiles, cgroups_path: str, readonly_rootfs: bool = False) -> dict:
     caps = list(DOCKER_DEFAULT)
     root_user = user.uid == 0
     return {
@@ -79,6 +79,7 @@ def build_spec(*, args: list[str], env: list[str], cwd: str, user: ExecUser, hos
         "mounts": default_mounts(files),
         "linux": {
             "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "cgroupsPath": cgroups_path,
             "devices": oci_devices(),
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,

@@ -8,6 +8,7 @@ import os
 
 from dockyard.runtime.linux import capabilities, devices, mounts
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
 from dockyard.runtime.linux.loopback import bring_up_loopback
 
@@ -76,6 +77,10 @@ def _become_user(process: dict) -> None:
 def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1) -> None:
     """Never returns: execs the container command or exits 127 after reporting the error."""
     try:
+        if spec["linux"].get("cgroupsPath"):
+            cgroup = Cgroup(spec["linux"]["cgroupsPath"])
+            cgroup.create()
+            cgroup.join()  # before the cgroup namespace is made, so it is rooted at our cgroup
         namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
         flags = 0
         for kind, flag in NAMESPACE_FLAGS.items():
