@@ -6,8 +6,8 @@ import time
 from dockyard.api.filters import Filters
 from dockyard.api.http import BadRequest, Request, Response
 from dockyard.engine.container import Container
-from dockyard.engine.containers import Attacher
 from dockyard.engine.jsonlog import read_records
+from dockyard.engine.process import Attacher
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
 from dockyard.util.frames import STDERR, STDOUT, frame

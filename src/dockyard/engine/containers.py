@@ -9,10 +9,9 @@ import os
 import re
 import shutil
 import signal
-import socket
-from collections.abc import Callable
 
 from dockyard.engine.container import Container, Runtime, State
+from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
@@ -22,7 +21,6 @@ from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
 from dockyard.storage.snapshotter import Snapshotter
 from dockyard.util.atomic import read_json, write_json
-from dockyard.util.frames import STDOUT, split_frames
 from dockyard.util.ids import new_id
 from dockyard.util.names import generate_name
 from dockyard.util.signals import parse_signal
@@ -37,15 +35,6 @@ class StartFailed(DockyardError):
     """The runtime could not start the process (bad command, missing binary)."""
 
     status = 400
-
-
-class Attacher:
-    """One client reading a container's output (and maybe writing its stdin)."""
-
-    def __init__(self, send: Callable[[int, bytes], None], streams: set[int]) -> None:
-        self.send = send
-        self.streams = streams
-        self.done = asyncio.Event()
 
 
 class ContainerService:
@@ -256,21 +245,11 @@ class ContainerService:
             "open_stdin": bool(config.get("OpenStdin")),
             "stdin_once": bool(config.get("StdinOnce")),
         }
-        ctl_ours, ctl_theirs = socket.socketpair()
-        io_ours, io_theirs = socket.socketpair()
-        try:
-            self.launcher.launch(request, [ctl_theirs.fileno(), io_theirs.fileno()])
-        finally:
-            ctl_theirs.close()
-            io_theirs.close()
-        ctl_reader, ctl_writer = await asyncio.open_unix_connection(sock=ctl_ours)
-        io_reader, io_writer = await asyncio.open_unix_connection(sock=io_ours)
-        first = await ctl_reader.readline()
-        message = json.loads(first) if first else {"error": "the container supervisor exited during start"}
+        launched = await launch(self.launcher, request)
+        message = launched.first
         rt = self._runtime[c.id]
         if "error" in message:
-            io_writer.close()
-            ctl_writer.close()
+            launched.close()
             error = message["error"]
             code = 126 if "permission denied" in error else 127
             c.state = State(status="created" if not c.state.started_at else "exited", exit_code=code,
@@ -281,42 +260,14 @@ class ContainerService:
         c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
                         started_at=now_ns())
         self._save(c)
-        rt.ctl_writer = ctl_writer
-        rt.stdin_writer = io_writer
+        rt.ctl_writer = launched.ctl_writer
+        rt.stdin_writer = launched.io_writer
         rt.started.set()
-        pump = asyncio.ensure_future(self._pump_output(c, io_reader))
-        asyncio.ensure_future(self._watch(c, ctl_reader, pump))
-
-    async def _pump_output(self, c: Container, reader: asyncio.StreamReader) -> None:
-        rt = self._runtime[c.id]
-        tty = bool(c.config.get("Tty"))
-        buffer = b""
-        try:
-            while data := await reader.read(65536):
-                if tty:
-                    for attacher in list(rt.attachers):
-                        attacher.send(STDOUT, data)
-                    continue
-                frames, buffer = split_frames(buffer + data)
-                for stream, payload in frames:
-                    for attacher in list(rt.attachers):
-                        if stream in attacher.streams:
-                            attacher.send(stream, payload)
-        except ConnectionError:
-            pass
-        finally:
-            for attacher in list(rt.attachers):
-                attacher.done.set()
+        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(config.get("Tty")), rt.attachers))
+        asyncio.ensure_future(self._watch(c, launched.ctl_reader, pump))
 
     async def _watch(self, c: Container, ctl: asyncio.StreamReader, pump: asyncio.Future) -> None:
-        message: dict = {}
-        try:
-            while line := await ctl.readline():
-                message = json.loads(line)
-                if "exit" in message:
-                    break
-        except (ConnectionError, ValueError):
-            pass
+        message = await read_exit(ctl)
         try:
             await asyncio.wait_for(asyncio.shield(pump), timeout=5)
         except TimeoutError:

@@ -18,10 +18,11 @@ import struct
 import termios
 
 from dockyard.engine.jsonlog import JsonLogWriter
-from dockyard.runtime.linux import init
+from dockyard.runtime.linux import enter, init
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import receive_master
+from dockyard.runtime.linux.enter import join_pid_namespace
 from dockyard.util.atomic import write_json
 from dockyard.util.frames import STDERR, STDOUT, frame
 from dockyard.util.timefmt import now_ns
@@ -76,10 +77,14 @@ def run(request: dict, ctl: int, stdio: int) -> None:
         child_stdio = (in_r, out_w, err_w)
         outputs = {out_r: STDOUT, err_r: STDERR}
     err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
+    target = request.get("exec_in")  # the PID of a running container to exec into
     try:
-        sc.unshare(sc.CLONE_NEWPID)
+        if target:
+            join_pid_namespace(target)
+        else:
+            sc.unshare(sc.CLONE_NEWPID)
     except OSError as exc:
-        _send(ctl, json.dumps({"error": f"creating the PID namespace: {exc}"}).encode() + b"\n")
+        _send(ctl, json.dumps({"error": f"entering the PID namespace: {exc}"}).encode() + b"\n")
         os._exit(1)
     pid = os.fork()
     if pid == 0:
@@ -95,7 +100,7 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     os.close(err_r_pipe)
     if error:
         os.waitpid(pid, 0)
-        if request["spec"]["linux"].get("cgroupsPath"):
+        if not target and request["spec"]["linux"].get("cgroupsPath"):
             Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
         _send(ctl, json.dumps({"error": error.decode(errors="replace")}).encode() + b"\n")
         os._exit(0)
@@ -123,12 +128,14 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
     except BaseException as exc:  # noqa: BLE001
         os.write(error_fd, f"setting up stdio: {exc}".encode())
         os._exit(127)
+    if request.get("exec_in"):
+        enter.run(request["process"], request["exec_in"], request.get("cgroups_path"), error_fd, console_fd)
     init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd)
 
 
 def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outputs: dict[int, int],
                stdin_w: int | None, tty: bool) -> None:
-    log = JsonLogWriter(request["log_path"])
+    log = JsonLogWriter(request["log_path"]) if request.get("log_path") else None  # execs are not logged
     stdin_once = request.get("stdin_once", False)
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -155,7 +162,8 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
                         os.close(fd)
                     continue
                 stream = outputs[fd]
-                log.write("stdout" if stream == STDOUT else "stderr", data)
+                if log:
+                    log.write("stdout" if stream == STDOUT else "stderr", data)
                 still_open = _send(stdio, data if tty else frame(stream, data))
                 if still_open is None and stdio is not None:
                     _forget(poller, stdio)
@@ -195,13 +203,14 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
                 while b"\n" in ctl_buffer:
                     line, ctl_buffer = ctl_buffer.split(b"\n", 1)
                     _control(json.loads(line), stdin_w if tty else None)
-    log.close()
+    if log:
+        log.close()
     finished = now_ns()
-    cgroups_path = request["spec"]["linux"].get("cgroupsPath")
-    if cgroups_path:
-        Cgroup(cgroups_path).remove()
-    write_json(os.path.join(request["state_dir"], "exit.json"),
-               {"exit_code": exit_code, "finished_at": finished}, durable=False)
+    if not request.get("exec_in") and request["spec"]["linux"].get("cgroupsPath"):
+        Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
+    if request.get("state_dir"):  # a container's exit must be known after a daemon restart; an exec's not
+        write_json(os.path.join(request["state_dir"], "exit.json"),
+                   {"exit_code": exit_code, "finished_at": finished}, durable=False)
     _send(ctl, json.dumps({"exit": exit_code, "finished": finished}).encode() + b"\n")
     os._exit(0)
 

@@ -57,23 +57,28 @@ def default_mounts(files: NameFiles) -> list[dict]:
     ]
 
 
-def build_spec(*, args: list[str], env: list[str], cwd: str, user: ExecUser, hostname: str, tty: bool,
-               rootfs: str, files: NameFiles, cgroups_path: str, readonly_rootfs: bool = False) -> dict:
+def build_process(*, args: list[str], env: list[str], cwd: str, user: ExecUser, tty: bool) -> dict:
+    """The OCI ``process`` object, shared by a container's first process and its execs."""
     caps = list(DOCKER_DEFAULT)
     root_user = user.uid == 0
     return {
+        "terminal": tty,
+        "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)},
+        "args": args,
+        "env": env,
+        "cwd": cwd or "/",
+        # Docker gives a non-root user no effective or permitted capabilities by default.
+        "capabilities": {"bounding": caps, "effective": caps if root_user else [],
+                         "permitted": caps if root_user else [], "inheritable": [], "ambient": []},
+        "noNewPrivileges": False,
+    }
+
+
+def build_spec(*, args: list[str], env: list[str], cwd: str, user: ExecUser, hostname: str, tty: bool,
+               rootfs: str, files: NameFiles, cgroups_path: str, readonly_rootfs: bool = False) -> dict:
+    return {
         "ociVersion": "1.0.2",
-        "process": {
-            "terminal": tty,
-            "user": {"uid": user.uid, "gid": user.gid, "additionalGids": list(user.additional_gids)},
-            "args": args,
-            "env": env,
-            "cwd": cwd or "/",
-            # Docker gives a non-root user no effective or permitted capabilities by default.
-            "capabilities": {"bounding": caps, "effective": caps if root_user else [],
-                             "permitted": caps if root_user else [], "inheritable": [], "ambient": []},
-            "noNewPrivileges": False,
-        },
+        "process": build_process(args=args, env=env, cwd=cwd, user=user, tty=tty),
         "root": {"path": rootfs, "readonly": readonly_rootfs},
         "hostname": hostname,
         "mounts": default_mounts(files),

@@ -15,7 +15,7 @@ _TIOCGPTN = 0x80045430
 _TIOCGPTPEER = 0x5441
 
 
-def setup_console(console_fd: int) -> None:
+def setup_console(console_fd: int, *, bind_console: bool = True) -> None:
     """Open a pty in the container's /dev/pts, make it our controlling terminal and stdio, bind it
     onto /dev/console, and hand the master side to the shim over ``console_fd``."""
     master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
@@ -23,9 +23,10 @@ def setup_console(console_fd: int) -> None:
     number = array.array("I", [0])
     fcntl.ioctl(master, _TIOCGPTN, number)
     slave = fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
-    if not os.path.exists("/dev/console"):
-        os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-    sc.mount(f"/dev/pts/{number[0]}", "/dev/console", None, sc.MS_BIND)
+    if bind_console:  # the container's first process owns /dev/console; an exec does not
+        if not os.path.exists("/dev/console"):
+            os.close(os.open("/dev/console", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        sc.mount(f"/dev/pts/{number[0]}", "/dev/console", None, sc.MS_BIND)
     os.setsid()
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for target in (0, 1, 2):

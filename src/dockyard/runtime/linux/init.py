@@ -74,6 +74,29 @@ def _become_user(process: dict) -> None:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
 
 
+def exec_process(process: dict) -> None:
+    """Become the process's user, enter its working directory and execve it (never returns)."""
+    env = process.get("env", [])
+    cwd = process.get("cwd") or "/"
+    os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
+    _become_user(process)
+    os.chdir(cwd)
+    args = process["args"]
+    executable = _lookup_executable(args[0], env)
+    os.execve(executable, args, dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
+
+
+def fail(error_fd: int, exc: BaseException) -> None:
+    """Report why the process could not start, then exit 127 (never returns)."""
+    if isinstance(exc, StartError):
+        _report(error_fd, str(exc))
+    elif isinstance(exc, PermissionError) and exc.filename:
+        _report(error_fd, f"{exc.filename}: permission denied")
+    else:
+        _report(error_fd, f"{type(exc).__name__}: {exc}")
+    os._exit(127)
+
+
 def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1) -> None:
     """Never returns: execs the container command or exits 127 after reporting the error."""
     try:
@@ -94,22 +117,9 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
             sc.sethostname(spec["hostname"])
         if "network" in namespaces:
             bring_up_loopback()
-        process = spec["process"]
-        env = process.get("env", [])
-        cwd = process.get("cwd") or "/"
-        os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
-        _become_user(process)
-        os.chdir(cwd)
-        args = process["args"]
-        executable = _lookup_executable(args[0], env)
-        os.execve(executable, args, dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
-    except StartError as exc:
-        _report(error_fd, str(exc))
-    except PermissionError as exc:
-        _report(error_fd, f"{exc.filename or ''}: permission denied" if exc.filename else str(exc))
+        exec_process(spec["process"])
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
-        _report(error_fd, f"{type(exc).__name__}: {exc}")
-    os._exit(127)
+        fail(error_fd, exc)
 
 
 def _report(error_fd: int, message: str) -> None:

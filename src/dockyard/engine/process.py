@@ -1,0 +1,82 @@
+"""The daemon's side of a process run by a shim: launching it, and fanning its output out."""
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.runtime.launcher import Launcher
+from dockyard.util.frames import STDOUT, split_frames
+
+
+class Attacher:
+    """One client reading a process's output (and maybe writing its stdin)."""
+
+    def __init__(self, send: Callable[[int, bytes], None], streams: set[int]) -> None:
+        self.send = send
+        self.streams = streams
+        self.done = asyncio.Event()
+
+
+@dataclass
+class Launched:
+    first: dict  # {"pid", "shim"} or {"error"}
+    ctl_reader: asyncio.StreamReader
+    ctl_writer: asyncio.StreamWriter
+    io_reader: asyncio.StreamReader
+    io_writer: asyncio.StreamWriter
+
+    def close(self) -> None:
+        self.io_writer.close()
+        self.ctl_writer.close()
+
+
+async def launch(launcher: Launcher, request: dict) -> Launched:
+    """Hand ``request`` to the launcher with fresh control and stdio sockets; wait for the shim's
+    first word: the PID once the process has exec'd, or why it could not."""
+    ctl_ours, ctl_theirs = socket.socketpair()
+    io_ours, io_theirs = socket.socketpair()
+    try:
+        launcher.launch(request, [ctl_theirs.fileno(), io_theirs.fileno()])
+    finally:
+        ctl_theirs.close()
+        io_theirs.close()
+    ctl_reader, ctl_writer = await asyncio.open_unix_connection(sock=ctl_ours)
+    io_reader, io_writer = await asyncio.open_unix_connection(sock=io_ours)
+    line = await ctl_reader.readline()
+    first = json.loads(line) if line else {"error": "the process supervisor exited during start"}
+    return Launched(first, ctl_reader, ctl_writer, io_reader, io_writer)
+
+
+async def pump_output(reader: asyncio.StreamReader, tty: bool, attachers: list[Attacher]) -> None:
+    """Shim output -> every attacher that wants that stream; attachers are told when it ends."""
+    buffer = b""
+    try:
+        while data := await reader.read(65536):
+            if tty:
+                for attacher in list(attachers):
+                    attacher.send(STDOUT, data)
+                continue
+            frames, buffer = split_frames(buffer + data)
+            for stream, payload in frames:
+                for attacher in list(attachers):
+                    if stream in attacher.streams:
+                        attacher.send(stream, payload)
+    except ConnectionError:
+        pass
+    finally:
+        for attacher in list(attachers):
+            attacher.done.set()
+
+
+async def read_exit(ctl: asyncio.StreamReader) -> dict:
+    """The shim's last word: {"exit": code, "finished": ns}, or {} if it died without one."""
+    try:
+        while line := await ctl.readline():
+            message = json.loads(line)
+            if "exit" in message:
+                return message
+    except (ConnectionError, ValueError):
+        pass
+    return {}

@@ -1,0 +1,42 @@
+"""An exec: a new process inside a running container's namespaces and cgroup.
+
+The shim has already joined the container's PID namespace (which only affects its children) and
+forked us; we join the rest, mount namespace last since it moves our root into the container.
+"""
+
+import os
+
+from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.cgroups import Cgroup
+from dockyard.runtime.linux.console import setup_console
+from dockyard.runtime.linux.init import exec_process, fail
+
+NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLONE_NEWNET),
+              ("cgroup", sc.CLONE_NEWCGROUP), ("mnt", sc.CLONE_NEWNS))
+
+
+def run(process: dict, target_pid: int, cgroups_path: str | None, error_fd: int, console_fd: int = -1) -> None:
+    """Never returns."""
+    try:
+        if cgroups_path:
+            Cgroup(cgroups_path).join()
+        fds = [(os.open(f"/proc/{target_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
+               for name, flag in NAMESPACES]
+        for fd, flag in fds:
+            sc.setns(fd, flag)
+            os.close(fd)
+        os.chdir("/")
+        if console_fd >= 0:
+            setup_console(console_fd, bind_console=False)
+        exec_process(process)
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
+        fail(error_fd, exc)
+
+
+def join_pid_namespace(target_pid: int) -> None:
+    """For the shim, before it forks the exec'd process."""
+    fd = os.open(f"/proc/{target_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, sc.CLONE_NEWPID)
+    finally:
+        os.close(fd)
