@@ -319,6 +319,7 @@ def register(router, daemon) -> None:
         if req.flag("link"):
             raise InvalidParameter("Conflict, cannot remove the default link name of the container")
         await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
+        daemon.execs.forget_container(c.id)
         return Response(204)
 
     async def resize(req: Request) -> Response:

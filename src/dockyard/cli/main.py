@@ -22,6 +22,7 @@ COMMANDS = {
     "rename": ("containers", "rename"),
     "wait": ("containers", "wait"),
     "pause": ("containers", "pause"),
+    "exec": ("containers", "exec_"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
     "import": ("images", "import_"),
@@ -34,7 +35,7 @@ GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
                   "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
-                  "pause": "pause", "unpause": "unpause"},
+                  "pause": "pause", "unpause": "unpause", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info"},
@@ -52,6 +53,7 @@ Options:
 
 Commands:
   create      Create a new container
+  exec        Execute a command in a running container
   images      List images
   kill        Kill one or more running containers
   import      Import the contents of a tarball to create a filesystem image

@@ -5,6 +5,7 @@ import platform
 from dataclasses import dataclass
 
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.execs import ExecService
 from dockyard.engine.images import ImageService
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
@@ -39,6 +40,7 @@ class Daemon:
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
                                            self.image_store, self.snapshotter, launcher)
         self.images = ImageService(self.image_store, self.containers)
+        self.execs = ExecService(self.containers)
         self.name = platform.node()
 
     def _engine_id(self) -> str:

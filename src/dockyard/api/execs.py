@@ -1,0 +1,82 @@
+"""Exec endpoints: create, start (hijacked or detached), inspect, resize."""
+
+import asyncio
+
+from dockyard.api.http import Request, Response
+from dockyard.engine.process import Attacher
+from dockyard.errors import InvalidParameter
+from dockyard.util.frames import STDERR, STDOUT, frame
+
+
+def register(router, daemon) -> None:
+    execs = daemon.execs
+    containers = daemon.containers
+
+    async def create(req: Request) -> Response:
+        c = containers.get(req.params["id"])
+        e = execs.create(c, await req.json())
+        return Response(201, {"Id": e.id})
+
+    async def start(req: Request) -> Response | None:
+        e = execs.get(req.params["id"])
+        body = await req.json()
+        if body.get("Detach"):
+            await execs.start(e)
+            return Response(200)
+        tty = bool(e.config.get("Tty"))
+        streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
+        content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+        reader, writer = await req.hijack(content_type)
+
+        def send(stream: int, data: bytes) -> None:
+            if not writer.is_closing():
+                writer.write(data if tty else frame(stream, data))
+
+        attacher = Attacher(send, streams)
+        e.attachers.append(attacher)
+        try:
+            await execs.start(e)
+        except Exception as exc:  # noqa: BLE001 - the connection is hijacked: report inside the stream
+            message = f"{exc}\r\n".encode()
+            writer.write(message if tty else frame(STDERR, message))
+            await writer.drain()
+            writer.close()
+            return None
+        pump = asyncio.ensure_future(_pump_stdin(e, reader)) if e.config.get("AttachStdin") else None
+        await attacher.done.wait()
+        await e.finished.wait()
+        if pump is not None:
+            pump.cancel()
+        try:
+            await writer.drain()
+        finally:
+            writer.close()
+        return None
+
+    async def inspect(req: Request) -> Response:
+        return Response(200, execs.inspect(execs.get(req.params["id"])))
+
+    async def resize(req: Request) -> Response:
+        e = execs.get(req.params["id"])
+        height, width = req.int_arg("h", 0), req.int_arg("w", 0)
+        if not (0 <= height < 65536 and 0 <= width < 65536):
+            raise InvalidParameter("invalid terminal size: h and w must be between 0 and 65535")
+        execs.resize(e, height, width)
+        return Response(200)
+
+    router.add("POST", "/containers/{id}/exec", create)
+    router.add("POST", "/exec/{id}/start", start)
+    router.add("GET", "/exec/{id}/json", inspect)
+    router.add("POST", "/exec/{id}/resize", resize)
+
+
+async def _pump_stdin(e, reader: asyncio.StreamReader) -> None:
+    writer = e.launched.io_writer
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except (ConnectionError, OSError):
+        pass

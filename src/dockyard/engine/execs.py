@@ -1,0 +1,139 @@
+"""Exec instances: processes started inside running containers (`docker exec`). Like Docker's,
+they live in memory only."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from dockyard.engine.container import Container
+from dockyard.engine.containers import ContainerService, StartFailed
+from dockyard.engine.process import Launched, launch, pump_output, read_exit
+from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.spec import build_process, process_env
+from dockyard.util.ids import new_id
+
+
+@dataclass
+class Exec:
+    id: str
+    container_id: str
+    config: dict  # the create request: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys
+    running: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    started: bool = False
+    attachers: list = field(default_factory=list)
+    launched: Launched | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ExecService:
+    def __init__(self, containers: ContainerService) -> None:
+        self.containers = containers
+        self._execs: dict[str, Exec] = {}
+
+    def create(self, c: Container, config: dict) -> Exec:
+        if c.state.status == "paused":
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        cmd = config.get("Cmd")
+        if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
+            raise InvalidParameter("No exec command specified")
+        if config.get("Privileged"):
+            raise InvalidParameter("privileged exec is not supported by Dockyard yet (it arrives with --privileged "
+                                   "containers)")
+        e = Exec(new_id(), c.id, config)
+        self._execs[e.id] = e
+        return e
+
+    def get(self, exec_id: str) -> Exec:
+        e = self._execs.get(exec_id)
+        if e is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return e
+
+    def _process(self, c: Container, e: Exec) -> dict:
+        config = e.config
+        user = resolve_user(config.get("User") or c.config.get("User") or "",
+                            lambda path: self.containers.snapshotter.read_file(c.id, path))
+        env = process_env(list(c.config.get("Env") or []) + list(config.get("Env") or []),
+                          c.config["Hostname"], bool(config.get("Tty")))
+        return build_process(args=list(config["Cmd"]), env=env,
+                             cwd=config.get("WorkingDir") or c.config.get("WorkingDir") or "/", user=user,
+                             tty=bool(config.get("Tty")))
+
+    async def start(self, e: Exec) -> None:
+        """Launch the exec's process; output goes to ``e.attachers``, which callers add first."""
+        if e.started:
+            raise Conflict(f"Error: Exec command {e.id} has already run")
+        c = self.containers.get(e.container_id)
+        if not c.state.running or c.state.status == "paused":
+            raise Conflict(f"Container {c.id} is not running")
+        e.started = True
+        request = {
+            "exec_in": c.state.pid,
+            "process": self._process(c, e),
+            "cgroups_path": self.containers.cgroup_path(c),
+            "tty": bool(e.config.get("Tty")),
+            "open_stdin": bool(e.config.get("AttachStdin")),
+            "stdin_once": True,
+        }
+        launched = await launch(self.containers.launcher, request)
+        if "error" in launched.first:
+            launched.close()
+            e.exit_code = 126 if "permission denied" in launched.first["error"] else 127
+            e.finished.set()
+            for attacher in e.attachers:
+                attacher.done.set()
+            raise StartFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
+                              f"{launched.first['error']}: unknown")
+        e.launched = launched
+        e.pid = launched.first["pid"]
+        e.running = True
+        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(e.config.get("Tty")), e.attachers))
+        asyncio.ensure_future(self._watch(e, pump))
+
+    async def _watch(self, e: Exec, pump: asyncio.Future) -> None:
+        message = await read_exit(e.launched.ctl_reader)
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), timeout=5)
+        except TimeoutError:
+            pass
+        e.launched.close()
+        e.running = False
+        e.exit_code = message.get("exit", 126 if not message else None)
+        e.pid = 0
+        e.finished.set()
+
+    def resize(self, e: Exec, height: int, width: int) -> None:
+        if e.launched is None or not e.running:
+            raise Conflict(f"Exec {e.id} is not running")
+        if e.config.get("Tty"):
+            import json
+
+            e.launched.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
+
+    def inspect(self, e: Exec) -> dict:
+        c = self.containers.get(e.container_id)
+        return {
+            "ID": e.id,
+            "Running": e.running,
+            "ExitCode": e.exit_code,
+            "ProcessConfig": {"tty": bool(e.config.get("Tty")), "entrypoint": e.config["Cmd"][0],
+                              "arguments": e.config["Cmd"][1:], "privileged": bool(e.config.get("Privileged")),
+                              "user": e.config.get("User", ""), "workingDir": e.config.get("WorkingDir", "")},
+            "OpenStdin": bool(e.config.get("AttachStdin")),
+            "OpenStderr": bool(e.config.get("AttachStderr")),
+            "OpenStdout": bool(e.config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": c.id,
+            "DetachKeys": e.config.get("DetachKeys", ""),
+            "Pid": e.pid,
+        }
+
+    def forget_container(self, cid: str) -> None:
+        for exec_id in [i for i, e in self._execs.items() if e.container_id == cid]:
+            del self._execs[exec_id]
+
+
