@@ -175,6 +175,7 @@ def register(router, daemon) -> None:
         c = service.get(req.params["id"])
         if c.state.status in ("running", "paused", "restarting"):
             return Response(304)
+        c.manually_stopped = False  # an explicit start re-arms the restart policy
         try:
             await service.start(c)
         except Exception:
@@ -340,7 +341,7 @@ def register(router, daemon) -> None:
         c = service.get(req.params["id"])
         number = parse_signal(req.arg("signal") or "SIGKILL")
         try:
-            service.kill(c, number)
+            service.kill(c, number, manual=True)
         except Conflict as exc:
             raise Conflict(f"Cannot kill container: {req.params['id']}: {exc}") from None
         return Response(204)
@@ -349,6 +350,7 @@ def register(router, daemon) -> None:
         c = service.get(req.params["id"])
         timeout = req.int_arg("t", -2)
         await service.stop(c, None if timeout == -2 else timeout)
+        c.manually_stopped = False  # a restart re-arms the restart policy, as Docker's does
         await service.start(c)
         return Response(204)
 

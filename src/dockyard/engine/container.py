@@ -69,6 +69,7 @@ class Container:
     state: State = field(default_factory=State)
     driver: str = "overlay2"
     restart_count: int = 0
+    manually_stopped: bool = False  # by stop or kill: restart policies stand down
 
     def to_record(self) -> dict:
         return asdict(self)
@@ -90,3 +91,5 @@ class Runtime:
     exit_waiters: list = field(default_factory=list)
     removed_waiters: list = field(default_factory=list)
     stdin_writer: asyncio.StreamWriter | None = None
+    restart_delay: float = 0.0  # the last backoff delay, in seconds
+    pending_restart: asyncio.TimerHandle | None = None

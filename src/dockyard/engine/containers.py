@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 
+from dockyard.engine import restart
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
@@ -78,6 +79,16 @@ class ContainerService:
             self._runtime[c.id] = Runtime()
             if c.state.running:
                 self._reconcile(c)
+
+    async def apply_policies_at_boot(self) -> None:
+        """Start the containers whose restart policy says so (after load())."""
+        for c in self.list():
+            if c.state.status in ("exited", "created") and c.state.started_at and restart.restart_on_daemon_start(
+                    c.host_config.get("RestartPolicy") or {}, c.manually_stopped):
+                try:
+                    await self.start(c)
+                except DockyardError as exc:
+                    log.warning("restarting %s at daemon start failed: %s", c.id[:12], exc)
 
     def _reconcile(self, c: Container) -> None:
         exit_file = os.path.join(self.state_dir(c.id), "exit.json")
@@ -149,6 +160,9 @@ class ContainerService:
         host_config = body.get("HostConfig") or {}
         if not isinstance(host_config, dict):
             raise InvalidParameter("HostConfig must be an object")
+        host_config = dict(host_config)
+        host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
+                                                        bool(host_config.get("AutoRemove")))
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         if not command:
@@ -222,8 +236,8 @@ class ContainerService:
         c.state.status = "running"
         self._save(c)
 
-    async def start(self, c: Container) -> None:
-        if c.state.status in ("running", "paused", "restarting"):
+    async def start(self, c: Container, *, policy_restart: bool = False) -> None:
+        if c.state.status in ("running", "paused") or (c.state.status == "restarting" and not policy_restart):
             return  # Docker answers 304 Not Modified; the API layer checks first
         if c.state.status in ("removing", "dead"):
             raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
@@ -298,6 +312,40 @@ class ContainerService:
                     waiter.set_result(c.state.exit_code)
         if c.host_config.get("AutoRemove"):
             asyncio.ensure_future(self._auto_remove(c))
+        elif rt is not None and restart.should_restart(c.host_config.get("RestartPolicy") or {}, c.state.exit_code,
+                                                       c.restart_count, c.manually_stopped):
+            self._schedule_restart(c, rt)
+
+    def _schedule_restart(self, c: Container, rt: Runtime) -> None:
+        uptime = (c.state.finished_at - c.state.started_at) / 1e9
+        rt.restart_delay = restart.next_delay(rt.restart_delay, uptime)
+        c.state.status = "restarting"
+        self._save(c)
+        loop = asyncio.get_running_loop()
+        rt.pending_restart = loop.call_later(rt.restart_delay, lambda: asyncio.ensure_future(self._restart_now(c)))
+
+    async def _restart_now(self, c: Container) -> None:
+        rt = self._runtime.get(c.id)
+        if rt is None or c.state.status != "restarting":
+            return
+        rt.pending_restart = None
+        c.restart_count += 1
+        try:
+            await self.start(c, policy_restart=True)
+        except DockyardError as exc:
+            log.warning("restarting %s failed: %s", c.id[:12], exc)
+            self._after_exit(c)
+
+    def cancel_restart(self, c: Container) -> bool:
+        """Stop a pending policy restart; True if there was one."""
+        rt = self._runtime.get(c.id)
+        if rt is None or rt.pending_restart is None:
+            return False
+        rt.pending_restart.cancel()
+        rt.pending_restart = None
+        c.state.status = "exited"
+        self._save(c)
+        return True
 
     async def _auto_remove(self, c: Container) -> None:
         try:
@@ -306,9 +354,15 @@ class ContainerService:
             log.warning("auto-removing %s: %s", c.id[:12], exc)
 
     # -- signals, wait, remove --------------------------------------------------------------
-    def kill(self, c: Container, sig: int = signal.SIGKILL) -> None:
+    def kill(self, c: Container, sig: int = signal.SIGKILL, *, manual: bool = False) -> None:
+        if manual and c.state.status == "restarting":
+            c.manually_stopped = True
+            self.cancel_restart(c)
+            return
         if not c.state.running or not c.state.pid:
             raise Conflict(f"Container {c.id} is not running")
+        if manual:
+            c.manually_stopped = True
         try:
             os.kill(c.state.pid, sig)
         except ProcessLookupError:
@@ -322,7 +376,11 @@ class ContainerService:
     async def stop(self, c: Container, timeout: int | None = None) -> bool:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
         Returns False when the container was not running (Docker answers 304)."""
+        c.manually_stopped = True
+        if self.cancel_restart(c):
+            return True
         if not c.state.running:
+            self._save(c)
             return False
         if timeout is None:
             timeout = c.config.get("StopTimeout")
@@ -388,6 +446,8 @@ class ContainerService:
     async def remove(self, c: Container, *, force: bool = False, volumes: bool = False) -> None:
         if c.id not in self._containers:
             return
+        if c.state.status == "restarting" and force:
+            self.cancel_restart(c)
         if c.state.running:
             if not force:
                 raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before "

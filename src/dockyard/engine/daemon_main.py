@@ -77,6 +77,7 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver), launcher)
     daemon.containers.load()
+    await daemon.containers.apply_policies_at_boot()
     router = build_router(daemon)
 
     async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
