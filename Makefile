@@ -57,7 +57,7 @@ hello: image
 	dockyard -H unix://$(SOCKET) run --rm busybox echo "hello from dockyard"
 
 test: venv
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench bench/run_latency
 	$(VENV)/bin/pytest -q
 
 bench: venv

@@ -110,8 +110,10 @@ def register(router, daemon) -> None:
         body = await req.body(limit=8 << 30)
         image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
                                         message=req.arg("message"), source=source)
+        daemon.events.publish("image", "import", image.id, {"name": image.id})
         if target is not None:
             store.tag(image.id, target)
+            daemon.events.publish("image", "tag", image.id, {"name": target.familiar()})
         stream = await req.start_stream(200, "application/json")
         await stream.write_json({"status": image.id})
         await stream.finish()
@@ -119,6 +121,7 @@ def register(router, daemon) -> None:
 
     async def remove(req: Request) -> Response:
         report = daemon.images.remove(req.params["name"], force=req.flag("force"), prune=not req.flag("noprune"))
+        daemon.images.publish(report)
         return Response(200, report)
 
     router.add("GET", "/images/json", list_images)

@@ -93,13 +93,14 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, execs, images, system
+    from dockyard.api import containers, events, execs, images, system
 
     router = Router()
     system.register(router, daemon)
     containers.register(router, daemon)
     images.register(router, daemon)
     execs.register(router, daemon)
+    events.register(router, daemon)
     # No networks, volumes or plugins exist yet, so looking one up is a plain "not found"; the
     # docker CLI's `inspect NAME` walks these types and needs a 404 to move on.
     router.add("GET", "/networks/{name}", _no_such("network {name} not found"))

@@ -437,3 +437,41 @@ def exec_(client: Client, argv: list[str]) -> int:
     stream_attached(stream, tty=values["tty"], stdin=values["interactive"])
     code = client.call("GET", f"/exec/{exec_id}/json").get("ExitCode")
     return 126 if code is None else int(code)
+
+
+EVENTS = Command("events", "[OPTIONS]", "Get real time events from the server", (
+    Opt(("-f", "--filter"), "filter", "list", "Filter output based on conditions provided", metavar="filter"),
+    Opt(("--format",), "format", "str", "Format output using a custom template", metavar="string"),
+    Opt(("--since",), "since", "str", "Show all events created since timestamp", metavar="string"),
+    Opt(("--until",), "until", "str", "Stream events until this timestamp", metavar="string"),
+), max_args=0)
+
+
+def events(client: Client, argv: list[str]) -> int:
+    parsed = _parse(EVENTS, argv)
+    if parsed is None:
+        return 0
+    import time
+
+    from dockyard.util.timefmt import rfc3339_fixed
+
+    values, _ = parsed
+    now = time.time()
+    query = {"since": _parse_time(values["since"], now) if values["since"] else None,
+             "until": _parse_time(values["until"], now) if values["until"] else None,
+             "filters": _filters_json(values["filter"])}
+    response = client.send("GET", "/events", query=query)
+    for event in response.json_lines():
+        if values["format"]:
+            from dockyard.cli.template import render
+
+            line = render(values["format"], event)
+        else:
+            attributes = event.get("Actor", {}).get("Attributes", {})
+            pairs = ", ".join(f"{k}={v}" for k, v in sorted(attributes.items()))
+            line = (f"{rfc3339_fixed(event['timeNano'])} {event['Type']} {event['Action']} "
+                    f"{event['Actor']['ID']}" + (f" ({pairs})" if pairs else ""))
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    response.close()
+    return 0

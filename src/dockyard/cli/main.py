@@ -23,6 +23,7 @@ COMMANDS = {
     "wait": ("containers", "wait"),
     "pause": ("containers", "pause"),
     "exec": ("containers", "exec_"),
+    "events": ("containers", "events"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
     "import": ("images", "import_"),
@@ -38,7 +39,7 @@ GROUPS = {
                   "pause": "pause", "unpause": "unpause", "exec": "exec"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
-    "system": {"info": "info"},
+    "system": {"info": "info", "events": "events"},
 }
 GROUP_TYPES = {"container": "container", "image": "image"}
 
@@ -53,6 +54,7 @@ Options:
 
 Commands:
   create      Create a new container
+  events      Get real time events from the server
   exec        Execute a command in a running container
   images      List images
   kill        Kill one or more running containers

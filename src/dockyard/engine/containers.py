@@ -12,6 +12,7 @@ import signal
 
 from dockyard.engine import restart
 from dockyard.engine.container import Container, Runtime, State
+from dockyard.engine.events import EventBus
 from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
@@ -40,7 +41,7 @@ class StartFailed(DockyardError):
 
 class ContainerService:
     def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
-                 launcher: Launcher) -> None:
+                 launcher: Launcher, events: EventBus) -> None:
         self.root = os.path.join(data_root, "containers")
         self.exec_root = exec_root
         os.makedirs(self.root, exist_ok=True)
@@ -48,6 +49,7 @@ class ContainerService:
         self.images = images
         self.snapshotter = snapshotter
         self.launcher = launcher
+        self.events = events
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" -> id
         self._runtime: dict[str, Runtime] = {}
@@ -120,6 +122,11 @@ class ContainerService:
             code, finished = 255, now_ns()
         c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished)
         self._save(c)
+
+    def emit(self, c: Container, action: str, **extra: str) -> None:
+        attributes = {**(c.config.get("Labels") or {}), "image": c.config.get("Image", ""),
+                      "name": c.name.lstrip("/"), **extra}
+        self.events.publish("container", action, c.id, attributes)
 
     # -- lookups ---------------------------------------------------------------------------
     def list(self) -> list[Container]:
@@ -195,6 +202,7 @@ class ContainerService:
             raise
         self._containers[cid] = container
         self._runtime[cid] = Runtime()
+        self.emit(container, "create")
         return container, []
 
     # -- start -----------------------------------------------------------------------------
@@ -228,6 +236,7 @@ class ContainerService:
         await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
         c.state.status = "paused"
         self._save(c)
+        self.emit(c, "pause")
 
     async def unpause(self, c: Container) -> None:
         if c.state.status != "paused":
@@ -274,6 +283,7 @@ class ContainerService:
         c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
                         started_at=now_ns())
         self._save(c)
+        self.emit(c, "start")
         rt.ctl_writer = launched.ctl_writer
         rt.stdin_writer = launched.io_writer
         rt.started.set()
@@ -304,6 +314,7 @@ class ContainerService:
         self._after_exit(c)
 
     def _after_exit(self, c: Container) -> None:
+        self.emit(c, "die", exitCode=str(c.state.exit_code))
         rt = self._runtime.get(c.id)
         if rt is not None:
             waiters, rt.exit_waiters = rt.exit_waiters, []
@@ -363,6 +374,7 @@ class ContainerService:
             raise Conflict(f"Container {c.id} is not running")
         if manual:
             c.manually_stopped = True
+            self.emit(c, "kill", signal=str(sig))
         try:
             os.kill(c.state.pid, sig)
         except ProcessLookupError:
@@ -389,6 +401,7 @@ class ContainerService:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._runtime[c.id].exit_waiters.append(waiter)
+        self.emit(c, "kill", signal=str(stop_signal))
         if timeout != 0:
             self.kill(c, stop_signal)
             try:
@@ -398,8 +411,10 @@ class ContainerService:
                 log.info("container %s did not stop within %s s after signal %s; killing it", c.id[:12], timeout,
                          stop_signal)
         if c.state.running:
+            self.emit(c, "kill", signal=str(int(signal.SIGKILL)))
             self.kill(c, signal.SIGKILL)
             await asyncio.wait_for(waiter, timeout=30)
+        self.emit(c, "stop")
         return True
 
     def rename(self, c: Container, new_name: str) -> None:
@@ -421,6 +436,7 @@ class ContainerService:
             raise
         self._names[new_name] = c.id
         self._names.pop(old, None)
+        self.emit(c, "rename", oldName=old)
 
     def resize(self, c: Container, height: int, width: int) -> None:
         """Set a TTY container's window size (the shim owns the terminal's master side)."""
@@ -465,6 +481,7 @@ class ContainerService:
         await asyncio.to_thread(self._delete_files, c.id)
         del self._containers[c.id]
         self._names.pop(c.name, None)
+        self.emit(c, "destroy")
         rt = self._runtime.pop(c.id, None)
         if rt is not None:
             for waiter in rt.removed_waiters:

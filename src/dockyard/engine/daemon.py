@@ -5,6 +5,7 @@ import platform
 from dataclasses import dataclass
 
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
 from dockyard.engine.images import ImageService
 from dockyard.images.content import ContentStore
@@ -37,9 +38,10 @@ class Daemon:
         self.content = ContentStore(os.path.join(options.data_root, "content"))
         self.layers = LayerStore(os.path.join(options.data_root, "image"), self.content, self.snapshotter)
         self.image_store = ImageStore(options.data_root, self.content, self.layers)
+        self.events = EventBus()
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
-                                           self.image_store, self.snapshotter, launcher)
-        self.images = ImageService(self.image_store, self.containers)
+                                           self.image_store, self.snapshotter, launcher, self.events)
+        self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
         self.name = platform.node()
 

@@ -45,6 +45,7 @@ class ExecService:
                                    "containers)")
         e = Exec(new_id(), c.id, config)
         self._execs[e.id] = e
+        self.containers.emit(c, "exec_create: " + " ".join(cmd), execID=e.id)
         return e
 
     def get(self, exec_id: str) -> Exec:
@@ -88,6 +89,7 @@ class ExecService:
                 attacher.done.set()
             raise StartFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
                               f"{launched.first['error']}: unknown")
+        self.containers.emit(c, "exec_start: " + " ".join(e.config["Cmd"]), execID=e.id)
         e.launched = launched
         e.pid = launched.first["pid"]
         e.running = True
@@ -105,6 +107,9 @@ class ExecService:
         e.exit_code = message.get("exit", 126 if not message else None)
         e.pid = 0
         e.finished.set()
+        c = self.containers._containers.get(e.container_id)
+        if c is not None:
+            self.containers.emit(c, "exec_die", execID=e.id, exitCode=str(e.exit_code))
 
     def resize(self, e: Exec, height: int, width: int) -> None:
         if e.launched is None or not e.running:

@@ -1,6 +1,7 @@
 """Image operations that need more than the store: removal rules that consider containers."""
 
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.events import EventBus
 from dockyard.errors import Conflict, NotFound
 from dockyard.images import reference
 from dockyard.images.store import ImageStore
@@ -8,9 +9,10 @@ from dockyard.util.ids import short_id
 
 
 class ImageService:
-    def __init__(self, store: ImageStore, containers: ContainerService) -> None:
+    def __init__(self, store: ImageStore, containers: ContainerService, events: EventBus) -> None:
         self.store = store
         self.containers = containers
+        self.events = events
 
     def remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[dict]:
         """`docker rmi`: untag by name, or delete by ID; Docker's conflict rules and report lines."""
@@ -57,6 +59,12 @@ class ImageService:
         self.store.delete_image(image.id)
         report.append({"Deleted": image.id})
         return report
+
+    def publish(self, report: list[dict]) -> None:
+        for line in report:
+            for action, subject in line.items():
+                self.events.publish("image", {"Untagged": "untag", "Deleted": "delete"}[action], subject,
+                                    {"name": subject})
 
 
 def _looks_like_id(name: str, image_id: str) -> bool:
