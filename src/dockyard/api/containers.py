@@ -112,6 +112,24 @@ def _parse_timestamp(value: str, name: str) -> float | None:
         raise BadRequest(f"invalid value for {name}: {value!r} is not a unix timestamp") from None
 
 
+def _until_ns(value: str) -> int:
+    """`until` in prune filters: a unix timestamp, an RFC 3339 date, or a duration such as 10m."""
+    import re
+
+    from dockyard.util.timefmt import parse_rfc3339
+
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return int(float(value) * 1e9)
+    match = re.fullmatch(r"(\d+)(s|m|h)", value)
+    if match:
+        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+        return time.time_ns() - seconds * 1_000_000_000
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid filter 'until={value}'") from None
+
+
 def filter_containers(daemon, containers: list[Container], filters: Filters) -> list[Container]:
     for status in filters.get("status"):
         if status not in STATUSES:
@@ -366,7 +384,23 @@ def register(router, daemon) -> None:
         await service.unpause(service.get(req.params["id"]))
         return Response(204)
 
+    async def top(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        return Response(200, await asyncio.to_thread(service.top, c, req.arg("ps_args")))
+
+    async def prune(req: Request) -> Response:
+        filters = Filters.parse(req.arg("filters"), {"until", "label", "label!"})
+        until_ns = None
+        for value in filters.get("until"):
+            until_ns = _until_ns(value)
+        deleted, reclaimed = await service.prune(until_ns, filters.match_labels)
+        for cid in deleted:
+            daemon.execs.forget_container(cid)
+        return Response(200, {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
     router.add("POST", "/containers/create", create)
+    router.add("GET", "/containers/{id}/top", top)
+    router.add("POST", "/containers/prune", prune)
     router.add("POST", "/containers/{id}/pause", pause)
     router.add("POST", "/containers/{id}/unpause", unpause)
     router.add("POST", "/containers/{id}/stop", stop)

@@ -18,6 +18,13 @@ CONTAINER_OPTIONS = (
     Opt(("-h", "--hostname"), "hostname", "str", "Container host name", metavar="string"),
     Opt(("-l", "--label"), "label", "list", "Set meta data on a container", metavar="list"),
     Opt(("--rm",), "rm", "bool", "Automatically remove the container when it exits"),
+    Opt(("--cidfile",), "cidfile", "str", "Write the container ID to the file", metavar="string"),
+    Opt(("--env-file",), "env_file", "list", "Read in a file of environment variables", metavar="list"),
+    Opt(("--label-file",), "label_file", "list", "Read in a line delimited file of labels", metavar="list"),
+    Opt(("--restart",), "restart", "str", 'Restart policy to apply when a container exits (default "no")',
+        metavar="string"),
+    Opt(("--stop-signal",), "stop_signal", "str", "Signal to stop the container", metavar="string"),
+    Opt(("--stop-timeout",), "stop_timeout", "int", "Timeout (in seconds) to stop a container", metavar="int"),
 )
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
@@ -76,11 +83,45 @@ def _labels(entries: list[str]) -> dict[str, str]:
     return labels
 
 
+def _read_lines_file(path: str, what: str) -> list[str]:
+    """Docker's env/label file format: one KEY=VALUE (or KEY) per line, # comments, blank lines."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as exc:
+        raise UsageError(f"open {path}: {exc.strerror.lower()}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        text = line.lstrip()
+        if not text or text.startswith("#"):
+            continue
+        key = text.split("=", 1)[0]
+        if not key or any(c.isspace() for c in key):
+            raise UsageError(f"{what} file {path}, line {number}: variable '{key}' contains whitespaces")
+        out.append(text)
+    return out
+
+
+def _restart_policy(text: str | None) -> dict:
+    if not text:
+        return {"Name": "no", "MaximumRetryCount": 0}
+    name, _, count = text.partition(":")
+    if count and name != "on-failure":
+        raise UsageError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+    try:
+        retries = int(count) if count else 0
+    except ValueError:
+        raise UsageError("invalid restart policy format: maximum retry count must be an integer") from None
+    return {"Name": name, "MaximumRetryCount": retries}
+
+
 def container_body(values: dict, image: str, command: list[str]) -> dict:
+    env = [line for path in values["env_file"] for line in _read_lines_file(path, "env")] + values["env"]
+    labels = [line for path in values["label_file"] for line in _read_lines_file(path, "label")] + values["label"]
     body = {
         "Image": image,
         "Cmd": command or None,
-        "Env": _env_list(values["env"]),
+        "Env": _env_list(env),
         "WorkingDir": values["workdir"] or "",
         "User": values["user"] or "",
         "Hostname": values["hostname"] or "",
@@ -90,9 +131,13 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
         "AttachStdin": values["interactive"] and not values.get("detach"),
         "AttachStdout": not values.get("detach"),
         "AttachStderr": not values.get("detach"),
-        "Labels": _labels(values["label"]),
-        "HostConfig": {"AutoRemove": values["rm"]},
+        "Labels": _labels(labels),
+        "HostConfig": {"AutoRemove": values["rm"], "RestartPolicy": _restart_policy(values["restart"])},
     }
+    if values["stop_signal"]:
+        body["StopSignal"] = values["stop_signal"]
+    if values["stop_timeout"] is not None:
+        body["StopTimeout"] = values["stop_timeout"]
     if values["entrypoint"] is not None:
         body["Entrypoint"] = [values["entrypoint"]] if values["entrypoint"] else []
     return body
@@ -101,14 +146,21 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
 def _create(client: Client, values: dict, image: str, command: list[str]) -> str:
     body = container_body(values, image, command)
     query = {"name": values["name"]} if values["name"] else None
+    cidfile = values["cidfile"]
+    if cidfile and os.path.exists(cidfile):
+        raise UsageError(f"Container ID file found, make sure the other container isn't running or delete {cidfile}")
     try:
-        return client.call("POST", "/containers/create", query=query, body=body)["Id"]
+        cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
     except APIError as exc:
         if exc.status != 404 or not exc.message.startswith("No such image"):
             raise
-    sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")
-    client.call("POST", "/images/create", query={"fromImage": image})
-    return client.call("POST", "/containers/create", query=query, body=body)["Id"]
+        sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")
+        client.call("POST", "/images/create", query={"fromImage": image})
+        cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
+    if cidfile:
+        with open(cidfile, "w") as f:
+            f.write(cid)
+    return cid
 
 
 def _with_tag(image: str) -> str:
@@ -474,4 +526,45 @@ def events(client: Client, argv: list[str]) -> int:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
     response.close()
+    return 0
+
+
+TOP = Command("top", "CONTAINER [ps OPTIONS]", "Display the running processes of a container", (),
+              stop_at_positional=True, min_args=1)
+PRUNE = Command("container prune", "[OPTIONS]", "Remove all stopped containers", (
+    Opt(("-f", "--force"), "force", "bool", "Do not prompt for confirmation"),
+    Opt(("--filter",), "filter", "list", 'Provide filter values (e.g. "until=<timestamp>")', metavar="filter"),
+), max_args=0)
+
+
+def top(client: Client, argv: list[str]) -> int:
+    parsed = _parse(TOP, argv)
+    if parsed is None:
+        return 0
+    _values, args = parsed
+    from dockyard.cli.output import table
+
+    result = client.call("GET", f"/containers/{args[0]}/top",
+                         query={"ps_args": " ".join(args[1:]) if len(args) > 1 else None})
+    sys.stdout.write(table(result["Titles"], result["Processes"] or []))
+    return 0
+
+
+def prune(client: Client, argv: list[str]) -> int:
+    parsed = _parse(PRUNE, argv)
+    if parsed is None:
+        return 0
+    values, _ = parsed
+    if not values["force"]:
+        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
+        sys.stdout.flush()
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            return 0
+    from dockyard.cli.output import human_size
+
+    result = client.call("POST", "/containers/prune", query={"filters": _filters_json(values["filter"])})
+    deleted = result.get("ContainersDeleted") or []
+    if deleted:
+        sys.stdout.write("Deleted Containers:\n" + "".join(cid + "\n" for cid in deleted) + "\n")
+    sys.stdout.write(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}\n")
     return 0

@@ -24,6 +24,8 @@ COMMANDS = {
     "pause": ("containers", "pause"),
     "exec": ("containers", "exec_"),
     "events": ("containers", "events"),
+    "top": ("containers", "top"),
+    "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
     "import": ("images", "import_"),
@@ -36,7 +38,8 @@ GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
                   "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
-                  "pause": "pause", "unpause": "unpause", "exec": "exec"},
+                  "pause": "pause", "unpause": "unpause", "exec": "exec",
+                  "top": "top", "prune": "container prune"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -70,6 +73,7 @@ Commands:
   rmi         Remove one or more images
   run         Create and run a new container from an image
   start       Start one or more stopped containers
+  top         Display the running processes of a container
   stop        Stop one or more running containers
   unpause     Unpause all processes within one or more containers
   version     Show the Docker version information

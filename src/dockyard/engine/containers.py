@@ -498,6 +498,51 @@ class ContainerService:
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
 
+    def top(self, c: Container, ps_args: str) -> dict:
+        """`docker top`: the host's `ps` output, limited to the container's processes."""
+        import shlex
+        import subprocess
+
+        if not c.state.running:
+            raise Conflict(f"Container {c.id} is not running")
+        pids = {str(p) for p in Cgroup(self.cgroup_path(c)).pids()}
+        try:
+            args = shlex.split(ps_args or "-ef")
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid ps arguments {ps_args!r}: {exc}") from None
+        result = subprocess.run(["ps", *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise InvalidParameter(f"ps: {result.stderr.strip() or 'failed'}")
+        lines = result.stdout.splitlines()
+        titles = lines[0].split()
+        if "PID" not in titles:
+            raise InvalidParameter("Couldn't find PID field in ps output")
+        pid_index = titles.index("PID")
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_index and fields[pid_index] in pids:
+                processes.append(fields)
+        return {"Titles": titles, "Processes": processes}
+
+    async def prune(self, until_ns: int | None, label_filter) -> tuple[list[str], int]:
+        """`docker container prune`: remove stopped containers; returns (IDs, bytes reclaimed)."""
+        from dockyard.images.layerstore import tree_size
+
+        deleted, reclaimed = [], 0
+        for c in list(self._containers.values()):
+            if c.state.running or c.state.status == "removing":
+                continue
+            if until_ns is not None and c.created >= until_ns:
+                continue
+            if not label_filter(c.config.get("Labels") or {}):
+                continue
+            size = tree_size(self.snapshotter.fs_path(c.id))
+            await self.remove(c)
+            deleted.append(c.id)
+            reclaimed += size
+        return deleted, reclaimed
+
     def uses_image(self, image_id: str) -> list[Container]:
         return [c for c in self._containers.values() if c.image_id == image_id]
 

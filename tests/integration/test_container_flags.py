@@ -1,0 +1,90 @@
+"""run/create flags: --cidfile, --env-file, --label-file, --restart, --stop-signal/--stop-timeout;
+top and container prune."""
+
+import json
+
+
+def test_cidfile_is_written_and_an_existing_one_refused(daemon, tmp_path):
+    cidfile = tmp_path / "cid"
+    r = daemon.cli("run", "--cidfile", str(cidfile), "--name", "cid-1", "busybox", "true")
+    assert r.returncode == 0
+    cid = daemon.client.call("GET", "/containers/cid-1/json")["Id"]
+    assert cidfile.read_text() == cid
+    before = daemon.cli("ps", "-aq").stdout
+    r = daemon.cli("run", "--cidfile", str(cidfile), "--name", "cid-2", "busybox", "true")
+    assert r.returncode == 125 and b"Container ID file found" in r.stderr
+    assert daemon.cli("ps", "-aq").stdout == before  # nothing created
+    daemon.cli("rm", "cid-1")
+
+
+def test_env_file_and_label_file(daemon, tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nA=1\n\nB=two words\nFROM_HOST\n")
+    labels = tmp_path / "labels"
+    labels.write_text("team=blue\ntier=web\n")
+    r = daemon.cli("run", "--rm", "--env-file", str(env_file), "--label-file", str(labels), "-e", "A=override",
+                   "busybox", "sh", "-c", 'echo "$A|$B|${FROM_HOST:-unset}"')
+    assert r.stdout == b"override|two words|unset\n"
+    r = daemon.cli("create", "--name", "labelled", "--label-file", str(labels), "busybox", "true")
+    assert daemon.client.call("GET", "/containers/labelled/json")["Config"]["Labels"] == {"team": "blue",
+                                                                                          "tier": "web"}
+    daemon.cli("rm", "labelled")
+    bad = tmp_path / "bad"
+    bad.write_text("BAD KEY=1\n")
+    r = daemon.cli("run", "--rm", "--env-file", str(bad), "busybox", "true")
+    assert r.returncode == 125 and b"contains whitespaces" in r.stderr
+
+
+def test_restart_and_stop_flags_reach_the_config(daemon):
+    daemon.cli("create", "--name", "flagged", "--restart", "on-failure:2", "--stop-signal", "SIGUSR2",
+               "--stop-timeout", "3", "busybox", "true")
+    info = daemon.client.call("GET", "/containers/flagged/json")
+    assert info["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert info["Config"]["StopSignal"] == "SIGUSR2" and info["Config"]["StopTimeout"] == 3
+    daemon.cli("rm", "flagged")
+    r = daemon.cli("run", "--rm", "--restart", "always:3", "busybox", "true")
+    assert r.returncode == 125 and b"maximum retry count can only be used with 'on-failure'" in r.stderr
+
+
+def test_top_lists_the_containers_processes_with_host_pids(daemon):
+    import time
+
+    daemon.cli("run", "-d", "--name", "topped", "busybox", "sh", "-c", "sleep 300 & sleep 301; true")
+    try:
+        pid = daemon.client.call("GET", "/containers/topped/json")["State"]["Pid"]
+        deadline = time.time() + 5
+        while True:
+            result = daemon.client.call("GET", "/containers/topped/top")
+            if len(result["Processes"]) == 3 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert "PID" in result["Titles"] and "CMD" in result["Titles"]
+        pids = {int(row[result["Titles"].index("PID")]) for row in result["Processes"]}
+        assert pid in pids and len(pids) == 3
+        r = daemon.cli("top", "topped", "-o", "pid,comm")
+        lines = r.stdout.decode().splitlines()
+        assert lines[0].split() == ["PID", "COMMAND"] and len(lines) == 4
+        assert {line.split()[1] for line in lines[1:]} == {"sh", "sleep"}
+    finally:
+        daemon.cli("rm", "-f", "topped")
+    r = daemon.cli("top", "topped")
+    assert r.returncode == 1
+
+
+def test_container_prune_removes_only_stopped_matching_containers(daemon):
+    daemon.cli("create", "--name", "prune-a", "--label", "prune=yes", "busybox", "true")
+    daemon.cli("create", "--name", "prune-b", "--label", "prune=no", "busybox", "true")
+    daemon.cli("run", "-d", "--name", "prune-running", "--label", "prune=yes", "busybox", "sleep", "300")
+    try:
+        result = daemon.client.call("POST", "/containers/prune",
+                                    query={"filters": json.dumps({"label": ["prune=yes"]})})
+        a = daemon.cli("inspect", "-f", "{{.Id}}", "prune-a")
+        assert a.returncode == 1  # gone
+        assert len(result["ContainersDeleted"]) == 1 and result["SpaceReclaimed"] >= 0
+        assert daemon.cli("inspect", "prune-b").returncode == 0
+        assert daemon.cli("inspect", "prune-running").returncode == 0
+        r = daemon.cli("container", "prune", "-f", "--filter", "label=prune=no")
+        assert b"Deleted Containers:" in r.stdout and b"Total reclaimed space:" in r.stdout
+        assert daemon.cli("inspect", "prune-b").returncode == 1
+    finally:
+        daemon.cli("rm", "-f", "prune-a", "prune-b", "prune-running")
