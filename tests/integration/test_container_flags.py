@@ -88,3 +88,23 @@ def test_container_prune_removes_only_stopped_matching_containers(daemon):
         assert daemon.cli("inspect", "prune-b").returncode == 1
     finally:
         daemon.cli("rm", "-f", "prune-a", "prune-b", "prune-running")
+
+
+def test_ps_images_and_inspect_formats(daemon):
+    daemon.cli("run", "-d", "--name", "fmt-me", "--label", "tier=web", "busybox", "sleep", "300")
+    try:
+        r = daemon.cli("ps", "--filter", "name=fmt-me", "--format", "table {{.Names}}\t{{.Labels}}\t{{.Command}}")
+        assert r.stdout.decode().splitlines() == ["NAMES     LABELS     COMMAND",
+                                                  'fmt-me    tier=web   "sleep 300"']
+        r = daemon.cli("ps", "--filter", "name=fmt-me", "--format", "{{.ID}} {{.State}}")
+        cid = daemon.client.call("GET", "/containers/fmt-me/json")["Id"]
+        assert r.stdout.decode() == f"{cid[:12]} running\n"
+        r = daemon.cli("images", "--format", "{{.Repository}}:{{.Tag}}", "busybox")
+        assert r.stdout.decode() == "busybox:latest\n"
+        r = daemon.cli("inspect", "-f", "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{end}} "
+                       "{{if .State.Running}}up{{end}} {{join .Config.Cmd \",\"}}", "fmt-me")
+        assert r.stdout.decode() == "tier=web up sleep,300\n"
+        r = daemon.cli("inspect", "-f", "{{range .Mounts}}", "fmt-me")
+        assert r.returncode == 125 and b"missing {{end}}" in r.stderr
+    finally:
+        daemon.cli("rm", "-f", "fmt-me")

@@ -42,7 +42,12 @@ PS = Command("ps", "[OPTIONS]", "List containers", (
     Opt(("--no-trunc",), "no_trunc", "bool", "Don't truncate output"),
     Opt(("-s", "--size"), "size", "bool", "Display total file sizes"),
     Opt(("-f", "--filter"), "filter", "list", "Filter output based on conditions provided", metavar="filter"),
+    Opt(("--format",), "format", "str", "Format output using a custom template", metavar="string"),
 ), max_args=0)
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+              "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+              "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+              "LocalVolumes": "LOCAL VOLUMES"}
 LOGS = Command("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", (
     Opt(("-f", "--follow"), "follow", "bool", "Follow log output"),
     Opt(("-t", "--timestamps"), "timestamps", "bool", "Show timestamps"),
@@ -280,6 +285,11 @@ def ps(client: Client, argv: list[str]) -> int:
     if values["quiet"]:
         sys.stdout.write("".join((c["Id"][:12] if trunc else c["Id"]) + "\n" for c in containers))
         return 0
+    if values["format"]:
+        from dockyard.cli.output import formatted
+
+        sys.stdout.write(formatted(values["format"], [_ps_fields(c, trunc) for c in containers], PS_HEADERS))
+        return 0
     headers = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     if values["size"]:
         headers.append("SIZE")
@@ -298,6 +308,34 @@ def ps(client: Client, argv: list[str]) -> int:
         rows.append(row)
     sys.stdout.write(table(headers, rows))
     return 0
+
+
+def _ps_fields(c: dict, trunc: bool) -> dict:
+    """The fields Docker's container formatter offers to --format templates."""
+    import time
+
+    from dockyard.cli.output import ago, ellipsis, human_size
+
+    command = ellipsis(c["Command"], 20) if trunc else c["Command"]
+    size = ""
+    if "SizeRw" in c:
+        size = f"{human_size(c.get('SizeRw', 0))} (virtual {human_size(c.get('SizeRootFs', 0))})"
+    return {
+        "ID": c["Id"][:12] if trunc else c["Id"],
+        "Image": c["Image"],
+        "Command": json.dumps(command, ensure_ascii=False),
+        "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
+        "RunningFor": ago(c["Created"]),
+        "Ports": "",
+        "State": c["State"],
+        "Status": c["Status"],
+        "Size": size,
+        "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted((c.get("Labels") or {}).items())),
+        "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []),
+        "Networks": ",".join(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),
+        "LocalVolumes": str(sum(1 for m in c.get("Mounts") or [] if m.get("Driver") == "local")),
+    }
 
 
 def _parse_time(value: str, now: float) -> str:

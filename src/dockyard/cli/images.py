@@ -11,7 +11,10 @@ IMAGES = Command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", (
     Opt(("-q", "--quiet"), "quiet", "bool", "Only show image IDs"),
     Opt(("--no-trunc",), "no_trunc", "bool", "Don't truncate output"),
     Opt(("-f", "--filter"), "filter", "list", "Filter output based on conditions provided", metavar="filter"),
+    Opt(("--format",), "format", "str", "Format output using a custom template", metavar="string"),
 ), max_args=1)
+IMAGE_HEADERS = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
+                 "Size": "SIZE", "Digest": "DIGEST", "CreatedAt": "CREATED AT", "Containers": "CONTAINERS"}
 IMPORT = Command("import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
                  "Import the contents from a tarball to create a filesystem image", (
     Opt(("-c", "--change"), "change", "list", "Apply Dockerfile instruction to the created image", metavar="list"),
@@ -45,12 +48,22 @@ def images(client: Client, argv: list[str]) -> int:
                 seen.append(short(image["Id"]))
         sys.stdout.write("".join(i + "\n" for i in seen))
         return 0
-    rows = []
+    import time
+
+    records = []
     for image in found:
-        tags = image.get("RepoTags") or ["<none>:<none>"]
-        for tag in tags:
+        for tag in image.get("RepoTags") or ["<none>:<none>"]:
             repo, _, name = tag.rpartition(":")
-            rows.append([repo, name, short(image["Id"]), ago(image["Created"]), human_size(image["Size"])])
+            records.append({"Repository": repo, "Tag": name, "ID": short(image["Id"]), "Digest": "<none>",
+                            "CreatedSince": ago(image["Created"]), "Size": human_size(image["Size"]),
+                            "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(image["Created"])),
+                            "Containers": "N/A"})
+    if values["format"]:
+        from dockyard.cli.output import formatted
+
+        sys.stdout.write(formatted(values["format"], records, IMAGE_HEADERS))
+        return 0
+    rows = [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"]] for r in records]
     sys.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows))
     return 0
 

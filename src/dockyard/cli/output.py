@@ -40,3 +40,19 @@ def ellipsis(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return text[: width - 1] + "…"
+
+
+def formatted(template: str, rows: list[dict], headers: dict[str, str]) -> str:
+    """Docker's --format: a Go template per row; a leading `table` adds a header row and aligns
+    tab-separated cells like the default tables."""
+    from dockyard.cli.template import render
+
+    if template.startswith("table"):
+        body = template[len("table"):].lstrip() or "\t".join("{{." + key + "}}" for key in headers)
+        header = render(body, headers)
+        lines = [render(body, row) for row in rows]
+        cells = [line.split("\t") for line in [header, *lines]]
+        width = max(len(c) for c in cells)
+        cells = [c + [""] * (width - len(c)) for c in cells]
+        return table(cells[0], cells[1:])
+    return "".join(render(template, row) + "\n" for row in rows)
