@@ -10,6 +10,8 @@ from dockyard.engine.jsonlog import read_records
 from dockyard.engine.process import Attacher
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
+from dockyard.util.detachkeys import DetachScanner
+from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import rfc3339_fixed, rfc3339_ns
@@ -221,6 +223,7 @@ def register(router, daemon) -> None:
             raise Conflict("You cannot attach to a stopped container, start it first")
         tty = bool(c.config.get("Tty"))
         streams = {s for s, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if req.flag(name)}
+        detach_keys = parse_detach_keys(req.arg("detachKeys"))
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
         reader, writer = await req.hijack(content_type)
 
@@ -239,7 +242,7 @@ def register(router, daemon) -> None:
             attacher = Attacher(send, streams)
             rt.attachers.append(attacher)
             if req.flag("stdin"):
-                pump = asyncio.ensure_future(_pump_stdin(rt, reader))
+                pump = asyncio.ensure_future(_pump_stdin(rt, reader, DetachScanner(detach_keys), attacher))
             try:
                 await attacher.done.wait()
             finally:
@@ -417,15 +420,22 @@ def register(router, daemon) -> None:
     router.add("DELETE", "/containers/{id}", remove)
 
 
-async def _pump_stdin(rt, reader: asyncio.StreamReader) -> None:
-    """Client stdin -> container stdin, once the container has started; EOF closes it (StdinOnce)."""
+async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner, attacher: Attacher) -> None:
+    """Client stdin -> container stdin, once the container has started; EOF closes it (StdinOnce).
+    The detach keys end this attach and leave the container running."""
     await rt.started.wait()
     try:
         while data := await reader.read(65536):
             if rt.stdin_writer is None:
                 return
-            rt.stdin_writer.write(data)
-            await rt.stdin_writer.drain()
+            data, detached = scanner.feed(data)
+            if data:
+                rt.stdin_writer.write(data)
+                await rt.stdin_writer.drain()
+            if detached:
+                attacher.detached = True
+                attacher.done.set()
+                return
         if rt.stdin_writer is not None and rt.stdin_writer.can_write_eof():
             rt.stdin_writer.write_eof()
     except (ConnectionError, OSError):

@@ -5,6 +5,8 @@ import asyncio
 from dockyard.api.http import Request, Response
 from dockyard.engine.process import Attacher
 from dockyard.errors import InvalidParameter
+from dockyard.util.detachkeys import DetachScanner
+from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
 
 
@@ -25,6 +27,7 @@ def register(router, daemon) -> None:
             return Response(200)
         tty = bool(e.config.get("Tty"))
         streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
+        scanner = DetachScanner(parse_detach_keys(e.config.get("DetachKeys") or ""))
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
         reader, writer = await req.hijack(content_type)
 
@@ -42,9 +45,10 @@ def register(router, daemon) -> None:
             await writer.drain()
             writer.close()
             return None
-        pump = asyncio.ensure_future(_pump_stdin(e, reader)) if e.config.get("AttachStdin") else None
+        pump = asyncio.ensure_future(_pump_stdin(e, reader, scanner, attacher)) if e.config.get("AttachStdin") else None
         await attacher.done.wait()
-        await e.finished.wait()
+        if not attacher.detached:
+            await e.finished.wait()
         if pump is not None:
             pump.cancel()
         try:
@@ -70,12 +74,18 @@ def register(router, daemon) -> None:
     router.add("POST", "/exec/{id}/resize", resize)
 
 
-async def _pump_stdin(e, reader: asyncio.StreamReader) -> None:
+async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner, attacher: Attacher) -> None:
     writer = e.launched.io_writer
     try:
         while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
+            data, detached = scanner.feed(data)
+            if data:
+                writer.write(data)
+                await writer.drain()
+            if detached:
+                attacher.detached = True
+                attacher.done.set()
+                return
         if writer.can_write_eof():
             writer.write_eof()
     except (ConnectionError, OSError):

@@ -28,11 +28,25 @@ CONTAINER_OPTIONS = (
 )
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
+               Opt(("--detach-keys",), "detach_keys", "str", "Override the key sequence for detaching a container",
+                   metavar="string"),
                *CONTAINER_OPTIONS), stop_at_positional=True, min_args=1)
 CREATE = Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CONTAINER_OPTIONS,
                  stop_at_positional=True, min_args=1)
-START = Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", (),
-                min_args=1)
+START = Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", (
+    Opt(("-a", "--attach"), "attach", "bool", "Attach STDOUT/STDERR and forward signals"),
+    Opt(("-i", "--interactive"), "interactive", "bool", "Attach container's STDIN"),
+    Opt(("--detach-keys",), "detach_keys", "str", "Override the key sequence for detaching a container",
+        metavar="string"),
+), min_args=1)
+ATTACH = Command("attach", "[OPTIONS] CONTAINER", "Attach local standard input, output, and error streams to a "
+                 "running container", (
+    Opt(("--no-stdin",), "no_stdin", "bool", "Do not attach STDIN"),
+    Opt(("--sig-proxy",), "sig_proxy", "bool", "Proxy all received signals to the process (default true)",
+        default=True),
+    Opt(("--detach-keys",), "detach_keys", "str", "Override the key sequence for detaching a container",
+        metavar="string"),
+), min_args=1, max_args=1)
 PS = Command("ps", "[OPTIONS]", "List containers", (
     Opt(("-a", "--all"), "all", "bool", "Show all containers (default shows just running)"),
     Opt(("-q", "--quiet"), "quiet", "bool", "Only display container IDs"),
@@ -208,7 +222,8 @@ def run(client: Client, argv: list[str]) -> int:
         sys.stdout.write(cid + "\n")
         return 0
     attach = client.send("POST", f"/containers/{cid}/attach", upgrade=True,
-                         query={"stream": True, "stdout": True, "stderr": True, "stdin": values["interactive"]})
+                         query={"stream": True, "stdout": True, "stderr": True, "stdin": values["interactive"],
+                                "detachKeys": values["detach_keys"]})
     wait = client.send("POST", f"/containers/{cid}/wait",
                        query={"condition": "removed" if values["rm"] else "next-exit"})
     try:
@@ -221,7 +236,9 @@ def run(client: Client, argv: list[str]) -> int:
 
     if values["tty"]:
         send_terminal_size(client, cid)
-    stream_attached(attach, tty=values["tty"], stdin=values["interactive"])
+    if stream_attached(attach, tty=values["tty"], stdin=values["interactive"], detach_keys=values["detach_keys"]):
+        wait.close()
+        return 0  # detached with the detach keys: the container runs on
     result = wait.json()
     wait.close()
     if result.get("Error"):
@@ -244,7 +261,13 @@ def start(client: Client, argv: list[str]) -> int:
     parsed = _parse(START, argv)
     if parsed is None:
         return 0
-    _values, args = parsed
+    values, args = parsed
+    if values["attach"] or values["interactive"]:
+        if len(args) > 1:
+            sys.stderr.write("you cannot start and attach multiple containers at once\n")
+            return 1
+        return _attach(client, args[0], stdin=values["interactive"], detach_keys=values["detach_keys"],
+                       start_first=True)
     failed = False
     for name in args:
         try:
@@ -606,3 +629,44 @@ def prune(client: Client, argv: list[str]) -> int:
         sys.stdout.write("Deleted Containers:\n" + "".join(cid + "\n" for cid in deleted) + "\n")
     sys.stdout.write(f"Total reclaimed space: {human_size(result.get('SpaceReclaimed', 0))}\n")
     return 0
+
+
+def _attach(client: Client, name: str, *, stdin: bool, detach_keys: str | None, start_first: bool) -> int:
+    """Attach to a container (starting it first for `start -a`); return its exit code if it ends."""
+    from dockyard.cli.streams import send_terminal_size, stream_attached
+
+    info = client.call("GET", f"/containers/{name}/json")
+    tty = bool(info["Config"].get("Tty"))
+    stdin = stdin and bool(info["Config"].get("OpenStdin"))
+    if not start_first and not info["State"]["Running"]:
+        sys.stderr.write("You cannot attach to a stopped container, start it first\n")
+        return 1
+    response = client.send("POST", f"/containers/{info['Id']}/attach", upgrade=True,
+                           query={"stream": True, "stdout": True, "stderr": True, "stdin": stdin,
+                                  "detachKeys": detach_keys})
+    wait = client.send("POST", f"/containers/{info['Id']}/wait", query={"condition": "next-exit"})
+    if start_first:
+        try:
+            client.call("POST", f"/containers/{info['Id']}/start")
+        except APIError as exc:
+            response.close()
+            wait.close()
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            return 1
+    if tty:
+        send_terminal_size(client, info["Id"])
+    if stream_attached(response, tty=tty, stdin=stdin, detach_keys=detach_keys):
+        wait.close()
+        return 0  # detached: the container runs on
+    result = wait.json()
+    wait.close()
+    return int(result.get("StatusCode", 0))
+
+
+def attach(client: Client, argv: list[str]) -> int:
+    parsed = _parse(ATTACH, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    return _attach(client, args[0], stdin=not values["no_stdin"], detach_keys=values["detach_keys"],
+                   start_first=False)

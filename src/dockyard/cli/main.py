@@ -25,6 +25,7 @@ COMMANDS = {
     "exec": ("containers", "exec_"),
     "events": ("containers", "events"),
     "top": ("containers", "top"),
+    "attach": ("containers", "attach"),
     "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
@@ -39,7 +40,7 @@ GROUPS = {
                   "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
-                  "top": "top", "prune": "container prune"},
+                  "top": "top", "prune": "container prune", "attach": "attach"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -56,6 +57,7 @@ Options:
   -v, --version       Print version information and quit
 
 Commands:
+  attach      Attach local standard input, output, and error streams to a running container
   create      Create a new container
   events      Get real time events from the server
   exec        Execute a command in a running container

@@ -32,17 +32,24 @@ def copy_output(response: Response, *, multiplexed: bool) -> None:
             _write(err if stream == STDERR else out, payload)
 
 
-def _pump_stdin(sock) -> None:
+def _pump_stdin(sock, scanner, detached: list) -> None:
     try:
         while data := os.read(sys.stdin.fileno(), 65536):
-            sock.sendall(data)
+            sock.sendall(data)  # the daemon acts on the detach keys; we only note that they went by
+            if scanner.feed(data)[1]:
+                detached.append(True)
+                return
         sock.shutdown(_socket.SHUT_WR)
     except OSError:
         pass
 
 
-def stream_attached(response: Response, *, tty: bool, stdin: bool) -> None:
-    """A hijacked attach connection: output to our stdio, our stdin to the container."""
+def stream_attached(response: Response, *, tty: bool, stdin: bool, detach_keys: str | None = None) -> bool:
+    """A hijacked attach connection: output to our stdio, our stdin to the container.
+    Returns True when the user detached with the detach keys."""
+    from dockyard.util.detachkeys import DetachScanner, parse
+
+    detached: list = []
     restore = None
     if tty and stdin and sys.stdin.isatty():
         import termios
@@ -58,12 +65,14 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool) -> None:
         if stdin:
             import threading
 
-            threading.Thread(target=_pump_stdin, args=(response.sock,), daemon=True).start()
+            scanner = DetachScanner(parse(detach_keys or ""))
+            threading.Thread(target=_pump_stdin, args=(response.sock, scanner, detached), daemon=True).start()
         copy_output(response, multiplexed=not tty)
     finally:
         if restore:
             restore()
         response.close()
+    return bool(detached)
 
 
 def send_terminal_size(client, cid: str) -> None:

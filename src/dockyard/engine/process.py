@@ -17,6 +17,7 @@ class Attacher:
         self.send = send
         self.streams = streams
         self.done = asyncio.Event()
+        self.detached = False  # the client typed the detach keys
 
 
 @dataclass
