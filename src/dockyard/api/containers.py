@@ -242,7 +242,9 @@ def register(router, daemon) -> None:
             attacher = Attacher(send, streams)
             rt.attachers.append(attacher)
             if req.flag("stdin"):
-                pump = asyncio.ensure_future(_pump_stdin(rt, reader, DetachScanner(detach_keys), attacher))
+                # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
+                scanner = DetachScanner(detach_keys) if tty else None
+                pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher))
             try:
                 await attacher.done.wait()
             finally:
@@ -420,7 +422,7 @@ def register(router, daemon) -> None:
     router.add("DELETE", "/containers/{id}", remove)
 
 
-async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner, attacher: Attacher) -> None:
+async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher) -> None:
     """Client stdin -> container stdin, once the container has started; EOF closes it (StdinOnce).
     The detach keys end this attach and leave the container running."""
     await rt.started.wait()
@@ -428,7 +430,7 @@ async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner, 
         while data := await reader.read(65536):
             if rt.stdin_writer is None:
                 return
-            data, detached = scanner.feed(data)
+            data, detached = scanner.feed(data) if scanner else (data, False)
             if data:
                 rt.stdin_writer.write(data)
                 await rt.stdin_writer.drain()

@@ -27,7 +27,8 @@ def register(router, daemon) -> None:
             return Response(200)
         tty = bool(e.config.get("Tty"))
         streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
-        scanner = DetachScanner(parse_detach_keys(e.config.get("DetachKeys") or ""))
+        keys = parse_detach_keys(e.config.get("DetachKeys") or "")
+        scanner = DetachScanner(keys) if tty else None  # detach keys only apply to a TTY, as in moby
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
         reader, writer = await req.hijack(content_type)
 
@@ -74,11 +75,11 @@ def register(router, daemon) -> None:
     router.add("POST", "/exec/{id}/resize", resize)
 
 
-async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner, attacher: Attacher) -> None:
+async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher) -> None:
     writer = e.launched.io_writer
     try:
         while data := await reader.read(65536):
-            data, detached = scanner.feed(data)
+            data, detached = scanner.feed(data) if scanner else (data, False)
             if data:
                 writer.write(data)
                 await writer.drain()

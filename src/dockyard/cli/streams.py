@@ -36,7 +36,7 @@ def _pump_stdin(sock, scanner, detached: list) -> None:
     try:
         while data := os.read(sys.stdin.fileno(), 65536):
             sock.sendall(data)  # the daemon acts on the detach keys; we only note that they went by
-            if scanner.feed(data)[1]:
+            if scanner is not None and scanner.feed(data)[1]:
                 detached.append(True)
                 return
         sock.shutdown(_socket.SHUT_WR)
@@ -65,7 +65,7 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool, detach_keys: 
         if stdin:
             import threading
 
-            scanner = DetachScanner(parse(detach_keys or ""))
+            scanner = DetachScanner(parse(detach_keys or "")) if tty else None
             threading.Thread(target=_pump_stdin, args=(response.sock, scanner, detached), daemon=True).start()
         copy_output(response, multiplexed=not tty)
     finally:
