@@ -8,7 +8,7 @@ from dockyard.api.http import BadRequest, Request, Response
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
 from dockyard.engine.process import Attacher
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter, NotFound, NotImplementedYet
 from dockyard.images.layerstore import tree_size
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
@@ -259,6 +259,8 @@ def register(router, daemon) -> None:
 
     async def logs(req: Request) -> Response | None:
         c = service.get(req.params["id"])
+        if (c.host_config.get("LogConfig") or {}).get("Type", "json-file") != "json-file":
+            raise NotImplementedYet("configured logging driver does not support reading")
         want_stdout, want_stderr = req.flag("stdout"), req.flag("stderr")
         if not (want_stdout or want_stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
@@ -271,6 +273,7 @@ def register(router, daemon) -> None:
             except ValueError:
                 raise InvalidParameter(f"invalid value for tail: {tail!r}; use a number or all") from None
         timestamps = req.flag("timestamps")
+        details = req.flag("details")
         tty = bool(c.config.get("Tty"))
         records = [r for r in read_records(service.log_path(c.id))
                    if (r.stream == "stdout" and want_stdout) or (r.stream == "stderr" and want_stderr)]
@@ -282,14 +285,16 @@ def register(router, daemon) -> None:
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
         stream = await req.start_stream(200, content_type)
 
-        def encode(stream_no: int, data: bytes, stamp: str) -> bytes:
+        def encode(stream_no: int, data: bytes, stamp: str, attrs: dict | None = None) -> bytes:
+            if details:  # Docker: the attributes as k=v pairs, then a space, before the line
+                data = ",".join(f"{k}={v}" for k, v in sorted((attrs or {}).items())).encode() + b" " + data
             if timestamps:
                 data = stamp.encode() + b" " + data
             return data if tty else frame(stream_no, data)
 
         out = bytearray()
         for r in records:
-            out += encode(STDOUT if r.stream == "stdout" else STDERR, r.data, rfc3339_fixed(r.time_ns))
+            out += encode(STDOUT if r.stream == "stdout" else STDERR, r.data, rfc3339_fixed(r.time_ns), r.attrs)
         await stream.write(bytes(out))
         if req.flag("follow") and c.state.running and (until is None or until > time.time()):
             queue: asyncio.Queue = asyncio.Queue()

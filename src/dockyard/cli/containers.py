@@ -25,6 +25,8 @@ CONTAINER_OPTIONS = (
         metavar="string"),
     Opt(("--stop-signal",), "stop_signal", "str", "Signal to stop the container", metavar="string"),
     Opt(("--stop-timeout",), "stop_timeout", "int", "Timeout (in seconds) to stop a container", metavar="int"),
+    Opt(("--log-driver",), "log_driver", "str", "Logging driver for the container", metavar="string"),
+    Opt(("--log-opt",), "log_opt", "list", "Log driver options", metavar="list"),
 )
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
@@ -69,6 +71,7 @@ LOGS = Command("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", (
         default="all", metavar="string"),
     Opt(("--since",), "since", "str", "Show logs since timestamp or relative (e.g. 42m)", metavar="string"),
     Opt(("--until",), "until", "str", "Show logs before a timestamp or relative (e.g. 42m)", metavar="string"),
+    Opt(("--details",), "details", "bool", "Show extra details provided to logs"),
 ), min_args=1, max_args=1)
 RM = Command("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", (
     Opt(("-f", "--force"), "force", "bool", "Force the removal of a running container (uses SIGKILL)"),
@@ -151,7 +154,9 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
         "AttachStdout": not values.get("detach"),
         "AttachStderr": not values.get("detach"),
         "Labels": _labels(labels),
-        "HostConfig": {"AutoRemove": values["rm"], "RestartPolicy": _restart_policy(values["restart"])},
+        "HostConfig": {"AutoRemove": values["rm"], "RestartPolicy": _restart_policy(values["restart"]),
+                       "LogConfig": {"Type": values["log_driver"] or "json-file",
+                                     "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
     }
     if values["stop_signal"]:
         body["StopSignal"] = values["stop_signal"]
@@ -389,6 +394,7 @@ def logs(client: Client, argv: list[str]) -> int:
     values, args = parsed
     now = time.time()
     query = {"stdout": True, "stderr": True, "follow": values["follow"], "timestamps": values["timestamps"],
+             "details": values["details"],
              "tail": values["tail"],
              "since": _parse_time(values["since"], now) if values["since"] else None,
              "until": _parse_time(values["until"], now) if values["until"] else None}

@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 
-from dockyard.engine import restart
+from dockyard.engine import logconfig, restart
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.process import launch, pump_output, read_exit
@@ -168,6 +168,7 @@ class ContainerService:
         if not isinstance(host_config, dict):
             raise InvalidParameter("HostConfig must be an object")
         host_config = dict(host_config)
+        host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
         config = merge_config(body, image)
@@ -258,11 +259,16 @@ class ContainerService:
         except FileNotFoundError:
             pass
         config = c.config
+        log_config = c.host_config.get("LogConfig") or {}
+        log_options = log_config.get("Config") or {}
         request = {
             "id": c.id,
             "spec": spec,
             "rootfs_mounts": [m.to_dict() for m in self.snapshotter.mounts(c.id)],
-            "log_path": self.log_path(c.id),
+            "log_path": self.log_path(c.id) if log_config.get("Type", "json-file") == "json-file" else None,
+            "log_max_size": logconfig.parse_size(log_options["max-size"]) if "max-size" in log_options else -1,
+            "log_max_file": int(log_options.get("max-file", "1")),
+            "log_attrs": logconfig.attributes(log_options, config.get("Labels") or {}, config.get("Env") or []),
             "state_dir": state_dir,
             "tty": bool(config.get("Tty")),
             "open_stdin": bool(config.get("OpenStdin")),

@@ -1,9 +1,10 @@
-"""Docker's json-file log format: one JSON object per line, {"log","stream","time"}."""
+"""Docker's json-file log format: one JSON object per line, {"log","stream","time"[,"attrs"]},
+rotated to <log>.1, <log>.2, ... when max-size is set."""
 
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dockyard.util.timefmt import now_ns, parse_rfc3339, rfc3339_ns
 
@@ -11,9 +12,17 @@ MAX_PARTIAL = 16 * 1024  # Docker splits lines longer than this
 
 
 class JsonLogWriter:
-    def __init__(self, path: str) -> None:
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    def __init__(self, path: str, max_size: int = -1, max_file: int = 1, attrs: dict | None = None) -> None:
+        self._path = path
+        self._max_size = max_size
+        self._max_file = max(1, max_file)
+        self._attrs = attrs or None
+        self._fd = self._open()
+        self._size = os.fstat(self._fd).st_size
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def _open(self) -> int:
+        return os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
     def write(self, stream: str, data: bytes) -> None:
         buffer = self._partial[stream] + data
@@ -30,12 +39,29 @@ class JsonLogWriter:
         if not records:
             return
         stamp = rfc3339_ns(now_ns())
-        out = "".join(
-            json.dumps({"log": r.decode("utf-8", "replace"), "stream": stream, "time": stamp},
-                       ensure_ascii=False) + "\n"
-            for r in records
-        )
-        os.write(self._fd, out.encode())
+        for record in records:
+            entry = {"log": record.decode("utf-8", "replace"), "stream": stream, "time": stamp}
+            if self._attrs:
+                entry["attrs"] = self._attrs
+            line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+            if self._max_size > 0 and self._size and self._size + len(line) > self._max_size:
+                self._rotate()
+            os.write(self._fd, line)
+            self._size += len(line)
+
+    def _rotate(self) -> None:
+        """<log> -> <log>.1 -> ... ; the oldest beyond max-file is dropped (max-file 1: truncate)."""
+        os.close(self._fd)
+        if self._max_file == 1:
+            os.truncate(self._path, 0)
+        else:
+            for index in range(self._max_file - 1, 0, -1):
+                older = f"{self._path}.{index}"
+                newer = self._path if index == 1 else f"{self._path}.{index - 1}"
+                if os.path.exists(newer):
+                    os.replace(newer, older)
+        self._fd = self._open()
+        self._size = 0
 
     def close(self) -> None:
         for stream, rest in self._partial.items():
@@ -50,21 +76,34 @@ class LogRecord:
     stream: str
     data: bytes
     time: str
+    attrs: dict = field(default_factory=dict)
 
     @property
     def time_ns(self) -> int:
         return parse_rfc3339(self.time)
 
 
+def log_files(path: str) -> list[str]:
+    """The current log and its rotations, oldest first."""
+    rotated = []
+    index = 1
+    while os.path.exists(f"{path}.{index}"):
+        rotated.append(f"{path}.{index}")
+        index += 1
+    return [*reversed(rotated), path]
+
+
 def read_records(path: str) -> Iterator[LogRecord]:
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with f:
-        for line in f:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a crash mid-write
-            yield LogRecord(entry.get("stream", "stdout"), entry.get("log", "").encode(), entry.get("time", ""))
+    for name in log_files(path):
+        try:
+            f = open(name, "rb")
+        except FileNotFoundError:
+            continue
+        with f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a line torn by a crash mid-write
+                yield LogRecord(entry.get("stream", "stdout"), entry.get("log", "").encode(), entry.get("time", ""),
+                                entry.get("attrs") or {})

@@ -135,7 +135,10 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
 
 def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outputs: dict[int, int],
                stdin_w: int | None, tty: bool) -> None:
-    log = JsonLogWriter(request["log_path"]) if request.get("log_path") else None  # execs are not logged
+    log = None  # execs, and containers with the "none" driver, are not logged
+    if request.get("log_path"):
+        log = JsonLogWriter(request["log_path"], request.get("log_max_size", -1), request.get("log_max_file", 1),
+                            request.get("log_attrs"))
     stdin_once = request.get("stdin_once", False)
     pidfd = os.pidfd_open(pid)
     poller = select.poll()

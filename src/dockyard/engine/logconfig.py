@@ -1,0 +1,50 @@
+"""`--log-driver` and `--log-opt`: the json-file driver (with rotation) and none."""
+
+import re
+
+from dockyard.errors import InvalidParameter
+
+DRIVERS = ("json-file", "none")
+JSON_FILE_OPTS = {"max-size", "max-file", "labels", "labels-regex", "env", "env-regex", "compress", "tag"}
+
+
+def parse_size(text: str) -> int:
+    """Docker's RAMInBytes-style sizes for max-size: 100, 10k, 10m, 1g (binary multiples)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)b?", text.strip().lower())
+    if not match:
+        raise InvalidParameter(f"invalid size: '{text}'")
+    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
+
+
+def validate(log_config: dict | None) -> dict:
+    config = dict(log_config or {})
+    driver = config.get("Type") or "json-file"
+    options = dict(config.get("Config") or {})
+    if driver not in DRIVERS:
+        raise InvalidParameter(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
+    if driver == "none" and options:
+        raise InvalidParameter(f"unknown log opt '{next(iter(options))}' for none log driver")
+    for key, value in options.items():
+        if key not in JSON_FILE_OPTS:
+            raise InvalidParameter(f"unknown log opt '{key}' for json-file log driver")
+        if key == "max-size":
+            parse_size(value)
+        if key == "max-file":
+            if not str(value).isdigit() or int(value) < 1:
+                raise InvalidParameter("max-file cannot be less than 1")
+    if int(options.get("max-file", "1")) > 1 and "max-size" not in options:
+        raise InvalidParameter("max-file cannot be set without max-size")
+    return {"Type": driver, "Config": options}
+
+
+def attributes(options: dict, labels: dict, env: list[str]) -> dict:
+    """The extra attributes json-file records with each line (`labels`, `env` options)."""
+    attrs = {}
+    for key in [k for k in options.get("labels", "").split(",") if k]:
+        if key in labels:
+            attrs[key] = labels[key]
+    env_map = dict(e.split("=", 1) for e in env if "=" in e)
+    for key in [k for k in options.get("env", "").split(",") if k]:
+        if key in env_map:
+            attrs[key] = env_map[key]
+    return attrs
