@@ -173,8 +173,8 @@ def filter_containers(daemon, containers: list[Container], filters: Filters) -> 
                 continue  # nothing is published yet: no container matches a publish filter
         if filters.get("volume") or filters.get("network"):
             continue  # no container has volumes or networks yet
-        if "health" in filters and "none" not in filters.get("health"):
-            continue  # no container has a health check yet
+        if "health" in filters and (c.state.health or {}).get("Status", "none") not in filters.get("health"):
+            continue
         if "is-task" in filters and "true" in filters.get("is-task"):
             continue
         if "isolation" in filters and "default" not in filters.get("isolation"):

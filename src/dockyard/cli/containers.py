@@ -25,6 +25,16 @@ CONTAINER_OPTIONS = (
         metavar="string"),
     Opt(("--stop-signal",), "stop_signal", "str", "Signal to stop the container", metavar="string"),
     Opt(("--stop-timeout",), "stop_timeout", "int", "Timeout (in seconds) to stop a container", metavar="int"),
+    Opt(("--health-cmd",), "health_cmd", "str", "Command to run to check health", metavar="string"),
+    Opt(("--health-interval",), "health_interval", "str", "Time between running the check (ms|s|m|h) (default 0s)",
+        metavar="duration"),
+    Opt(("--health-timeout",), "health_timeout", "str", "Maximum time to allow one check to run (ms|s|m|h) "
+        "(default 0s)", metavar="duration"),
+    Opt(("--health-retries",), "health_retries", "int", "Consecutive failures needed to report unhealthy",
+        metavar="int"),
+    Opt(("--health-start-period",), "health_start_period", "str", "Start period for the container to initialize "
+        "before starting health-retries countdown (ms|s|m|h) (default 0s)", metavar="duration"),
+    Opt(("--no-healthcheck",), "no_healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
     Opt(("--log-driver",), "log_driver", "str", "Logging driver for the container", metavar="string"),
     Opt(("--log-opt",), "log_opt", "list", "Log driver options", metavar="list"),
 )
@@ -137,6 +147,33 @@ def _restart_policy(text: str | None) -> dict:
     return {"Name": name, "MaximumRetryCount": retries}
 
 
+def _healthcheck(values: dict) -> dict | None:
+    from dockyard.errors import InvalidParameter
+    from dockyard.util.durations import parse_ns
+
+    given = {key: values[key] for key in ("health_cmd", "health_interval", "health_timeout", "health_retries",
+                                          "health_start_period") if values[key] is not None}
+    if values["no_healthcheck"]:
+        if given:
+            raise UsageError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    check: dict = {}
+    if "health_cmd" in given:
+        check["Test"] = ["CMD-SHELL", given["health_cmd"]]
+    try:
+        for key, field in (("health_interval", "Interval"), ("health_timeout", "Timeout"),
+                           ("health_start_period", "StartPeriod")):
+            if key in given:
+                check[field] = parse_ns(given[key])
+    except InvalidParameter as exc:
+        raise UsageError(str(exc)) from None
+    if "health_retries" in given:
+        check["Retries"] = given["health_retries"]
+    return check
+
+
 def container_body(values: dict, image: str, command: list[str]) -> dict:
     env = [line for path in values["env_file"] for line in _read_lines_file(path, "env")] + values["env"]
     labels = [line for path in values["label_file"] for line in _read_lines_file(path, "label")] + values["label"]
@@ -158,6 +195,9 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
                        "LogConfig": {"Type": values["log_driver"] or "json-file",
                                      "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
     }
+    healthcheck = _healthcheck(values)
+    if healthcheck is not None:
+        body["Healthcheck"] = healthcheck
     if values["stop_signal"]:
         body["StopSignal"] = values["stop_signal"]
     if values["stop_timeout"] is not None:

@@ -17,6 +17,7 @@ class State:
     started_at: int = 0  # ns since the epoch; 0 = never
     finished_at: int = 0
     oom_killed: bool = False
+    health: dict | None = None  # {"Status", "FailingStreak", "Log"} when the container has a health check
 
     @property
     def running(self) -> bool:
@@ -35,6 +36,7 @@ class State:
             "Error": self.error,
             "StartedAt": rfc3339_ns(self.started_at),
             "FinishedAt": rfc3339_ns(self.finished_at),
+            **({"Health": self.health} if self.health is not None else {}),
         }
 
     def describe(self, now: float | None = None) -> str:
@@ -42,7 +44,12 @@ class State:
         now = time.time() if now is None else now
         if self.status in ("running", "paused"):
             up = "Up " + human_duration(now - self.started_at / 1e9)
-            return up + " (Paused)" if self.status == "paused" else up
+            if self.status == "paused":
+                return up + " (Paused)"
+            health = (self.health or {}).get("Status")
+            if health == "starting":
+                return up + " (health: starting)"
+            return f"{up} ({health})" if health else up
         if self.status == "restarting":
             return f"Restarting ({self.exit_code}) {human_duration(now - self.finished_at / 1e9)} ago"
         if self.status == "removing":

@@ -50,6 +50,7 @@ class ContainerService:
         self.snapshotter = snapshotter
         self.launcher = launcher
         self.events = events
+        self.on_start: list = []  # callbacks run after each successful start (health checks)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" -> id
         self._runtime: dict[str, Runtime] = {}
@@ -63,6 +64,9 @@ class ContainerService:
 
     def log_path(self, cid: str) -> str:
         return os.path.join(self._dir(cid), f"{cid}-json.log")
+
+    def save(self, c: Container) -> None:
+        self._save(c)
 
     def _save(self, c: Container) -> None:
         write_json(os.path.join(self._dir(c.id), "config.v2.json"), c.to_record())
@@ -83,8 +87,13 @@ class ContainerService:
                 self._reconcile(c)
 
     async def apply_policies_at_boot(self) -> None:
-        """Start the containers whose restart policy says so (after load())."""
+        """Start the containers whose restart policy says so (after load()), and resume the
+        watchers (health checks) of those still running."""
         for c in self.list():
+            if c.state.status == "running":
+                for callback in self.on_start:
+                    callback(c)
+                continue
             if c.state.status in ("exited", "created") and c.state.started_at and restart.restart_on_daemon_start(
                     c.host_config.get("RestartPolicy") or {}, c.manually_stopped):
                 try:
@@ -146,6 +155,9 @@ class ContainerService:
             if len(matches) > 1:
                 raise InvalidParameter(f"Multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
+
+    def find(self, cid: str) -> Container | None:
+        return self._containers.get(cid)
 
     def runtime(self, c: Container) -> Runtime:
         return self._runtime[c.id]
@@ -290,6 +302,8 @@ class ContainerService:
                         started_at=now_ns())
         self._save(c)
         self.emit(c, "start")
+        for callback in self.on_start:
+            callback(c)
         rt.ctl_writer = launched.ctl_writer
         rt.stdin_writer = launched.io_writer
         rt.started.set()
@@ -313,7 +327,7 @@ class ContainerService:
             rt.started = asyncio.Event()
         if "exit" in message:
             c.state = State(status="exited", exit_code=message["exit"], started_at=c.state.started_at,
-                            finished_at=message["finished"])
+                            finished_at=message["finished"], health=c.state.health)
             self._save(c)
         else:
             self._record_exit_from_file(c)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
+from dockyard.engine.health import HealthMonitor
 from dockyard.engine.images import ImageService
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
@@ -43,6 +44,7 @@ class Daemon:
                                            self.image_store, self.snapshotter, launcher, self.events)
         self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
+        self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
 
     def _engine_id(self) -> str:

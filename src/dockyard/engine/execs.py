@@ -25,6 +25,7 @@ class Exec:
     attachers: list = field(default_factory=list)
     launched: Launched | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    internal: bool = False  # a health probe
 
 
 class ExecService:
@@ -32,7 +33,7 @@ class ExecService:
         self.containers = containers
         self._execs: dict[str, Exec] = {}
 
-    def create(self, c: Container, config: dict) -> Exec:
+    def create(self, c: Container, config: dict, *, internal: bool = False) -> Exec:
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if not c.state.running:
@@ -43,10 +44,14 @@ class ExecService:
         if config.get("Privileged"):
             raise InvalidParameter("privileged exec is not supported by Dockyard yet (it arrives with --privileged "
                                    "containers)")
-        e = Exec(new_id(), c.id, config)
+        e = Exec(new_id(), c.id, config, internal=internal)
         self._execs[e.id] = e
-        self.containers.emit(c, "exec_create: " + " ".join(cmd), execID=e.id)
+        if not internal:  # health probes are not reported as execs, as in Docker
+            self.containers.emit(c, "exec_create: " + " ".join(cmd), execID=e.id)
         return e
+
+    def forget(self, exec_id: str) -> None:
+        self._execs.pop(exec_id, None)
 
     def get(self, exec_id: str) -> Exec:
         e = self._execs.get(exec_id)
@@ -89,7 +94,8 @@ class ExecService:
                 attacher.done.set()
             raise StartFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
                               f"{launched.first['error']}: unknown")
-        self.containers.emit(c, "exec_start: " + " ".join(e.config["Cmd"]), execID=e.id)
+        if not e.internal:
+            self.containers.emit(c, "exec_start: " + " ".join(e.config["Cmd"]), execID=e.id)
         e.launched = launched
         e.pid = launched.first["pid"]
         e.running = True
@@ -107,8 +113,8 @@ class ExecService:
         e.exit_code = message.get("exit", 126 if not message else None)
         e.pid = 0
         e.finished.set()
-        c = self.containers._containers.get(e.container_id)
-        if c is not None:
+        c = self.containers.find(e.container_id)
+        if c is not None and not e.internal:
             self.containers.emit(c, "exec_die", execID=e.id, exitCode=str(e.exit_code))
 
     def resize(self, e: Exec, height: int, width: int) -> None:
