@@ -10,8 +10,9 @@ DATA_ROOT  := /var/lib/dockyard
 LOG        := /var/log/dockyardd.log
 PIDFILE    := /run/dockyardd.pid
 # What the engine needs from the system: busybox for the offline base image, iproute2 and
-# iptables for networking, Python's venv module for the install, crun as the reference runtime.
-APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar
+# iptables for networking, Python's venv module for the install, crun as the reference runtime,
+# tini for --init.
+APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # What the benchmark adds: Docker's own daemon to compare against.
 APT_BENCH_PACKAGES := docker.io
 

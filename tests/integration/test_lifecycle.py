@@ -150,3 +150,20 @@ def test_pause_freezes_every_process_and_unpause_resumes(daemon, names):
     while os.path.isdir(cgroup) and time.time() < deadline:
         time.sleep(0.05)
     assert not os.path.isdir(cgroup), "the cgroup goes with the container"
+
+
+def test_init_is_pid_1_reaps_zombies_and_forwards_signals(daemon, names):
+    names.append("with-init")
+    # The shell exits 0 on TERM only if the init forwards it; a zombie is left for init to reap.
+    daemon.cli("run", "-d", "--init", "--name", "with-init", "busybox", "sh", "-c",
+               "trap 'exit 0' TERM; (sleep 0.1 &) ; echo ready; while true; do sleep 0.1; done")
+    wait_for_log(daemon, "with-init", "ready")
+    r = daemon.cli("exec", "with-init", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; sleep 0.5; "
+                   "ps -o stat,comm | grep -c '^Z' || true")
+    first, zombies = r.stdout.decode().splitlines()
+    assert first.startswith("/sbin/docker-init -- sh -c")
+    assert zombies == "0"
+    started = time.time()
+    assert daemon.cli("stop", "-t", "5", "with-init").returncode == 0
+    assert time.time() - started < 3  # SIGTERM reached the shell through init
+    assert state(daemon, "with-init")["ExitCode"] == 0

@@ -25,6 +25,7 @@ CONTAINER_OPTIONS = (
         metavar="string"),
     Opt(("--stop-signal",), "stop_signal", "str", "Signal to stop the container", metavar="string"),
     Opt(("--stop-timeout",), "stop_timeout", "int", "Timeout (in seconds) to stop a container", metavar="int"),
+    Opt(("--init",), "init", "bool", "Run an init inside the container that forwards signals and reaps processes"),
     Opt(("--health-cmd",), "health_cmd", "str", "Command to run to check health", metavar="string"),
     Opt(("--health-interval",), "health_interval", "str", "Time between running the check (ms|s|m|h) (default 0s)",
         metavar="duration"),
@@ -192,6 +193,7 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
         "AttachStderr": not values.get("detach"),
         "Labels": _labels(labels),
         "HostConfig": {"AutoRemove": values["rm"], "RestartPolicy": _restart_policy(values["restart"]),
+                       **({"Init": True} if values["init"] else {}),
                        "LogConfig": {"Type": values["log_driver"] or "json-file",
                                      "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
     }

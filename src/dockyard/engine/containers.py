@@ -30,6 +30,9 @@ from dockyard.util.timefmt import now_ns
 
 log = logging.getLogger("dockyard.containers")
 
+# --init: a static init binary from the host, bind-mounted where Docker puts its docker-init.
+INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init")
+INIT_TARGET = "/sbin/docker-init"
 VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
@@ -181,6 +184,8 @@ class ContainerService:
             raise InvalidParameter("HostConfig must be an object")
         host_config = dict(host_config)
         host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
+        if host_config.get("Init"):
+            self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
         config = merge_config(body, image)
@@ -223,8 +228,12 @@ class ContainerService:
         config = c.config
         user = resolve_user(config.get("User") or "", lambda path: self.snapshotter.read_file(c.id, path))
         directory = self._dir(c.id)
-        return build_spec(
-            args=[c.path, *c.args],
+        args = [c.path, *c.args]
+        if c.host_config.get("Init"):
+            # Docker's --init: a real init (tini) as PID 1 reaps zombies and forwards signals.
+            args = [INIT_TARGET, "--", *args]
+        spec = build_spec(
+            args=args,
             env=process_env(config.get("Env") or [], config["Hostname"], bool(config.get("Tty"))),
             cwd=config.get("WorkingDir") or "/",
             user=user,
@@ -236,6 +245,18 @@ class ContainerService:
             cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
+        if c.host_config.get("Init"):
+            spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": self.init_binary(),
+                                   "options": ["bind", "ro"]})
+        return spec
+
+    @staticmethod
+    def init_binary() -> str:
+        for candidate in INIT_BINARIES:
+            if os.path.exists(candidate):
+                return candidate
+        raise InvalidParameter("--init needs an init binary on the host: apt-get install tini "
+                               f"(looked for {', '.join(INIT_BINARIES)})")
 
     @staticmethod
     def cgroup_path(c: Container) -> str:
