@@ -8,6 +8,7 @@ from dockyard.api.http import BadRequest, Request, Response
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
 from dockyard.engine.process import Attacher
+from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, InvalidParameter, NotFound, NotImplementedYet
 from dockyard.images.layerstore import tree_size
 from dockyard.util.detachkeys import DetachScanner
@@ -408,7 +409,31 @@ def register(router, daemon) -> None:
             daemon.execs.forget_container(cid)
         return Response(200, {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
+    async def stats(req: Request) -> Response | None:
+        c = service.get(req.params["id"])
+        stream_mode = req.flag("stream", True) and not req.flag("one-shot")
+        previous = empty_sample()
+        if not c.state.running:
+            # Docker answers a stopped container with one empty sample rather than an error.
+            return Response(200, {**empty_sample(), "name": c.name, "id": c.id, "precpu_stats": previous["cpu_stats"]})
+        if not req.flag("stream", True) and not req.flag("one-shot"):
+            previous = await asyncio.to_thread(sample, c, service.cgroup_path(c))
+            await asyncio.sleep(1)  # like Docker, a single sample carries the CPU use of the last second
+        stream = await req.start_stream(200, "application/json")
+        while c.state.running:
+            current = await asyncio.to_thread(sample, c, service.cgroup_path(c))
+            current["preread"] = previous["read"]
+            current["precpu_stats"] = previous["cpu_stats"]
+            await stream.write_json(current)
+            if not stream_mode:
+                break
+            previous = current
+            await asyncio.sleep(1)
+        await stream.finish()
+        return None
+
     router.add("POST", "/containers/create", create)
+    router.add("GET", "/containers/{id}/stats", stats)
     router.add("GET", "/containers/{id}/top", top)
     router.add("POST", "/containers/prune", prune)
     router.add("POST", "/containers/{id}/pause", pause)

@@ -26,6 +26,7 @@ COMMANDS = {
     "events": ("containers", "events"),
     "top": ("containers", "top"),
     "attach": ("containers", "attach"),
+    "stats": ("containers", "stats"),
     "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
@@ -40,7 +41,8 @@ GROUPS = {
                   "logs": "logs", "rm": "rm", "remove": "rm", "inspect": "inspect", "stop": "stop",
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
-                  "top": "top", "prune": "container prune", "attach": "attach"},
+                  "top": "top", "prune": "container prune", "attach": "attach",
+                  "stats": "stats"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -76,6 +78,7 @@ Commands:
   run         Create and run a new container from an image
   start       Start one or more stopped containers
   top         Display the running processes of a container
+  stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   unpause     Unpause all processes within one or more containers
   version     Show the Docker version information

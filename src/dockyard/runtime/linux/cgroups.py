@@ -165,3 +165,106 @@ def _inherit_cpuset(parent: str, directory: str) -> None:
                 continue
         with open(os.path.join(parent, name)) as f:
             _write(target, f.read().strip())
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _int(path: str) -> int | None:
+    text = _read(path)
+    try:
+        return int(text.split()[0]) if text else None
+    except (ValueError, IndexError):
+        return None
+
+
+def _keyed(text: str | None) -> dict[str, int]:
+    out = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def _blkio_v1(text: str | None) -> list[dict]:
+    entries = []
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 3 and ":" in parts[0]:
+            major, minor = parts[0].split(":")
+            entries.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
+    return entries
+
+
+def _io_v2(text: str | None) -> list[dict]:
+    entries = []
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if not parts or ":" not in parts[0]:
+            continue
+        major, minor = parts[0].split(":")
+        fields = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        for key, op in (("rbytes", "read"), ("wbytes", "write")):
+            if key in fields:
+                entries.append({"major": int(major), "minor": int(minor), "op": op, "value": int(fields[key])})
+    return entries
+
+
+class CgroupStats:
+    """Raw figures in Docker's stats shape (cpu_stats, memory_stats, blkio_stats, pids_stats)."""
+
+    def __init__(self, cgroup: Cgroup) -> None:
+        self.cgroup = cgroup
+
+    def collect(self) -> dict:
+        return self._v2() if self.cgroup.unified else self._v1()
+
+    def _v1(self) -> dict:
+        d = self.cgroup.dirs
+        percpu = [int(x) for x in (_read(f"{d['cpuacct']}/cpuacct.usage_percpu") or "").split()]
+        cpu_stat = _keyed(_read(f"{d['cpuacct']}/cpuacct.stat"))
+        tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        throttling = _keyed(_read(f"{d['cpu']}/cpu.stat")) if "cpu" in d else {}
+        memory = _keyed(_read(f"{d['memory']}/memory.stat"))
+        return {
+            "cpu_stats": {
+                "cpu_usage": {"total_usage": _int(f"{d['cpuacct']}/cpuacct.usage") or 0, "percpu_usage": percpu,
+                              "usage_in_kernelmode": cpu_stat.get("system", 0) * tick_ns,
+                              "usage_in_usermode": cpu_stat.get("user", 0) * tick_ns},
+                "throttling_data": {"periods": throttling.get("nr_periods", 0),
+                                    "throttled_periods": throttling.get("nr_throttled", 0),
+                                    "throttled_time": throttling.get("throttled_time", 0)},
+            },
+            "memory_stats": {"usage": _int(f"{d['memory']}/memory.usage_in_bytes") or 0,
+                             "max_usage": _int(f"{d['memory']}/memory.max_usage_in_bytes") or 0,
+                             "stats": memory, "limit": _int(f"{d['memory']}/memory.limit_in_bytes") or 0},
+            "blkio_stats": {"io_service_bytes_recursive": _blkio_v1(
+                _read(f"{d['blkio']}/blkio.throttle.io_service_bytes_recursive")),
+                "io_serviced_recursive": _blkio_v1(_read(f"{d['blkio']}/blkio.throttle.io_serviced_recursive"))},
+            "pids_stats": {"current": _int(f"{d['pids']}/pids.current") or 0},
+        }
+
+    def _v2(self) -> dict:
+        u = self.cgroup.unified
+        cpu = _keyed(_read(f"{u}/cpu.stat"))
+        memory = _keyed(_read(f"{u}/memory.stat"))
+        limit_text = (_read(f"{u}/memory.max") or "max").strip()
+        return {
+            "cpu_stats": {
+                "cpu_usage": {"total_usage": cpu.get("usage_usec", 0) * 1000,
+                              "usage_in_kernelmode": cpu.get("system_usec", 0) * 1000,
+                              "usage_in_usermode": cpu.get("user_usec", 0) * 1000},
+                "throttling_data": {"periods": cpu.get("nr_periods", 0), "throttled_periods":
+                                    cpu.get("nr_throttled", 0), "throttled_time": cpu.get("throttled_usec", 0) * 1000},
+            },
+            "memory_stats": {"usage": _int(f"{u}/memory.current") or 0, "stats": memory,
+                             "limit": 0 if limit_text == "max" else int(limit_text)},
+            "blkio_stats": {"io_service_bytes_recursive": _io_v2(_read(f"{u}/io.stat"))},
+            "pids_stats": {"current": _int(f"{u}/pids.current") or 0},
+        }
