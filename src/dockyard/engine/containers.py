@@ -75,9 +75,15 @@ class ContainerService:
         write_json(os.path.join(self._dir(c.id), "config.v2.json"), c.to_record())
 
     def load(self) -> None:
-        """Rebuild the indexes from disk and reconcile containers that ran while we were away."""
+        """Rebuild the indexes from disk, and finish or undo what a crash interrupted: files left
+        by a create or remove that never completed go; containers that ran or stopped while we
+        were away are reconciled with what their shims recorded."""
         for cid in os.listdir(self.root):
             path = os.path.join(self.root, cid, "config.v2.json")
+            if not os.path.exists(path):
+                log.info("removing the leftovers of an interrupted create or remove: %s", cid)
+                self._delete_files(cid)
+                continue
             try:
                 c = Container.from_record(read_json(path))
             except (OSError, ValueError, TypeError):
@@ -86,8 +92,7 @@ class ContainerService:
             self._containers[c.id] = c
             self._names[c.name] = c.id
             self._runtime[c.id] = Runtime()
-            if c.state.running:
-                self._reconcile(c)
+            self._reconcile(c)
 
     async def apply_policies_at_boot(self) -> None:
         """Start the containers whose restart policy says so (after load()), and resume the
@@ -104,18 +109,29 @@ class ContainerService:
                 except DockyardError as exc:
                     log.warning("restarting %s at daemon start failed: %s", c.id[:12], exc)
 
+    def _live_shim(self, c: Container) -> dict | None:
+        """The shim's pid.json if that shim still runs and still parents that container process."""
+        try:
+            record = read_json(os.path.join(self.state_dir(c.id), "pid.json"))
+            with open(f"/proc/{record['pid']}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, KeyError, IndexError):
+            return None
+        return record if ppid == record["shim"] else None
+
     def _reconcile(self, c: Container) -> None:
-        exit_file = os.path.join(self.state_dir(c.id), "exit.json")
-        if os.path.exists(exit_file):
+        live = self._live_shim(c)
+        if live and c.state.status not in ("running", "paused"):
+            # We died between launching the shim and recording the start: adopt the container.
+            c.state = State(status="running", pid=live["pid"], shim_pid=live["shim"],
+                            started_at=live.get("started_at") or now_ns(), health=c.state.health)
+            self._save(c)
+        if not c.state.running:
+            return
+        if live is None:
             self._record_exit_from_file(c)
             return
-        try:
-            pidfd = os.pidfd_open(c.state.shim_pid)
-        except (OSError, ValueError):
-            c.state = State(status="exited", exit_code=255, started_at=c.state.started_at,
-                            finished_at=now_ns(), error="the container's supervisor disappeared")
-            self._save(c)
-            return
+        pidfd = os.pidfd_open(live["shim"])
         loop = asyncio.get_event_loop()
 
         def shim_exited() -> None:
@@ -130,9 +146,12 @@ class ContainerService:
         try:
             record = read_json(os.path.join(self.state_dir(c.id), "exit.json"))
             code, finished = record["exit_code"], record["finished_at"]
+            error = ""
         except (OSError, ValueError, KeyError):
             code, finished = 255, now_ns()
-        c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished)
+            error = "the container's supervisor ended without recording an exit status"
+        c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished,
+                        error=error, health=c.state.health)
         self._save(c)
 
     def emit(self, c: Container, action: str, **extra: str) -> None:
@@ -287,10 +306,11 @@ class ContainerService:
         spec = self.build_spec(c)
         state_dir = self.state_dir(c.id)
         os.makedirs(os.path.join(state_dir, "rootfs"), exist_ok=True)
-        try:
-            os.unlink(os.path.join(state_dir, "exit.json"))
-        except FileNotFoundError:
-            pass
+        for stale in ("exit.json", "pid.json"):
+            try:
+                os.unlink(os.path.join(state_dir, stale))
+            except FileNotFoundError:
+                pass
         config = c.config
         log_config = c.host_config.get("LogConfig") or {}
         log_options = log_config.get("Config") or {}
@@ -415,6 +435,7 @@ class ContainerService:
             raise Conflict(f"Container {c.id} is not running")
         if manual:
             c.manually_stopped = True
+            self._save(c)
             self.emit(c, "kill", signal=str(sig))
         try:
             os.kill(c.state.pid, sig)
@@ -430,10 +451,10 @@ class ContainerService:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
         Returns False when the container was not running (Docker answers 304)."""
         c.manually_stopped = True
+        self._save(c)  # durable before the signal: a crash now must not undo the user's stop
         if self.cancel_restart(c):
             return True
         if not c.state.running:
-            self._save(c)
             return False
         if timeout is None:
             timeout = c.config.get("StopTimeout")

@@ -109,6 +109,9 @@ def run(request: dict, ctl: int, stdio: int) -> None:
         console.close()
         outputs[master] = STDOUT
         stdin_w = master
+    if request.get("state_dir"):  # lets a restarted daemon find us even if it never heard of this start
+        write_json(os.path.join(request["state_dir"], "pid.json"),
+                   {"pid": pid, "shim": os.getpid(), "started_at": now_ns()}, durable=False)
     ctl = _send(ctl, json.dumps({"pid": pid, "shim": os.getpid()}).encode() + b"\n")
     _supervise(request, pid, ctl, stdio, outputs, stdin_w, tty)
 
