@@ -130,3 +130,18 @@ def test_stats_from_the_containers_cgroups(daemon):
         assert r.stdout == b"idle 1\n"
     finally:
         daemon.cli("rm", "-f", "busy", "idle")
+
+
+DIFF_SCRIPT = "echo x > /tmp/new; rm /bin/vi; echo y >> /etc/passwd; mkdir -p /a/b"
+DIFF_EXPECTED = ["A /a", "A /a/b", "C /bin", "D /bin/vi", "C /etc", "C /etc/passwd", "C /tmp", "A /tmp/new"]
+
+
+def test_diff_shows_added_changed_and_deleted_paths(daemon):
+    daemon.cli("run", "--name", "differ", "busybox", "sh", "-c", DIFF_SCRIPT)
+    try:
+        assert daemon.cli("diff", "differ").stdout.decode().splitlines() == DIFF_EXPECTED
+        # the runtime's mount points (/etc/hostname, /etc/hosts, ...) live in the init layer, not in the diff
+        daemon.cli("run", "--name", "untouched", "busybox", "true")
+        assert daemon.client.call("GET", "/containers/untouched/changes") is None
+    finally:
+        daemon.cli("rm", "-f", "differ", "untouched")

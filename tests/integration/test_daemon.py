@@ -131,5 +131,9 @@ def test_copy_snapshotter_runs_containers_where_overlay_is_not_used(busybox_tar)
         assert d.client.call("GET", "/info")["Driver"] == "vfs"
         r = d.cli("run", "--rm", "busybox", "sh", "-c", "echo changed > /etc/motd; cat /etc/motd; ls /bin/sh")
         assert r.stdout == b"changed\n/bin/sh\n", r.stderr
+        from test_container_flags import DIFF_EXPECTED, DIFF_SCRIPT
+
+        d.cli("run", "--name", "vfs-diff", "busybox", "sh", "-c", DIFF_SCRIPT)
+        assert d.cli("diff", "vfs-diff").stdout.decode().splitlines() == DIFF_EXPECTED
     finally:
         d.cleanup()

@@ -432,7 +432,13 @@ def register(router, daemon) -> None:
         await stream.finish()
         return None
 
+    async def changes(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        found = await asyncio.to_thread(daemon.snapshotter.changes, c.id)
+        return Response(200, [{"Path": path, "Kind": kind} for path, kind in found] or None)
+
     router.add("POST", "/containers/create", create)
+    router.add("GET", "/containers/{id}/changes", changes)
     router.add("GET", "/containers/{id}/stats", stats)
     router.add("GET", "/containers/{id}/top", top)
     router.add("POST", "/containers/prune", prune)

@@ -825,3 +825,16 @@ def stats(client: Client, argv: list[str]) -> int:
         sys.stdout.write(clear + render())
         sys.stdout.flush()
     return 0
+
+
+DIFF = Command("diff", "CONTAINER", "Inspect changes to files or directories on a container's filesystem", (),
+               min_args=1, max_args=1)
+
+
+def diff(client: Client, argv: list[str]) -> int:
+    parsed = _parse(DIFF, argv)
+    if parsed is None:
+        return 0
+    changes = client.call("GET", f"/containers/{parsed[1][0]}/changes") or []
+    sys.stdout.write("".join(f"{'CAD'[c['Kind']]} {c['Path']}\n" for c in changes))
+    return 0

@@ -27,6 +27,7 @@ COMMANDS = {
     "top": ("containers", "top"),
     "attach": ("containers", "attach"),
     "stats": ("containers", "stats"),
+    "diff": ("containers", "diff"),
     "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
@@ -42,7 +43,7 @@ GROUPS = {
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
                   "top": "top", "prune": "container prune", "attach": "attach",
-                  "stats": "stats"},
+                  "stats": "stats", "diff": "diff"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -61,6 +62,7 @@ Options:
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
   create      Create a new container
+  diff        Inspect changes to files or directories on a container's filesystem
   events      Get real time events from the server
   exec        Execute a command in a running container
   images      List images

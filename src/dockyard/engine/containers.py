@@ -33,7 +33,13 @@ log = logging.getLogger("dockyard.containers")
 # --init: a static init binary from the host, bind-mounted where Docker puts its docker-init.
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init")
 INIT_TARGET = "/sbin/docker-init"
+INIT_DIRS = ("/proc", "/sys", "/dev")
+INIT_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev/console")
 VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+def init_layer(cid: str) -> str:
+    return f"{cid}-init"
 
 
 class StartFailed(DockyardError):
@@ -229,12 +235,13 @@ class ContainerService:
         directory = self._dir(cid)
         try:
             os.makedirs(directory)
-            self.snapshotter.prepare(cid, self.images.layers.snapshot_key(image.top_chain))
+            self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain))
             write_name_files(directory, config["Hostname"])
             self._save(container)
         except BaseException:
             self._names.pop(name, None)
             self.snapshotter.remove(cid)
+            self.snapshotter.remove(init_layer(cid))
             shutil.rmtree(directory, ignore_errors=True)
             raise
         self._containers[cid] = container
@@ -557,8 +564,33 @@ class ContainerService:
         except FileNotFoundError:
             pass
         self.snapshotter.remove(cid)
+        self.snapshotter.remove(init_layer(cid))
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
+
+    def _prepare_rootfs(self, cid: str, image_key: str | None) -> None:
+        """The container's writable layer over an "init" layer holding the mount points the runtime
+        needs (as Docker's -init layer does), so they never show up in diff, export or commit."""
+        fs = self.snapshotter.begin_layer(init_layer(cid))
+        try:
+            for directory in INIT_DIRS:
+                if self.snapshotter.lstat(image_key, directory) is None:
+                    os.makedirs(os.path.join(fs, directory.lstrip("/")), mode=0o755, exist_ok=True)
+            for path in INIT_FILES:
+                parent = os.path.dirname(path)
+                target_parent = os.path.join(fs, parent.lstrip("/"))
+                if not os.path.isdir(target_parent):
+                    os.makedirs(target_parent, mode=0o755)
+                    below = self.snapshotter.lstat(image_key, parent)
+                    if below is not None:  # keep the image's owner and mode on the shared parent
+                        os.chmod(target_parent, below.st_mode & 0o7777)
+                        os.chown(target_parent, below.st_uid, below.st_gid)
+                os.close(os.open(os.path.join(fs, path.lstrip("/")), os.O_CREAT | os.O_WRONLY, 0o755))
+            self.snapshotter.commit_layer(init_layer(cid), image_key)
+        except BaseException:
+            self.snapshotter.abort_layer(init_layer(cid))
+            raise
+        self.snapshotter.prepare(cid, init_layer(cid))
 
     def top(self, c: Container, ps_args: str) -> dict:
         """`docker top`: the host's `ps` output, limited to the container's processes."""

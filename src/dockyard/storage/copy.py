@@ -23,6 +23,43 @@ class CopySnapshotter(Snapshotter):
         return [Mount("bind", self.fs_path(key), ("rbind", "rw"))]
 
 
+    def changes(self, key: str) -> list[tuple[str, int]]:
+        """Compare the flattened root with the image's layers (this driver keeps no diff)."""
+        fs = self.fs_path(key)
+        parent = self._meta(key).get("parent")
+        out: list[tuple[str, int]] = []
+        seen: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(fs):
+            rel_dir = dirpath[len(fs):] or "/"
+            for name in dirnames + filenames:
+                path = os.path.join(rel_dir, name)
+                seen.add(path)
+                st = os.lstat(os.path.join(dirpath, name))
+                below = self.lstat(parent, path)
+                if below is None:
+                    out.append((path, 1))
+                elif not stat.S_ISDIR(st.st_mode) and (st.st_mtime_ns != below.st_mtime_ns
+                                                       or st.st_size != below.st_size or st.st_mode != below.st_mode):
+                    out.append((path, 0))
+        lower_paths: set[str] = set()
+        for layer in self.parent_chain(parent):
+            root = self.fs_path(layer)
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel_dir = dirpath[len(root):] or "/"
+                lower_paths.update(os.path.join(rel_dir, n) for n in dirnames + filenames)
+        for path in lower_paths - seen:
+            if self.lstat(parent, path) is not None and os.path.dirname(path) in seen | {"/"}:
+                out.append((path, 2))
+        # Directories above a change count as modified, as overlay's upper dir would show them.
+        changed_dirs = {os.path.dirname(p) for p, _ in out} - {"/"}
+        for directory in changed_dirs:
+            while directory not in ("/", ""):
+                if self.lstat(parent, directory) is not None and (directory, 0) not in out:
+                    out.append((directory, 0))
+                directory = os.path.dirname(directory)
+        return sorted(set(out))
+
+
 def _is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 

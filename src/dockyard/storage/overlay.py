@@ -33,6 +33,26 @@ class OverlaySnapshotter(Snapshotter):
         return [Mount("overlay", "overlay", options)]
 
 
+    def changes(self, key: str) -> list[tuple[str, int]]:
+        """(path, kind) for what the writable layer changed: 0 modified, 1 added, 2 deleted."""
+        import stat
+
+        upper = self.fs_path(key)
+        parent = self._meta(key).get("parent")
+        out: list[tuple[str, int]] = []
+        for dirpath, dirnames, filenames in os.walk(upper):
+            rel_dir = dirpath[len(upper):] or "/"
+            for name in sorted(dirnames + filenames):
+                full = os.path.join(dirpath, name)
+                path = os.path.join(rel_dir, name)
+                st = os.lstat(full)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    out.append((path, 2))
+                else:
+                    out.append((path, 0 if self.lstat(parent, path) is not None else 1))
+        return sorted(out)
+
+
 def overlay_works(root: str) -> bool:
     """Try a real overlay mount under ``root`` (some filesystems cannot hold upper dirs)."""
     os.makedirs(root, exist_ok=True)

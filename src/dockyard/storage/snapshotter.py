@@ -90,8 +90,26 @@ class Snapshotter:
     def mounts(self, key: str) -> list[Mount]:
         raise NotImplementedError
 
+    def changes(self, key: str) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
     def remove(self, key: str) -> None:
         shutil.rmtree(self._dir(key), ignore_errors=True)
+
+    def lstat(self, key: str | None, path: str) -> os.stat_result | None:
+        """``path`` as the stack under ``key`` shows it, without mounting (None if absent)."""
+        import stat as _stat
+
+        rel = path.lstrip("/")
+        for k in self.parent_chain(key):
+            try:
+                st = os.lstat(os.path.join(self.fs_path(k), rel))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if _stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None
+            return st
+        return None
 
     def read_file(self, key: str, path: str) -> str | None:
         """A file's text as the container would see it at ``path``, or None."""
