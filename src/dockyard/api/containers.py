@@ -1,15 +1,17 @@
 """Container endpoints: create, start, wait, attach, logs, inspect, list, remove."""
 
 import asyncio
+import base64
 import time
 
 from dockyard.api.filters import Filters
 from dockyard.api.http import BadRequest, Request, Response
+from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
 from dockyard.engine.process import Attacher
 from dockyard.engine.stats import empty_sample, sample
-from dockyard.errors import Conflict, InvalidParameter, NotFound, NotImplementedYet
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
 from dockyard.images.layerstore import tree_size
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
@@ -220,8 +222,10 @@ def register(router, daemon) -> None:
 
     async def attach(req: Request) -> Response | None:
         c = service.get(req.params["id"])
-        if c.state.status in ("exited", "dead", "removing") and req.flag("stream"):
-            raise Conflict("You cannot attach to a stopped container, start it first")
+        # A stopped container can be attached to: the stream waits for its next start (`start -a`).
+        # Refusing stopped containers is the CLI's business, as with Docker.
+        if c.state.status in ("dead", "removing"):
+            raise Conflict(f"You cannot attach to a container that is being removed: {c.id[:12]}")
         tty = bool(c.config.get("Tty"))
         streams = {s for s, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if req.flag(name)}
         detach_keys = parse_detach_keys(req.arg("detachKeys"))
@@ -437,7 +441,67 @@ def register(router, daemon) -> None:
         found = await asyncio.to_thread(daemon.snapshotter.changes, c.id)
         return Response(200, [{"Path": path, "Kind": kind} for path, kind in found] or None)
 
+    async def export(req: Request) -> Response | None:
+        c = service.get(req.params["id"])
+        async with Access(service, c, {"op": "export"}) as access:
+            first = await access.proc.stdout.read(65536)
+            if not first:
+                error = await access.failure()
+                if error:
+                    raise error
+            stream = await req.start_stream(200, "application/x-tar")
+            await stream.write(first)
+            while data := await access.proc.stdout.read(65536):
+                await stream.write(data)
+            await stream.finish()
+        return None
+
+    async def archive_get(req: Request) -> Response | None:
+        c = service.get(req.params["id"])
+        path = req.arg("path")
+        if not path:
+            raise InvalidParameter("the path parameter is required: ?path=/in/the/container")
+        head = req.method == "HEAD"
+        async with Access(service, c, {"op": "get", "path": path, "stat_only": head}) as access:
+            line = await access.proc.stdout.readline()
+            if not line:
+                error = await access.failure()
+                raise error or DockyardError(f"could not read {path} in container {c.id[:12]}")
+            header = {"X-Docker-Container-Path-Stat": base64.b64encode(line.strip()).decode()}
+            if head:
+                await access.proc.wait()
+                return Response(200, None, header)
+            stream = await req.start_stream(200, "application/x-tar", header)
+            while data := await access.proc.stdout.read(65536):
+                await stream.write(data)
+            await stream.finish()
+        return None
+
+    async def archive_put(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        path = req.arg("path")
+        if not path:
+            raise InvalidParameter("the path parameter is required: ?path=/in/the/container")
+        if c.host_config.get("ReadonlyRootfs") and c.state.running:
+            raise Conflict("container rootfs is marked read-only")
+        request = {"op": "put", "path": path, "no_overwrite_dir_non_dir": req.flag("noOverwriteDirNonDir")}
+        async with Access(service, c, request, writable=True, stdin=True) as access:
+            try:
+                while chunk := await req.read_chunk():
+                    access.proc.stdin.write(chunk)
+                    await access.proc.stdin.drain()
+                access.proc.stdin.close()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            error = await access.failure()
+            if error:
+                raise error
+        return Response(200)
+
     router.add("POST", "/containers/create", create)
+    router.add("GET", "/containers/{id}/export", export)
+    router.add("GET", "/containers/{id}/archive", archive_get)
+    router.add("PUT", "/containers/{id}/archive", archive_put)
     router.add("GET", "/containers/{id}/changes", changes)
     router.add("GET", "/containers/{id}/stats", stats)
     router.add("GET", "/containers/{id}/top", top)

@@ -228,6 +228,8 @@ class Client:
             sock.sendall(b"0\r\n\r\n")
         response = Response(sock, b"")
         response.read_head()
+        if method == "HEAD":  # headers only, whatever Content-Length says
+            response._remaining, response._chunked = 0, False
         if response.status >= 400:
             raw = response.read()
             response.close()

@@ -28,6 +28,8 @@ COMMANDS = {
     "attach": ("containers", "attach"),
     "stats": ("containers", "stats"),
     "diff": ("containers", "diff"),
+    "cp": ("copy", "cp"),
+    "export": ("copy", "export"),
     "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
     "images": ("images", "images"),
@@ -43,7 +45,7 @@ GROUPS = {
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
                   "top": "top", "prune": "container prune", "attach": "attach",
-                  "stats": "stats", "diff": "diff"},
+                  "stats": "stats", "diff": "diff", "cp": "cp", "export": "export"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -61,9 +63,11 @@ Options:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
   diff        Inspect changes to files or directories on a container's filesystem
   events      Get real time events from the server
+  export      Export a container's filesystem as a tar archive
   exec        Execute a command in a running container
   images      List images
   kill        Kill one or more running containers

@@ -1,0 +1,61 @@
+"""`docker cp` and `docker export`: the daemon's side of the fsaccess helper."""
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+
+from dockyard.engine.container import Container
+from dockyard.engine.containers import ContainerService
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+
+
+class Access:
+    """One helper process with the container's root in view; use as an async context manager."""
+
+    def __init__(self, containers: ContainerService, c: Container, request: dict, *, writable: bool = False,
+                 stdin: bool = False) -> None:
+        self.containers = containers
+        self.c = c
+        self.request = dict(request, container=c.name.lstrip("/"))
+        self.writable = writable
+        self.stdin = stdin
+        self.proc: asyncio.subprocess.Process | None = None
+        self._mountpoint: str | None = None
+
+    async def __aenter__(self) -> "Access":
+        c = self.c
+        if c.state.status in ("running", "paused", "restarting") and c.state.pid:
+            self.request["pid"] = c.state.pid
+        else:
+            mount = self.containers.snapshotter.mounts(c.id)[0]
+            self._mountpoint = os.path.join(self.containers.state_dir(c.id), f"access-{os.urandom(4).hex()}")
+            os.makedirs(self._mountpoint)
+            self.request.update(mountpoint=self._mountpoint, mount=mount.to_dict(), readonly=not self.writable)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dockyard.runtime.fsaccess", json.dumps(self.request),
+            stdin=asyncio.subprocess.PIPE if self.stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20)
+        return self
+
+    async def failure(self) -> DockyardError | None:
+        """The helper's error, mapped to the domain error its status names, once it has exited."""
+        code = await self.proc.wait()
+        if code == 0:
+            return None
+        text = (await self.proc.stderr.read()).decode(errors="replace").strip().splitlines()
+        try:
+            error = json.loads(text[-1])
+            message, status = error["error"], error["status"]
+        except (ValueError, KeyError, IndexError):
+            message, status = "\n".join(text[-3:]) or f"file access helper exited with {code}", 500
+        kind = {400: InvalidParameter, 404: NotFound, 409: Conflict}.get(status, DockyardError)
+        return kind(message)
+
+    async def __aexit__(self, *exc_info) -> None:
+        if self.proc and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        if self._mountpoint:  # the mount lived in the helper's namespace: only the directory is left
+            shutil.rmtree(self._mountpoint, ignore_errors=True)
