@@ -38,7 +38,7 @@ def test_ping_and_version_headers(daemon):
     ("/v1.12/version", 400, "client version 1.12 is too old. Minimum supported API version is 1.24"),
     ("/v1.41/swarm", 503, "This node is not part of a swarm"),
     ("/services", 503, "This node is not part of a swarm"),
-    ("/v1.30/containers/abc/port", 501, "GET /containers/abc/port is not implemented"),
+    ("/v1.30/containers/abc/checkpoints", 501, "GET /containers/abc/checkpoints is not implemented"),
     ("/volumes", 501, "GET /volumes is not implemented"),
 ])
 def test_versions_cluster_and_unbuilt_endpoints(daemon, path, status, message):

@@ -498,7 +498,13 @@ def register(router, daemon) -> None:
                 raise error
         return Response(200)
 
+    async def update(req: Request) -> Response:
+        c = service.get(req.params["id"])
+        warnings = await service.update(c, await req.json())
+        return Response(200, {"Warnings": warnings})
+
     router.add("POST", "/containers/create", create)
+    router.add("POST", "/containers/{id}/update", update)
     router.add("GET", "/containers/{id}/export", export)
     router.add("GET", "/containers/{id}/archive", archive_get)
     router.add("PUT", "/containers/{id}/archive", archive_put)

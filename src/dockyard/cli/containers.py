@@ -7,7 +7,56 @@ from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
 from dockyard.util import fastjson as json
 
+RESOURCE_OPTIONS = (
+    Opt(("-m", "--memory"), "memory", "str", "Memory limit", metavar="bytes"),
+    Opt(("--memory-swap",), "memory_swap", "str", "Swap limit equal to memory plus swap: '-1' to enable unlimited "
+        "swap", metavar="bytes"),
+    Opt(("--memory-reservation",), "memory_reservation", "str", "Memory soft limit", metavar="bytes"),
+    Opt(("--cpus",), "cpus", "str", "Number of CPUs", metavar="decimal"),
+    Opt(("-c", "--cpu-shares"), "cpu_shares", "int", "CPU shares (relative weight)", metavar="int"),
+    Opt(("--cpu-period",), "cpu_period", "int", "Limit CPU CFS (Completely Fair Scheduler) period", metavar="int"),
+    Opt(("--cpu-quota",), "cpu_quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota", metavar="int"),
+    Opt(("--cpuset-cpus",), "cpuset_cpus", "str", "CPUs in which to allow execution (0-3, 0,1)", metavar="string"),
+    Opt(("--cpuset-mems",), "cpuset_mems", "str", "MEMs in which to allow execution (0-3, 0,1)", metavar="string"),
+    Opt(("--pids-limit",), "pids_limit", "int", "Tune container pids limit (set -1 for unlimited)", metavar="int"),
+    Opt(("--blkio-weight",), "blkio_weight", "int", "Block IO (relative weight), between 10 and 1000, or 0 to "
+        "disable", metavar="uint16"),
+)
+
+
+def _bytes(text: str, flag: str) -> int:
+    """Docker's RAMInBytes: 64m, 1g, 512k, 100 (binary multiples); -1 for unlimited swap."""
+    import re
+
+    if text.strip() == "-1":
+        return -1
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?", text.strip().lower())
+    if not match:
+        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\'')
+    return int(float(match.group(1)) * 1024 ** "bkmgtp".index(match.group(2) or "b"))
+
+
+def resource_fields(values: dict) -> dict:
+    fields: dict = {}
+    for key, flag, field in (("memory", "--memory", "Memory"), ("memory_swap", "--memory-swap", "MemorySwap"),
+                             ("memory_reservation", "--memory-reservation", "MemoryReservation")):
+        if values[key] is not None:
+            fields[field] = _bytes(values[key], flag)
+    if values["cpus"] is not None:
+        try:
+            fields["NanoCpus"] = int(round(float(values["cpus"]) * 1e9))
+        except ValueError:
+            raise UsageError(f'invalid argument "{values["cpus"]}" for "--cpus" flag') from None
+    for key, field in (("cpu_shares", "CpuShares"), ("cpu_period", "CpuPeriod"), ("cpu_quota", "CpuQuota"),
+                       ("cpuset_cpus", "CpusetCpus"), ("cpuset_mems", "CpusetMems"), ("pids_limit", "PidsLimit"),
+                       ("blkio_weight", "BlkioWeight")):
+        if values[key] is not None:
+            fields[field] = values[key]
+    return fields
+
+
 CONTAINER_OPTIONS = (
+    *RESOURCE_OPTIONS,
     Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
     Opt(("-e", "--env"), "env", "list", "Set environment variables", metavar="list"),
     Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
@@ -193,6 +242,7 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
         "AttachStderr": not values.get("detach"),
         "Labels": _labels(labels),
         "HostConfig": {"AutoRemove": values["rm"], "RestartPolicy": _restart_policy(values["restart"]),
+                       **resource_fields(values),
                        **({"Init": True} if values["init"] else {}),
                        "LogConfig": {"Type": values["log_driver"] or "json-file",
                                      "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
@@ -837,4 +887,59 @@ def diff(client: Client, argv: list[str]) -> int:
         return 0
     changes = client.call("GET", f"/containers/{parsed[1][0]}/changes") or []
     sys.stdout.write("".join(f"{'CAD'[c['Kind']]} {c['Path']}\n" for c in changes))
+    return 0
+
+
+UPDATE = Command("update", "[OPTIONS] CONTAINER [CONTAINER...]", "Update configuration of one or more containers", (
+    *RESOURCE_OPTIONS,
+    Opt(("--restart",), "restart", "str", "Restart policy to apply when a container exits", metavar="string"),
+), min_args=1)
+
+
+def update(client: Client, argv: list[str]) -> int:
+    parsed = _parse(UPDATE, argv)
+    if parsed is None:
+        return 0
+    values, args = parsed
+    body = resource_fields(values)
+    if values["restart"]:
+        body["RestartPolicy"] = _restart_policy(values["restart"])
+    if not body:
+        raise UsageError("you must provide one or more flags when using this command")
+    failed = False
+    for name in args:
+        try:
+            client.call("POST", f"/containers/{name}/update", body=body)
+            sys.stdout.write(name + "\n")
+        except APIError as exc:
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
+    return 1 if failed else 0
+
+
+PORT = Command("port", "CONTAINER [PRIVATE_PORT[/PROTO]]", "List port mappings or a specific mapping for the "
+               "container", (), min_args=1, max_args=2)
+
+
+def port(client: Client, argv: list[str]) -> int:
+    parsed = _parse(PORT, argv)
+    if parsed is None:
+        return 0
+    _values, args = parsed
+    info = client.call("GET", f"/containers/{args[0]}/json")
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    wanted = None
+    if len(args) > 1:
+        wanted = args[1] if "/" in args[1] else args[1] + "/tcp"
+    lines = []
+    for private, bindings in sorted(ports.items()):
+        if wanted and private != wanted:
+            continue
+        for binding in bindings or []:
+            address = f"{binding.get('HostIp') or '0.0.0.0'}:{binding.get('HostPort')}"
+            lines.append(address if wanted else f"{private} -> {address}")
+    if wanted and not lines:
+        sys.stderr.write(f"Error: No public port '{wanted}' published for {args[0]}\n")
+        return 1
+    sys.stdout.write("".join(line + "\n" for line in lines))
     return 0

@@ -29,6 +29,8 @@ COMMANDS = {
     "stats": ("containers", "stats"),
     "diff": ("containers", "diff"),
     "cp": ("copy", "cp"),
+    "update": ("containers", "update"),
+    "port": ("containers", "port"),
     "export": ("copy", "export"),
     "container prune": ("containers", "prune"),
     "unpause": ("containers", "unpause"),
@@ -45,7 +47,8 @@ GROUPS = {
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
                   "top": "top", "prune": "container prune", "attach": "attach",
-                  "stats": "stats", "diff": "diff", "cp": "cp", "export": "export"},
+                  "stats": "stats", "diff": "diff", "cp": "cp", "export": "export",
+                  "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect"},
     "system": {"info": "info", "events": "events"},
@@ -76,6 +79,7 @@ Commands:
   inspect     Return low-level information on Docker objects
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
+  port        List port mappings or a specific mapping for the container
   ps          List containers
   rename      Rename a container
   restart     Restart one or more containers
@@ -87,6 +91,7 @@ Commands:
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
   unpause     Unpause all processes within one or more containers
+  update      Update configuration of one or more containers
   version     Show the Docker version information
   wait        Block until one or more containers stop, then print their exit codes
 

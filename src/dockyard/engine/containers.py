@@ -18,6 +18,7 @@ from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
 from dockyard.runtime.launcher import Launcher
+from dockyard.runtime.linux import resources
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
@@ -209,6 +210,7 @@ class ContainerService:
             raise InvalidParameter("HostConfig must be an object")
         host_config = dict(host_config)
         host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
+        resources.validate({}, host_config)
         if host_config.get("Init"):
             self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
@@ -271,6 +273,10 @@ class ContainerService:
             cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
+        limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
+        if limits:
+            # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
+            spec["linux"]["resources"] = limits
         if c.host_config.get("Init"):
             spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": self.init_binary(),
                                    "options": ["bind", "ro"]})
@@ -506,6 +512,26 @@ class ContainerService:
         self._names[new_name] = c.id
         self._names.pop(old, None)
         self.emit(c, "rename", oldName=old)
+
+    async def update(self, c: Container, changes: dict) -> list[str]:
+        """`docker update`: resources on the live cgroup and the restart policy; returns warnings."""
+        merged = resources.validate(c.host_config, changes)
+        policy = c.host_config.get("RestartPolicy") or {}
+        if changes.get("RestartPolicy") and changes["RestartPolicy"].get("Name"):
+            if c.host_config.get("AutoRemove"):
+                raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the "
+                                       "container")
+            policy = restart.validate(changes["RestartPolicy"], False)
+        if c.state.running:
+            await asyncio.to_thread(resources.apply, Cgroup(self.cgroup_path(c)),
+                                    {k: v for k, v in merged.items() if k in changes})
+        for key, value in merged.items():
+            if value is not None:
+                c.host_config[key] = value
+        c.host_config["RestartPolicy"] = policy
+        self._save(c)
+        self.emit(c, "update")
+        return []
 
     def resize(self, c: Container, height: int, width: int) -> None:
         """Set a TTY container's window size (the shim owns the terminal's master side)."""

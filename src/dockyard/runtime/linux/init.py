@@ -6,7 +6,7 @@ written to ``error_fd`` (close-on-exec, so a successful exec closes it with noth
 
 import os
 
-from dockyard.runtime.linux import capabilities, devices, mounts
+from dockyard.runtime.linux import capabilities, devices, mounts, resources
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
@@ -103,6 +103,8 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
         if spec["linux"].get("cgroupsPath"):
             cgroup = Cgroup(spec["linux"]["cgroupsPath"])
             cgroup.create()
+            if spec["linux"].get("resources"):
+                resources.apply(cgroup, spec["linux"]["resources"])
             cgroup.join()  # before the cgroup namespace is made, so it is rooted at our cgroup
         namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
         flags = 0
