@@ -249,7 +249,8 @@ def register(router, daemon) -> None:
             if req.flag("stdin"):
                 # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
                 scanner = DetachScanner(detach_keys) if tty else None
-                pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher))
+                pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher, tty=tty,
+                                                         stdin_once=bool(c.config.get("StdinOnce"))))
             try:
                 await attacher.done.wait()
             finally:
@@ -528,9 +529,12 @@ def register(router, daemon) -> None:
     router.add("DELETE", "/containers/{id}", remove)
 
 
-async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher) -> None:
-    """Client stdin -> container stdin, once the container has started; EOF closes it (StdinOnce).
-    The detach keys end this attach and leave the container running."""
+async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher,
+                      *, tty: bool, stdin_once: bool) -> None:
+    """Client stdin -> container stdin, once the container has started. The detach keys end this
+    attach and leave the container running. When the client closes its stdin: with a TTY this
+    attach ends (the docker CLI detaches that way) and the container's stdin stays open for the
+    next one, as in moby; without a TTY the container's stdin is closed if StdinOnce is set."""
     await rt.started.wait()
     try:
         while data := await reader.read(65536):
@@ -544,7 +548,10 @@ async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner |
                 attacher.detached = True
                 attacher.done.set()
                 return
-        if rt.stdin_writer is not None and rt.stdin_writer.can_write_eof():
+        if tty:
+            attacher.detached = True
+            attacher.done.set()
+        elif stdin_once and rt.stdin_writer is not None and rt.stdin_writer.can_write_eof():
             rt.stdin_writer.write_eof()
     except (ConnectionError, OSError):
         pass

@@ -87,7 +87,10 @@ async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner | 
                 attacher.detached = True
                 attacher.done.set()
                 return
-        if writer.can_write_eof():
+        if scanner is not None:  # a TTY: the client closing stdin detaches it, as in moby
+            attacher.detached = True
+            attacher.done.set()
+        elif writer.can_write_eof():
             writer.write_eof()
     except (ConnectionError, OSError):
         pass
