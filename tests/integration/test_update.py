@@ -21,7 +21,8 @@ def test_limits_at_run_are_enforced_by_the_cgroup(daemon):
         host = daemon.client.call("GET", "/containers/limited/json")["HostConfig"]
         assert host["Memory"] == 64 * 1024 * 1024 and host["NanoCpus"] == 500_000_000 and host["PidsLimit"] == 20
         # the pids limit is real: a fork bomb stops at 20
-        r = daemon.cli("exec", "limited", "sh", "-c", "i=0; while [ $i -lt 40 ]; do sleep 5 >/dev/null 2>&1 & i=$((i+1)); done")
+        r = daemon.cli("exec", "limited", "sh", "-c",
+                       "i=0; while [ $i -lt 40 ]; do sleep 5 >/dev/null 2>&1 & i=$((i+1)); done")
         assert b"can't fork" in r.stderr or b"Resource temporarily unavailable" in r.stderr
         assert int(cgroup_file(daemon, "limited", "pids", "pids.current")) <= 20
     finally:
