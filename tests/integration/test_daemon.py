@@ -137,3 +137,33 @@ def test_copy_snapshotter_runs_containers_where_overlay_is_not_used(busybox_tar)
         assert d.cli("diff", "vfs-diff").stdout.decode().splitlines() == DIFF_EXPECTED
     finally:
         d.cleanup()
+
+
+def test_after_a_daemon_restart_logs_follow_and_attach_stream_again(fresh_daemon):
+    d = fresh_daemon
+    cid = d.cli("run", "-d", "-i", "busybox", "sh", "-c",
+                "while read line; do echo got:$line; done").stdout.decode().strip()
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    d.start()
+    follower = subprocess.Popen([str(BIN / "dockyard"), "-H", d.host, "logs", "-f", cid], stdout=subprocess.PIPE)
+    attach = d.client.send("POST", f"/containers/{cid}/attach", upgrade=True,
+                           query={"stream": 1, "stdin": 1, "stdout": 1})
+    try:
+        attach.sock.sendall(b"after-restart\n")
+        from dockyard.util.frames import split_frames
+
+        data = b""
+        attach.sock.settimeout(10)
+        while b"got:after-restart" not in data:
+            chunk = attach.sock.recv(65536)
+            assert chunk, "the attach stream ended early"
+            data += chunk
+        frames, _ = split_frames(attach.take_buffered() + data)
+        assert (1, b"got:after-restart\n") in frames
+        d.cli("rm", "-f", cid)
+        out, _ = follower.communicate(timeout=10)
+        assert b"got:after-restart\n" in out  # logs -f followed the live stream, then ended with the container
+    finally:
+        follower.kill()
+        attach.close()

@@ -551,7 +551,7 @@ async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner |
         if tty:
             attacher.detached = True
             attacher.done.set()
-        elif stdin_once and rt.stdin_writer is not None and rt.stdin_writer.can_write_eof():
-            rt.stdin_writer.write_eof()
+        elif stdin_once and rt.ctl_writer is not None:
+            rt.ctl_writer.write(b'{"close_stdin": true}\n')
     except (ConnectionError, OSError):
         pass

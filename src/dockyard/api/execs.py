@@ -90,7 +90,7 @@ async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner | 
         if scanner is not None:  # a TTY: the client closing stdin detaches it, as in moby
             attacher.detached = True
             attacher.done.set()
-        elif writer.can_write_eof():
-            writer.write_eof()
+        else:
+            e.launched.ctl_writer.write(b'{"close_stdin": true}\n')
     except (ConnectionError, OSError):
         pass

@@ -503,15 +503,7 @@ def rm(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     values, args = parsed
-    failed = False
-    for name in args:
-        try:
-            client.call("DELETE", f"/containers/{name}", query={"force": values["force"], "v": values["volumes"]})
-            sys.stdout.write(name + "\n")
-        except APIError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-            failed = True
-    return 1 if failed else 0
+    return _each(client, args, "DELETE", "", {"force": values["force"], "v": values["volumes"]})
 
 
 
@@ -529,15 +521,33 @@ WAIT = Command("wait", "CONTAINER [CONTAINER...]", "Block until one or more cont
 
 
 def _each(client: Client, names: list[str], method: str, action: str, query: dict | None = None) -> int:
-    failed = False
-    for name in names:
+    """One request per container, all at once (as the docker CLI does), reported in argument order."""
+    results: list[str | None] = [None] * len(names)
+
+    def one(index: int, name: str) -> None:
         try:
-            client.call(method, f"/containers/{name}/{action}", query=query)
-            sys.stdout.write(name + "\n")
+            client.call(method, f"/containers/{name}/{action}".rstrip("/"), query=query)
         except APIError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-            failed = True
-    return 1 if failed else 0
+            results[index] = exc.message
+        except Exception as exc:  # noqa: BLE001 - reported like a daemon error
+            results[index] = str(exc)
+
+    if len(names) == 1:
+        one(0, names[0])
+    else:
+        import threading
+
+        threads = [threading.Thread(target=one, args=(i, n)) for i, n in enumerate(names)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for name, error in zip(names, results, strict=True):
+        if error is None:
+            sys.stdout.write(name + "\n")
+        else:
+            sys.stderr.write(f"Error response from daemon: {error}\n")
+    return 1 if any(e is not None for e in results) else 0
 
 
 def stop(client: Client, argv: list[str]) -> int:

@@ -21,6 +21,7 @@ from dockyard.runtime.launcher import Launcher
 from dockyard.runtime.linux import resources
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.shim import SOCKET_NAME, short_path
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
 from dockyard.storage.snapshotter import Snapshotter
 from dockyard.util.atomic import read_json, write_json
@@ -140,14 +141,36 @@ class ContainerService:
             return
         pidfd = os.pidfd_open(live["shim"])
         loop = asyncio.get_event_loop()
+        rt = self._runtime[c.id]
+        pump = asyncio.ensure_future(self._reconnect_stdio(c, rt))
 
         def shim_exited() -> None:
             loop.remove_reader(pidfd)
             os.close(pidfd)
+            pump.cancel()
+            for attacher in list(rt.attachers):
+                attacher.done.set()
+            rt.stdin_writer = None
+            rt.started = asyncio.Event()
             self._record_exit_from_file(c)
             self._after_exit(c)
 
         loop.add_reader(pidfd, shim_exited)
+
+    async def _reconnect_stdio(self, c: Container, rt: Runtime) -> None:
+        """Take the container's output stream and stdin back from its shim, so attach and
+        `logs -f` work again for containers that outlived a previous daemon."""
+        dir_fd = os.open(self.state_dir(c.id), os.O_PATH | os.O_CLOEXEC)
+        try:
+            reader, writer = await asyncio.open_unix_connection(short_path(dir_fd, SOCKET_NAME))
+        except OSError as exc:
+            log.warning("cannot reattach to the output of %s: %s", c.id[:12], exc)
+            return
+        finally:
+            os.close(dir_fd)
+        rt.stdin_writer = writer
+        rt.started.set()
+        await pump_output(reader, bool(c.config.get("Tty")), rt.attachers)
 
     def _record_exit_from_file(self, c: Container) -> None:
         try:
@@ -338,7 +361,6 @@ class ContainerService:
             "state_dir": state_dir,
             "tty": bool(config.get("Tty")),
             "open_stdin": bool(config.get("OpenStdin")),
-            "stdin_once": bool(config.get("StdinOnce")),
         }
         launched = await launch(self.launcher, request)
         message = launched.first
@@ -481,6 +503,7 @@ class ContainerService:
             self.kill(c, stop_signal)
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout if timeout > 0 else None)
+                self.emit(c, "stop")
                 return True
             except TimeoutError:
                 log.info("container %s did not stop within %s s after signal %s; killing it", c.id[:12], timeout,

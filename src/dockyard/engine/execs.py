@@ -83,7 +83,6 @@ class ExecService:
             "cgroups_path": self.containers.cgroup_path(c),
             "tty": bool(e.config.get("Tty")),
             "open_stdin": bool(e.config.get("AttachStdin")),
-            "stdin_once": True,
         }
         launched = await launch(self.containers.launcher, request)
         if "error" in launched.first:

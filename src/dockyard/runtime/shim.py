@@ -5,7 +5,8 @@ Two sockets connect it to the daemon, both handed over at start:
 - control: JSON lines. shim -> daemon: {"pid": N} | {"error": msg} | {"exit": code, "finished": ns};
   daemon -> shim: {"resize": [rows, cols]}.
 - stdio: output towards the daemon (Docker's multiplexed frames, or raw bytes with a TTY);
-  input from the daemon for the container's stdin (EOF closes stdin when StdinOnce is set).
+  input from the daemon for the container's stdin. {"close_stdin": true} on the control socket
+  closes the container's stdin; the daemon going away does not.
 """
 
 import fcntl
@@ -136,79 +137,151 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
     init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd)
 
 
+class _Stdin:
+    """Input for the container's stdin, written without blocking: a container that is not reading
+    its stdin must never stop the shim from reading its stdout (that would deadlock both)."""
+
+    LIMIT = 1 << 20  # stop reading from the daemon while this much is still waiting
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+        self.pending = bytearray()
+        self.close_requested = False
+        if fd is not None:
+            os.set_blocking(fd, False)
+
+    def feed(self, data: bytes) -> None:
+        if self.fd is not None:
+            self.pending += data
+            self.flush()
+
+    def flush(self) -> None:
+        while self.pending and self.fd is not None:
+            try:
+                written = os.write(self.fd, self.pending)
+            except BlockingIOError:
+                return
+            except OSError:  # the container closed its stdin
+                self.pending.clear()
+                return
+            del self.pending[:written]
+        if not self.pending and self.close_requested:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= self.LIMIT
+
+
 def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outputs: dict[int, int],
                stdin_w: int | None, tty: bool) -> None:
     log = None  # execs, and containers with the "none" driver, are not logged
     if request.get("log_path"):
         log = JsonLogWriter(request["log_path"], request.get("log_max_size", -1), request.get("log_max_file", 1),
                             request.get("log_attrs"))
-    stdin_once = request.get("stdin_once", False)
     pidfd = os.pidfd_open(pid)
+    listener = _listen(request.get("state_dir"))
+    stdin = _Stdin(stdin_w)
     poller = select.poll()
-    for fd in outputs:
-        poller.register(fd, select.POLLIN)
-    poller.register(pidfd, select.POLLIN)
-    if ctl is not None:
-        poller.register(ctl, select.POLLIN)
-    if stdio is not None:
-        poller.register(stdio, select.POLLIN)
+
+    def register() -> None:
+        """(Re)compute what to wait for on every descriptor."""
+        wanted: dict[int, int] = {fd: select.POLLIN for fd in outputs}
+        if pidfd >= 0:
+            wanted[pidfd] = select.POLLIN
+        for fd in (listener.fileno() if listener else None, ctl):
+            if fd is not None:
+                wanted[fd] = select.POLLIN
+        if stdio is not None and stdio_open and not stdin.full:
+            wanted[stdio] = select.POLLIN
+        if stdin.fd is not None and stdin.pending:
+            wanted[stdin.fd] = wanted.get(stdin.fd, 0) | select.POLLOUT
+        for fd in list(registered):
+            if fd not in wanted:
+                poller.unregister(fd)
+                del registered[fd]
+        for fd, events in wanted.items():
+            if registered.get(fd) != events:
+                poller.register(fd, events)
+                registered[fd] = events
+
+    registered: dict[int, int] = {}
     exit_code: int | None = None
     ctl_buffer = b""
+    stdio_open = stdio is not None
     while outputs or exit_code is None:
-        for fd, _events in poller.poll():
-            if fd in outputs:
+        register()
+        for fd, events in poller.poll():
+            if events & select.POLLOUT and fd == stdin.fd:
+                stdin.flush()
+            if not events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                continue
+            if listener is not None and fd == listener.fileno():
+                # A restarted daemon takes over the output stream and stdin from here on.
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                if stdio is not None:
+                    os.close(stdio)
+                stdio, stdio_open = conn.detach(), True
+            elif fd in outputs:
                 try:
                     data = os.read(fd, _READ)
+                except BlockingIOError:
+                    continue
                 except OSError:  # EIO: the pty's last slave closed
                     data = b""
                 if not data:
-                    poller.unregister(fd)
                     del outputs[fd]
-                    if fd != stdin_w:
+                    if fd != stdin.fd:
                         os.close(fd)
                     continue
                 stream = outputs[fd]
                 if log:
                     log.write("stdout" if stream == STDOUT else "stderr", data)
-                still_open = _send(stdio, data if tty else frame(stream, data))
-                if still_open is None and stdio is not None:
-                    _forget(poller, stdio)
-                stdio = still_open
+                stdio = _send(stdio, data if tty else frame(stream, data))
             elif fd == pidfd:
                 _, status = os.waitpid(pid, 0)
                 exit_code = _exit_code(status)
-                poller.unregister(pidfd)
                 os.close(pidfd)
-            elif fd == stdio:
+                pidfd = -1
+            elif fd == stdio and stdio_open:
+                if not select.select([stdio], [], [], 0)[0]:
+                    continue  # already drained by a close_stdin handled earlier in this round
                 try:
                     data = os.read(stdio, _READ)
                 except OSError:
                     data = b""
                 if data:
-                    if stdin_w is not None:
-                        try:
-                            os.write(stdin_w, data)
-                        except OSError:
-                            pass
-                    continue
-                _forget(poller, stdio)  # the client closed its stdin; keep sending output
-                if stdin_once and stdin_w is not None and not tty:
-                    os.close(stdin_w)
-                    stdin_w = None
+                    stdin.feed(data)
+                else:
+                    # The daemon went away (or half-closed): the container's stdin stays open; closing
+                    # it is an explicit "close_stdin" on the control socket. Output still goes out.
+                    stdio_open = False
             elif fd == ctl:
                 try:
                     data = os.read(ctl, 4096)
                 except OSError:
                     data = b""
                 if not data:
-                    poller.unregister(ctl)
                     os.close(ctl)
                     ctl = None
                     continue
                 ctl_buffer += data
                 while b"\n" in ctl_buffer:
                     line, ctl_buffer = ctl_buffer.split(b"\n", 1)
-                    _control(json.loads(line), stdin_w if tty else None)
+                    message = json.loads(line)
+                    if message.get("close_stdin") and not tty:
+                        _drain_into(stdio, stdin)  # input sent before the close goes in first
+                        stdin.close_requested = True
+                        stdin.flush()
+                    _control(message, stdin.fd if tty else None)
     if log:
         log.close()
     finished = now_ns()
@@ -219,6 +292,50 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
                    {"exit_code": exit_code, "finished_at": finished}, durable=False)
     _send(ctl, json.dumps({"exit": exit_code, "finished": finished}).encode() + b"\n")
     os._exit(0)
+
+
+def _drain_into(stdio: int | None, stdin: "_Stdin") -> None:
+    """Move whatever input already sits in the daemon's socket into the stdin queue."""
+    if stdio is None:
+        return
+    os.set_blocking(stdio, False)
+    try:
+        while data := os.read(stdio, _READ):
+            stdin.pending += data
+    except OSError:
+        pass
+    finally:
+        try:
+            os.set_blocking(stdio, True)
+        except OSError:
+            pass
+
+
+SOCKET_NAME = "shim.sock"
+
+
+def short_path(directory_fd: int, name: str) -> str:
+    """A unix socket path under a directory whose own path may exceed sun_path's 108 bytes."""
+    return f"/proc/self/fd/{directory_fd}/{name}"
+
+
+def _listen(state_dir: str | None) -> socket.socket | None:
+    """The socket a restarted daemon connects to, to get this container's stdio back."""
+    if not state_dir:
+        return None
+    dir_fd = os.open(state_dir, os.O_PATH | os.O_CLOEXEC)
+    try:
+        path = short_path(dir_fd, SOCKET_NAME)
+        if os.path.exists(path):
+            os.unlink(path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(4)
+        return listener
+    except OSError:
+        return None
+    finally:
+        os.close(dir_fd)
 
 
 def _forget(poller: select.poll, fd: int) -> None:
