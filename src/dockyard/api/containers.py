@@ -5,7 +5,7 @@ import base64
 import time
 
 from dockyard.api.filters import Filters
-from dockyard.api.http import BadRequest, Request, Response
+from dockyard.api.http import Request, Response
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
@@ -106,15 +106,6 @@ def list_view(daemon, c: Container, size: bool) -> dict:
         view["SizeRw"] = tree_size(upper)
         view["SizeRootFs"] = view["SizeRw"] + daemon.image_store.get(c.image_id).size
     return view
-
-
-def _parse_timestamp(value: str, name: str) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise BadRequest(f"invalid value for {name}: {value!r} is not a unix timestamp") from None
 
 
 def _until_ns(value: str) -> int:
@@ -270,8 +261,8 @@ def register(router, daemon) -> None:
         want_stdout, want_stderr = req.flag("stdout"), req.flag("stderr")
         if not (want_stdout or want_stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
-        since = _parse_timestamp(req.arg("since"), "since")
-        until = _parse_timestamp(req.arg("until"), "until")
+        since = req.timestamp_arg("since")
+        until = req.timestamp_arg("until")
         tail = req.arg("tail", "all") or "all"
         if tail != "all":
             try:
@@ -359,10 +350,7 @@ def register(router, daemon) -> None:
 
     async def resize(req: Request) -> Response:
         c = service.get(req.params["id"])
-        height, width = req.int_arg("h", 0), req.int_arg("w", 0)
-        if not (0 <= height < 65536 and 0 <= width < 65536):
-            raise InvalidParameter("invalid terminal size: h and w must be between 0 and 65535")
-        service.resize(c, height, width)
+        service.resize(c, *req.terminal_size())
         return Response(200)
 
     async def stop(req: Request) -> Response:

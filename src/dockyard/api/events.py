@@ -4,19 +4,10 @@ import asyncio
 import time
 
 from dockyard.api.filters import Filters
-from dockyard.api.http import BadRequest, Request, Response
+from dockyard.api.http import Request, Response
 
 EVENT_FILTERS = {"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope",
                  "secret", "service", "type", "volume"}
-
-
-def _timestamp(value: str, name: str) -> float | None:
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise BadRequest(f"invalid value for {name}: {value!r} is not a unix timestamp") from None
 
 
 def matches(event: dict, filters: Filters) -> bool:
@@ -49,8 +40,8 @@ def register(router, daemon) -> None:
     bus = daemon.events
 
     async def events(req: Request) -> Response | None:
-        since = _timestamp(req.arg("since"), "since")
-        until = _timestamp(req.arg("until"), "until")
+        since = req.timestamp_arg("since")
+        until = req.timestamp_arg("until")
         filters = Filters.parse(req.arg("filters"), EVENT_FILTERS)
         queue = bus.subscribe()  # before replaying, so nothing falls between the two
         try:

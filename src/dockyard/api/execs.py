@@ -4,7 +4,6 @@ import asyncio
 
 from dockyard.api.http import Request, Response
 from dockyard.engine.process import Attacher
-from dockyard.errors import InvalidParameter
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -63,10 +62,7 @@ def register(router, daemon) -> None:
 
     async def resize(req: Request) -> Response:
         e = execs.get(req.params["id"])
-        height, width = req.int_arg("h", 0), req.int_arg("w", 0)
-        if not (0 <= height < 65536 and 0 <= width < 65536):
-            raise InvalidParameter("invalid terminal size: h and w must be between 0 and 65535")
-        execs.resize(e, height, width)
+        execs.resize(e, *req.terminal_size())
         return Response(200)
 
     router.add("POST", "/containers/{id}/exec", create)

@@ -92,6 +92,23 @@ class Request:
         except ValueError:
             raise BadRequest(f"invalid value for {name}: {value!r} is not an integer") from None
 
+    def timestamp_arg(self, name: str) -> float | None:
+        """A unix timestamp parameter (`since`, `until`), fractional seconds allowed."""
+        value = self.arg(name)
+        if not value:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            raise BadRequest(f"invalid value for {name}: {value!r} is not a unix timestamp") from None
+
+    def terminal_size(self) -> tuple[int, int]:
+        """`h` and `w` of a resize request."""
+        height, width = self.int_arg("h", 0), self.int_arg("w", 0)
+        if not (0 <= height < 65536 and 0 <= width < 65536):
+            raise BadRequest("invalid terminal size: h and w must be between 0 and 65535")
+        return height, width
+
     # -- body ----------------------------------------------------------------------------
     async def read_chunk(self, limit: int = 1 << 16) -> bytes:
         """The next piece of the request body, or b"" at its end."""

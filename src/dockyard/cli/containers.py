@@ -25,15 +25,15 @@ RESOURCE_OPTIONS = (
 
 
 def _bytes(text: str, flag: str) -> int:
-    """Docker's RAMInBytes: 64m, 1g, 512k, 100 (binary multiples); -1 for unlimited swap."""
-    import re
+    """A size flag (64m, 1g, ...); -1 means unlimited (swap)."""
+    from dockyard.util.units import parse_bytes
 
     if text.strip() == "-1":
         return -1
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgtp]?)b?", text.strip().lower())
-    if not match:
-        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\'')
-    return int(float(match.group(1)) * 1024 ** "bkmgtp".index(match.group(2) or "b"))
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: invalid size: \'{text}\'') from None
 
 
 def resource_fields(values: dict) -> dict:

@@ -1,19 +1,17 @@
 """`--log-driver` and `--log-opt`: the json-file driver (with rotation) and none."""
 
-import re
-
 from dockyard.errors import InvalidParameter
+from dockyard.util.units import parse_bytes
 
 DRIVERS = ("json-file", "none")
 JSON_FILE_OPTS = {"max-size", "max-file", "labels", "labels-regex", "env", "env-regex", "compress", "tag"}
 
 
 def parse_size(text: str) -> int:
-    """Docker's RAMInBytes-style sizes for max-size: 100, 10k, 10m, 1g (binary multiples)."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kmgt]?)b?", text.strip().lower())
-    if not match:
-        raise InvalidParameter(f"invalid size: '{text}'")
-    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
 
 
 def validate(log_config: dict | None) -> dict:
