@@ -80,3 +80,18 @@ def test_attach_refuses_a_stopped_container(daemon):
         assert r.returncode == 1 and b"You cannot attach to a stopped container, start it first" in r.stderr
     finally:
         daemon.cli("rm", "never-started")
+
+
+def test_signals_sent_to_the_cli_reach_the_container(daemon):
+    import signal
+
+    script = "trap 'echo got-usr1; exit 9' USR1; echo ready; while true; do sleep 0.1; done"
+    proc = subprocess.Popen([str(BIN / "dockyard"), "-H", daemon.host, "run", "--rm", "--name", "proxied", "busybox",
+                             "sh", "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGUSR1)
+        out, _ = proc.communicate(timeout=10)
+        assert out == b"got-usr1\n" and proc.returncode == 9
+    finally:
+        proc.kill()

@@ -92,6 +92,8 @@ RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
                Opt(("--detach-keys",), "detach_keys", "str", "Override the key sequence for detaching a container",
                    metavar="string"),
+               Opt(("--sig-proxy",), "sig_proxy", "bool", "Proxy received signals to the process (default true)",
+                   default=True),
                *CONTAINER_OPTIONS), stop_at_positional=True, min_args=1)
 CREATE = Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CONTAINER_OPTIONS,
                  stop_at_positional=True, min_args=1)
@@ -329,11 +331,18 @@ def run(client: Client, argv: list[str]) -> int:
         attach.close()
         wait.close()
         return _run_error(exc)
-    from dockyard.cli.streams import send_terminal_size, stream_attached
+    from dockyard.cli.streams import proxy_signals, send_terminal_size, stream_attached
 
     if values["tty"]:
         send_terminal_size(client, cid)
-    if stream_attached(attach, tty=values["tty"], stdin=values["interactive"], detach_keys=values["detach_keys"]):
+    restore = None if values["tty"] or not values["sig_proxy"] else proxy_signals(client, cid)
+    try:
+        detached = stream_attached(attach, tty=values["tty"], stdin=values["interactive"],
+                                   detach_keys=values["detach_keys"])
+    finally:
+        if restore:
+            restore()
+    if detached:
         wait.close()
         return 0  # detached with the detach keys: the container runs on
     result = wait.json()
@@ -739,9 +748,10 @@ def prune(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def _attach(client: Client, name: str, *, stdin: bool, detach_keys: str | None, start_first: bool) -> int:
+def _attach(client: Client, name: str, *, stdin: bool, detach_keys: str | None, start_first: bool,
+            sig_proxy: bool = True) -> int:
     """Attach to a container (starting it first for `start -a`); return its exit code if it ends."""
-    from dockyard.cli.streams import send_terminal_size, stream_attached
+    from dockyard.cli.streams import proxy_signals, send_terminal_size, stream_attached
 
     info = client.call("GET", f"/containers/{name}/json")
     tty = bool(info["Config"].get("Tty"))
@@ -763,7 +773,13 @@ def _attach(client: Client, name: str, *, stdin: bool, detach_keys: str | None, 
             return 1
     if tty:
         send_terminal_size(client, info["Id"])
-    if stream_attached(response, tty=tty, stdin=stdin, detach_keys=detach_keys):
+    restore = None if tty or not sig_proxy else proxy_signals(client, info["Id"])
+    try:
+        detached = stream_attached(response, tty=tty, stdin=stdin, detach_keys=detach_keys)
+    finally:
+        if restore:
+            restore()
+    if detached:
         wait.close()
         return 0  # detached: the container runs on
     result = wait.json()
@@ -777,7 +793,7 @@ def attach(client: Client, argv: list[str]) -> int:
         return 0
     values, args = parsed
     return _attach(client, args[0], stdin=not values["no_stdin"], detach_keys=values["detach_keys"],
-                   start_first=False)
+                   start_first=False, sig_proxy=values["sig_proxy"])
 
 
 STATS = Command("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage "

@@ -87,3 +87,27 @@ def send_terminal_size(client, cid: str) -> None:
         client.call("POST", f"/containers/{cid}/resize", query={"h": size.lines, "w": size.columns})
     except APIError:
         pass  # the container may already have exited
+
+
+def proxy_signals(client, cid: str):
+    """Forward the signals a user sends to this CLI on to the container (`--sig-proxy`, the default
+    without a TTY). Returns a function that puts the previous handlers back."""
+    import signal
+
+    from dockyard.cli.client import APIError, ConnectionFailed
+
+    def forward(number: int, _frame) -> None:
+        try:
+            client.call("POST", f"/containers/{cid}/kill", query={"signal": str(number)})
+        except (APIError, ConnectionFailed):
+            pass  # the container may be gone already
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        previous[sig] = signal.signal(sig, forward)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -36,6 +36,8 @@ class ExecService:
     def create(self, c: Container, config: dict, *, internal: bool = False) -> Exec:
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
+        if c.state.status == "restarting":
+            raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
         cmd = config.get("Cmd")
