@@ -12,7 +12,7 @@ def test_cidfile_is_written_and_an_existing_one_refused(daemon, tmp_path):
     assert cidfile.read_text() == cid
     before = daemon.cli("ps", "-aq").stdout
     r = daemon.cli("run", "--cidfile", str(cidfile), "--name", "cid-2", "busybox", "true")
-    assert r.returncode == 125 and b"Container ID file found" in r.stderr
+    assert r.returncode == 125 and b"container ID file found" in r.stderr
     assert daemon.cli("ps", "-aq").stdout == before  # nothing created
     daemon.cli("rm", "cid-1")
 

@@ -266,7 +266,7 @@ def _create(client: Client, values: dict, image: str, command: list[str]) -> str
     query = {"name": values["name"]} if values["name"] else None
     cidfile = values["cidfile"]
     if cidfile and os.path.exists(cidfile):
-        raise UsageError(f"Container ID file found, make sure the other container isn't running or delete {cidfile}")
+        raise UsageError(f"container ID file found, make sure the other container isn't running or delete {cidfile}")
     try:
         cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
     except APIError as exc:
