@@ -57,3 +57,14 @@ def test_exec_refusals(daemon, target):
     with pytest.raises(APIError) as info:
         daemon.client.call("GET", "/exec/nosuchexec/json")
     assert info.value.status == 404 and info.value.message == "No such exec instance: nosuchexec"
+
+
+def test_privileged_exec_gets_every_capability(daemon, target):
+    plain = daemon.cli("exec", target, "grep", "CapEff", "/proc/self/status").stdout.decode().split()[1]
+    full = daemon.cli("exec", "--privileged", target, "grep", "CapEff", "/proc/self/status").stdout.decode().split()[1]
+    assert plain == "00000000a80425fb"
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    with open("/proc/self/status") as f:
+        bounding = int(next(line for line in f if line.startswith("CapBnd")).split()[1], 16)
+    assert int(full, 16) == ((1 << (last + 1)) - 1) & bounding  # everything this host allows

@@ -635,6 +635,7 @@ EXEC = Command("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Execute a comman
     Opt(("-t", "--tty"), "tty", "bool", "Allocate a pseudo-TTY"),
     Opt(("-u", "--user"), "user", "str", "Username or UID (format: <name|uid>[:<group|gid>])", metavar="string"),
     Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
+    Opt(("--privileged",), "privileged", "bool", "Give extended privileges to the command"),
 ), stop_at_positional=True, min_args=2)
 
 
@@ -649,7 +650,7 @@ def exec_(client: Client, argv: list[str]) -> int:
     detach = values["detach"]
     body = {"AttachStdin": values["interactive"] and not detach, "AttachStdout": not detach,
             "AttachStderr": not detach, "Tty": values["tty"], "Cmd": args[1:], "Env": _env_list(values["env"]),
-            "User": values["user"] or "", "WorkingDir": values["workdir"] or ""}
+            "User": values["user"] or "", "WorkingDir": values["workdir"] or "", "Privileged": values["privileged"]}
     exec_id = client.call("POST", f"/containers/{args[0]}/exec", body=body)["Id"]
     if detach:
         client.call("POST", f"/exec/{exec_id}/start", body={"Detach": True, "Tty": values["tty"]})

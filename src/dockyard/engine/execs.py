@@ -43,9 +43,6 @@ class ExecService:
         cmd = config.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
             raise InvalidParameter("No exec command specified")
-        if config.get("Privileged"):
-            raise InvalidParameter("privileged exec is not supported by Dockyard yet (it arrives with --privileged "
-                                   "containers)")
         e = Exec(new_id(), c.id, config, internal=internal)
         self._execs[e.id] = e
         if not internal:  # health probes are not reported as execs, as in Docker
@@ -69,7 +66,7 @@ class ExecService:
                           c.config["Hostname"], bool(config.get("Tty")))
         return build_process(args=list(config["Cmd"]), env=env,
                              cwd=config.get("WorkingDir") or c.config.get("WorkingDir") or "/", user=user,
-                             tty=bool(config.get("Tty")))
+                             tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
 
     async def start(self, e: Exec) -> None:
         """Launch the exec's process; output goes to ``e.attachers``, which callers add first."""

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from dockyard.runtime.linux.capabilities import DOCKER_DEFAULT
+from dockyard.runtime.linux.capabilities import DOCKER_DEFAULT, all_capabilities
 from dockyard.runtime.linux.devices import oci_devices
 from dockyard.runtime.linux.users import ExecUser
 
@@ -57,9 +57,11 @@ def default_mounts(files: NameFiles) -> list[dict]:
     ]
 
 
-def build_process(*, args: list[str], env: list[str], cwd: str, user: ExecUser, tty: bool) -> dict:
-    """The OCI ``process`` object, shared by a container's first process and its execs."""
-    caps = list(DOCKER_DEFAULT)
+def build_process(*, args: list[str], env: list[str], cwd: str, user: ExecUser, tty: bool,
+                  privileged: bool = False) -> dict:
+    """The OCI ``process`` object, shared by a container's first process and its execs.
+    ``privileged`` grants every capability this kernel knows (`exec --privileged`)."""
+    caps = all_capabilities() if privileged else list(DOCKER_DEFAULT)
     root_user = user.uid == 0
     return {
         "terminal": tty,

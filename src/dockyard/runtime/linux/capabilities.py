@@ -30,6 +30,22 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
+def host_bounding() -> int:
+    """The bounding set we run under: no process started here can hold more."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    return (1 << (last_cap() + 1)) - 1
+
+
+def all_capabilities() -> list[str]:
+    """Every capability this host lets us grant (--privileged): the kernel's, within our own
+    bounding set. Machines like these lack CAP_SYS_RESOURCE, and asking for it would fail."""
+    allowed = host_bounding()
+    return [name for number, name in enumerate(NAMES[: last_cap() + 1]) if allowed & (1 << number)]
+
+
 def mask(names: list[str]) -> int:
     value = 0
     for name in names:
