@@ -5,7 +5,7 @@ import base64
 import time
 
 from dockyard.api.filters import Filters
-from dockyard.api.http import Request, Response
+from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
@@ -246,12 +246,7 @@ def register(router, daemon) -> None:
                 await attacher.done.wait()
             finally:
                 rt.attachers.remove(attacher)
-        if pump is not None:
-            pump.cancel()
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
+        await end_hijack(writer, pump)
         return None
 
     async def logs(req: Request) -> Response | None:

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from dockyard.api.http import Request, Response
+from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.process import Attacher
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
@@ -49,12 +49,7 @@ def register(router, daemon) -> None:
         await attacher.done.wait()
         if not attacher.detached:
             await e.finished.wait()
-        if pump is not None:
-            pump.cancel()
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
+        await end_hijack(writer, pump)
         return None
 
     async def inspect(req: Request) -> Response:

@@ -188,6 +188,16 @@ class Request:
         return self.reader, self.writer
 
 
+async def end_hijack(writer: asyncio.StreamWriter, stdin_pump: asyncio.Future | None) -> None:
+    """Finish a hijacked stream: stop forwarding input, flush what is queued, close."""
+    if stdin_pump is not None:
+        stdin_pump.cancel()
+    try:
+        await writer.drain()
+    finally:
+        writer.close()
+
+
 class ChunkedWriter:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
