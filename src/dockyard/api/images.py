@@ -26,8 +26,8 @@ def inspect_view(daemon, image: Image) -> dict:
     return {
         "Id": image.id,
         "RepoTags": image.repo_tags,
-        "RepoDigests": [],
-        "Parent": "",
+        "RepoDigests": image.repo_digests,
+        "Parent": image.parent,
         "Comment": config.get("comment", ""),
         "Created": config.get("created", ""),
         "Container": "",
@@ -49,9 +49,9 @@ def list_view(image: Image) -> dict:
     created = parse_rfc3339(image.config.get("created", "")) // 1_000_000_000
     return {
         "Id": image.id,
-        "ParentId": "",
+        "ParentId": image.parent,
         "RepoTags": image.repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": image.repo_digests,
         "Created": created,
         "Size": image.size,
         "VirtualSize": image.size,

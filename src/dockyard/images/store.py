@@ -22,6 +22,8 @@ class Image:
     size: int = 0
     last_tag_time: int = 0
     repo_tags: list[str] = field(default_factory=list)  # familiar form: busybox:latest
+    repo_digests: list[str] = field(default_factory=list)  # familiar form: busybox@sha256:<manifest digest>
+    parent: str = ""  # the image this one was committed or built on ("" when pulled, loaded or imported)
 
     @property
     def diff_ids(self) -> list[str]:
@@ -55,30 +57,35 @@ class ImageStore:
             config = json.loads(self.content.read(image_id))
         except (OSError, ValueError, NotFound):
             return  # a torn import: the metadata is written last, so nothing refers to it
-        self._images[image_id] = Image(image_id, config, meta.get("size", 0), meta.get("last_tag_time", 0))
+        self._images[image_id] = Image(image_id, config, meta.get("size", 0), meta.get("last_tag_time", 0),
+                                       parent=meta.get("parent", ""))
 
     # -- lookups -------------------------------------------------------------------------
     def list(self) -> list[Image]:
         with self._lock:
-            tags = self._tags_by_image()
+            names = self._names_by_image()
             out = []
             for image in self._images.values():
-                image.repo_tags = tags.get(image.id, [])
+                image.repo_tags, image.repo_digests = names.get(image.id, ([], []))
                 out.append(image)
             return out
 
-    def _tags_by_image(self) -> dict[str, list[str]]:
-        tags: dict[str, list[str]] = {}
+    def _names_by_image(self) -> dict[str, tuple[list[str], list[str]]]:
+        """image ID -> (tags, digests) in Docker's familiar form; digest references are kept
+        like tags (as Docker's repositories.json does) but reported apart, as RepoDigests."""
+        names: dict[str, tuple[list[str], list[str]]] = {}
         for ref_text, image_id in sorted(self._refs.items()):
-            tags.setdefault(image_id, []).append(reference.parse(ref_text).familiar())
-        return tags
+            ref = reference.parse(ref_text)
+            tags, digests = names.setdefault(image_id, ([], []))
+            (digests if ref.digest else tags).append(ref.familiar())
+        return names
 
     def get(self, name: str) -> Image:
         """Resolve a reference, a full ID or a unique ID prefix, as Docker does."""
         with self._lock:
             image_id = self._resolve(name)
             image = self._images[image_id]
-            image.repo_tags = self._tags_by_image().get(image_id, [])
+            image.repo_tags, image.repo_digests = self._names_by_image().get(image_id, ([], []))
             return image
 
     def _resolve(self, name: str) -> str:
@@ -100,9 +107,16 @@ class ImageStore:
         with self._lock:
             return [reference.parse(r) for r, i in sorted(self._refs.items()) if i == image_id]
 
+    def children(self, image_id: str) -> list[Image]:
+        with self._lock:
+            return [i for i in self._images.values() if i.parent == image_id]
+
     # -- changes -------------------------------------------------------------------------
-    def add(self, config_bytes: bytes) -> Image:
-        """Store an image config whose layers are already registered."""
+    def add(self, config_bytes: bytes, *, parent: str = "") -> Image:
+        """Store an image config whose layers are already registered.
+
+        ``parent`` is the image a commit or build step started from; `history` and `rmi` follow it.
+        """
         config = json.loads(config_bytes)
         diff_ids = config.get("rootfs", {}).get("diff_ids", [])
         for chain in chain_ids(diff_ids):
@@ -111,9 +125,19 @@ class ImageStore:
         image_id = self.content.write(config_bytes)
         size = sum(self.layers.size(c) for c in chain_ids(diff_ids))
         with self._lock:
-            write_json(os.path.join(self._db, image_id[7:] + ".json"), {"size": size})
-            self._images[image_id] = Image(image_id, config, size)
+            known = self._images.get(image_id)
+            if known is not None:
+                return known  # the same config again (a re-pull, a re-load): nothing changes
+            meta = {"size": size, "parent": parent} if parent else {"size": size}
+            write_json(os.path.join(self._db, image_id[7:] + ".json"), meta)
+            self._images[image_id] = Image(image_id, config, size, parent=parent)
             return self._images[image_id]
+
+    def _write_meta(self, image: Image) -> None:
+        meta = {"size": image.size, "last_tag_time": image.last_tag_time}
+        if image.parent:
+            meta["parent"] = image.parent
+        write_json(os.path.join(self._db, image.id[7:] + ".json"), meta)
 
     def tag(self, image_id: str, ref: reference.Reference) -> None:
         with self._lock:
@@ -124,9 +148,10 @@ class ImageStore:
             write_json(self._refs_path, refs)
             self._refs = refs
             image = self._images[image_id]
+            if ref.digest:
+                return  # a digest reference records where the image came from; it is not a tag
             image.last_tag_time = now_ns()
-            write_json(os.path.join(self._db, image_id[7:] + ".json"),
-                       {"size": image.size, "last_tag_time": image.last_tag_time})
+            self._write_meta(image)
 
     def untag(self, ref: reference.Reference) -> str:
         with self._lock:
