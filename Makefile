@@ -13,10 +13,13 @@ PIDFILE    := /run/dockyardd.pid
 # iptables for networking, Python's venv module for the install, crun as the reference runtime,
 # tini for --init.
 APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
+# What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
+# and Docker's own daemon for the interoperability tests.
+APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io
 # What the benchmark adds: Docker's own daemon to compare against.
 APT_BENCH_PACKAGES := docker.io
 
-.PHONY: up test system-packages venv install start image hello lint bench bench-lifecycle clean
+.PHONY: up test test-packages system-packages venv install start image hello lint bench bench-lifecycle clean
 
 up: install start image hello
 
@@ -59,7 +62,14 @@ image: start
 hello: image
 	dockyard -H unix://$(SOCKET) run --rm busybox echo "hello from dockyard"
 
-test: venv
+test-packages:
+	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing test packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+test: venv test-packages
 	$(VENV)/bin/ruff check src tests bench bench/run_latency bench/lifecycle
 	$(VENV)/bin/pytest -q
 
