@@ -4,7 +4,7 @@ import asyncio
 import base64
 import time
 
-from dockyard.api.filters import Filters
+from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
@@ -106,24 +106,6 @@ def list_view(daemon, c: Container, size: bool) -> dict:
         view["SizeRw"] = tree_size(upper)
         view["SizeRootFs"] = view["SizeRw"] + daemon.image_store.get(c.image_id).size
     return view
-
-
-def _until_ns(value: str) -> int:
-    """`until` in prune filters: a unix timestamp, an RFC 3339 date, or a duration such as 10m."""
-    import re
-
-    from dockyard.util.timefmt import parse_rfc3339
-
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return int(float(value) * 1e9)
-    match = re.fullmatch(r"(\d+)(s|m|h)", value)
-    if match:
-        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
-        return time.time_ns() - seconds * 1_000_000_000
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        raise InvalidParameter(f"invalid filter 'until={value}'") from None
 
 
 def filter_containers(daemon, containers: list[Container], filters: Filters) -> list[Container]:
@@ -389,10 +371,10 @@ def register(router, daemon) -> None:
 
     async def prune(req: Request) -> Response:
         filters = Filters.parse(req.arg("filters"), {"until", "label", "label!"})
-        until_ns = None
+        until = None
         for value in filters.get("until"):
-            until_ns = _until_ns(value)
-        deleted, reclaimed = await service.prune(until_ns, filters.match_labels)
+            until = until_ns(value)
+        deleted, reclaimed = await service.prune(until, filters.match_labels)
         for cid in deleted:
             daemon.execs.forget_container(cid)
         return Response(200, {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})

@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 from dockyard.errors import InvalidParameter
 
@@ -64,4 +65,24 @@ class Filters:
                     return False
             elif want not in labels:
                 return False
+        for unwanted in self.get("label!"):  # prune filters: keep what carries the label (or label=value)
+            key, has_value, value = unwanted.partition("=")
+            if key in labels and (not has_value or labels[key] == value):
+                return False
         return True
+
+
+def until_ns(value: str) -> int:
+    """`until` in prune filters: a unix timestamp, an RFC 3339 date, or a duration such as 10m."""
+    from dockyard.util.timefmt import parse_rfc3339
+
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return int(float(value) * 1e9)
+    match = re.fullmatch(r"(\d+)(s|m|h)", value)
+    if match:
+        seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2)]
+        return time.time_ns() - seconds * 1_000_000_000
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise InvalidParameter(f"invalid filter 'until={value}'") from None

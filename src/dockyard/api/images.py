@@ -1,9 +1,9 @@
-"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-`), remove."""
+"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-`), tag, history, remove, prune."""
 
 import asyncio
 import io
 
-from dockyard.api.filters import Filters
+from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.errors import InvalidParameter, NotImplementedYet
 from dockyard.images import reference
@@ -45,13 +45,13 @@ def inspect_view(daemon, image: Image) -> dict:
     }
 
 
-def list_view(image: Image) -> dict:
+def list_view(image: Image, tags: list[str], digests: list[str]) -> dict:
     created = parse_rfc3339(image.config.get("created", "")) // 1_000_000_000
     return {
         "Id": image.id,
         "ParentId": image.parent,
-        "RepoTags": image.repo_tags,
-        "RepoDigests": image.repo_digests,
+        "RepoTags": tags,
+        "RepoDigests": digests,
         "Created": created,
         "Size": image.size,
         "VirtualSize": image.size,
@@ -61,38 +61,58 @@ def list_view(image: Image) -> dict:
     }
 
 
-def _matches_reference(image: Image, patterns: list[str]) -> bool:
+def _reference_matches(name: str, patterns: list[str]) -> bool:
+    """Docker's reference.FamiliarMatch: the pattern against `busybox:latest` and against `busybox`."""
     import fnmatch
 
-    for tag in image.repo_tags:
-        name = tag.rpartition(":")[0] if ":" in tag.rpartition("/")[2] else tag
-        for pattern in patterns:
-            if fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(name, pattern):
-                return True
-    return False
+    bare = name.partition("@")[0]
+    if ":" in bare.rpartition("/")[2]:
+        bare = bare.rpartition(":")[0]
+    return any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(bare, p) for p in patterns)
+
+
+def list_images(store, filters: Filters, *, all_images: bool) -> list[dict]:
+    """GET /images/json (moby daemon/images/images.go): dangling images appear as `<none>:<none>`;
+    untagged parents of other images are hidden unless ``all_images``."""
+    for value in filters.get("dangling"):
+        if value not in ("true", "false", "1", "0"):
+            raise InvalidParameter(f"invalid filter 'dangling={value}'")
+    dangling_only = bool(filters.get("dangling")) and filters.get("dangling")[-1] in ("true", "1")
+    pivots = {key: [parse_rfc3339(store.get(ref).config.get("created", "")) for ref in filters.get(key)]
+              for key in ("before", "since")}
+    patterns = filters.get("reference")
+    out = []
+    images = store.list()
+    parents = {i.parent for i in images if i.parent}
+    for image in images:
+        created = parse_rfc3339(image.config.get("created", ""))
+        if any(created >= p for p in pivots["before"]) or any(created <= p for p in pivots["since"]):
+            continue
+        if not filters.match_labels((image.config.get("config") or {}).get("Labels") or {}):
+            continue
+        tags = [t for t in image.repo_tags if not patterns or _reference_matches(t, patterns)]
+        digests = [d for d in image.repo_digests if not patterns or _reference_matches(d, patterns)]
+        if not tags and not digests:
+            if image.repo_tags or image.repo_digests or patterns:
+                continue  # named, but not by a matching reference
+            if not all_images and image.id in parents:
+                continue  # an intermediate image
+            if "dangling" in filters and not dangling_only:
+                continue
+            tags, digests = ["<none>:<none>"], ["<none>@<none>"]
+        elif dangling_only and tags:
+            continue
+        out.append((created, list_view(image, tags, digests)))
+    out.sort(key=lambda pair: pair[0], reverse=True)  # newest first, to the nanosecond
+    return [view for _created, view in out]
 
 
 def register(router, daemon) -> None:
     store = daemon.image_store
 
-    async def list_images(req: Request) -> Response:
+    async def list_(req: Request) -> Response:
         filters = Filters.parse(req.arg("filters"), LIST_FILTERS)
-        images = store.list()
-        for value in filters.get("dangling"):
-            if value not in ("true", "false", "1", "0"):
-                raise InvalidParameter(f"invalid filter 'dangling={value}'")
-        if filters.get("dangling"):
-            dangling = filters.get("dangling")[-1] in ("true", "1")
-            images = [i for i in images if (not i.repo_tags) == dangling]
-        images = [i for i in images if filters.match_labels((i.config.get("config") or {}).get("Labels") or {})]
-        for key, keep in (("before", lambda t, ref: t < ref), ("since", lambda t, ref: t > ref)):
-            for ref in filters.get(key):
-                pivot = parse_rfc3339(store.get(ref).config.get("created", ""))
-                images = [i for i in images if keep(parse_rfc3339(i.config.get("created", "")), pivot)]
-        if filters.get("reference"):
-            images = [i for i in images if _matches_reference(i, filters.get("reference"))]
-        images.sort(key=lambda i: i.config.get("created", ""), reverse=True)
-        return Response(200, [list_view(i) for i in images])
+        return Response(200, list_images(store, filters, all_images=req.flag("all")))
 
     async def inspect(req: Request) -> Response:
         return Response(200, inspect_view(daemon, store.get(req.params["name"])))
@@ -120,11 +140,34 @@ def register(router, daemon) -> None:
         return None
 
     async def remove(req: Request) -> Response:
-        report = daemon.images.remove(req.params["name"], force=req.flag("force"), prune=not req.flag("noprune"))
-        daemon.images.publish(report)
+        report = await asyncio.to_thread(daemon.images.remove, req.params["name"], force=req.flag("force"),
+                                         prune=not req.flag("noprune"))
         return Response(200, report)
 
-    router.add("GET", "/images/json", list_images)
+    async def tag(req: Request) -> Response:
+        daemon.images.tag(req.params["name"], req.arg("repo"), req.arg("tag"))
+        return Response(201, None)
+
+    async def history(req: Request) -> Response:
+        return Response(200, daemon.images.history(req.params["name"]))
+
+    async def prune(req: Request) -> Response:
+        filters = Filters.parse(req.arg("filters"), {"dangling", "until", "label", "label!"})
+        dangling = filters.get("dangling")[-1] if filters.get("dangling") else "true"
+        if dangling not in ("true", "false", "1", "0"):
+            raise InvalidParameter(f"invalid filter 'dangling={dangling}'")
+        until = None
+        for value in filters.get("until"):
+            until = until_ns(value)
+        records, reclaimed = await asyncio.to_thread(daemon.images.prune, dangling_only=dangling in ("true", "1"),
+                                                     until=until, labels_match=filters.match_labels)
+        daemon.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
+        return Response(200, {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed})
+
+    router.add("GET", "/images/json", list_)
+    router.add("POST", "/images/prune", prune)
+    router.add("GET", "/images/{name:path}/history", history)
+    router.add("POST", "/images/{name:path}/tag", tag)
     router.add("POST", "/images/create", create)
     router.add("GET", "/images/{name:path}/json", inspect)
     router.add("DELETE", "/images/{name:path}", remove)

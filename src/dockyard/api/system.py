@@ -99,6 +99,44 @@ def register(router, daemon) -> None:
             "Warnings": None,
         })
 
+    async def disk_usage(req: Request) -> Response:
+        import asyncio
+
+        return Response(200, await asyncio.to_thread(_disk_usage, daemon))
+
+    router.add("GET", "/system/df", disk_usage)
     router.add("GET", "/_ping", ping)
     router.add("GET", "/version", version)
     router.add("GET", "/info", info)
+
+
+def _disk_usage(daemon) -> dict:
+    """GET /system/df: images with their shared and unique sizes and container counts, containers
+    with their writable-layer sizes. Volumes and build cache are empty until Dockyard has them."""
+    from dockyard.api.containers import list_view as container_view
+    from dockyard.api.filters import Filters
+    from dockyard.api.images import list_images
+    from dockyard.images.layerstore import chain_ids
+
+    store, layers = daemon.image_store, daemon.layers
+    containers = daemon.containers.list()
+    users: dict[str, int] = {}
+    for c in containers:
+        users[c.image_id] = users.get(c.image_id, 0) + 1
+    chains_of = {image.id: chain_ids(image.diff_ids) for image in store.list()}
+    refcount: dict[str, int] = {}
+    for chains in chains_of.values():
+        for chain in chains:
+            refcount[chain] = refcount.get(chain, 0) + 1
+    sizes = {chain: layers.size(chain) for chain in refcount if layers.exists(chain)}
+    images = list_images(store, Filters({}), all_images=True)
+    for view in images:
+        view["Containers"] = users.get(view["Id"], 0)
+        view["SharedSize"] = sum(sizes.get(c, 0) for c in chains_of.get(view["Id"], []) if refcount[c] > 1)
+    return {
+        "LayersSize": sum(sizes.values()),
+        "Images": images,
+        "Containers": [container_view(daemon, c, True) for c in containers],
+        "Volumes": [],
+        "BuildCache": [],
+    }

@@ -102,6 +102,9 @@ def parse(command: Command, argv: list[str]) -> tuple[dict, list[str]]:
                 if opt is None:
                     raise UsageError(f"unknown shorthand flag: '{arg[j]}' in {arg}")
                 if opt.kind == "bool":
+                    if arg[j + 1:j + 2] == "=":  # pflag's `-H=false`
+                        _store(values, opt, arg[j + 2:], short)
+                        break
                     _store(values, opt, None, short)
                     j += 1
                     continue

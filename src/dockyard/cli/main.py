@@ -37,6 +37,10 @@ COMMANDS = {
     "images": ("images", "images"),
     "import": ("images", "import_"),
     "rmi": ("images", "rmi"),
+    "tag": ("images", "tag"),
+    "history": ("images", "history"),
+    "image prune": ("images", "image_prune"),
+    "system df": ("system", "df"),
     "inspect": ("inspect", "inspect"),
     "version": ("system", "version"),
     "info": ("system", "info"),
@@ -50,8 +54,8 @@ GROUPS = {
                   "stats": "stats", "diff": "diff", "cp": "cp", "export": "export",
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect"},
-    "system": {"info": "info", "events": "events"},
+              "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune"},
+    "system": {"info": "info", "events": "events", "df": "system df"},
 }
 GROUP_TYPES = {"container": "container", "image": "image"}
 
@@ -72,6 +76,7 @@ Commands:
   events      Get real time events from the server
   export      Export a container's filesystem as a tar archive
   exec        Execute a command in a running container
+  history     Show the history of an image
   images      List images
   kill        Kill one or more running containers
   import      Import the contents of a tarball to create a filesystem image
@@ -90,6 +95,7 @@ Commands:
   top         Display the running processes of a container
   stats       Display a live stream of container(s) resource usage statistics
   stop        Stop one or more running containers
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   unpause     Unpause all processes within one or more containers
   update      Update configuration of one or more containers
   version     Show the Docker version information

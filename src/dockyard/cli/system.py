@@ -99,3 +99,95 @@ def info(client: Client, argv: list[str]) -> int:
         f" Live Restore Enabled: {str(i['LiveRestoreEnabled']).lower()}\n"
     )
     return 0
+
+
+DF = Command("system df", "[OPTIONS]", "Show docker disk usage", (
+    Opt(("--format",), "format", "str", "Format output using a custom template", metavar="string"),
+    Opt(("-v", "--verbose"), "verbose", "bool", "Show detailed information on space usage"),
+))
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+              "Reclaimable": "RECLAIMABLE"}
+_ACTIVE_STATES = ("running", "paused", "restarting")
+
+
+def _reclaimable(reclaimable: int, total: int) -> str:
+    from dockyard.cli.output import human_size
+
+    if total > 0:
+        return f"{human_size(reclaimable, 4)} ({reclaimable * 100 // total}%)"
+    return human_size(reclaimable, 4)
+
+
+def df(client: Client, argv: list[str]) -> int:
+    parsed = _parse(DF, argv)
+    if parsed is None:
+        return 0
+    values, _ = parsed
+    from dockyard.cli.output import formatted, human_size, table
+
+    usage = client.call("GET", "/system/df")
+    images = usage.get("Images") or []
+    containers = usage.get("Containers") or []
+    volumes = usage.get("Volumes") or []
+    cache = usage.get("BuildCache") or []
+    if values["verbose"]:
+        return _df_verbose(images, containers, volumes, cache)
+    layers_size = usage.get("LayersSize", 0)
+    used = sum(i["Size"] - i["SharedSize"] for i in images if i.get("Containers") and i.get("SharedSize", -1) >= 0)
+    container_total = sum(c.get("SizeRw", 0) for c in containers)
+    idle = sum(c.get("SizeRw", 0) for c in containers if c.get("State") not in _ACTIVE_STATES)
+    volume_sizes = [(v.get("UsageData") or {}).get("Size", 0) for v in volumes]
+    unused_volumes = sum((v.get("UsageData") or {}).get("Size", 0) for v in volumes
+                         if not (v.get("UsageData") or {}).get("RefCount"))
+    cache_size = sum(c.get("Size", 0) for c in cache)
+    records = [
+        {"Type": "Images", "TotalCount": str(len(images)),
+         "Active": str(sum(1 for i in images if i.get("Containers"))),
+         "Size": human_size(layers_size, 4), "Reclaimable": _reclaimable(layers_size - used, layers_size)},
+        {"Type": "Containers", "TotalCount": str(len(containers)),
+         "Active": str(sum(1 for c in containers if c.get("State") in _ACTIVE_STATES)),
+         "Size": human_size(container_total, 4), "Reclaimable": _reclaimable(idle, container_total)},
+        {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
+         "Active": str(sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount"))),
+         "Size": human_size(sum(volume_sizes), 4), "Reclaimable": _reclaimable(unused_volumes, sum(volume_sizes))},
+        {"Type": "Build Cache", "TotalCount": str(len(cache)), "Active": str(sum(1 for c in cache if c.get("InUse"))),
+         "Size": human_size(cache_size, 4), "Reclaimable": human_size(cache_size, 4)},
+    ]
+    if values["format"]:
+        sys.stdout.write(formatted(values["format"], records, DF_HEADERS))
+        return 0
+    sys.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+                           [[r[k] for k in DF_HEADERS] for r in records]))
+    return 0
+
+
+def _df_verbose(images: list, containers: list, volumes: list, cache: list) -> int:
+    from dockyard.cli.containers import _ps_fields
+    from dockyard.cli.images import _image_rows
+    from dockyard.cli.output import ago, human_size, table
+
+    out = ["Images space usage:\n\n"]
+    rows = []
+    for image in images:
+        for repo, tag, _digest in _image_rows(image, False):
+            shared = image.get("SharedSize", 0)
+            rows.append([repo, tag, image["Id"][7:19], ago(image["Created"]), human_size(image["Size"]),
+                         human_size(shared), human_size(image["Size"] - shared), str(image.get("Containers", 0))])
+    out.append(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE",
+                      "CONTAINERS"], rows))
+    out.append("\nContainers space usage:\n\n")
+    rows = []
+    for c in containers:
+        fields = _ps_fields(c, True)
+        rows.append([fields["ID"], fields["Image"], fields["Command"], str(fields.get("LocalVolumes", "0")),
+                     human_size(c.get("SizeRw", 0)), fields["RunningFor"], fields["Status"], fields["Names"]])
+    out.append(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
+                     rows))
+    out.append("\nLocal Volumes space usage:\n\n")
+    out.append(table(["VOLUME NAME", "LINKS", "SIZE"],
+                     [[v["Name"], str((v.get("UsageData") or {}).get("RefCount", 0)),
+                       human_size((v.get("UsageData") or {}).get("Size", 0))] for v in volumes]))
+    out.append(f"\nBuild cache usage: {human_size(sum(c.get('Size', 0) for c in cache))}\n\n")
+    out.append(table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], []))
+    sys.stdout.write("".join(out))
+    return 0

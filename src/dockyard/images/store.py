@@ -164,14 +164,15 @@ class ImageStore:
             self._refs = refs
             return image_id
 
-    def delete_image(self, image_id: str) -> None:
-        """Remove an untagged image and every layer no other image needs."""
+    def delete_image(self, image_id: str) -> list[str]:
+        """Remove an untagged image and every layer no other image needs; return those layers' chain IDs."""
+        released: list[str] = []
         with self._lock:
             if any(i == image_id for i in self._refs.values()):
                 raise Conflict(f"image {image_id} is still tagged")
             image = self._images.pop(image_id, None)
             if image is None:
-                return
+                return released
             os.unlink(os.path.join(self._db, image_id[7:] + ".json"))
             self.content.delete(image_id)
             still_used_chains = set()
@@ -182,6 +183,8 @@ class ImageStore:
             for chain in reversed(chain_ids(image.diff_ids)):
                 if chain not in still_used_chains:
                     self.layers.release(chain)
+                    released.append(chain)
             for diff_id in image.diff_ids:
                 if diff_id not in still_used_diffs:
                     self.content.delete(diff_id)
+        return released
