@@ -103,6 +103,8 @@ def parse(text: str, *, default_tag: bool = True) -> Reference:
     if path.lower() != path:
         raise InvalidParameter(f"invalid reference format: repository name ({path}) must be lowercase")
     tag, digest = match.group("tag"), match.group("digest")
+    if digest and digest.startswith("sha256:") and len(digest) != 71:
+        raise InvalidParameter("invalid reference format: invalid checksum digest length")
     if default_tag and not tag and not digest:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, digest)
