@@ -16,6 +16,7 @@ import sys
 import tarfile
 
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.mounts import mount_filesystem
 from dockyard.util.timefmt import rfc3339_ns  # everything is imported before we enter the container
 
 
@@ -34,7 +35,7 @@ def _enter(request: dict) -> None:
     if mount["type"] == "bind":
         sc.mount(mount["source"], target, None, sc.MS_BIND | sc.MS_REC)
     else:
-        sc.mount(mount["source"], target, mount["type"], flags, ",".join(mount["options"]))
+        mount_filesystem(mount["source"], target, mount["type"], flags, ",".join(mount["options"]))
     os.chroot(target)
     os.chdir("/")
 

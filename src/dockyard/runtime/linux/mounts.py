@@ -108,6 +108,35 @@ def mount_one(root: str, m: dict) -> None:
         sc.mount(None, target, None, propagation)
 
 
+# mount(2) copies at most one page of option data; an overlay over many layers needs more.
+_MOUNT_DATA_MAX = 4095
+
+
+def mount_filesystem(source: str, target: str, fstype: str, flags: int, data: str) -> None:
+    """mount(2), or the filesystem-context API when the options exceed a page (an overlay with
+    ~40 or more lower dirs): there every lower dir is passed on its own as `lowerdir+` (Linux 6.8+)."""
+    if len(data.encode()) <= _MOUNT_DATA_MAX:
+        sc.mount(source, target, fstype, flags, data or None)
+        return
+    settings: list[tuple[str, str | None]] = [("source", source)]
+    for option in data.split(","):
+        key, eq, value = option.partition("=")
+        if key == "lowerdir":
+            settings.extend(("lowerdir+", lower) for lower in value.split(":"))
+        else:
+            settings.append((key, value if eq else None))
+    attrs = 0
+    for flag, attr in ((sc.MS_RDONLY, sc.MOUNT_ATTR_RDONLY), (sc.MS_NOSUID, sc.MOUNT_ATTR_NOSUID),
+                       (sc.MS_NODEV, sc.MOUNT_ATTR_NODEV), (sc.MS_NOEXEC, sc.MOUNT_ATTR_NOEXEC)):
+        if flags & flag:
+            attrs |= attr
+    try:
+        sc.mount_with_context(fstype, target, settings, attrs)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} (mounting {fstype} with {len(data)} bytes of options needs "
+                                 "Linux 6.8 or later)") from None
+
+
 def mount_rootfs(root: str, rootfs_mounts: list[dict]) -> None:
     """Make mounts private to this namespace, then mount the root filesystem at ``root``.
     A read-only root is applied after pivot_root, once every mount below / is in place."""
@@ -117,7 +146,7 @@ def mount_rootfs(root: str, rootfs_mounts: list[dict]) -> None:
         if m["type"] == "bind":
             sc.mount(m["source"], root, None, sc.MS_BIND | sc.MS_REC)
         else:
-            sc.mount(m["source"], root, m["type"], flags, data or None)
+            mount_filesystem(m["source"], root, m["type"], flags, data)
     if not rootfs_mounts:  # an OCI bundle whose root is a plain directory must become a mount point
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
 

@@ -47,6 +47,20 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_PIVOT_ROOT = 155  # x86_64
 _SYS_CAPSET = 126
+_SYS_MOVE_MOUNT = 429
+_SYS_FSOPEN = 430
+_SYS_FSCONFIG = 431
+_SYS_FSMOUNT = 432
+
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_AT_FDCWD = -100
 
 
 def _check(result: int, what: str) -> int:
@@ -60,6 +74,29 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, d
     _check(_libc.mount(source.encode() if source else None, target.encode(),
                        fstype.encode() if fstype else None, ctypes.c_ulong(flags),
                        data.encode() if data else None), f"mount {target}")
+
+
+def mount_with_context(fstype: str, target: str, settings: list[tuple[str, str | None]], attrs: int = 0) -> None:
+    """Mount through the filesystem-context API (fsopen/fsconfig/fsmount/move_mount), which takes
+    each option separately and so has no one-page limit on the option string."""
+    fs = _check(_libc.syscall(_SYS_FSOPEN, fstype.encode(), 1), f"fsopen {fstype}")  # FSOPEN_CLOEXEC
+    try:
+        for key, value in settings:
+            if value is None:
+                _check(_libc.syscall(_SYS_FSCONFIG, fs, FSCONFIG_SET_FLAG, key.encode(), None, 0),
+                       f"fsconfig {key}")
+            else:
+                _check(_libc.syscall(_SYS_FSCONFIG, fs, FSCONFIG_SET_STRING, key.encode(), value.encode(), 0),
+                       f"fsconfig {key}={value}")
+        _check(_libc.syscall(_SYS_FSCONFIG, fs, FSCONFIG_CMD_CREATE, None, None, 0), f"create {fstype}")
+        mnt = _check(_libc.syscall(_SYS_FSMOUNT, fs, 1, attrs), f"fsmount {fstype}")  # FSMOUNT_CLOEXEC
+        try:
+            _check(_libc.syscall(_SYS_MOVE_MOUNT, mnt, b"", _AT_FDCWD, target.encode(), _MOVE_MOUNT_F_EMPTY_PATH),
+                   f"move_mount {target}")
+        finally:
+            os.close(mnt)
+    finally:
+        os.close(fs)
 
 
 def umount2(target: str, flags: int = 0) -> None:
