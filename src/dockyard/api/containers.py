@@ -9,6 +9,7 @@ from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
+from dockyard.engine.mounts import public_view
 from dockyard.engine.process import Attacher
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
@@ -52,7 +53,7 @@ def inspect_view(daemon, c: Container) -> dict:
         "ExecIDs": None,
         "HostConfig": c.host_config,
         "GraphDriver": {"Name": c.driver, "Data": _graph_data(daemon, c)},
-        "Mounts": [],
+        "Mounts": [public_view(m) for m in c.mount_points],
         "Config": c.config,
         "NetworkSettings": {
             "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
@@ -99,7 +100,7 @@ def list_view(daemon, c: Container, size: bool) -> dict:
         "Status": c.state.describe(),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
         "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "Mounts": [public_view(m) for m in c.mount_points],
     }
     if size:
         upper = daemon.snapshotter.fs_path(c.id)

@@ -93,7 +93,7 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, events, execs, images, system
+    from dockyard.api import containers, events, execs, images, system, volumes
 
     router = Router()
     system.register(router, daemon)
@@ -101,9 +101,9 @@ def build_router(daemon) -> Router:
     images.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
-    # No networks, volumes or plugins exist yet, so looking one up is a plain "not found"; the
+    volumes.register(router, daemon)
+    # No networks or plugins exist yet, so looking one up is a plain "not found"; the
     # docker CLI's `inspect NAME` walks these types and needs a 404 to move on.
     router.add("GET", "/networks/{name}", _no_such("network {name} not found"))
-    router.add("GET", "/volumes/{name}", _no_such("get {name}: no such volume"))
     router.add("GET", "/plugins/{name}/json", _no_such("plugin {name} not found"))
     return router

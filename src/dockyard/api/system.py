@@ -112,10 +112,12 @@ def register(router, daemon) -> None:
 
 def _disk_usage(daemon) -> dict:
     """GET /system/df: images with their shared and unique sizes and container counts, containers
-    with their writable-layer sizes. Volumes and build cache are empty until Dockyard has them."""
+    with their writable-layer sizes, volumes with their sizes and reference counts. The build cache is
+    empty until Dockyard builds images."""
     from dockyard.api.containers import list_view as container_view
     from dockyard.api.filters import Filters
     from dockyard.api.images import list_images
+    from dockyard.api.volumes import usage_view
     from dockyard.images.layerstore import chain_ids
 
     store, layers = daemon.image_store, daemon.layers
@@ -137,6 +139,6 @@ def _disk_usage(daemon) -> dict:
         "LayersSize": sum(sizes.values()),
         "Images": images,
         "Containers": [container_view(daemon, c, True) for c in containers],
-        "Volumes": [],
+        "Volumes": [usage_view(daemon, v) for v in daemon.volumes.list()],
         "BuildCache": [],
     }

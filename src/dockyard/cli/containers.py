@@ -87,6 +87,14 @@ CONTAINER_OPTIONS = (
     Opt(("--no-healthcheck",), "no_healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
     Opt(("--log-driver",), "log_driver", "str", "Logging driver for the container", metavar="string"),
     Opt(("--log-opt",), "log_opt", "list", "Log driver options", metavar="list"),
+    Opt(("-v", "--volume"), "volume", "list", "Bind mount a volume", metavar="list"),
+    Opt(("--mount",), "mount", "list", "Attach a filesystem mount to the container", metavar="mount"),
+    Opt(("--tmpfs",), "tmpfs", "list", "Mount a tmpfs directory", metavar="list"),
+    Opt(("--volumes-from",), "volumes_from", "list", "Mount volumes from the specified container(s)",
+        metavar="list"),
+    Opt(("--volume-driver",), "volume_driver", "str", "Optional volume driver for the container",
+        metavar="string"),
+    Opt(("--read-only",), "read_only", "bool", "Mount the container's root filesystem as read only"),
 )
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
@@ -249,6 +257,11 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
                        "LogConfig": {"Type": values["log_driver"] or "json-file",
                                      "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
     }
+    from dockyard.cli.mountflags import mount_fields
+
+    mount_config, mount_host = mount_fields(values)
+    body.update(mount_config)
+    body["HostConfig"].update(mount_host)
     healthcheck = _healthcheck(values)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
@@ -734,11 +747,10 @@ def prune(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     values, _ = parsed
-    if not values["force"]:
-        sys.stdout.write("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    from dockyard.cli.output import confirmed
+
+    if not values["force"] and not confirmed("WARNING! This will remove all stopped containers."):
+        return 0
     from dockyard.cli.output import human_size
 
     result = client.call("POST", "/containers/prune", query={"filters": _filters_json(values["filter"])})

@@ -247,9 +247,9 @@ def image_prune(client: Client, argv: list[str]) -> int:
     if not values["force"]:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if values["all"] else "WARNING! This will remove all dangling images.")
-        sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        from dockyard.cli.output import confirmed
+
+        if not confirmed(warning):
             return 0
     from dockyard.cli.output import human_size
 

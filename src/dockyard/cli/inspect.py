@@ -1,4 +1,4 @@
-"""`inspect`: containers and images, as a JSON array or through a --format template."""
+"""`inspect`: containers, images and volumes, as a JSON array or through a --format template."""
 
 import json
 import sys
@@ -27,6 +27,12 @@ def _find(client: Client, name: str, kind: str | None, size: bool):
         except APIError as exc:
             if exc.status != 404:
                 raise
+    if kind in (None, "volume"):
+        try:
+            return client.call("GET", f"/volumes/{name}")
+        except APIError as exc:
+            if exc.status != 404:
+                raise
     return None
 
 
@@ -36,7 +42,7 @@ def inspect(client: Client, argv: list[str], kind: str | None = None) -> int:
         return 0
     values, args = parsed
     kind = values["type"] or kind
-    if kind not in (None, "container", "image"):
+    if kind not in (None, "container", "image", "volume"):
         sys.stderr.write(f'"{kind}" is not a valid value for --type\n')
         return 1
     found, missing = [], []
@@ -54,6 +60,6 @@ def inspect(client: Client, argv: list[str], kind: str | None = None) -> int:
     else:
         sys.stdout.write(json.dumps(found, indent=4) + "\n")
     for name in missing:
-        label = {"container": "container", "image": "image"}.get(kind or "", "object")
+        label = {"container": "container", "image": "image", "volume": "volume"}.get(kind or "", "object")
         sys.stderr.write(f"Error: No such {label}: {name}\n")
     return 1 if missing else 0

@@ -41,6 +41,10 @@ COMMANDS = {
     "history": ("images", "history"),
     "image prune": ("images", "image_prune"),
     "system df": ("system", "df"),
+    "volume create": ("volumes", "create"),
+    "volume ls": ("volumes", "ls"),
+    "volume rm": ("volumes", "rm"),
+    "volume prune": ("volumes", "prune"),
     "inspect": ("inspect", "inspect"),
     "version": ("system", "version"),
     "info": ("system", "info"),
@@ -56,8 +60,10 @@ GROUPS = {
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune"},
     "system": {"info": "info", "events": "events", "df": "system df"},
+    "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
+               "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
 }
-GROUP_TYPES = {"container": "container", "image": "image"}
+GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume"}
 
 USAGE = """
 Usage:  dockyard [OPTIONS] COMMAND
@@ -105,6 +111,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   system      Manage Docker
+  volume      Manage volumes
 """
 
 

@@ -1,5 +1,6 @@
 """Docker's output conventions: tabwriter tables, human sizes, relative times."""
 
+import sys
 import time
 
 from dockyard.util.timefmt import human_duration
@@ -56,3 +57,10 @@ def formatted(template: str, rows: list[dict], headers: dict[str, str]) -> str:
         cells = [c + [""] * (width - len(c)) for c in cells]
         return table(cells[0], cells[1:])
     return "".join(render(template, row) + "\n" for row in rows)
+
+
+def confirmed(warning: str) -> bool:
+    """Docker's prune prompt: the warning, then `Are you sure you want to continue? [y/N]`."""
+    sys.stdout.write(warning + "\nAre you sure you want to continue? [y/N] ")
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

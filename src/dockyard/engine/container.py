@@ -77,6 +77,7 @@ class Container:
     driver: str = "overlay2"
     restart_count: int = 0
     manually_stopped: bool = False  # by stop or kill: restart policies stand down
+    mount_points: list[dict] = field(default_factory=list)  # see engine/mounts.py
 
     def to_record(self) -> dict:
         return asdict(self)

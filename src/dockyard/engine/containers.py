@@ -13,6 +13,7 @@ import signal
 from dockyard.engine import logconfig, restart
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
+from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
@@ -29,6 +30,7 @@ from dockyard.util.ids import new_id
 from dockyard.util.names import generate_name
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import now_ns
+from dockyard.volumes.store import VolumeStore
 
 log = logging.getLogger("dockyard.containers")
 
@@ -52,7 +54,7 @@ class StartFailed(DockyardError):
 
 class ContainerService:
     def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
-                 launcher: Launcher, events: EventBus) -> None:
+                 launcher: Launcher, events: EventBus, volumes: VolumeStore) -> None:
         self.root = os.path.join(data_root, "containers")
         self.exec_root = exec_root
         os.makedirs(self.root, exist_ok=True)
@@ -61,6 +63,8 @@ class ContainerService:
         self.snapshotter = snapshotter
         self.launcher = launcher
         self.events = events
+        self.volumes = volumes
+        self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" -> id
@@ -100,6 +104,7 @@ class ContainerService:
             self._containers[c.id] = c
             self._names[c.name] = c.id
             self._runtime[c.id] = Runtime()
+            self._use_volumes(c)
             self._reconcile(c)
 
     async def apply_policies_at_boot(self) -> None:
@@ -259,12 +264,16 @@ class ContainerService:
         self._names[name] = cid  # reserve the name before any slow step
         directory = self._dir(cid)
         try:
+            # Validates every mount spec before it creates any volume they name.
+            container.mount_points = self.mounts.plan(host_config, config, {})
+            self._use_volumes(container)
             os.makedirs(directory)
             self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain))
             write_name_files(directory, config["Hostname"])
             self._save(container)
         except BaseException:
             self._names.pop(name, None)
+            self._release_volumes(container, remove_anonymous=True)
             self.snapshotter.remove(cid)
             self.snapshotter.remove(init_layer(cid))
             shutil.rmtree(directory, ignore_errors=True)
@@ -300,6 +309,10 @@ class ContainerService:
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
             spec["linux"]["resources"] = limits
+        user_mounts = oci_mounts(self.volumes, c.mount_points, c.host_config.get("Tmpfs") or {})
+        if user_mounts:
+            taken = {m["destination"] for m in user_mounts}  # a user's /etc/hosts mount replaces ours
+            spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in taken] + user_mounts
         if c.host_config.get("Init"):
             spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": self.init_binary(),
                                    "options": ["bind", "ro"]})
@@ -339,6 +352,9 @@ class ContainerService:
             return  # Docker answers 304 Not Modified; the API layer checks first
         if c.state.status in ("removing", "dead"):
             raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
+        for point in c.mount_points:
+            if needs_copy(self.volumes, point):
+                await fill_from_image(self, c, point)
         spec = self.build_spec(c)
         state_dir = self.state_dir(c.id)
         os.makedirs(os.path.join(state_dir, "rootfs"), exist_ok=True)
@@ -595,8 +611,8 @@ class ContainerService:
         if c.state.status == "removing":
             raise Conflict(f"removal of container {c.id[:12]} is already in progress")
         c.state.status = "removing"
-        # ``volumes``: no container has volumes yet, so there is nothing more to remove.
         await asyncio.to_thread(self._delete_files, c.id)
+        self._release_volumes(c, remove_anonymous=volumes)
         del self._containers[c.id]
         self._names.pop(c.name, None)
         self.emit(c, "destroy")
@@ -605,6 +621,24 @@ class ContainerService:
             for waiter in rt.removed_waiters:
                 if not waiter.done():
                     waiter.set_result(c.state.exit_code)
+
+    def _use_volumes(self, c: Container) -> None:
+        for point in c.mount_points:
+            if point["Type"] == "volume":
+                self.volumes.use(point["Name"], c.id)
+
+    def _release_volumes(self, c: Container, *, remove_anonymous: bool) -> None:
+        """Drop the container's references; with ``remove_anonymous`` (rm -v, --rm) also remove its
+        anonymous volumes that no other container uses. Named volumes always stay."""
+        for point in c.mount_points:
+            if point["Type"] != "volume":
+                continue
+            self.volumes.release(point["Name"], c.id)
+            if remove_anonymous and point.get("anonymous") and not self.volumes.users(point["Name"]):
+                try:
+                    self.volumes.remove(point["Name"])
+                except (NotFound, Conflict) as exc:
+                    log.warning("could not remove volume %s of container %s: %s", point["Name"], c.id[:12], exc)
 
     def _delete_files(self, cid: str) -> None:
         # The record goes first: a crash part-way leaves orphan files, never a record without files.

@@ -19,6 +19,7 @@ from dockyard.storage.snapshotter import Snapshotter
 from dockyard.util.atomic import write_bytes
 from dockyard.util.ids import new_id
 from dockyard.util.timefmt import now_ns
+from dockyard.volumes.store import VolumeStore
 
 
 @dataclass
@@ -40,8 +41,9 @@ class Daemon:
         self.layers = LayerStore(os.path.join(options.data_root, "image"), self.content, self.snapshotter)
         self.image_store = ImageStore(options.data_root, self.content, self.layers)
         self.events = EventBus()
+        self.volumes = VolumeStore(options.data_root)
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
-                                           self.image_store, self.snapshotter, launcher, self.events)
+                                           self.image_store, self.snapshotter, launcher, self.events, self.volumes)
         self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
         self.health = HealthMonitor(self.containers, self.execs)
