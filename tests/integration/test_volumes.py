@@ -195,3 +195,35 @@ def test_system_df_lists_volumes(daemon):
     verbose = out(daemon.cli("system", "df", "-v"))
     assert "dfvol" in verbose
     out(daemon.cli("volume", "rm", "dfvol"))
+
+
+def test_bind_propagation(daemon, host_dir):
+    import subprocess
+    import time
+
+    private = os.path.join(host_dir, "private")
+    os.mkdir(private)
+    assert "is not a shared mount" in err(daemon.cli("run", "--rm", "-v", f"{private}:/p:rshared", "busybox",
+                                                     "true"))
+    shared = os.path.join(host_dir, "shared")
+    os.mkdir(shared)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", shared], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", shared], check=True)
+        cid = out(daemon.cli("run", "-d", "-v", f"{shared}:/p:rslave", "busybox", "sleep", "30")).strip()
+        os.mkdir(os.path.join(shared, "later"))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", os.path.join(shared, "later")],
+                       check=True)
+        try:
+            seen = ""
+            for _ in range(50):  # a host mount made after the start reaches the rslave bind
+                seen = daemon.cli("exec", cid, "grep", " /p/later ", "/proc/mounts").stdout.decode()
+                if seen:
+                    break
+                time.sleep(0.05)
+            assert "size=8k" in seen
+        finally:
+            subprocess.run(["umount", os.path.join(shared, "later")], check=True)
+            out(daemon.cli("rm", "-f", cid))
+    finally:
+        subprocess.run(["umount", "-l", shared], check=True)

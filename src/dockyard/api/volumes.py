@@ -50,7 +50,7 @@ def register(router, daemon) -> None:
                 continue
             if filters.get("name") and not any(n in volume.name for n in filters.get("name")):
                 continue
-            if not filters.match_labels(volume.labels):
+            if not filters.match_labels(volume.labels or {}):
                 continue
             out.append(store.view(volume))
         return Response(200, {"Volumes": out, "Warnings": None})
@@ -74,7 +74,7 @@ def register(router, daemon) -> None:
         for volume in store.list():
             if store.users(volume.name) or (not everything and not volume.anonymous):
                 continue
-            if not filters.match_labels(volume.labels):
+            if not filters.match_labels(volume.labels or {}):
                 continue
             size = tree_size(store.mountpoint(volume.name))
             try:

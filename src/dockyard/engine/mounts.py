@@ -152,8 +152,10 @@ def oci_mounts(volumes: VolumeStore, mount_points: list[dict], tmpfs: dict) -> l
                     raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not '
                                            f"exist: {source}")
                 os.makedirs(source, mode=0o755, exist_ok=True)  # `-v /missing:/x` makes the host directory
-        options = ["bind" if point.get("nonrecursive") else "rbind",
-                   point.get("Propagation") or specs.DEFAULT_PROPAGATION]
+        propagation = point.get("Propagation") or specs.DEFAULT_PROPAGATION
+        if propagation in ("shared", "rshared", "slave", "rslave"):
+            _check_source_propagation(source, shared_only=propagation.endswith("shared"))
+        options = ["bind" if point.get("nonrecursive") else "rbind", propagation]
         if not point.get("RW", True):
             options.append("ro")
         out.append({"destination": point["Destination"], "type": "bind", "source": source, "options": options})
@@ -162,6 +164,24 @@ def oci_mounts(volumes: VolumeStore, mount_points: list[dict], tmpfs: dict) -> l
                     "options": TMPFS_DEFAULTS + specs.tmpfs_options(opts or "")})
     out.sort(key=lambda m: m["destination"].rstrip("/").count("/"))  # a parent mount first, as Docker sorts
     return out
+
+
+def _check_source_propagation(source: str, *, shared_only: bool) -> None:
+    """A shared (or slave) bind needs its host mount to be shared (or a slave), as Docker checks."""
+    best, fields = "", []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split(" - ")[0].split()
+            mount_point = parts[4]
+            inside = source == mount_point or source.startswith(mount_point.rstrip("/") + "/")
+            if inside and len(mount_point) >= len(best):
+                best, fields = mount_point, parts[6:]
+    shared = any(f.startswith("shared:") for f in fields)
+    slave = any(f.startswith("master:") for f in fields)
+    if shared_only and not shared:
+        raise InvalidParameter(f"path {source} is mounted on {best} but it is not a shared mount")
+    if not shared_only and not (shared or slave):
+        raise InvalidParameter(f"path {source} is mounted on {best} but it is not a shared or slave mount")
 
 
 def needs_copy(volumes: VolumeStore, point: dict) -> bool:

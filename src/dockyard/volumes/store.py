@@ -27,7 +27,7 @@ _LOCAL_OPTIONS = {"type", "device", "o", "size"}
 class Volume:
     name: str
     driver: str = LOCAL_DRIVER
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] | None = None  # None when the request had none (Docker prints null)
     options: dict[str, str] = field(default_factory=dict)
     created: int = 0  # ns
     anonymous: bool = False
@@ -93,7 +93,7 @@ class VolumeStore:
         """Create a volume, or return the existing one of that name (as Docker does)."""
         driver = driver or LOCAL_DRIVER
         options = {str(k): str(v) for k, v in (options or {}).items()}
-        labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        labels = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else None
         if not name:
             name, anonymous = new_id(), True
         validate_name(name)
@@ -162,7 +162,7 @@ class VolumeStore:
         return {
             "CreatedAt": rfc3339_ns(volume.created - volume.created % 1_000_000_000),
             "Driver": volume.driver,
-            "Labels": volume.labels or None,
+            "Labels": volume.labels,
             "Mountpoint": self.mountpoint(volume.name),
             "Name": volume.name,
             "Options": volume.options or None,

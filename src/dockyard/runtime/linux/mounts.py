@@ -138,9 +138,11 @@ def mount_filesystem(source: str, target: str, fstype: str, flags: int, data: st
 
 
 def mount_rootfs(root: str, rootfs_mounts: list[dict]) -> None:
-    """Make mounts private to this namespace, then mount the root filesystem at ``root``.
-    A read-only root is applied after pivot_root, once every mount below / is in place."""
-    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    """Make the host's mounts slaves in this namespace (runc's default root propagation: mounts
+    made here never reach the host, while shared host mounts still reach `rslave` binds), then mount
+    the root filesystem at ``root``. A read-only root is applied after pivot_root, once every
+    mount below / is in place."""
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
     for m in rootfs_mounts:
         flags, _, data = parse_options(m.get("options") or [])
         if m["type"] == "bind":
