@@ -79,11 +79,16 @@ def run(request: dict, ctl: int, stdio: int) -> None:
         outputs = {out_r: STDOUT, err_r: STDERR}
     err_r_pipe, err_w_pipe = os.pipe2(os.O_CLOEXEC)
     target = request.get("exec_in")  # the PID of a running container to exec into
+    spec_namespaces = ((request.get("spec") or {}).get("linux") or {}).get("namespaces", [])
+    pid_ns = next((ns for ns in spec_namespaces if ns["type"] == "pid"), None)
     try:
         if target:
             join_pid_namespace(target)
-        else:
+        elif pid_ns is not None and pid_ns.get("path"):
+            init.join_namespace(pid_ns["path"], sc.CLONE_NEWPID)  # --pid container:<name>
+        elif pid_ns is not None:
             sc.unshare(sc.CLONE_NEWPID)
+        # no pid namespace in the spec (--pid host): the process stays in the host's
     except OSError as exc:
         _send(ctl, json.dumps({"error": f"entering the PID namespace: {exc}"}).encode() + b"\n")
         os._exit(1)

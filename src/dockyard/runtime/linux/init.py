@@ -106,10 +106,15 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
             if spec["linux"].get("resources"):
                 resources.apply(cgroup, spec["linux"]["resources"])
             cgroup.join()  # before the cgroup namespace is made, so it is rooted at our cgroup
-        namespaces = {ns["type"] for ns in spec["linux"].get("namespaces", [])}
+        entries = spec["linux"].get("namespaces", [])
+        namespaces = {ns["type"] for ns in entries}
+        joined = {ns["type"] for ns in entries if ns.get("path")}
+        for ns in entries:  # OCI: a namespace with a path is joined (another container's, a netns)
+            if ns.get("path") and ns["type"] in NAMESPACE_FLAGS:
+                join_namespace(ns["path"], NAMESPACE_FLAGS[ns["type"]])
         flags = 0
         for kind, flag in NAMESPACE_FLAGS.items():
-            if kind in namespaces:
+            if kind in namespaces and kind not in joined:
                 flags |= flag
         sc.unshare(flags)
         _setup_filesystem(spec, rootfs_mounts)
@@ -117,11 +122,19 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
             setup_console(console_fd)
         if "uts" in namespaces and spec.get("hostname"):
             sc.sethostname(spec["hostname"])
-        if "network" in namespaces:
+        if "network" in namespaces and "network" not in joined:
             bring_up_loopback()
         exec_process(spec["process"])
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
         fail(error_fd, exc)
+
+
+def join_namespace(path: str, flag: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.setns(fd, flag)
+    finally:
+        os.close(fd)
 
 
 def _report(error_fd: int, message: str) -> None:
