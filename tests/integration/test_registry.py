@@ -328,3 +328,19 @@ def test_a_secure_registry_with_an_unknown_ca_is_refused(tmp_path):
         RegistryClient(Strict(certs_dir=str(reg.certs_dir(tmp_path / "ok"))), reg.host).ping()
     finally:
         reg.stop()
+
+
+def test_run_pulls_a_missing_image_unless_told_not_to(pushed, busybox_tar):
+    d = PrivateDaemon(busybox_tar).start()
+    try:
+        never = cli(d, "run", "--rm", "--pull", "never", f"{pushed['name']}:v1", "true")
+        assert never.returncode == 125 and "No such image" in never.stderr.decode()
+        result = cli(d, "run", "--rm", f"{pushed['name']}:v1", "echo", "ran")
+        assert result.stdout == b"ran\n", result.stderr.decode()
+        err = result.stderr.decode()
+        assert err.startswith(f"Unable to find image '{pushed['name']}:v1' locally\nv1: Pulling from rt/busybox\n")
+        assert f"Status: Downloaded newer image for {pushed['name']}:v1" in err
+        always = cli(d, "create", "--pull", "always", f"{pushed['name']}:v1")
+        assert always.returncode == 0 and "Status: Image is up to date" in always.stderr.decode()
+    finally:
+        d.cleanup()
