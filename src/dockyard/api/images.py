@@ -3,6 +3,7 @@
 import asyncio
 import io
 
+from dockyard.api import distribution
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.errors import InvalidParameter, NotImplementedYet
@@ -119,8 +120,7 @@ def register(router, daemon) -> None:
 
     async def create(req: Request) -> Response | None:
         if req.arg("fromImage"):
-            raise NotImplementedYet("pulling images from a registry (POST /images/create?fromImage=...) is not "
-                                    "implemented by Dockyard yet; use `docker import` or `docker load`")
+            return await distribution.pull(req, daemon)
         source = req.arg("fromSrc")
         if source != "-":
             raise NotImplementedYet("importing from a URL is not implemented by Dockyard yet; use fromSrc=-")

@@ -93,12 +93,13 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, events, execs, images, system, volumes
+    from dockyard.api import containers, distribution, events, execs, images, system, volumes
 
     router = Router()
     system.register(router, daemon)
     containers.register(router, daemon)
     images.register(router, daemon)
+    distribution.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)

@@ -95,6 +95,9 @@ CONTAINER_OPTIONS = (
     Opt(("--volume-driver",), "volume_driver", "str", "Optional volume driver for the container",
         metavar="string"),
     Opt(("--read-only",), "read_only", "bool", "Mount the container's root filesystem as read only"),
+    Opt(("--pull",), "pull", "str", 'Pull image before running ("always", "missing", "never")', default="missing",
+        metavar="string"),
+    Opt(("--platform",), "platform", "str", "Set platform if server is multi-platform capable", metavar="string"),
 )
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               (Opt(("-d", "--detach"), "detach", "bool", "Run container in background and print container ID"),
@@ -280,18 +283,34 @@ def _create(client: Client, values: dict, image: str, command: list[str]) -> str
     cidfile = values["cidfile"]
     if cidfile and os.path.exists(cidfile):
         raise UsageError(f"container ID file found, make sure the other container isn't running or delete {cidfile}")
+    if values["pull"] not in ("always", "missing", "never"):
+        raise UsageError(f"invalid pull option: '{values['pull']}': must be one of \"always\", \"missing\" or "
+                         '"never"')
+    if values["pull"] == "always":
+        _pull(client, image, values["platform"])
     try:
         cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
     except APIError as exc:
-        if exc.status != 404 or not exc.message.startswith("No such image"):
+        if exc.status != 404 or not exc.message.startswith("No such image") or values["pull"] != "missing":
             raise
         sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")
-        client.call("POST", "/images/create", query={"fromImage": image})
+        _pull(client, image, values["platform"])
         cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
     if cidfile:
         with open(cidfile, "w") as f:
             f.write(cid)
     return cid
+
+
+def _pull(client: Client, image: str, platform: str | None) -> None:
+    """Pull for run/create, with progress on stderr as Docker shows it."""
+    from dockyard.cli.jsonmessage import StreamError
+    from dockyard.cli.registry import pull_image
+
+    try:
+        pull_image(client, image, platform=platform or "", out=sys.stderr)
+    except StreamError as exc:
+        raise APIError(500, str(exc)) from None
 
 
 def _with_tag(image: str) -> str:

@@ -46,6 +46,11 @@ COMMANDS = {
     "volume rm": ("volumes", "rm"),
     "volume prune": ("volumes", "prune"),
     "inspect": ("inspect", "inspect"),
+    "pull": ("registry", "pull"),
+    "push": ("registry", "push"),
+    "login": ("registry", "login"),
+    "logout": ("registry", "logout"),
+    "search": ("registry", "search"),
     "version": ("system", "version"),
     "info": ("system", "info"),
 }
@@ -58,7 +63,8 @@ GROUPS = {
                   "stats": "stats", "diff": "diff", "cp": "cp", "export": "export",
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune"},
+              "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune",
+              "pull": "pull", "push": "push"},
     "system": {"info": "info", "events": "events", "df": "system df"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
@@ -88,15 +94,20 @@ Commands:
   import      Import the contents of a tarball to create a filesystem image
   info        Display system-wide information
   inspect     Return low-level information on Docker objects
+  login       Log in to a registry
+  logout      Log out from a registry
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   port        List port mappings or a specific mapping for the container
   ps          List containers
+  pull        Download an image from a registry
+  push        Upload an image to a registry
   rename      Rename a container
   restart     Restart one or more containers
   rm          Remove one or more containers
   rmi         Remove one or more images
   run         Create and run a new container from an image
+  search      Search Docker Hub for images
   start       Start one or more stopped containers
   top         Display the running processes of a container
   stats       Display a live stream of container(s) resource usage statistics

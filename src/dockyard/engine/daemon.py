@@ -2,8 +2,10 @@
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR, RegistryOptions
+from dockyard.distribution.service import DistributionService
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
@@ -27,6 +29,9 @@ class DaemonOptions:
     data_root: str = "/var/lib/dockyard"
     exec_root: str = "/run/dockyard"
     storage_driver: str = ""  # "", "overlay2" or "vfs"
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
+    registry_certs_dir: str = DEFAULT_CERTS_DIR
 
 
 class Daemon:
@@ -46,6 +51,9 @@ class Daemon:
                                            self.image_store, self.snapshotter, launcher, self.events, self.volumes)
         self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
+        self.distribution = DistributionService(self.image_store, RegistryOptions(
+            list(options.insecure_registries), options.registry_certs_dir, list(options.registry_mirrors)),
+            options.data_root)
         self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
 

@@ -32,6 +32,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tls", default=None, choices=["true", "false"],
                    help="--tls=false explicitly allows an unauthenticated TCP socket (dangerous)")
     p.add_argument("--pidfile", default="")
+    p.add_argument("--insecure-registry", action="append", default=[], dest="insecure_registries",
+                   help="registry (host:port or CIDR) reached over plain HTTP when HTTPS fails")
+    p.add_argument("--registry-mirror", action="append", default=[], dest="registry_mirrors",
+                   help="preferred Docker registry mirror (URL), tried before Docker Hub for docker.io pulls")
+    p.add_argument("--registry-certs-dir", default="/etc/docker/certs.d",
+                   help="directory of per-registry CA and client certificates (<dir>/<host:port>/*.crt)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
     return p.parse_args(argv)
@@ -75,7 +81,8 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     from dockyard.api.router import build_router
     from dockyard.engine.daemon import Daemon, DaemonOptions
 
-    daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver), launcher)
+    daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
+                                  args.registry_mirrors, args.registry_certs_dir), launcher)
     daemon.containers.load()
     await daemon.containers.apply_policies_at_boot()
     router = build_router(daemon)
