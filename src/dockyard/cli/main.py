@@ -37,6 +37,8 @@ COMMANDS = {
     "images": ("images", "images"),
     "import": ("images", "import_"),
     "rmi": ("images", "rmi"),
+    "save": ("archives", "save"),
+    "load": ("archives", "load"),
     "inspect": ("inspect", "inspect"),
     "version": ("system", "version"),
     "info": ("system", "info"),
@@ -50,7 +52,7 @@ GROUPS = {
                   "stats": "stats", "diff": "diff", "cp": "cp", "export": "export",
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
-              "inspect": "inspect"},
+              "inspect": "inspect", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events"},
 }
 GROUP_TYPES = {"container": "container", "image": "image"}
@@ -77,6 +79,7 @@ Commands:
   import      Import the contents of a tarball to create a filesystem image
   info        Display system-wide information
   inspect     Return low-level information on Docker objects
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   port        List port mappings or a specific mapping for the container
@@ -86,6 +89,7 @@ Commands:
   rm          Remove one or more containers
   rmi         Remove one or more images
   run         Create and run a new container from an image
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   top         Display the running processes of a container
   stats       Display a live stream of container(s) resource usage statistics

@@ -56,6 +56,19 @@ class ContentStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
 
+    def adopt(self, path: str, digest: str) -> bool:
+        """Move in a file, on this file system and synced, whose sha256 (``digest``) the caller computed
+        while writing it: a blob gets in by rename instead of a second copy. True when it is new."""
+        final = self.path(digest)
+        if os.path.exists(final):
+            return False
+        os.rename(path, final)
+        return True
+
+    def staging_dir(self, prefix: str) -> str:
+        """A fresh directory name next to the blobs (same file system, so `adopt` can rename)."""
+        return os.path.join(self._ingest, f"{prefix}-{os.getpid()}-{os.urandom(6).hex()}")
+
     def delete(self, digest: str) -> None:
         try:
             os.unlink(self.path(digest))
