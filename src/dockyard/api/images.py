@@ -1,4 +1,4 @@
-"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-`), remove."""
+"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-` or a URL), remove."""
 
 import asyncio
 import io
@@ -6,7 +6,7 @@ import io
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
 from dockyard.errors import InvalidParameter, NotImplementedYet
-from dockyard.images import reference
+from dockyard.images import reference, url_source
 from dockyard.images.importer import import_rootfs
 from dockyard.images.store import Image
 from dockyard.util.timefmt import parse_rfc3339, rfc3339_ns
@@ -72,6 +72,11 @@ def _matches_reference(image: Image, patterns: list[str]) -> bool:
     return False
 
 
+def _import_url(store, url: str, changes: list[str], message: str) -> Image:
+    with url_source.open_url(url) as response:
+        return import_rootfs(store, response, changes=changes, message=message, source=url)
+
+
 def register(router, daemon) -> None:
     store = daemon.image_store
 
@@ -102,19 +107,23 @@ def register(router, daemon) -> None:
             raise NotImplementedYet("pulling images from a registry (POST /images/create?fromImage=...) is not "
                                     "implemented by Dockyard yet; use `docker import` or `docker load`")
         source = req.arg("fromSrc")
-        if source != "-":
-            raise NotImplementedYet("importing from a URL is not implemented by Dockyard yet; use fromSrc=-")
         repo, tag = req.arg("repo"), req.arg("tag")
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
         changes = req.query.get("changes", [])
-        body = await req.body(limit=8 << 30)
-        image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
-                                        message=req.arg("message"), source=source)
+        if source == "-":
+            body = await req.body(limit=8 << 30)
+            image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
+                                            message=req.arg("message"), source=source)
+        else:  # the daemon downloads the tarball, streaming it into the store
+            source = url_source.normalize(source)
+            image = await asyncio.to_thread(_import_url, store, source, changes, req.arg("message"))
         daemon.events.publish("image", "import", image.id, {"name": image.id})
         if target is not None:
             store.tag(image.id, target)
             daemon.events.publish("image", "tag", image.id, {"name": target.familiar()})
         stream = await req.start_stream(200, "application/json")
+        if source != "-":
+            await stream.write_json({"status": f"Downloading from {source}"})
         await stream.write_json({"status": image.id})
         await stream.finish()
         return None
