@@ -5,6 +5,8 @@ import gzip
 import json
 import lzma
 import os
+import signal
+import socket
 import time
 
 import archives
@@ -247,3 +249,25 @@ def test_load_progress_stream_and_quiet(daemon):
     response = daemon.client.send("POST", "/images/load", query={"quiet": "1"}, body=archive)
     assert list(response.json_lines()) == [{"stream": "Loaded image: arch/progress:1\n"}]
     daemon.cli("rmi", "arch/progress:1")
+
+
+def test_a_daemon_killed_mid_load_leaves_nothing_behind(fresh_daemon):
+    d = fresh_daemon
+    layer = archives.random_layer(size=3 << 20)
+    archive = archives.docker_archive([(archives.config([archives.digest(layer)]), [layer], ["arch/crash:1"])])
+    before = state(d)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(d.socket)
+    sock.sendall(b"POST /v1.41/images/load?quiet=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(archive) + archive[: len(archive) // 2])
+    ingest = os.path.join(d.data_root, "content", "ingest")
+    deadline = time.monotonic() + 10
+    while not os.listdir(ingest) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert os.listdir(ingest), "the load never started staging"
+    os.kill(d.proc.pid, signal.SIGKILL)
+    d.proc.wait()
+    sock.close()
+    d.start()
+    assert state(d) == before
+    assert load(d, archive).returncode == 0

@@ -14,6 +14,18 @@ class ContentStore:
         self._ingest = os.path.join(root, "ingest")
         os.makedirs(self._blobs, exist_ok=True)
         os.makedirs(self._ingest, exist_ok=True)
+        self._sweep_ingest()
+
+    def _sweep_ingest(self) -> None:
+        """Drop what a crash left half-written (ingests, staged archives): at start-up none is in use."""
+        import shutil
+
+        for name in os.listdir(self._ingest):
+            path = os.path.join(self._ingest, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
 
     def path(self, digest: str) -> str:
         algorithm, _, hexpart = digest.partition(":")
