@@ -178,13 +178,64 @@ def rmdir_tree(path: str) -> None:
             pass
 
 
+def dockerd_command(dockerd: str, tmp: Path, host: str, cgroup_parent: str) -> list[str]:
+    """A private dockerd under ``tmp``: its own socket, roots, pidfile and containerd, no
+    /etc/docker/daemon.json, no bridge, iptables rules or sysctl changes, its containers'
+    cgroups under ``cgroup_parent``. Writes ``tmp``/docker-daemon.json."""
+    config = tmp / "docker-daemon.json"
+    config.write_text("{}\n")
+    return [dockerd, "-H", host, "--data-root", str(tmp / "docker-data"), "--exec-root", str(tmp / "docker-exec"),
+            "--pidfile", str(tmp / "docker.pid"), "--config-file", str(config), "--bridge=none", "--iptables=false",
+            "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/{cgroup_parent}"]
+
+
+def dockerd_paths_present() -> dict[str, bool]:
+    """Which of the paths dockerd creates outside its roots exist now (pass to remove_dockerd_paths)."""
+    return {p: os.path.lexists(p) for p in DOCKERD_SYSTEM_PATHS}
+
+
+def remove_dockerd_paths(before: dict[str, bool]) -> tuple[list[str], list[str]]:
+    """Remove what dockerd created outside its roots and did not exist ``before``: (cleaned, leftovers)."""
+    cleaned, leftovers = [], []
+    for path in DOCKERD_SYSTEM_PATHS:
+        if before.get(path) or not os.path.lexists(path):
+            continue
+        p = Path(path)
+        if p.is_dir() and not p.is_symlink():
+            rmdir_tree(path)
+        else:
+            p.unlink()
+        if os.path.lexists(path):
+            leftovers.append(f"{path} was created during the run and is not empty: left in place")
+        else:
+            cleaned.append(f"removed {path} (created by dockerd)")
+    return cleaned, leftovers
+
+
+def unmount_under(root: str) -> tuple[list[str], list[str]]:
+    """Unmount everything under ``root``, top mounts first (recursively, lazily if busy): (cleaned, leftovers)."""
+    cleaned, leftovers = [], []
+    for _ in range(5):
+        targets = mounts_under(root)
+        if not targets:
+            return cleaned, leftovers
+        tops = [t for t in targets if not any(t != o and t.startswith(o + "/") for o in targets)]
+        for target in sorted(set(tops), key=len, reverse=True):
+            cleaned.append(f"unmounted {target}")
+            if subprocess.run(["umount", "-R", target], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-R", "-l", target], capture_output=True)
+    if mounts_under(root):
+        leftovers.append(f"mounts left under {root}: {mounts_under(root)}")
+    return cleaned, leftovers
+
+
 class Daemons:
     """One temporary directory, a private dockyardd and dockerd, and everything to undo them."""
 
     def __init__(self, prog: str) -> None:
         self.prog = prog
         # What exists before we start, to tell afterwards what the daemons left behind.
-        self.system_paths_before = {p: os.path.lexists(p) for p in DOCKERD_SYSTEM_PATHS}
+        self.system_paths_before = dockerd_paths_present()
         self.cgroups_before = cgroup_dirs()
         self.ifaces_before = net_interfaces()
         self.chains_before = iptables_chains()
@@ -317,15 +368,9 @@ class Daemons:
                 return None
             self.versions["dockerd"] = first_line([dockerd, "--version"])
             self.docker_host = f"unix://{self.tmp}/docker.sock"
-            config = self.tmp / "docker-daemon.json"
-            config.write_text("{}\n")  # ignore /etc/docker/daemon.json
             self.log("starting a private dockerd")
-            self.start_daemon("dockerd", [
-                dockerd, "-H", self.docker_host, "--data-root", str(self.tmp / "docker-data"),
-                "--exec-root", str(self.tmp / "docker-exec"), "--pidfile", str(self.tmp / "docker.pid"),
-                "--config-file", str(config), "--bridge=none", "--iptables=false", "--ip6tables=false",
-                "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/{self.docker_cgroup_parent}",
-            ], [docker, "-H", self.docker_host, "version"])
+            argv = dockerd_command(dockerd, self.tmp, self.docker_host, self.docker_cgroup_parent)
+            self.start_daemon("dockerd", argv, [docker, "-H", self.docker_host, "version"])
             self.notes.append("docker: a private dockerd with its own containerd, --bridge=none --iptables=false")
         self.versions["docker server"] = first_line(
             [docker, "-H", self.docker_host, "version", "--format", "{{.Server.Version}} (containerd "
@@ -386,35 +431,18 @@ class Daemons:
         self.remove_system_leftovers()
 
     def unmount_all(self) -> None:
-        for _ in range(5):
-            targets = mounts_under(str(self.tmp))
-            if not targets:
-                return
-            tops = [t for t in targets if not any(t != o and t.startswith(o + "/") for o in targets)]
-            for target in sorted(set(tops), key=len, reverse=True):
-                self.cleaned.append(f"unmounted {target}")
-                if subprocess.run(["umount", "-R", target], capture_output=True).returncode != 0:
-                    subprocess.run(["umount", "-R", "-l", target], capture_output=True)
-        if mounts_under(str(self.tmp)):
-            self.leftovers.append(f"mounts left under {self.tmp}: {mounts_under(str(self.tmp))}")
+        cleaned, leftovers = unmount_under(str(self.tmp))
+        self.cleaned += cleaned
+        self.leftovers += leftovers
 
     def is_own_cgroup(self, name: str) -> bool:
         """A new top-level cgroup this script's tools create: Docker's cgroup parent."""
         return name == self.docker_cgroup_parent
 
     def remove_system_leftovers(self) -> None:
-        for path in DOCKERD_SYSTEM_PATHS:
-            if self.system_paths_before[path] or not os.path.lexists(path):
-                continue
-            p = Path(path)
-            if p.is_dir() and not p.is_symlink():
-                rmdir_tree(path)
-            else:
-                p.unlink()
-            if os.path.lexists(path):
-                self.leftovers.append(f"{path} was created during the run and is not empty: left in place")
-            else:
-                self.cleaned.append(f"removed {path} (created by dockerd)")
+        cleaned, leftovers = remove_dockerd_paths(self.system_paths_before)
+        self.cleaned += cleaned
+        self.leftovers += leftovers
         for path in sorted(cgroup_dirs() - self.cgroups_before, key=len, reverse=True):
             if self.is_own_cgroup(os.path.basename(path)):
                 rmdir_tree(path)

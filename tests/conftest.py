@@ -125,3 +125,86 @@ def fresh_daemon(busybox_tar):
     d.import_busybox()
     yield d
     d.cleanup()
+
+
+def _bench_daemons():
+    """bench/daemons.py, which knows how to run a private dockerd and undo everything it creates."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_daemons", ROOT / "bench" / "daemons.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PrivateDocker:
+    """A Debian docker.io dockerd of our own (socket, roots, containerd under a temp dir; no bridge,
+    no iptables), for interoperability tests. Its containers need `--network none`."""
+
+    def __init__(self) -> None:
+        self.bench = _bench_daemons()
+        self.dir = Path(tempfile.mkdtemp(prefix="dockyard-dockerd-", dir="/tmp"))
+        self.host = f"unix://{self.dir}/docker.sock"
+        self.cgroup_parent = f"dockyard-test-docker-{os.getpid()}"
+        self.paths_before = self.bench.dockerd_paths_present()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str | None:
+        """None when running, else why dockerd could not start."""
+        dockerd = shutil.which("dockerd") or ("/usr/sbin/dockerd" if os.path.exists("/usr/sbin/dockerd") else None)
+        if not dockerd or not os.path.exists(DOCKER_CLI):
+            return "dockerd or the docker CLI is not installed (apt-get install docker.io)"
+        argv = self.bench.dockerd_command(dockerd, self.dir, self.host, self.cgroup_parent)
+        with open(self.dir / "dockerd.log", "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return f"dockerd exited with {self.proc.returncode}: {self.log()[-2000:]}"
+            if self.docker("version", timeout=10).returncode == 0:
+                return None
+            time.sleep(0.2)
+        return f"dockerd did not answer within 60 s: {self.log()[-2000:]}"
+
+    def log(self) -> str:
+        try:
+            return (self.dir / "dockerd.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def docker(self, *args: str, input: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        env = {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": str(self.dir / "docker-config")}
+        return subprocess.run([DOCKER_CLI, *args], input=input, capture_output=True, timeout=timeout, env=env)
+
+    def cleanup(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            ids = self.docker("ps", "-aq").stdout.decode().split()
+            if ids:
+                self.docker("rm", "-f", *ids)
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.bench.unmount_under(str(self.dir))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.bench.remove_dockerd_paths(self.paths_before)
+        for hierarchy in Path("/sys/fs/cgroup").glob("*"):
+            if (hierarchy / self.cgroup_parent).is_dir():
+                self.bench.rmdir_tree(str(hierarchy / self.cgroup_parent))
+        if (Path("/sys/fs/cgroup") / self.cgroup_parent).is_dir():
+            self.bench.rmdir_tree(str(Path("/sys/fs/cgroup") / self.cgroup_parent))
+
+
+@pytest.fixture(scope="session")
+def real_docker():
+    """A private Docker daemon (docker.io 20.10); the test is skipped when it cannot start here."""
+    docker = PrivateDocker()
+    why = docker.start()
+    if why is not None:
+        docker.cleanup()
+        pytest.skip(f"no Docker daemon to compare with: {why}")
+    yield docker
+    docker.cleanup()

@@ -1,4 +1,5 @@
-"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-`), tag, history, remove, prune."""
+"""Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-` or a URL), tag, history, remove,
+prune."""
 
 import asyncio
 import io
@@ -6,8 +7,8 @@ import io
 from dockyard.api import distribution
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
-from dockyard.errors import InvalidParameter, NotImplementedYet
-from dockyard.images import reference
+from dockyard.errors import InvalidParameter
+from dockyard.images import reference, url_source
 from dockyard.images.importer import import_rootfs
 from dockyard.images.store import Image
 from dockyard.util.timefmt import parse_rfc3339, rfc3339_ns
@@ -108,6 +109,11 @@ def list_images(store, filters: Filters, *, all_images: bool) -> list[dict]:
     return [view for _created, view in out]
 
 
+def _import_url(store, url: str, changes: list[str], message: str) -> Image:
+    with url_source.open_url(url) as response:
+        return import_rootfs(store, response, changes=changes, message=message, source=url)
+
+
 def register(router, daemon) -> None:
     store = daemon.image_store
 
@@ -122,19 +128,23 @@ def register(router, daemon) -> None:
         if req.arg("fromImage"):
             return await distribution.pull(req, daemon)
         source = req.arg("fromSrc")
-        if source != "-":
-            raise NotImplementedYet("importing from a URL is not implemented by Dockyard yet; use fromSrc=-")
         repo, tag = req.arg("repo"), req.arg("tag")
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
         changes = req.query.get("changes", [])
-        body = await req.body(limit=8 << 30)
-        image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
-                                        message=req.arg("message"), source=source)
+        if source == "-":
+            body = await req.body(limit=8 << 30)
+            image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
+                                            message=req.arg("message"), source=source)
+        else:  # the daemon downloads the tarball, streaming it into the store
+            source = url_source.normalize(source)
+            image = await asyncio.to_thread(_import_url, store, source, changes, req.arg("message"))
         daemon.events.publish("image", "import", image.id, {"name": image.id})
         if target is not None:
             store.tag(image.id, target)
             daemon.events.publish("image", "tag", image.id, {"name": target.familiar()})
         stream = await req.start_stream(200, "application/json")
+        if source != "-":
+            await stream.write_json({"status": f"Downloading from {source}"})
         await stream.write_json({"status": image.id})
         await stream.finish()
         return None

@@ -93,13 +93,14 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, distribution, events, execs, images, system, volumes
+    from dockyard.api import containers, distribution, events, execs, image_archives, images, system, volumes
 
     router = Router()
     system.register(router, daemon)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)
+    image_archives.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)

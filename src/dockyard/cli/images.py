@@ -113,10 +113,10 @@ def import_(client: Client, argv: list[str]) -> int:
             query.update(repo=repo, tag=tag)
         else:
             query.update(repo=target)
-    if "://" in source:
-        sys.stderr.write("dockyard: importing from a URL is not supported yet; download the file and import it\n")
-        return 1
-    if source == "-":
+    stream = None
+    if source.startswith(("http://", "https://")):  # the daemon downloads it, as with the docker CLI
+        query["fromSrc"] = source
+    elif source == "-":
         stream = sys.stdin.buffer
     else:
         try:

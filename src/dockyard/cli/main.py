@@ -45,6 +45,8 @@ COMMANDS = {
     "volume ls": ("volumes", "ls"),
     "volume rm": ("volumes", "rm"),
     "volume prune": ("volumes", "prune"),
+    "save": ("archives", "save"),
+    "load": ("archives", "load"),
     "inspect": ("inspect", "inspect"),
     "pull": ("registry", "pull"),
     "push": ("registry", "push"),
@@ -64,7 +66,7 @@ GROUPS = {
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune",
-              "pull": "pull", "push": "push"},
+              "pull": "pull", "push": "push", "save": "save", "load": "load"},
     "system": {"info": "info", "events": "events", "df": "system df"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
@@ -96,6 +98,7 @@ Commands:
   inspect     Return low-level information on Docker objects
   login       Log in to a registry
   logout      Log out from a registry
+  load        Load an image from a tar archive or STDIN
   logs        Fetch the logs of a container
   pause       Pause all processes within one or more containers
   port        List port mappings or a specific mapping for the container
@@ -108,6 +111,7 @@ Commands:
   rmi         Remove one or more images
   run         Create and run a new container from an image
   search      Search Docker Hub for images
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
   start       Start one or more stopped containers
   top         Display the running processes of a container
   stats       Display a live stream of container(s) resource usage statistics

@@ -14,6 +14,18 @@ class ContentStore:
         self._ingest = os.path.join(root, "ingest")
         os.makedirs(self._blobs, exist_ok=True)
         os.makedirs(self._ingest, exist_ok=True)
+        self._sweep_ingest()
+
+    def _sweep_ingest(self) -> None:
+        """Drop what a crash left half-written (ingests, staged archives): at start-up none is in use."""
+        import shutil
+
+        for name in os.listdir(self._ingest):
+            path = os.path.join(self._ingest, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
 
     def path(self, digest: str) -> str:
         algorithm, _, hexpart = digest.partition(":")
@@ -55,6 +67,19 @@ class ContentStore:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+    def adopt(self, path: str, digest: str) -> bool:
+        """Move in a file, on this file system and synced, whose sha256 (``digest``) the caller computed
+        while writing it: a blob gets in by rename instead of a second copy. True when it is new."""
+        final = self.path(digest)
+        if os.path.exists(final):
+            return False
+        os.rename(path, final)
+        return True
+
+    def staging_dir(self, prefix: str) -> str:
+        """A fresh directory name next to the blobs (same file system, so `adopt` can rename)."""
+        return os.path.join(self._ingest, f"{prefix}-{os.getpid()}-{os.urandom(6).hex()}")
 
     def delete(self, digest: str) -> None:
         try:
