@@ -5,6 +5,7 @@ import sys
 
 from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
+from dockyard.cli.isolationflags import ISOLATION_OPTIONS
 from dockyard.util import fastjson as json
 
 RESOURCE_OPTIONS = (
@@ -95,6 +96,7 @@ CONTAINER_OPTIONS = (
     Opt(("--volume-driver",), "volume_driver", "str", "Optional volume driver for the container",
         metavar="string"),
     Opt(("--read-only",), "read_only", "bool", "Mount the container's root filesystem as read only"),
+    *ISOLATION_OPTIONS,
     Opt(("--pull",), "pull", "str", 'Pull image before running ("always", "missing", "never")', default="missing",
         metavar="string"),
     Opt(("--platform",), "platform", "str", "Set platform if server is multi-platform capable", metavar="string"),
@@ -260,11 +262,13 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
                        "LogConfig": {"Type": values["log_driver"] or "json-file",
                                      "Config": dict(o.partition("=")[::2] for o in values["log_opt"])}},
     }
+    from dockyard.cli.isolationflags import isolation_fields
     from dockyard.cli.mountflags import mount_fields
 
     mount_config, mount_host = mount_fields(values)
     body.update(mount_config)
     body["HostConfig"].update(mount_host)
+    body["HostConfig"].update(isolation_fields(values))
     healthcheck = _healthcheck(values)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
@@ -289,13 +293,16 @@ def _create(client: Client, values: dict, image: str, command: list[str]) -> str
     if values["pull"] == "always":
         _pull(client, image, values["platform"])
     try:
-        cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
+        created = client.call("POST", "/containers/create", query=query, body=body)
     except APIError as exc:
         if exc.status != 404 or not exc.message.startswith("No such image") or values["pull"] != "missing":
             raise
         sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")
         _pull(client, image, values["platform"])
-        cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
+        created = client.call("POST", "/containers/create", query=query, body=body)
+    cid = created["Id"]
+    for warning in created.get("Warnings") or []:
+        sys.stderr.write(f"WARNING: {warning}\n")
     if cidfile:
         with open(cidfile, "w") as f:
             f.write(cid)

@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 
-from dockyard.engine import logconfig, restart
+from dockyard.engine import isolation, logconfig, restart
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
@@ -19,7 +19,7 @@ from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
 from dockyard.runtime.launcher import Launcher
-from dockyard.runtime.linux import resources
+from dockyard.runtime.linux import cgroups, resources
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.shim import SOCKET_NAME, short_path
@@ -183,10 +183,10 @@ class ContainerService:
             code, finished = record["exit_code"], record["finished_at"]
             error = ""
         except (OSError, ValueError, KeyError):
-            code, finished = 255, now_ns()
+            code, finished, record = 255, now_ns(), {}
             error = "the container's supervisor ended without recording an exit status"
         c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished,
-                        error=error, health=c.state.health)
+                        error=error, health=c.state.health, oom_killed=bool(record.get("oom_killed")))
         self._save(c)
 
     def emit(self, c: Container, action: str, **extra: str) -> None:
@@ -243,6 +243,7 @@ class ContainerService:
             self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
+        warnings = isolation.validate(host_config, self.get)
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         if not command:
@@ -281,12 +282,13 @@ class ContainerService:
         self._containers[cid] = container
         self._runtime[cid] = Runtime()
         self.emit(container, "create")
-        return container, []
+        return container, warnings
 
     # -- start -----------------------------------------------------------------------------
     def build_spec(self, c: Container) -> dict:
         config = c.config
-        user = resolve_user(config.get("User") or "", lambda path: self.snapshotter.read_file(c.id, path))
+        user = resolve_user(config.get("User") or "", lambda path: self.snapshotter.read_file(c.id, path),
+                            c.host_config.get("GroupAdd") or ())
         directory = self._dir(c.id)
         args = [c.path, *c.args]
         if c.host_config.get("Init"):
@@ -305,6 +307,7 @@ class ContainerService:
             cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
+        isolation.apply(spec, c.host_config, self.get, cgroup_v1=cgroups.version() == 1)
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
@@ -328,7 +331,9 @@ class ContainerService:
 
     @staticmethod
     def cgroup_path(c: Container) -> str:
-        return f"/dockyard/{c.id}"
+        """`/dockyard/<id>`, or `<--cgroup-parent>/<id>`, in every hierarchy."""
+        parent = "/" + (c.host_config.get("CgroupParent") or "dockyard").strip("/")
+        return f"{parent.rstrip('/')}/{c.id}"
 
     async def pause(self, c: Container) -> None:
         if not c.state.running:
@@ -419,13 +424,16 @@ class ContainerService:
             rt.started = asyncio.Event()
         if "exit" in message:
             c.state = State(status="exited", exit_code=message["exit"], started_at=c.state.started_at,
-                            finished_at=message["finished"], health=c.state.health)
+                            finished_at=message["finished"], health=c.state.health,
+                            oom_killed=bool(message.get("oom_killed")))
             self._save(c)
         else:
             self._record_exit_from_file(c)
         self._after_exit(c)
 
     def _after_exit(self, c: Container) -> None:
+        if c.state.oom_killed:
+            self.emit(c, "oom")
         self.emit(c, "die", exitCode=str(c.state.exit_code))
         rt = self._runtime.get(c.id)
         if rt is not None:

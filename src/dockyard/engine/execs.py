@@ -4,6 +4,7 @@ they live in memory only."""
 import asyncio
 from dataclasses import dataclass, field
 
+from dockyard.engine import isolation
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
 from dockyard.engine.process import Launched, launch, pump_output, read_exit
@@ -61,12 +62,20 @@ class ExecService:
     def _process(self, c: Container, e: Exec) -> dict:
         config = e.config
         user = resolve_user(config.get("User") or c.config.get("User") or "",
-                            lambda path: self.containers.snapshotter.read_file(c.id, path))
+                            lambda path: self.containers.snapshotter.read_file(c.id, path),
+                            c.host_config.get("GroupAdd") or ())
         env = process_env(list(c.config.get("Env") or []) + list(config.get("Env") or []),
                           c.config["Hostname"], bool(config.get("Tty")))
-        return build_process(args=list(config["Cmd"]), env=env,
-                             cwd=config.get("WorkingDir") or c.config.get("WorkingDir") or "/", user=user,
-                             tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
+        process = build_process(args=list(config["Cmd"]), env=env,
+                                cwd=config.get("WorkingDir") or c.config.get("WorkingDir") or "/", user=user,
+                                tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
+        if not config.get("Privileged"):
+            # An exec holds what the container holds (its --cap-add/--cap-drop/--privileged).
+            granted, _missing = isolation.capability_set(c.host_config)
+            root = user.uid == 0
+            process["capabilities"] = {"bounding": granted, "effective": granted if root else [],
+                                       "permitted": granted if root else [], "inheritable": [], "ambient": []}
+        return process
 
     async def start(self, e: Exec) -> None:
         """Launch the exec's process; output goes to ``e.attachers``, which callers add first."""

@@ -290,12 +290,15 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
     if log:
         log.close()
     finished = now_ns()
+    oom_killed = False
     if not request.get("exec_in") and request["spec"]["linux"].get("cgroupsPath"):
-        Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
+        cgroup = Cgroup(request["spec"]["linux"]["cgroupsPath"])
+        oom_killed = exit_code == 128 + signal.SIGKILL and cgroup.oom_kills() > 0
+        cgroup.remove()
     if request.get("state_dir"):  # a container's exit must be known after a daemon restart; an exec's not
         write_json(os.path.join(request["state_dir"], "exit.json"),
-                   {"exit_code": exit_code, "finished_at": finished}, durable=False)
-    _send(ctl, json.dumps({"exit": exit_code, "finished": finished}).encode() + b"\n")
+                   {"exit_code": exit_code, "finished_at": finished, "oom_killed": oom_killed}, durable=False)
+    _send(ctl, json.dumps({"exit": exit_code, "finished": finished, "oom_killed": oom_killed}).encode() + b"\n")
     os._exit(0)
 
 

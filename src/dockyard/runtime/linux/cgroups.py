@@ -105,6 +105,22 @@ class Cgroup:
         for directory in self.dirs.values():
             _write(os.path.join(directory, "tasks"), "0")
 
+    def set_device_rules(self, rules: list[str]) -> None:
+        """Docker's device rules ("c 1:3 rwm", "a *:* rwm") into the v1 devices controller: deny
+        everything, then allow the list. (cgroup v2 needs an eBPF program instead; not done.)"""
+        directory = self.dirs.get("devices")
+        if not directory:
+            return
+        _write(os.path.join(directory, "devices.deny"), "a")
+        for rule in rules:
+            _write(os.path.join(directory, "devices.allow"), "a" if rule.startswith("a") else rule)
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer ended in this cgroup."""
+        path = (os.path.join(self.unified, "memory.events") if self.unified
+                else os.path.join(self.dirs.get("memory", ""), "memory.oom_control"))
+        return _keyed(_read(path)).get("oom_kill", 0)
+
     # -- freezer --------------------------------------------------------------------------------
     def freeze(self) -> None:
         self._set_frozen(True)

@@ -5,6 +5,7 @@ written to ``error_fd`` (close-on-exec, so a successful exec closes it with noth
 """
 
 import os
+import resource  # imported here: after pivot_root the host's Python library is out of reach
 
 from dockyard.runtime.linux import capabilities, devices, mounts, resources
 from dockyard.runtime.linux import syscalls as sc
@@ -54,6 +55,9 @@ def _setup_filesystem(spec: dict, rootfs_mounts: list[dict]) -> None:
             devices.create_links(root)
     mounts.pivot_into(root)
     linux = spec.get("linux", {})
+    for key, value in (linux.get("sysctl") or {}).items():  # before /proc/sys turns read-only
+        with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
     mounts.mask_paths(linux.get("maskedPaths", []))
     mounts.readonly_paths(linux.get("readonlyPaths", []))
     if spec["root"].get("readonly"):
@@ -74,11 +78,28 @@ def _become_user(process: dict) -> None:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
 
 
+def _apply_limits(process: dict) -> None:
+    for limit in process.get("rlimits") or []:
+        kind = sc.RLIMITS[limit["type"][7:].lower()]
+        try:
+            resource.setrlimit(kind, (limit["soft"], limit["hard"]))
+        except (ValueError, OSError) as exc:
+            raise StartError(f"error setting rlimit type {limit['type'][7:].lower()}: {exc} (the daemon's hard "
+                             f"limit is {resource.getrlimit(kind)[1]}; this host cannot raise it)") from None
+    if process.get("oomScoreAdj") is not None:
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(process["oomScoreAdj"]))
+        except OSError as exc:
+            raise StartError(f"write /proc/self/oom_score_adj: {exc.strerror.lower()}") from None
+
+
 def exec_process(process: dict) -> None:
     """Become the process's user, enter its working directory and execve it (never returns)."""
     env = process.get("env", [])
     cwd = process.get("cwd") or "/"
     os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
+    _apply_limits(process)
     _become_user(process)
     os.chdir(cwd)
     args = process["args"]
@@ -105,6 +126,8 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
             cgroup.create()
             if spec["linux"].get("resources"):
                 resources.apply(cgroup, spec["linux"]["resources"])
+            if spec["linux"].get("deviceRules") is not None:
+                cgroup.set_device_rules(spec["linux"]["deviceRules"])
             cgroup.join()  # before the cgroup namespace is made, so it is rooted at our cgroup
         entries = spec["linux"].get("namespaces", [])
         namespaces = {ns["type"] for ns in entries}

@@ -76,12 +76,18 @@ def _apply_v1(dirs: dict[str, str], r: dict) -> None:
     if pids and r.get("PidsLimit") is not None:
         limit = r["PidsLimit"]
         _write(os.path.join(pids, "pids.max"), "max" if limit is None or limit <= 0 else str(limit))
+    if memory and r.get("OomKillDisable"):
+        _write(os.path.join(memory, "memory.oom_control"), "1")
     blkio = dirs.get("blkio")
     if blkio and r.get("BlkioWeight"):
         for name in ("blkio.weight", "blkio.bfq.weight"):
             if os.path.exists(os.path.join(blkio, name)):
                 _write(os.path.join(blkio, name), str(r["BlkioWeight"]))
                 break
+    if blkio:
+        for field, name in THROTTLES_V1.items():
+            for entry in r.get(field) or []:
+                _write(os.path.join(blkio, name), f"{_device_numbers(entry['Path'])} {entry['Rate']}")
 
 
 def _apply_v2(path: str, r: dict) -> None:
@@ -104,10 +110,34 @@ def _apply_v2(path: str, r: dict) -> None:
         _write(os.path.join(path, "pids.max"), "max" if limit <= 0 else str(limit))
     if r.get("BlkioWeight"):
         _write(os.path.join(path, "io.weight"), str(r["BlkioWeight"]))
+    for field, key in THROTTLES_V2.items():
+        for entry in r.get(field) or []:
+            _write(os.path.join(path, "io.max"), f"{_device_numbers(entry['Path'])} {key}={entry['Rate']}")
+    if r.get("OomKillDisable") and os.path.exists(os.path.join(path, "memory.oom.group")):
+        pass  # cgroup v2 has no switch to disable the OOM killer; Docker ignores the flag there too
+
+
+THROTTLES_V1 = {"BlkioDeviceReadBps": "blkio.throttle.read_bps_device",
+                "BlkioDeviceWriteBps": "blkio.throttle.write_bps_device",
+                "BlkioDeviceReadIOps": "blkio.throttle.read_iops_device",
+                "BlkioDeviceWriteIOps": "blkio.throttle.write_iops_device"}
+THROTTLES_V2 = {"BlkioDeviceReadBps": "rbps", "BlkioDeviceWriteBps": "wbps", "BlkioDeviceReadIOps": "riops",
+                "BlkioDeviceWriteIOps": "wiops"}
+
+
+def _device_numbers(path: str) -> str:
+    """"major:minor" of a block device, for the throttle files."""
+    import stat
+
+    st = os.stat(path)
+    if not stat.S_ISBLK(st.st_mode):
+        raise ValueError(f"{path} is not a block device")
+    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
 
 
 RESOURCE_FIELDS = ("Memory", "MemorySwap", "MemoryReservation", "CpuShares", "CpuPeriod", "CpuQuota", "NanoCpus",
-                   "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight")
+                   "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "OomKillDisable", "BlkioDeviceReadBps",
+                   "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps")
 MIN_MEMORY = 6 * 1024 * 1024
 
 
@@ -129,4 +159,31 @@ def validate(current: dict, update: dict) -> dict:
                                f"{os.cpu_count() or 1} CPUs available")
     if merged.get("BlkioWeight") and not 10 <= merged["BlkioWeight"] <= 1000:
         raise InvalidParameter("Range of blkio weight is from 10 to 1000")
+    for field in THROTTLES_V1:
+        for entry in merged.get(field) or []:
+            try:
+                _device_numbers(entry.get("Path") or "")
+            except (OSError, ValueError) as exc:
+                raise InvalidParameter(f"invalid {field} device {entry.get('Path')!r}: {exc}") from None
+            if int(entry.get("Rate", -1)) < 0:
+                raise InvalidParameter(f"invalid {field} rate for {entry.get('Path')}: must be positive")
+    cpus = merged.get("CpusetCpus")
+    if cpus:
+        _check_cpuset(cpus, "cpus", os.sched_getaffinity(0))
     return merged
+
+
+def _check_cpuset(text: str, what: str, available: set[int]) -> None:
+    """Docker: "Requested CPUs are not available - requested 99, available: 0-1"."""
+    from dockyard.errors import InvalidParameter
+
+    wanted: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            wanted.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise InvalidParameter(f"Invalid value {text} for cpuset {what}") from None
+    if not wanted <= available:
+        span = f"{min(available)}-{max(available)}" if available else ""
+        raise InvalidParameter(f"Requested CPUs are not available - requested {text}, available: {span}")

@@ -37,6 +37,10 @@ MS_STRICTATIME = 1 << 24
 
 MNT_DETACH = 2
 
+# Resource limits by name, with the kernel's numbers (Python's resource module lacks some).
+RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8,
+           "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15}
+
 PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38

@@ -28,8 +28,9 @@ def _rows(text: str | None, fields: int) -> list[list[str]]:
     return rows
 
 
-def resolve(spec: str, read_file: ReadFile) -> ExecUser:
-    """``read_file("/etc/passwd")`` returns the file's text from the container's root, or None."""
+def resolve(spec: str, read_file: ReadFile, group_add: tuple[str, ...] | list[str] = ()) -> ExecUser:
+    """``read_file("/etc/passwd")`` returns the file's text from the container's root, or None.
+    ``group_add`` (`--group-add`) names more groups, by name or GID."""
     user_part, _, group_part = (spec or "0").partition(":")
     passwd = _rows(read_file("/etc/passwd"), 7)
     uid = gid = 0
@@ -60,6 +61,16 @@ def resolve(spec: str, read_file: ReadFile) -> ExecUser:
                 gid_value = int(group[2])
                 if gid_value not in additional:
                     additional.append(gid_value)
+    for wanted in group_add:
+        group = next((g for g in groups if g[0] == wanted), None)
+        if group is not None and group[2].isdigit():
+            extra = int(group[2])
+        elif wanted.isdigit():
+            extra = int(wanted)
+        else:
+            raise InvalidParameter(f"Unable to find group {wanted}: no matching entries in group file")
+        if extra not in additional:
+            additional.append(extra)
     if uid > 0x7FFFFFFF or gid > 0x7FFFFFFF:
         raise InvalidParameter(f"uid and gid must be in range 0-{0x7FFFFFFF}")
     return ExecUser(uid, gid, tuple(additional), home)
