@@ -93,12 +93,13 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, events, execs, images, system
+    from dockyard.api import commit, containers, events, execs, images, system
 
     router = Router()
     system.register(router, daemon)
     containers.register(router, daemon)
     images.register(router, daemon)
+    commit.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
     # No networks, volumes or plugins exist yet, so looking one up is a plain "not found"; the

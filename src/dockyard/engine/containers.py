@@ -333,6 +333,7 @@ class ContainerService:
         await asyncio.to_thread(Cgroup(self.cgroup_path(c)).thaw)
         c.state.status = "running"
         self._save(c)
+        self.emit(c, "unpause")
 
     async def start(self, c: Container, *, policy_restart: bool = False) -> None:
         if c.state.status in ("running", "paused") or (c.state.status == "restarting" and not policy_restart):

@@ -4,6 +4,7 @@ import os
 import platform
 from dataclasses import dataclass
 
+from dockyard.engine.commit import CommitService
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
@@ -44,6 +45,7 @@ class Daemon:
                                            self.image_store, self.snapshotter, launcher, self.events)
         self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
+        self.commits = CommitService(self.containers, self.image_store, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
 
