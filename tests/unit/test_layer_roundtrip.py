@@ -289,3 +289,26 @@ def test_an_unchanged_tree_gives_dockers_empty_layer(tmp_path):
     build_root(str(tmp_path / "b"), ({"a": ("file", b"x", {"mode": 0o644, "uid": 0, "gid": 0, "mtime": 5}, {})}, []))
     data, _ = layer_tar(naive_changes(str(tmp_path / "b"), [str(tmp_path / "a")]))
     assert "sha256:" + hashlib.sha256(data).hexdigest() == EMPTY_LAYER_DIFF_ID
+
+
+@SETTINGS
+@given(spec=root_tree, first=ops, second=ops)
+def test_copy_snapshot_round_trip_over_a_layer_stack(spec, first, second):
+    """As the copy snapshotter sees it: the image is a stack of overlay-format layers (whiteouts,
+    opaque dirs), the container a flattened copy of it."""
+    with tempfile.TemporaryDirectory(prefix="dockyard-layer-", dir="/tmp") as tmp:
+        base, step, layer, flat, result = (os.path.join(tmp, n) for n in ("base", "step", "layer", "flat", "result"))
+        for root in (base, step, flat, result):
+            build_root(root, spec)
+        for operation in first:
+            change(step, operation)
+        first_tar, _ = layer_tar(naive_changes(step, [base]))
+        os.mkdir(layer)
+        apply_tar(io.BytesIO(first_tar), layer, overlay_whiteouts=True)
+        for root in (flat, result):
+            apply_tar(io.BytesIO(first_tar), root, overlay_whiteouts=False)
+        for operation in second:
+            change(flat, operation)
+        second_tar, _ = layer_tar(naive_changes(flat, [layer, base]))
+        apply_tar(io.BytesIO(second_tar), result, overlay_whiteouts=False)
+        assert snapshot(result) == snapshot(flat)
