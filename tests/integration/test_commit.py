@@ -128,8 +128,13 @@ def test_committing_nothing_adds_an_empty_history_row_and_no_layer(daemon):
         assert image["RootFS"]["Layers"] == busybox["RootFS"]["Layers"]
         row = _image_config(daemon, image["Id"])["history"][-1]
         assert row["empty_layer"] is True and row["comment"] == "nothing" and row["created_by"] == "true"
+        # --init's mount point lives in the init layer too: it is not the container's change.
+        daemon.cli("run", "--init", "--name", "cm-empty-init", "busybox", "true")
+        assert daemon.cli("diff", "cm-empty-init").stdout == b""
+        r = daemon.client.call("POST", "/commit", query={"container": "cm-empty-init"})
+        assert daemon.client.call("GET", f"/images/{r['Id']}/json")["RootFS"] == image["RootFS"]
     finally:
-        daemon.cli("rm", "-f", "cm-empty")
+        daemon.cli("rm", "-f", "cm-empty", "cm-empty-init")
         daemon.cli("rmi", "committed:empty")
 
 

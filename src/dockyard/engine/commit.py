@@ -77,7 +77,12 @@ class CommitService:
     def _ingest_diff(self, cid: str) -> str | None:
         """The writable layer's tar into the content store; None when the container changed nothing."""
         with tempfile.TemporaryFile(dir=self.store.content.root) as tmp:
-            write_diff(self.containers.snapshotter, cid, tmp)
+            try:
+                write_diff(self.containers.snapshotter, cid, tmp)
+            except (FileNotFoundError, NotFound):
+                if self.containers.find(cid) is None or not self.containers.snapshotter.exists(cid):
+                    raise Conflict(f"container {cid[:12]} was removed while it was being committed") from None
+                raise
             if tmp.tell() == 2 * BLOCK:
                 return None  # Docker's empty layer: kept out of rootfs, marked empty in history
             tmp.seek(0)
