@@ -98,7 +98,8 @@ def test_images_filters_and_formats(daemon):
     out(daemon.cli("rmi", "filt:old", "filt:new"))
 
 
-def test_dangling_images_list_and_prune(daemon):
+def test_dangling_images_list_and_prune(fresh_daemon):
+    daemon = fresh_daemon  # other tests leave dangling images in the shared daemon
     first = import_image(daemon, "dangle:1", "ENV V=1")
     import_image(daemon, "dangle:1", "ENV V=2")  # takes the tag: the first image is dangling now
     api = daemon.client.call("GET", "/images/json", query={"filters": json.dumps({"dangling": ["true"]})})

@@ -152,7 +152,7 @@ class Request:
 
     async def json(self) -> dict:
         raw = await self.body()
-        if not raw.strip():
+        if not raw.strip() or raw.strip() == b"null":  # docker-py sends null for "no body"
             return {}
         try:
             value = json.loads(raw)

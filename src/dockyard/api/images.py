@@ -30,7 +30,8 @@ def inspect_view(daemon, image: Image) -> dict:
         "RepoTags": image.repo_tags,
         "RepoDigests": image.repo_digests,
         "Parent": image.parent,
-        "Comment": config.get("comment", ""),
+        # As Docker: a committed image's comment lives in its last history row.
+        "Comment": config.get("comment") or ((config.get("history") or [{}])[-1].get("comment", "")),
         "Created": config.get("created", ""),
         "Container": config.get("container", ""),
         "ContainerConfig": config.get("container_config") or {},

@@ -93,7 +93,7 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import containers, distribution, events, execs, image_archives, images, system, volumes
+    from dockyard.api import commit, containers, distribution, events, execs, image_archives, images, system, volumes
 
     router = Router()
     system.register(router, daemon)
@@ -101,6 +101,7 @@ def build_router(daemon) -> Router:
     images.register(router, daemon)
     distribution.register(router, daemon)
     image_archives.register(router, daemon)
+    commit.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)

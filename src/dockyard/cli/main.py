@@ -29,6 +29,7 @@ COMMANDS = {
     "stats": ("containers", "stats"),
     "diff": ("containers", "diff"),
     "cp": ("copy", "cp"),
+    "commit": ("commit", "commit"),
     "update": ("containers", "update"),
     "port": ("containers", "port"),
     "export": ("copy", "export"),
@@ -62,7 +63,7 @@ GROUPS = {
                   "restart": "restart", "kill": "kill", "rename": "rename", "wait": "wait",
                   "pause": "pause", "unpause": "unpause", "exec": "exec",
                   "top": "top", "prune": "container prune", "attach": "attach",
-                  "stats": "stats", "diff": "diff", "cp": "cp", "export": "export",
+                  "stats": "stats", "diff": "diff", "cp": "cp", "export": "export", "commit": "commit",
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune",
@@ -84,6 +85,7 @@ Options:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  commit      Create a new image from a container's changes
   cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
   diff        Inspect changes to files or directories on a container's filesystem

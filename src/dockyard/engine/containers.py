@@ -269,7 +269,8 @@ class ContainerService:
             container.mount_points = self.mounts.plan(host_config, config, {})
             self._use_volumes(container)
             os.makedirs(directory)
-            self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain))
+            self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain),
+                                 (INIT_TARGET,) if host_config.get("Init") else ())
             write_name_files(directory, config["Hostname"])
             self._save(container)
         except BaseException:
@@ -351,6 +352,7 @@ class ContainerService:
         await asyncio.to_thread(Cgroup(self.cgroup_path(c)).thaw)
         c.state.status = "running"
         self._save(c)
+        self.emit(c, "unpause")
 
     async def start(self, c: Container, *, policy_restart: bool = False) -> None:
         if c.state.status in ("running", "paused") or (c.state.status == "restarting" and not policy_restart):
@@ -659,7 +661,7 @@ class ContainerService:
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self._dir(cid), ignore_errors=True)
 
-    def _prepare_rootfs(self, cid: str, image_key: str | None) -> None:
+    def _prepare_rootfs(self, cid: str, image_key: str | None, extra_files: tuple[str, ...] = ()) -> None:
         """The container's writable layer over an "init" layer holding the mount points the runtime
         needs (as Docker's -init layer does), so they never show up in diff, export or commit."""
         fs = self.snapshotter.begin_layer(init_layer(cid))
@@ -667,7 +669,7 @@ class ContainerService:
             for directory in INIT_DIRS:
                 if self.snapshotter.lstat(image_key, directory) is None:
                     os.makedirs(os.path.join(fs, directory.lstrip("/")), mode=0o755, exist_ok=True)
-            for path in INIT_FILES:
+            for path in INIT_FILES + extra_files:  # extra: --init's binary, bind-mounted too
                 parent = os.path.dirname(path)
                 target_parent = os.path.join(fs, parent.lstrip("/"))
                 if not os.path.isdir(target_parent):

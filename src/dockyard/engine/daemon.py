@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR, RegistryOptions
 from dockyard.distribution.service import DistributionService
+from dockyard.engine.commit import CommitService
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
@@ -54,6 +55,7 @@ class Daemon:
         self.distribution = DistributionService(self.image_store, RegistryOptions(
             list(options.insecure_registries), options.registry_certs_dir, list(options.registry_mirrors)),
             options.data_root)
+        self.commits = CommitService(self.containers, self.image_store, self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
 

@@ -69,7 +69,7 @@ class LayerStore:
         key = self.snapshot_key(chain)
         fs = self.snapshotter.begin_layer(key)
         try:
-            apply_tar(self.content.path(diff_id), fs, overlay_whiteouts=True)
+            apply_tar(self.content.path(diff_id), fs, overlay_whiteouts=True, diff_id=diff_id)
             size = tree_size(fs)
             self.snapshotter.commit_layer(key, self.snapshot_key(parent_chain))
         except BaseException:

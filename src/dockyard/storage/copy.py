@@ -93,10 +93,13 @@ def _merge(src: str, dst: str) -> None:
         if entry.is_symlink():
             os.symlink(os.readlink(entry.path), target)
         elif stat.S_ISREG(st.st_mode):
-            shutil.copy2(entry.path, target, follow_symlinks=False)
+            shutil.copyfile(entry.path, target, follow_symlinks=False)
         else:
             os.mknod(target, st.st_mode, st.st_rdev)
+        # Owner first: chown drops set-id bits and file capabilities, which copystat then restores
+        # (with the times, so the copy compares equal to its layer when committing).
         os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
+        shutil.copystat(entry.path, target, follow_symlinks=False)
 
 
 def _remove(path: str) -> None:

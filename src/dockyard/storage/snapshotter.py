@@ -48,6 +48,9 @@ class Snapshotter:
         except FileNotFoundError:
             raise NotFound(f"snapshot {key} does not exist") from None
 
+    def parent(self, key: str) -> str | None:
+        return self._meta(key).get("parent")
+
     def exists(self, key: str) -> bool:
         return os.path.exists(os.path.join(self._dir(key), "meta.json"))
 

@@ -1,0 +1,23 @@
+"""`POST /commit`: a container's changes become an image."""
+
+from dockyard.api.http import Request, Response
+from dockyard.engine.commit import CommitOptions
+from dockyard.images import reference
+
+
+def register(router, daemon) -> None:
+    async def commit(req: Request) -> Response:
+        c = daemon.containers.get(req.arg("container"))
+        repo, tag = req.arg("repo"), req.arg("tag")
+        target = reference.parse_repository_and_tag(repo, tag) if repo else None
+        # The body is a container Config (HostConfig and NetworkingConfig are ignored, as Docker's
+        # decoder drops them); an empty body means "the container's own config".
+        body = {k: v for k, v in (await req.json()).items() if k not in ("HostConfig", "NetworkingConfig")}
+        options = CommitOptions(target=target, author=req.arg("author"), comment=req.arg("comment"),
+                                pause=req.flag("pause", True), changes=req.query.get("changes", []),
+                                config=body or None)
+        image = await daemon.commits.commit(c, options)
+        return Response(201, {"Id": image.id})
+
+    router.add("POST", "/commit", commit)
+

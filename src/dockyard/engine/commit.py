@@ -1,0 +1,171 @@
+"""`docker commit`: a container's writable layer becomes a new image on top of its image.
+
+Follows daemon/commit.go and image/image.go NewChildImage: the config is the request's (or the
+container's) with the -c changes applied, merged over the container's config; the image records
+the container, its config, the author, a history row and its parent image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import tempfile
+from dataclasses import dataclass, field
+
+from dockyard import __version__
+from dockyard.engine.container import Container
+from dockyard.engine.containers import ContainerService
+from dockyard.engine.events import EventBus
+from dockyard.errors import Conflict, NotFound
+from dockyard.images import reference
+from dockyard.images.changes import apply_changes
+from dockyard.images.diff import BLOCK, write_diff
+from dockyard.images.importer import host_architecture
+from dockyard.images.layers import chunks
+from dockyard.images.layerstore import chain_id, chain_ids
+from dockyard.images.store import Image, ImageStore
+from dockyard.util.timefmt import now_ns, rfc3339_ns
+
+
+@dataclass
+class CommitOptions:
+    target: reference.Reference | None = None  # repo:tag to tag the new image with
+    author: str = ""
+    comment: str = ""
+    pause: bool = True
+    changes: list[str] = field(default_factory=list)
+    config: dict | None = None  # the request body's Config; None means the container's
+
+
+class CommitService:
+    def __init__(self, containers: ContainerService, store: ImageStore, events: EventBus) -> None:
+        self.containers = containers
+        self.store = store
+        self.events = events
+
+    async def commit(self, c: Container, options: CommitOptions) -> Image:
+        if c.state.status == "dead":
+            raise Conflict(f"You cannot commit container {c.id} which is Dead")
+        if c.state.status == "removing":
+            raise Conflict(f"You cannot commit container {c.id} which is being removed")
+        # Everything that can be refused is checked before the container is touched.
+        base = c.config if options.config is None else options.config
+        config = merge(apply_changes(copy.deepcopy(base), options.changes), c.config)
+        try:
+            parent = self.store.get(c.image_id)
+        except NotFound:
+            raise NotFound(f"the image {c.image_id} of container {c.id[:12]} no longer exists") from None
+        paused_here = options.pause and c.state.status == "running"
+        if paused_here:
+            await self.containers.pause(c)  # a consistent snapshot: nothing writes while we read
+        try:
+            diff_id = await asyncio.to_thread(self._ingest_diff, c.id)
+            image = await asyncio.to_thread(self._add_image, c, parent, diff_id, config, options)
+            image_ref = ""
+            if options.target is not None:
+                self.store.tag(image.id, options.target)
+                image_ref = options.target.familiar()
+                self.events.publish("image", "tag", image.id, {"name": image_ref})
+            self.containers.emit(c, "commit", comment=options.comment, imageID=image.id, imageRef=image_ref)
+            return image
+        finally:
+            # As Docker: the container thaws when the commit is done (pause, commit, unpause).
+            if paused_here and c.state.status == "paused":
+                await self.containers.unpause(c)
+
+    def _ingest_diff(self, cid: str) -> str | None:
+        """The writable layer's tar into the content store; None when the container changed nothing."""
+        with tempfile.TemporaryFile(dir=self.store.content.root) as tmp:
+            try:
+                write_diff(self.containers.snapshotter, cid, tmp)
+            except (FileNotFoundError, NotFound):
+                if self.containers.find(cid) is None or not self.containers.snapshotter.exists(cid):
+                    raise Conflict(f"container {cid[:12]} was removed while it was being committed") from None
+                raise
+            if tmp.tell() == 2 * BLOCK:
+                return None  # Docker's empty layer: kept out of rootfs, marked empty in history
+            tmp.seek(0)
+            return self.store.content.ingest(chunks(tmp))
+
+    def _add_image(self, c: Container, parent: Image, diff_id: str | None, config: dict,
+                   options: CommitOptions) -> Image:
+        if diff_id is not None:
+            self.store.layers.register(diff_id, parent.top_chain)
+        created = rfc3339_ns(now_ns())
+        history_row = {"created": created}
+        if options.author:
+            history_row["author"] = options.author
+        created_by = " ".join(c.config.get("Cmd") or [])
+        if created_by:
+            history_row["created_by"] = created_by
+        if options.comment:
+            history_row["comment"] = options.comment
+        if diff_id is None:
+            history_row["empty_layer"] = True
+        base = parent.config
+        image_config = {
+            "architecture": base.get("architecture") or host_architecture(),
+            "config": config,
+            "container": c.id,
+            "container_config": c.config,
+            "created": created,
+            "docker_version": __version__,
+            "history": [*(base.get("history") or []), history_row],
+            "os": base.get("os") or "linux",
+            "rootfs": {"type": "layers", "diff_ids": parent.diff_ids + ([diff_id] if diff_id else [])},
+        }
+        if options.author:
+            image_config["author"] = options.author
+        for key in ("variant", "os.version", "os.features"):
+            if base.get(key):
+                image_config[key] = base[key]
+        # Sorted keys, as Docker's image config marshalling writes them.
+        data = json.dumps(image_config, sort_keys=True, separators=(",", ":")).encode()
+        try:
+            return self.store.add(data, parent=parent.id)
+        except BaseException:
+            chain = chain_id(parent.top_chain, diff_id) if diff_id else None
+            if chain and not any(chain in chain_ids(i.diff_ids) for i in self.store.list()):
+                self.store.layers.release(chain)  # no image holds the new layer: it goes too
+            raise
+
+
+def merge(config: dict, container_config: dict) -> dict:
+    """daemon/commit.go merge(): what the new config leaves unset comes from the container's."""
+    if not config.get("User"):
+        config["User"] = container_config.get("User", "")
+    ports = dict(container_config.get("ExposedPorts") or {})
+    ports.update(config.get("ExposedPorts") or {})
+    config["ExposedPorts"] = ports or None
+    if not config.get("Env"):
+        config["Env"] = container_config.get("Env")
+    else:
+        keys = {e.partition("=")[0] for e in config["Env"]}
+        config["Env"] = [*config["Env"],
+                         *(e for e in container_config.get("Env") or [] if e.partition("=")[0] not in keys)]
+    labels = dict(container_config.get("Labels") or {})
+    labels.update(config.get("Labels") or {})
+    config["Labels"] = labels
+    if not config.get("Entrypoint"):
+        if not config.get("Cmd"):
+            config["Cmd"] = container_config.get("Cmd")
+        if config.get("Entrypoint") is None:
+            config["Entrypoint"] = container_config.get("Entrypoint")
+    health = container_config.get("Healthcheck")
+    if health:
+        mine = config.get("Healthcheck")
+        if not mine:
+            config["Healthcheck"] = health
+        else:
+            for key in ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
+                if not mine.get(key) and health.get(key):
+                    mine[key] = health[key]
+    if not config.get("WorkingDir"):
+        config["WorkingDir"] = container_config.get("WorkingDir", "")
+    volumes = dict(config.get("Volumes") or {})
+    volumes.update(container_config.get("Volumes") or {})
+    config["Volumes"] = volumes or None
+    if not config.get("StopSignal") and container_config.get("StopSignal"):
+        config["StopSignal"] = container_config["StopSignal"]
+    return config
