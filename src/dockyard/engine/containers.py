@@ -308,7 +308,8 @@ class ContainerService:
             cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
-        isolation.apply(spec, c.host_config, self.get, cgroup_v1=cgroups.version() == 1)
+        isolation.apply(spec, c.host_config, self.get, cgroups.version() == 1,
+                        lambda cid: self._dir(cid or c.id))
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
@@ -362,6 +363,8 @@ class ContainerService:
         for point in c.mount_points:
             if needs_copy(self.volumes, point):
                 await fill_from_image(self, c, point)
+        if c.host_config.get("IpcMode") == "shareable":
+            isolation.mount_shareable_shm(self._dir(c.id), c.host_config.get("ShmSize") or 0)
         spec = self.build_spec(c)
         state_dir = self.state_dir(c.id)
         os.makedirs(os.path.join(state_dir, "rootfs"), exist_ok=True)
@@ -434,6 +437,7 @@ class ContainerService:
         self._after_exit(c)
 
     def _after_exit(self, c: Container) -> None:
+        isolation.unmount_shareable_shm(self._dir(c.id))
         if c.state.oom_killed:
             self.emit(c, "oom")
         self.emit(c, "die", exitCode=str(c.state.exit_code))
@@ -652,6 +656,7 @@ class ContainerService:
 
     def _delete_files(self, cid: str) -> None:
         # The record goes first: a crash part-way leaves orphan files, never a record without files.
+        isolation.unmount_shareable_shm(self._dir(cid))
         try:
             os.unlink(os.path.join(self._dir(cid), "config.v2.json"))
         except FileNotFoundError:

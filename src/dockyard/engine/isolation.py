@@ -186,7 +186,26 @@ def _running_pid(find_container, name: str, what: str) -> tuple[str, int]:
     return target.id, target.state.pid
 
 
-def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool) -> None:
+def shm_path(container_dir: str) -> str:
+    """Where a `--ipc shareable` container's /dev/shm lives on the host (Docker: mounts/shm)."""
+    return os.path.join(container_dir, "mounts", "shm")
+
+
+def mount_shareable_shm(container_dir: str, size: int) -> None:
+    path = shm_path(container_dir)
+    os.makedirs(path, exist_ok=True)
+    if not os.path.ismount(path):
+        sc.mount("shm", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+                 f"mode=1777,size={size or DEFAULT_SHM_SIZE}")
+
+
+def unmount_shareable_shm(container_dir: str) -> None:
+    path = shm_path(container_dir)
+    if os.path.ismount(path):
+        sc.umount2(path, sc.MNT_DETACH)
+
+
+def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, container_dir) -> None:
     """Shape the OCI spec from HostConfig's isolation settings (at start)."""
     linux = spec["linux"]
     process = spec["process"]
@@ -208,7 +227,7 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool) -> Non
     if cgroupns == "host":
         namespaces.pop("cgroup", None)
     linux["namespaces"] = list(namespaces.values())
-    _shm(spec, host_config, modes["ipc"], find_container)
+    _shm(spec, host_config, modes["ipc"], find_container, container_dir)
     if modes["uts"] == "host":
         spec.pop("hostname", None)
     devices = [d for d in linux.get("devices", [])]
@@ -238,8 +257,10 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool) -> Non
         linux["maskedPaths"], linux["readonlyPaths"] = [], []
 
 
-def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container) -> None:
-    """/dev/shm: its own tmpfs sized by --shm-size, the host's, another container's, or none."""
+def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container, container_dir) -> None:
+    """/dev/shm: its own tmpfs sized by --shm-size, a host-side tmpfs another container can join
+    (shareable), the host's, a shareable donor's, or none. ``container_dir(id)`` is a container's
+    directory on the host."""
     mounts = spec["mounts"]
     shm = next((m for m in mounts if m["destination"] == "/dev/shm"), None)
     if shm is None:
@@ -249,8 +270,14 @@ def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container) -> None:
     elif ipc_mode == "host":
         shm.update(type="bind", source="/dev/shm", options=["rbind", "rprivate"])
     elif ipc_mode.startswith("container:"):
-        _cid, pid = _running_pid(find_container, ipc_mode[10:], "IPC")
-        shm.update(type="bind", source=f"/proc/{pid}/root/dev/shm", options=["rbind", "rprivate"])
+        donor_id, _pid = _running_pid(find_container, ipc_mode[10:], "IPC")
+        donor = find_container(donor_id)
+        if (donor.host_config.get("IpcMode") or "") != "shareable":
+            raise Conflict(f"cannot join IPC of container {donor_id[:12]}: non-shareable IPC (hint: use "
+                           "IpcMode:shareable for the donor container)")
+        shm.update(type="bind", source=shm_path(container_dir(donor_id)), options=["rbind", "rprivate"])
+    elif ipc_mode == "shareable":
+        shm.update(type="bind", source=shm_path(container_dir(None)), options=["rbind", "rprivate"])
     else:
         size = host_config.get("ShmSize") or DEFAULT_SHM_SIZE
         shm["options"] = [o for o in shm["options"] if not o.startswith("size=")] + [f"size={size}"]

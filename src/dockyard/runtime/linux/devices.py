@@ -34,6 +34,7 @@ def create_devices(root: str, devices: list[dict]) -> None:
     try:
         for dev in devices:
             path = root + dev["path"]
+            os.makedirs(os.path.dirname(path), exist_ok=True)  # /dev/net/tun, /dev/dri/...
             kind = stat.S_IFCHR if dev.get("type", "c") == "c" else stat.S_IFBLK
             if os.path.lexists(path):
                 os.unlink(path)
