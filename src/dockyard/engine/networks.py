@@ -214,6 +214,8 @@ class NetworkService:
         gateway = ipaddress.IPv4Address(config["Gateway"])
         mtu = int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu)
         bridge.ensure(netstore.bridge_name(record), f"{gateway}/{subnet.prefixlen}", mtu)
+        if not self.options.userland_proxy:  # loopback traffic is DNATed onto the bridge instead
+            bridge.write_sysctl(f"net/ipv4/conf/{netstore.bridge_name(record)}/route_localnet", "1")
         if record["Id"] not in self.pools:
             ip_range = ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None
             self.pools[record["Id"]] = ipam.Pool(subnet, gateway, ip_range)
