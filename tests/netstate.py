@@ -25,6 +25,18 @@ class NetState:
         return found
 
 
+def settled_leftovers(before: NetState, timeout: float = 5) -> list[str]:
+    """``leftovers`` once the kernel had time to delete unpinned namespaces (and their veths)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = host_network_state().leftovers(before)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def host_network_state() -> NetState:
     links = {line.split(":")[1].strip().split("@")[0] for line in _lines(["ip", "-o", "link"]) if ":" in line}
     rules = {line for line in _lines(["iptables-save"]) if line.startswith(("-A", ":")) and not

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 from conftest import PrivateDaemon
-from netstate import host_network_state
+from netstate import host_network_state, settled_leftovers
 
 HTTPD = "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -22,7 +22,7 @@ def net(busybox_tar):
     d.import_busybox()
     yield d
     d.cleanup()
-    assert host_network_state().leftovers(before) == [], d.log()[-3000:]
+    assert settled_leftovers(before) == [], d.log()[-3000:]
 
 
 def test_docker_cli_networks_dns_ports_links_and_connect(net):

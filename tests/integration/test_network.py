@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 from conftest import PrivateDaemon
-from netstate import host_network_state
+from netstate import host_network_state, settled_leftovers
 
 HTTPD = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -36,8 +36,7 @@ def net(busybox_tar):
     d.import_busybox()
     yield d
     d.cleanup()
-    after = host_network_state()
-    assert after.leftovers(before) == [], d.log()[-3000:]
+    assert settled_leftovers(before) == [], d.log()[-3000:]
 
 
 def _inspect(d, ref: str, template: str) -> str:
@@ -189,7 +188,7 @@ def test_icc_false_isolates_the_default_bridge(busybox_tar):
             "com_docker_network_bridge_", "")
     finally:
         d.cleanup()
-    assert host_network_state().leftovers(before) == []
+    assert settled_leftovers(before) == []
 
 
 def test_published_ports_from_the_host_port_command_ps_and_conflicts(net):

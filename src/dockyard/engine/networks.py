@@ -575,20 +575,18 @@ class NetworkService:
             self.live.pop(c.id, None)
             self._close_services(live)
             portmap.release(live.mappings)
-            await asyncio.to_thread(sandbox.destroy, path, [i.veth for i in interfaces.values()])
+            await asyncio.to_thread(sandbox.destroy, path)
             self._forget_runtime(c)
             raise
         return path
 
     def _build_sandbox(self, path: str, interfaces: list) -> None:
         sandbox.create(path)
-        done = []
         try:
             for iface in interfaces:
                 sandbox.add_interface(path, iface)
-                done.append(iface.veth)
         except BaseException:
-            sandbox.destroy(path, done)
+            sandbox.destroy(path)
             raise
 
     def _fill_endpoint(self, endpoint: dict, record: dict, iface) -> None:
@@ -610,7 +608,7 @@ class NetworkService:
         """The userland proxies and, on user-defined networks, the embedded DNS server."""
         ip = next((e["IPAddress"] for e in c.network_settings["Networks"].values() if e.get("IPAddress")), "")
         if self.options.userland_proxy and proxies:
-            live.proxies = [portmap.Proxy(m, ip) for m in live.mappings]
+            live.proxies = [portmap.Proxy(m, ip) for m in live.mappings if m.proto != "sctp"]
         if live.path and any(netstore.is_user_defined(self.get(n)) for n in c.network_settings["Networks"]):
             udp, tcp = await asyncio.to_thread(netns.run_in, live.path, make_sockets)
             resolver = Resolver(lambda name: self.lookup(c, name), lambda ip_: self.reverse(c, ip_),
@@ -635,10 +633,8 @@ class NetworkService:
             return
         self._close_services(live)
         portmap.release(live.mappings)
-        settings = c.network_settings or {}
-        veths = [i["veth"] for i in (settings.get("Interfaces") or {}).values()]
         if live.path:
-            sandbox.destroy(live.path, veths)
+            sandbox.destroy(live.path)
         self._forget_runtime(c)
         if live.port_rules:
             self._apply_rules()

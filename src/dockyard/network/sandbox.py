@@ -73,7 +73,7 @@ def remove_interface(veth: str) -> None:
         nl.delete_link_named(veth)
 
 
-def destroy(path: str, veths: list[str]) -> None:
-    for veth in veths:
-        remove_interface(veth)
+def destroy(path: str) -> None:
+    """Unpin the namespace; the kernel then deletes it with its veth pairs, in the background.
+    (Deleting a veth ourselves waits for an RCU grace period: 20-40 ms on the exit path.)"""
     netns.remove(path)
