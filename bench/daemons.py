@@ -222,12 +222,13 @@ def iptables_rules() -> dict[str, list[str]]:
     return tables
 
 
-def undo_iptables(before: dict[str, list[str]]) -> list[str]:
-    """Delete Docker's rules and chains that appeared since ``before`` (dockerd leaves them behind)."""
+def undo_iptables(before: dict[str, list[str]], bridges: list[str]) -> list[str]:
+    """Delete Docker's rules and chains that appeared since ``before`` (dockerd leaves them behind):
+    those in DOCKER* chains and those naming one of ``bridges`` (the bridges made for it)."""
     undone = []
     for table, lines in iptables_rules().items():
         old = set(before.get(table, []))
-        lines = [line for line in lines if "DOCKER" in line]
+        lines = [line for line in lines if "DOCKER" in line or any(b in line.split() for b in bridges)]
         for line in lines:
             if line.startswith("-A") and line not in old:
                 subprocess.run(["iptables", "-w", "-t", table, "-D", *line.split()[1:]], capture_output=True)
@@ -504,7 +505,7 @@ class Daemons:
             subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
             self.cleaned.append(f"deleted bridge {bridge}")
         if self.rules_before:
-            self.cleaned += [f"removed iptables {item}" for item in undo_iptables(self.rules_before)]
+            self.cleaned += [f"removed iptables {item}" for item in undo_iptables(self.rules_before, self.bridges)]
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.tmp.exists():
             self.leftovers.append(f"could not remove {self.tmp}")
