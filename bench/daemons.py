@@ -189,6 +189,59 @@ def dockerd_command(dockerd: str, tmp: Path, host: str, cgroup_parent: str) -> l
             "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/{cgroup_parent}"]
 
 
+def free_subnet24(avoid: set[str] = frozenset()) -> str:
+    """A /24 in 10.0.0.0/8 that no host route covers, as "10.a.b" (for a private bridge)."""
+    import ipaddress
+    import random
+
+    routes = []
+    with open("/proc/net/route") as f:
+        for line in f.read().splitlines()[1:]:
+            words = line.split()
+            if len(words) >= 8 and words[1] != "00000000":
+                dest = ipaddress.IPv4Address(int(words[1], 16).to_bytes(4, "little"))
+                mask = ipaddress.IPv4Address(int(words[7], 16).to_bytes(4, "little"))
+                routes.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
+    while True:
+        prefix = f"10.{random.randint(100, 250)}.{random.randint(0, 255)}"
+        if prefix not in avoid and not any(ipaddress.IPv4Network(prefix + ".0/24").overlaps(r) for r in routes):
+            return prefix
+
+
+def iptables_rules() -> dict[str, list[str]]:
+    """iptables-save's chain declarations and rules, by table (counters dropped)."""
+    tables: dict[str, list[str]] = {}
+    table = ""
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+            tables[table] = []
+        elif line.startswith((":", "-A")):
+            tables[table].append(line.split(" [")[0] if line.startswith(":") else line)
+    return tables
+
+
+def undo_iptables(before: dict[str, list[str]], bridges: list[str]) -> list[str]:
+    """Delete Docker's rules and chains that appeared since ``before`` (dockerd leaves them behind):
+    those in DOCKER* chains and those naming one of ``bridges`` (the bridges made for it)."""
+    undone = []
+    for table, lines in iptables_rules().items():
+        old = set(before.get(table, []))
+        lines = [line for line in lines if "DOCKER" in line or any(b in line.split() for b in bridges)]
+        for line in lines:
+            if line.startswith("-A") and line not in old:
+                subprocess.run(["iptables", "-w", "-t", table, "-D", *line.split()[1:]], capture_output=True)
+                undone.append(f"{table}: {line}")
+        for line in lines:
+            if line.startswith(":") and line not in old:
+                chain = line[1:].split()[0]
+                subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
+                subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
+                undone.append(f"{table}: chain {chain}")
+    return undone
+
+
 def dockerd_paths_present() -> dict[str, bool]:
     """Which of the paths dockerd creates outside its roots exist now (pass to remove_dockerd_paths)."""
     return {p: os.path.lexists(p) for p in DOCKERD_SYSTEM_PATHS}
@@ -239,6 +292,12 @@ class Daemons:
         self.cgroups_before = cgroup_dirs()
         self.ifaces_before = net_interfaces()
         self.chains_before = iptables_chains()
+        self.rules_before = iptables_rules() if shutil.which("iptables-save") else {}
+        self.bridges: list[str] = []  # bridges made for the daemons, deleted at the end
+        # Each dockyardd of a benchmark gets a bridge and subnet of its own, so it never meets the
+        # `make up` daemon's dockyard0 or a test daemon.
+        self.dockyard_subnet = free_subnet24()
+        self.docker_subnet = free_subnet24({self.dockyard_subnet})
         self.tmp = Path(tempfile.mkdtemp(prefix="dockyard-bench-"))
         self.env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")}
         self.env["DOCKER_CONFIG"] = str(self.tmp / "docker-config")  # keep the docker CLI off ~/.docker
@@ -338,15 +397,21 @@ class Daemons:
             self.versions["dockyard"] += f" (git {commit})"
         self.log("starting dockyardd")
         self.start_daemon("dockyardd", [dockyardd, "-H", host, "--data-root", str(self.tmp / "data"),
-                                        "--exec-root", str(self.tmp / "exec")], [dockyard, "-H", host, "version"])
+                                        "--exec-root", str(self.tmp / "exec"), "--bridge", f"dyb{os.getpid():x}"[:15],
+                                        "--bip", f"{self.dockyard_subnet}.1/24", *self.dockyard_args],
+                          [dockyard, "-H", host, "version"])
         with open(self.rootfs_tar, "rb") as tar:
             check([dockyard, "-H", host, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest"], stdin=tar, env=self.env)
         self.dockyard = [dockyard, "-H", host]
         return self.dockyard
 
-    def start_docker(self) -> list[str] | None:
+    dockyard_args: list[str] = []  # extra dockyardd flags a benchmark wants
+
+    def start_docker(self, networking: bool = False) -> list[str] | None:
         """Start a private dockerd (or use the one on the default socket), import the busybox image as
-        ``self.docker_image``; return the CLI command prefix, or None with the reason in ``docker_skipped``."""
+        ``self.docker_image``; return the CLI command prefix, or None with the reason in ``docker_skipped``.
+        ``networking``: the private dockerd gets a bridge of its own and iptables (for published
+        ports); its rules are removed at the end, as dockerd leaves them behind."""
         docker = find_exe("docker", Path("/usr/local/bin/docker"), Path("/usr/bin/docker"))
         if not docker:
             self.docker_skipped = "the docker CLI is not installed: Docker column skipped"
@@ -370,8 +435,19 @@ class Daemons:
             self.docker_host = f"unix://{self.tmp}/docker.sock"
             self.log("starting a private dockerd")
             argv = dockerd_command(dockerd, self.tmp, self.docker_host, self.docker_cgroup_parent)
+            if networking:
+                bridge = f"dkb{os.getpid():x}"[:15]
+                check(["ip", "link", "add", bridge, "type", "bridge"])
+                self.bridges.append(bridge)
+                check(["ip", "addr", "add", f"{self.docker_subnet}.1/24", "dev", bridge])
+                check(["ip", "link", "set", bridge, "up"])
+                drop = {"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"}
+                argv = [a for a in argv if a not in drop] + [f"--bridge={bridge}", "--iptables=true",
+                                                             "--ip-forward=false"]
+                self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, iptables")
+            else:
+                self.notes.append("docker: a private dockerd with its own containerd, --bridge=none --iptables=false")
             self.start_daemon("dockerd", argv, [docker, "-H", self.docker_host, "version"])
-            self.notes.append("docker: a private dockerd with its own containerd, --bridge=none --iptables=false")
         self.versions["docker server"] = first_line(
             [docker, "-H", self.docker_host, "version", "--format", "{{.Server.Version}} (containerd "
              "{{range .Server.Components}}{{if eq .Name \"containerd\"}}{{.Version}}{{end}}{{end}}, runc "
@@ -425,6 +501,11 @@ class Daemons:
             self.reap_orphans()
         self.reap_orphans()
         self.unmount_all()
+        for bridge in self.bridges:
+            subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
+            self.cleaned.append(f"deleted bridge {bridge}")
+        if self.rules_before:
+            self.cleaned += [f"removed iptables {item}" for item in undo_iptables(self.rules_before, self.bridges)]
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.tmp.exists():
             self.leftovers.append(f"could not remove {self.tmp}")

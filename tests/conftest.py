@@ -31,6 +31,19 @@ def busybox_tar(tmp_path_factory) -> Path:
     return path
 
 
+def network_args() -> list[str]:
+    """A bridge and subnets of the daemon's own (random, in 10.0.0.0/8), so test daemons, the
+    `make up` daemon and Docker never share a bridge, a subnet or iptables chains; forwarded DNS
+    queries go to loopback, never out of the host."""
+    import random
+
+    tag = os.urandom(3).hex()
+    second, third = random.randint(100, 250), random.randint(0, 255)
+    pool = random.choice([n for n in range(100, 251) if n != second])
+    return ["--bridge", f"dy{tag}", "--bip", f"10.{second}.{third}.1/24",
+            "--default-address-pool", f"base=10.{pool}.0.0/16,size=24", "--dns", "127.0.0.1"]
+
+
 class PrivateDaemon:
     """A dockyardd of our own: temporary data root, exec root and socket; stopped by PID."""
 
@@ -41,7 +54,7 @@ class PrivateDaemon:
         self.data_root = os.path.join(self.dir, "data")
         self.exec_root = os.path.join(self.dir, "exec")
         self.log_path = os.path.join(self.dir, "daemon.log")
-        self.extra_args = extra_args or []
+        self.extra_args = [*network_args(), *(extra_args or [])]
         self.busybox_tar = busybox_tar
         self.proc: subprocess.Popen | None = None
         self.client = Client(self.host)

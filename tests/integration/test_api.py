@@ -39,7 +39,7 @@ def test_ping_and_version_headers(daemon):
     ("/v1.41/swarm", 503, "This node is not part of a swarm"),
     ("/services", 503, "This node is not part of a swarm"),
     ("/v1.30/containers/abc/checkpoints", 501, "GET /containers/abc/checkpoints is not implemented"),
-    ("/networks", 501, "GET /networks is not implemented"),
+    ("/plugins", 501, "GET /plugins is not implemented"),
 ])
 def test_versions_cluster_and_unbuilt_endpoints(daemon, path, status, message):
     reply = raw_request(daemon, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())

@@ -10,6 +10,7 @@ from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.jsonlog import read_records
 from dockyard.engine.mounts import public_view
+from dockyard.engine.netviews import network_settings_view, ports_list_view
 from dockyard.engine.process import Attacher
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
@@ -55,13 +56,7 @@ def inspect_view(daemon, c: Container) -> dict:
         "GraphDriver": {"Name": c.driver, "Data": _graph_data(daemon, c)},
         "Mounts": [public_view(m) for m in c.mount_points],
         "Config": c.config,
-        "NetworkSettings": {
-            "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0, "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None,
-            "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "",
-            "Networks": {},
-        },
+        "NetworkSettings": network_settings_view(c),
     }
 
 
@@ -94,12 +89,12 @@ def list_view(daemon, c: Container, size: bool) -> dict:
         "ImageID": c.image_id,
         "Command": command_line(c),
         "Created": c.created // 1_000_000_000,
-        "Ports": [],
+        "Ports": ports_list_view(c),
         "Labels": c.config.get("Labels") or {},
         "State": c.state.status,
         "Status": c.state.describe(),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": {"Networks": (c.network_settings or {}).get("Networks") or {}},
         "Mounts": [public_view(m) for m in c.mount_points],
     }
     if size:

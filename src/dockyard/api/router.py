@@ -93,7 +93,18 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
-    from dockyard.api import commit, containers, distribution, events, execs, image_archives, images, system, volumes
+    from dockyard.api import (
+        commit,
+        containers,
+        distribution,
+        events,
+        execs,
+        image_archives,
+        images,
+        networks,
+        system,
+        volumes,
+    )
 
     router = Router()
     system.register(router, daemon)
@@ -105,8 +116,8 @@ def build_router(daemon) -> Router:
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)
-    # No networks or plugins exist yet, so looking one up is a plain "not found"; the
-    # docker CLI's `inspect NAME` walks these types and needs a 404 to move on.
-    router.add("GET", "/networks/{name}", _no_such("network {name} not found"))
+    networks.register(router, daemon)
+    # No plugins exist yet, so looking one up is a plain "not found"; the docker CLI's
+    # `inspect NAME` walks these types and needs a 404 to move on.
     router.add("GET", "/plugins/{name}/json", _no_such("plugin {name} not found"))
     return router

@@ -6,6 +6,7 @@ import sys
 from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
 from dockyard.cli.isolationflags import ISOLATION_OPTIONS
+from dockyard.cli.netflags import NETWORK_OPTIONS, display_ports
 from dockyard.util import fastjson as json
 
 RESOURCE_OPTIONS = (
@@ -58,6 +59,7 @@ def resource_fields(values: dict) -> dict:
 
 CONTAINER_OPTIONS = (
     *RESOURCE_OPTIONS,
+    *NETWORK_OPTIONS,
     Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
     Opt(("-e", "--env"), "env", "list", "Set environment variables", metavar="list"),
     Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
@@ -269,6 +271,13 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
     body.update(mount_config)
     body["HostConfig"].update(mount_host)
     body["HostConfig"].update(isolation_fields(values))
+    from dockyard.cli.netflags import network_fields
+
+    net_config, net_host, networking = network_fields(values)
+    body.update(net_config)
+    body["HostConfig"].update(net_host)
+    if networking:
+        body["NetworkingConfig"] = networking
     healthcheck = _healthcheck(values)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
@@ -470,7 +479,8 @@ def ps(client: Client, argv: list[str]) -> int:
             if image.startswith("sha256:"):
                 image = image[7:19]
         row = [c["Id"][:12] if trunc else c["Id"], image, json.dumps(command, ensure_ascii=False),
-               ago(c["Created"]), c["Status"], "", ",".join(n.lstrip("/") for n in c["Names"])]
+               ago(c["Created"]), c["Status"], display_ports(c.get("Ports") or []),
+               ",".join(n.lstrip("/") for n in c["Names"])]
         if values["size"]:
             row.append(f"{human_size(c.get('SizeRw', 0))} (virtual {human_size(c.get('SizeRootFs', 0))})")
         rows.append(row)
@@ -494,7 +504,7 @@ def _ps_fields(c: dict, trunc: bool) -> dict:
         "Command": json.dumps(command, ensure_ascii=False),
         "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c["Created"])),
         "RunningFor": ago(c["Created"]),
-        "Ports": "",
+        "Ports": display_ports(c.get("Ports") or []),
         "State": c["State"],
         "Status": c["Status"],
         "Size": size,

@@ -1,4 +1,4 @@
-"""`inspect`: containers, images and volumes, as a JSON array or through a --format template."""
+"""`inspect`: containers, images, volumes and networks, as a JSON array or through a --format template."""
 
 import json
 import sys
@@ -33,6 +33,12 @@ def _find(client: Client, name: str, kind: str | None, size: bool):
         except APIError as exc:
             if exc.status != 404:
                 raise
+    if kind in (None, "network"):
+        try:
+            return client.call("GET", f"/networks/{name}")
+        except APIError as exc:
+            if exc.status != 404:
+                raise
     return None
 
 
@@ -42,7 +48,7 @@ def inspect(client: Client, argv: list[str], kind: str | None = None) -> int:
         return 0
     values, args = parsed
     kind = values["type"] or kind
-    if kind not in (None, "container", "image", "volume"):
+    if kind not in (None, "container", "image", "volume", "network"):
         sys.stderr.write(f'"{kind}" is not a valid value for --type\n')
         return 1
     found, missing = [], []
@@ -60,6 +66,7 @@ def inspect(client: Client, argv: list[str], kind: str | None = None) -> int:
     else:
         sys.stdout.write(json.dumps(found, indent=4) + "\n")
     for name in missing:
-        label = {"container": "container", "image": "image", "volume": "volume"}.get(kind or "", "object")
+        label = {"container": "container", "image": "image", "volume": "volume", "network": "network"}.get(
+            kind or "", "object")
         sys.stderr.write(f"Error: No such {label}: {name}\n")
     return 1 if missing else 0

@@ -46,6 +46,12 @@ COMMANDS = {
     "volume ls": ("volumes", "ls"),
     "volume rm": ("volumes", "rm"),
     "volume prune": ("volumes", "prune"),
+    "network create": ("networks", "create"),
+    "network ls": ("networks", "ls"),
+    "network rm": ("networks", "rm"),
+    "network prune": ("networks", "prune"),
+    "network connect": ("networks", "connect"),
+    "network disconnect": ("networks", "disconnect"),
     "save": ("archives", "save"),
     "load": ("archives", "load"),
     "inspect": ("inspect", "inspect"),
@@ -71,8 +77,11 @@ GROUPS = {
     "system": {"info": "info", "events": "events", "df": "system df"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
+    "network": {"create": "network create", "ls": "network ls", "list": "network ls", "inspect": "inspect",
+                "rm": "network rm", "remove": "network rm", "prune": "network prune",
+                "connect": "network connect", "disconnect": "network disconnect"},
 }
-GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume"}
+GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume", "network": "network"}
 
 USAGE = """
 Usage:  dockyard [OPTIONS] COMMAND
@@ -127,6 +136,7 @@ Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage Docker
   volume      Manage volumes
 """

@@ -78,6 +78,7 @@ class Container:
     restart_count: int = 0
     manually_stopped: bool = False  # by stop or kill: restart policies stand down
     mount_points: list[dict] = field(default_factory=list)  # see engine/mounts.py
+    network_settings: dict = field(default_factory=dict)  # endpoints, ports, sandbox: see engine/networks.py
 
     def to_record(self) -> dict:
         return asdict(self)

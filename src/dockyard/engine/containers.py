@@ -14,6 +14,7 @@ from dockyard.engine import isolation, logconfig, restart
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
+from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
@@ -66,6 +67,7 @@ class ContainerService:
         self.volumes = volumes
         self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
+        self.network = None  # engine.networks.NetworkService, wired by the daemon
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" -> id
         self._runtime: dict[str, Runtime] = {}
@@ -249,6 +251,8 @@ class ContainerService:
         if not command:
             raise InvalidParameter("No command specified")
         cid = new_id()
+        network_settings = self.network.plan_create(cid, config, host_config, body.get("NetworkingConfig")) \
+            if self.network else {}
         if not name:
             name = "/" + generate_name()
             retry = 0
@@ -261,6 +265,7 @@ class ContainerService:
         container = Container(
             id=cid, name=name, created=now_ns(), path=command[0], args=command[1:], config=config,
             host_config=normalize_host_config(host_config), image_id=image.id, driver=self.snapshotter.name,
+            network_settings=network_settings,
         )
         self._names[name] = cid  # reserve the name before any slow step
         directory = self._dir(cid)
@@ -365,7 +370,14 @@ class ContainerService:
                 await fill_from_image(self, c, point)
         if c.host_config.get("IpcMode") == "shareable":
             isolation.mount_shareable_shm(self._dir(c.id), c.host_config.get("ShmSize") or 0)
-        spec = self.build_spec(c)
+        plan = await self.network.prepare(c) if self.network else None
+        try:
+            spec = self.build_spec(c)
+            if plan is not None:
+                apply_network_plan(spec, plan, c)
+        except BaseException:
+            self._release_network(c)
+            raise
         state_dir = self.state_dir(c.id)
         os.makedirs(os.path.join(state_dir, "rootfs"), exist_ok=True)
         for stale in ("exit.json", "pid.json"):
@@ -388,11 +400,16 @@ class ContainerService:
             "tty": bool(config.get("Tty")),
             "open_stdin": bool(config.get("OpenStdin")),
         }
-        launched = await launch(self.launcher, request)
+        try:
+            launched = await launch(self.launcher, request)
+        except BaseException:
+            self._release_network(c)
+            raise
         message = launched.first
         rt = self._runtime[c.id]
         if "error" in message:
             launched.close()
+            self._release_network(c)
             error = message["error"]
             code = 126 if "permission denied" in error else 127
             c.state = State(status="created" if not c.state.started_at else "exited", exit_code=code,
@@ -436,8 +453,14 @@ class ContainerService:
             self._record_exit_from_file(c)
         self._after_exit(c)
 
+    def _release_network(self, c: Container) -> None:
+        if self.network is not None:
+            self.network.release(c)
+            self._save(c)
+
     def _after_exit(self, c: Container) -> None:
         isolation.unmount_shareable_shm(self._dir(c.id))
+        self._release_network(c)
         if c.state.oom_killed:
             self.emit(c, "oom")
         self.emit(c, "die", exitCode=str(c.state.exit_code))

@@ -12,6 +12,7 @@ from dockyard.engine.events import EventBus
 from dockyard.engine.execs import ExecService
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.images import ImageService
+from dockyard.engine.networks import NetworkOptions, NetworkService
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
 from dockyard.images.store import ImageStore
@@ -33,6 +34,7 @@ class DaemonOptions:
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
     registry_certs_dir: str = DEFAULT_CERTS_DIR
+    network: NetworkOptions = field(default_factory=NetworkOptions)
 
 
 class Daemon:
@@ -50,6 +52,9 @@ class Daemon:
         self.volumes = VolumeStore(options.data_root)
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
                                            self.image_store, self.snapshotter, launcher, self.events, self.volumes)
+        self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
+                                       self.events)
+        self.containers.network = self.networks
         self.images = ImageService(self.image_store, self.containers, self.events)
         self.execs = ExecService(self.containers)
         self.distribution = DistributionService(self.image_store, RegistryOptions(

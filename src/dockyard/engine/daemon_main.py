@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 from dockyard import __version__
+from dockyard.engine.network_flags import add_network_flags, network_options
 
 DEFAULT_SOCKET = "unix:///run/dockyard.sock"
 SOCKET_GROUP = "dockyard"
@@ -38,6 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="preferred Docker registry mirror (URL), tried before Docker Hub for docker.io pulls")
     p.add_argument("--registry-certs-dir", default="/etc/docker/certs.d",
                    help="directory of per-registry CA and client certificates (<dir>/<host:port>/*.crt)")
+    add_network_flags(p)
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
     return p.parse_args(argv)
@@ -82,8 +84,9 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     from dockyard.engine.daemon import Daemon, DaemonOptions
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
-                                  args.registry_mirrors, args.registry_certs_dir), launcher)
+                                  args.registry_mirrors, args.registry_certs_dir, network_options(args)), launcher)
     daemon.containers.load()
+    daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()
     router = build_router(daemon)
 
@@ -119,6 +122,7 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     await stop.wait()
     for server in servers:
         server.close()
+    daemon.networks.shutdown()
     for host in args.host or [DEFAULT_SOCKET]:
         if host.startswith("unix://"):
             try:

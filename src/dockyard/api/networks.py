@@ -1,0 +1,93 @@
+"""Network endpoints: list, inspect, create, remove, prune, connect, disconnect."""
+
+from dockyard.api.filters import Filters, until_ns
+from dockyard.api.http import Request, Response
+from dockyard.errors import InvalidParameter
+from dockyard.network.store import is_user_defined
+from dockyard.util.timefmt import parse_rfc3339
+
+LIST_FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
+PRUNE_FILTERS = {"until", "label", "label!"}
+
+
+def network_view(daemon, record: dict, containers: bool = True) -> dict:
+    view = dict(record)
+    view["Containers"] = daemon.networks.endpoints(record) if containers else {}
+    return view
+
+
+def _matches(daemon, record: dict, filters: Filters) -> bool:
+    if filters.get("name") and not any(n in record["Name"] for n in filters.get("name")):
+        return False
+    if filters.get("id") and not any(record["Id"].startswith(i) for i in filters.get("id")):
+        return False
+    if filters.get("driver") and record["Driver"] not in filters.get("driver"):
+        return False
+    if filters.get("scope") and record.get("Scope", "local") not in filters.get("scope"):
+        return False
+    for kind in filters.get("type"):
+        if kind not in ("custom", "builtin"):
+            raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
+        if (kind == "custom") != is_user_defined(record):
+            return False
+    for value in filters.get("dangling"):
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidParameter(f"invalid filter 'dangling={value}'")
+        dangling = is_user_defined(record) and not daemon.networks.endpoints(record)
+        if dangling != (value.lower() in ("true", "1")):
+            return False
+    return filters.match_labels(record.get("Labels") or {})
+
+
+def register(router, daemon) -> None:
+    service = daemon.networks
+
+    async def list_(req: Request) -> Response:
+        filters = Filters.parse(req.arg("filters"), LIST_FILTERS)
+        return Response(200, [network_view(daemon, r, containers=False) for r in service.list()
+                              if _matches(daemon, r, filters)])
+
+    async def inspect(req: Request) -> Response:
+        return Response(200, network_view(daemon, service.get(req.params["id"])))
+
+    async def create(req: Request) -> Response:
+        record = service.create(await req.json())
+        return Response(201, {"Id": record["Id"], "Warning": ""})
+
+    async def remove(req: Request) -> Response:
+        service.remove(req.params["id"])
+        return Response(204)
+
+    async def prune(req: Request) -> Response:
+        filters = Filters.parse(req.arg("filters"), PRUNE_FILTERS)
+        until = None
+        for value in filters.get("until"):
+            until = until_ns(value)
+
+        def keep(record: dict) -> bool:
+            if until is not None and parse_rfc3339(record["Created"]) >= until:
+                return True
+            return not filters.match_labels(record.get("Labels") or {})
+
+        deleted = service.prune(keep)
+        return Response(200, {"NetworksDeleted": deleted or None})
+
+    async def connect(req: Request) -> Response:
+        body = await req.json()
+        c = daemon.containers.get(body.get("Container") or "")
+        await service.connect(req.params["id"], c, body.get("EndpointConfig"))
+        return Response(200)
+
+    async def disconnect(req: Request) -> Response:
+        body = await req.json()
+        c = daemon.containers.get(body.get("Container") or "")
+        await service.disconnect(req.params["id"], c, bool(body.get("Force")))
+        return Response(200)
+
+    router.add("GET", "/networks", list_)
+    router.add("POST", "/networks/create", create)
+    router.add("POST", "/networks/prune", prune)
+    router.add("GET", "/networks/{id}", inspect)
+    router.add("DELETE", "/networks/{id}", remove)
+    router.add("POST", "/networks/{id}/connect", connect)
+    router.add("POST", "/networks/{id}/disconnect", disconnect)
