@@ -5,6 +5,7 @@ import sys
 
 from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
+from dockyard.cli.securityflags import SECURITY_OPTIONS, profile_path, security_fields
 from dockyard.util import fastjson as json
 
 RESOURCE_OPTIONS = (
@@ -57,6 +58,7 @@ def resource_fields(values: dict) -> dict:
 
 CONTAINER_OPTIONS = (
     *RESOURCE_OPTIONS,
+    *SECURITY_OPTIONS,
     Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
     Opt(("-e", "--env"), "env", "list", "Set environment variables", metavar="list"),
     Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
@@ -265,6 +267,7 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
     mount_config, mount_host = mount_fields(values)
     body.update(mount_config)
     body["HostConfig"].update(mount_host)
+    body["HostConfig"].update(security_fields(values))
     healthcheck = _healthcheck(values)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
@@ -291,6 +294,8 @@ def _create(client: Client, values: dict, image: str, command: list[str]) -> str
     try:
         cid = client.call("POST", "/containers/create", query=query, body=body)["Id"]
     except APIError as exc:
+        if exc.message.startswith(("invalid seccomp profile", "Decoding seccomp profile")) and profile_path(values):
+            raise APIError(exc.status, f"{exc.message} (in {profile_path(values)})") from None
         if exc.status != 404 or not exc.message.startswith("No such image") or values["pull"] != "missing":
             raise
         sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")

@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 
-from dockyard.engine import logconfig, restart
+from dockyard.engine import logconfig, restart, securityopts
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
@@ -239,6 +239,7 @@ class ContainerService:
         host_config = dict(host_config)
         host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
         resources.validate({}, host_config)
+        securityopts.validate(host_config)
         if host_config.get("Init"):
             self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
@@ -305,6 +306,7 @@ class ContainerService:
             cgroups_path=self.cgroup_path(c),
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
+        securityopts.apply(spec, c.host_config)
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
