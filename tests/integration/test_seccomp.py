@@ -161,3 +161,21 @@ def test_systempaths_unconfined_becomes_empty_masked_and_readonly_paths(daemon):
     assert host_config["MaskedPaths"] == [] and host_config["ReadonlyPaths"] == []
     assert not host_config.get("SecurityOpt")
     daemon.cli("rm", "systempaths")
+
+
+def test_privileged_containers_get_no_default_profile_but_keep_a_chosen_one(daemon):
+    """HostConfig.Privileged (the API field `--privileged` sets) drops Docker's default profile only."""
+    def seccomp_mode(host_config: dict) -> str:
+        cid = daemon.client.call("POST", "/containers/create", body={
+            "Image": "busybox", "Cmd": ["grep", "^Seccomp:", "/proc/self/status"], "HostConfig": host_config})["Id"]
+        try:
+            daemon.client.call("POST", f"/containers/{cid}/start")
+            daemon.client.call("POST", f"/containers/{cid}/wait")
+            return daemon.cli("logs", cid).stdout.decode().split()[-1]
+        finally:
+            daemon.client.call("DELETE", f"/containers/{cid}", query={"force": "1"})
+
+    assert seccomp_mode({"Privileged": True}) == "0"
+    custom = json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"],
+                                                                         "action": "SCMP_ACT_ERRNO"}]})
+    assert seccomp_mode({"Privileged": True, "SecurityOpt": [f"seccomp={custom}"]}) == "2"
