@@ -95,7 +95,8 @@ def register(router, daemon) -> None:
                       "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
-            "InitCommit": {"ID": "", "Expected": ""}, "SecurityOptions": ["name=cgroupns"],
+            "InitCommit": {"ID": "", "Expected": ""},
+            "SecurityOptions": ["name=seccomp,profile=default", "name=cgroupns"],
             "Warnings": None,
         })
 

@@ -7,6 +7,7 @@ from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
 from dockyard.cli.isolationflags import ISOLATION_OPTIONS
 from dockyard.cli.netflags import NETWORK_OPTIONS, display_ports
+from dockyard.cli.securityflags import SECURITY_OPTIONS, profile_path, security_fields
 from dockyard.util import fastjson as json
 
 RESOURCE_OPTIONS = (
@@ -60,6 +61,7 @@ def resource_fields(values: dict) -> dict:
 CONTAINER_OPTIONS = (
     *RESOURCE_OPTIONS,
     *NETWORK_OPTIONS,
+    *SECURITY_OPTIONS,
     Opt(("--name",), "name", "str", "Assign a name to the container", metavar="string"),
     Opt(("-e", "--env"), "env", "list", "Set environment variables", metavar="list"),
     Opt(("-w", "--workdir"), "workdir", "str", "Working directory inside the container", metavar="string"),
@@ -278,6 +280,7 @@ def container_body(values: dict, image: str, command: list[str]) -> dict:
     body["HostConfig"].update(net_host)
     if networking:
         body["NetworkingConfig"] = networking
+    body["HostConfig"].update(security_fields(values))
     healthcheck = _healthcheck(values)
     if healthcheck is not None:
         body["Healthcheck"] = healthcheck
@@ -304,6 +307,8 @@ def _create(client: Client, values: dict, image: str, command: list[str]) -> str
     try:
         created = client.call("POST", "/containers/create", query=query, body=body)
     except APIError as exc:
+        if exc.message.startswith(("invalid seccomp profile", "Decoding seccomp profile")) and profile_path(values):
+            raise APIError(exc.status, f"{exc.message} (in {profile_path(values)})") from None
         if exc.status != 404 or not exc.message.startswith("No such image") or values["pull"] != "missing":
             raise
         sys.stderr.write(f"Unable to find image '{_with_tag(image)}' locally\n")

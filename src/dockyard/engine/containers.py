@@ -10,7 +10,7 @@ import re
 import shutil
 import signal
 
-from dockyard.engine import isolation, logconfig, restart
+from dockyard.engine import isolation, logconfig, restart, securityopts
 from dockyard.engine.container import Container, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
@@ -241,6 +241,7 @@ class ContainerService:
         host_config = dict(host_config)
         host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
         resources.validate({}, host_config)
+        securityopts.validate(host_config)
         if host_config.get("Init"):
             self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
@@ -315,6 +316,7 @@ class ContainerService:
         )
         isolation.apply(spec, c.host_config, self.get, cgroups.version() == 1,
                         lambda cid: self._dir(cid or c.id))
+        securityopts.apply(spec, c.host_config)
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.

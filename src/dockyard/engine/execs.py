@@ -59,7 +59,7 @@ class ExecService:
             raise NotFound(f"No such exec instance: {exec_id}")
         return e
 
-    def _process(self, c: Container, e: Exec) -> dict:
+    def _process(self, c: Container, e: Exec, container_spec: dict) -> dict:
         config = e.config
         user = resolve_user(config.get("User") or c.config.get("User") or "",
                             lambda path: self.containers.snapshotter.read_file(c.id, path),
@@ -75,6 +75,9 @@ class ExecService:
             root = user.uid == 0
             process["capabilities"] = {"bounding": granted, "effective": granted if root else [],
                                        "permitted": granted if root else [], "inheritable": [], "ambient": []}
+        for key in ("noNewPrivileges", "apparmorProfile"):  # Docker: an exec shares its container's
+            if key in container_spec["process"]:
+                process[key] = container_spec["process"][key]
         return process
 
     async def start(self, e: Exec) -> None:
@@ -85,9 +88,13 @@ class ExecService:
         if not c.state.running or c.state.status == "paused":
             raise Conflict(f"Container {c.id} is not running")
         e.started = True
+        # As with runc, an exec runs under its container's seccomp filter and no_new_privs, even with
+        # --privileged (which only widens its capabilities).
+        container_spec = self.containers.build_spec(c)
         request = {
             "exec_in": c.state.pid,
-            "process": self._process(c, e),
+            "process": self._process(c, e, container_spec),
+            "seccomp": container_spec["linux"].get("seccomp"),
             "cgroups_path": self.containers.cgroup_path(c),
             "tty": bool(e.config.get("Tty")),
             "open_stdin": bool(e.config.get("AttachStdin")),

@@ -138,8 +138,9 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
         os.write(error_fd, f"setting up stdio: {exc}".encode())
         os._exit(127)
     if request.get("exec_in"):
-        enter.run(request["process"], request["exec_in"], request.get("cgroups_path"), error_fd, console_fd)
-    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd)
+        enter.run(request["process"], request["exec_in"], request.get("cgroups_path"), error_fd, console_fd,
+                  request.get("seccomp_filter"))
+    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd, request.get("seccomp_filter"))
 
 
 class _Stdin:

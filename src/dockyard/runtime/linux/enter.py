@@ -6,6 +6,7 @@ forked us; we join the rest, mount namespace last since it moves our root into t
 
 import os
 
+from dockyard.runtime.linux import seccomp
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
@@ -15,7 +16,8 @@ NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLO
               ("cgroup", sc.CLONE_NEWCGROUP), ("mnt", sc.CLONE_NEWNS))
 
 
-def run(process: dict, target_pid: int, cgroups_path: str | None, error_fd: int, console_fd: int = -1) -> None:
+def run(process: dict, target_pid: int, cgroups_path: str | None, error_fd: int, console_fd: int = -1,
+        seccomp_filter: seccomp.Filter | str | None = None) -> None:
     """Never returns."""
     try:
         if cgroups_path:
@@ -28,7 +30,7 @@ def run(process: dict, target_pid: int, cgroups_path: str | None, error_fd: int,
         os.chdir("/")
         if console_fd >= 0:
             setup_console(console_fd, bind_console=False)
-        exec_process(process)
+        exec_process(process, seccomp_filter)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
         fail(error_fd, exc)
 

@@ -7,7 +7,7 @@ written to ``error_fd`` (close-on-exec, so a successful exec closes it with noth
 import os
 import resource  # imported here: after pivot_root the host's Python library is out of reach
 
-from dockyard.runtime.linux import capabilities, devices, mounts, resources
+from dockyard.runtime.linux import apparmor, capabilities, devices, mounts, resources, seccomp
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
@@ -94,17 +94,29 @@ def _apply_limits(process: dict) -> None:
             raise StartError(f"write /proc/self/oom_score_adj: {exc.strerror.lower()}") from None
 
 
-def exec_process(process: dict) -> None:
-    """Become the process's user, enter its working directory and execve it (never returns)."""
+def exec_process(process: dict, seccomp_filter: seccomp.Filter | str | None = None) -> None:
+    """Become the process's user, enter its working directory and execve it (never returns).
+    ``seccomp_filter`` is the compiled ``linux.seccomp`` (or why it could not be compiled)."""
     env = process.get("env", [])
     cwd = process.get("cwd") or "/"
     os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
     _apply_limits(process)
+    if isinstance(seccomp_filter, str):
+        raise StartError(seccomp_filter)
+    if process.get("apparmorProfile"):
+        apparmor.change_onexec(process["apparmorProfile"])
+    no_new_privs = bool(process.get("noNewPrivileges"))
+    if seccomp_filter and not no_new_privs:
+        # Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which _become_user drops (runc's order).
+        seccomp.install(seccomp_filter)
     _become_user(process)
     os.chdir(cwd)
     args = process["args"]
     executable = _lookup_executable(args[0], env)
-    os.execve(executable, args, dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
+    environ = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    if seccomp_filter and no_new_privs:
+        seccomp.install(seccomp_filter)  # as late as possible: execve is the last call it sees from us
+    os.execve(executable, args, environ)
 
 
 def fail(error_fd: int, exc: BaseException) -> None:
@@ -118,7 +130,8 @@ def fail(error_fd: int, exc: BaseException) -> None:
     os._exit(127)
 
 
-def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1) -> None:
+def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1,
+        seccomp_filter: seccomp.Filter | str | None = None) -> None:
     """Never returns: execs the container command or exits 127 after reporting the error."""
     try:
         if spec["linux"].get("cgroupsPath"):
@@ -147,7 +160,7 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
             sc.sethostname(spec["hostname"])
         if "network" in namespaces and "network" not in joined:
             bring_up_loopback()
-        exec_process(spec["process"])
+        exec_process(spec["process"], seccomp_filter)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the daemon as text
         fail(error_fd, exc)
 
