@@ -6,6 +6,7 @@ import re
 from dockyard.cli.flags import Opt, UsageError
 
 ISOLATION_OPTIONS = (
+    Opt(("--runtime",), "runtime", "str", "Runtime to use for this container", metavar="string"),
     Opt(("--cap-add",), "cap_add", "list", "Add Linux capabilities", metavar="list"),
     Opt(("--cap-drop",), "cap_drop", "list", "Drop Linux capabilities", metavar="list"),
     Opt(("--privileged",), "privileged", "bool", "Give extended privileges to this container"),
@@ -84,6 +85,8 @@ def isolation_fields(values: dict) -> dict:
     from dockyard.cli.containers import _bytes
 
     host: dict = {}
+    if values["runtime"]:
+        host["Runtime"] = values["runtime"]
     if values["cap_add"]:
         host["CapAdd"] = list(values["cap_add"])
     if values["cap_drop"]:

@@ -16,6 +16,7 @@ from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.process import launch, pump_output, read_exit
+from dockyard.engine.runtimes import Runtimes
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
@@ -55,7 +56,7 @@ class StartFailed(DockyardError):
 
 class ContainerService:
     def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
-                 launcher: Launcher, events: EventBus, volumes: VolumeStore) -> None:
+                 launcher: Launcher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes | None = None) -> None:
         self.root = os.path.join(data_root, "containers")
         self.exec_root = exec_root
         os.makedirs(self.root, exist_ok=True)
@@ -65,6 +66,7 @@ class ContainerService:
         self.launcher = launcher
         self.events = events
         self.volumes = volumes
+        self.runtimes = runtimes or Runtimes(exec_root)
         self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
         self.network = None  # engine.networks.NetworkService, wired by the daemon
@@ -247,6 +249,7 @@ class ContainerService:
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
         warnings = isolation.validate(host_config, self.get)
+        host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         if not command:
@@ -402,6 +405,9 @@ class ContainerService:
             "tty": bool(config.get("Tty")),
             "open_stdin": bool(config.get("OpenStdin")),
         }
+        oci_runtime = self.runtimes.oci_request(c.host_config.get("Runtime"))
+        if oci_runtime:
+            request["oci_runtime"] = oci_runtime
         try:
             launched = await launch(self.launcher, request)
         except BaseException:

@@ -13,6 +13,7 @@ from dockyard.engine.execs import ExecService
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.images import ImageService
 from dockyard.engine.networks import NetworkOptions, NetworkService
+from dockyard.engine.runtimes import Runtimes
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
 from dockyard.images.store import ImageStore
@@ -35,6 +36,8 @@ class DaemonOptions:
     registry_mirrors: list[str] = field(default_factory=list)
     registry_certs_dir: str = DEFAULT_CERTS_DIR
     network: NetworkOptions = field(default_factory=NetworkOptions)
+    runtimes: list[str] = field(default_factory=list)  # --add-runtime name=path
+    default_runtime: str = ""
 
 
 class Daemon:
@@ -50,8 +53,10 @@ class Daemon:
         self.image_store = ImageStore(options.data_root, self.content, self.layers)
         self.events = EventBus()
         self.volumes = VolumeStore(options.data_root)
+        self.runtimes = Runtimes(options.exec_root, options.runtimes, options.default_runtime)
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
-                                           self.image_store, self.snapshotter, launcher, self.events, self.volumes)
+                                           self.image_store, self.snapshotter, launcher, self.events, self.volumes,
+                                           self.runtimes)
         self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
                                        self.events)
         self.containers.network = self.networks

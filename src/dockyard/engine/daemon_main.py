@@ -40,6 +40,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--registry-certs-dir", default="/etc/docker/certs.d",
                    help="directory of per-registry CA and client certificates (<dir>/<host:port>/*.crt)")
     add_network_flags(p)
+    p.add_argument("--add-runtime", action="append", default=[], dest="runtimes", metavar="NAME=PATH",
+                   help="register an OCI runtime (runc and crun on the PATH are registered already)")
+    p.add_argument("--default-runtime", default="", help='runtime for containers that name none (default "dockyard")')
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
     return p.parse_args(argv)
@@ -84,7 +87,8 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     from dockyard.engine.daemon import Daemon, DaemonOptions
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
-                                  args.registry_mirrors, args.registry_certs_dir, network_options(args)), launcher)
+                                  args.registry_mirrors, args.registry_certs_dir, network_options(args),
+                                  args.runtimes, args.default_runtime), launcher)
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()

@@ -19,6 +19,7 @@ import struct
 import termios
 
 from dockyard.engine.jsonlog import JsonLogWriter
+from dockyard.runtime import oci
 from dockyard.runtime.linux import enter, init
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
@@ -81,6 +82,8 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     target = request.get("exec_in")  # the PID of a running container to exec into
     spec_namespaces = ((request.get("spec") or {}).get("linux") or {}).get("namespaces", [])
     pid_ns = next((ns for ns in spec_namespaces if ns["type"] == "pid"), None)
+    if request.get("oci_runtime"):
+        _run_with_oci_runtime(request, ctl, stdio, child_stdio, outputs, stdin_w, tty)
     try:
         if target:
             join_pid_namespace(target)
@@ -118,6 +121,28 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     if request.get("state_dir"):  # lets a restarted daemon find us even if it never heard of this start
         write_json(os.path.join(request["state_dir"], "pid.json"),
                    {"pid": pid, "shim": os.getpid(), "started_at": now_ns()}, durable=False)
+    ctl = _send(ctl, json.dumps({"pid": pid, "shim": os.getpid()}).encode() + b"\n")
+    _supervise(request, pid, ctl, stdio, outputs, stdin_w, tty)
+
+
+def _run_with_oci_runtime(request: dict, ctl: int, stdio: int, child_stdio: tuple[int, int, int],
+                          outputs: dict[int, int], stdin_w: int | None, tty: bool) -> None:
+    """Start the container with runc/crun (runtime/oci.py), then supervise it (never returns)."""
+    try:
+        pid, master, error = oci.start(request, child_stdio)
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the daemon as text
+        pid, master, error = -1, -1, f"{type(exc).__name__}: {exc}"
+    for fd in set(child_stdio):
+        os.close(fd)
+    if error:
+        Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
+        _send(ctl, json.dumps({"error": error}).encode() + b"\n")
+        os._exit(0)
+    if master >= 0:
+        outputs[master] = STDOUT
+        stdin_w = master
+    write_json(os.path.join(request["state_dir"], "pid.json"),
+               {"pid": pid, "shim": os.getpid(), "started_at": now_ns()}, durable=False)
     ctl = _send(ctl, json.dumps({"pid": pid, "shim": os.getpid()}).encode() + b"\n")
     _supervise(request, pid, ctl, stdio, outputs, stdin_w, tty)
 
@@ -295,6 +320,8 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
     if not request.get("exec_in") and request["spec"]["linux"].get("cgroupsPath"):
         cgroup = Cgroup(request["spec"]["linux"]["cgroupsPath"])
         oom_killed = exit_code == 128 + signal.SIGKILL and cgroup.oom_kills() > 0
+        if request.get("oci_runtime"):
+            oci.delete(request)  # the runtime's own state (and its view of the cgroup)
         cgroup.remove()
     if request.get("state_dir"):  # a container's exit must be known after a daemon restart; an exec's not
         write_json(os.path.join(request["state_dir"], "exit.json"),
