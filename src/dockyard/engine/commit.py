@@ -78,7 +78,7 @@ class CommitService:
         """The writable layer's tar into the content store; None when the container changed nothing."""
         with tempfile.TemporaryFile(dir=self.store.content.root) as tmp:
             try:
-                write_diff(self.containers.snapshotter, cid, tmp)
+                write_diff(self.containers.snapshotter, cid, tmp, self.containers.idmap)
             except (FileNotFoundError, NotFound):
                 if self.containers.find(cid) is None or not self.containers.snapshotter.exists(cid):
                     raise Conflict(f"container {cid[:12]} was removed while it was being committed") from None

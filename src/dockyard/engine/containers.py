@@ -67,6 +67,7 @@ class ContainerService:
         self.events = events
         self.volumes = volumes
         self.runtimes = runtimes or Runtimes(exec_root)
+        self.idmap = None  # a userns-remapped daemon's IdMap (set by the daemon)
         self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
         self.network = None  # engine.networks.NetworkService, wired by the daemon
@@ -249,6 +250,9 @@ class ContainerService:
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
         warnings = isolation.validate(host_config, self.get)
+        if self.idmap is not None and host_config.get("Privileged") and host_config.get("UsernsMode") != "host":
+            raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
+                                   "container in the host namespace when running privileged mode")
         host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
@@ -320,6 +324,9 @@ class ContainerService:
         isolation.apply(spec, c.host_config, self.get, cgroups.version() == 1,
                         lambda cid: self._dir(cid or c.id))
         securityopts.apply(spec, c.host_config)
+        if self.idmap is not None and c.host_config.get("UsernsMode") != "host":
+            spec["linux"]["namespaces"].append({"type": "user"})
+            spec["linux"]["uidMappings"], spec["linux"]["gidMappings"] = self.idmap.oci()
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
@@ -715,11 +722,20 @@ class ContainerService:
                         os.chmod(target_parent, below.st_mode & 0o7777)
                         os.chown(target_parent, below.st_uid, below.st_gid)
                 os.close(os.open(os.path.join(fs, path.lstrip("/")), os.O_CREAT | os.O_WRONLY, 0o755))
+            if self.idmap is not None:  # what the daemon made here belongs to the container's root
+                for dirpath, dirnames, filenames in os.walk(fs):
+                    for name in dirnames + filenames:
+                        path = os.path.join(dirpath, name)
+                        st = os.lstat(path)
+                        if st.st_uid < self.idmap.size:
+                            os.lchown(path, self.idmap.host_uid(st.st_uid), self.idmap.host_gid(st.st_gid))
             self.snapshotter.commit_layer(init_layer(cid), image_key)
         except BaseException:
             self.snapshotter.abort_layer(init_layer(cid))
             raise
         self.snapshotter.prepare(cid, init_layer(cid))
+        if self.idmap is not None:  # the merged root directory takes its owner from the upper dir
+            os.chown(self.snapshotter.fs_path(cid), self.idmap.uid_base, self.idmap.gid_base)
 
     def top(self, c: Container, ps_args: str) -> dict:
         """`docker top`: the host's `ps` output, limited to the container's processes."""

@@ -2,7 +2,7 @@
 
 import os
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR, RegistryOptions
 from dockyard.distribution.service import DistributionService
@@ -18,6 +18,7 @@ from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
 from dockyard.images.store import ImageStore
 from dockyard.runtime.launcher import Launcher
+from dockyard.runtime.linux import userns
 from dockyard.storage.copy import CopySnapshotter
 from dockyard.storage.overlay import OverlaySnapshotter, overlay_works
 from dockyard.storage.snapshotter import Snapshotter
@@ -38,10 +39,19 @@ class DaemonOptions:
     network: NetworkOptions = field(default_factory=NetworkOptions)
     runtimes: list[str] = field(default_factory=list)  # --add-runtime name=path
     default_runtime: str = ""
+    userns_remap: str = ""  # "", "default", "user[:group]"
 
 
 class Daemon:
     def __init__(self, options: DaemonOptions, launcher: Launcher) -> None:
+        self.idmap = None
+        if options.userns_remap:
+            # Like Docker: a remapped daemon keeps its own tree, <data-root>/<uid>.<gid>, whose layers are
+            # unpacked in the remapped range.
+            self.idmap = userns.remap(options.userns_remap)
+            os.makedirs(options.data_root, mode=0o701, exist_ok=True)
+            options = replace(options, data_root=os.path.join(options.data_root,
+                                                                f"{self.idmap.uid_base}.{self.idmap.gid_base}"))
         self.options = options
         self.started_at = now_ns()
         os.makedirs(options.data_root, mode=0o710, exist_ok=True)
@@ -53,10 +63,13 @@ class Daemon:
         self.image_store = ImageStore(options.data_root, self.content, self.layers)
         self.events = EventBus()
         self.volumes = VolumeStore(options.data_root)
+        if self.idmap is not None:
+            self.layers.idmap = self.volumes.idmap = self.idmap
         self.runtimes = Runtimes(options.exec_root, options.runtimes, options.default_runtime)
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
                                            self.image_store, self.snapshotter, launcher, self.events, self.volumes,
                                            self.runtimes)
+        self.containers.idmap = self.idmap
         self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
                                        self.events)
         self.containers.network = self.networks

@@ -43,6 +43,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--add-runtime", action="append", default=[], dest="runtimes", metavar="NAME=PATH",
                    help="register an OCI runtime (runc and crun on the PATH are registered already)")
     p.add_argument("--default-runtime", default="", help='runtime for containers that name none (default "dockyard")')
+    p.add_argument("--userns-remap", default="", metavar="default|USER[:GROUP]",
+                   help="run containers in a user namespace mapped to the user's /etc/subuid and /etc/subgid ranges")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
     return p.parse_args(argv)
@@ -88,7 +90,7 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
                                   args.registry_mirrors, args.registry_certs_dir, network_options(args),
-                                  args.runtimes, args.default_runtime), launcher)
+                                  args.runtimes, args.default_runtime, args.userns_remap), launcher)
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()

@@ -208,9 +208,11 @@ def snapshot_changes(snapshotter: Snapshotter, key: str) -> Iterator[Change] | l
     return naive_changes(snapshotter.fs_path(key), lowers)
 
 
-def write_diff(snapshotter: Snapshotter, key: str, out: BinaryIO) -> None:
-    """Write the layer tar of the active snapshot ``key`` (a container's writable layer) to ``out``."""
+def write_diff(snapshotter: Snapshotter, key: str, out: BinaryIO, idmap=None) -> None:
+    """Write the layer tar of the active snapshot ``key`` (a container's writable layer) to ``out``.
+    ``idmap`` (a userns-remapped daemon): owners go back from host IDs to the container's."""
     writer = LayerTarWriter(out)
+    writer.idmap = idmap
     for change in snapshot_changes(snapshotter, key):
         writer.add(change)
     writer.close()
@@ -249,8 +251,12 @@ class LayerTarWriter:
         info.pax_headers = pax
         return info
 
+    idmap = None
+
     def _header(self, info: tarfile.TarInfo, pax: dict[str, str]) -> None:
         info.pax_headers = pax
+        if self.idmap is not None:
+            info.uid, info.gid = self.idmap.container_uid(info.uid), self.idmap.container_gid(info.gid)
         self._out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
     def _whiteout(self, change: Change) -> None:

@@ -115,7 +115,7 @@ def _inside(dest: str, path: str) -> bool:
 
 
 def apply_tar(source: str | BinaryIO, dest: str, *, overlay_whiteouts: bool = True,
-              diff_id: str | None = None) -> None:
+              diff_id: str | None = None, idmap=None) -> None:
     """Extract a layer tar (a path or an uncompressed stream) into ``dest``.
 
     Whiteouts become overlay whiteouts (0/0 character devices, opaque xattrs) when ``dest`` is an
@@ -129,6 +129,8 @@ def apply_tar(source: str | BinaryIO, dest: str, *, overlay_whiteouts: bool = Tr
         applier = _Applier(os.path.realpath(dest), overlay_whiteouts)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
+                if idmap is not None:  # a userns-remapped daemon keeps its layers in the remapped range
+                    member.uid, member.gid = idmap.host_uid(member.uid), idmap.host_gid(member.gid)
                 applier.apply(tar, member)
         applier.finish()
         if diff_id:

@@ -47,6 +47,7 @@ class LayerStore:
         os.makedirs(self._db, exist_ok=True)
         self.content = content
         self.snapshotter = snapshotter
+        self.idmap = None  # set on a userns-remapped daemon: layers are unpacked in the remapped range
 
     def _meta_path(self, chain: str) -> str:
         return os.path.join(self._db, chain.removeprefix("sha256:") + ".json")
@@ -69,7 +70,7 @@ class LayerStore:
         key = self.snapshot_key(chain)
         fs = self.snapshotter.begin_layer(key)
         try:
-            apply_tar(self.content.path(diff_id), fs, overlay_whiteouts=True, diff_id=diff_id)
+            apply_tar(self.content.path(diff_id), fs, overlay_whiteouts=True, diff_id=diff_id, idmap=self.idmap)
             size = tree_size(fs)
             self.snapshotter.commit_layer(key, self.snapshot_key(parent_chain))
         except BaseException:

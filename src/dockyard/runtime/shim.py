@@ -84,8 +84,18 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     pid_ns = next((ns for ns in spec_namespaces if ns["type"] == "pid"), None)
     if request.get("oci_runtime"):
         _run_with_oci_runtime(request, ctl, stdio, child_stdio, outputs, stdin_w, tty)
+    user_ns = not target and any(ns["type"] == "user" and not ns.get("path") for ns in spec_namespaces)
+    sync = None
     try:
-        if target:
+        if user_ns:
+            # The container's init makes its PID namespace after its user namespace (runtime/linux/userinit.py)
+            # and forks PID 1, which the shim inherits as a child subreaper.
+            sc.prctl(oci.PR_SET_CHILD_SUBREAPER, 1)
+            to_child, from_shim = os.pipe2(os.O_CLOEXEC)
+            from_child, to_shim = os.pipe2(os.O_CLOEXEC)
+            sync = (to_child, from_shim, from_child, to_shim)
+            request["userns_sync"] = (to_child, to_shim)
+        elif target:
             join_pid_namespace(target)
         elif pid_ns is not None and pid_ns.get("path"):
             init.join_namespace(pid_ns["path"], sc.CLONE_NEWPID)  # --pid container:<name>
@@ -98,6 +108,8 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     pid = os.fork()
     if pid == 0:
         _child(request, child_stdio, err_w_pipe, console_fd)
+    if sync is not None:
+        pid = _map_user_namespace(request, pid, sync)
     for fd in set(child_stdio):
         os.close(fd)
     os.close(err_w_pipe)
@@ -107,8 +119,10 @@ def run(request: dict, ctl: int, stdio: int) -> None:
     while chunk := os.read(err_r_pipe, 4096):
         error += chunk
     os.close(err_r_pipe)
-    if error:
-        os.waitpid(pid, 0)
+    if error or pid < 0:
+        if pid > 0:
+            os.waitpid(pid, 0)
+        error = error or b"the container's init ended before it started"
         if not target and request["spec"]["linux"].get("cgroupsPath"):
             Cgroup(request["spec"]["linux"]["cgroupsPath"]).remove()
         _send(ctl, json.dumps({"error": error.decode(errors="replace")}).encode() + b"\n")
@@ -123,6 +137,36 @@ def run(request: dict, ctl: int, stdio: int) -> None:
                    {"pid": pid, "shim": os.getpid(), "started_at": now_ns()}, durable=False)
     ctl = _send(ctl, json.dumps({"pid": pid, "shim": os.getpid()}).encode() + b"\n")
     _supervise(request, pid, ctl, stdio, outputs, stdin_w, tty)
+
+
+def _map_user_namespace(request: dict, child: int, sync: tuple[int, int, int, int]) -> int:
+    """Write the uid/gid maps of the child's new user namespace when it asks, then learn the PID of
+    the container's PID 1 (the child's child). Returns -1 if the child failed first (its error
+    follows on the error pipe)."""
+    to_child, from_shim, from_child, to_shim = sync
+    os.close(to_child)
+    os.close(to_shim)
+    linux = request["spec"]["linux"]
+    pid_1 = -1
+    try:
+        if os.read(from_child, 1) == b"U":
+            with open(f"/proc/{child}/uid_map", "w") as f:
+                f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux["uidMappings"]))
+            with open(f"/proc/{child}/gid_map", "w") as f:
+                f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux["gidMappings"]))
+            os.write(from_shim, b"M")
+            line = b""
+            while chunk := os.read(from_child, 32):
+                line += chunk
+            if line.strip():
+                pid_1 = int(line)
+    except OSError:
+        pass
+    finally:
+        os.close(from_shim)
+        os.close(from_child)
+    os.waitpid(child, 0)  # it exits once PID 1 runs; PID 1 is now the shim's
+    return pid_1
 
 
 def _run_with_oci_runtime(request: dict, ctl: int, stdio: int, child_stdio: tuple[int, int, int],
@@ -153,7 +197,7 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
             signal.signal(sig, signal.SIG_DFL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target, inheritable=True)
-        keep = sorted(fd for fd in (error_fd, console_fd) if fd >= 0)
+        keep = sorted(fd for fd in (error_fd, console_fd, *(request.get("userns_sync") or ())) if fd >= 0)
         low = 3
         for fd in keep:
             os.closerange(low, fd)
@@ -165,7 +209,9 @@ def _child(request: dict, stdio: tuple[int, int, int], error_fd: int, console_fd
     if request.get("exec_in"):
         enter.run(request["process"], request["exec_in"], request.get("cgroups_path"), error_fd, console_fd,
                   request.get("seccomp_filter"))
-    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd, request.get("seccomp_filter"))
+    sync = request.get("userns_sync")
+    init.run(request["spec"], request.get("rootfs_mounts", []), error_fd, console_fd, request.get("seccomp_filter"),
+             tuple(sync) if sync else None)
 
 
 class _Stdin:

@@ -59,6 +59,7 @@ class VolumeStore:
         self._lock = threading.RLock()
         self._volumes: dict[str, Volume] = {}
         self._users: dict[str, set[str]] = {}  # volume name -> container IDs
+        self.idmap = None  # set on a userns-remapped daemon
         for name in os.listdir(self.root):
             meta = os.path.join(self.root, name, "volume.json")
             if os.path.exists(meta):
@@ -108,6 +109,8 @@ class VolumeStore:
             volume = Volume(name, driver, labels, options, now_ns(), anonymous)
             directory = os.path.join(self.root, name)
             os.makedirs(os.path.join(directory, "_data"), mode=0o755, exist_ok=True)
+            if self.idmap is not None:  # a remapped container's root owns its volumes
+                os.chown(os.path.join(directory, "_data"), self.idmap.uid_base, self.idmap.gid_base)
             write_json(os.path.join(directory, "volume.json"), volume.__dict__)
             self._volumes[name] = volume
             return volume

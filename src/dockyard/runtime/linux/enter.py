@@ -22,8 +22,17 @@ def run(process: dict, target_pid: int, cgroups_path: str | None, error_fd: int,
     try:
         if cgroups_path:
             Cgroup(cgroups_path).join()
+        # Namespaces the container shares with us (--uts host, a host cgroup namespace) are not joined:
+        # in a remapped container those belong to the host's user namespace and could not be.
         fds = [(os.open(f"/proc/{target_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC), flag)
-               for name, flag in NAMESPACES]
+               for name, flag in NAMESPACES
+               if os.readlink(f"/proc/{target_pid}/ns/{name}") != os.readlink(f"/proc/self/ns/{name}")]
+        if os.readlink(f"/proc/{target_pid}/ns/user") != os.readlink("/proc/self/ns/user"):
+            # A remapped container: join its network namespace (the daemon's, owned by the host's user
+            # namespace) first, then its user namespace, then the rest, which that one owns.
+            user_fd = os.open(f"/proc/{target_pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+            net = [entry for entry in fds if entry[1] == sc.CLONE_NEWNET]
+            fds = net + [(user_fd, sc.CLONE_NEWUSER)] + [entry for entry in fds if entry[1] != sc.CLONE_NEWNET]
         for fd, flag in fds:
             sc.setns(fd, flag)
             os.close(fd)

@@ -7,7 +7,7 @@ written to ``error_fd`` (close-on-exec, so a successful exec closes it with noth
 import os
 import resource  # imported here: after pivot_root the host's Python library is out of reach
 
-from dockyard.runtime.linux import apparmor, capabilities, devices, mounts, resources, seccomp
+from dockyard.runtime.linux import apparmor, capabilities, devices, mounts, resources, seccomp, userinit
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
@@ -53,7 +53,12 @@ def _setup_filesystem(spec: dict, rootfs_mounts: list[dict]) -> None:
         if m["destination"] == "/dev":
             devices.create_devices(root, spec["linux"].get("devices", []))
             devices.create_links(root)
-    mounts.pivot_into(root)
+    _finish_filesystem(spec)
+
+
+def _finish_filesystem(spec: dict, root: str | None = None) -> None:
+    """Everything from pivot_root on: sysctls, masked and read-only paths, a read-only root."""
+    mounts.pivot_into(root or spec["root"]["path"])
     linux = spec.get("linux", {})
     for key, value in (linux.get("sysctl") or {}).items():  # before /proc/sys turns read-only
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
@@ -131,7 +136,7 @@ def fail(error_fd: int, exc: BaseException) -> None:
 
 
 def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = -1,
-        seccomp_filter: seccomp.Filter | str | None = None) -> None:
+        seccomp_filter: seccomp.Filter | str | None = None, userns_sync: tuple[int, int] | None = None) -> None:
     """Never returns: execs the container command or exits 127 after reporting the error."""
     try:
         if spec["linux"].get("cgroupsPath"):
@@ -148,12 +153,30 @@ def run(spec: dict, rootfs_mounts: list[dict], error_fd: int, console_fd: int = 
         for ns in entries:  # OCI: a namespace with a path is joined (another container's, a netns)
             if ns.get("path") and ns["type"] in NAMESPACE_FLAGS:
                 join_namespace(ns["path"], NAMESPACE_FLAGS[ns["type"]])
-        flags = 0
-        for kind, flag in NAMESPACE_FLAGS.items():
-            if kind in namespaces and kind not in joined:
-                flags |= flag
-        sc.unshare(flags)
-        _setup_filesystem(spec, rootfs_mounts)
+        if "user" in namespaces and userns_sync is not None:
+            if "pid" in joined:
+                raise StartError("a user-namespaced container cannot join another container's PID namespace")
+            sync_read, sync_write = userns_sync
+            userinit.prepare_as_host_root(spec, rootfs_mounts)
+            # Inside the user namespace the host's directories above the root may not be searchable:
+            # from here on the root is reached through this descriptor, as ".".
+            root_fd = os.open(spec["root"]["path"], os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            userinit.enter_user_namespace(sync_read, sync_write)
+            os.fchdir(root_fd)  # before the new mount namespace: unshare moves the cwd to its copy
+            os.close(root_fd)
+            userinit.fork_pid_1(spec, joined, NAMESPACE_FLAGS, sync_write)
+            os.close(sync_read)
+            os.close(sync_write)
+            userinit.rebind_root(spec)
+            userinit.mount_late(spec, ".")
+            _finish_filesystem(spec, ".")
+        else:
+            flags = 0
+            for kind, flag in NAMESPACE_FLAGS.items():
+                if kind in namespaces and kind not in joined:
+                    flags |= flag
+            sc.unshare(flags)
+            _setup_filesystem(spec, rootfs_mounts)
         if console_fd >= 0:
             setup_console(console_fd)
         if "uts" in namespaces and spec.get("hostname"):
