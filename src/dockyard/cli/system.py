@@ -83,6 +83,7 @@ def info(client: Client, argv: list[str]) -> int:
         f" Logging Driver: {i['LoggingDriver']}\n"
         f" Cgroup Driver: {i['CgroupDriver']}\n"
         f" Cgroup Version: {i['CgroupVersion']}\n"
+        f" Runtimes: {' '.join(sorted(i.get('Runtimes') or {}))}\n"
         f" Default Runtime: {i['DefaultRuntime']}\n"
         f" Swarm: {i['Swarm']['LocalNodeState']}\n"
         f" Kernel Version: {i['KernelVersion']}\n"

@@ -43,11 +43,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--add-runtime", action="append", default=[], dest="runtimes", metavar="NAME=PATH",
                    help="register an OCI runtime (runc and crun on the PATH are registered already)")
     p.add_argument("--default-runtime", default="", help='runtime for containers that name none (default "dockyard")')
+    p.add_argument("--exec-opt", action="append", default=[], dest="exec_opts", metavar="native.cgroupdriver=cgroupfs",
+                   help="runtime options; the cgroup driver is cgroupfs (systemd is not supported)")
     p.add_argument("--userns-remap", default="", metavar="default|USER[:GROUP]",
                    help="run containers in a user namespace mapped to the user's /etc/subuid and /etc/subgid ranges")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for option in args.exec_opts:
+        key, _, value = option.partition("=")
+        if key.strip() != "native.cgroupdriver":
+            p.error(f"--exec-opt {option}: unknown option (only native.cgroupdriver is known)")
+        if value.strip() != "cgroupfs":
+            p.error(f"--exec-opt {option}: the {value.strip()!r} cgroup driver is not supported; use cgroupfs")
+    return args
 
 
 def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
