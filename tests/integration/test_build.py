@@ -8,38 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-MAILER_BASE = """FROM busybox:latest
-MAINTAINER Jeff Nickoloff "dia@allingeek.com"
-RUN echo "example:x:2200:" >> /etc/group && echo "example:x:2200:2200::/app:/bin/sh" >> /etc/passwd && mkdir /var/log
-ENV APPROOT="/app" APP="mailer.sh" VERSION="0.6"
-LABEL base.name="Mailer Archetype" base.version="${VERSION}"
-WORKDIR $APPROOT
-ADD . $APPROOT
-ENTRYPOINT ["/app/mailer.sh"]
-EXPOSE 33333
-# USER example:example
-"""
-MAILER_LOGGING = """FROM dia/mailer-base:0.6
-COPY ["./log-impl", "${APPROOT}"]
-RUN chmod a+x ${APPROOT}/${APP} && chown example:example /var/log
-USER example:example
-VOLUME ["/var/log"]
-CMD ["/var/log/mailer.log"]
-"""
-MAILER_SCRIPT = """#!/bin/sh
-printf "Logging Mailer has started.\\n"
-printf "[Message]: %s\\n" "hello" > $1
-cat $1
-"""
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+from buildfiles import MAILER_BASE, MAILER_LOGGING, MAILER_SCRIPT, MULTI_STAGE, steps_from_cache, write
 
 
 def build(daemon, context: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
@@ -105,10 +74,10 @@ def test_onbuild_triggers_run_in_the_downstream_build(daemon, tmp_path):
     ctx = write(tmp_path, {
         "base.df": "FROM busybox:latest\nWORKDIR /app\nRUN touch /app/base-evidence\nONBUILD RUN ls -al /app\n",
         "downstream.df": "FROM dia/ch8_onbuild\nRUN touch downstream-evidence\nRUN ls -al .\n"})
-    base = build(daemon, ctx, "-t", "dia/ch8_onbuild", "-f", "base.df").stdout.decode()
+    base = build(daemon, ctx, "--no-cache", "-t", "dia/ch8_onbuild", "-f", "base.df").stdout.decode()
     assert "base-evidence" not in base.split("Step 4/4")[1]  # recorded, not run
     assert inspect(daemon, "dia/ch8_onbuild")["Config"]["OnBuild"] == ["RUN ls -al /app"]
-    down = build(daemon, ctx, "-t", "dia/ch8_onbuild_down", "-f", "downstream.df").stdout.decode()
+    down = build(daemon, ctx, "--no-cache", "-t", "dia/ch8_onbuild_down", "-f", "downstream.df").stdout.decode()
     trigger_part, rest = down.split("Step 2/3")
     assert "# Executing 1 build triggers" in trigger_part
     assert "base-evidence" in trigger_part and "downstream-evidence" not in trigger_part
@@ -147,31 +116,6 @@ def test_suid_bit_survives_the_build(daemon, tmp_path):
     assert mode.stdout.decode().strip() == "-rwsr-xr-x root"
 
 
-MULTI_STAGE = """ARG FLAVOR=prod
-FROM busybox AS base
-RUN mkdir -p /src && echo 'echo client' > /src/client.sh && echo 'echo server "$@"' > /src/server.sh
-
-FROM base AS build-client
-RUN cp /src/client.sh /bin/client && chmod +x /bin/client
-
-FROM base AS build-server
-RUN cp /src/server.sh /bin/server && chmod +x /bin/server
-
-FROM busybox AS never-needed
-RUN exit 1
-
-FROM scratch AS prod-client
-COPY --from=build-client /bin/client /bin/
-COPY --from=busybox /bin/busybox /bin/sh
-ENTRYPOINT ["/bin/sh", "/bin/client"]
-
-FROM scratch AS prod-server
-COPY --from=build-server /bin/server /bin/
-COPY --from=0 /bin/busybox /bin/sh
-ENTRYPOINT ["/bin/sh", "/bin/server"]
-"""
-
-
 def test_multi_stage_targets_and_stage_references(daemon, tmp_path):
     ctx = write(tmp_path, {"Dockerfile-final": MULTI_STAGE})
     images_before = {i["Id"] for i in daemon.client.call("GET", "/images/json", query={"all": True})}
@@ -207,17 +151,6 @@ def test_independent_stages_build_in_parallel(daemon, tmp_path):
     assert took < 1.9, took
     assert text.index("Step 2/7 : RUN sleep 1 && echo a") < text.index("Step 3/7 : FROM busybox AS b")
     assert run(daemon, "parallel:1", "cat", "/a", "/b").stdout == b"a\nb\n"
-
-
-def steps_from_cache(text: str) -> list[int]:
-    out = []
-    step = 0
-    for line in text.splitlines():
-        if line.startswith("Step "):
-            step = int(line.split()[1].split("/")[0])
-        elif line == " ---> Using cache":
-            out.append(step)
-    return out
 
 
 def test_cache_rules(daemon, tmp_path):

@@ -9,8 +9,6 @@ import tarfile
 from typing import BinaryIO
 
 from dockyard.build import ignore
-from dockyard.errors import InvalidParameter
-from dockyard.images.layers import decompressed
 
 
 def _walk(root: str, rel: str, matcher: ignore.Matcher, keep: set[str]):
@@ -71,6 +69,8 @@ class _Counter:
 
 def extract(source: BinaryIO, target: str) -> None:
     """Unpack a (maybe compressed) context tar into ``target``; entries leaving it are refused."""
+    from dockyard.images.layers import decompressed  # only the daemon unpacks: keep the CLI's imports short
+
     real = os.path.realpath(target)
     try:
         with tarfile.open(fileobj=decompressed(source), mode="r|") as tar:
@@ -79,21 +79,27 @@ def extract(source: BinaryIO, target: str) -> None:
                 if name.startswith("..") or name == ".":
                     if name == ".":
                         continue
-                    raise InvalidParameter(f"build context entry {member.name!r} points outside the context")
+                    raise _invalid(f"build context entry {member.name!r} points outside the context")
                 member.name = name
                 if member.islnk():
                     link = os.path.normpath(member.linkname.lstrip("/"))
                     if link.startswith(".."):
-                        raise InvalidParameter(f"build context link {member.name!r} points outside the context")
+                        raise _invalid(f"build context link {member.name!r} points outside the context")
                     member.linkname = link
                 if member.isdev():
                     continue
                 dest = os.path.join(real, name)
                 if not os.path.realpath(os.path.dirname(dest)).startswith(real):
-                    raise InvalidParameter(f"build context entry {member.name!r} points outside the context")
+                    raise _invalid(f"build context entry {member.name!r} points outside the context")
                 tar.extract(member, real, set_attrs=True, numeric_owner=True)
     except tarfile.TarError as exc:
-        raise InvalidParameter(f"the build context is not a valid tar archive: {exc}") from None
+        raise _invalid(f"the build context is not a valid tar archive: {exc}") from None
+
+
+def _invalid(message: str) -> Exception:
+    from dockyard.errors import InvalidParameter
+
+    return InvalidParameter(message)
 
 
 def remove_ignored(context_dir: str, dockerfile: str) -> None:

@@ -3,6 +3,7 @@ the daemon's classic stream is printed as it comes, or as a timed step view with
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -10,8 +11,8 @@ import tempfile
 import time
 
 from dockyard.cli.client import Client
-from dockyard.cli.containers import _parse
 from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.flags import parse_or_help as _parse
 
 BUILD = Command("build", "[OPTIONS] PATH | URL | -", "Build an image from a Dockerfile", (
     Opt(("--add-host",), "add_host", "list", "Add a custom host-to-IP mapping (\"host:ip\")", metavar="list"),
@@ -104,15 +105,15 @@ def _context(source: str, dockerfile: str | None, query: dict):
         return None, 0
     if source.startswith(("git@", "git://", "github.com/")):
         raise UsageError(f"unable to prepare context: Git contexts ({source}) are not supported by Dockyard")
-    spool = tempfile.TemporaryFile()
+    spool = io.BytesIO() if source != "-" else tempfile.TemporaryFile()
     if source == "-":
         data = sys.stdin.buffer.read()
         from dockyard.build.copy import _archive_head
 
         if _archive_head(data[:777]):
+            spool = io.BytesIO()
             spool.write(data)
         else:  # a Dockerfile on stdin: a context holding only it
-            import io
             import tarfile
 
             with tarfile.open(fileobj=spool, mode="w|") as tar:
@@ -157,7 +158,8 @@ def build(client: Client, argv: list[str]) -> int:
         sys.stdout.write(f"Sending build context to Docker daemon  {human_size(size, 4):>8}\n")
         sys.stdout.flush()
     try:
-        response = client.send("POST", "/build", query=query, body=body if body is not None else b"",
+        payload = body.getvalue() if isinstance(body, io.BytesIO) else body  # known length: no chunking
+        response = client.send("POST", "/build", query=query, body=payload if body is not None else b"",
                                headers={"Content-Type": "application/x-tar"})
     finally:
         if body is not None:
