@@ -19,7 +19,7 @@ APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io
 # What the benchmark adds: Docker's own daemon to compare against.
 APT_BENCH_PACKAGES := docker.io
 
-.PHONY: up test test-packages system-packages venv install start image hello lint bench bench-lifecycle bench-pull bench-save-load bench-commit bench-ports clean
+.PHONY: up test test-packages system-packages venv install start image hello lint bench bench-lifecycle bench-pull bench-save-load bench-commit bench-ports bench-build clean
 
 up: install start image hello
 
@@ -70,7 +70,7 @@ test-packages:
 	fi
 
 test: venv test-packages
-	$(VENV)/bin/ruff check src tests bench bench/run_latency bench/lifecycle bench/pull bench/save_load bench/commit bench/ports
+	$(VENV)/bin/ruff check src tests bench bench/run_latency bench/lifecycle bench/pull bench/save_load bench/commit bench/ports bench/build
 	$(VENV)/bin/pytest -q
 
 bench: venv
@@ -102,6 +102,11 @@ bench-ports: venv
 	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 	$(PY) bench/ports
+
+bench-build: venv
+	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	$(PY) bench/build
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -93,6 +93,7 @@ def _no_such(message: str) -> Handler:
 
 
 def build_router(daemon) -> Router:
+    from dockyard.api import build as build_api
     from dockyard.api import (
         commit,
         containers,
@@ -113,6 +114,7 @@ def build_router(daemon) -> Router:
     distribution.register(router, daemon)
     image_archives.register(router, daemon)
     commit.register(router, daemon)
+    build_api.register(router, daemon)
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)

@@ -141,5 +141,5 @@ def _disk_usage(daemon) -> dict:
         "Images": images,
         "Containers": [container_view(daemon, c, True) for c in containers],
         "Volumes": [usage_view(daemon, v) for v in daemon.volumes.list()],
-        "BuildCache": [],
+        "BuildCache": daemon.builds.records(),
     }

@@ -4,7 +4,7 @@ import os
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.flags import Command, Opt, UsageError, help_text, parse
+from dockyard.cli.flags import Command, Opt, UsageError, parse_or_help
 from dockyard.cli.isolationflags import ISOLATION_OPTIONS
 from dockyard.cli.netflags import NETWORK_OPTIONS, display_ports
 from dockyard.cli.securityflags import SECURITY_OPTIONS, profile_path, security_fields
@@ -159,11 +159,7 @@ RM = Command("rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more con
 
 
 def _parse(command: Command, argv: list[str]) -> tuple[dict, list[str]] | None:
-    values, args = parse(command, argv)
-    if values["help"]:
-        sys.stdout.write(help_text(command))
-        return None
-    return values, args
+    return parse_or_help(command, argv)
 
 
 def _env_list(entries: list[str]) -> list[str]:

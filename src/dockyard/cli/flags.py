@@ -146,3 +146,14 @@ def help_text(command: Command) -> str:
         width = max(len(r[0]) for r in rows)
         lines += [f"  {n.ljust(width)}   {h}" for n, h in rows]
     return "\n".join(lines) + "\n"
+
+
+def parse_or_help(command: Command, argv: list[str]) -> tuple[dict, list[str]] | None:
+    """Parse ``argv``; on -h/--help print the help and return None."""
+    import sys
+
+    values, args = parse(command, argv)
+    if values["help"]:
+        sys.stdout.write(help_text(command))
+        return None
+    return values, args

@@ -30,6 +30,8 @@ COMMANDS = {
     "diff": ("containers", "diff"),
     "cp": ("copy", "cp"),
     "commit": ("commit", "commit"),
+    "build": ("build", "build"),
+    "builder prune": ("build", "prune"),
     "update": ("containers", "update"),
     "port": ("containers", "port"),
     "export": ("copy", "export"),
@@ -73,7 +75,8 @@ GROUPS = {
                   "update": "update", "port": "port"},
     "image": {"ls": "images", "list": "images", "import": "import", "rm": "rmi", "remove": "rmi",
               "inspect": "inspect", "tag": "tag", "history": "history", "prune": "image prune",
-              "pull": "pull", "push": "push", "save": "save", "load": "load"},
+              "pull": "pull", "push": "push", "save": "save", "load": "load", "build": "build"},
+    "builder": {"build": "build", "prune": "builder prune"},
     "system": {"info": "info", "events": "events", "df": "system df"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
@@ -94,6 +97,7 @@ Options:
 
 Commands:
   attach      Attach local standard input, output, and error streams to a running container
+  build       Build an image from a Dockerfile
   commit      Create a new image from a container's changes
   cp          Copy files/folders between a container and the local filesystem
   create      Create a new container
@@ -134,6 +138,7 @@ Commands:
   wait        Block until one or more containers stop, then print their exit codes
 
 Management Commands:
+  builder     Manage builds
   container   Manage containers
   image       Manage images
   network     Manage networks

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import tempfile
 from dataclasses import dataclass, field
 
-from dockyard import __version__
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
 from dockyard.errors import Conflict, NotFound
 from dockyard.images import reference
 from dockyard.images.changes import apply_changes
+from dockyard.images.child import add_child_image
 from dockyard.images.diff import BLOCK, write_diff
-from dockyard.images.importer import host_architecture
 from dockyard.images.layers import chunks
-from dockyard.images.layerstore import chain_id, chain_ids
 from dockyard.images.store import Image, ImageStore
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
@@ -90,8 +87,6 @@ class CommitService:
 
     def _add_image(self, c: Container, parent: Image, diff_id: str | None, config: dict,
                    options: CommitOptions) -> Image:
-        if diff_id is not None:
-            self.store.layers.register(diff_id, parent.top_chain)
         created = rfc3339_ns(now_ns())
         history_row = {"created": created}
         if options.author:
@@ -101,34 +96,13 @@ class CommitService:
             history_row["created_by"] = created_by
         if options.comment:
             history_row["comment"] = options.comment
-        if diff_id is None:
-            history_row["empty_layer"] = True
-        base = parent.config
-        image_config = {
-            "architecture": base.get("architecture") or host_architecture(),
-            "config": config,
-            "container": c.id,
-            "container_config": c.config,
-            "created": created,
-            "docker_version": __version__,
-            "history": [*(base.get("history") or []), history_row],
-            "os": base.get("os") or "linux",
-            "rootfs": {"type": "layers", "diff_ids": parent.diff_ids + ([diff_id] if diff_id else [])},
-        }
-        if options.author:
-            image_config["author"] = options.author
-        for key in ("variant", "os.version", "os.features"):
-            if base.get(key):
-                image_config[key] = base[key]
-        # Sorted keys, as Docker's image config marshalling writes them.
-        data = json.dumps(image_config, sort_keys=True, separators=(",", ":")).encode()
-        try:
-            return self.store.add(data, parent=parent.id)
-        except BaseException:
-            chain = chain_id(parent.top_chain, diff_id) if diff_id else None
-            if chain and not any(chain in chain_ids(i.diff_ids) for i in self.store.list()):
-                self.store.layers.release(chain)  # no image holds the new layer: it goes too
-            raise
+        return add_child_image(self.store, parent, diff_id, config, history_row=history_row, created=created,
+                               container=c.id, container_config=c.config, author=options.author)
+
+    def layer_from_container(self, cid: str) -> str | None:
+        """The container's changes as a layer tar in the content store (None when it changed nothing);
+        the build's RUN steps use it too."""
+        return self._ingest_diff(cid)
 
 
 def merge(config: dict, container_config: dict) -> dict:

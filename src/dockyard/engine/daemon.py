@@ -4,6 +4,7 @@ import os
 import platform
 from dataclasses import dataclass, field, replace
 
+from dockyard.build.service import BuildService
 from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR, RegistryOptions
 from dockyard.distribution.service import DistributionService
 from dockyard.engine.commit import CommitService
@@ -79,6 +80,8 @@ class Daemon:
             list(options.insecure_registries), options.registry_certs_dir, list(options.registry_mirrors)),
             options.data_root)
         self.commits = CommitService(self.containers, self.image_store, self.events)
+        self.builds = BuildService(options.data_root, self.image_store, self.containers, self.commits, self.images,
+                                   self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
 

@@ -1,0 +1,178 @@
+"""`POST /build` (the classic builder protocol: a tar context in, JSON messages out), `POST /build/prune`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+
+from dockyard.api.bodystream import BodyReader, feed
+from dockyard.api.http import BadRequest, Request, Response
+from dockyard.build.builder import BuildOptions
+from dockyard.distribution.auth import credentials_from_json
+from dockyard.errors import DockyardError, InvalidParameter
+from dockyard.images import reference
+
+_RESOURCES = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
+              ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota"), ("shmsize", "ShmSize"))
+
+
+def _json_arg(req: Request, name: str, kind: type, default):
+    text = req.arg(name)
+    if not text:
+        return default
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise BadRequest(f"invalid {name} parameter: {exc}") from None
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        raise BadRequest(f"invalid {name} parameter: expected a JSON {kind.__name__}")
+    return value
+
+
+def options_from_request(req: Request) -> BuildOptions:
+    if req.arg("version") == "2":
+        raise InvalidParameter("BuildKit (version=2) is not supported by Dockyard: use the classic builder "
+                               "(DOCKER_BUILDKIT=0)")
+    tags = []
+    for text in req.query.get("t", []):
+        try:
+            ref = reference.parse(text)
+        except InvalidParameter:
+            raise InvalidParameter(f'invalid reference format: "{text}" is not a valid repository/tag') from None
+        if ref.digest:
+            raise InvalidParameter(f"invalid tag {text!r}: a build cannot be tagged with a digest")
+        tags.append(ref)
+    build_args = _json_arg(req, "buildargs", dict, {})
+    labels = _json_arg(req, "labels", dict, {})
+    cache_from = _json_arg(req, "cachefrom", list, [])
+    host_config: dict = {}
+    for param, key in _RESOURCES:
+        text = req.arg(param)
+        if text:
+            try:
+                host_config[key] = int(text)
+            except ValueError:
+                raise BadRequest(f"invalid {param} parameter: {text}") from None
+    for param, key in (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"), ("cgroupparent", "CgroupParent")):
+        if req.arg(param):
+            host_config[key] = req.arg(param)
+    ulimits = _json_arg(req, "ulimits", list, [])
+    if ulimits:
+        host_config["Ulimits"] = ulimits
+    extra_hosts = [h for text in req.query.get("extrahosts", []) for h in text.split(",") if h]
+    epoch = None
+    given_epoch = build_args.get("SOURCE_DATE_EPOCH")
+    if given_epoch not in (None, ""):
+        try:
+            epoch = int(str(given_epoch))
+        except ValueError:
+            raise InvalidParameter(f"invalid SOURCE_DATE_EPOCH {given_epoch!r}: give seconds since 1970") from None
+    elif req.flag("reproducible"):
+        epoch = 0
+    return BuildOptions(
+        tags=tags, dockerfile=req.arg("dockerfile") or "Dockerfile",
+        build_args={str(k): (None if v is None else str(v)) for k, v in build_args.items()},
+        no_cache=req.flag("nocache"), pull=req.flag("pull"), rm=req.flag("rm", True), force_rm=req.flag("forcerm"),
+        quiet=req.flag("q"), labels={str(k): str(v) for k, v in labels.items()}, target=req.arg("target"),
+        cache_from=[str(c) for c in cache_from], network_mode=req.arg("networkmode"), extra_hosts=extra_hosts,
+        squash=req.flag("squash"), platform=req.arg("platform"), host_config=host_config, source_date_epoch=epoch)
+
+
+def register(router, daemon) -> None:
+    service = daemon.builds
+
+    async def build(req: Request) -> Response | None:
+        options = options_from_request(req)
+        loop = asyncio.get_running_loop()
+        remote = req.arg("remote")
+        if remote:
+            if remote.startswith("git") or remote.endswith(".git"):
+                raise InvalidParameter(f"cannot build from {remote}: Git contexts are not supported; give the URL "
+                                       "of a tar archive, or a local directory")
+            from dockyard.images.url_source import open_url
+
+            def fetch() -> str:
+                with open_url(remote) as response:
+                    return service.unpack_context(io.BufferedReader(response, 1 << 20))
+
+            await req.drain()
+            context_dir = await asyncio.to_thread(fetch)
+        else:
+            body = BodyReader()
+
+            def unpack() -> str:
+                try:
+                    return service.unpack_context(io.BufferedReader(body, 1 << 20))
+                finally:
+                    body.abandon()
+
+            feeder = asyncio.ensure_future(feed(req, body))
+            try:
+                context_dir = await asyncio.to_thread(unpack)
+            finally:
+                await asyncio.wait({feeder})
+            if feeder.exception() is None:
+                await req.drain()
+        options.pull_image = _puller(daemon, req, loop)
+        stream = await req.start_stream(200, "application/json")
+        queue: asyncio.Queue = asyncio.Queue()
+        done = object()
+
+        async def writer() -> None:
+            while (message := await queue.get()) is not done:
+                await stream.write_json(message)
+
+        writing = asyncio.ensure_future(writer())
+        try:
+            image = await service.build(context_dir, options, queue.put_nowait)
+            if options.quiet:
+                queue.put_nowait({"stream": image.id + "\n"})
+        except DockyardError as exc:
+            queue.put_nowait({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+        except (ConnectionError, asyncio.CancelledError):
+            writing.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported in the stream; the daemon goes on
+            message = f"{type(exc).__name__}: {exc}"
+            queue.put_nowait({"errorDetail": {"message": message}, "error": message})
+        queue.put_nowait(done)
+        await writing
+        await stream.finish()
+        return None
+
+    async def prune(req: Request) -> Response:
+        dropped, reclaimed = await asyncio.to_thread(service.prune, all_records=req.flag("all"))
+        return Response(200, {"CachesDeleted": dropped or None, "SpaceReclaimed": reclaimed})
+
+    router.add("POST", "/build", build)
+    router.add("POST", "/build/prune", prune)
+
+
+def _puller(daemon, req: Request, loop: asyncio.AbstractEventLoop):
+    """FROM an image that is not here (or --pull): pull it, its progress in the build's stream."""
+    configs = {}
+    header = req.headers.get("x-registry-config", "")
+    if header:
+        import base64
+
+        try:
+            configs = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        except ValueError:
+            configs = {}
+
+    async def pull(ref: reference.Reference, emit) -> None:
+        auth = configs.get(ref.domain) or configs.get(f"https://{ref.domain}/v1/") or {}
+        credentials = credentials_from_json(auth if isinstance(auth, dict) else {})
+
+        def relay(message: dict) -> None:
+            loop.call_soon_threadsafe(emit, message)
+
+        await asyncio.to_thread(daemon.distribution.pull, ref, platform="", all_tags=False, credentials=credentials,
+                                emit=relay, cancel=threading.Event())
+
+    return pull
+

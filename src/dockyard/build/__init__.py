@@ -1,0 +1,1 @@
+"""Dockerfile builds: parsing, the build context, instructions, stages and the step cache."""

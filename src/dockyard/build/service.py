@@ -1,0 +1,93 @@
+"""The build service: a build request (context tar + options) in, an image and a message stream out;
+plus the build cache's prune and disk-usage records."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from typing import BinaryIO
+
+from dockyard.build.builder import Builder, BuildOptions
+from dockyard.build.cache import BuildCache
+from dockyard.build.context import extract
+from dockyard.errors import Conflict, NotFound
+from dockyard.images.store import Image
+from dockyard.util.timefmt import rfc3339_ns
+
+
+class BuildService:
+    def __init__(self, data_root: str, store, containers, commits, images, events) -> None:
+        self.store = store
+        self.containers = containers
+        self.commits = commits
+        self.images = images  # ImageService: deletion rules for prune
+        self.events = events
+        self.cache = BuildCache(data_root)
+        self.tmp_root = os.path.join(data_root, "build", "tmp")
+        shutil.rmtree(self.tmp_root, ignore_errors=True)  # contexts left by a crash
+        os.makedirs(self.tmp_root, exist_ok=True)
+
+    def unpack_context(self, source: BinaryIO) -> str:
+        directory = tempfile.mkdtemp(prefix="context-", dir=self.tmp_root)
+        try:
+            extract(source, directory)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        return directory
+
+    async def build(self, context_dir: str, options: BuildOptions, emit) -> Image:
+        try:
+            return await Builder(self, context_dir, options, emit).run()
+        finally:
+            await asyncio.to_thread(shutil.rmtree, context_dir, True)
+
+    # -- the cache records -------------------------------------------------------------------
+    def records(self) -> list[dict]:
+        """`system df`'s BuildCache rows: one per cached step whose image still exists."""
+        out = []
+        for key, record in self.cache.items():
+            try:
+                image = self.store.get(record["image"])
+            except NotFound:
+                continue
+            tagged = bool(self.store.references_to(image.id))
+            out.append({"ID": key[:25], "Parent": image.parent[7:19] if image.parent else "", "Type": "regular",
+                        "Description": record.get("description", ""), "InUse": tagged or bool(
+                            self.containers.uses_image(image.id)), "Shared": tagged,
+                        "Size": record.get("size", 0), "CreatedAt": rfc3339_ns(record.get("created", 0)),
+                        "LastUsedAt": rfc3339_ns(record.get("last_used", record.get("created", 0))),
+                        "UsageCount": 1})
+        return out
+
+    def prune(self, *, all_records: bool = False) -> tuple[list[str], int]:
+        """`build prune`: forget cached steps, and delete their images that nothing else holds
+        (untagged, unused by containers, without children). Returns the records dropped and the
+        bytes reclaimed."""
+        dropped: list[str] = []
+        reclaimed = 0
+        records = sorted(self.cache.items(), key=lambda kv: -kv[1].get("created", 0))  # children first
+        for key, record in records:
+            image_id = record["image"]
+            try:
+                image = self.store.get(image_id)
+            except NotFound:
+                dropped.append(key)
+                continue
+            if self.store.references_to(image.id) or self.containers.uses_image(image.id):
+                if all_records:
+                    dropped.append(key)
+                continue
+            try:
+                report = self.images.remove(image.id, prune=False)
+            except (Conflict, NotFound):
+                if all_records:
+                    dropped.append(key)
+                continue
+            dropped.append(key)
+            if any(r.get("Deleted") == image.id for r in report):
+                reclaimed += record.get("size", 0)
+        self.cache.drop(dropped)
+        return dropped, reclaimed
