@@ -81,6 +81,12 @@ class PrivateDaemon:
                              query={"fromSrc": "-", "repo": "busybox", "tag": "latest", "changes": ['CMD ["sh"]']},
                              body=f)
 
+    def own_marks(self) -> tuple[str, ...]:
+        """Names only this daemon's host objects carry: its bridge and chains, its directory."""
+        args = self.extra_args
+        bridge = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--bridge"), None)
+        return tuple(m for m in (bridge, self.dir) if m)
+
     def log(self) -> str:
         try:
             return Path(self.log_path).read_text()
@@ -179,6 +185,12 @@ class PrivateDocker:
                 return None
             time.sleep(0.2)
         return f"dockerd did not answer within 60 s: {self.log()[-2000:]}"
+
+    def own_marks(self) -> tuple[str, ...]:
+        """Names only this daemon's host objects carry: its bridge and chains, its directory."""
+        args = self.extra_args
+        bridge = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--bridge"), None)
+        return tuple(m for m in (bridge, self.dir) if m)
 
     def log(self) -> str:
         try:

@@ -15,23 +15,33 @@ class NetState:
     rules: frozenset
     mounts: frozenset
 
-    def leftovers(self, before: "NetState") -> list[str]:
+    def leftovers(self, before: "NetState", own: tuple[str, ...] = ()) -> list[str]:
         """What is here now and was not before (ours only: dy*, br-*, veth*; DY-*/DOCKYARD rules;
-        nsfs and dockyard-test mounts), so other users of the host do not make tests fail."""
+        nsfs and dockyard-test mounts), so other users of the host do not make tests fail. While
+        other test daemons run (suites side by side), only what names ``own`` (the daemon's bridge,
+        its directory) counts: their bridges, veths, rules and mounts come and go meanwhile."""
         found = [f"link {name}" for name in sorted(self.links - before.links)
                  if name.startswith(("dy", "br-", "veth"))]
         found += [f"rule {rule}" for rule in sorted(self.rules - before.rules) if "DY-" in rule or "DOCKYARD" in rule]
         found += [f"mount {m}" for m in sorted(self.mounts - before.mounts) if "nsfs" in m or "dockyard-test" in m]
+        if own and _other_test_daemons():
+            found = [item for item in found if any(mark in item for mark in own)]
         return found
 
 
-def settled_leftovers(before: NetState, timeout: float = 5) -> list[str]:
+def _other_test_daemons() -> bool:
+    """Is any dockyardd running that another test started (data roots under /tmp/dockyard-test-)?"""
+    procs = subprocess.run(["pgrep", "-af", "dockyardd"], capture_output=True, text=True).stdout
+    return any("dockyard-test-" in line for line in procs.splitlines())
+
+
+def settled_leftovers(before: NetState, timeout: float = 5, own: tuple[str, ...] = ()) -> list[str]:
     """``leftovers`` once the kernel had time to delete unpinned namespaces (and their veths)."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        found = host_network_state().leftovers(before)
+        found = host_network_state().leftovers(before, own)
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
@@ -44,3 +54,42 @@ def host_network_state() -> NetState:
     with open("/proc/mounts") as f:
         mounts = {line for line in f.read().splitlines()}
     return NetState(frozenset(links), frozenset({r.split(" [")[0] for r in rules}), frozenset(mounts))
+
+
+def free_prefix() -> str:
+    """A random 10.a.b /24 no route on this host covers (test suites may run side by side)."""
+    import ipaddress
+    import random
+
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    taken = []
+    for line in routes.splitlines():
+        word = line.split()[0] if line.split() else ""
+        try:
+            taken.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            continue
+    while True:
+        prefix = f"10.{random.randint(200, 254)}.{random.randint(0, 255)}"
+        subnet = ipaddress.ip_network(prefix + ".0/24")
+        if not any(subnet.overlaps(t) for t in taken if t.prefixlen > 0):
+            return prefix
+
+
+def free_port_pair() -> int:
+    """Two consecutive free TCP ports on 0.0.0.0 (the first returned)."""
+    import socket
+
+    while True:
+        first = socket.socket()
+        first.bind(("0.0.0.0", 0))
+        port = first.getsockname()[1]
+        second = socket.socket()
+        try:
+            second.bind(("0.0.0.0", port + 1))
+            return port
+        except OSError:
+            continue
+        finally:
+            first.close()
+            second.close()

@@ -14,9 +14,11 @@ import urllib.request
 
 import pytest
 from conftest import PrivateDaemon
-from netstate import host_network_state, settled_leftovers
+from netstate import free_port_pair, free_prefix, host_network_state, settled_leftovers
 
 HTTPD = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
 
 
 def out(result) -> str:
@@ -36,7 +38,7 @@ def net(busybox_tar):
     d.import_busybox()
     yield d
     d.cleanup()
-    assert settled_leftovers(before) == [], d.log()[-3000:]
+    assert settled_leftovers(before, own=d.own_marks()) == [], d.log()[-3000:]
 
 
 def _inspect(d, ref: str, template: str) -> str:
@@ -188,11 +190,12 @@ def test_icc_false_isolates_the_default_bridge(busybox_tar):
             "com_docker_network_bridge_", "")
     finally:
         d.cleanup()
-    assert settled_leftovers(before) == []
+    assert settled_leftovers(before, own=d.own_marks()) == []
 
 
 def test_published_ports_from_the_host_port_command_ps_and_conflicts(net):
-    ok(net.cli("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-p", "80/udp", "-p", "9000-9001:7000-7001",
+    p = free_port_pair()
+    ok(net.cli("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-p", "80/udp", "-p", f"{p}-{p + 1}:7000-7001",
                "busybox", "sh", "-c", HTTPD))
     port = ok(net.cli("port", "web", "80")).strip()
     assert port.startswith("127.0.0.1:")
@@ -201,10 +204,10 @@ def test_published_ports_from_the_host_port_command_ps_and_conflicts(net):
     assert low <= host_port <= high
     assert _wait_http(f"http://127.0.0.1:{host_port}/").startswith("hello-")
     listing = ok(net.cli("port", "web")).splitlines()
-    assert f"80/tcp -> 127.0.0.1:{host_port}" in listing and "7000/tcp -> 0.0.0.0:9000" in listing
+    assert f"80/tcp -> 127.0.0.1:{host_port}" in listing and f"7000/tcp -> 0.0.0.0:{p}" in listing
     assert any(line.startswith("80/udp -> 0.0.0.0:") for line in listing)
     ps = ok(net.cli("ps", "--format", "{{.Ports}}", "-f", "name=web")).strip()
-    assert f"127.0.0.1:{host_port}->80/tcp" in ps and "0.0.0.0:9000-9001->7000-7001/tcp" in ps
+    assert f"127.0.0.1:{host_port}->80/tcp" in ps and f"0.0.0.0:{p}-{p + 1}->7000-7001/tcp" in ps
     # a port of our own on 127.0.0.1: the second container must not get it
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -243,12 +246,13 @@ def test_links_give_environment_and_hosts_one_way(net):
 
 
 def test_connect_and_disconnect_a_running_container(net):
-    ok(net.cli("network", "create", "--subnet", "10.251.7.0/24", "--gateway", "10.251.7.1", "extra"))
+    x = free_prefix()
+    ok(net.cli("network", "create", "--subnet", f"{x}.0/24", "--gateway", f"{x}.1", "extra"))
     ok(net.cli("network", "create", "first"))
     ok(net.cli("run", "-d", "--name", "mover", "--network", "first", "busybox", "sleep", "60"))
-    ok(net.cli("run", "-d", "--name", "peer", "--network", "extra", "--ip", "10.251.7.50", "busybox", "sleep", "60"))
-    ok(net.cli("network", "connect", "--ip", "10.251.7.9", "--alias", "moved", "extra", "mover"))
-    assert "inet 10.251.7.9/24" in ok(net.cli("exec", "mover", "ip", "-o", "addr", "show", "eth1"))
+    ok(net.cli("run", "-d", "--name", "peer", "--network", "extra", "--ip", f"{x}.50", "busybox", "sleep", "60"))
+    ok(net.cli("network", "connect", "--ip", f"{x}.9", "--alias", "moved", "extra", "mover"))
+    assert f"inet {x}.9/24" in ok(net.cli("exec", "mover", "ip", "-o", "addr", "show", "eth1"))
     ok(net.cli("exec", "mover", "ping", "-c1", "-W1", "peer"))  # DNS started by the connect
     ok(net.cli("exec", "peer", "ping", "-c1", "-W1", "moved"))
     networks = _inspect(net, "mover", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}")
@@ -310,25 +314,27 @@ def test_name_file_options_and_their_validation(net):
 
 
 def test_network_commands_create_ls_inspect_prune(net):
-    nid = ok(net.cli("network", "create", "--subnet", "10.252.9.0/24", "--ip-range", "10.252.9.128/25", "--label",
-                     "team=a", "-o", "com.docker.network.bridge.name=dytestbr9", "--internal", "lab")).strip()
-    assert os.path.exists("/sys/class/net/dytestbr9")
+    y = free_prefix()
+    bridge = f"dytb{random.randint(0, 0xFFFFFF):06x}"
+    nid = ok(net.cli("network", "create", "--subnet", f"{y}.0/24", "--ip-range", f"{y}.128/25", "--label",
+                     "team=a", "-o", f"com.docker.network.bridge.name={bridge}", "--internal", "lab")).strip()
+    assert os.path.exists(f"/sys/class/net/{bridge}")
     assert ok(net.cli("network", "ls", "-q", "--filter", "label=team=a")).strip() == nid[:12]
     assert ok(net.cli("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Internal}}", "-f", "type=custom")) \
         == "lab bridge true\n"
     r = net.cli("network", "create", "lab")
     assert "network with name lab already exists" in r.stderr.decode()
-    r = net.cli("network", "create", "--subnet", "10.252.9.0/25", "overlap")
+    r = net.cli("network", "create", "--subnet", f"{y}.0/25", "overlap")
     assert "Pool overlaps" in r.stderr.decode()
     ip = ok(net.cli("run", "--rm", "--network", "lab", "busybox", "sh", "-c",
                     "ip -o -4 addr show eth0; ip route | grep -c default || true"))
-    assert "inet 10.252.9.12" in ip and ip.strip().endswith("0")  # from the range; internal: no default route
-    r = net.cli("run", "--rm", "--ip", "10.252.9.5", "busybox", "true")
+    assert f"inet {y}.12" in ip and ip.strip().endswith("0")  # from the range; internal: no default route
+    r = net.cli("run", "--rm", "--ip", f"{y}.5", "busybox", "true")
     assert "user specified IP address is supported on user defined networks only" in r.stderr.decode()
     r = net.cli("network", "rm", "bridge")
     assert "pre-defined network and cannot be removed" in r.stderr.decode()
     assert ok(net.cli("network", "prune", "-f")) == "Deleted Networks:\nlab\n"
-    assert not os.path.exists("/sys/class/net/dytestbr9")
+    assert not os.path.exists(f"/sys/class/net/{bridge}")
     r = net.cli("network", "inspect", "lab")
     assert r.returncode == 1 and "No such network: lab" in r.stderr.decode()
 

@@ -7,8 +7,7 @@ import subprocess
 import pytest
 from conftest import PrivateDaemon
 
-USER = "dyremaptest"
-BASE = 362144  # a range no other entry on these machines uses (checked below)
+USER = f"dyremap{os.getpid()}"  # per run: suites may run side by side
 SIZE = 65536
 
 
@@ -31,6 +30,19 @@ def _taken() -> list[tuple[int, int]]:
     return ranges
 
 
+def _free_base() -> int:
+    import random
+
+    taken = _taken()
+    while True:
+        base = random.randrange(400_000, 4_000_000, SIZE)
+        if not any(base < s + n and s < base + SIZE for s, n in taken):
+            return base
+
+
+BASE = _free_base()
+
+
 @pytest.fixture(scope="module")
 def remapped(busybox_tar):
     """A test user with subordinate IDs (removed again with `userdel`, which drops its ranges too) and
@@ -39,8 +51,6 @@ def remapped(busybox_tar):
         pwd.getpwnam(USER)
         created = False
     except KeyError:
-        if any(BASE < s + n and s < BASE + SIZE for s, n in _taken()):
-            pytest.skip("the test's subordinate ID range is in use on this host")
         subprocess.run(["useradd", "--system", "--shell", "/bin/false", USER], check=True)
         created = True
     span = f"{BASE}-{BASE + SIZE - 1}"
