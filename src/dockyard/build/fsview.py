@@ -2,8 +2,8 @@
 COPY --from reads and where COPY/WORKDIR find their destination's existing parents.
 
 Layer directories are in overlayfs's format (whiteouts are 0/0 character devices, opaque
-directories carry trusted.overlay.opaque=y), top layer first. A plain directory (the build
-context) is a view with one layer.
+directories carry trusted.overlay.opaque=y), top layer first. A plain directory is a view with
+one layer; the build context is an archive.ArchiveView with the same interface.
 """
 
 from __future__ import annotations
@@ -69,6 +69,17 @@ class FSView:
         path = self.find(rel)
         return os.lstat(path) if path else None
 
+    def readlink(self, rel: str) -> str:
+        return os.readlink(self.find(rel))
+
+    def content(self, rel: str) -> str:
+        """Where a regular file's content is: its host path (archive views give the bytes)."""
+        return self.find(rel)
+
+    def head(self, rel: str, n: int) -> bytes:
+        with open(self.find(rel), "rb") as f:
+            return f.read(n)
+
     def listdir(self, rel: str) -> list[str]:
         rel = rel.strip("/")
         if self.plain:
@@ -117,7 +128,7 @@ class FSView:
                 hops += 1
                 if hops > 40:
                     raise OSError(f"too many levels of symbolic links: /{path}")
-                target = os.readlink(self.find(candidate))
+                target = self.readlink(candidate)
                 if target.startswith("/"):
                     done = []
                 todo = [p for p in target.split("/") if p] + todo
