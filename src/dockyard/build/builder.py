@@ -25,6 +25,7 @@ from dockyard.build.fsview import FSView, clean
 from dockyard.build.output import Sequencer, StageOutput
 from dockyard.build.reproducible import clamp_layer
 from dockyard.build.shell_words import expand_heredoc, process_word
+from dockyard.build.squash import squash_image
 from dockyard.engine.process import Attacher
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.images import reference
@@ -76,6 +77,7 @@ class Stage:
     instructions: list[parser.Instruction]
     deps: set[int] = field(default_factory=set)
     image: Image | None = None  # the result, once built
+    base_image: Image | None = None  # what FROM gave (what --squash squashes onto)
     done: asyncio.Event | None = None
 
 
@@ -126,9 +128,6 @@ class Builder:
     async def _run(self) -> Image:
         options = self.options
         check_platform(options.platform)
-        if options.squash:
-            raise InvalidParameter("--squash is not supported by Dockyard: build without it (or use a multi-stage "
-                                   "build that copies the result into a fresh stage)")
         dockerfile = self._read_dockerfile()
         # Read first: .dockerignore may list the Dockerfile, which COPY then must not see.
         remove_ignored(self.context, options.dockerfile or "Dockerfile")
@@ -174,6 +173,13 @@ class Builder:
         if unused:
             sequencer.final({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
         self.emit({"aux": {"ID": image.id}})
+        if options.squash:  # as Docker: the squashed image is a second result, and the one tagged
+            try:
+                image = await asyncio.to_thread(squash_image, self.store, image, target.base_image,
+                                                created=self._created(), clamp=options.source_date_epoch)
+            except OSError as exc:
+                raise BuildFailed(f"error squashing image: {exc}") from None
+            self.emit({"aux": {"ID": image.id}})
         sequencer.final({"stream": f"Successfully built {image.id[7:19]}\n"})
         for ref in options.tags:
             self.store.tag(image.id, ref)
@@ -318,7 +324,7 @@ class Builder:
             for dep in sorted(stage.deps):
                 await start(dep)
             out.stream(self._header(stage.from_line))
-            image = await self._from(stage, out)
+            image = stage.base_image = await self._from(stage, out)
             config = copy.deepcopy((image.config.get("config") if image else None) or {})
             onbuild = list(config.get("OnBuild") or [])
             config["OnBuild"] = None

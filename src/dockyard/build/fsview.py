@@ -15,11 +15,11 @@ import stat
 from dockyard.images.layers import OPAQUE_XATTR
 
 
-def _whiteout(st: os.stat_result) -> bool:
+def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
     try:
         return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
@@ -44,7 +44,7 @@ class FSView:
             path = os.path.join(layer, rel)
             try:
                 st = os.lstat(path)
-                return None if _whiteout(st) else path
+                return None if is_whiteout(st) else path
             except (FileNotFoundError, NotADirectoryError):
                 pass
             if self._hides(layer, parts):
@@ -62,7 +62,7 @@ class FSView:
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 return True
-            return _opaque(prefix)
+            return is_opaque(prefix)
         return False
 
     def lstat(self, rel: str) -> os.stat_result | None:
@@ -95,16 +95,16 @@ class FSView:
                 if parts and self._hides(layer, parts):
                     break
                 continue
-            if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
+            if is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
                 break
             for name in os.listdir(directory):
                 if name in names or name in hidden:
                     continue
-                if _whiteout(os.lstat(os.path.join(directory, name))):
+                if is_whiteout(os.lstat(os.path.join(directory, name))):
                     hidden.add(name)
                 else:
                     names.add(name)
-            if _opaque(directory):
+            if is_opaque(directory):
                 break
         return sorted(names)
 
