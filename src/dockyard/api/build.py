@@ -162,11 +162,11 @@ async def _receive(req: Request, service):
     spool = service.spool()
     try:
         while data := await req.read_chunk(1 << 24):
-            if spool.spilled:
+            if spool.blocks(len(data)):
                 await asyncio.to_thread(spool.write, data)
             else:
                 spool.write(data)
-        if spool.spilled or spool.size > 1 << 20:
+        if spool.file is not None or spool.size > 1 << 20:
             return await asyncio.to_thread(open_context, spool)
         return open_context(spool)
     except BaseException:

@@ -40,10 +40,9 @@ class Spool:
         self.size = 0
         self.file: BinaryIO | None = None
 
-    @property
-    def spilled(self) -> bool:
-        """Whether writes go to disk (callers in the event loop then write from a thread)."""
-        return self.file is not None or self.size >= self.limit
+    def blocks(self, n: int) -> bool:
+        """Whether writing ``n`` more bytes touches the disk (the event loop then writes from a thread)."""
+        return self.file is not None or self.size + n > self.limit
 
     def write(self, data: bytes) -> None:
         if self.file is None and self.size + len(data) > self.limit:
