@@ -366,3 +366,40 @@ def test_build_through_the_api_stream(daemon, tmp_path):
     aux = [m["aux"]["ID"] for m in messages if "aux" in m]
     assert aux and inspect(daemon, "api:1")["Id"] == aux[0]
     assert json.dumps(messages)  # plain JSON messages
+
+
+def test_squash_merges_the_build_layers_into_one_over_the_base(daemon, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": """FROM busybox
+RUN echo secret > /secret && mkdir /data && echo keep > /data/keep && rm -rf /var && mkdir -p /var/new
+RUN rm /secret /etc/group
+COPY a.txt /data/
+ENV X=1
+""", "a.txt": "a\n"})
+    build(daemon, ctx, "-t", "sq:plain")
+    iid = tmp_path / "iid"
+    out = build(daemon, ctx, "-t", "sq:squashed", "--squash", "--iidfile", str(iid))
+    plain, squashed, base = (inspect(daemon, n) for n in ("sq:plain", "sq:squashed", "busybox"))
+    assert iid.read_text() == squashed["Id"] != plain["Id"]
+    assert f"Successfully built {squashed['Id'][7:19]}" in out.stdout.decode()
+    assert squashed["RootFS"]["Layers"][:-1] == base["RootFS"]["Layers"]
+    assert len(squashed["RootFS"]["Layers"]) == len(base["RootFS"]["Layers"]) + 1 < len(plain["RootFS"]["Layers"])
+    assert squashed["Config"] == plain["Config"] and squashed["Parent"] == ""
+    history = daemon.client.call("GET", "/images/sq:squashed/history")
+    plain_history = daemon.client.call("GET", "/images/sq:plain/history")
+    assert [h["CreatedBy"] for h in history[1:]] == [h["CreatedBy"] for h in plain_history]
+    assert history[0]["Comment"] == f"merge {plain['Id']} to {base['Id']}" and history[0]["Size"] > 0
+    added = len(plain_history) - len(daemon.client.call("GET", "/images/busybox/history"))
+    assert added == 4 and all(h["Size"] == 0 for h in history[1:1 + added])  # the build's rows: empty now
+    # Made and removed within the build: gone; removed from the base: whited out; a directory the
+    # build replaced: only its new contents.
+    shell = run(daemon, "sq:squashed", "sh", "-c", "ls /secret /etc/group; cat /data/keep /data/a.txt; ls /var")
+    assert shell.stdout.decode() == "keep\na\nnew\n", shell.stderr
+    assert b"/secret" in shell.stderr and b"/etc/group" in shell.stderr
+    assert inspect(daemon, plain["Id"])["Id"] == plain["Id"]  # the steps' image stays, as the cache
+    again = build(daemon, ctx, "--squash")
+    assert steps_from_cache(again.stdout.decode()) == [2, 3, 4, 5]
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /\nCOPY a.txt /b.txt\n")
+    build(daemon, ctx, "-t", "sq:scratch", "--squash")
+    scratch = inspect(daemon, "sq:scratch")
+    assert len(scratch["RootFS"]["Layers"]) == 1
+    assert daemon.client.call("GET", "/images/sq:scratch/history")[0]["Comment"].startswith("create new from sha256:")

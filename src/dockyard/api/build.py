@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import threading
 
-from dockyard.api.bodystream import BodyReader, feed
 from dockyard.api.http import BadRequest, Request, Response
 from dockyard.build.builder import BuildOptions
 from dockyard.distribution.auth import credentials_from_json
@@ -95,54 +93,20 @@ def register(router, daemon) -> None:
                                        "of a tar archive, or a local directory")
             from dockyard.images.url_source import open_url
 
-            def fetch() -> str:
+            def fetch():
                 with open_url(remote) as response:
-                    return service.unpack_context(io.BufferedReader(response, 1 << 20))
+                    return service.read_context(response)
 
             await req.drain()
-            context_dir = await asyncio.to_thread(fetch)
+            context = await asyncio.to_thread(fetch)
         else:
-            body = BodyReader()
-
-            def unpack() -> str:
-                try:
-                    return service.unpack_context(io.BufferedReader(body, 1 << 20))
-                finally:
-                    body.abandon()
-
-            feeder = asyncio.ensure_future(feed(req, body))
-            try:
-                context_dir = await asyncio.to_thread(unpack)
-            finally:
-                await asyncio.wait({feeder})
-            if feeder.exception() is None:
-                await req.drain()
-        options.pull_image = _puller(daemon, req, loop)
-        stream = await req.start_stream(200, "application/json")
-        queue: asyncio.Queue = asyncio.Queue()
-        done = object()
-
-        async def writer() -> None:
-            while (message := await queue.get()) is not done:
-                await stream.write_json(message)
-
-        writing = asyncio.ensure_future(writer())
+            context = await _receive(req, service)
         try:
-            image = await service.build(context_dir, options, queue.put_nowait)
-            if options.quiet:
-                queue.put_nowait({"stream": image.id + "\n"})
-        except DockyardError as exc:
-            queue.put_nowait({"errorDetail": {"message": str(exc)}, "error": str(exc)})
-        except (ConnectionError, asyncio.CancelledError):
-            writing.cancel()
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported in the stream; the daemon goes on
-            message = f"{type(exc).__name__}: {exc}"
-            queue.put_nowait({"errorDetail": {"message": message}, "error": message})
-        queue.put_nowait(done)
-        await writing
-        await stream.finish()
-        return None
+            options.pull_image = _puller(daemon, req, loop)
+            await _stream_build(req, service, context, options)
+            return None
+        finally:
+            context.close()
 
     async def prune(req: Request) -> Response:
         dropped, reclaimed = await asyncio.to_thread(service.prune, all_records=req.flag("all"))
@@ -150,6 +114,64 @@ def register(router, daemon) -> None:
 
     router.add("POST", "/build", build)
     router.add("POST", "/build/prune", prune)
+
+
+async def _stream_build(req: Request, service, context, options: BuildOptions) -> None:
+    """Run the build, its messages (and its error, if any) as the response's JSON stream."""
+    stream = await req.start_stream(200, "application/json")
+    queue: asyncio.Queue = asyncio.Queue()
+    done = object()
+
+    async def writer() -> None:
+        # What queued up meanwhile goes as one chunk: a cached build's ~30 messages in a few writes.
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            finished = batch[-1] is done
+            if finished:
+                batch.pop()
+            if batch:
+                await stream.write(b"".join(json.dumps(m).encode() + b"\n" for m in batch))
+            if finished:
+                return
+
+    writing = asyncio.ensure_future(writer())
+    try:
+        image = await service.build(context, options, queue.put_nowait)
+        if options.quiet:
+            queue.put_nowait({"stream": image.id + "\n"})
+    except DockyardError as exc:
+        queue.put_nowait({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+    except (ConnectionError, asyncio.CancelledError):
+        writing.cancel()
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported in the stream; the daemon goes on
+        message = f"{type(exc).__name__}: {exc}"
+        queue.put_nowait({"errorDetail": {"message": message}, "error": message})
+    queue.put_nowait(done)
+    await writing
+    await stream.finish()
+
+
+async def _receive(req: Request, service):
+    """The context tar from the request body, indexed where it lies (see build/archive.py). Small
+    contexts are gathered in the event loop; once one is large, its pieces go to disk from a thread."""
+    from dockyard.build.archive import open_context
+
+    spool = service.spool()
+    try:
+        while data := await req.read_chunk(1 << 24):
+            if spool.blocks(len(data)):
+                await asyncio.to_thread(spool.write, data)
+            else:
+                spool.write(data)
+        if spool.file is not None or spool.size > 1 << 20:
+            return await asyncio.to_thread(open_context, spool)
+        return open_context(spool)
+    except BaseException:
+        spool.close()
+        raise
 
 
 def _puller(daemon, req: Request, loop: asyncio.AbstractEventLoop):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import os
 import shutil
 import tempfile
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from dockyard.build import cache as step_cache
 from dockyard.build import instructions as ins
 from dockyard.build import parser
-from dockyard.build.context import remove_ignored
+from dockyard.build.archive import ArchiveView, ContextArchive, extract, remove_ignored
 from dockyard.build.copy import Copier, Entry, Source, is_archive, plan, write_layer
 from dockyard.build.fsview import FSView, clean
 from dockyard.build.output import Sequencer, StageOutput
 from dockyard.build.reproducible import clamp_layer
 from dockyard.build.shell_words import expand_heredoc, process_word
+from dockyard.build.squash import squash_image
 from dockyard.engine.process import Attacher
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.images import reference
@@ -75,6 +77,7 @@ class Stage:
     instructions: list[parser.Instruction]
     deps: set[int] = field(default_factory=set)
     image: Image | None = None  # the result, once built
+    base_image: Image | None = None  # what FROM gave (what --squash squashes onto)
     done: asyncio.Event | None = None
 
 
@@ -100,10 +103,10 @@ def check_platform(platform: str) -> None:
 
 
 class Builder:
-    def __init__(self, service, context_dir: str, options: BuildOptions, emit) -> None:
+    def __init__(self, service, context: ContextArchive, options: BuildOptions, emit) -> None:
         self.service = service  # BuildService: stores and containers
         self.store = service.store
-        self.context_dir = context_dir
+        self.context = context
         self.options = options
         self.emit = emit
         self.work_dir = tempfile.mkdtemp(prefix="step-", dir=service.tmp_root)
@@ -125,12 +128,9 @@ class Builder:
     async def _run(self) -> Image:
         options = self.options
         check_platform(options.platform)
-        if options.squash:
-            raise InvalidParameter("--squash is not supported by Dockyard: build without it (or use a multi-stage "
-                                   "build that copies the result into a fresh stage)")
         dockerfile = self._read_dockerfile()
         # Read first: .dockerignore may list the Dockerfile, which COPY then must not see.
-        await asyncio.to_thread(remove_ignored, self.context_dir, options.dockerfile or "Dockerfile")
+        remove_ignored(self.context, options.dockerfile or "Dockerfile")
         self._plan_stages(dockerfile)
         target = self._target_stage()
         needed = sorted(self._needed(target))
@@ -173,6 +173,13 @@ class Builder:
         if unused:
             sequencer.final({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
         self.emit({"aux": {"ID": image.id}})
+        if options.squash:  # as Docker: the squashed image is a second result, and the one tagged
+            try:
+                image = await asyncio.to_thread(squash_image, self.store, image, target.base_image,
+                                                created=self._created(), clamp=options.source_date_epoch)
+            except OSError as exc:
+                raise BuildFailed(f"error squashing image: {exc}") from None
+            self.emit({"aux": {"ID": image.id}})
         sequencer.final({"stream": f"Successfully built {image.id[7:19]}\n"})
         for ref in options.tags:
             self.store.tag(image.id, ref)
@@ -182,12 +189,13 @@ class Builder:
 
     def _read_dockerfile(self) -> parser.Dockerfile:
         name = self.options.dockerfile or "Dockerfile"
-        path = os.path.join(self.context_dir, name.lstrip("/"))
-        real = os.path.realpath(path)
-        if not real.startswith(os.path.realpath(self.context_dir) + os.sep) or not os.path.isfile(real):
+        try:
+            rel = ArchiveView(self.context).resolve(name)
+        except OSError:
+            rel = ""
+        text = self.context.read_text(rel) if rel else None
+        if text is None:
             raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}")
-        with open(real, encoding="utf-8", errors="replace") as f:
-            text = f.read()
         dockerfile = parser.parse(text, os.path.basename(name))
         self.escape = dockerfile.escape
         return dockerfile
@@ -316,7 +324,7 @@ class Builder:
             for dep in sorted(stage.deps):
                 await start(dep)
             out.stream(self._header(stage.from_line))
-            image = await self._from(stage, out)
+            image = stage.base_image = await self._from(stage, out)
             config = copy.deepcopy((image.config.get("config") if image else None) or {})
             onbuild = list(config.get("OnBuild") or [])
             config["OnBuild"] = None
@@ -573,7 +581,7 @@ class Builder:
 
     def _source_view(self, stage: Stage, from_flag: str | None, state: ins.StageState) -> tuple[FSView, str, str]:
         if from_flag is None:
-            return FSView([self.context_dir], plain=True), "build context or excluded by .dockerignore", ""
+            return ArchiveView(self.context), "build context or excluded by .dockerignore", ""
         name = state.expand(from_flag)
         found = self._stage_named(name, stage.index)
         if found is not None:
@@ -627,22 +635,22 @@ class Builder:
     def _unpack_archives(self, sources: list[Source], view: FSView) -> tuple[list[Source], list[str], FSView]:
         """ADD unpacks local tar archives: each goes into a scratch directory whose contents are copied."""
         archives: list[str] = []
-        if not any(s.data is None and _local_archive(view, s.path) for s in sources):
+        found = {n: rel for n, s in enumerate(sources) if s.data is None
+                 and (rel := _local_archive(view, s.path)) is not None}
+        if not found:
             return sources, archives, view
         staging = os.path.join(self.work_dir, "add")
         os.makedirs(staging, exist_ok=True)
         link = os.path.join(staging, "context")
-        if not os.path.lexists(link):
-            os.symlink(self.context_dir, link)
+        if not os.path.lexists(link):  # the other sources, from the context unpacked for this step
+            os.symlink(self.context.directory(self.work_dir), link)
         out = []
         for number, source in enumerate(sources):
-            path = view.find(source.path.lstrip("/")) if source.data is None else None
-            if path is not None and os.path.isfile(path) and is_archive(path):
+            if number in found:
                 target = os.path.join(staging, f"archive-{number}")
                 os.makedirs(target)
-                from dockyard.build.context import extract
-
-                with open(path, "rb") as f:
+                content = view.content(found[number])
+                with open(content, "rb") if isinstance(content, str) else io.BytesIO(content) as f:
                     extract(f, target)
                 archives.append(f"archive-{number}")
                 out.append(Source(f"archive-{number}"))
@@ -677,9 +685,13 @@ def _copy_blob(path: str, out) -> None:
         shutil.copyfileobj(f, out, 1 << 20)
 
 
-def _local_archive(view: FSView, path: str) -> bool:
-    found = view.find(path.lstrip("/"))
-    return found is not None and os.path.isfile(found) and is_archive(found)
+def _local_archive(view: FSView, path: str) -> str | None:
+    """The source's path in ``view`` when it is a tar archive ADD unpacks."""
+    try:
+        rel = view.resolve(path.lstrip("/"))
+    except OSError:
+        return None
+    return rel if rel and is_archive(view, rel) else None
 
 
 def _heredoc_script(instruction: parser.Instruction) -> str:

@@ -19,6 +19,7 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from dockyard.build.context import archive_head
 from dockyard.build.fsview import FSView
 from dockyard.errors import InvalidParameter
 
@@ -35,7 +36,7 @@ class Entry:
     gid: int = 0
     mtime: int = 0
     source: str = ""  # host path of a file's content
-    data: bytes | None = None  # or the content itself (heredocs)
+    data: bytes | memoryview | None = None  # or the content itself (heredocs, the build context's files)
     linkname: str = ""
     digest: str = field(default="", repr=False)
 
@@ -113,6 +114,15 @@ def _kind(st: os.stat_result) -> str | None:
     return None  # devices and sockets are not copied
 
 
+def set_content(entry: Entry, view: FSView, rel: str) -> None:
+    """Point a file entry at its content: a host path, or bytes an archive view holds."""
+    content = view.content(rel)
+    if isinstance(content, str):
+        entry.source = content
+    else:
+        entry.data = content
+
+
 class Copier:
     def __init__(self, src: FSView, dest: FSView, *, chown: tuple[int, int] | None, chmod: int | None,
                  now: int, keep_owner: bool = False) -> None:
@@ -136,17 +146,16 @@ class Copier:
 
     def add_path(self, rel: str, dest: str) -> None:
         """The entry at ``rel`` in the source view as ``dest``; a directory's contents go under it."""
-        path = self.src.find(rel)
-        st = os.lstat(path)
+        st = self.src.lstat(rel)
         kind = _kind(st)
         if kind is None:
             return
         uid, gid = self.owner(st)
         entry = Entry(dest, kind, self._mode(st), uid, gid, int(st.st_mtime))
         if kind == "file":
-            entry.source = path
+            set_content(entry, self.src, rel)
         elif kind == "link":
-            entry.linkname = os.readlink(path)
+            entry.linkname = self.src.readlink(rel)
             entry.mode = 0o777
         if kind == "dir":
             existing = self.dest.lstat(dest)
@@ -221,7 +230,7 @@ def plan(copier: Copier, sources: list[Source], dest: str, *, instruction: str, 
             name = posixpath.join(target, source.path) if dest_dir_syntax or copier.dest_is_dir(target) else target
             copier.add_data(name.lstrip("/"), source.data, source.mode)
             continue
-        st = copier.src.lstat(rel) if rel else os.lstat(copier.src.layers[0])
+        st = copier.src.lstat(rel)
         if rel in archive_set or stat.S_ISDIR(st.st_mode):
             copier.add_path(rel, target.strip("/"))
             continue
@@ -238,11 +247,13 @@ def plan(copier: Copier, sources: list[Source], dest: str, *, instruction: str, 
     label = "multi:" + checksum
     if len(expanded) == 1 and expanded[0][0].data is None and expanded[0][1] not in archive_set:
         rel = expanded[0][1]
-        st = copier.src.lstat(rel) if rel else os.lstat(copier.src.layers[0])
+        st = copier.src.lstat(rel)
         if stat.S_ISDIR(st.st_mode):
             label = "dir:" + checksum
         elif stat.S_ISREG(st.st_mode):
-            label = "file:" + Entry("", "file", 0, source=copier.src.find(rel)).content_digest()
+            single = Entry("", "file", 0)
+            set_content(single, copier.src, rel)
+            label = "file:" + single.content_digest()
     return CopyPlan(entries, label, checksum)
 
 
@@ -281,16 +292,12 @@ def write_layer(entries: list[Entry], out: BinaryIO, clamp: int | None = None) -
     out.write(b"\0" * (2 * BLOCK))
 
 
-def is_archive(path: str) -> bool:
-    """ADD's test: a tar, maybe gzip/bzip2/xz compressed, by content not by name."""
+def is_archive(view: FSView, rel: str) -> bool:
+    """ADD's test: a regular file holding a tar, maybe gzip/bzip2/xz compressed (by content, not name)."""
+    st = view.lstat(rel)
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return False
     try:
-        with open(path, "rb") as f:
-            return _archive_head(f.read(512 + 265))
+        return archive_head(view.head(rel, 512 + 265))
     except OSError:
         return False
-
-
-def _archive_head(head: bytes) -> bool:
-    if head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")):
-        return True
-    return len(head) >= 262 and head[257:262] == b"ustar"

@@ -2,8 +2,8 @@
 COPY --from reads and where COPY/WORKDIR find their destination's existing parents.
 
 Layer directories are in overlayfs's format (whiteouts are 0/0 character devices, opaque
-directories carry trusted.overlay.opaque=y), top layer first. A plain directory (the build
-context) is a view with one layer.
+directories carry trusted.overlay.opaque=y), top layer first. A plain directory is a view with
+one layer; the build context is an archive.ArchiveView with the same interface.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import stat
 from dockyard.images.layers import OPAQUE_XATTR
 
 
-def _whiteout(st: os.stat_result) -> bool:
+def is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _opaque(path: str) -> bool:
+def is_opaque(path: str) -> bool:
     try:
         return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
     except OSError:
@@ -44,7 +44,7 @@ class FSView:
             path = os.path.join(layer, rel)
             try:
                 st = os.lstat(path)
-                return None if _whiteout(st) else path
+                return None if is_whiteout(st) else path
             except (FileNotFoundError, NotADirectoryError):
                 pass
             if self._hides(layer, parts):
@@ -62,12 +62,23 @@ class FSView:
                 continue
             if not stat.S_ISDIR(st.st_mode):
                 return True
-            return _opaque(prefix)
+            return is_opaque(prefix)
         return False
 
     def lstat(self, rel: str) -> os.stat_result | None:
         path = self.find(rel)
         return os.lstat(path) if path else None
+
+    def readlink(self, rel: str) -> str:
+        return os.readlink(self.find(rel))
+
+    def content(self, rel: str) -> str:
+        """Where a regular file's content is: its host path (archive views give the bytes)."""
+        return self.find(rel)
+
+    def head(self, rel: str, n: int) -> bytes:
+        with open(self.find(rel), "rb") as f:
+            return f.read(n)
 
     def listdir(self, rel: str) -> list[str]:
         rel = rel.strip("/")
@@ -84,16 +95,16 @@ class FSView:
                 if parts and self._hides(layer, parts):
                     break
                 continue
-            if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
+            if is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
                 break
             for name in os.listdir(directory):
                 if name in names or name in hidden:
                     continue
-                if _whiteout(os.lstat(os.path.join(directory, name))):
+                if is_whiteout(os.lstat(os.path.join(directory, name))):
                     hidden.add(name)
                 else:
                     names.add(name)
-            if _opaque(directory):
+            if is_opaque(directory):
                 break
         return sorted(names)
 
@@ -117,7 +128,7 @@ class FSView:
                 hops += 1
                 if hops > 40:
                     raise OSError(f"too many levels of symbolic links: /{path}")
-                target = os.readlink(self.find(candidate))
+                target = self.readlink(candidate)
                 if target.startswith("/"):
                     done = []
                 todo = [p for p in target.split("/") if p] + todo

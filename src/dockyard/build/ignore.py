@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
-from dataclasses import dataclass
+
+TYPE_CHECKING = False  # not from `typing`, which is slow to import
+if TYPE_CHECKING:
+    import re
 
 _SPECIAL = set(".+()|{}$^")
 
 
-@dataclass
 class Pattern:
-    text: str
-    exclusion: bool
-    regex: re.Pattern
-    depth: int  # path components in the pattern
+    # A plain class and `re` imported on use: the CLI reads .dockerignore on every build, and
+    # `dataclasses` (with `inspect`) and `re` cost more to import than most contexts take to send.
+    __slots__ = ("text", "exclusion", "regex", "depth")
+
+    def __init__(self, text: str, exclusion: bool, regex: re.Pattern, depth: int) -> None:
+        self.text = text
+        self.exclusion = exclusion
+        self.regex = regex
+        self.depth = depth  # path components in the pattern
 
 
 def _compile(text: str) -> re.Pattern:
+    import re
+
     out = "^"
     i = 0
     while i < len(text):

@@ -3,15 +3,13 @@ plus the build cache's prune and disk-usage records."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import tempfile
 from typing import BinaryIO
 
+from dockyard.build.archive import ContextArchive, Spool, open_context
 from dockyard.build.builder import Builder, BuildOptions
 from dockyard.build.cache import BuildCache
-from dockyard.build.context import extract
 from dockyard.errors import Conflict, NotFound
 from dockyard.images.store import Image
 from dockyard.util.timefmt import rfc3339_ns
@@ -29,20 +27,23 @@ class BuildService:
         shutil.rmtree(self.tmp_root, ignore_errors=True)  # contexts left by a crash
         os.makedirs(self.tmp_root, exist_ok=True)
 
-    def unpack_context(self, source: BinaryIO) -> str:
-        directory = tempfile.mkdtemp(prefix="context-", dir=self.tmp_root)
-        try:
-            extract(source, directory)
-        except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
-            raise
-        return directory
+    def spool(self) -> Spool:
+        """Where a context is received (then given to ``open_context``)."""
+        return Spool(self.tmp_root)
 
-    async def build(self, context_dir: str, options: BuildOptions, emit) -> Image:
+    def read_context(self, source: BinaryIO) -> ContextArchive:
+        """A context from a file object (a URL's body), indexed."""
+        spool = self.spool()
         try:
-            return await Builder(self, context_dir, options, emit).run()
-        finally:
-            await asyncio.to_thread(shutil.rmtree, context_dir, True)
+            spool.copy_from(source)
+        except BaseException:
+            spool.close()
+            raise
+        return open_context(spool)
+
+    async def build(self, context: ContextArchive, options: BuildOptions, emit) -> Image:
+        """Build from ``context`` (the caller closes it)."""
+        return await Builder(self, context, options, emit).run()
 
     # -- the cache records -------------------------------------------------------------------
     def records(self) -> list[dict]:

@@ -3,16 +3,14 @@ the daemon's classic stream is printed as it comes, or as a timed step view with
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import sys
-import tempfile
 import time
 
 from dockyard.cli.client import Client
 from dockyard.cli.flags import Command, Opt, UsageError
 from dockyard.cli.flags import parse_or_help as _parse
+from dockyard.util import fastjson as json
 
 BUILD = Command("build", "[OPTIONS] PATH | URL | -", "Build an image from a Dockerfile", (
     Opt(("--add-host",), "add_host", "list", "Add a custom host-to-IP mapping (\"host:ip\")", metavar="list"),
@@ -57,9 +55,6 @@ PRUNE = Command("builder prune", "[OPTIONS]", "Remove build cache", (
 
 
 def _query(values: dict) -> dict:
-    from dockyard.cli.isolationflags import _ulimit
-    from dockyard.util.units import parse_bytes
-
     build_args: dict[str, str | None] = {}
     for entry in values["build_arg"]:
         key, sep, value = entry.partition("=")
@@ -83,6 +78,8 @@ def _query(values: dict) -> dict:
                    "reproducible": values["reproducible"]}
     for key, flag in (("memory", "memory"), ("memory_swap", "memswap"), ("shm_size", "shmsize")):
         if values[key]:
+            from dockyard.util.units import parse_bytes  # `re`: imported only when a size is given
+
             text = values[key]
             try:
                 query[flag] = -1 if text == "-1" else parse_bytes(text)
@@ -90,13 +87,16 @@ def _query(values: dict) -> dict:
                 raise UsageError(f'invalid argument "{text}" for "--{key.replace("_", "-")}" flag: invalid size: '
                                  f"'{text}'") from None
     if values["ulimit"]:
+        from dockyard.cli.isolationflags import _ulimit
+
         query["ulimits"] = json.dumps([_ulimit(u) for u in values["ulimit"]])
     return {k: v for k, v in query.items() if v not in (None, "", [])}
 
 
 def _context(source: str, dockerfile: str | None, query: dict):
-    """(body file, size) for the context; a URL goes as `remote` with no body."""
-    from dockyard.build.context import write_context
+    """(body, size) for the context: bytes, a ContextTar (which sends itself), or None for a URL (sent
+    as `remote`, with no body)."""
+    from dockyard.build.context import ContextTar, archive_head, padding, tar_header
 
     if source.startswith(("http://", "https://")):
         query["remote"] = source
@@ -105,24 +105,12 @@ def _context(source: str, dockerfile: str | None, query: dict):
         return None, 0
     if source.startswith(("git@", "git://", "github.com/")):
         raise UsageError(f"unable to prepare context: Git contexts ({source}) are not supported by Dockyard")
-    spool = io.BytesIO() if source != "-" else tempfile.TemporaryFile()
     if source == "-":
         data = sys.stdin.buffer.read()
-        from dockyard.build.copy import _archive_head
-
-        if _archive_head(data[:777]):
-            spool = io.BytesIO()
-            spool.write(data)
-        else:  # a Dockerfile on stdin: a context holding only it
-            import tarfile
-
-            with tarfile.open(fileobj=spool, mode="w|") as tar:
-                info = tarfile.TarInfo("Dockerfile")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        size = spool.tell()
-        spool.seek(0)
-        return spool, size
+        if not archive_head(data[:777]):  # a Dockerfile on stdin: a context holding only it
+            data = b"".join((tar_header("Dockerfile", "file", 0o644, len(data), int(time.time())), data,
+                             padding(len(data)), bytes(1024)))
+        return data, len(data)
     if not os.path.isdir(source):
         raise UsageError(f'unable to prepare context: path "{source}" not found')
     name = dockerfile or "Dockerfile"
@@ -138,9 +126,8 @@ def _context(source: str, dockerfile: str | None, query: dict):
         rel = f".dockerfile.{os.urandom(10).hex()}"
         extra = (rel, path)
     query["dockerfile"] = rel
-    size = write_context(source, spool, rel, extra=extra)
-    spool.seek(0)
-    return spool, size
+    tar = ContextTar(source, rel, extra=extra)
+    return tar, tar.size
 
 
 def build(client: Client, argv: list[str]) -> int:
@@ -157,13 +144,8 @@ def build(client: Client, argv: list[str]) -> int:
     if not values["quiet"] and body is not None:
         sys.stdout.write(f"Sending build context to Docker daemon  {human_size(size, 4):>8}\n")
         sys.stdout.flush()
-    try:
-        payload = body.getvalue() if isinstance(body, io.BytesIO) else body  # known length: no chunking
-        response = client.send("POST", "/build", query=query, body=payload if body is not None else b"",
-                               headers={"Content-Type": "application/x-tar"})
-    finally:
-        if body is not None:
-            body.close()
+    response = client.send("POST", "/build", query=query, body=body if body is not None else b"",
+                           headers={"Content-Type": "application/x-tar"})
     view = _View(values["progress"], values["quiet"])
     image_id = ""
     try:

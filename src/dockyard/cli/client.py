@@ -205,12 +205,14 @@ class Client:
         sock = self._connect()
         head = [f"{method} {self.url(path, query)} HTTP/1.1", "Host: docker", "User-Agent: Dockyard-Client"]
         payload = b""
-        chunked_source = None
+        chunked_source = writer = None
         if isinstance(body, (dict, list)):
             payload = json.dumps(body).encode()  # ASCII-escaped, so len() counts bytes
             head.append("Content-Type: application/json")
         elif isinstance(body, bytes):
             payload = body
+        elif hasattr(body, "send_to"):
+            writer = body  # a body of known size that writes itself (the build context, with sendfile)
         elif body is not None:
             chunked_source = body  # a file object: stream it
         for key, value in (headers or {}).items():
@@ -220,8 +222,10 @@ class Client:
         if chunked_source is not None:
             head.append("Transfer-Encoding: chunked")
         else:
-            head.append(f"Content-Length: {len(payload)}")
+            head.append(f"Content-Length: {writer.size if writer is not None else len(payload)}")
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        if writer is not None:
+            writer.send_to(sock)
         if chunked_source is not None:
             while data := chunked_source.read(1 << 20):
                 sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))

@@ -3,8 +3,6 @@
 import sys
 import time
 
-from dockyard.util.timefmt import human_duration
-
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """Columns as Go's tabwriter lays them out with Docker's settings: minwidth 10, padding 3."""
@@ -33,6 +31,8 @@ def human_size(size: float, precision: int = 3) -> str:
 
 
 def ago(unix_seconds: float) -> str:
+    from dockyard.util.timefmt import human_duration  # datetime: only for the commands that show times
+
     return human_duration(time.time() - unix_seconds) + " ago"
 
 
