@@ -26,6 +26,7 @@ CHUNK = 1 << 20
 ROUNDS = 16  # chunks one direction moves per wake-up before other connections get a turn
 POOLED_PIPES = 64
 IN, OUT, ERR, HUP = select.EPOLLIN, select.EPOLLOUT, select.EPOLLERR, select.EPOLLHUP
+TCP_ESTABLISHED = 1  # tcp_info's first byte, the connection's state
 STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 
 
@@ -207,12 +208,20 @@ class Connection:
             client.close()
             return
         listener.connections.add(self)
-        self.relay.watch(self.upstream.fileno(), OUT, self.connected)
+        # Over loopback and a veth the handshake has mostly completed inside connect(): then
+        # relaying starts at once instead of after a trip through epoll for "writable".
+        if code == 0 or self.upstream.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == TCP_ESTABLISHED:
+            self.start()
+        else:
+            self.relay.watch(self.upstream.fileno(), OUT, self.connected)
 
     def connected(self, _events: int) -> None:
         if self.upstream.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             self.close()  # the container does not answer: the client sees its connection closed
             return
+        self.start()
+
+    def start(self) -> None:
         pipes = self.relay.pipes
         self.up = Direction(self.client, self.upstream, pipes.take())
         self.down = Direction(self.upstream, self.client, pipes.take())
