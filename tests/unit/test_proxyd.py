@@ -2,6 +2,7 @@
 bytes both ways through splice, half-closes passed through, many connections at once, a target
 that refuses, ports freed by remove, a dead process replaced with every port handed over again."""
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -167,3 +168,25 @@ def test_stop_ends_the_process(userland, target):
     userland.stop()
     assert proc.poll() is not None and userland.proc is None
     sock.close()
+
+
+def test_a_process_that_dies_is_noticed_and_replaced_without_a_request(target):
+    async def scenario() -> None:
+        userland = Userland()
+        sock = listener()
+        try:
+            userland.add("tcp/a", sock, target.address)
+            old = userland.proc
+            old.kill()
+            for _ in range(100):  # the pidfd wakes the loop; the new process gets the port
+                await asyncio.sleep(0.05)
+                if userland.proc is not None and userland.proc is not old:
+                    break
+            assert userland.proc is not None and userland.proc is not old
+            answer = await asyncio.to_thread(exchange, sock.getsockname()[1], b"z")
+            assert answer[32:] == PAYLOAD
+        finally:
+            userland.stop()
+            sock.close()
+
+    asyncio.run(scenario())

@@ -13,6 +13,8 @@ Run as ``python -m dockyard.network.proxyd FD``.
 """
 
 import array
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -26,15 +28,18 @@ import traceback
 log = logging.getLogger("dockyard.proxy")
 MAX_MESSAGE = 1 << 16
 REPLY_TIMEOUT = 5.0
+RESPAWN_DELAY = 0.2
 
 
 class Userland:
-    """The daemon's handle on its proxy process: started on first use, started again (with every
-    port handed over again) when it was found dead, stopped with the daemon."""
+    """The daemon's handle on its proxy process: started on first use, started again with every
+    port handed over again when it dies (noticed through a pidfd on the daemon's event loop, or
+    when a request fails), stopped with the daemon."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
+        self.watch: tuple[asyncio.AbstractEventLoop, int] | None = None
         self.served: dict[str, tuple[socket.socket, tuple[str, int]]] = {}
         self.lock = threading.Lock()  # requests and their answers do not interleave
 
@@ -54,30 +59,22 @@ class Userland:
             self._stop()
 
     def _request(self, request: dict, sock: socket.socket | None, answer: bool = False) -> None:
-        for attempt in range(2):
-            fresh = self.sock is None
-            if fresh:
-                self._start()
+        if self.sock is not None:
             try:
-                if fresh:  # a new process learns every port still served, which is all it needs
-                    for key, (listener, target) in self.served.items():
-                        self._send({"op": "add", "key": key, "target": list(target)}, listener)
-                    return
                 self._send(request, sock)
                 if answer and self.sock.recv(16) != b"ok":
-                    raise ConnectionResetError("the proxy process hung up")
+                    raise ConnectionResetError("it hung up")
                 return
             except OSError as exc:  # dead, or stuck past the timeout: a new one takes over
                 log.warning("userland proxy (pid %s): %s; starting it again", self.proc and self.proc.pid, exc)
                 self._stop(kill=True)
-                if attempt:
-                    raise
+        self._spawn()  # a new process learns every port still served, which is all it needs
 
     def _send(self, request: dict, sock: socket.socket | None) -> None:
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [sock.fileno()]))] if sock else []
         self.sock.sendmsg([json.dumps(request).encode()], fds)
 
-    def _start(self) -> None:
+    def _spawn(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.proc = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno())],
@@ -89,8 +86,34 @@ class Userland:
             theirs.close()
         ours.settimeout(REPLY_TIMEOUT)
         self.sock = ours
+        with contextlib.suppress(RuntimeError):  # no event loop in this thread: found dead by a request
+            loop = asyncio.get_running_loop()
+            pidfd = os.pidfd_open(self.proc.pid)
+            loop.add_reader(pidfd, self._died, self.proc)
+            self.watch = (loop, pidfd)
+        for key, (listener, target) in self.served.items():
+            self._send({"op": "add", "key": key, "target": list(target)}, listener)
+
+    def _died(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            if proc is not self.proc:
+                return
+            log.warning("userland proxy (pid %d) ended (status %s); starting it again", proc.pid, proc.poll())
+            loop = self.watch[0]
+            self._stop(kill=True)
+        loop.call_later(RESPAWN_DELAY, self._respawn)  # later: a process that cannot start must not spin
+
+    def _respawn(self) -> None:
+        with self.lock:
+            if self.sock is None and self.served:
+                self._spawn()
 
     def _stop(self, kill: bool = False) -> None:
+        if self.watch is not None:
+            loop, pidfd = self.watch
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self.watch = None
         if self.sock is not None:
             self.sock.close()  # the process sees the hang-up, closes its ports and exits
             self.sock = None
