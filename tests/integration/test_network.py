@@ -347,3 +347,29 @@ def test_parse_dns_question_roundtrip():
     assert (name, qtype, end) == ("a.test", 1, len(query))
     reply = answer(query, end, 0, [(1, bytes([1, 2, 3, 4]))])
     assert reply[:2] == query[:2] and reply.endswith(bytes([1, 2, 3, 4]))
+
+
+def _proxy_processes(daemon_pid: int) -> list[int]:
+    children = open(f"/proc/{daemon_pid}/task/{daemon_pid}/children").read().split()
+    return [int(pid) for pid in children
+            if b"dockyard.network.proxyd" in open(f"/proc/{pid}/cmdline", "rb").read()]
+
+
+def test_userland_proxy_serves_loopback_and_hairpin_from_its_own_process(net):
+    cid = ok(net.cli("run", "-d", "--name", "web", "-p", "80", "busybox", "sh", "-c", HTTPD)).strip()
+    port = int(ok(net.cli("port", "web", "80")).strip().rsplit(":", 1)[1])
+    assert _wait_http(f"http://127.0.0.1:{port}/") == f"hello-{cid[:12]}\n"
+    gateway = _inspect(net, "web", "{{.NetworkSettings.Gateway}}")
+    # hairpin: the container, and a neighbour, through the host's side of the bridge
+    assert ok(net.cli("exec", "web", "wget", "-qO-", f"http://{gateway}:{port}/")) == f"hello-{cid[:12]}\n"
+    r = net.cli("run", "--rm", "busybox", "wget", "-qO-", f"http://{gateway}:{port}/")
+    assert out(r) == f"hello-{cid[:12]}\n"
+    [proxy] = _proxy_processes(net.proc.pid)  # one process for the daemon, not one per port
+    ok(net.cli("rm", "-f", "web"))
+    again = socket.socket()
+    again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    again.bind(("0.0.0.0", port))  # freed: neither the daemon nor its proxy process listens there
+    again.listen(1)
+    again.close()
+    net.stop()
+    assert not os.path.exists(f"/proc/{proxy}")  # gone with the daemon

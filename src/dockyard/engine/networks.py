@@ -24,6 +24,7 @@ from dockyard.network import links as linkenv
 from dockyard.network import store as netstore
 from dockyard.network.dns import Resolver, make_sockets
 from dockyard.network.iptables import BridgeRules, Firewall, PortRule
+from dockyard.network.proxyd import Userland
 from dockyard.util.ids import new_id
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
@@ -77,6 +78,7 @@ class NetworkService:
         self.networks: dict[str, dict] = {}
         self.pools: dict[str, ipam.Pool] = {}
         self.live: dict[str, Live] = {}
+        self.userland = Userland()  # the proxy process, started with the first published TCP port
         self.pools_config = options.default_pools or ipam.DEFAULT_POOLS
 
     # -- start-up and shut-down ------------------------------------------------------------
@@ -118,6 +120,7 @@ class NetworkService:
         stopped daemon leaves the host as it found it (they are made again at the next start)."""
         for live in self.live.values():
             self._close_services(live)
+        self.userland.stop()
         if any(c.state.running for c in self.containers.list()):
             return
         for record in self.networks.values():
@@ -608,7 +611,7 @@ class NetworkService:
         """The userland proxies and, on user-defined networks, the embedded DNS server."""
         ip = next((e["IPAddress"] for e in c.network_settings["Networks"].values() if e.get("IPAddress")), "")
         if self.options.userland_proxy and proxies:
-            live.proxies = [portmap.Proxy(m, ip) for m in live.mappings if m.proto != "sctp"]
+            live.proxies = [portmap.Proxy(m, ip, self.userland) for m in live.mappings if m.proto != "sctp"]
         if live.path and any(netstore.is_user_defined(self.get(n)) for n in c.network_settings["Networks"]):
             udp, tcp = await asyncio.to_thread(netns.run_in, live.path, make_sockets)
             resolver = Resolver(lambda name: self.lookup(c, name), lambda ip_: self.reverse(c, ip_),

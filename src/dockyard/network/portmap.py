@@ -3,24 +3,17 @@ Docker's "port is already allocated", and an empty host port gets one from the k
 ephemeral range), and the bound socket doubles as the userland proxy's listener, which is what
 makes 127.0.0.1 and hairpin connections reach the container (netfilter's DNAT handles the rest).
 
-The TCP proxy moves bytes with splice(2) in two threads per connection, so payload never enters
-Python: the same zero-copy path docker-proxy's Go runtime takes.
+TCP connections are relayed by the daemon's proxy process (network/proxyd.py, network/relay.py)
+with splice(2), so payload never enters Python: the same zero-copy path docker-proxy takes.
 """
 
 import asyncio
-import contextlib
 import errno
-import fcntl
-import os
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter, SystemError_
-
-F_SETPIPE_SZ = 1031
-SPLICE_F_MOVE = 1  # no SPLICE_F_MORE: it corks the socket (200 ms stalls on small replies)
-CHUNK = 1 << 20
+from dockyard.network.proxyd import Userland
 
 
 @dataclass
@@ -45,7 +38,7 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host_ip or "0.0.0.0", port))
         if kind == socket.SOCK_STREAM:
-            sock.listen(512)
+            sock.listen(socket.SOMAXCONN)  # as Go (docker-proxy) does; the kernel caps it at somaxconn
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -99,85 +92,29 @@ def release(mappings: list[Mapping]) -> None:
 
 
 # -- the userland proxy --------------------------------------------------------------------------
-def _splice_all(src: socket.socket, dst: socket.socket) -> None:
-    r, w = os.pipe2(os.O_CLOEXEC)
-    try:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(w, F_SETPIPE_SZ, CHUNK)
-        while True:
-            moved = os.splice(src.fileno(), w, CHUNK, flags=SPLICE_F_MOVE)
-            if moved == 0:
-                break
-            while moved:
-                moved -= os.splice(r, dst.fileno(), moved, flags=SPLICE_F_MOVE)
-    except OSError:
-        pass
-    finally:
-        os.close(r)
-        os.close(w)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
-
-
-_workers: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Reused threads: starting two fresh ones per connection costs more than the copying."""
-    global _workers
-    if _workers is None:
-        _workers = ThreadPoolExecutor(max_workers=2048, thread_name_prefix="proxy")
-    return _workers
-
-
-def _serve_tcp(conn: socket.socket, target: tuple[str, int]) -> None:
-    try:
-        conn.setblocking(True)
-        try:
-            upstream = socket.create_connection(target, timeout=10)
-        except OSError:
-            return
-        upstream.settimeout(None)
-        for s in (conn, upstream):
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        back = _pool().submit(_splice_all, upstream, conn)
-        _splice_all(conn, upstream)
-        back.result()
-        upstream.close()
-    finally:
-        conn.close()
-
-
 class Proxy:
-    """The userland proxy for one mapping, served from the daemon's event loop."""
+    """The userland proxy for one mapping: TCP is served by the daemon's proxy process
+    (network/proxyd.py), UDP from the daemon's event loop."""
 
-    def __init__(self, mapping: Mapping, container_ip: str) -> None:
+    def __init__(self, mapping: Mapping, container_ip: str, userland: Userland) -> None:
         self.mapping = mapping
         self.target = (container_ip, mapping.container_port)
+        self.userland = userland
+        self.key = f"{mapping.proto}/{mapping.host_ip}:{mapping.host_port}"
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.DatagramTransport | None = None
-        sock = mapping.sock
         if mapping.proto == "udp":
-            self.loop.create_task(self._start_udp(sock))
+            self.loop.create_task(self._start_udp(mapping.sock))
         else:
-            self.loop.add_reader(sock.fileno(), self._accept)
-
-    def _accept(self) -> None:
-        for _ in range(64):
-            try:
-                conn, _peer = self.mapping.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            _pool().submit(_serve_tcp, conn, self.target)
+            userland.add(self.key, mapping.sock, self.target)
 
     async def _start_udp(self, sock: socket.socket) -> None:
         self.transport, _ = await self.loop.create_datagram_endpoint(lambda: _UdpFront(self), sock=sock)
 
     def close(self) -> None:
-        if self.mapping.sock is not None and self.mapping.proto != "udp":
-            self.loop.remove_reader(self.mapping.sock.fileno())
+        """Synchronous: when it returns, only the daemon's own socket holds the port."""
+        if self.mapping.proto != "udp":
+            self.userland.remove(self.key)
         if self.transport is not None:
             self.transport.close()
             self.mapping.sock = None  # the transport closed it
