@@ -638,11 +638,7 @@ def rename(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     _values, args = parsed
-    try:
-        client.call("POST", f"/containers/{args[0]}/rename", query={"name": args[1]})
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    client.call("POST", f"/containers/{args[0]}/rename", query={"name": args[1]})
     return 0
 
 

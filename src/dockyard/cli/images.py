@@ -188,11 +188,7 @@ def tag(client: Client, argv: list[str]) -> int:
         return 0
     _values, (source, target) = parsed
     repo, tag_name = split_repository_tag(target)
-    try:
-        client.call("POST", f"/images/{source}/tag", query={"repo": repo, "tag": tag_name or None})
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    client.call("POST", f"/images/{source}/tag", query={"repo": repo, "tag": tag_name or None})
     return 0
 
 
@@ -205,11 +201,7 @@ def history(client: Client, argv: list[str]) -> int:
 
     from dockyard.cli.output import ago, ellipsis, human_size, table
 
-    try:
-        rows = client.call("GET", f"/images/{name}/history")
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    rows = client.call("GET", f"/images/{name}/history")
     trunc, human = not values["no_trunc"], values["human"]
     records = []
     for row in rows:
@@ -254,11 +246,7 @@ def image_prune(client: Client, argv: list[str]) -> int:
     from dockyard.cli.output import human_size
 
     entries = list(values["filter"]) + (["dangling=false"] if values["all"] else [])
-    try:
-        result = client.call("POST", "/images/prune", query={"filters": _filters_json(entries)})
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    result = client.call("POST", "/images/prune", query={"filters": _filters_json(entries)})
     deleted = result.get("ImagesDeleted") or []
     if deleted:
         lines = [f"{key.lower()}: {value}" for item in deleted for key, value in item.items() if value]

@@ -74,10 +74,7 @@ def create(client: Client, argv: list[str]) -> int:
             "IPAM": {"Driver": values["ipam_driver"], "Config": configs, "Options": {}},
             "Internal": values["internal"], "Attachable": values["attachable"], "EnableIPv6": values["ipv6"],
             "Labels": _labels(values["label"])}
-    try:
-        created = client.call("POST", "/networks/create", body=body)
-    except APIError as exc:
-        return _daemon_error(exc)
+    created = client.call("POST", "/networks/create", body=body)
     sys.stdout.write(created["Id"] + "\n")
     return 0
 
@@ -89,10 +86,7 @@ def ls(client: Client, argv: list[str]) -> int:
     values, _ = parsed
     from dockyard.cli.output import formatted, table
 
-    try:
-        networks = client.call("GET", "/networks", query={"filters": _filters_json(values["filter"])})
-    except APIError as exc:
-        return _daemon_error(exc)
+    networks = client.call("GET", "/networks", query={"filters": _filters_json(values["filter"])})
     networks = sorted(networks, key=lambda n: n["Name"])
     records = [{"ID": n["Id"] if values["no_trunc"] else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"],
                 "Scope": n.get("Scope", "local"), "IPv6": str(bool(n.get("EnableIPv6"))).lower(),
@@ -136,10 +130,7 @@ def prune(client: Client, argv: list[str]) -> int:
 
         if not confirmed("WARNING! This will remove all custom networks not used by at least one container."):
             return 0
-    try:
-        result = client.call("POST", "/networks/prune", query={"filters": _filters_json(values["filter"])})
-    except APIError as exc:
-        return _daemon_error(exc)
+    result = client.call("POST", "/networks/prune", query={"filters": _filters_json(values["filter"])})
     deleted = result.get("NetworksDeleted") or []
     if deleted:
         sys.stdout.write("Deleted Networks:\n" + "".join(name + "\n" for name in deleted))
@@ -154,10 +145,7 @@ def connect(client: Client, argv: list[str]) -> int:
     endpoint = {"Aliases": values["alias"] or None, "Links": values["link"] or None}
     if values["ip"]:
         endpoint["IPAMConfig"] = {"IPv4Address": values["ip"]}
-    try:
-        client.call("POST", f"/networks/{network}/connect", body={"Container": container, "EndpointConfig": endpoint})
-    except APIError as exc:
-        return _daemon_error(exc)
+    client.call("POST", f"/networks/{network}/connect", body={"Container": container, "EndpointConfig": endpoint})
     return 0
 
 
@@ -166,9 +154,6 @@ def disconnect(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     values, (network, container) = parsed
-    try:
-        client.call("POST", f"/networks/{network}/disconnect", body={"Container": container,
-                                                                       "Force": values["force"]})
-    except APIError as exc:
-        return _daemon_error(exc)
+    client.call("POST", f"/networks/{network}/disconnect", body={"Container": container,
+                                                                   "Force": values["force"]})
     return 0

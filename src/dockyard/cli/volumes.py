@@ -45,11 +45,7 @@ def create(client: Client, argv: list[str]) -> int:
         options[key] = value
     body = {"Name": args[0] if args else values["name"] or "", "Driver": values["driver"], "DriverOpts": options,
             "Labels": _labels(values["label"])}
-    try:
-        volume = client.call("POST", "/volumes/create", body=body)
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    volume = client.call("POST", "/volumes/create", body=body)
     sys.stdout.write(volume["Name"] + "\n")
     return 0
 
@@ -61,11 +57,7 @@ def ls(client: Client, argv: list[str]) -> int:
     values, _ = parsed
     from dockyard.cli.output import formatted, table
 
-    try:
-        found = client.call("GET", "/volumes", query={"filters": _filters_json(values["filter"])})
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    found = client.call("GET", "/volumes", query={"filters": _filters_json(values["filter"])})
     volumes = sorted(found.get("Volumes") or [], key=lambda v: v["Name"])
     if values["quiet"]:
         sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
@@ -113,11 +105,7 @@ def prune(client: Client, argv: list[str]) -> int:
     from dockyard.cli.output import human_size
 
     entries = list(values["filter"]) + (["all=true"] if values["all"] else ["all=false"])
-    try:
-        result = client.call("POST", "/volumes/prune", query={"filters": _filters_json(entries)})
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
+    result = client.call("POST", "/volumes/prune", query={"filters": _filters_json(entries)})
     deleted = result.get("VolumesDeleted") or []
     if deleted:
         sys.stdout.write("Deleted Volumes:\n" + "".join(name + "\n" for name in deleted) + "\n")
