@@ -102,3 +102,4 @@ class Runtime:
     stdin_writer: asyncio.StreamWriter | None = None
     restart_delay: float = 0.0  # the last backoff delay, in seconds
     pending_restart: asyncio.TimerHandle | None = None
+    spec: dict | None = None  # the OCI spec of the running process (execs share its seccomp and privileges)

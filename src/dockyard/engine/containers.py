@@ -340,6 +340,13 @@ class ContainerService:
                                    "options": ["bind", "ro"]})
         return spec
 
+    def running_spec(self, c: Container) -> dict:
+        """The spec the container was started with (rebuilt after a daemon restart)."""
+        rt = self._runtime.get(c.id)
+        if rt is not None and rt.spec is not None:
+            return rt.spec
+        return self.build_spec(c)
+
     @staticmethod
     def init_binary() -> str:
         for candidate in INIT_BINARIES:
@@ -387,6 +394,7 @@ class ContainerService:
             spec = self.build_spec(c)
             if plan is not None:
                 apply_network_plan(spec, plan, c)
+            self._runtime[c.id].spec = spec
         except BaseException:
             self._release_network(c)
             raise

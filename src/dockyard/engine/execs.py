@@ -4,7 +4,6 @@ they live in memory only."""
 import asyncio
 from dataclasses import dataclass, field
 
-from dockyard.engine import isolation
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
 from dockyard.engine.process import Launched, launch, pump_output, read_exit
@@ -71,7 +70,7 @@ class ExecService:
                                 tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
         if not config.get("Privileged"):
             # An exec holds what the container holds (its --cap-add/--cap-drop/--privileged).
-            granted, _missing = isolation.capability_set(c.host_config)
+            granted = list(container_spec["process"]["capabilities"]["bounding"])
             root = user.uid == 0
             process["capabilities"] = {"bounding": granted, "effective": granted if root else [],
                                        "permitted": granted if root else [], "inheritable": [], "ambient": []}
@@ -90,7 +89,7 @@ class ExecService:
         e.started = True
         # As with runc, an exec runs under its container's seccomp filter and no_new_privs, even with
         # --privileged (which only widens its capabilities).
-        container_spec = self.containers.build_spec(c)
+        container_spec = self.containers.running_spec(c)
         request = {
             "exec_in": c.state.pid,
             "process": self._process(c, e, container_spec),
