@@ -373,3 +373,13 @@ def test_userland_proxy_serves_loopback_and_hairpin_from_its_own_process(net):
     again.close()
     net.stop()
     assert not os.path.exists(f"/proc/{proxy}")  # gone with the daemon
+
+
+def test_a_bridge_deleted_behind_the_daemons_back_is_made_again(net):
+    import subprocess
+
+    bridge = net.own_marks()[0]
+    ok(net.cli("run", "--rm", "busybox", "true"))
+    subprocess.run(["ip", "link", "del", bridge], check=True)
+    text = ok(net.cli("run", "--rm", "busybox", "sh", "-c", "ip -o -4 addr show eth0"))
+    assert "inet 10." in text and os.path.exists(f"/sys/class/net/{bridge}")

@@ -223,6 +223,15 @@ class NetworkService:
             ip_range = ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None
             self.pools[record["Id"]] = ipam.Pool(subnet, gateway, ip_range)
 
+    def _restore_bridge(self, name: str) -> None:
+        """A bridge deleted behind our back (`ip link del`, another tool): make it again rather than
+        fail every start on that network."""
+        for record in self.networks.values():
+            if netstore.is_bridge(record) and netstore.bridge_name(record) == name:
+                log.warning("bridge %s of network %s had gone; making it again", name, record["Name"])
+                self._bring_up(record)
+                return
+
     def _bridge_rules(self) -> list[BridgeRules]:
         rules = []
         for record in self.networks.values():
@@ -587,6 +596,8 @@ class NetworkService:
         sandbox.create(path)
         try:
             for iface in interfaces:
+                if iface.bridge and not os.path.exists(f"/sys/class/net/{iface.bridge}"):
+                    self._restore_bridge(iface.bridge)
                 sandbox.add_interface(path, iface)
         except BaseException:
             sandbox.destroy(path)
