@@ -2,8 +2,6 @@
 (cli/command/container/opts.go): a seccomp profile named by path is read here and sent inline,
 and `systempaths=unconfined` becomes empty MaskedPaths and ReadonlyPaths."""
 
-import json
-
 from dockyard.cli.flags import Opt, UsageError
 
 SECURITY_OPTIONS = (
@@ -13,6 +11,7 @@ _BUILTIN_PROFILES = ("builtin", "unconfined")
 
 
 def _inline_profile(path: str) -> str:
+    import json  # only when a profile file is given: the CLI starts on every `run`
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -35,7 +34,7 @@ def security_fields(values: dict) -> dict:
         if not sep and key != "no-new-privileges":
             key, sep, value = opt.partition(":")
         if (not sep or not value) and key != "no-new-privileges":
-            raise UsageError(f"Invalid --security-opt: {json.dumps(opt)}")
+            raise UsageError(f'Invalid --security-opt: "{opt}"')
         if opt == "systempaths=unconfined":
             fields["MaskedPaths"], fields["ReadonlyPaths"] = [], []
             continue
