@@ -67,13 +67,19 @@ class PrivateDaemon:
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"dockyardd exited early:\n{self.log()}")
+                self._give_up("dockyardd exited early")
             try:
                 self.client.call("GET", "/_ping")
                 return self
             except Exception:  # noqa: BLE001 - not listening yet
                 time.sleep(0.05)
-        raise RuntimeError(f"dockyardd did not answer within 15 s:\n{self.log()}")
+        self._give_up("dockyardd did not answer within 15 s")
+
+    def _give_up(self, why: str) -> None:
+        """A daemon that never came up leaves nothing behind; its log goes into the error."""
+        text = self.log()
+        self.cleanup()
+        raise RuntimeError(f"{why}:\n{text}")
 
     def import_busybox(self) -> None:
         with open(self.busybox_tar, "rb") as f:
