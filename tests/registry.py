@@ -82,13 +82,15 @@ class Registry:
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"docker-registry exited early:\n{self.log()}")
+                break
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not listen within 15 s:\n{self.log()}")
+        text = self.log()
+        self.stop()  # a registry that never came up leaves no process or directory behind
+        raise RuntimeError(f"docker-registry did not start:\n{text}")
 
     def log(self) -> str:
         try:
