@@ -14,21 +14,31 @@ PIDFILE    := /run/dockyardd.pid
 # tini for --init.
 APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
-# and Docker's own daemon for the interoperability tests.
-APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io
-# What the benchmark adds: Docker's own daemon to compare against.
-APT_BENCH_PACKAGES := docker.io
+# Docker's own daemon (and its runc) for the interoperability and runtime tests, and a C compiler
+# for the seccomp probe.
+APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev
+# What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
+APT_BENCH_PACKAGES := docker.io docker-registry
+# bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
+BENCHES       := lifecycle pull save-load commit ports build
+BENCH_SCRIPTS := bench/run_latency $(addprefix bench/,$(subst -,_,$(BENCHES)))
 
-.PHONY: up test test-packages system-packages venv install start image hello lint bench bench-lifecycle bench-pull bench-save-load bench-commit bench-ports bench-build clean
+# Install the Debian packages named in $(1) that are missing, saying which ($(2)).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $(2) packages:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+endef
+
+.PHONY: up test test-packages bench-packages system-packages venv install start image hello lint bench \
+	$(addprefix bench-,$(BENCHES)) clean
 
 up: install start image hello
 
 system-packages:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing system packages:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(APT_PACKAGES),system)
 
 $(VENV)/.installed: pyproject.toml
 	/usr/bin/python3 -m venv $(VENV)
@@ -63,50 +73,20 @@ hello: image
 	dockyard -H unix://$(SOCKET) run --rm busybox echo "hello from dockyard"
 
 test-packages:
-	@missing=$$(for p in $(APT_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing test packages:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(APT_TEST_PACKAGES),test)
+
+bench-packages:
+	$(call apt_install,$(APT_BENCH_PACKAGES),benchmark)
 
 test: venv test-packages
-	$(VENV)/bin/ruff check src tests bench bench/run_latency bench/lifecycle bench/pull bench/save_load bench/commit bench/ports bench/build
+	$(VENV)/bin/ruff check src tests bench $(BENCH_SCRIPTS)
 	$(VENV)/bin/pytest -q
 
-bench: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+bench: venv bench-packages
 	$(PY) bench/run_latency
 
-bench-lifecycle: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/lifecycle
-
-bench-pull: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES) docker-registry; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/pull
-
-bench-save-load: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/save_load
-
-bench-commit: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/commit
-
-bench-ports: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/ports
-
-bench-build: venv
-	@missing=$$(for p in $(APT_BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
-	$(PY) bench/build
+$(addprefix bench-,$(BENCHES)): bench-%: venv bench-packages
+	$(PY) bench/$(subst -,_,$*)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

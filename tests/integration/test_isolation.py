@@ -188,3 +188,42 @@ def test_bad_values_are_refused_before_anything_exists(daemon, args, message):
     before = out(daemon.cli("ps", "-aq"))
     assert message in err(daemon.cli("create", *args, "busybox", "true"))
     assert out(daemon.cli("ps", "-aq")) == before
+
+
+def test_systempaths_unconfined_unmasks_proc(daemon):
+    script = "grep -c ' /proc/timer_list ' /proc/self/mountinfo; grep -c ' /proc/sys ' /proc/self/mountinfo"
+    assert out(daemon.cli("run", "--rm", "busybox", "sh", "-c", script)).split() == ["1", "1"]
+    r = daemon.cli("run", "--rm", "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c", script)
+    assert r.stdout.decode().split() == ["0", "0"]  # grep -c exits 1 on no match
+    r = daemon.docker("run", "--rm", "--security-opt", "systempaths=unconfined", "busybox", "sh", "-c", script)
+    assert r.stdout.decode().split() == ["0", "0"]
+
+
+def test_blkio_throttle_oom_kill_disable_and_cgroupns(daemon):
+    disk = next((f"/dev/{name}" for name in ("vda", "sda", "nvme0n1", "xvda") if os.path.exists(f"/dev/{name}")),
+                None)
+    if disk is None:
+        pytest.skip("no block device to throttle")
+    st = os.stat(disk)
+    cid = out(daemon.cli("run", "-d", "-m", "64m", "--oom-kill-disable", "--device-read-bps", f"{disk}:1mb",
+                         "--device-write-iops", f"{disk}:100", "--cgroupns", "private", "busybox",
+                         "sleep", "30")).strip()
+    try:
+        blkio, memory = f"/sys/fs/cgroup/blkio/dockyard/{cid}", f"/sys/fs/cgroup/memory/dockyard/{cid}"
+        if not os.path.isdir(blkio):
+            pytest.skip("no cgroup v1 blkio hierarchy here")
+        numbers = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+        assert f"{numbers} 1048576" in open(f"{blkio}/blkio.throttle.read_bps_device").read()
+        assert f"{numbers} 100" in open(f"{blkio}/blkio.throttle.write_iops_device").read()
+        assert "oom_kill_disable 1" in open(f"{memory}/memory.oom_control").read()
+        # a private cgroup namespace roots the container's view at its own cgroup
+        assert out(daemon.cli("exec", cid, "cat", "/proc/self/cgroup")).splitlines()[0].endswith(":/")
+    finally:
+        out(daemon.cli("rm", "-f", cid))
+    host_view = out(daemon.cli("run", "--rm", "busybox", "cat", "/proc/self/cgroup"))
+    assert "/dockyard/" in host_view  # the default on a v1 host: the host's cgroup namespace
+
+
+def test_kernel_memory_is_accepted_with_a_warning(daemon):
+    r = daemon.cli("run", "--rm", "--kernel-memory", "50m", "busybox", "true")
+    assert r.returncode == 0 and "WARNING: Kernel memory limits" in r.stderr.decode()

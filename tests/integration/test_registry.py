@@ -344,3 +344,17 @@ def test_run_pulls_a_missing_image_unless_told_not_to(pushed, busybox_tar):
         assert always.returncode == 0 and "Status: Image is up to date" in always.stderr.decode()
     finally:
         d.cleanup()
+
+
+def test_docker_hub_names_are_pulled_from_a_registry_mirror(daemon, registry, busybox_tar, tmp_path):
+    """`--registry-mirror`: `busybox` (docker.io/library/busybox) comes from the mirror."""
+    mirrored = f"{registry.host}/library/busybox:mirrored"
+    image_id = import_as(daemon, mirrored, "")
+    ok(cli(daemon, "push", mirrored, home=tmp_path))
+    d = PrivateDaemon(busybox_tar, ["--registry-mirror", f"http://{registry.host}"]).start()
+    try:
+        text = ok(cli(d, "pull", "busybox:mirrored", home=tmp_path))
+        assert "docker.io/library/busybox:mirrored" in text
+        assert d.client.call("GET", "/images/busybox:mirrored/json")["Id"] == image_id
+    finally:
+        d.cleanup()

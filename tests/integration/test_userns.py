@@ -87,11 +87,8 @@ def test_container_root_is_an_unprivileged_host_user(remapped):
         source = out(remapped.cli("inspect", "-f", "{{range .Mounts}}{{.Source}}{{end}}", cid)).strip()
         assert os.stat(os.path.join(source, "f")).st_uid == BASE
         # image files belong to the container's root too: they were unpacked in the remapped range
-        assert "root" in out(remapped.cli("exec", cid, "ls", "-ln", "/bin/busybox")).split()[2:4] or \
-            out(remapped.cli("exec", cid, "stat", "-c", "%u", "/bin/busybox")).strip() == "0"
+        assert out(remapped.cli("exec", cid, "stat", "-c", "%u", "/bin/busybox")).strip() == "0"
         assert out(remapped.cli("exec", cid, "id", "-u")).strip() == "0"
-        exec_pid = subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True, text=True).stdout.split()
-        assert exec_pid
     finally:
         remapped.cli("rm", "-f", "-v", cid)
 

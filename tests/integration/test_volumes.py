@@ -227,3 +227,11 @@ def test_bind_propagation(daemon, host_dir):
             out(daemon.cli("rm", "-f", cid))
     finally:
         subprocess.run(["umount", "-l", shared], check=True)
+
+
+def test_selinux_relabel_modes_are_accepted(daemon, host_dir):
+    # z and Z ask for SELinux relabelling, which this host does not use: accepted, as Docker does
+    assert out(daemon.cli("run", "--rm", "-v", f"{host_dir}:/shared:z", "-v", "relabel-vol:/private:Z,ro",
+                          "busybox", "sh", "-c", "touch /shared/ok && test -d /private && echo yes")) == "yes\n"
+    assert os.path.exists(os.path.join(host_dir, "ok"))
+    out(daemon.cli("volume", "rm", "relabel-vol"))

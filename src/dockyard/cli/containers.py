@@ -180,6 +180,17 @@ def _labels(entries: list[str]) -> dict[str, str]:
     return labels
 
 
+def _driver_options(entries: list[str]) -> dict[str, str]:
+    """`-o/--opt key=value` of `network create` and `volume create`."""
+    options = {}
+    for option in entries:
+        key, eq, value = option.partition("=")
+        if not eq:
+            raise UsageError(f'invalid argument "{option}" for "-o, --opt" flag: {option} is not a key=value pair')
+        options[key] = value
+    return options
+
+
 def _read_lines_file(path: str, what: str) -> list[str]:
     """Docker's env/label file format: one KEY=VALUE (or KEY) per line, # comments, blank lines."""
     try:

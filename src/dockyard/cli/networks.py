@@ -3,7 +3,7 @@
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _filters_json, _labels, _parse
+from dockyard.cli.containers import _driver_options, _filters_json, _labels, _parse
 from dockyard.cli.flags import Command, Opt, UsageError
 
 CREATE = Command("network create", "[OPTIONS] NETWORK", "Create a network", (
@@ -44,22 +44,12 @@ DISCONNECT = Command("network disconnect", "[OPTIONS] NETWORK CONTAINER", "Disco
 ), min_args=2, max_args=2)
 
 
-def _daemon_error(exc: APIError) -> int:
-    sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-    return 1
-
-
 def create(client: Client, argv: list[str]) -> int:
     parsed = _parse(CREATE, argv)
     if parsed is None:
         return 0
     values, args = parsed
-    options = {}
-    for option in values["opt"]:
-        key, eq, value = option.partition("=")
-        if not eq:
-            raise UsageError(f'invalid argument "{option}" for "-o, --opt" flag: {option} is not a key=value pair')
-        options[key] = value
+    options = _driver_options(values["opt"])
     if len(values["gateway"]) > len(values["subnet"]) or len(values["ip_range"]) > len(values["subnet"]):
         raise UsageError("every ip-range or gateway must have a corresponding subnet")
     configs = []
@@ -114,7 +104,8 @@ def rm(client: Client, argv: list[str]) -> int:
         try:
             client.call("DELETE", f"/networks/{name}")
         except APIError as exc:
-            failed = bool(_daemon_error(exc))
+            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            failed = True
             continue
         sys.stdout.write(name + "\n")
     return 1 if failed else 0

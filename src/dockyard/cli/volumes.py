@@ -3,7 +3,7 @@
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _filters_json, _labels, _parse
+from dockyard.cli.containers import _driver_options, _filters_json, _labels, _parse
 from dockyard.cli.flags import Command, Opt, UsageError
 
 CREATE = Command("volume create", "[OPTIONS] [VOLUME]", "Create a volume", (
@@ -37,12 +37,7 @@ def create(client: Client, argv: list[str]) -> int:
     values, args = parsed
     if args and values["name"] and args[0] != values["name"]:
         raise UsageError("conflicting options: either specify --name or provide positional arg, not both")
-    options = {}
-    for option in values["opt"]:
-        key, eq, value = option.partition("=")
-        if not eq:
-            raise UsageError(f'invalid argument "{option}" for "-o, --opt" flag: {option} is not a key=value pair')
-        options[key] = value
+    options = _driver_options(values["opt"])
     body = {"Name": args[0] if args else values["name"] or "", "Driver": values["driver"], "DriverOpts": options,
             "Labels": _labels(values["label"])}
     volume = client.call("POST", "/volumes/create", body=body)

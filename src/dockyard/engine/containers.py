@@ -249,10 +249,7 @@ class ContainerService:
             self.init_binary()
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
-        warnings = isolation.validate(host_config, self.get)
-        if self.idmap is not None and host_config.get("Privileged") and host_config.get("UsernsMode") != "host":
-            raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
-                                   "container in the host namespace when running privileged mode")
+        warnings = isolation.validate(host_config, self.get, self.idmap)
         host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
@@ -322,11 +319,8 @@ class ContainerService:
             readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
         )
         isolation.apply(spec, c.host_config, self.get, cgroups.version() == 1,
-                        lambda cid: self._dir(cid or c.id))
+                        lambda cid: self._dir(cid or c.id), self.idmap)
         securityopts.apply(spec, c.host_config)
-        if self.idmap is not None and c.host_config.get("UsernsMode") != "host":
-            spec["linux"]["namespaces"].append({"type": "user"})
-            spec["linux"]["uidMappings"], spec["linux"]["gidMappings"] = self.idmap.oci()
         limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
         if limits:
             # Docker's HostConfig names; the runtime writes them into the cgroup before exec.

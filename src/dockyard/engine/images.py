@@ -111,9 +111,6 @@ class ImageService:
             # Parents go too when nothing else names or uses them; quietly stop at the first that stays.
             self._delete(parent, records, force=False, prune=True, quiet=True)
 
-    def publish(self, report: list[dict]) -> None:
-        """Kept for callers that build reports elsewhere; `remove` publishes its own events."""
-
     # -- tag ---------------------------------------------------------------------------------
     def tag(self, source: str, repo: str, tag: str) -> reference.Reference:
         image = self.store.get(source)

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux import capabilities
 from dockyard.runtime.linux import syscalls as sc
 
@@ -137,9 +137,12 @@ def _check_mode(kind: str, mode: str) -> None:
     raise InvalidParameter(f"invalid {flag}: {mode}")
 
 
-def validate(host_config: dict, find_container) -> list[str]:
+def validate(host_config: dict, find_container, idmap=None) -> list[str]:
     """Refuse bad isolation settings before the container exists; return Docker-style warnings."""
     warnings = []
+    if idmap is not None and host_config.get("Privileged") and host_config.get("UsernsMode") != "host":
+        raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
+                               "container in the host namespace when running privileged mode")
     for kind, mode in _modes(host_config).items():
         _check_mode(kind, mode)
         if mode.startswith("container:"):
@@ -177,10 +180,7 @@ def validate(host_config: dict, find_container) -> list[str]:
 
 
 def _running_pid(find_container, name: str, what: str) -> tuple[str, int]:
-    try:
-        target = find_container(name)
-    except NotFound:
-        raise
+    target = find_container(name)  # NotFound: "No such container: x"
     if not target.state.running or not target.state.pid:
         raise Conflict(f"cannot join {what} of a non running container: {target.id}")
     return target.id, target.state.pid
@@ -205,8 +205,9 @@ def unmount_shareable_shm(container_dir: str) -> None:
         sc.umount2(path, sc.MNT_DETACH)
 
 
-def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, container_dir) -> None:
-    """Shape the OCI spec from HostConfig's isolation settings (at start)."""
+def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, container_dir, idmap=None) -> None:
+    """Shape the OCI spec from HostConfig's isolation settings (at start). ``idmap``: the daemon's
+    --userns-remap ranges, which give the container a user namespace unless `--userns host`."""
     linux = spec["linux"]
     process = spec["process"]
     privileged = bool(host_config.get("Privileged"))
@@ -231,9 +232,8 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, contai
     if modes["uts"] == "host":
         spec.pop("hostname", None)
     devices = [d for d in linux.get("devices", [])]
-    rules = [] if privileged else list(DEFAULT_DEVICE_RULES)
+    rules = ["a *:* rwm"] if privileged else list(DEFAULT_DEVICE_RULES)
     if privileged:
-        rules = ["a *:* rwm"]
         have = {d["path"] for d in devices}
         devices += [d for d in host_devices() if d["path"] not in have]
         linux["maskedPaths"], linux["readonlyPaths"] = [], []
@@ -253,8 +253,13 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, contai
         linux["sysctl"] = dict(host_config["Sysctls"])
     if host_config.get("OomScoreAdj"):
         process["oomScoreAdj"] = host_config["OomScoreAdj"]
-    if "systempaths=unconfined" in (host_config.get("SecurityOpt") or []):
-        linux["maskedPaths"], linux["readonlyPaths"] = [], []
+    # The API's own lists (the docker CLI sends empty ones for `--security-opt systempaths=unconfined`).
+    for field, key in (("MaskedPaths", "maskedPaths"), ("ReadonlyPaths", "readonlyPaths")):
+        if host_config.get(field) is not None and not privileged:
+            linux[key] = list(host_config[field])
+    if idmap is not None and modes["userns"] != "host":
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"], linux["gidMappings"] = idmap.oci()
 
 
 def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container, container_dir) -> None:

@@ -113,9 +113,7 @@ class MountPlanner:
         from dockyard.volumes.store import validate_options
 
         for point in points:  # validate the drivers and options of volumes to be made, first
-            if point["Type"] == "volume" and point.get("Name") and not _exists(self.volumes, point["Name"]):
-                validate_options(point["Driver"], point.get("driver_options") or {})
-            elif point["Type"] == "volume" and not point.get("Name"):
+            if point["Type"] == "volume" and not (point.get("Name") and _exists(self.volumes, point["Name"])):
                 validate_options(point["Driver"], point.get("driver_options") or {})
         for point in points:
             if point["Type"] != "volume":

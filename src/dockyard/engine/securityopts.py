@@ -157,3 +157,5 @@ def apply(spec: dict, host_config: dict) -> None:
         spec["linux"].pop("seccomp", None)
     else:
         spec["linux"]["seccomp"] = profile
+    if options.systempaths_unconfined:
+        spec["linux"]["maskedPaths"], spec["linux"]["readonlyPaths"] = [], []

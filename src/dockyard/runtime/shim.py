@@ -20,7 +20,7 @@ import termios
 
 from dockyard.engine.jsonlog import JsonLogWriter
 from dockyard.runtime import oci
-from dockyard.runtime.linux import enter, init
+from dockyard.runtime.linux import enter, init, userns
 from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import receive_master
@@ -150,10 +150,7 @@ def _map_user_namespace(request: dict, child: int, sync: tuple[int, int, int, in
     pid_1 = -1
     try:
         if os.read(from_child, 1) == b"U":
-            with open(f"/proc/{child}/uid_map", "w") as f:
-                f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux["uidMappings"]))
-            with open(f"/proc/{child}/gid_map", "w") as f:
-                f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux["gidMappings"]))
+            userns.write_maps(child, linux["uidMappings"], linux["gidMappings"])
             os.write(from_shim, b"M")
             line = b""
             while chunk := os.read(from_child, 32):

@@ -1,5 +1,7 @@
 """Capability names and numbers, Docker's default set, and applying the five sets to a process."""
 
+import functools
+
 from dockyard.runtime.linux import syscalls
 
 NAMES = [
@@ -22,6 +24,7 @@ DOCKER_DEFAULT = [
 ]
 
 
+@functools.cache  # the kernel's and our bounding set do not change while we run: read them once
 def last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -30,6 +33,7 @@ def last_cap() -> int:
         return len(NAMES) - 1
 
 
+@functools.cache
 def host_bounding() -> int:
     """The bounding set we run under: no process started here can hold more."""
     with open("/proc/self/status") as f:

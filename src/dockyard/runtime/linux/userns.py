@@ -1,7 +1,6 @@
 """User-namespace remapping (`dockyardd --userns-remap`): root in a container is an unprivileged
 range of host IDs, taken from /etc/subuid and /etc/subgid as Docker takes them."""
 
-import os
 import pwd
 import subprocess
 from dataclasses import dataclass
@@ -35,26 +34,15 @@ class IdMap:
         return gid - self.gid_base if self.gid_base <= gid < self.gid_base + self.size else 65534
 
 
-def _ranges(path: str, names: set[str]) -> list[tuple[int, int]]:
+def _ranges(path: str, names: set[str] | None = None) -> list[tuple[int, int]]:
+    """(start, count) entries of /etc/subuid or /etc/subgid: those of ``names``, or all."""
     out = []
     try:
         with open(path) as f:
             for line in f:
                 parts = line.strip().split(":")
-                if len(parts) == 3 and parts[0] in names and parts[1].isdigit() and parts[2].isdigit():
-                    out.append((int(parts[1]), int(parts[2])))
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def _all_ranges(path: str) -> list[tuple[int, int]]:
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                parts = line.strip().split(":")
-                if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                if len(parts) == 3 and (names is None or parts[0] in names) and parts[1].isdigit() \
+                        and parts[2].isdigit():
                     out.append((int(parts[1]), int(parts[2])))
     except FileNotFoundError:
         pass
@@ -62,7 +50,7 @@ def _all_ranges(path: str) -> list[tuple[int, int]]:
 
 
 def _free_start(size: int) -> int:
-    taken = _all_ranges("/etc/subuid") + _all_ranges("/etc/subgid")
+    taken = _ranges("/etc/subuid") + _ranges("/etc/subgid")
     start = 100000
     while any(start < s + n and s < start + size for s, n in taken):
         start = max(s + n for s, n in taken if start < s + n and s < start + size)
@@ -106,15 +94,9 @@ def remap(setting: str) -> IdMap:
     return IdMap(uids[0][0], gids[0][0], min(uids[0][1], gids[0][1]))
 
 
-def write_maps(pid: int, idmap: IdMap) -> None:
-    """From the parent (which holds CAP_SETUID/CAP_SETGID here): map the child's new user namespace."""
-    with open(f"/proc/{pid}/uid_map", "w") as f:
-        f.write(f"0 {idmap.uid_base} {idmap.size}\n")
-    with open(f"/proc/{pid}/gid_map", "w") as f:
-        f.write(f"0 {idmap.gid_base} {idmap.size}\n")
-
-
-def shift_tree_owner(path: str, idmap: IdMap) -> None:
-    """chown a directory (not its contents) into the remapped range."""
-    st = os.lstat(path)
-    os.lchown(path, idmap.host_uid(st.st_uid), idmap.host_gid(st.st_gid))
+def write_maps(pid: int, uid_mappings: list[dict], gid_mappings: list[dict]) -> None:
+    """From the parent (which holds CAP_SETUID/CAP_SETGID here): map the child's new user namespace
+    with the spec's `linux.uidMappings` and `gidMappings`."""
+    for kind, mappings in (("uid", uid_mappings), ("gid", gid_mappings)):
+        with open(f"/proc/{pid}/{kind}_map", "w") as f:
+            f.write("".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings))
