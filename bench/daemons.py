@@ -189,6 +189,16 @@ def dockerd_command(dockerd: str, tmp: Path, host: str, cgroup_parent: str) -> l
             "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/{cgroup_parent}"]
 
 
+def with_bridge_and_iptables(argv: list[str], bridge: str, gateway_cidr: str) -> list[str]:
+    """``argv`` of dockerd_command turned into a dockerd with a bridge of its own (made here, up, with
+    ``gateway_cidr``; delete it afterwards) and its iptables rules (remove them with undo_iptables)."""
+    check(["ip", "link", "add", bridge, "type", "bridge"])
+    check(["ip", "addr", "add", gateway_cidr, "dev", bridge])
+    check(["ip", "link", "set", bridge, "up"])
+    drop = {"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"}
+    return [a for a in argv if a not in drop] + [f"--bridge={bridge}", "--iptables=true"]
+
+
 def free_subnet24(avoid: set[str] = frozenset()) -> str:
     """A /24 in 10.0.0.0/8 that no host route covers, as "10.a.b" (for a private bridge)."""
     import ipaddress
@@ -437,13 +447,8 @@ class Daemons:
             argv = dockerd_command(dockerd, self.tmp, self.docker_host, self.docker_cgroup_parent)
             if networking:
                 bridge = f"dkb{os.getpid():x}"[:15]
-                check(["ip", "link", "add", bridge, "type", "bridge"])
                 self.bridges.append(bridge)
-                check(["ip", "addr", "add", f"{self.docker_subnet}.1/24", "dev", bridge])
-                check(["ip", "link", "set", bridge, "up"])
-                drop = {"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"}
-                argv = [a for a in argv if a not in drop] + [f"--bridge={bridge}", "--iptables=true",
-                                                             "--ip-forward=false"]
+                argv = with_bridge_and_iptables(argv, bridge, f"{self.docker_subnet}.1/24") + ["--ip-forward=false"]
                 self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, iptables")
             else:
                 self.notes.append("docker: a private dockerd with its own containerd, --bridge=none --iptables=false")

@@ -164,10 +164,15 @@ def _bench_daemons():
 
 class PrivateDocker:
     """A Debian docker.io dockerd of our own (socket, roots, containerd under a temp dir; no bridge,
-    no iptables), for interoperability tests. Its containers need `--network none`."""
+    no iptables), for interoperability tests. Its containers need `--network none`. With
+    ``bridge_cidr`` (e.g. 10.1.2.1/24) it gets a bridge of its own and its iptables rules, which
+    cleanup() removes with the bridge."""
 
-    def __init__(self) -> None:
+    def __init__(self, bridge_cidr: str | None = None) -> None:
         self.bench = _bench_daemons()
+        self.bridge_cidr = bridge_cidr
+        self.bridge = f"dk{os.urandom(3).hex()}" if bridge_cidr else None
+        self.rules_before = self.bench.iptables_rules() if bridge_cidr else {}
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-dockerd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/docker.sock"
         self.cgroup_parent = f"dockyard-test-docker-{os.getpid()}"
@@ -180,6 +185,8 @@ class PrivateDocker:
         if not dockerd or not os.path.exists(DOCKER_CLI):
             return "dockerd or the docker CLI is not installed (apt-get install docker.io)"
         argv = self.bench.dockerd_command(dockerd, self.dir, self.host, self.cgroup_parent)
+        if self.bridge:
+            argv = self.bench.with_bridge_and_iptables(argv, self.bridge, self.bridge_cidr)
         with open(self.dir / "dockerd.log", "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
@@ -193,10 +200,8 @@ class PrivateDocker:
         return f"dockerd did not answer within 60 s: {self.log()[-2000:]}"
 
     def own_marks(self) -> tuple[str, ...]:
-        """Names only this daemon's host objects carry: its bridge and chains, its directory."""
-        args = self.extra_args
-        bridge = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--bridge"), None)
-        return tuple(m for m in (bridge, self.dir) if m)
+        """Names only this daemon's host objects carry: its bridge, its directory."""
+        return tuple(m for m in (self.bridge, str(self.dir)) if m)
 
     def log(self) -> str:
         try:
@@ -221,6 +226,9 @@ class PrivateDocker:
                 self.proc.wait()
         self.bench.unmount_under(str(self.dir))
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.bridge:
+            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
+            self.bench.undo_iptables(self.rules_before, [self.bridge])
         self.bench.remove_dockerd_paths(self.paths_before)
         for hierarchy in Path("/sys/fs/cgroup").glob("*"):
             if (hierarchy / self.cgroup_parent).is_dir():

@@ -93,3 +93,19 @@ def free_port_pair() -> int:
         finally:
             first.close()
             second.close()
+
+
+def wait_http(url: str, timeout: float = 10) -> str:
+    """The body at ``url`` once something answers there (a server may still be starting)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

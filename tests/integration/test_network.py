@@ -10,11 +10,10 @@ import socket
 import struct
 import threading
 import time
-import urllib.request
 
 import pytest
 from conftest import PrivateDaemon
-from netstate import free_port_pair, free_prefix, host_network_state, settled_leftovers
+from netstate import free_port_pair, free_prefix, host_network_state, settled_leftovers, wait_http
 
 HTTPD = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -45,18 +44,6 @@ def _inspect(d, ref: str, template: str) -> str:
     return ok(d.cli("inspect", "-f", template, ref)).strip()
 
 
-def _wait_http(url: str, timeout: float = 10) -> str:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                return r.read().decode()
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def test_none_has_only_loopback_and_no_route(net):
     r = net.cli("run", "--rm", "--network", "none", "busybox", "sh", "-c", "ip -o link; ping -c1 -W1 10.1.2.3")
     assert r.returncode != 0
@@ -73,7 +60,7 @@ def test_default_bridge_address_mac_gateway_hosts_and_no_embedded_dns(net):
     assert _inspect(net, "d1", "{{.NetworkSettings.MacAddress}}") == mac
     gateway = _inspect(net, "d1", "{{.NetworkSettings.Gateway}}")
     assert gateway.endswith(".1") and ip.rsplit(".", 1)[0] == gateway.rsplit(".", 1)[0]
-    assert _wait_http(f"http://{ip}/") == f"hello-{cid[:12]}\n"  # host -> container over the bridge
+    assert wait_http(f"http://{ip}/") == f"hello-{cid[:12]}\n"  # host -> container over the bridge
     hosts = ok(net.cli("exec", "d1", "cat", "/etc/hosts"))
     assert f"{ip}\t{cid[:12]}\n" in hosts and hosts.startswith("127.0.0.1\tlocalhost\n")
     inside = ok(net.cli("exec", "d1", "ip", "-o", "addr", "show", "eth0"))
@@ -202,7 +189,7 @@ def test_published_ports_from_the_host_port_command_ps_and_conflicts(net):
     host_port = int(port.rsplit(":", 1)[1])
     low, high = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
     assert low <= host_port <= high
-    assert _wait_http(f"http://127.0.0.1:{host_port}/").startswith("hello-")
+    assert wait_http(f"http://127.0.0.1:{host_port}/").startswith("hello-")
     listing = ok(net.cli("port", "web")).splitlines()
     assert f"80/tcp -> 127.0.0.1:{host_port}" in listing and f"7000/tcp -> 0.0.0.0:{p}" in listing
     assert any(line.startswith("80/udp -> 0.0.0.0:") for line in listing)
@@ -222,7 +209,7 @@ def test_published_ports_from_the_host_port_command_ps_and_conflicts(net):
     # -P publishes EXPOSEd ports on ephemeral ports
     ok(net.cli("run", "-d", "--name", "all", "-P", "--expose", "80", "busybox", "sh", "-c", HTTPD))
     mapped = ok(net.cli("port", "all", "80/tcp")).strip()
-    assert _wait_http(f"http://127.0.0.1:{mapped.rsplit(':', 1)[1]}/").startswith("hello-")
+    assert wait_http(f"http://127.0.0.1:{mapped.rsplit(':', 1)[1]}/").startswith("hello-")
     ok(net.cli("rm", "-f", "web", "clash", "all"))
     r = net.cli("run", "--rm", "-p", "70000:80", "busybox", "true")
     assert r.returncode != 0 and "invalid" in r.stderr.decode()
@@ -279,7 +266,7 @@ def test_daemon_restart_keeps_running_networks_and_drops_stale_rules(net):
     net.proc.wait()
     os.kill(goes_pid, signal.SIGKILL)  # exits while no daemon watches
     net.start()
-    assert _wait_http(f"http://127.0.0.1:{stay_port}/").startswith("hello-")
+    assert wait_http(f"http://127.0.0.1:{stay_port}/").startswith("hello-")
     ok(net.cli("exec", "stay", "nslookup", "stay"))  # the embedded DNS server is back
     for _ in range(100):
         if _inspect(net, "goes", "{{.State.Status}}") == "exited":
@@ -358,7 +345,7 @@ def _proxy_processes(daemon_pid: int) -> list[int]:
 def test_userland_proxy_serves_loopback_and_hairpin_from_its_own_process(net):
     cid = ok(net.cli("run", "-d", "--name", "web", "-p", "80", "busybox", "sh", "-c", HTTPD)).strip()
     port = int(ok(net.cli("port", "web", "80")).strip().rsplit(":", 1)[1])
-    assert _wait_http(f"http://127.0.0.1:{port}/") == f"hello-{cid[:12]}\n"
+    assert wait_http(f"http://127.0.0.1:{port}/") == f"hello-{cid[:12]}\n"
     gateway = _inspect(net, "web", "{{.NetworkSettings.Gateway}}")
     # hairpin: the container, and a neighbour, through the host's side of the bridge
     assert ok(net.cli("exec", "web", "wget", "-qO-", f"http://{gateway}:{port}/")) == f"hello-{cid[:12]}\n"

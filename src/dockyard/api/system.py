@@ -6,6 +6,7 @@ import platform
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.api.http import Request, Response
 from dockyard.images.importer import host_architecture
+from dockyard.network.bridge import read_sysctl
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 PING_HEADERS = {
@@ -40,6 +41,12 @@ def _mem_total() -> int:
 
 def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def _warnings(daemon) -> list[str] | None:
+    """Docker's `Warnings`: lines the CLI prints under `info` (None when all is well)."""
+    found = [w for w in (daemon.networks.firewall_warning(),) if w]
+    return found or None
 
 
 def register(router, daemon) -> None:
@@ -77,7 +84,9 @@ def register(router, daemon) -> None:
                         "Log": ["json-file"]},
             "MemoryLimit": True, "SwapLimit": True, "KernelMemory": False, "KernelMemoryTCP": False,
             "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True, "PidsLimit": True,
-            "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+            "IPv4Forwarding": read_sysctl("net/ipv4/ip_forward") == "1",
+            "BridgeNfIptables": read_sysctl("net/bridge/bridge-nf-call-iptables") == "1",
+            "BridgeNfIp6tables": read_sysctl("net/bridge/bridge-nf-call-ip6tables") == "1",
             "Debug": False, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
             "NGoroutines": 1, "SystemTime": rfc3339_ns(now_ns()), "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs", "CgroupVersion": _cgroup_version(), "NEventsListener": 0,
@@ -97,7 +106,7 @@ def register(router, daemon) -> None:
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
             "SecurityOptions": ["name=seccomp,profile=default", "name=cgroupns"],
-            "Warnings": None,
+            "Warnings": _warnings(daemon),
         })
 
     async def disk_usage(req: Request) -> Response:

@@ -99,6 +99,9 @@ def info(client: Client, argv: list[str]) -> int:
         f" Experimental: {str(i['ExperimentalBuild']).lower()}\n"
         f" Live Restore Enabled: {str(i['LiveRestoreEnabled']).lower()}\n"
     )
+    if i.get("Warnings"):  # on stderr, after the rest, as docker prints them
+        sys.stdout.flush()
+        sys.stderr.write("\n" + "\n".join(i["Warnings"]) + "\n")
     return 0
 
 

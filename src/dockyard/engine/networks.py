@@ -29,6 +29,8 @@ from dockyard.util.ids import new_id
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 log = logging.getLogger("dockyard.networks")
+FIREWALL_POLL = 3.0  # seconds between two checks of our netfilter rules when nothing woke us sooner
+FIREWALL_SETTLE = 0.1  # a burst of ruleset changes (another daemon starting) gets one check
 VALID_NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
@@ -80,6 +82,9 @@ class NetworkService:
         self.live: dict[str, Live] = {}
         self.userland = Userland()  # the proxy process, started with the first published TCP port
         self.pools_config = options.default_pools or ipam.DEFAULT_POOLS
+        self.firewall_repairs = 0  # how many times our rules had been removed and were put back
+        self.firewall_repaired_at = 0
+        self._firewall_wake: asyncio.Event | None = None
 
     # -- start-up and shut-down ------------------------------------------------------------
     def load(self) -> None:
@@ -96,7 +101,6 @@ class NetworkService:
                     log.error("network %s: %s", record["Name"], exc)
         if self.firewall is not None:
             self._enable_forwarding()
-            self.firewall.setup()
         keep = set()
         for c in self.containers.list():
             settings = c.network_settings or {}
@@ -114,6 +118,8 @@ class NetworkService:
                 if name not in keep:
                     netns.remove(os.path.join(self.netns_dir, name))
         self._apply_rules()
+        if self.firewall is not None:
+            self.firewall.heal()  # the jumps into our chains (missing at a first start: not a repair)
 
     def shutdown(self) -> None:
         """Stop serving; when no container runs any more, take down bridges and rules too, so a
@@ -190,7 +196,7 @@ class NetworkService:
         return config
 
     def _taken_subnets(self, exclude_bridge: str = "", exclude_id: str | None = None) -> list:
-        taken = [n for iface, n in ipam.host_routes() if iface != exclude_bridge]
+        taken = [n for iface, n in (*ipam.host_routes(), *ipam.host_address_networks()) if iface != exclude_bridge]
         for record in self.networks.values():
             if record["Id"] == exclude_id:
                 continue
@@ -245,7 +251,63 @@ class NetworkService:
     def _apply_rules(self) -> None:
         if self.firewall is not None:
             ports = [rule for live in self.live.values() for rule in live.port_rules]
-            self.firewall.apply(self._bridge_rules(), ports)
+            bridges = self._bridge_rules()
+            if not all(b.icc for b in bridges):
+                self._bridge_netfilter()
+            self.firewall.apply(bridges, ports)
+            if self._firewall_wake is not None:
+                self._firewall_wake.set()  # a network changed: check the jumps too
+
+    @staticmethod
+    def _bridge_netfilter() -> None:
+        """--icc=false drops traffic inside a bridge with an iptables rule, which bridged frames
+        meet only with br_netfilter's bridge-nf-call-iptables on (Docker turns it on as well)."""
+        if bridge.read_sysctl("net/bridge/bridge-nf-call-iptables") == "0":
+            if bridge.write_sysctl("net/bridge/bridge-nf-call-iptables", "1"):
+                log.info("set net.bridge.bridge-nf-call-iptables=1 so that icc=false isolates containers")
+
+    # -- netfilter upkeep ------------------------------------------------------------------
+    def heal_firewall(self) -> list[str]:
+        """One check of our jumps and chains (runs in a worker thread); what had to be put back is
+        logged and counted for `info`'s warning."""
+        restored = self.firewall.heal() if self.firewall is not None else []
+        if restored:
+            self.firewall_repairs += 1
+            self.firewall_repaired_at = now_ns()
+            for item in restored:
+                log.warning("restored %s (removed by another program)", item)
+        return restored
+
+    def firewall_warning(self) -> str | None:
+        if not self.firewall_repairs:
+            return None
+        times = "once" if self.firewall_repairs == 1 else f"{self.firewall_repairs} times"
+        return (f"WARNING: netfilter rules of dockyardd were removed by another program and restored ({times}, "
+                f"last at {rfc3339_ns(self.firewall_repaired_at)})")
+
+    async def watch_firewall(self) -> None:
+        """Keep our netfilter rules in place for the daemon's life: a check whenever nfnetlink
+        reports a deletion that may concern us, after every change of our own rules, and every
+        FIREWALL_POLL seconds anyway (iptables-legacy sends no notifications)."""
+        if self.firewall is None:
+            return
+        from dockyard.network.nfwatch import Watcher
+
+        wake = self._firewall_wake = asyncio.Event()
+        watcher = Watcher(asyncio.get_running_loop(), self.firewall.watched_chains(), wake.set)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), FIREWALL_POLL)
+                    await asyncio.sleep(FIREWALL_SETTLE)
+                wake.clear()
+                try:
+                    await asyncio.to_thread(self.heal_firewall)
+                except DockyardError as exc:
+                    log.warning("checking the netfilter rules failed: %s", exc)
+        finally:
+            self._firewall_wake = None
+            watcher.close()
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, ref: str) -> dict:

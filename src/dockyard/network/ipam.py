@@ -96,3 +96,23 @@ def host_routes() -> list[tuple[str, IPv4Network]]:
         mask = ipaddress.IPv4Address(int(words[7], 16).to_bytes(4, "little"))
         found.append((words[0], ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)))
     return found
+
+
+def host_address_networks() -> list[tuple[str, IPv4Network]]:
+    """(interface, network) of every IPv4 address on the host but loopback's, links down included:
+    a stopped Docker's docker0 keeps 172.17.0.1/16 without a route and takes it back when it starts."""
+    import socket
+
+    from dockyard.network.netlink import Netlink
+
+    found = []
+    with Netlink() as nl:
+        for index, interface in nl.ipv4_addresses():
+            if interface.is_loopback:
+                continue
+            try:
+                name = socket.if_indextoname(index)
+            except OSError:
+                continue
+            found.append((name, interface.network))
+    return found

@@ -5,10 +5,15 @@ The rules are derived, not accumulated: `Firewall.apply` rewrites the content of
 from the current state in one `iptables-restore --noflush` transaction (declaring a chain there
 flushes it). That makes a daemon restart a plain re-apply, which restores what running containers
 need and drops whatever was left from containers that are gone. The only rules outside our chains
-are one jump per built-in chain, added once and removed by `teardown`.
+are one jump per built-in chain, added by `heal` and removed by `teardown`.
+
+Other programs change the same tables (a Docker daemon, a firewall reload, an administrator), so
+`heal` compares the kernel's rules (one `iptables-save`) with what the daemon last applied and puts
+back, in one `iptables-restore`, the jumps and chains that went missing.
 """
 
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from dockyard.errors import SystemError_
@@ -37,6 +42,28 @@ def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProce
     return subprocess.run(args, input=stdin, capture_output=True, text=True)
 
 
+def parse_save(text: str) -> dict[str, dict[str, list[str]]]:
+    """iptables-save output -> {table: {chain: [rule, ...]}} (every declared chain, even empty)."""
+    tables: dict[str, dict[str, list[str]]] = {}
+    chains: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("*"):
+            chains = tables.setdefault(line[1:].strip(), {})
+        elif line.startswith(":"):
+            chains.setdefault(line[1:].split()[0], [])
+        elif line.startswith("-A "):
+            chain, _, rule = line[3:].partition(" ")
+            chains.setdefault(chain, []).append(rule)
+    return tables
+
+
+def _section(text: str, table: str) -> list[str]:
+    """The lines of one table in iptables-restore input (between `*table` and its COMMIT)."""
+    lines = text.splitlines()
+    start = lines.index(f"*{table}") + 1
+    return lines[start:lines.index("COMMIT", start)]
+
+
 class Firewall:
     def __init__(self, prefix: str, *, userland_proxy: bool = True) -> None:
         self.prefix = prefix
@@ -45,6 +72,11 @@ class Firewall:
         self.post_chain = f"{prefix}-POST"
         self.forward_chain = f"{prefix}-FWD"
         self.isolation_chain = f"{prefix}-ISO"
+        # What the last `apply` wrote: the reference `heal` compares the kernel's rules with.
+        self._wanted = self.render([], [])
+        # apply (event loop or a worker thread) and heal (a worker thread) never interleave, so
+        # heal never mistakes a half-done apply for rules someone removed.
+        self._lock = threading.Lock()
 
     def _jumps(self) -> list[tuple[str, str, list[str]]]:
         output_match = ["!", "-d", "127.0.0.0/8"] if self.userland_proxy else []
@@ -55,22 +87,68 @@ class Firewall:
             ("filter", "FORWARD", ["-j", self.forward_chain]),
         ]
 
-    def setup(self) -> None:
-        """Create our chains (empty) and the jumps into them from the built-in chains."""
-        self.apply([], [])
+    def own_chains(self) -> dict[str, tuple[str, ...]]:
+        return {"nat": (self.nat_chain, self.post_chain), "filter": (self.forward_chain, self.isolation_chain)}
+
+    def watched_chains(self) -> set[tuple[str, str]]:
+        """(table, chain) pairs whose loss concerns us: our chains and those holding our jumps."""
+        return {*((t, c) for t, chains in self.own_chains().items() for c in chains),
+                *((t, c) for t, c, _rule in self._jumps())}
+
+    def missing(self, saved: str) -> tuple[list[str], list[str]]:
+        """Compare iptables-save output with what should be there: (what is missing, in words;
+        the iptables-restore lines that put it back). Our chains are checked by rule count (a
+        flushed or partly deleted chain); the jumps by their target, as only we jump there."""
+        kernel, wanted = parse_save(saved), parse_save(self._wanted)
+        gone: list[str] = []
+        rewrite: set[str] = set()  # tables whose chains are written again whole
+        for table, chains in self.own_chains().items():
+            for chain in chains:
+                have = kernel.get(table, {}).get(chain)
+                if have is None:
+                    gone.append(f"chain {table}/{chain}")
+                    rewrite.add(table)
+                elif len(have) != len(wanted[table][chain]):
+                    gone.append(f"rules of {table}/{chain} ({len(have)} found, {len(wanted[table][chain])} expected)")
+                    rewrite.add(table)
+        inserts: dict[str, list[str]] = {"nat": [], "filter": []}
         for table, chain, rule in self._jumps():
-            if _run(["iptables", "-w", "-t", table, "-C", chain, *rule]).returncode != 0:
-                result = _run(["iptables", "-w", "-t", table, "-I", chain, *rule])
+            target = rule[-1]
+            if not any(r.split()[-2:] == ["-j", target] for r in kernel.get(table, {}).get(chain, [])):
+                gone.append(f"jump {chain} -> {target}" if table == "filter" else
+                            f"jump {table} {chain} -> {target}")
+                inserts[table].append(f"-I {chain} 1 {' '.join(rule)}")
+        if not gone:
+            return [], []
+        lines: list[str] = []
+        for table in ("nat", "filter"):
+            body = _section(self._wanted, table) if table in rewrite else []
+            if body or inserts[table]:
+                lines += [f"*{table}", *body, *inserts[table], "COMMIT"]
+        return gone, lines
+
+    def heal(self) -> list[str]:
+        """Put back whatever of our jumps and chains is missing; returns what was restored."""
+        with self._lock:
+            saved = _run(["iptables-save"])
+            if saved.returncode != 0:
+                raise SystemError_(f"iptables-save failed: {saved.stderr.strip()}")
+            gone, lines = self.missing(saved.stdout)
+            if lines:
+                result = _run(["iptables-restore", "-w", "--noflush"], "\n".join(lines) + "\n")
                 if result.returncode != 0:
-                    raise SystemError_(f"iptables: adding a jump to {self.prefix} in {table}/{chain} failed: "
-                                       f"{result.stderr.strip()}")
+                    raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
+            return gone
 
     def teardown(self) -> None:
+        with self._lock:
+            self._teardown()
+
+    def _teardown(self) -> None:
         for table, chain, rule in self._jumps():
             while _run(["iptables", "-w", "-t", table, "-D", chain, *rule]).returncode == 0:
                 pass
-        for table, chains in (("nat", (self.nat_chain, self.post_chain)),
-                              ("filter", (self.forward_chain, self.isolation_chain))):
+        for table, chains in self.own_chains().items():
             for chain in chains:
                 _run(["iptables", "-w", "-t", table, "-F", chain])
             for chain in chains:
@@ -108,6 +186,9 @@ class Firewall:
         return "*nat\n" + "\n".join(nat) + "\nCOMMIT\n*filter\n" + "\n".join(flt) + "\nCOMMIT\n"
 
     def apply(self, bridges: list[BridgeRules], ports: list[PortRule]) -> None:
-        result = _run(["iptables-restore", "-w", "--noflush"], self.render(bridges, ports))
-        if result.returncode != 0:
-            raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
+        text = self.render(bridges, ports)
+        with self._lock:
+            result = _run(["iptables-restore", "-w", "--noflush"], text)
+            if result.returncode != 0:
+                raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
+            self._wanted = text

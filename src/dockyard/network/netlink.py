@@ -14,10 +14,10 @@ import struct
 
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_DELLINK = 16, 17
-RTM_NEWADDR = 20
+RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE = 24
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x300, 0x200, 0x400
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 4, 10, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
@@ -116,6 +116,35 @@ class Netlink:
         return True
 
     # -- addresses and routes --------------------------------------------------------------
+    def ipv4_addresses(self) -> list[tuple[int, ipaddress.IPv4Interface]]:
+        """(link index, address/prefix) of every IPv4 address, also on links that are down (which
+        have no routes, yet take their subnet back when they come up)."""
+        self.seq += 1
+        body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)
+                       + body)
+        found = []
+        while True:
+            data = self.sock.recv(65536)
+            offset = 0
+            while offset < len(data):
+                length, msg_type, _flags, seq, _pid = struct.unpack_from("=IHHII", data, offset)
+                if seq == self.seq and msg_type in (NLMSG_DONE, NLMSG_ERROR):
+                    return found
+                if msg_type == RTM_NEWADDR:
+                    _family, prefix, _flags, _scope, index = struct.unpack_from("=BBBBI", data, offset + 16)
+                    attrs, at = {}, offset + 24
+                    while at + 4 <= offset + length:
+                        size, kind = struct.unpack_from("=HH", data, at)
+                        if size < 4:
+                            break
+                        attrs[kind] = data[at + 4:at + size]
+                        at += (size + 3) & ~3
+                    packed = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+                    if packed and len(packed) == 4:
+                        found.append((index, ipaddress.IPv4Interface((packed, prefix))))
+                offset += (length + 3) & ~3
+
     def add_address(self, index: int, interface: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> None:
         family = socket.AF_INET if interface.version == 4 else socket.AF_INET6
         packed = interface.ip.packed

@@ -1,0 +1,82 @@
+"""The netfilter upkeep's pure parts: telling what of our rules is missing from iptables-save
+output (and the restore lines that put it back), and which nfnetlink notifications concern us."""
+
+import struct
+
+from dockyard.network.iptables import BridgeRules, Firewall, PortRule, parse_save
+from dockyard.network.nfwatch import NFNL_SUBSYS_NFTABLES, NFT_MSG_DELRULE, NFT_MSG_DELTABLE, concerns
+
+BUILTIN = {"nat": ["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"], "filter": ["INPUT", "FORWARD", "OUTPUT"]}
+
+
+def _firewall() -> Firewall:
+    fw = Firewall("DY-t")
+    fw._wanted = fw.render([BridgeRules("t0", "10.9.0.0/24"), BridgeRules("t1", "10.9.1.0/24", icc=False)],
+                           [PortRule("tcp", "", 8080, "10.9.0.2", 80, "t0")])
+    return fw
+
+
+def _saved(fw: Firewall, drop: tuple[str, ...] = (), flush: tuple[str, ...] = ()) -> str:
+    """What iptables-save prints when our rules are all in place, minus ``drop``ped lines and the
+    rules of ``flush``ed chains; another program's chain and rules are there too."""
+    jumps = {(t, c): f"-A {c} {' '.join(rule)}" for t, c, rule in fw._jumps()}
+    out = []
+    for table in ("nat", "filter"):
+        out += [f"*{table}", *(f":{c} ACCEPT [0:0]" for c in BUILTIN[table]), ":OTHER - [0:0]"]
+        out += [f":{chain} - [0:0]" for chain in parse_save(fw._wanted)[table]]
+        out += [line for (t, _c), line in jumps.items() if t == table]
+        out += ["-A FORWARD -j OTHER"] if table == "filter" else []
+        out += [line for line in fw._wanted.split(f"*{table}\n")[1].split("COMMIT")[0].splitlines()
+                if line.startswith("-A") and line.split()[1] not in flush]
+        out.append("COMMIT")
+    return "\n".join(line for line in out if line not in drop) + "\n"
+
+
+def test_nothing_missing_means_nothing_to_do():
+    fw = _firewall()
+    assert fw.missing(_saved(fw)) == ([], [])
+
+
+def test_a_deleted_jump_is_inserted_again_first_without_touching_the_chains():
+    fw = _firewall()
+    gone, lines = fw.missing(_saved(fw, drop=("-A FORWARD -j DY-t-FWD", "-A POSTROUTING -j DY-t-POST")))
+    assert gone == ["jump nat POSTROUTING -> DY-t-POST", "jump FORWARD -> DY-t-FWD"]
+    assert lines == ["*nat", "-I POSTROUTING 1 -j DY-t-POST", "COMMIT", "*filter", "-I FORWARD 1 -j DY-t-FWD",
+                     "COMMIT"]
+
+
+def test_a_flushed_chain_is_written_again_whole():
+    fw = _firewall()
+    gone, lines = fw.missing(_saved(fw, flush=("DY-t-FWD",)))
+    assert gone == ["rules of filter/DY-t-FWD (0 found, 9 expected)"]
+    assert lines[0] == "*filter" and lines[-1] == "COMMIT" and ":DY-t-FWD - [0:0]" in lines
+    assert "-A DY-t-FWD -i t1 -o t1 -j DROP" in lines and not any(line.startswith("-I") for line in lines)
+
+
+def test_tables_gone_bring_back_chains_and_jumps_in_one_restore():
+    fw = _firewall()
+    gone, lines = fw.missing("")
+    assert "chain nat/DY-t" in gone and "jump FORWARD -> DY-t-FWD" in gone
+    assert lines.count("COMMIT") == 2 and "-I PREROUTING 1 -m addrtype --dst-type LOCAL -j DY-t" in lines
+
+
+def _message(kind: int, attrs: dict[int, str], family: int = 2) -> bytes:
+    payload = b""
+    for attr, value in attrs.items():
+        data = value.encode() + b"\0"
+        payload += struct.pack("=HH", 4 + len(data), attr) + data + b"\0" * (-len(data) % 4)
+    body = struct.pack("=BBH", family, 0, 0) + payload
+    return struct.pack("=IHHII", 16 + len(body), (NFNL_SUBSYS_NFTABLES << 8) | kind, 0, 0, 0) + body
+
+
+def test_only_deletions_that_may_hit_our_rules_wake_the_check():
+    watched = _firewall().watched_chains()
+    assert concerns(_message(NFT_MSG_DELRULE, {1: "filter", 2: "FORWARD"}), watched)
+    assert concerns(_message(NFT_MSG_DELRULE, {1: "nat", 2: "DY-t-POST"}), watched)
+    assert concerns(_message(NFT_MSG_DELRULE, {1: "nat"}), watched)  # a flush of the whole table
+    assert concerns(_message(NFT_MSG_DELTABLE, {1: "filter"}), watched)
+    assert not concerns(_message(NFT_MSG_DELRULE, {1: "filter", 2: "DOCKER-USER"}), watched)
+    assert not concerns(_message(6, {1: "filter", 2: "FORWARD"}), watched)  # a new rule
+    assert not concerns(_message(NFT_MSG_DELRULE, {1: "filter", 2: "FORWARD"}, family=10), watched)  # IPv6
+    both = _message(6, {1: "filter", 2: "FORWARD"}) + _message(NFT_MSG_DELTABLE, {1: "nat"})
+    assert concerns(both, watched)
