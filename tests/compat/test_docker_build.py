@@ -46,7 +46,8 @@ def test_docker_cache_quiet_and_failure(daemon, tmp_path):
     assert quiet == daemon.docker("image", "inspect", "-f", "{{.Id}}", "dock/cache").stdout.decode().strip()
     (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo failing && exit 7\n")
     failed = docker_build(daemon, str(ctx), ok=False)
-    assert failed.returncode == 1
+    assert failed.returncode == 7  # errorDetail.code, the RUN's status, as with Docker's daemon
+    assert daemon.cli("build", str(ctx)).returncode == 7  # and as with our CLI
     assert b"failing" in failed.stdout
     assert b"The command '/bin/sh -c echo failing && exit 7' returned a non-zero code: 7" in failed.stderr
 
@@ -62,3 +63,47 @@ def test_docker_multi_stage_target_and_onbuild(daemon, tmp_path):
     down = docker_build(daemon, "-t", "dock/onbuild-down", "-f", str(ctx / "downstream.df"), str(ctx))
     assert "# Executing 1 build triggers" in down.stdout.decode()
     assert "downstream-evidence" in down.stdout.decode()
+
+
+STEPS_DOCKERFILE = """FROM busybox:latest
+ENV A=1
+LABEL x=y
+RUN echo out
+RUN echo err >&2
+WORKDIR /app
+COPY Dockerfile /app/
+EXPOSE 80
+ENTRYPOINT ["sh", "-c"]
+CMD ["echo hi"]
+"""
+
+
+def build_lines(run, *args: str) -> list[str]:
+    """The stdout of a classic `docker build` with image and container IDs replaced by <id>."""
+    import re
+
+    out = run("build", *args)
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+    text = re.sub(r"\b[0-9a-f]{12}\b", "<id>", out.stdout.decode())
+    return [line for line in text.splitlines() if not line.startswith("Sending build context")]
+
+
+def test_docker_build_steps_print_as_docker_20_10(real_docker, daemon, busybox_tar, tmp_path):
+    """Metadata and WORKDIR steps run in an intermediate container as in Docker's classic builder
+    (` ---> Running in` / `Removing intermediate container`), COPY does not, stderr of RUN is red;
+    --no-cache runs every step, a rebuild takes every step from the cache: line for line as Docker."""
+    ok = real_docker.docker("import", "-c", 'CMD ["sh"]', str(busybox_tar), "busybox:latest")
+    assert ok.returncode == 0, ok.stderr
+    ctx = write(tmp_path, {"Dockerfile": STEPS_DOCKERFILE})
+    before = daemon.docker("ps", "-aq").stdout.split()
+    for args in (["--no-cache", "-t", "dock/steps"], ["-t", "dock/steps"]):
+        ours = build_lines(daemon.docker, *args, str(ctx))
+        theirs = build_lines(real_docker.docker, *args, "--network", "none", str(ctx))
+        assert ours == theirs
+    assert ours.count(" ---> Using cache") == 9
+    no_cache = build_lines(daemon.docker, "--no-cache", str(ctx))
+    assert no_cache.count(" ---> Running in <id>") == 8  # every step after FROM but COPY
+    # After stderr's colour reset, as Docker prints it: "\x1b[0mRemoving intermediate container <id>".
+    assert sum(line.endswith("Removing intermediate container <id>") for line in no_cache) == 8
+    assert "\x1b[91merr" in no_cache
+    assert daemon.docker("ps", "-aq").stdout.split() == before  # every intermediate container removed

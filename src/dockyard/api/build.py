@@ -142,7 +142,10 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
         if options.quiet:
             queue.put_nowait({"stream": image.id + "\n"})
     except DockyardError as exc:
-        queue.put_nowait({"errorDetail": {"message": str(exc)}, "error": str(exc)})
+        detail = {"message": str(exc)}
+        if getattr(exc, "code", None) is not None:  # a RUN's exit status, as Docker reports it
+            detail = {"code": exc.code, "message": str(exc)}
+        queue.put_nowait({"errorDetail": detail, "error": str(exc)})
     except (ConnectionError, asyncio.CancelledError):
         writing.cancel()
         raise

@@ -73,15 +73,17 @@ class Request:
 
     # -- query helpers -------------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:
+        """The first value, as Go's FormValue gives Docker (docker-py sends an out-of-context
+        Dockerfile as `dockerfile=<name in the tar>&dockerfile=<its text>`)."""
         values = self.query.get(name)
-        return values[-1] if values else default
+        return values[0] if values else default
 
     def flag(self, name: str, default: bool = False) -> bool:
         """Docker's boolean query values: "", "0", "false" and "no" are false."""
         values = self.query.get(name)
         if not values:
             return default
-        return values[-1].strip().lower() not in ("", "0", "false", "no")
+        return values[0].strip().lower() not in ("", "0", "false", "no")
 
     def int_arg(self, name: str, default: int) -> int:
         value = self.arg(name, "")

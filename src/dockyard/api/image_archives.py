@@ -66,11 +66,15 @@ def register(router, daemon) -> None:
             await asyncio.wait({feeder})  # the worker has abandoned the body, so the feeder stops
         feeder_error = feeder.exception()
         error = worker.exception() or feeder_error
-        if error is not None and stream is None:
-            raise error  # nothing was sent: the router answers with the error's status
+        if error is not None and (stream is None and (error is feeder_error or not isinstance(error, DockyardError))):
+            raise error  # the request itself broke, or a bug: the router answers with a status
         if error is not None:
             if not isinstance(error, DockyardError):
                 raise error
+            # As Docker: a refused archive is a 200 whose stream ends with the error (docker-py's
+            # images.load raises ImageLoadError from it; the CLI prints it and exits 1).
+            if stream is None:
+                stream = await req.start_stream(200, "application/json")
             message = str(error)
             await stream.write_json({"errorDetail": {"message": message}, "error": message})
         else:

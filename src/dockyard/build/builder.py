@@ -40,9 +40,14 @@ EMPTY_TAR_SIZE = 1024
 
 
 class BuildFailed(DockyardError):
-    """A step failed; the message is what the stream's error says."""
+    """A step failed; the message is what the stream's error says, ``code`` a RUN's exit status
+    (Docker's errorDetail.code)."""
 
     status = 400
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -330,8 +335,7 @@ class Builder:
             config["OnBuild"] = None
             state = ins.StageState(config, self.escape, self.options.build_args, meta_args=self.meta_args)
             step = Step(image, state, out, use_cache=not self.options.no_cache)
-            if image is not None:
-                out.stream(f" ---> {image.id[7:19]}\n")
+            out.stream(f" ---> {image.id[7:19] if image is not None else ''}\n")  # scratch: " ---> "
             if onbuild:
                 out.stream(f"# Executing {len(onbuild)} build triggers\n")
                 for text in onbuild:
@@ -377,14 +381,16 @@ class Builder:
             await self._workdir_step(step, instruction)
         else:
             comment = ins.apply_metadata(instruction, step.state)
-            await self._commit(step, step.state.shell + ["#(nop) ", comment], None)
+            await self._commit(step, step.state.shell + ["#(nop) ", comment], None, intermediate=True)
 
     # -- committing a step -------------------------------------------------------------------
     async def _commit(self, step: Step, created_by: list[str], layer, *, extra: str = "",
-                      ran: dict | None = None) -> None:
+                      ran: dict | None = None, intermediate: bool = False) -> None:
         """Reuse the cached image for this step, or make it: ``layer`` is a function that writes
         the step's layer tar into the content store and returns its DiffID (None: no layer); a RUN
-        step's ``ran["cid"]`` names the container it ran, recorded in the image and then removed."""
+        step's ``ran["cid"]`` names the container it ran, recorded in the image and then removed.
+        ``intermediate`` (metadata, WORKDIR): as Docker's classic builder, the step commits a
+        container made for it (created, never started), which is then removed."""
         config = copy.deepcopy(step.state.config)
         container_config = {**copy.deepcopy(step.state.config), "Cmd": created_by}
         parent_id = step.image.id if step.image else ""
@@ -397,6 +403,8 @@ class Builder:
             step.image = cached
             return
         step.use_cache = False  # as Docker: the first miss rebuilds every later step of the stage
+        if intermediate and step.image is not None:  # Docker's FROM scratch too; ours needs an image
+            ran = {"cid": (await self._create_container(step, created_by)).id}
         diff_id = await layer() if layer is not None else None
         container = (ran or {}).get("cid", "")
         history = {"created": self._created(), "created_by": " ".join(created_by)}
@@ -465,23 +473,32 @@ class Builder:
 
         await self._commit(step, saved, layer, ran=ran)
 
-    async def _run_container(self, step: Step, cmd: list[str], instruction: parser.Instruction) -> str:
-        state = step.state
+    async def _create_container(self, step: Step, cmd: list[str]):
+        """The step's container, created (not started) from the stage's image and config, as
+        Docker's builder creates it; announced with Docker's ` ---> Running in <id>`."""
         containers = self.service.containers
         host_config = dict(self.options.host_config)
         if self.options.network_mode:
             host_config["NetworkMode"] = self.options.network_mode
         if self.options.extra_hosts:
             host_config["ExtraHosts"] = list(self.options.extra_hosts)
-        body = {**copy.deepcopy(state.config), "Image": step.image.id if step.image else "", "Cmd": cmd,
-                "Entrypoint": [], "Env": state.run_env(), "Healthcheck": None, "OnBuild": None,
+        body = {**copy.deepcopy(step.state.config), "Image": step.image.id, "Cmd": cmd,
+                "Entrypoint": [], "Env": step.state.run_env(), "Healthcheck": None, "OnBuild": None,
                 "HostConfig": host_config, "AttachStdout": True, "AttachStderr": True}
         body.pop("Shell", None)
-        if step.image is None:
-            raise InvalidParameter(f"RUN needs a base image with a shell: {instruction.original}")
         c, _ = containers.create(body, None)
         step.out.stream(f" ---> Running in {c.id[:12]}\n")
-        attacher = Attacher(lambda _stream, data: step.out.stream(data.decode("utf-8", "replace")), {1, 2})
+        return c
+
+    async def _run_container(self, step: Step, cmd: list[str], instruction: parser.Instruction) -> str:
+        if step.image is None:
+            raise InvalidParameter(f"RUN needs a base image with a shell: {instruction.original}")
+        containers = self.service.containers
+        c = await self._create_container(step, cmd)
+        # As Docker's builder: stderr reaches the stream in red (ANSI 91), each chunk on its own.
+        attacher = Attacher(lambda stream, data: step.out.stream(
+            data.decode("utf-8", "replace") if stream == 1 else f"\x1b[91m{data.decode('utf-8', 'replace')}\x1b[0m"),
+            {1, 2})
         containers.runtime(c).attachers.append(attacher)
         try:
             await containers.start(c)
@@ -498,7 +515,7 @@ class Builder:
         if code != 0:
             if self.options.force_rm:
                 await self._remove_container(step, c.id, quiet=True)
-            raise BuildFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}")
+            raise BuildFailed(f"The command '{' '.join(cmd)}' returned a non-zero code: {code}", code)
         return c.id
 
     async def _remove_container(self, step: Step, cid, *, quiet: bool = False) -> None:
@@ -677,7 +694,7 @@ class Builder:
         async def layer() -> str | None:
             return await self._ingest(lambda out: write_layer(entries, out, clamp)) if entries else None
 
-        await self._commit(step, step.state.shell + ["#(nop) WORKDIR " + path], layer)
+        await self._commit(step, step.state.shell + ["#(nop) WORKDIR " + path], layer, intermediate=True)
 
 
 def _copy_blob(path: str, out) -> None:

@@ -153,7 +153,9 @@ def build(client: Client, argv: list[str]) -> int:
             if "error" in message:
                 view.failed()
                 sys.stderr.write(message["error"].rstrip("\n") + "\n")
-                return 1
+                detail = message.get("errorDetail")  # as the docker CLI: a failed RUN's exit status
+                code = detail.get("code") if isinstance(detail, dict) else None
+                return code if isinstance(code, int) and 0 < code < 256 else 1
             if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
                 image_id = message["aux"]["ID"]
             elif "stream" in message:

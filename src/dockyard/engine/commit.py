@@ -55,7 +55,10 @@ class CommitService:
             raise NotFound(f"the image {c.image_id} of container {c.id[:12]} no longer exists") from None
         paused_here = options.pause and c.state.status == "running"
         if paused_here:
-            await self.containers.pause(c)  # a consistent snapshot: nothing writes while we read
+            try:
+                await self.containers.pause(c)  # a consistent snapshot: nothing writes while we read
+            except Conflict:
+                paused_here = False  # it exited meanwhile: nothing writes to it any more
         try:
             diff_id = await asyncio.to_thread(self._ingest_diff, c.id)
             image = await asyncio.to_thread(self._add_image, c, parent, diff_id, config, options)

@@ -360,7 +360,10 @@ class ContainerService:
             raise Conflict(f"Container {c.id} is not running")
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is already paused")
-        await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
+        try:
+            await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
+        except FileNotFoundError:  # its cgroup is gone: the process exited, its exit not yet seen
+            raise Conflict(f"Container {c.id} is not running") from None
         c.state.status = "paused"
         self._save(c)
         self.emit(c, "pause")

@@ -1,0 +1,78 @@
+"""Behaviours docker-py's own integration suite (`make conformance`) checks, each kept here as a
+fast test of the normal suite: builds, commit, image load."""
+
+import io
+import os
+
+import pytest
+
+docker = pytest.importorskip("docker")
+
+
+@pytest.fixture
+def api(daemon):
+    client = docker.APIClient(base_url=daemon.host, version="auto", timeout=60)
+    yield client
+    client.close()
+
+
+def test_build_stderr_of_run_reaches_the_stream_in_red(api):
+    script = io.BytesIO(b'FROM busybox\nRUN sh -c ">&2 echo \'to stderr\'"\n')
+    lines = [chunk.get("stream") for chunk in api.build(fileobj=script, decode=True, nocache=True, rm=True)]
+    assert "\x1b[91mto stderr\n\x1b[0m" in lines
+
+
+def test_build_failing_run_reports_its_exit_code(api):
+    script = io.BytesIO(b"FROM busybox\nRUN exit 3\n")
+    logs = list(api.build(fileobj=script, decode=True, rm=True))
+    assert logs[-1]["errorDetail"] == {"code": 3,
+                                       "message": "The command '/bin/sh -c exit 3' returned a non-zero code: 3"}
+
+
+def test_build_with_network_none_has_no_network(api):
+    script = io.BytesIO(b"FROM busybox\nRUN ip -o link | grep -v ' lo:' | grep -q .\n")
+    logs = list(api.build(fileobj=script, network_mode="none", decode=True, rm=True))
+    assert logs[-1]["errorDetail"]["code"] == 1
+
+
+def test_build_with_a_dockerfile_outside_the_context(api, tmp_path):
+    """docker-py sends it inside the tar as `.dockerfile.<random>`, naming it twice in the query
+    (`dockerfile=<name>&dockerfile=<text>`): the first value counts, as in Go's FormValue."""
+    context, elsewhere = tmp_path / "ctx", tmp_path / "df"
+    context.mkdir()
+    elsewhere.mkdir()
+    (context / "file.txt").write_text("hello world")
+    (context / ".dockerignore").write_text(".dockerignore\n")
+    (elsewhere / "Dockerfile").write_text("FROM busybox\nCOPY . /src\nWORKDIR /src\n")
+    lines = list(api.build(path=str(context), dockerfile=str(elsewhere / "Dockerfile"), tag="pyooc:1",
+                           decode=True, rm=True))
+    assert "Successfully tagged pyooc:1" in lines[-1]["stream"]
+    ctnr = api.create_container("pyooc:1", "ls -a")
+    api.start(ctnr)
+    api.wait(ctnr)
+    assert sorted(api.logs(ctnr).split()) == [b".", b"..", b"file.txt"]
+    api.remove_container(ctnr)
+    api.remove_image("pyooc:1")
+
+
+def test_commit_of_a_container_that_is_exiting(api):
+    """commit pauses a running container; one whose process has just exited (its cgroup gone, its
+    exit not yet recorded) is committed without the pause, as Docker does, not a 500."""
+    for _ in range(10):
+        ctnr = api.create_container("busybox", ["touch", "/test"])
+        api.start(ctnr)
+        image = api.commit(ctnr["Id"])
+        assert image["Id"].startswith("sha256:")
+        api.remove_container(ctnr, force=True)
+        api.remove_image(image["Id"])
+
+
+def test_load_of_a_bad_archive_is_an_image_load_error(daemon):
+    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
+    try:
+        with pytest.raises(docker.errors.ImageLoadError):
+            client.images.load(b"abc")
+        with pytest.raises(docker.errors.ImageLoadError):
+            client.images.load(os.urandom(1024))
+    finally:
+        client.close()
