@@ -417,11 +417,12 @@ class Daemons:
 
     dockyard_args: list[str] = []  # extra dockyardd flags a benchmark wants
 
-    def start_docker(self, networking: bool = False) -> list[str] | None:
+    def start_docker(self, networking: bool = False, private: bool = False) -> list[str] | None:
         """Start a private dockerd (or use the one on the default socket), import the busybox image as
         ``self.docker_image``; return the CLI command prefix, or None with the reason in ``docker_skipped``.
         ``networking``: the private dockerd gets a bridge of its own and iptables (for published
-        ports); its rules are removed at the end, as dockerd leaves them behind."""
+        ports); its rules are removed at the end, as dockerd leaves them behind. ``private``: never the
+        daemon on the default socket (a run that changes the daemon's state)."""
         docker = find_exe("docker", Path("/usr/local/bin/docker"), Path("/usr/bin/docker"))
         if not docker:
             self.docker_skipped = "the docker CLI is not installed: Docker column skipped"
@@ -429,7 +430,7 @@ class Daemons:
         self.docker_cli = docker
         self.versions["docker CLI"] = first_line([docker, "--version"])
         default = f"unix://{DOCKER_DEFAULT_SOCKET}"
-        if os.path.exists(DOCKER_DEFAULT_SOCKET) and subprocess.run(
+        if not private and os.path.exists(DOCKER_DEFAULT_SOCKET) and subprocess.run(
                 [docker, "-H", default, "version"], capture_output=True, env=self.env, timeout=30).returncode == 0:
             self.log(f"using the Docker daemon already running on {DOCKER_DEFAULT_SOCKET}")
             self.docker_host, self.docker_shared = default, True
