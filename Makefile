@@ -16,7 +16,7 @@ APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
 # Docker's own daemon (and its runc) for the interoperability and runtime tests, and a C compiler
 # for the seccomp probe.
-APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev
+APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.

@@ -51,6 +51,8 @@ class Registry:
         self.token = token
         self.ca: Path | None = None
         self.proc: subprocess.Popen | None = None
+        self.command = [REGISTRY_BIN, "serve"]
+        self.name = "docker-registry"
 
     def _config(self) -> str:
         lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: true", "storage:",
@@ -77,7 +79,7 @@ class Registry:
         config = self.dir / "config.yml"
         config.write_text(self._config())
         log = open(self.dir / "registry.log", "wb")
-        self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log,
+        self.proc = subprocess.Popen([*self.command, str(config)], stdout=log, stderr=log,
                                      start_new_session=True)
         deadline = time.time() + 15
         while time.time() < deadline:
@@ -90,7 +92,7 @@ class Registry:
                 time.sleep(0.05)
         text = self.log()
         self.stop()  # a registry that never came up leaves no process or directory behind
-        raise RuntimeError(f"docker-registry did not start:\n{text}")
+        raise RuntimeError(f"{self.name} did not start:\n{text}")
 
     def log(self) -> str:
         try:

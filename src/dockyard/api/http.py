@@ -244,7 +244,9 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, 
         if not line:
             continue
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        name = name.strip().lower()
+        # Repeated fields (Go clients send one Accept line per media type) combine, as RFC 9110 says.
+        headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
     return method, target, headers
 
 

@@ -142,6 +142,7 @@ Management Commands:
   container   Manage containers
   image       Manage images
   network     Manage networks
+  registry    Run a registry server (serve, garbage-collect, token-server)
   system      Manage Docker
   volume      Manage volumes
 """
@@ -181,6 +182,10 @@ def run_cli(argv: list[str]) -> int:
         sys.stdout.write(USAGE)
         return 0
     name, args = rest[0], rest[1:]
+    if name == "registry":  # the registry server runs in this process, with no daemon involved
+        from dockyard.cli import registry_server
+
+        return registry_server.main(args)
     kind = None
     if name in GROUPS:
         group = name

@@ -8,21 +8,22 @@ import platform as host_platform
 from dataclasses import dataclass
 
 from dockyard.errors import InvalidParameter, NotFound
+from dockyard.oci.mediatypes import (  # noqa: F401 - re-exported for the client's modules
+    DOCKER_CONFIG,
+    DOCKER_FOREIGN_LAYER,
+    DOCKER_LAYER_GZIP,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    LISTS,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+    SCHEMA1,
+)
 
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
-           "application/vnd.docker.distribution.manifest.v1+prettyjws")
 ACCEPT = ", ".join((DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX))
-LISTS = (DOCKER_LIST, OCI_INDEX)
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "armv6l": "arm", "i686": "386",
          "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}

@@ -1,0 +1,162 @@
+"""The registry application: routes a request to its handler after the access check, and turns
+errors into distribution's JSON. Wires storage, uploads, auth, notifications, proxy and the
+in-server garbage collector together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+
+from dockyard.registry import auth, blobs, listing, manifests
+from dockyard.registry.config import Config
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.events import Event
+from dockyard.registry.http import Request, Response
+from dockyard.registry.jwt import Access
+from dockyard.registry.names import check_name
+from dockyard.registry.storage import Storage
+from dockyard.registry.uploads import Uploads
+
+log = logging.getLogger("dockyard.registry")
+
+_ROUTE = re.compile(r"/v2/(?P<name>.+)/(?:(?P<uploads>blobs/uploads/?(?P<uuid>[^/]*))|blobs/(?P<digest>[^/]+)"
+                    r"|manifests/(?P<reference>[^/]+)|(?P<tags>tags/list)|referrers/(?P<subject>[^/]+))")
+
+API_HEADERS = {"Docker-Distribution-Api-Version": "registry/2.0"}
+
+
+class RegistryApp:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.storage = Storage(config.root)
+        self.uploads = Uploads(self.storage)
+        self.access = auth.make(config.auth)
+        self.notifier = None
+        self.proxy = None
+        self.collector = None
+        if config.endpoints:
+            from dockyard.registry.notifications import Notifier
+
+            self.notifier = Notifier(config.endpoints, source=config.http.addr)
+        if config.proxy is not None:
+            from dockyard.registry.proxy import Proxy
+
+            self.proxy = Proxy(config.proxy, self.storage)
+        self.instance = str(uuid.uuid4())
+
+    async def start(self) -> None:
+        """Background work: notification senders, upload purging and the collector."""
+        if self.notifier is not None:
+            self.notifier.start()
+        await asyncio.to_thread(self.uploads.purge, time.time() - self.config.upload_purge_age)
+        if self.config.gc.enabled:
+            from dockyard.registry.gc import PeriodicCollector
+
+            self.collector = PeriodicCollector(self.storage, self.config.gc)
+            self.collector.start()
+
+    async def close(self) -> None:
+        if self.collector is not None:
+            await self.collector.stop()
+        if self.notifier is not None:
+            await self.notifier.close()
+
+    # -- helpers for handlers --------------------------------------------------------------
+    def url_for(self, request: Request, path: str) -> str:
+        base = self.config.http.host
+        if not base:
+            scheme = request.header("x-forwarded-proto") or ("https" if request.tls else "http")
+            host = request.header("x-forwarded-host") or request.host
+            base = f"{scheme}://{host}" if host else ""
+        prefix = self.config.http.prefix.rstrip("/")
+        return f"{base}{prefix}{path}"
+
+    def may_pull(self, request: Request, name: str) -> bool:
+        try:
+            self.access.authorize(request, [Access("repository", name, ("pull",))])
+            return True
+        except RegistryError:
+            return False
+
+    def notify(self, request: Request, action: str, repository: str, digest: str, media_type: str = "",
+               size: int = 0, tag: str = "") -> None:
+        if self.notifier is None:
+            return
+        kind = "manifests" if media_type and media_type != "application/octet-stream" else "blobs"
+        self.notifier.emit(Event(action, repository, digest, media_type, size, tag,
+                                 url=self.url_for(request, f"/v2/{repository}/{kind}/{digest}"), user=request.user,
+                                 method=request.method, remote=request.remote, host=request.host,
+                                 user_agent=request.header("user-agent"), request_id=str(uuid.uuid4())))
+
+    # -- dispatch ---------------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        try:
+            response = await self._dispatch(request)
+        except RegistryError as exc:
+            response = Response.json(exc.body(), exc.status, exc.headers)
+        except Exception:  # noqa: BLE001 - a bug answers 500 and never takes the server down
+            log.exception("%s %s failed", request.method, request.path)
+            response = Response.json({"errors": [{"code": "UNKNOWN", "message": "unknown error"}]}, 500)
+        for name, values in self.config.http.headers.items():
+            response.headers.setdefault(name, ", ".join(values))
+        response.headers.update(API_HEADERS)
+        log.debug("%s %s %s -> %d", request.remote, request.method, request.target, response.status)
+        return response
+
+    async def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        prefix = self.config.http.prefix.rstrip("/")
+        if prefix:
+            if not path.startswith(prefix + "/"):
+                raise RegistryError("NAME_UNKNOWN", status=404)
+            path = path[len(prefix):]
+        method = request.method
+        if path in ("/v2", "/v2/"):
+            _allow(method, ("GET", "HEAD"))
+            request.user = self.access.authorize(request, [])
+            return Response.json({})
+        if path == "/v2/_catalog":
+            _allow(method, ("GET",))
+            request.user = self.access.authorize(request, [Access("registry", "catalog", ("*",))])
+            return await listing.catalog(self, request)
+        match = _ROUTE.fullmatch(path)
+        if not match:
+            return Response.json({"errors": [{"code": "NOT_FOUND", "message": "page not found"}]}, 404)
+        name = match["name"]
+        actions = {"GET": ("pull",), "HEAD": ("pull",), "DELETE": ("delete",)}.get(method, ("pull", "push"))
+        request.user = self.access.authorize(request, [Access("repository", name, actions)])
+        check_name(name)
+        if method in ("POST", "PUT", "PATCH", "DELETE") and self.config.readonly:
+            raise RegistryError("UNSUPPORTED", "the registry is in read-only mode", status=405)
+        if match["uploads"] is not None:
+            upload_id = match["uuid"]
+            if not upload_id:
+                _allow(method, ("POST",))
+                return await blobs.start_upload(self, request, name)
+            handler = {"GET": blobs.upload_status, "PATCH": blobs.patch_upload, "PUT": blobs.finish_upload,
+                       "DELETE": blobs.cancel_upload}.get(method)
+            _allow(method, ("GET", "PATCH", "PUT", "DELETE"))
+            return await handler(self, request, name, upload_id)
+        if match["digest"] is not None:
+            _allow(method, ("GET", "HEAD", "DELETE"))
+            handler = blobs.delete_blob if method == "DELETE" else blobs.get_blob
+            return await handler(self, request, name, match["digest"])
+        if match["reference"] is not None:
+            _allow(method, ("GET", "HEAD", "PUT", "DELETE"))
+            handler = {"PUT": manifests.put_manifest, "DELETE": manifests.delete_manifest}.get(
+                method, manifests.get_manifest)
+            return await handler(self, request, name, match["reference"])
+        if match["tags"] is not None:
+            _allow(method, ("GET",))
+            return await listing.tags_list(self, request, name)
+        _allow(method, ("GET",))
+        return await manifests.get_referrers(self, request, name, match["subject"])
+
+
+def _allow(method: str, allowed: tuple[str, ...]) -> None:
+    if method not in allowed:
+        raise RegistryError("UNSUPPORTED", f"method {method} not allowed", status=405,
+                            headers={"Allow": ", ".join(allowed)})

@@ -1,0 +1,49 @@
+"""``tags/list`` and ``_catalog``: sorted, paginated by ``n`` and ``last`` with RFC 5988 Link headers."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from dockyard.registry.errors import RegistryError
+from dockyard.registry.http import Request, Response
+
+if TYPE_CHECKING:
+    from dockyard.registry.app import RegistryApp
+
+MAX_ENTRIES = 1000  # distribution's default catalog page
+
+
+def _page(request: Request, items: list[str], path: str) -> tuple[list[str], dict[str, str]]:
+    n_text, last = request.arg("n"), request.arg("last")
+    limit = MAX_ENTRIES
+    if n_text:
+        try:
+            limit = int(n_text)
+        except ValueError:
+            limit = -1
+        if limit < 0:
+            raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": n_text})
+    if last:
+        items = [item for item in items if item > last]
+    page = items[:limit]
+    headers = {}
+    if limit and len(items) > limit:
+        headers["Link"] = f'<{path}?{urlencode({"last": page[-1], "n": limit})}>; rel="next"'
+    return page, headers
+
+
+async def tags_list(app: RegistryApp, request: Request, name: str) -> Response:
+    if app.proxy is not None:
+        await app.proxy.refresh_tags(name)
+    if not os.path.isdir(os.path.join(app.storage.repo_path(name), "_manifests")):
+        raise RegistryError("NAME_UNKNOWN", detail={"name": name})
+    tags = [tag for tag, _ in app.storage.tags(name)]
+    page, headers = _page(request, tags, f"/v2/{name}/tags/list")
+    return Response.json({"name": name, "tags": page}, headers=headers)
+
+
+async def catalog(app: RegistryApp, request: Request) -> Response:
+    page, headers = _page(request, app.storage.repositories(), "/v2/_catalog")
+    return Response.json({"repositories": page}, headers=headers)
