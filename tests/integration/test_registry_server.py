@@ -8,9 +8,11 @@ import hashlib
 import json
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
-from registryserver import DockyardRegistry
+from registryserver import DOCKYARD, DockyardRegistry
 
 
 def ok(result: subprocess.CompletedProcess) -> str:
@@ -112,3 +114,110 @@ def test_a_private_dockerd_pushes_and_pulls(real_docker, daemon, reg):
     ok(real_docker.docker("pull", name))
     run = real_docker.docker("run", "--rm", "--network", "none", name, "sh", "-c", "echo $FROM")
     assert run.stdout == b"docker\n", run.stderr.decode()
+
+
+# -- authentication -------------------------------------------------------------------------------
+
+def test_htpasswd_over_tls_with_docker_login(daemon, tmp_path):
+    reg = DockyardRegistry(users={"carol": "s3cret"}, tls=True).start()
+    try:
+        name = f"{reg.host}/private/busybox"
+        import_as(daemon, name)
+        env_home = tmp_path / "home"
+        env_home.mkdir()
+        wrong = daemon.docker("login", "-u", "carol", "--password-stdin", reg.host, input=b"nope\n")
+        assert wrong.returncode == 1 and "401 Unauthorized" in wrong.stderr.decode()
+        ok(daemon.docker("login", "-u", "carol", "--password-stdin", reg.host, input=b"s3cret\n"))
+        ok(daemon.docker("push", name))
+        daemon.client.call("DELETE", f"/images/{name}", query={"force": True})
+        ok(daemon.docker("pull", name))
+        ok(daemon.docker("logout", reg.host))
+        # Without credentials: a Basic challenge and Docker's error body.
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg.get_json("/v2/private/busybox/tags/list")
+        assert info.value.code == 401
+        assert info.value.headers["WWW-Authenticate"] == 'Basic realm="basic-realm"'
+        assert json.loads(info.value.read())["errors"][0]["code"] == "UNAUTHORIZED"
+        assert reg.get_json("/v2/private/busybox/tags/list", auth=("carol", "s3cret"))["tags"] == ["latest"]
+    finally:
+        reg.stop()
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    key, cert = tmp_path / "token.key", tmp_path / "token.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=token signer"],
+                   check=True, capture_output=True)
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-B", "-b", "-c", str(htpasswd), "dave", "pa55"], check=True, capture_output=True)
+    from registry import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([str(DOCKYARD), "registry", "token-server", "--addr", f"127.0.0.1:{port}",
+                             "--key", str(key), "--cert", str(cert), "--issuer", "dockyard-issuer",
+                             "--service", "dockyard-registry", "--htpasswd", str(htpasswd)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "token.log", "wb"),
+                            start_new_session=True)
+    import socket
+    import time
+
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                pytest.fail("token server did not start: " + (tmp_path / "token.log").read_text())
+            time.sleep(0.05)
+    yield {"realm": f"http://127.0.0.1:{port}/token", "service": "dockyard-registry", "issuer": "dockyard-issuer",
+           "rootcertbundle": str(cert)}
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.parametrize("server", ["dockyard", "docker-registry"])
+def test_token_server_issues_tokens_docker_login_and_push_work(daemon, token_server, server):
+    from registry import Registry
+
+    kind = DockyardRegistry if server == "dockyard" else Registry
+    reg = kind(token=token_server).start()
+    try:
+        name = f"{reg.host}/tok/busybox"
+        import_as(daemon, name)
+        denied = daemon.docker("push", name)
+        assert denied.returncode == 1
+        wrong = daemon.docker("login", "-u", "dave", "--password-stdin", reg.host, input=b"nope\n")
+        assert wrong.returncode == 1
+        ok(daemon.docker("login", "-u", "dave", "--password-stdin", reg.host, input=b"pa55\n"))
+        ok(daemon.docker("push", name))
+        daemon.client.call("DELETE", f"/images/{name}", query={"force": True})
+        ok(daemon.docker("pull", name))
+        ok(daemon.docker("logout", reg.host))
+        # The challenge names the scope the request needs.
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg.get_json("/v2/tok/busybox/tags/list")
+        challenge = info.value.headers["WWW-Authenticate"]
+        assert challenge.startswith(f'Bearer realm="{token_server["realm"]}",service="dockyard-registry"')
+        assert 'scope="repository:tok/busybox:pull"' in challenge
+    finally:
+        reg.stop()
+
+
+def test_silly_auth_wants_any_authorization_header():
+    reg = DockyardRegistry(extra="auth:\n  silly:\n    realm: http://127.0.0.1:1/token\n    service: silly\n")
+    reg.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg.get_json("/v2/")
+        assert info.value.code == 401
+        assert info.value.headers["WWW-Authenticate"] == 'Bearer realm="http://127.0.0.1:1/token",service="silly"'
+        request = urllib.request.Request(reg.url + "/v2/", headers={"Authorization": "Bearer anything"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+    finally:
+        reg.stop()

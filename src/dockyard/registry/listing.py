@@ -35,8 +35,6 @@ def _page(request: Request, items: list[str], path: str) -> tuple[list[str], dic
 
 
 async def tags_list(app: RegistryApp, request: Request, name: str) -> Response:
-    if app.proxy is not None:
-        await app.proxy.refresh_tags(name)
     if not os.path.isdir(os.path.join(app.storage.repo_path(name), "_manifests")):
         raise RegistryError("NAME_UNKNOWN", detail={"name": name})
     tags = [tag for tag, _ in app.storage.tags(name)]

@@ -171,6 +171,8 @@ async def put_manifest(app: RegistryApp, request: Request, name: str, reference:
         raise RegistryError("DIGEST_INVALID", detail={"digest": str(digest), "actual": f"{digest.algorithm}:{actual}"})
     parsed = parse(body, request.header("content-type"))
     storage = app.storage
+    if app.proxy is not None:
+        app.proxy.mark_pushed(name)
     with storage.pinned([digest, *parsed.blobs, *parsed.children]):
         missing = [str(d) for d in parsed.blobs if storage.repo_blob(name, d) is None]
         missing += [str(d) for d in parsed.children if not storage.has_manifest(name, d)]
