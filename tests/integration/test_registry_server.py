@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -219,5 +220,392 @@ def test_silly_auth_wants_any_authorization_header():
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
             assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+    finally:
+        reg.stop()
+
+
+# -- content pushed over HTTP -----------------------------------------------------------------------
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_image(reg, repo: str, tag: str, layers: list[bytes], shared: list[str] = ()) -> tuple[str, list[str]]:
+    """Upload ``layers`` and a config, then the manifest (layers in ``shared`` are only checked with
+    HEAD, as docker push does for a layer the registry has); returns (manifest digest, blob digests)."""
+    digests = [reg.put_blob(repo, data) for data in layers]
+    for digest in shared:
+        with reg._request("HEAD", f"/v2/{repo}/blobs/{digest}"):
+            pass
+    config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+    config_digest = reg.put_blob(repo, config)
+    all_layers = [*digests, *shared]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
+                           "size": len(config)},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": 1}
+                           for d in all_layers]}
+    digest = reg.put_manifest(repo, tag, manifest, "application/vnd.oci.image.manifest.v1+json")
+    return digest, [config_digest, *all_layers]
+
+
+def assert_complete(reg, repo: str, tag: str, digest: str, blobs: list[str]) -> None:
+    with reg._request("GET", f"/v2/{repo}/manifests/{tag}",
+                      headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}) as r:
+        assert r.headers["Docker-Content-Digest"] == digest
+    for blob in blobs:
+        with reg._request("GET", f"/v2/{repo}/blobs/{blob}") as r:
+            assert sha256(r.read()) == blob
+
+
+def gc_runs(reg) -> int:
+    return reg.log().count("garbage collection:")
+
+
+def test_online_gc_while_pushing_loses_no_blob_and_removes_garbage():
+    reg = DockyardRegistry(storage_extra="  gc:\n    enabled: true\n    interval: 50ms\n    grace: 5s\n",
+                           log_level="info").start()
+    try:
+        # Garbage from long ago (written before this server's time) and garbage uploaded now.
+        old = []
+        for i in range(3):
+            data = os.urandom(1000) + bytes([i])
+            hexpart = hashlib.sha256(data).hexdigest()
+            path = reg.data / f"docker/registry/v2/blobs/sha256/{hexpart[:2]}/{hexpart}/data"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            os.utime(path, (1, 1))
+            old.append("sha256:" + hexpart)
+        fresh_garbage = reg.put_blob("gc/garbage", os.urandom(2000))
+        shared = reg.put_blob("gc/app", os.urandom(4096))
+        start_runs = gc_runs(reg)
+        pushed: list[tuple[str, str, str, list[str]]] = []
+        failures: list[BaseException] = []
+
+        def pusher(worker: int) -> None:
+            try:
+                for i in range(200):
+                    repo = f"gc/app{worker}"
+                    reg.put_blob(repo, b"")  # the empty layer many images share
+                    mount = f"/v2/{repo}/blobs/uploads/?mount={shared}&from=gc/app"
+                    with reg._request("POST", mount, b""):
+                        pass
+                    tag = f"v{i}"
+                    digest, blobs = push_image(reg, repo, tag, [os.urandom(32 * 1024) for _ in range(2)], [shared])
+                    pushed.append((repo, tag, digest, blobs))
+                    if i >= 5 and gc_runs(reg) >= start_runs + 4:
+                        return
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+
+        import threading
+
+        threads = [threading.Thread(target=pusher, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not failures, failures
+        assert gc_runs(reg) >= start_runs + 4  # the collector ran while the pushes went on
+        for repo, tag, digest, blobs in pushed:
+            assert_complete(reg, repo, tag, digest, blobs)
+        # Old garbage went at once; today's garbage goes once its grace period is over.
+        on_disk = blob_files(reg)
+        assert not [d for d in old if d in on_disk]
+        import time
+
+        deadline = time.monotonic() + 30
+        while fresh_garbage in blob_files(reg) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fresh_garbage not in blob_files(reg)
+        for repo, tag, digest, blobs in pushed:
+            assert_complete(reg, repo, tag, digest, blobs)
+    finally:
+        reg.stop()
+
+
+def test_garbage_collect_command_dry_run_and_delete_untagged():
+    reg = DockyardRegistry().start()
+    try:
+        kept, kept_blobs = push_image(reg, "cmd/app", "v1", [b"layer-one"])
+        untagged, untagged_blobs = push_image(reg, "cmd/app", "v2", [b"layer-two"])
+        # Retag v2 to v1's manifest: v2's manifest is left without a tag.
+        manifest = reg._request("GET", "/v2/cmd/app/manifests/v1",
+                                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).read()
+        reg.put_manifest("cmd/app", "v2", json.loads(manifest), "application/vnd.oci.image.manifest.v1+json")
+        garbage = reg.put_blob("cmd/app", b"unreferenced")
+        config = str(reg.dir / "config.yml")
+        before = blob_files(reg)
+        dry = subprocess.run([DOCKYARD, "registry", "garbage-collect", "--dry-run", "--grace", "0s", config],
+                             capture_output=True, text=True)
+        assert dry.returncode == 0, dry.stderr
+        assert f"blob eligible for deletion: {garbage}" in dry.stdout
+        assert blob_files(reg) == before  # a dry run deletes nothing
+        plain = subprocess.run([DOCKYARD, "registry", "garbage-collect", "--grace", "0s", config],
+                               capture_output=True, text=True)
+        assert plain.returncode == 0, plain.stderr
+        after = blob_files(reg)
+        assert garbage not in after and all(b in after for b in kept_blobs + untagged_blobs)
+        untag = subprocess.run([DOCKYARD, "registry", "garbage-collect", "--delete-untagged", "--grace", "0s",
+                                config], capture_output=True, text=True)
+        assert untag.returncode == 0, untag.stderr
+        assert f"cmd/app: manifest deleted: {untagged}" in untag.stdout
+        after = blob_files(reg)
+        assert untagged not in after and sha256(b"layer-two") not in after
+        assert all(b in after for b in kept_blobs) and kept in after
+        assert_complete(reg, "cmd/app", "v1", kept, kept_blobs)
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg._request("GET", f"/v2/cmd/app/manifests/{untagged}")
+        assert info.value.code == 404
+    finally:
+        reg.stop()
+
+
+# -- notifications ----------------------------------------------------------------------------------
+
+class Webhook:
+    """A receiver that refuses its first ``fail`` deliveries with 503, then records envelopes."""
+
+    def __init__(self, fail: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.fail = fail
+        self.attempts = 0
+        self.envelopes: list[dict] = []
+        self.headers: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.attempts += 1
+                if hook.attempts <= hook.fail:
+                    self.send_response(503)
+                else:
+                    hook.envelopes.append(json.loads(body))
+                    hook.headers.append(dict(self.headers))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict]:
+        return [event for envelope in self.envelopes for event in envelope["events"]]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_notifications_are_queued_retried_and_never_block_a_push():
+    import time
+
+    from registry import free_port
+
+    hook = Webhook(fail=2)
+    dead = free_port()  # nothing listens there: its queue waits, the other endpoint's does not
+    extra = ("notifications:\n  endpoints:\n"
+             f"    - name: hook\n      url: http://127.0.0.1:{hook.port}/events\n      timeout: 2s\n"
+             "      threshold: 3\n      backoff: 50ms\n      headers:\n        X-Hook-Secret: [s3cret]\n"
+             f"    - name: dead\n      url: http://127.0.0.1:{dead}/\n      timeout: 200ms\n      backoff: 1s\n")
+    reg = DockyardRegistry(extra=extra).start()
+    try:
+        digest, blobs = push_image(reg, "hooked/app", "v1", [b"layer"])
+        with reg._request("GET", "/v2/hooked/app/manifests/v1",
+                          headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}):
+            pass
+        with reg._request("DELETE", "/v2/hooked/app/manifests/v1"):
+            pass
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(e["action"] == "delete" for e in hook.events()):
+            time.sleep(0.05)
+        events = hook.events()
+        manifest_events = [e for e in events if e["target"]["mediaType"].endswith("manifest.v1+json")]
+        assert [e["action"] for e in manifest_events] == ["push", "pull"]
+        push = manifest_events[0]
+        assert push["target"]["repository"] == "hooked/app" and push["target"]["tag"] == "v1"
+        assert push["target"]["digest"] == digest and push["target"]["url"].endswith(f"/v2/hooked/app/manifests/"
+                                                                                     f"{digest}")
+        assert {"id", "timestamp", "request", "actor", "source"} <= set(push)
+        assert push["request"]["method"] == "PUT"
+        blob_pushes = {e["target"]["digest"] for e in events if e["action"] == "push"
+                       and e["target"]["mediaType"] == "application/octet-stream"}
+        assert set(blobs) <= blob_pushes
+        delete = [e for e in events if e["action"] == "delete"]
+        assert delete[0]["target"]["tag"] == "v1" and delete[0]["target"]["digest"] == digest
+        assert len({e["id"] for e in events}) == len(events)  # each delivered once, after the retries
+        assert hook.attempts == len(hook.envelopes) + 2
+        assert all(h["X-Hook-Secret"] == "s3cret" for h in hook.headers)
+        assert all(h["Content-Type"] == "application/vnd.docker.distribution.events.v1+json" for h in hook.headers)
+    finally:
+        reg.stop()
+        hook.stop()
+
+
+# -- pull-through cache -----------------------------------------------------------------------------
+
+def test_pull_through_cache_serves_its_copy_when_upstream_fails(daemon):
+    from registry import Registry
+
+    upstream = Registry(users={"up": "stream"}).start()
+    cache = None
+    try:
+        name = f"{upstream.host}/library/cached"
+        import_as(daemon, name, "ENV FROM=upstream")
+        ok(daemon.docker("login", "-u", "up", "--password-stdin", upstream.host, input=b"stream\n"))
+        ok(daemon.docker("push", name))
+        cache = DockyardRegistry(extra=f"proxy:\n  remoteurl: {upstream.url}\n  username: up\n"
+                                       "  password: stream\n").start()
+        through = f"{cache.host}/library/cached"
+        ok(daemon.docker("pull", through))
+        upstream.stop()  # the upstream goes away; the cache answers alone
+        daemon.client.call("DELETE", f"/images/{through}", query={"force": True})
+        out = ok(daemon.docker("pull", through))
+        assert f"Downloaded newer image for {through}:latest" in out
+        run = daemon.cli("run", "--rm", through, "sh", "-c", "echo $FROM")
+        assert run.stdout == b"upstream\n", run.stderr.decode()
+        # Local repositories are still pushed to and pulled from the cache registry.
+        local = f"{cache.host}/team/local"
+        import_as(daemon, local, "ENV FROM=local")
+        ok(daemon.docker("push", local))
+        daemon.client.call("DELETE", f"/images/{local}", query={"force": True})
+        ok(daemon.docker("pull", local))
+        missing = daemon.docker("pull", f"{cache.host}/library/never-seen")
+        assert missing.returncode == 1
+    finally:
+        daemon.docker("logout", upstream.host)
+        upstream.stop()
+        if cache is not None:
+            cache.stop()
+
+
+# -- faults -----------------------------------------------------------------------------------------
+
+def _raw(reg, head: bytes, body: bytes = b"", *, close_after: bool = False) -> bytes:
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", reg.port), timeout=30)
+    s.sendall(head + body)
+    if close_after:
+        s.close()
+        return b""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(65536)
+    s.close()
+    return data
+
+
+def _upload_location(reg, repo: str) -> str:
+    with reg._request("POST", f"/v2/{repo}/blobs/uploads/", b"") as r:
+        return r.headers["Location"].split(reg.host, 1)[1]
+
+
+def test_a_client_dropping_mid_upload_leaves_a_resumable_upload():
+    import time
+
+    reg = DockyardRegistry().start()
+    try:
+        blob = os.urandom(3 << 20)
+        digest = sha256(blob)
+        path = _upload_location(reg, "faults/drop")
+        head = (f"PATCH {path} HTTP/1.1\r\nHost: {reg.host}\r\nContent-Type: application/octet-stream\r\n"
+                f"Content-Length: {len(blob)}\r\n\r\n").encode()
+        _raw(reg, head, blob[: 1 << 20], close_after=True)
+        deadline = time.monotonic() + 10
+        offset = 0
+        while time.monotonic() < deadline:
+            with reg._request("GET", path) as r:
+                assert r.status == 204
+                offset = int(r.headers["Range"].split("-")[1]) + 1
+            if offset == 1 << 20:
+                break
+            time.sleep(0.05)
+        assert offset == 1 << 20
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg._request("HEAD", f"/v2/faults/drop/blobs/{digest}")
+        assert info.value.code == 404
+        # Resume from the offset: a chunk that does not start there is refused with 416.
+        with pytest.raises(urllib.error.HTTPError) as info:
+            reg._request("PATCH", path, blob[5:10], {"Content-Range": "5-9",
+                                                     "Content-Type": "application/octet-stream"})
+        assert info.value.code == 416
+        rest = blob[offset:]
+        with reg._request("PATCH", path, rest, {"Content-Range": f"{offset}-{len(blob) - 1}",
+                                                "Content-Type": "application/octet-stream"}) as r:
+            assert r.status == 202 and r.headers["Range"] == f"0-{len(blob) - 1}"
+        with reg._request("PUT", f"{path}?digest={digest}", b"") as r:
+            assert r.status == 201
+        with reg._request("GET", f"/v2/faults/drop/blobs/{digest}") as r:
+            assert r.read() == blob
+    finally:
+        reg.stop()
+
+
+def test_concurrent_pushes_of_the_same_blob_all_succeed():
+    import threading
+
+    reg = DockyardRegistry().start()
+    try:
+        blob = os.urandom(2 << 20)
+        results: list[object] = []
+
+        def push(i: int) -> None:
+            try:
+                results.append(reg.put_blob(f"same/r{i % 3}", blob))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                results.append(exc)
+
+        threads = [threading.Thread(target=push, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [sha256(blob)] * 8
+        assert blob_files(reg) == {sha256(blob): len(blob)}
+        for i in range(3):
+            with reg._request("GET", f"/v2/same/r{i}/blobs/{sha256(blob)}") as r:
+                assert r.read() == blob
+        uploads = list((reg.data / "docker/registry/v2/repositories").glob("same/*/_uploads/*"))
+        assert uploads == []
+    finally:
+        reg.stop()
+
+
+def test_a_server_killed_mid_push_leaves_only_complete_content():
+    import time
+
+    reg = DockyardRegistry().start()
+    try:
+        digest, blobs = push_image(reg, "crash/app", "v1", [os.urandom(100_000)])
+        big = os.urandom(8 << 20)
+        path = _upload_location(reg, "crash/app")
+        head = (f"PUT {path}?digest={sha256(big)} HTTP/1.1\r\nHost: {reg.host}\r\n"
+                f"Content-Type: application/octet-stream\r\nContent-Length: {len(big)}\r\n\r\n").encode()
+        import socket
+
+        s = socket.create_connection(("127.0.0.1", reg.port), timeout=30)
+        s.sendall(head + big[: 4 << 20])
+        upload_data = next((reg.data / "docker/registry/v2/repositories/crash/app/_uploads").glob("*/data"))
+        deadline = time.monotonic() + 10
+        while upload_data.stat().st_size < (1 << 20) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        reg.kill()  # mid-body: SIGKILL, nothing flushed on purpose
+        s.close()
+        reg.start()  # same data directory
+        for blob, size in blob_files(reg).items():
+            algorithm, hexpart = blob.split(":")
+            data = (reg.data / f"docker/registry/v2/blobs/{algorithm}/{hexpart[:2]}/{hexpart}/data").read_bytes()
+            assert len(data) == size and hashlib.new(algorithm, data).hexdigest() == hexpart
+        assert sha256(big) not in blob_files(reg)
+        assert_complete(reg, "crash/app", "v1", digest, blobs)
+        assert reg.put_blob("crash/app", big) == sha256(big)
     finally:
         reg.stop()

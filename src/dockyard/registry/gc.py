@@ -169,9 +169,8 @@ class PeriodicCollector:
                 self.last = await asyncio.to_thread(collect, self.storage, grace=self.config.grace,
                                                     delete_untagged=self.config.delete_untagged)
                 self.runs += 1
-                if self.last.blobs or self.last.manifests:
-                    log.info("garbage collection: %d blobs and %d manifests deleted", len(self.last.blobs),
-                             len(self.last.manifests))
+                log.info("garbage collection: %d blobs marked, %d blobs and %d manifests deleted",
+                         len(self.last.marked), len(self.last.blobs), len(self.last.manifests))
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.exception("garbage collection failed")
 
