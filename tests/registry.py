@@ -9,6 +9,7 @@ import json
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -124,7 +125,8 @@ class Registry:
                                          headers=headers or {})
         if auth:
             request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
-        return urllib.request.urlopen(request, timeout=30)
+        context = ssl.create_default_context(cafile=str(self.ca)) if self.tls else None
+        return urllib.request.urlopen(request, timeout=30, context=context)
 
     def put_blob(self, repo: str, data: bytes) -> str:
         import hashlib

@@ -38,15 +38,3 @@ class DockyardRegistry(Registry):
             text = text.replace("storage:\n", "storage:\n" + self.storage_extra.rstrip("\n") + "\n", 1)
         return text + self.extra
 
-    def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-                 auth: tuple[str, str] | None = None):
-        import base64
-        import ssl
-        import urllib.request
-
-        request = urllib.request.Request(path if "://" in path else self.url + path, data=body, method=method,
-                                         headers=headers or {})
-        if auth:
-            request.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
-        context = ssl.create_default_context(cafile=str(self.ca)) if self.tls else None
-        return urllib.request.urlopen(request, timeout=30, context=context)

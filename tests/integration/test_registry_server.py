@@ -258,6 +258,17 @@ def assert_complete(reg, repo: str, tag: str, digest: str, blobs: list[str]) -> 
             assert sha256(r.read()) == blob
 
 
+def in_threads(function, count: int) -> None:
+    """function(0) ... function(count - 1), all at once; returns when all are done."""
+    import threading
+
+    threads = [threading.Thread(target=function, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def gc_runs(reg) -> int:
     return reg.log().count("garbage collection:")
 
@@ -298,13 +309,7 @@ def test_online_gc_while_pushing_loses_no_blob_and_removes_garbage():
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failures.append(exc)
 
-        import threading
-
-        threads = [threading.Thread(target=pusher, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(pusher, 4)
         assert not failures, failures
         assert gc_runs(reg) >= start_runs + 4  # the collector ran while the pushes went on
         for repo, tag, digest, blobs in pushed:
@@ -550,8 +555,6 @@ def test_a_client_dropping_mid_upload_leaves_a_resumable_upload():
 
 
 def test_concurrent_pushes_of_the_same_blob_all_succeed():
-    import threading
-
     reg = DockyardRegistry().start()
     try:
         blob = os.urandom(2 << 20)
@@ -563,11 +566,7 @@ def test_concurrent_pushes_of_the_same_blob_all_succeed():
             except Exception as exc:  # noqa: BLE001 - reported below
                 results.append(exc)
 
-        threads = [threading.Thread(target=push, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        in_threads(push, 8)
         assert results == [sha256(blob)] * 8
         assert blob_files(reg) == {sha256(blob): len(blob)}
         for i in range(3):

@@ -341,22 +341,15 @@ class Storage:
         return sorted(out, key=str)
 
     # -- repositories ----------------------------------------------------------------------
-    def repositories(self) -> list[str]:
-        """Every repository with at least one manifest, sorted (the catalog's order)."""
+    def repositories(self, having: str = "_manifests") -> list[str]:
+        """Every repository with a ``having`` directory (by default: with manifests), sorted (the
+        catalog's order). Names are nested directories; ``_``-directories hold a repository's data."""
         out = []
         for directory, subdirs, _files in os.walk(self.repos_dir):
-            if "_manifests" in subdirs:
+            if having in subdirs:
                 out.append(os.path.relpath(directory, self.repos_dir))
             subdirs[:] = [s for s in subdirs if not s.startswith("_")]
         return sorted(out)
-
-    def repositories_with_uploads(self) -> list[str]:
-        out = []
-        for directory, subdirs, _files in os.walk(self.repos_dir):
-            if "_uploads" in subdirs:
-                out.append(os.path.relpath(directory, self.repos_dir))
-            subdirs[:] = [s for s in subdirs if not s.startswith("_")]
-        return out
 
     def upload_ids(self, name: str) -> list[str]:
         return _listdir(self.uploads_dir(name))

@@ -123,7 +123,7 @@ class Uploads:
     def purge(self, older_than: float) -> int:
         """Remove uploads started before ``older_than`` (distribution's uploadpurging)."""
         removed = 0
-        for name in self.storage.repositories_with_uploads():
+        for name in self.storage.repositories(having="_uploads"):
             for upload_id in self.storage.upload_ids(name):
                 directory = self.storage.upload_dir(name, upload_id)
                 try:
