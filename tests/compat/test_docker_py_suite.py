@@ -58,7 +58,7 @@ def test_build_with_a_dockerfile_outside_the_context(api, tmp_path):
 def test_commit_of_a_container_that_is_exiting(api):
     """commit pauses a running container; one whose process has just exited (its cgroup gone, its
     exit not yet recorded) is committed without the pause, as Docker does, not a 500."""
-    for _ in range(10):
+    for _ in range(25):
         ctnr = api.create_container("busybox", ["touch", "/test"])
         api.start(ctnr)
         image = api.commit(ctnr["Id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -38,6 +39,7 @@ log = logging.getLogger("dockyard.containers")
 
 # --init: a static init binary from the host, bind-mounted where Docker puts its docker-init.
 INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init")
+CGROUP_GONE = (errno.ENOENT, errno.ENODEV)  # a cgroup file whose cgroup is removed or being removed
 INIT_TARGET = "/sbin/docker-init"
 INIT_DIRS = ("/proc", "/sys", "/dev")
 INIT_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev/console")
@@ -362,7 +364,10 @@ class ContainerService:
             raise Conflict(f"Container {c.id} is already paused")
         try:
             await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
-        except FileNotFoundError:  # its cgroup is gone: the process exited, its exit not yet seen
+        except OSError as exc:
+            if exc.errno not in CGROUP_GONE:
+                raise
+            # Its cgroup is gone (or going): the process exited and its exit is not yet seen.
             raise Conflict(f"Container {c.id} is not running") from None
         c.state.status = "paused"
         self._save(c)
@@ -371,7 +376,12 @@ class ContainerService:
     async def unpause(self, c: Container) -> None:
         if c.state.status != "paused":
             raise Conflict(f"Container {c.id} is not paused")
-        await asyncio.to_thread(Cgroup(self.cgroup_path(c)).thaw)
+        try:
+            await asyncio.to_thread(Cgroup(self.cgroup_path(c)).thaw)
+        except OSError as exc:
+            if exc.errno not in CGROUP_GONE:
+                raise
+            # Its processes exited (an empty cgroup freezes) and the cgroup went: nothing to thaw.
         c.state.status = "running"
         self._save(c)
         self.emit(c, "unpause")
