@@ -6,20 +6,12 @@ import tarfile
 import time
 
 import pytest
+from waiting import until
 
 
 def run(daemon, *args, input=None):
     r = daemon.docker(*args, input=input)
     return r.returncode, r.stdout.decode(), r.stderr.decode()
-
-
-def until(predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture

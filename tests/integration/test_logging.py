@@ -48,6 +48,8 @@ def test_bad_log_options_are_refused(daemon):
     for args, message in ((["--log-driver", "syslogx"], b'plugin "syslogx" not found'),
                           (["--log-opt", "colour=red"], b"unknown log opt 'colour' for json-file log driver"),
                           (["--log-opt", "max-size=big"], b"invalid size: 'big'"),
-                          (["--log-opt", "max-file=3"], b"max-file cannot be set without max-size")):
+                          (["--log-opt", "max-file=0"], b"max-file cannot be less than 1"),
+                          (["--log-opt", "compress=true", "--log-opt", "max-file=3"],
+                           b"compress cannot be true when max-file is less than 2 or max-size is not set")):
         r = daemon.cli("create", *args, "busybox", "true")
         assert r.returncode == 125 and message in r.stderr, (args, r.stderr)

@@ -4,6 +4,7 @@ import signal
 import time
 
 import pytest
+from waiting import until
 
 from dockyard.cli.client import APIError
 
@@ -16,15 +17,6 @@ def create(daemon, name, cmd, policy, retries=0):
 
 def inspect(daemon, name):
     return daemon.client.call("GET", f"/containers/{name}/json")
-
-
-def until(predicate, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("policy,retries,message", [

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import posixpath
 import time
 
 from dockyard.api.filters import Filters, until_ns
@@ -28,7 +29,8 @@ WAIT_CONDITIONS = {"not-running", "next-exit", "removed"}
 
 
 def command_line(c: Container) -> str:
-    return " ".join([c.path, *c.args])
+    """The COMMAND of `docker ps`: Docker single-quotes each argument with a space in it."""
+    return " ".join([c.path, *(f"'{a}'" if " " in a else a for a in c.args)])
 
 
 def inspect_view(daemon, c: Container) -> dict:
@@ -305,7 +307,8 @@ def register(router, daemon) -> None:
         limit = req.int_arg("limit", -1)
         show_all = req.flag("all")
         containers = service.list()
-        if not show_all and not filters.get("status") and not filters.get("exited"):
+        # A limit (`ps -l`, `-n`) lists stopped containers too, as moby's list does.
+        if not show_all and limit <= 0 and not filters.get("status") and not filters.get("exited"):
             containers = [c for c in containers if c.state.running]
         containers = filter_containers(daemon, containers, filters)
         if limit > 0:
@@ -336,7 +339,7 @@ def register(router, daemon) -> None:
         c = service.get(req.params["id"])
         number = parse_signal(req.arg("signal") or "SIGKILL")
         try:
-            service.kill(c, number, manual=True)
+            await service.kill_and_wait(c, number)
         except Conflict as exc:
             raise Conflict(f"Cannot kill container: {req.params['id']}: {exc}") from None
         return Response(204)
@@ -401,7 +404,9 @@ def register(router, daemon) -> None:
     async def changes(req: Request) -> Response:
         c = service.get(req.params["id"])
         found = await asyncio.to_thread(daemon.snapshotter.changes, c.id)
-        return Response(200, [{"Path": path, "Kind": kind} for path, kind in found] or None)
+        if not found:  # Docker's nil slice: a JSON null, not an empty body (the CLI would print "EOF")
+            return Response(200, b"null\n", {"Content-Type": "application/json"})
+        return Response(200, [{"Path": path, "Kind": kind} for path, kind in found])
 
     async def export(req: Request) -> Response | None:
         c = service.get(req.params["id"])
@@ -444,7 +449,14 @@ def register(router, daemon) -> None:
         path = req.arg("path")
         if not path:
             raise InvalidParameter("the path parameter is required: ?path=/in/the/container")
-        if c.host_config.get("ReadonlyRootfs") and c.state.running:
+        # moby's checkIfPathIsInAVolume: the innermost mount holding the path decides.
+        target = posixpath.normpath(posixpath.join("/", path))
+        holders = [m for m in c.mount_points
+                   if target == m["Destination"] or target.startswith(m["Destination"].rstrip("/") + "/")]
+        volume = max(holders, key=lambda m: len(m["Destination"]), default=None)
+        if volume is not None and not volume.get("RW", True):
+            raise DockyardError("mounted volume is marked read-only")
+        if volume is None and c.host_config.get("ReadonlyRootfs") and c.state.running:
             raise Conflict("container rootfs is marked read-only")
         request = {"op": "put", "path": path, "no_overwrite_dir_non_dir": req.flag("noOverwriteDirNonDir")}
         async with Access(service, c, request, writable=True, stdin=True) as access:

@@ -25,15 +25,18 @@ def register(router, daemon) -> None:
             await execs.start(e)
             return Response(200)
         tty = bool(e.config.get("Tty"))
+        # moby frames the stream by the start request's Tty, not the exec's: a TTY exec started with
+        # Tty false (docker-py's exec_start default) comes back framed as stdout.
+        raw = bool(body.get("Tty"))
         streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
         keys = parse_detach_keys(e.config.get("DetachKeys") or "")
         scanner = DetachScanner(keys) if tty else None  # detach keys only apply to a TTY, as in moby
-        content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+        content_type = "application/vnd.docker.raw-stream" if raw else "application/vnd.docker.multiplexed-stream"
         reader, writer = await req.hijack(content_type)
 
         def send(stream: int, data: bytes) -> None:
             if not writer.is_closing():
-                writer.write(data if tty else frame(stream, data))
+                writer.write(data if raw else frame(stream, data))
 
         attacher = Attacher(send, streams)
         e.attachers.append(attacher)
@@ -41,7 +44,7 @@ def register(router, daemon) -> None:
             await execs.start(e)
         except Exception as exc:  # noqa: BLE001 - the connection is hijacked: report inside the stream
             message = f"{exc}\r\n".encode()
-            writer.write(message if tty else frame(STDERR, message))
+            writer.write(message if raw else frame(STDERR, message))
             await writer.drain()
             writer.close()
             return None

@@ -8,6 +8,7 @@ import sys
 
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.mounts import oci_mounts
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 
 
@@ -15,12 +16,15 @@ class Access:
     """One helper process with the container's root in view; use as an async context manager."""
 
     def __init__(self, containers: ContainerService, c: Container, request: dict, *, writable: bool = False,
-                 stdin: bool = False) -> None:
+                 stdin: bool = False, volumes: bool = True) -> None:
+        """``volumes``: a stopped container's volumes and binds are mounted too (False: the image's
+        files only, as filling a new volume from the image needs)."""
         self.containers = containers
         self.c = c
         self.request = dict(request, container=c.name.lstrip("/"))
         self.writable = writable
         self.stdin = stdin
+        self.volumes = volumes
         self.proc: asyncio.subprocess.Process | None = None
         self._mountpoint: str | None = None
 
@@ -32,7 +36,11 @@ class Access:
             mount = self.containers.snapshotter.mounts(c.id)[0]
             self._mountpoint = os.path.join(self.containers.state_dir(c.id), f"access-{os.urandom(4).hex()}")
             os.makedirs(self._mountpoint)
-            self.request.update(mountpoint=self._mountpoint, mount=mount.to_dict(), readonly=not self.writable)
+            # Docker mounts a stopped container's volumes and binds too, so their paths resolve.
+            volumes = [m for m in oci_mounts(self.containers.volumes, c.mount_points, {}) if m["type"] == "bind"] \
+                if self.volumes else []
+            self.request.update(mountpoint=self._mountpoint, mount=mount.to_dict(), readonly=not self.writable,
+                                volumes=volumes)
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dockyard.runtime.fsaccess", json.dumps(self.request),
             stdin=asyncio.subprocess.PIPE if self.stdin else asyncio.subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import logging
@@ -76,6 +77,7 @@ class ContainerService:
         self._containers: dict[str, Container] = {}
         self._names: dict[str, str] = {}  # "/name" -> id
         self._runtime: dict[str, Runtime] = {}
+        self._last_created = 0  # ns: the newest container's creation time
 
     # -- persistence -----------------------------------------------------------------------
     def _dir(self, cid: str) -> str:
@@ -111,6 +113,7 @@ class ContainerService:
             self._containers[c.id] = c
             self._names[c.name] = c.id
             self._runtime[c.id] = Runtime()
+            self._last_created = max(self._last_created, c.created)
             self._use_volumes(c)
             self._reconcile(c)
 
@@ -252,6 +255,8 @@ class ContainerService:
         host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
                                                         bool(host_config.get("AutoRemove")))
         warnings = isolation.validate(host_config, self.get, self.idmap)
+        if host_config.get("NetworkMode") == "host" and host_config.get("PortBindings"):
+            warnings.append("Published ports are discarded when using host network mode")
         host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))
         config = merge_config(body, image)
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
@@ -269,8 +274,11 @@ class ContainerService:
         if not config.get("Hostname"):
             config["Hostname"] = cid[:12]
         config["Image"] = image_ref
+        # Strictly increasing even within one clock tick or after the clock steps back: `ps -l`
+        # and the list order rely on it.
+        created = self._last_created = max(now_ns(), self._last_created + 1)
         container = Container(
-            id=cid, name=name, created=now_ns(), path=command[0], args=command[1:], config=config,
+            id=cid, name=name, created=created, path=command[0], args=command[1:], config=config,
             host_config=normalize_host_config(host_config), image_id=image.id, driver=self.snapshotter.name,
             network_settings=network_settings,
         )
@@ -565,6 +573,22 @@ class ContainerService:
             c.state.status = "running"
             self._save(c)
 
+    async def kill_and_wait(self, c: Container, sig: int) -> None:
+        """`docker kill`: with SIGKILL, Docker answers once the exit is recorded (at most 10 s)."""
+        waiter = None
+        if sig == signal.SIGKILL and c.state.status in ("running", "paused"):
+            waiter = asyncio.get_running_loop().create_future()
+            self._runtime[c.id].exit_waiters.append(waiter)
+        try:
+            self.kill(c, sig, manual=True)
+        except BaseException:
+            if waiter is not None:
+                self._runtime[c.id].exit_waiters.remove(waiter)
+            raise
+        if waiter is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, timeout=10)
+
     async def stop(self, c: Container, timeout: int | None = None) -> bool:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
         Returns False when the container was not running (Docker answers 304)."""
@@ -667,8 +691,10 @@ class ContainerService:
             self.cancel_restart(c)
         if c.state.running:
             if not force:
-                raise Conflict(f"You cannot remove a running container {c.id}. Stop the container before "
-                               "attempting removal or force remove")
+                procedure = "Stop the container before attempting removal or force remove"
+                if c.state.status == "paused":
+                    procedure = "Unpause and then " + procedure.lower()
+                raise Conflict(f"You cannot remove a {c.state.status} container {c.id}. {procedure}")
             waiter = asyncio.get_running_loop().create_future()
             self._runtime[c.id].exit_waiters.append(waiter)
             self.kill(c, signal.SIGKILL)
@@ -820,6 +846,9 @@ def merge_config(body: dict, image: Image) -> dict:
             config["Cmd"] = image_config.get("Cmd")
         if config.get("Entrypoint") is None:
             config["Entrypoint"] = image_config.get("Entrypoint")
+    if config.get("Entrypoint") == [""]:
+        # `--entrypoint ""`: after the merge (so the image's CMD is not taken), Docker resets it.
+        config["Entrypoint"] = None
     if not config.get("WorkingDir"):
         config["WorkingDir"] = image_config.get("WorkingDir", "")
     for key in ("ExposedPorts", "Volumes"):

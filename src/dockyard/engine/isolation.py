@@ -237,9 +237,12 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, contai
         have = {d["path"] for d in devices}
         devices += [d for d in host_devices() if d["path"] not in have]
         linux["maskedPaths"], linux["readonlyPaths"] = [], []
-        for m in spec["mounts"]:
-            if m["destination"] == "/sys":
-                m["options"] = [o for o in m["options"] if o != "ro"]
+    remapped = idmap is not None and modes["userns"] != "host"
+    for m in spec["mounts"]:
+        # Docker: /sys is writable when privileged; the cgroup mount also in a user namespace
+        # (a remount read-only is refused there).
+        if (m["destination"] == "/sys" and privileged) or (m.get("type") == "cgroup" and (privileged or remapped)):
+            m["options"] = [o for o in m["options"] if o != "ro"]
     for entry in host_config.get("Devices") or []:
         device = parse_device(entry)
         rules.append(f"{device['type']} {device['major']}:{device['minor']} {device.pop('permissions')}")
@@ -257,7 +260,7 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, contai
     for field, key in (("MaskedPaths", "maskedPaths"), ("ReadonlyPaths", "readonlyPaths")):
         if host_config.get(field) is not None and not privileged:
             linux[key] = list(host_config[field])
-    if idmap is not None and modes["userns"] != "host":
+    if remapped:
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"], linux["gidMappings"] = idmap.oci()
 

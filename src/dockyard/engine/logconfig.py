@@ -30,8 +30,13 @@ def validate(log_config: dict | None) -> dict:
         if key == "max-file":
             if not str(value).isdigit() or int(value) < 1:
                 raise InvalidParameter("max-file cannot be less than 1")
-    if int(options.get("max-file", "1")) > 1 and "max-size" not in options:
-        raise InvalidParameter("max-file cannot be set without max-size")
+    # Docker 20.10 takes max-file without max-size (nothing ever rotates then); compress needs both.
+    if "compress" in options:
+        if str(options["compress"]).lower() not in ("1", "t", "true", "0", "f", "false"):
+            raise InvalidParameter(f'strconv.ParseBool: parsing "{options["compress"]}": invalid syntax')
+        if str(options["compress"]).lower() in ("1", "t", "true") and (
+                int(options.get("max-file", "1")) < 2 or "max-size" not in options):
+            raise InvalidParameter("compress cannot be true when max-file is less than 2 or max-size is not set")
     return {"Type": driver, "Config": options}
 
 

@@ -206,7 +206,7 @@ async def fill_from_image(containers, c, point: dict) -> None:
         return
     target = containers.volumes.mountpoint(point["Name"])
     with tempfile.TemporaryFile(dir=containers.volumes.root) as spool:
-        async with Access(containers, c, {"op": "get", "path": point["Destination"]}) as access:
+        async with Access(containers, c, {"op": "get", "path": point["Destination"]}, volumes=False) as access:
             if not await access.proc.stdout.readline():  # the path's stat line, then the tar
                 raise await access.failure() or InvalidParameter(f"could not read {point['Destination']}")
             while data := await access.proc.stdout.read(1 << 16):

@@ -4,6 +4,7 @@ environment, shared name files): kept apart from spec.py, which knows nothing of
 import os
 
 from dockyard.engine.container import Container
+from dockyard.network.sandbox import DEFAULT_SYSCTLS
 from dockyard.runtime.spec import process_env
 
 NAME_FILES = {"/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf", "/etc/hostname": "hostname"}
@@ -20,6 +21,9 @@ def apply_network_plan(spec: dict, plan: dict, c: Container) -> None:
         for ns in entries:
             if ns["type"] == "network":
                 ns["path"] = namespace
+    elif any(ns["type"] == "network" and not ns.get("path") for ns in entries):
+        # `--network none`: the runtime makes the namespace, so the defaults travel in the spec.
+        spec["linux"]["sysctl"] = {**DEFAULT_SYSCTLS, **(spec["linux"].get("sysctl") or {})}
     if plan.get("env"):
         spec["process"]["env"] = process_env(plan["env"] + list(c.config.get("Env") or []),
                                              c.config.get("Hostname", ""), bool(c.config.get("Tty")))

@@ -68,6 +68,17 @@ def empty_endpoint(network_id: str = "", ipam_config: dict | None = None, aliase
             "DriverOpts": None}
 
 
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+def _requested_mac(endpoint_config: dict) -> str:
+    """EndpointSettings.MacAddress as the client asked for it ("" when it did not)."""
+    mac = endpoint_config.get("MacAddress") or ""
+    if mac and not _MAC.match(mac):
+        raise InvalidParameter(f"invalid MAC address: {mac}")
+    return mac.lower()
+
+
 class NetworkService:
     def __init__(self, data_root: str, exec_root: str, options: NetworkOptions, containers, events) -> None:
         self.options = options
@@ -196,7 +207,12 @@ class NetworkService:
         return config
 
     def _taken_subnets(self, exclude_bridge: str = "", exclude_id: str | None = None) -> list:
-        taken = [n for iface, n in (*ipam.host_routes(), *ipam.host_address_networks()) if iface != exclude_bridge]
+        found = (*ipam.host_routes(), *ipam.host_address_networks())
+        return [n for iface, n in found if iface != exclude_bridge] + self._own_subnets(exclude_id)
+
+    def _own_subnets(self, exclude_id: str | None = None) -> list:
+        """The IPv4 subnets of this daemon's networks."""
+        taken = []
         for record in self.networks.values():
             if record["Id"] == exclude_id:
                 continue
@@ -342,10 +358,8 @@ class NetworkService:
     # -- networks --------------------------------------------------------------------------
     def create(self, body: dict) -> dict:
         name = body.get("Name") or ""
-        if not name:
-            raise InvalidParameter("network name must not be empty")
-        if not VALID_NETWORK_NAME.match(name):
-            raise InvalidParameter(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if not name.strip():  # libnetwork takes any name that is not blank ("test 01" too)
+            raise InvalidParameter(f"invalid name: {name}")
         if name in netstore.PREDEFINED:
             raise Forbidden(f"operation is not permitted on predefined {name} network ")
         if any(r["Name"] == name for r in self.networks.values()):
@@ -364,10 +378,13 @@ class NetworkService:
                 raise InvalidParameter(f"invalid bridge name {bridge_name!r}: at most 15 characters")
             if any(netstore.bridge_name(r) == bridge_name for r in self.networks.values() if netstore.is_bridge(r)):
                 raise Conflict(f"bridge name {bridge_name} is already used by another network")
-        ipam_config = [dict(c) for c in ((body.get("IPAM") or {}).get("Config") or [])]
+        ipam_body = body.get("IPAM") or {}
+        ipam_config = [dict(c) for c in (ipam_body.get("Config") or [])]
         config = self._network_ipam(ipam_config[0] if ipam_config else {})
         record = self._record(name, driver, options, [config], internal=bool(body.get("Internal")),
                               attachable=bool(body.get("Attachable")), labels=body.get("Labels") or {})
+        # Docker echoes the request's IPAM options: null when the client sent none (docker-py), {} from the CLI.
+        record["IPAM"]["Options"] = ipam_body.get("Options")
         try:
             self._save(record)
             self._bring_up(record)
@@ -379,7 +396,6 @@ class NetworkService:
         return record
 
     def _network_ipam(self, given: dict) -> dict:
-        taken = self._taken_subnets()
         if given.get("Subnet"):
             try:
                 subnet = ipaddress.ip_network(given["Subnet"], strict=False)
@@ -387,12 +403,14 @@ class NetworkService:
                 raise InvalidParameter(f"invalid subnet {given['Subnet']}") from None
             if subnet.version != 4:
                 raise InvalidParameter("IPv6 subnets are not supported by Dockyard yet")
-            if any(subnet.overlaps(t) for t in taken):
+            # As libnetwork's IPAM: a subnet the user names only has to be free among this daemon's
+            # networks; host routes (another daemon's bridges) steer only the automatic choice.
+            if any(subnet.overlaps(t) for t in self._own_subnets()):
                 raise Forbidden("Pool overlaps with other one on this address space")
         else:
             if given.get("Gateway") or given.get("IPRange"):
                 raise InvalidParameter("gateway and ip-range need a subnet (--subnet)")
-            subnet = ipam.free_subnet(self.pools_config, taken)
+            subnet = ipam.free_subnet(self.pools_config, self._taken_subnets())
         config = {"Subnet": str(subnet)}
         gateway = given.get("Gateway") or str(next(subnet.hosts()))
         try:
@@ -458,13 +476,17 @@ class NetworkService:
         mode = host_config.get("NetworkMode") or "default"
         host_config["NetworkMode"] = mode
         endpoints_config = (networking or {}).get("EndpointsConfig") or {}
+        if len(endpoints_config) > 1:  # moby's verifyNetworkingConfig
+            raise InvalidParameter("Container cannot be connected to network endpoints: "
+                                   + ", ".join(endpoints_config))
         publishes = bool(host_config.get("PortBindings")) or bool(host_config.get("PublishAllPorts"))
-        if mode == "host" or mode.startswith("container:"):
-            if publishes:
-                raise InvalidParameter("conflicting options: port publishing and the container type network mode")
-            if host_config.get("Links"):
-                raise InvalidParameter("conflicting options: host type networking can't be used with links. This "
-                                       "would result in undefined behavior")
+        # Host mode only discards published ports (the caller warns, as Docker does).
+        if mode.startswith("container:") and publishes:
+            raise InvalidParameter("conflicting options: port publishing and the container type network mode")
+        if host_config.get("Links") and (mode == "host" or mode.startswith("container:")):
+            kind = "host type networking" if mode == "host" else "container type network"
+            raise InvalidParameter(f"conflicting options: {kind} can't be used with links. This would result in "
+                                   "undefined behavior")
         if mode.startswith("container:"):
             target = self.containers.get(mode.split(":", 1)[1])
             if target.id == cid:
@@ -509,6 +531,7 @@ class NetworkService:
                     raise InvalidParameter(f"invalid IPv4 address: {address}") from None
             aliases = [cid[:12], *[a for a in aliases if a != cid[:12]]]
         host_config["Links"] = self._normalize_links(host_config.get("Links") or [], config)
+        mac = _requested_mac(given)
         for key, value in (host_config.get("PortBindings") or {}).items():
             if "/" not in key:
                 host_config["PortBindings"][key + "/tcp"] = host_config["PortBindings"].pop(key)
@@ -516,7 +539,9 @@ class NetworkService:
                 port = (binding or {}).get("HostPort") or ""
                 if port and not re.fullmatch(r"\d+(-\d+)?", port):
                     raise InvalidParameter(f"invalid port specification: {port!r}")
-        return {"Networks": {record["Name"]: empty_endpoint(record["Id"], ipam_config, aliases)}, "Ports": {}}
+        endpoint = empty_endpoint(record["Id"], ipam_config, aliases, list(given.get("Links") or []) or None)
+        endpoint["MacAddress"] = mac
+        return {"Networks": {record["Name"]: endpoint}, "Ports": {}}
 
     def _normalize_links(self, entries: list[str], config: dict) -> list[str]:
         out = []
@@ -622,10 +647,11 @@ class NetworkService:
             mac_wanted = c.config.get("MacAddress") or ""
             for index, (record, (_nid, address)) in enumerate(zip(records, allocated, strict=True)):
                 subnet = ipaddress.ip_network(record["IPAM"]["Config"][0]["Subnet"])
+                # The endpoint's own MAC (EndpointSettings.MacAddress), else --mac-address for the first.
+                mac = settings["Networks"][record["Name"]].get("MacAddress") or (mac_wanted if index == 0 else "")
                 iface = sandbox.Interface(
                     f"eth{index}", sandbox.new_veth_name(), netstore.bridge_name(record),
-                    f"{address}/{subnet.prefixlen}",
-                    (mac_wanted if index == 0 and mac_wanted else ipam.mac_for(address)),
+                    f"{address}/{subnet.prefixlen}", mac or ipam.mac_for(address),
                     int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu),
                     record["IPAM"]["Config"][0]["Gateway"] if index == 0 and not record.get("Internal") else "")
                 interfaces[record["Name"]] = iface
@@ -785,7 +811,9 @@ class NetworkService:
             raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         if netstore.is_user_defined(record):
             aliases = [c.id[:12], *[a for a in aliases if a != c.id[:12]]]
-        endpoint = empty_endpoint(record["Id"], ipam_config, aliases)
+        mac = _requested_mac(given)
+        endpoint = empty_endpoint(record["Id"], ipam_config, aliases, list(given.get("Links") or []) or None)
+        endpoint["MacAddress"] = mac
         live = self.live.get(c.id)
         if c.state.running and live is not None and live.path:
             pool = self.pools[record["Id"]]
@@ -794,7 +822,7 @@ class NetworkService:
             taken = {i["ifname"] for i in (settings.get("Interfaces") or {}).values()}
             ifname = next(f"eth{n}" for n in range(64) if f"eth{n}" not in taken)
             iface = sandbox.Interface(ifname, sandbox.new_veth_name(), netstore.bridge_name(record),
-                                      f"{address}/{subnet.prefixlen}", ipam.mac_for(address),
+                                      f"{address}/{subnet.prefixlen}", mac or ipam.mac_for(address),
                                       int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu))
             try:
                 await asyncio.to_thread(sandbox.add_interface, live.path, iface)
@@ -837,10 +865,16 @@ class NetworkService:
         for entry in asking.host_config.get("Links") or []:
             target, _, alias = entry.partition(":")
             link_aliases[alias.rsplit("/", 1)[-1].lower()] = target.lstrip("/").lower()
-        wanted = link_aliases.get(wanted, wanted)
         found = []
+        own = (asking.network_settings or {}).get("Networks") or {}
         for network in networks:
-            short = wanted[: -len(network) - 1] if wanted.endswith("." + network.lower()) else wanted
+            # A link made for this network's endpoint (EndpointSettings.Links) names a container here.
+            scoped = dict(link_aliases)
+            for entry in own[network].get("Links") or []:
+                target, _, alias = entry.partition(":")
+                scoped[(alias or target).lower()] = target.lstrip("/").lower()
+            name_wanted = scoped.get(wanted, wanted)
+            short = name_wanted[: -len(network) - 1] if name_wanted.endswith("." + network.lower()) else name_wanted
             for c in self.containers.list():
                 endpoint = ((c.network_settings or {}).get("Networks") or {}).get(network)
                 if not endpoint or not endpoint.get("IPAddress") or not c.state.running:

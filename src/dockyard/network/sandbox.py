@@ -14,6 +14,17 @@ from dockyard.network.netlink import Netlink, NetlinkError
 
 LOOPBACK_INDEX = 1
 
+# Docker's defaults for a container's own network namespace (`--sysctl` still overrides them, as
+# the runtime writes those later): bind ports below 1024 and ping without capabilities.
+DEFAULT_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"}
+
+
+def write_default_sysctls() -> None:
+    """In the calling thread's network namespace (a /proc/sys/net file answers for the opener's)."""
+    for key, value in DEFAULT_SYSCTLS.items():
+        with contextlib.suppress(FileNotFoundError), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            f.write(value)
+
 
 @dataclass(frozen=True)
 class Interface:
@@ -33,11 +44,12 @@ def new_veth_name() -> str:
 
 
 def create(path: str) -> None:
-    """A namespace pinned at ``path`` with its loopback up."""
+    """A namespace pinned at ``path`` with its loopback up and Docker's default sysctls."""
 
     def loopback_up() -> None:
         with Netlink() as nl:
             nl.set_up(LOOPBACK_INDEX)
+        write_default_sysctls()
 
     netns.create(path, loopback_up)
 

@@ -16,7 +16,7 @@ import sys
 import tarfile
 
 from dockyard.runtime.linux import syscalls as sc
-from dockyard.runtime.linux.mounts import mount_filesystem
+from dockyard.runtime.linux.mounts import mount_filesystem, mount_one
 from dockyard.util.timefmt import rfc3339_ns  # everything is imported before we enter the container
 
 
@@ -36,6 +36,8 @@ def _enter(request: dict) -> None:
         sc.mount(mount["source"], target, None, sc.MS_BIND | sc.MS_REC)
     else:
         mount_filesystem(mount["source"], target, mount["type"], flags, ",".join(mount["options"]))
+    for volume in request.get("volumes") or []:  # parents first, as the container mounts them
+        mount_one(target, volume)
     os.chroot(target)
     os.chdir("/")
 

@@ -48,8 +48,9 @@ def _lookup_executable(name: str, env: list[str]) -> str:
 def _setup_filesystem(spec: dict, rootfs_mounts: list[dict]) -> None:
     root = spec["root"]["path"]
     mounts.mount_rootfs(root, rootfs_mounts)
+    cgroupns = any(ns["type"] == "cgroup" for ns in spec["linux"].get("namespaces", []))
     for m in spec.get("mounts", []):
-        mounts.mount_one(root, m)
+        mounts.mount_one(root, m, cgroupns=cgroupns)
         if m["destination"] == "/dev":
             devices.create_devices(root, spec["linux"].get("devices", []))
             devices.create_links(root)
@@ -99,10 +100,30 @@ def _apply_limits(process: dict) -> None:
             raise StartError(f"write /proc/self/oom_score_adj: {exc.strerror.lower()}") from None
 
 
+def _home_of(uid: int) -> str:
+    """The user's home in the container's own /etc/passwd, "/" without an entry (runc's default)."""
+    try:
+        with open("/etc/passwd", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def with_home(env: list[str], uid: int) -> list[str]:
+    """runc sets HOME from the container's passwd file when neither the image nor -e set it."""
+    if any(e.startswith("HOME=") for e in env):
+        return env
+    return [*env, "HOME=" + _home_of(uid)]
+
+
 def exec_process(process: dict, seccomp_filter: seccomp.Filter | str | None = None) -> None:
     """Become the process's user, enter its working directory and execve it (never returns).
     ``seccomp_filter`` is the compiled ``linux.seccomp`` (or why it could not be compiled)."""
-    env = process.get("env", [])
+    env = with_home(process.get("env", []), process.get("user", {}).get("uid", 0))
     cwd = process.get("cwd") or "/"
     os.makedirs(cwd, exist_ok=True)  # Docker creates a missing working directory
     _apply_limits(process)

@@ -85,11 +85,19 @@ def _ensure_target(target: str, source_is_dir: bool) -> None:
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o755))
 
 
-def mount_one(root: str, m: dict) -> None:
-    """Mount one OCI mount entry under ``root``."""
+def mount_one(root: str, m: dict, *, cgroupns: bool = False) -> None:
+    """Mount one OCI mount entry under ``root``. ``cgroupns``: the process has a cgroup namespace
+    of its own (a ``cgroup`` mount then mounts the hierarchies afresh instead of binding them)."""
     options = m.get("options") or []
     flags, propagation, data = parse_options(options)
     mtype = m.get("type") or ("bind" if flags & sc.MS_BIND else "none")
+    if mtype == "cgroup":
+        from dockyard.runtime.linux.cgroupfs import mount_cgroups
+
+        target = secure_join(root, m["destination"])
+        _ensure_target(target, True)
+        mount_cgroups(target, flags, cgroupns)
+        return
     if mtype == "bind":
         flags |= sc.MS_BIND
     target = secure_join(root, m["destination"])

@@ -20,7 +20,7 @@ from dockyard.runtime.linux import devices, mounts
 from dockyard.runtime.linux import syscalls as sc
 
 # Mounted by PID 1 inside the new namespaces; everything else is mounted by the host's root first.
-LATE_TYPES = ("proc", "sysfs", "devpts", "mqueue")
+LATE_TYPES = ("proc", "sysfs", "devpts", "mqueue", "cgroup")
 
 
 def prepare_as_host_root(spec: dict, rootfs_mounts: list[dict]) -> None:
@@ -79,11 +79,12 @@ def rebind_root(spec: dict) -> None:
 def mount_late(spec: dict, root: str) -> None:
     """PID 1's mounts under ``root``. sysfs needs a network namespace of our own; in the daemon's,
     bind the host's /sys read-only instead (runc does the same)."""
+    cgroupns = any(ns["type"] == "cgroup" for ns in spec["linux"].get("namespaces", []))
     for m in spec.get("mounts", []):
         if m.get("type") not in LATE_TYPES:
             continue
         try:
-            mounts.mount_one(root, m)
+            mounts.mount_one(root, m, cgroupns=cgroupns)
         except PermissionError:
             if m.get("type") != "sysfs":
                 raise
