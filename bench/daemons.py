@@ -232,13 +232,31 @@ def iptables_rules() -> dict[str, list[str]]:
     return tables
 
 
+def iptables_dockerds() -> list[str]:
+    """Command lines of the running dockerds that manage iptables rules (no --iptables=false)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0]) == "dockerd" and "--iptables=false" not in argv:
+            found.append(" ".join(argv).strip())
+    return found
+
+
 def undo_iptables(before: dict[str, list[str]], bridges: list[str]) -> list[str]:
     """Delete Docker's rules and chains that appeared since ``before`` (dockerd leaves them behind):
-    those in DOCKER* chains and those naming one of ``bridges`` (the bridges made for it)."""
+    those in DOCKER* chains and those naming one of ``bridges`` (the bridges made for it). While
+    another dockerd with iptables runs (a neighbour's), the DOCKER* chains are its too: then only
+    the rules naming ``bridges`` go."""
     undone = []
+    shared = not iptables_dockerds()
     for table, lines in iptables_rules().items():
         old = set(before.get(table, []))
-        lines = [line for line in lines if "DOCKER" in line or any(b in line.split() for b in bridges)]
+        lines = [line for line in lines
+                 if (shared and "DOCKER" in line) or any(b in line.split() for b in bridges)]
         for line in lines:
             if line.startswith("-A") and line not in old:
                 subprocess.run(["iptables", "-w", "-t", table, "-D", *line.split()[1:]], capture_output=True)

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import DOCKER_CLI, PrivateDaemon, PrivateDocker
+from conftest import DOCKER_CLI, PrivateDaemon, PrivateDocker, _bench_daemons
 from netstate import free_port_pair, free_prefix, host_network_state, settled_leftovers, wait_http
 
 from dockyard.network import ipam
@@ -90,20 +90,6 @@ def _free16(*candidates: str) -> str | None:
     return next((c for c in candidates if not any(ipaddress.ip_network(c).overlaps(t) for t in taken)), None)
 
 
-def _iptables_dockerds() -> list[str]:
-    """Running dockerds that manage iptables rules (not --iptables=false), as command lines."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == "dockerd" and "--iptables=false" not in argv:
-            found.append(" ".join(argv))
-    return found
-
-
 class HostDocker:
     """The Docker daemon already running on this host (default socket), used as the neighbour
     rather than starting a second dockerd with iptables, which would flush its DOCKER chains."""
@@ -123,7 +109,7 @@ class HostDocker:
 def _docker(bridge_cidr: str, *, may_share: bool) -> PrivateDocker | HostDocker:
     """A dockerd with iptables on its own bridge; or, when one runs on this host already, that one
     (``may_share``: a test that needs Docker started after Dockyard cannot use it and is skipped)."""
-    running = _iptables_dockerds()
+    running = _bench_daemons().iptables_dockerds()
     if running:
         if may_share and os.path.exists("/var/run/docker.sock") and HostDocker().docker("version").returncode == 0:
             return HostDocker()

@@ -319,7 +319,7 @@ class NetworkService:
                 wake.clear()
                 try:
                     await asyncio.to_thread(self.heal_firewall)
-                except DockyardError as exc:
+                except (DockyardError, OSError) as exc:  # the watch carries on: the next check may succeed
                     log.warning("checking the netfilter rules failed: %s", exc)
         finally:
             self._firewall_wake = None
