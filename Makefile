@@ -14,9 +14,9 @@ PIDFILE    := /run/dockyardd.pid
 # tini for --init.
 APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
-# Docker's own daemon (and its runc) for the interoperability and runtime tests, and a C compiler
+# Docker's own daemon (and its runc) for the interoperability and runtime tests, a C compiler
 # for the seccomp probe.
-APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo
+APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo docker-compose
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
@@ -43,7 +43,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -e '.[test,compose]'
 	# Byte-code up front: with PYTHONDONTWRITEBYTECODE set, every CLI call would recompile (~11 ms).
 	$(PY) -m compileall -q src
 	touch $@
@@ -53,6 +53,7 @@ venv: system-packages $(VENV)/.installed
 install: venv
 	ln -sf $(CURDIR)/$(VENV)/bin/dockyard $(BIN_DIR)/dockyard
 	ln -sf $(CURDIR)/$(VENV)/bin/dockyardd $(BIN_DIR)/dockyardd
+	ln -sf $(CURDIR)/$(VENV)/bin/dockyard-compose $(BIN_DIR)/dockyard-compose
 
 start: install
 	@if dockyard -H unix://$(SOCKET) version >/dev/null 2>&1; then \

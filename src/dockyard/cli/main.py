@@ -64,6 +64,7 @@ COMMANDS = {
     "search": ("registry", "search"),
     "version": ("system", "version"),
     "info": ("system", "info"),
+    "compose": ("compose", "compose"),
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
@@ -139,6 +140,7 @@ Commands:
 
 Management Commands:
   builder     Manage builds
+  compose     Define and run multi-container applications
   container   Manage containers
   image       Manage images
   network     Manage networks

@@ -1,0 +1,304 @@
+"""up, create, down, start, stop, restart, pause, unpause, kill, rm."""
+
+from __future__ import annotations
+
+import sys
+
+from dockyard.client.transport import APIError
+from dockyard.compose import graph, resources, state
+from dockyard.compose.convergence import Converger, Options
+from dockyard.compose.errors import ComposeError
+from dockyard.compose.parallel import run_all, run_graph
+from dockyard.compose.progress import Progress
+from dockyard.compose.service import LABEL_SERVICE
+
+
+def _scale(entries: list[str] | None) -> dict[str, int]:
+    out = {}
+    for entry in entries or []:
+        name, sep, count = entry.partition("=")
+        if not sep or not count.isdigit():
+            raise ComposeError(f"invalid --scale value {entry!r}: use SERVICE=NUM")
+        out[name] = int(count)
+    return out
+
+
+def _progress(ctx, title: str = "Running") -> Progress:
+    return Progress(title, ctx.options.progress)
+
+
+def up(ctx, args) -> int:
+    from dockyard.compose.up import UpRequest, converge
+
+    if args.build and args.no_build:
+        raise ComposeError("--build and --no-build are incompatible")
+    if args.force_recreate and args.no_recreate:
+        raise ComposeError("--force-recreate and --no-recreate are incompatible")
+    if args.exit_code_from:
+        args.abort_on_container_exit = True
+    if args.detach and (args.abort_on_container_exit or args.attach_dependencies):
+        raise ComposeError("--abort-on-container-exit and -d cannot be combined.")
+    project = ctx.load(args.services)
+    if args.exit_code_from and args.exit_code_from not in project.services:
+        raise ComposeError(f"no such service: {args.exit_code_from}")
+    request = UpRequest(args.services, args.no_deps, "always" if args.build else "never" if args.no_build else "",
+                        Options(args.force_recreate, args.no_recreate, args.no_start, None, args.timeout),
+                        _scale(args.scale), args.remove_orphans)
+    with _progress(ctx) as progress:
+        names = converge(ctx.engine, project, request, progress)
+    if args.no_start:
+        return 0
+    if args.wait:
+        return _wait(ctx, project, names, args.wait_timeout)
+    if args.detach:
+        return 0
+    from dockyard.compose.commands.interact import attach_logs
+
+    shown = names if args.attach_dependencies or not args.services else args.services
+    return attach_logs(ctx, project, shown, abort=args.abort_on_container_exit, exit_code_from=args.exit_code_from,
+                       timeout=args.timeout)
+
+
+def _wait(ctx, project, names: list[str], timeout: int | None) -> int:
+    import time
+
+    deadline = time.monotonic() + (timeout or 600)
+    with _progress(ctx) as progress:
+        for container in state.project_containers(ctx.engine, project.name, services=names):
+            while True:
+                details = ctx.engine.inspect_container(container.id)
+                if details.health in ("", "healthy") and details.running:
+                    progress.event("Container", container.name, "Healthy" if details.health else "Running")
+                    break
+                if details.health == "unhealthy" or not details.running:
+                    progress.event("Container", container.name, "Error", failed=True)
+                    raise ComposeError(f"container {container.name} is "
+                                       f"{'unhealthy' if details.running else 'exited'}")
+                if time.monotonic() > deadline:
+                    raise ComposeError("timeout waiting for the services to be healthy")
+                time.sleep(0.2)
+    return 0
+
+
+def create(ctx, args) -> int:
+    from dockyard.compose.up import UpRequest, converge
+
+    project = ctx.load(args.services)
+    request = UpRequest(args.services, args.no_deps if hasattr(args, "no_deps") else False,
+                        "always" if args.build else "never" if args.no_build else "",
+                        Options(args.force_recreate, args.no_recreate, True), _scale(args.scale),
+                        args.remove_orphans)
+    with _progress(ctx) as progress:
+        converge(ctx.engine, project, request, progress)
+    return 0
+
+
+def down(ctx, args) -> int:
+    name = ctx.project_name()
+    project = ctx._project
+    engine = ctx.engine
+    containers = state.project_containers(engine, name, oneoff=None)
+    with _progress(ctx, "Running") as progress:
+        if project is not None:
+            converger = Converger(engine, project, progress)
+            known = [c for c in containers if c.labels.get(LABEL_SERVICE) in project.services]
+            grouped = state.by_service(known)
+
+            def stop_service(service_name: str) -> None:
+                service = project.services[service_name]
+                run_all(grouped.get(service_name, []),
+                        lambda c: converger.stop_and_remove(service, c, args.timeout))
+
+            run_graph([s for s in project.services if s in grouped], graph.dependencies(project), stop_service,
+                      reverse=True)
+            rest = [c for c in containers if c not in known]
+            oneoffs = [c for c in rest if c.labels.get("com.docker.compose.oneoff") == "True"]
+            orphans = [c for c in rest if c not in oneoffs]
+            run_all(oneoffs, lambda c: converger.stop_and_remove(None, c, args.timeout))
+            if orphans and args.remove_orphans:
+                run_all(orphans, lambda c: converger.stop_and_remove(None, c, args.timeout))
+            elif orphans:
+                sys.stderr.write(f"WARN[0000] Found orphan containers ([{' '.join(c.name for c in orphans)}]) for "
+                                 "this project. If you removed or renamed this service in your compose file, you "
+                                 "can run this command with the --remove-orphans flag to clean it up.\n")
+            resources.remove_networks(engine, project, progress)
+            if args.volumes:
+                resources.remove_volumes(engine, project, progress)
+            if args.rmi:
+                _remove_images(engine, project, args.rmi, progress)
+        else:
+            from dockyard.compose.model import Project
+
+            bare = Project(name, "", [], {}, {}, {}, {}, {}, {}, {})
+            converger = Converger(engine, bare, progress)
+            run_all(containers, lambda c: converger.stop_and_remove(None, c, args.timeout))
+            resources.remove_networks(engine, bare, progress)
+            if args.volumes:
+                resources.remove_volumes(engine, bare, progress)
+    return 0
+
+
+def _remove_images(engine, project, which: str, progress: Progress) -> None:
+    if which not in ("all", "local"):
+        raise ComposeError(f"invalid --rmi option {which!r}: use all or local")
+    for service in project.services.values():
+        if which == "local" and service.config.get("image"):
+            continue
+        if engine.inspect_image(service.image) is None:
+            continue
+        progress.event("Image", service.image, "Removing")
+        try:
+            engine.remove_image(service.image)
+        except APIError as exc:
+            if exc.status != 404:
+                progress.event("Image", service.image, "Error", failed=True)
+                continue
+        progress.event("Image", service.image, "Removed")
+
+
+def _containers(ctx, services: list[str], *, all: bool = True, index: int | None = None):
+    project = ctx.load(services)
+    found = state.project_containers(ctx.engine, project.name, all=all, services=services or None)
+    if index is not None:
+        found = [c for c in found if state.number_of(c) == index]
+    return project, found
+
+
+def _simple(action: str, doing: str, done: str, *, order: str = "forward", running_only: bool = False,
+            call=None):
+    """A command that applies one engine call to the project's containers, in dependency order."""
+
+    def command(ctx, args) -> int:
+        project, containers = _containers(ctx, args.services)
+        if running_only:
+            containers = [c for c in containers if c.state in ("running", "paused", "restarting")]
+        if action == "start" and not containers:
+            raise ComposeError("no containers to start")
+        grouped = state.by_service(containers)
+        with _progress(ctx) as progress:
+            def one(container) -> None:
+                progress.event("Container", container.name, doing)
+                try:
+                    call(ctx.engine, container, args)
+                except APIError as exc:
+                    progress.event("Container", container.name, "Error", failed=True)
+                    raise ComposeError(f"Error response from daemon: {exc.message}") from None
+                progress.event("Container", container.name, done)
+
+            run_graph([s for s in project.services if s in grouped], graph.dependencies(project),
+                      lambda s: run_all(grouped[s], one), reverse=order == "reverse")
+        return 0
+
+    return command
+
+
+def _stop_timeout(args) -> int | None:
+    return getattr(args, "timeout", None)
+
+
+start = _simple("start", "Starting", "Started", call=lambda e, c, a: e.start(c.id) if c.state != "running" else None)
+stop = _simple("stop", "Stopping", "Stopped", order="reverse",
+               call=lambda e, c, a: e.stop(c.id, _stop_timeout(a)))
+restart = _simple("restart", "Restarting", "Started", call=lambda e, c, a: e.restart(c.id, _stop_timeout(a)))
+pause = _simple("pause", "Pausing", "Paused", running_only=True, call=lambda e, c, a: e.pause(c.id))
+unpause = _simple("unpause", "Unpausing", "Unpaused", call=lambda e, c, a: e.unpause(c.id))
+kill = _simple("kill", "Killing", "Killed", running_only=True, order="reverse",
+               call=lambda e, c, a: e.kill(c.id, a.signal))
+
+
+def rm(ctx, args) -> int:
+    project, containers = _containers(ctx, args.services)
+    with _progress(ctx, "Running") as progress:
+        if args.stop:
+            running = [c for c in containers if c.state in ("running", "paused", "restarting")]
+            for container in running:
+                progress.event("Container", container.name, "Stopping")
+            run_all(running, lambda c: ctx.engine.stop(c.id))
+            for container in running:
+                progress.event("Container", container.name, "Stopped")
+            containers = [c for c in state.project_containers(ctx.engine, project.name,
+                                                              services=args.services or None)]
+        stopped = [c for c in containers if c.state not in ("running", "paused", "restarting")]
+        if not stopped:
+            sys.stdout.write("No stopped containers\n")
+            return 0
+        if not args.force:
+            sys.stdout.write(f"Going to remove {', '.join(c.name for c in stopped)}\n"
+                             "? Are you sure? [y/N] ")
+            sys.stdout.flush()
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                return 0
+        for container in stopped:
+            progress.event("Container", container.name, "Removing")
+        run_all(stopped, lambda c: ctx.engine.remove_container(c.id, force=True, volumes=args.volumes))
+        for container in stopped:
+            progress.event("Container", container.name, "Removed")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("up", help="Create and start containers")
+    p.add_argument("services", nargs="*")
+    p.add_argument("-d", "--detach", action="store_true", help="Detached mode: Run containers in the background")
+    p.add_argument("--build", action="store_true", help="Build images before starting containers")
+    p.add_argument("--no-build", action="store_true", help="Don't build an image, even if it's policy")
+    p.add_argument("--force-recreate", action="store_true")
+    p.add_argument("--no-recreate", action="store_true")
+    p.add_argument("--no-deps", action="store_true", help="Don't start linked services")
+    p.add_argument("--no-start", action="store_true", help="Don't start the services after creating them")
+    p.add_argument("--scale", action="append", metavar="SERVICE=NUM")
+    p.add_argument("--remove-orphans", action="store_true")
+    p.add_argument("--wait", action="store_true", help="Wait for services to be running|healthy. Implies detached")
+    p.add_argument("--wait-timeout", type=int)
+    p.add_argument("--abort-on-container-exit", action="store_true")
+    p.add_argument("--exit-code-from", metavar="SERVICE")
+    p.add_argument("--attach-dependencies", action="store_true")
+    p.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    p.add_argument("--quiet-pull", action="store_true")
+    p.add_argument("-t", "--timeout", type=int)
+    p.add_argument("--no-color", action="store_true")
+    p.add_argument("--no-log-prefix", action="store_true")
+    p.add_argument("-V", "--renew-anon-volumes", action="store_true")
+    p.set_defaults(handler=up)
+
+    p = sub.add_parser("create", help="Creates containers for a service")
+    p.add_argument("services", nargs="*")
+    p.add_argument("--build", action="store_true")
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--force-recreate", action="store_true")
+    p.add_argument("--no-recreate", action="store_true")
+    p.add_argument("--remove-orphans", action="store_true")
+    p.add_argument("--scale", action="append", metavar="SERVICE=NUM")
+    p.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    p.set_defaults(handler=create)
+
+    p = sub.add_parser("down", help="Stop and remove containers, networks")
+    p.add_argument("services", nargs="*")
+    p.add_argument("-v", "--volumes", action="store_true", help="Remove named volumes and anonymous volumes")
+    p.add_argument("--rmi", metavar="type", help='Remove images used by services: "local" or "all"')
+    p.add_argument("--remove-orphans", action="store_true")
+    p.add_argument("-t", "--timeout", type=int)
+    p.set_defaults(handler=down)
+
+    for name, handler, text in (("start", start, "Start services"), ("pause", pause, "Pause services"),
+                                ("unpause", unpause, "Unpause services")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("services", nargs="*")
+        p.set_defaults(handler=handler)
+    for name, handler, text in (("stop", stop, "Stop services"), ("restart", restart, "Restart service containers")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("services", nargs="*")
+        p.add_argument("-t", "--timeout", type=int)
+        p.add_argument("--no-deps", action="store_true")
+        p.set_defaults(handler=handler)
+    p = sub.add_parser("kill", help="Force stop service containers")
+    p.add_argument("services", nargs="*")
+    p.add_argument("-s", "--signal", default="SIGKILL")
+    p.add_argument("--remove-orphans", action="store_true")
+    p.set_defaults(handler=kill)
+    p = sub.add_parser("rm", help="Removes stopped service containers")
+    p.add_argument("services", nargs="*")
+    p.add_argument("-f", "--force", action="store_true", help="Don't ask to confirm removal")
+    p.add_argument("-s", "--stop", action="store_true", help="Stop the containers, if required, before removing")
+    p.add_argument("-v", "--volumes", action="store_true", help="Remove any anonymous volumes attached to containers")
+    p.set_defaults(handler=rm)

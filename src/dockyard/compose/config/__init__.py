@@ -1,0 +1,1 @@
+"""Loading compose files: discovery, YAML, schema, interpolation, include, extends, merge, profiles."""
