@@ -271,24 +271,14 @@ def build_project(loaded) -> Project:
     if uses_default and "default" not in declared:
         declared["default"] = {}
     for key, spec in declared.items():
-        spec = spec or {}
-        external = spec.get("external")
-        if isinstance(external, dict):  # the legacy external: {name: ...}
-            spec = {**spec, "name": external.get("name") or spec.get("name")}
-            external = True
-        net_name = spec.get("name") or (key if external else f"{name}_{key}")
+        spec, external, net_name = _declared(key, spec, name)
         networks[key] = Network(key, net_name, spec.get("driver") or "", dict(spec.get("driver_opts") or {}),
                                 dict(spec.get("ipam") or {}), bool(external), bool(spec.get("internal")),
                                 bool(spec.get("attachable")), bool(spec.get("enable_ipv6")),
                                 _labels(spec.get("labels")))
     volumes: dict[str, Volume] = {}
     for key, spec in (doc.get("volumes") or {}).items():
-        spec = spec or {}
-        external = spec.get("external")
-        if isinstance(external, dict):
-            spec = {**spec, "name": external.get("name") or spec.get("name")}
-            external = True
-        vol_name = spec.get("name") or (key if external else f"{name}_{key}")
+        spec, external, vol_name = _declared(key, spec, name)
         volumes[key] = Volume(key, vol_name, spec.get("driver") or "", dict(spec.get("driver_opts") or {}),
                               bool(external), _labels(spec.get("labels")))
     sources = {}
@@ -298,6 +288,16 @@ def build_project(loaded) -> Project:
                          for key, spec in (doc.get(kind) or {}).items()}
     return Project(name, loaded.working_dir, loaded.config_files, loaded.environment, services, networks, volumes,
                    sources["secrets"], sources["configs"], doc, loaded.disabled)
+
+
+def _declared(key: str, spec: dict | None, project_name: str) -> tuple[dict, bool, str]:
+    """A top-level network or volume: (its spec, whether external, its engine name)."""
+    spec = spec or {}
+    external = spec.get("external")
+    if isinstance(external, dict):  # the legacy `external: {name: ...}`
+        spec = {**spec, "name": external.get("name") or spec.get("name")}
+        external = True
+    return spec, bool(external), spec.get("name") or (key if external else f"{project_name}_{key}")
 
 
 def _labels(value) -> dict:

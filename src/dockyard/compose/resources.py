@@ -96,44 +96,34 @@ def used_by(project: Project, services: list[str]) -> tuple[set[str], set[str]]:
     return networks, volumes
 
 
-def remove_networks(engine: Engine, project: Project, progress: Progress) -> None:
-    """The project's networks: the declared ones that exist and any labelled as the project's."""
-    names = [n.name for n in project.networks.values() if not n.external]
-    for found in engine.networks({LABEL_PROJECT: project.name}):
+def _remove_all(kind: str, names: list[str], labelled, inspect, remove, progress: Progress) -> None:
+    """Remove the declared resources that exist and any other labelled as the project's."""
+    for found in labelled:
         if found.name not in names:
             names.append(found.name)
     for name in names:
-        if engine.inspect_network(name) is None:
+        if inspect(name) is None:
             continue
-        progress.event("Network", name, "Removing")
+        progress.event(kind, name, "Removing")
         try:
-            engine.remove_network(name)
+            remove(name)
         except APIError as exc:
             if exc.status == 404:
                 continue
-            progress.event("Network", name, "Error", failed=True)
-            raise ComposeError(f"failed to remove network {name}: Error response from daemon: {exc.message}") from None
-        progress.event("Network", name, "Removed")
+            progress.event(kind, name, "Error", failed=True)
+            raise ComposeError(f"failed to remove {kind.lower()} {name}: Error response from daemon: "
+                               f"{exc.message}") from None
+        progress.event(kind, name, "Removed")
+
+
+def remove_networks(engine: Engine, project: Project, progress: Progress) -> None:
+    _remove_all("Network", [n.name for n in project.networks.values() if not n.external],
+                engine.networks({LABEL_PROJECT: project.name}), engine.inspect_network, engine.remove_network, progress)
 
 
 def remove_volumes(engine: Engine, project: Project, progress: Progress) -> None:
-    names = [v.name for v in project.volumes.values() if not v.external]
-    for found in engine.volumes({LABEL_PROJECT: project.name}):
-        if found.name not in names:
-            names.append(found.name)
-    for name in names:
-        if engine.inspect_volume(name) is None:
-            continue
-        shown = name
-        progress.event("Volume", shown, "Removing")
-        try:
-            engine.remove_volume(name)
-        except APIError as exc:
-            if exc.status == 404:
-                continue
-            progress.event("Volume", shown, "Error", failed=True)
-            raise ComposeError(f"failed to remove volume {name}: Error response from daemon: {exc.message}") from None
-        progress.event("Volume", shown, "Removed")
+    _remove_all("Volume", [v.name for v in project.volumes.values() if not v.external],
+                engine.volumes({LABEL_PROJECT: project.name}), engine.inspect_volume, engine.remove_volume, progress)
 
 
 __all__ = ["ensure_networks", "ensure_volumes", "remove_networks", "remove_volumes", "used_by", "Volume"]
