@@ -174,6 +174,8 @@ async def _write(writer: asyncio.StreamWriter, request: Request, response: Respo
     from email.utils import formatdate
 
     headers = dict(response.headers)
+    if request.header("connection").lower() == "keep-alive":
+        headers.setdefault("Connection", "keep-alive")  # what HTTP/1.0 clients (ab) wait for
     if response.status not in (204, 304) and "Content-Length" not in headers:
         headers["Content-Length"] = str(response.length)
     headers["Date"] = formatdate(usegmt=True)
