@@ -15,7 +15,7 @@ PIDFILE    := /run/dockyardd.pid
 APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
 # Docker's own daemon (and its runc) for the interoperability and runtime tests, a C compiler
-# for the seccomp probe.
+# for the seccomp probe; skopeo as a third registry client for the registry server.
 APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo docker-compose
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils
