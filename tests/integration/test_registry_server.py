@@ -608,3 +608,39 @@ def test_a_server_killed_mid_push_leaves_only_complete_content():
         assert reg.put_blob("crash/app", big) == sha256(big)
     finally:
         reg.stop()
+
+
+# -- configuration ------------------------------------------------------------------------------------
+
+def test_serve_from_environment_only_and_bad_configs_are_refused(tmp_path):
+    import time
+
+    from registry import free_port
+
+    port = free_port()
+    env = {**os.environ, "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}",
+           "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path / "data"), "REGISTRY_LOG_LEVEL": "error",
+           "REGISTRY_HTTP_HEADERS_X-Served-By": "[dockyard]"}
+    proc = subprocess.Popen([DOCKYARD, "registry", "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=5) as r:
+                    assert r.status == 200 and r.headers["X-Served-By"] == "dockyard"
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+                time.sleep(0.05)
+        assert (tmp_path / "data/docker/registry/v2/repositories").is_dir()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (tmp_path / "bad.yml").write_text("version: 0.1\nstorage:\n  s3:\n    bucket: b\n")
+    bad = subprocess.run([DOCKYARD, "registry", "serve", str(tmp_path / "bad.yml")], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr == "configuration error: storage driver 's3' is not supported (filesystem is)\n"
+    missing = subprocess.run([DOCKYARD, "registry", "serve", str(tmp_path / "none.yml")], capture_output=True,
+                             text=True)
+    assert missing.returncode == 1 and "none.yml" in missing.stderr
