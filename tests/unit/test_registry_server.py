@@ -214,3 +214,45 @@ def test_collect_keeps_what_tags_reach_and_leases(tmp_path):
     for kept in (image, index, sbom):
         assert storage.has_manifest("r", kept)
     assert storage.stat_blob(lonely_layer) is not None and storage.stat_blob(lone) is None
+
+
+def test_health_check_makes_every_request_unavailable(tmp_path):
+    import asyncio
+
+    from dockyard.registry.app import RegistryApp
+    from dockyard.registry.http import Request
+
+    class Empty:
+        async def read_chunk(self, limit: int = 0) -> bytes:
+            return b""
+
+    text = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: " + str(tmp_path / "data") +
+            "\nhealth:\n  storagedriver:\n    enabled: true\n    interval: 10ms\n    threshold: 2\n")
+    (tmp_path / "c.yml").write_text(text)
+
+    async def scenario() -> list[int]:
+        app = RegistryApp(cfg.load(str(tmp_path / "c.yml"), environ={}))
+        await app.start()
+        statuses = [(await app.handle(Request("GET", "/v2/", {}, Empty()))).status]
+        blobs = tmp_path / "data/docker/registry/v2/blobs"
+        blobs.rename(tmp_path / "moved")
+        blobs.write_text("not a directory")  # the store is broken (as a lost mount would break it)
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if app.unhealthy:
+                    break
+            statuses.append((await app.handle(Request("GET", "/v2/", {}, Empty()))).status)
+            statuses.append((await app.handle(Request("GET", "/debug/health", {}, Empty()))).status)
+        finally:
+            blobs.unlink()
+            (tmp_path / "moved").rename(blobs)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if not app.unhealthy:
+                break
+        statuses.append((await app.handle(Request("GET", "/v2/", {}, Empty()))).status)
+        await app.close()
+        return statuses
+
+    assert asyncio.run(scenario()) == [200, 503, 503, 200]

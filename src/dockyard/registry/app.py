@@ -46,19 +46,39 @@ class RegistryApp:
 
             self.proxy = Proxy(config.proxy, self.storage)
         self.instance = str(uuid.uuid4())
+        self.unhealthy = ""  # why the storage check fails, once it failed `threshold` times in a row
+        self._health_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Background work: notification senders, upload purging and the collector."""
         if self.notifier is not None:
             self.notifier.start()
         await asyncio.to_thread(self.uploads.purge, time.time() - self.config.upload_purge_age)
+        if self.config.health.storage:
+            self._health_task = asyncio.get_running_loop().create_task(self._check_storage())
         if self.config.gc.enabled:
             from dockyard.registry.gc import PeriodicCollector
 
             self.collector = PeriodicCollector(self.storage, self.config.gc)
             self.collector.start()
 
+    async def _check_storage(self) -> None:
+        """distribution's storagedriver health check: every request is answered 503 while failing."""
+        failures = 0
+        while True:
+            try:
+                await asyncio.to_thread(self.storage.check)
+                failures, self.unhealthy = 0, ""
+            except OSError as exc:
+                failures += 1
+                if failures >= self.config.health.threshold:
+                    self.unhealthy = f"storage: {exc.strerror or exc}"
+                    log.error("storage health check failed %d times: %s", failures, exc)
+            await asyncio.sleep(self.config.health.interval)
+
     async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
         if self.collector is not None:
             await self.collector.stop()
         if self.notifier is not None:
@@ -114,6 +134,13 @@ class RegistryApp:
                 raise RegistryError("NAME_UNKNOWN", status=404)
             path = path[len(prefix):]
         method = request.method
+        if path == "/debug/health":
+            _allow(method, ("GET", "HEAD"))
+            if self.unhealthy:
+                return Response.json({"storagedriver_filesystem": self.unhealthy}, 503)
+            return Response.json({})
+        if self.unhealthy:
+            raise RegistryError("UNAVAILABLE", f"health check failed: {self.unhealthy}")
         if path in ("/v2", "/v2/"):
             _allow(method, ("GET", "HEAD"))
             request.user = self.access.authorize(request, [])

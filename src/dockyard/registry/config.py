@@ -70,6 +70,14 @@ class GCConfig:
 
 
 @dataclass
+class HealthConfig:
+    """health.storagedriver: a periodic check of the storage; unhealthy after ``threshold`` failures."""
+    storage: bool = False
+    interval: float = 10.0
+    threshold: int = 3
+
+
+@dataclass
 class Config:
     log_level: str = "info"
     root: str = DEFAULT_ROOT
@@ -82,7 +90,7 @@ class Config:
     endpoints: list[Endpoint] = field(default_factory=list)
     proxy: ProxyConfig | None = None
     gc: GCConfig = field(default_factory=GCConfig)
-    health_storage: bool = True
+    health: HealthConfig = field(default_factory=lambda: HealthConfig())
 
     @property
     def listen(self) -> tuple[str, int]:
@@ -225,5 +233,7 @@ def from_tree(tree: dict) -> Config:
         config.proxy = ProxyConfig(str(proxy["remoteurl"]).rstrip("/"), str(proxy.get("username") or ""),
                                    str(proxy.get("password") or ""))
     health = (tree.get("health") or {}).get("storagedriver") or {}
-    config.health_storage = bool(health.get("enabled", True))
+    config.health = HealthConfig(storage=bool(health.get("enabled", False)),
+                                 interval=seconds(health.get("interval", "10s"), "health.storagedriver.interval"),
+                                 threshold=max(1, int(health.get("threshold", 3))))
     return config

@@ -109,6 +109,14 @@ class Storage:
     def upload_dir(self, name: str, upload_id: str) -> str:
         return os.path.join(self.uploads_dir(name), upload_id)
 
+    def check(self) -> None:
+        """Raise OSError when the store cannot be listed and written (the health check)."""
+        os.listdir(self.blobs_dir)
+        probe = os.path.join(self.blobs_dir, f".health-{uuid.uuid4().hex}")
+        with open(probe, "wb") as f:
+            f.write(b"ok")
+        os.unlink(probe)
+
     # -- leases ----------------------------------------------------------------------------
     def touch(self, d: Digest) -> None:
         now = time.time()
