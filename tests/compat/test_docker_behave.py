@@ -324,3 +324,32 @@ def test_a_named_subnet_only_has_to_be_free_among_the_daemons_networks(daemon):
         ok(daemon, "network", "rm", "bh-routed")
     finally:
         subprocess.run(["ip", "link", "del", link], check=False)
+
+
+def test_endpoint_settings_echo_as_docker_20_10(sdk):
+    """Aliases keep the client's order with the short ID after them; DriverOpts and the network's
+    AuxiliaryAddresses come back as given (the auxiliary address is never handed out)."""
+    api = sdk.api
+    from netstate import free_prefix
+
+    prefix = free_prefix()
+    pool = {"Subnet": f"{prefix}.0/24", "IPRange": f"{prefix}.0/29", "AuxiliaryAddresses": {"router": f"{prefix}.2"}}
+    net_id = api.create_network("bh-epnet", ipam={"Driver": "default", "Config": [pool]})["Id"]
+    made = []
+    try:
+        config = api.inspect_network(net_id)["IPAM"]["Config"][0]
+        assert config["AuxiliaryAddresses"] == {"router": f"{prefix}.2"}
+        c = sdk.containers.run("busybox", "sleep 60", detach=True, network="bh-epnet", networking_config={
+            "bh-epnet": api.create_endpoint_config(aliases=["hello"], driver_opt={"key1": "a"})})
+        made.append(c)
+        c.reload()
+        endpoint = c.attrs["NetworkSettings"]["Networks"]["bh-epnet"]
+        assert endpoint["Aliases"] == ["hello", c.id[:12]] and endpoint["DriverOpts"] == {"key1": "a"}
+        assert endpoint["IPAddress"] == f"{prefix}.3"  # .1 is the gateway, .2 the auxiliary address
+        with pytest.raises(Exception, match="must belong to the master pool"):
+            api.create_network("bh-badaux", ipam={"Driver": "default", "Config": [
+                {"Subnet": f"{free_prefix()}.0/24", "AuxiliaryAddresses": {"x": "192.0.2.1"}}]})
+    finally:
+        for c in made:
+            c.remove(force=True)
+        api.remove_network(net_id)

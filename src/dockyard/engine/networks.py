@@ -61,11 +61,22 @@ class Live:
 
 
 def empty_endpoint(network_id: str = "", ipam_config: dict | None = None, aliases: list | None = None,
-                   links: list | None = None) -> dict:
+                   links: list | None = None, driver_opts: dict | None = None) -> dict:
     return {"IPAMConfig": ipam_config or None, "Links": links or None, "Aliases": aliases or None,
             "NetworkID": network_id, "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "",
-            "DriverOpts": None}
+            "DriverOpts": driver_opts or None}
+
+
+def requested_endpoint(network_id: str, given: dict, aliases: list, short_id: str | None) -> dict:
+    """A not yet attached endpoint holding what the client asked for (EndpointSettings); on a
+    user-defined network the container's short ID follows the aliases, as Docker 20.10 adds it."""
+    if short_id:
+        aliases = [*[a for a in aliases if a != short_id], short_id]
+    endpoint = empty_endpoint(network_id, given.get("IPAMConfig") or None, aliases,
+                              list(given.get("Links") or []) or None, dict(given.get("DriverOpts") or {}) or None)
+    endpoint["MacAddress"] = _requested_mac(given)
+    return endpoint
 
 
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
@@ -243,7 +254,9 @@ class NetworkService:
             bridge.write_sysctl(f"net/ipv4/conf/{netstore.bridge_name(record)}/route_localnet", "1")
         if record["Id"] not in self.pools:
             ip_range = ipaddress.IPv4Network(config["IPRange"]) if config.get("IPRange") else None
-            self.pools[record["Id"]] = ipam.Pool(subnet, gateway, ip_range)
+            pool = self.pools[record["Id"]] = ipam.Pool(subnet, gateway, ip_range)
+            # Auxiliary addresses belong to hosts outside Docker: never handed to a container.
+            pool.used.update(ipaddress.IPv4Address(a) for a in (config.get("AuxiliaryAddresses") or {}).values())
 
     def _restore_bridge(self, name: str) -> None:
         """A bridge deleted behind our back (`ip link del`, another tool): make it again rather than
@@ -427,6 +440,17 @@ class NetworkService:
             if not ip_range.subnet_of(subnet):
                 raise InvalidParameter(f"ip-range {ip_range} is not inside the subnet {subnet}")
             config["IPRange"] = str(ip_range)
+        aux = given.get("AuxiliaryAddresses") or {}
+        for key, value in aux.items():
+            try:
+                address = ipaddress.IPv4Address(value)
+            except ValueError:
+                raise InvalidParameter(f"non parsable secondary ip address ({key}:{value}) passed for network") \
+                    from None
+            if address not in subnet:
+                raise Forbidden(f"auxiliary address: ({key}:{value}) must belong to the master pool: {subnet}")
+        if aux:
+            config["AuxiliaryAddresses"] = dict(aux)
         return config
 
     def _drop(self, record: dict) -> None:
@@ -529,9 +553,9 @@ class NetworkService:
                         raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {address}")
                 except ValueError:
                     raise InvalidParameter(f"invalid IPv4 address: {address}") from None
-            aliases = [cid[:12], *[a for a in aliases if a != cid[:12]]]
+        endpoint = requested_endpoint(record["Id"], given, aliases,
+                                      cid[:12] if netstore.is_user_defined(record) else None)
         host_config["Links"] = self._normalize_links(host_config.get("Links") or [], config)
-        mac = _requested_mac(given)
         for key, value in (host_config.get("PortBindings") or {}).items():
             if "/" not in key:
                 host_config["PortBindings"][key + "/tcp"] = host_config["PortBindings"].pop(key)
@@ -539,8 +563,6 @@ class NetworkService:
                 port = (binding or {}).get("HostPort") or ""
                 if port and not re.fullmatch(r"\d+(-\d+)?", port):
                     raise InvalidParameter(f"invalid port specification: {port!r}")
-        endpoint = empty_endpoint(record["Id"], ipam_config, aliases, list(given.get("Links") or []) or None)
-        endpoint["MacAddress"] = mac
         return {"Networks": {record["Name"]: endpoint}, "Ports": {}}
 
     def _normalize_links(self, entries: list[str], config: dict) -> list[str]:
@@ -750,7 +772,8 @@ class NetworkService:
                                                                    ipaddress.IPv4Address("0.0.0.0"))).release(
                         endpoint["IPAddress"])
             settings["Networks"][name] = empty_endpoint(endpoint.get("NetworkID", ""), endpoint.get("IPAMConfig"),
-                                                        endpoint.get("Aliases"), endpoint.get("Links"))
+                                                        endpoint.get("Aliases"), endpoint.get("Links"),
+                                                        endpoint.get("DriverOpts"))
         settings.pop("Interfaces", None)
         settings["SandboxKey"] = ""
         settings["SandboxID"] = ""
@@ -809,11 +832,9 @@ class NetworkService:
         aliases = list(given.get("Aliases") or [])
         if not netstore.is_user_defined(record) and (aliases or (ipam_config or {}).get("IPv4Address")):
             raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
-        if netstore.is_user_defined(record):
-            aliases = [c.id[:12], *[a for a in aliases if a != c.id[:12]]]
-        mac = _requested_mac(given)
-        endpoint = empty_endpoint(record["Id"], ipam_config, aliases, list(given.get("Links") or []) or None)
-        endpoint["MacAddress"] = mac
+        endpoint = requested_endpoint(record["Id"], given, aliases,
+                                      c.id[:12] if netstore.is_user_defined(record) else None)
+        mac = endpoint["MacAddress"]
         live = self.live.get(c.id)
         if c.state.running and live is not None and live.path:
             pool = self.pools[record["Id"]]

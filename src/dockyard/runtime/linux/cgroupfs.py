@@ -68,6 +68,8 @@ def mount_cgroups(target: str, flags: int, own_namespace: bool) -> None:
         else:
             _bind(os.path.join(v2 or "/sys/fs/cgroup", _below("/", own.get(frozenset(), "/"))), target, flags)
         return
+    # The tmpfs itself stays writable, as it does under Docker 20.10 with runc 1.1 (its read-only
+    # remount of the tmpfs does not take); the hierarchies in it carry the mount's flags.
     sc.mount("tmpfs", target, "tmpfs", (flags & ~sc.MS_RDONLY) | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
              "mode=755")
     for mountpoint, root, controllers in _v1_mounts():
@@ -82,6 +84,3 @@ def mount_cgroups(target: str, flags: int, own_namespace: bool) -> None:
         for controller in controllers:
             if controller != name and "," in name and not controller.startswith("name="):
                 os.symlink(name, os.path.join(target, controller))
-    if flags & sc.MS_RDONLY:
-        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
-                 | sc.MS_NOEXEC)
