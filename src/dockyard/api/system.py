@@ -45,7 +45,8 @@ def _cgroup_version() -> str:
 
 def _warnings(daemon) -> list[str] | None:
     """Docker's `Warnings`: lines the CLI prints under `info` (None when all is well)."""
-    found = [w for w in (daemon.networks.firewall_warning(),) if w]
+    keeper = daemon.networks.keeper
+    found = [w for w in (keeper.warning() if keeper is not None else None,) if w]
     return found or None
 
 

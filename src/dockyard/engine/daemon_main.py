@@ -135,13 +135,15 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
         loop.add_signal_handler(sig, stop.set)
     print(f"dockyardd {__version__} serving the Engine API on {', '.join(args.host or [DEFAULT_SOCKET])}",
           file=sys.stderr, flush=True)
-    firewall_watch = asyncio.create_task(daemon.networks.watch_firewall())
+    keeper = daemon.networks.keeper
+    keeping = asyncio.create_task(keeper.run()) if keeper is not None else None
     await stop.wait()
     for server in servers:
         server.close()
-    firewall_watch.cancel()  # before shutdown removes the jumps, which the watch would put back
-    with contextlib.suppress(asyncio.CancelledError):
-        await firewall_watch
+    if keeping is not None:
+        keeping.cancel()  # before shutdown removes the jumps, which the keeper would put back
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeping
     daemon.networks.shutdown()
     for host in args.host or [DEFAULT_SOCKET]:
         if host.startswith("unix://"):

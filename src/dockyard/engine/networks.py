@@ -25,12 +25,11 @@ from dockyard.network import store as netstore
 from dockyard.network.dns import Resolver, make_sockets
 from dockyard.network.iptables import BridgeRules, Firewall, PortRule
 from dockyard.network.proxyd import Userland
+from dockyard.network.rulekeeper import RuleKeeper
 from dockyard.util.ids import new_id
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 log = logging.getLogger("dockyard.networks")
-FIREWALL_POLL = 3.0  # seconds between two checks of our netfilter rules when nothing woke us sooner
-FIREWALL_SETTLE = 0.1  # a burst of ruleset changes (another daemon starting) gets one check
 VALID_NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
@@ -104,9 +103,8 @@ class NetworkService:
         self.live: dict[str, Live] = {}
         self.userland = Userland()  # the proxy process, started with the first published TCP port
         self.pools_config = options.default_pools or ipam.DEFAULT_POOLS
-        self.firewall_repairs = 0  # how many times our rules had been removed and were put back
-        self.firewall_repaired_at = 0
-        self._firewall_wake: asyncio.Event | None = None
+        # Puts our rules back when another program removes them (its task runs from daemon_main).
+        self.keeper = RuleKeeper(self.firewall) if self.firewall is not None else None
 
     # -- start-up and shut-down ------------------------------------------------------------
     def load(self) -> None:
@@ -284,8 +282,7 @@ class NetworkService:
             if not all(b.icc for b in bridges):
                 self._bridge_netfilter()
             self.firewall.apply(bridges, ports)
-            if self._firewall_wake is not None:
-                self._firewall_wake.set()  # a network changed: check the jumps too
+            self.keeper.changed()
 
     @staticmethod
     def _bridge_netfilter() -> None:
@@ -294,49 +291,6 @@ class NetworkService:
         if bridge.read_sysctl("net/bridge/bridge-nf-call-iptables") == "0":
             if bridge.write_sysctl("net/bridge/bridge-nf-call-iptables", "1"):
                 log.info("set net.bridge.bridge-nf-call-iptables=1 so that icc=false isolates containers")
-
-    # -- netfilter upkeep ------------------------------------------------------------------
-    def heal_firewall(self) -> list[str]:
-        """One check of our jumps and chains (runs in a worker thread); what had to be put back is
-        logged and counted for `info`'s warning."""
-        restored = self.firewall.heal() if self.firewall is not None else []
-        if restored:
-            self.firewall_repairs += 1
-            self.firewall_repaired_at = now_ns()
-            for item in restored:
-                log.warning("restored %s (removed by another program)", item)
-        return restored
-
-    def firewall_warning(self) -> str | None:
-        if not self.firewall_repairs:
-            return None
-        times = "once" if self.firewall_repairs == 1 else f"{self.firewall_repairs} times"
-        return (f"WARNING: netfilter rules of dockyardd were removed by another program and restored ({times}, "
-                f"last at {rfc3339_ns(self.firewall_repaired_at)})")
-
-    async def watch_firewall(self) -> None:
-        """Keep our netfilter rules in place for the daemon's life: a check whenever nfnetlink
-        reports a deletion that may concern us, after every change of our own rules, and every
-        FIREWALL_POLL seconds anyway (iptables-legacy sends no notifications)."""
-        if self.firewall is None:
-            return
-        from dockyard.network.nfwatch import Watcher
-
-        wake = self._firewall_wake = asyncio.Event()
-        watcher = Watcher(asyncio.get_running_loop(), self.firewall.watched_chains(), wake.set)
-        try:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), FIREWALL_POLL)
-                    await asyncio.sleep(FIREWALL_SETTLE)
-                wake.clear()
-                try:
-                    await asyncio.to_thread(self.heal_firewall)
-                except (DockyardError, OSError) as exc:  # the watch carries on: the next check may succeed
-                    log.warning("checking the netfilter rules failed: %s", exc)
-        finally:
-            self._firewall_wake = None
-            watcher.close()
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, ref: str) -> dict:

@@ -1,0 +1,73 @@
+"""Keeps the daemon's netfilter rules in place for its whole life.
+
+Other programs share the tables (a Docker daemon, a firewall reload, an administrator) and may
+delete a jump into our chains or flush them, which silently cuts containers off. The keeper runs
+`Firewall.heal` from one asyncio task, woken by nfnetlink when a deletion may concern us (see
+nfwatch.py), after every change of our own rules, and every POLL seconds anyway (iptables-legacy
+sends no notifications; notifications can be lost). Repairs are logged and counted, and `info`
+shows a warning from then on.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from dockyard.errors import DockyardError
+from dockyard.network.iptables import Firewall
+from dockyard.util.timefmt import now_ns, rfc3339_ns
+
+log = logging.getLogger("dockyard.networks")
+POLL = 3.0  # seconds between two checks when nothing woke the keeper sooner
+SETTLE = 0.1  # a burst of ruleset changes (another daemon starting) gets one check
+
+
+class RuleKeeper:
+    def __init__(self, firewall: Firewall) -> None:
+        self.firewall = firewall
+        self.repairs = 0  # how many checks found rules removed (and put them back)
+        self.repaired_at = 0
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def changed(self) -> None:
+        """Our rules were rewritten (network or ports changed): check the jumps too. Any thread."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def check(self) -> list[str]:
+        """One check (blocking: a worker thread); returns what had to be put back."""
+        restored = self.firewall.heal()
+        if restored:
+            self.repairs += 1
+            self.repaired_at = now_ns()
+            for item in restored:
+                log.warning("restored %s (removed by another program)", item)
+        return restored
+
+    def warning(self) -> str | None:
+        if not self.repairs:
+            return None
+        times = "once" if self.repairs == 1 else f"{self.repairs} times"
+        return (f"WARNING: netfilter rules of dockyardd were removed by another program and restored ({times}, "
+                f"last at {rfc3339_ns(self.repaired_at)})")
+
+    async def run(self) -> None:
+        """Until cancelled (before the daemon tears its rules down, or they would come back)."""
+        from dockyard.network.nfwatch import Watcher
+
+        self._loop = asyncio.get_running_loop()
+        wake = self._wake = asyncio.Event()
+        watcher = Watcher(self._loop, self.firewall.watched_chains(), wake.set)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), POLL)
+                    await asyncio.sleep(SETTLE)
+                wake.clear()
+                try:
+                    await asyncio.to_thread(self.check)
+                except (DockyardError, OSError) as exc:  # the keeper carries on: the next check may succeed
+                    log.warning("checking the netfilter rules failed: %s", exc)
+        finally:
+            self._wake = None
+            watcher.close()
