@@ -18,9 +18,9 @@ APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
 # for the seccomp probe; skopeo as a third registry client for the registry server.
 APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo docker-compose
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
-APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils
+APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils docker-compose
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
-BENCHES       := lifecycle pull save-load commit ports build netfilter registry
+BENCHES       := lifecycle pull save-load commit ports build netfilter registry compose
 BENCH_SCRIPTS := bench/run_latency $(addprefix bench/,$(subst -,_,$(BENCHES)))
 
 # Install the Debian packages named in $(1) that are missing, saying which ($(2)).
@@ -32,7 +32,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: conformance conformance-docker up test test-packages bench-packages system-packages venv install start image hello lint bench \
+.PHONY: conformance conformance-docker compose-conformance compose-conformance-docker compose-conformance-packages up test test-packages bench-packages system-packages venv install start image hello lint bench \
 	$(addprefix bench-,$(BENCHES)) clean
 
 up: install start image hello
@@ -80,7 +80,7 @@ bench-packages:
 	$(call apt_install,$(APT_BENCH_PACKAGES),benchmark)
 
 test: venv test-packages
-	$(VENV)/bin/ruff check src tests bench $(BENCH_SCRIPTS) conformance/run
+	$(VENV)/bin/ruff check src tests bench $(BENCH_SCRIPTS) conformance/run conformance/compose
 	$(VENV)/bin/pytest -q
 
 bench: venv bench-packages
@@ -97,6 +97,17 @@ conformance: venv test-packages $(VENV)/.conformance
 
 conformance-docker: venv test-packages $(VENV)/.conformance
 	$(PY) conformance/run --docker $(CONFORMANCE_ARGS)
+
+# docker-compose 1.29.2's acceptance and integration suites (Debian's docker-compose on Debian's python3,
+# with its pytest and ddt) against a private dockyardd (or Docker 20.10: compose-conformance-docker).
+compose-conformance-packages:
+	$(call apt_install,docker-compose python3-pytest python3-ddt,compose conformance)
+
+compose-conformance: venv test-packages compose-conformance-packages
+	$(PY) conformance/compose $(CONFORMANCE_ARGS)
+
+compose-conformance-docker: venv test-packages compose-conformance-packages
+	$(PY) conformance/compose --docker $(CONFORMANCE_ARGS)
 
 $(addprefix bench-,$(BENCHES)): bench-%: venv bench-packages
 	$(PY) bench/$(subst -,_,$*)

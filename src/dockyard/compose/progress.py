@@ -82,7 +82,7 @@ class Progress:
             now = time.monotonic()
             done = sum(1 for line in lines if line.ended is not None)
             try:
-                width = os.get_terminal_size(self.out.fileno()).columns
+                width = os.get_terminal_size(self.out.fileno()).columns or 80
             except OSError:
                 width = 80
             label_width = max(len(f"{line.kind} {line.name}") for line in lines)

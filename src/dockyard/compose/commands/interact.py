@@ -98,7 +98,7 @@ def logs(ctx, args) -> int:
 
 
 def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_from: str | None,
-                timeout: int | None) -> int:
+                timeout: int | None, since: float | None = None) -> int:
     """`up` without -d: every container's output until they all exit (or one, with --abort-on-container-exit);
     Ctrl+C stops the project's containers."""
     containers = state.project_containers(ctx.engine, project.name, services=services)
@@ -111,7 +111,8 @@ def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_fro
     lock = threading.Lock()
 
     def watch(name: str, container: ContainerSummary) -> None:
-        _follow(ctx, printer, name, container, True, "all", False)
+        # output from this `up` on, not what an earlier run of a restarted container printed
+        _follow(ctx, printer, name, container, True, "all", False, f"{since:.6f}" if since else None)
         try:
             code = ctx.engine.wait(container.id)
         except APIError:

@@ -44,6 +44,9 @@ def up(ctx, args) -> int:
     request = UpRequest(args.services, args.no_deps, "always" if args.build else "never" if args.no_build else "",
                         Options(args.force_recreate, args.no_recreate, args.no_start, None, args.timeout),
                         _scale(args.scale), args.remove_orphans)
+    import time
+
+    started = time.time()
     with _progress(ctx) as progress:
         names = converge(ctx.engine, project, request, progress)
     if args.no_start:
@@ -56,7 +59,7 @@ def up(ctx, args) -> int:
 
     shown = names if args.attach_dependencies or not args.services else args.services
     return attach_logs(ctx, project, shown, abort=args.abort_on_container_exit, exit_code_from=args.exit_code_from,
-                       timeout=args.timeout)
+                       timeout=args.timeout, since=started)
 
 
 def _wait(ctx, project, names: list[str], timeout: int | None) -> int:

@@ -1,0 +1,2 @@
+import unittest  # NOQA
+from unittest import mock  # NOQA
