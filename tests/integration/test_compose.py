@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from pathlib import Path
 
@@ -446,3 +447,37 @@ def test_same_resources_on_docker(daemon, real_docker, tmp_path, busybox_tar):
     assert results["dockyard"] == results["docker"]
     assert [name for name, _ in results["docker"]["containers"]] == ["/same-web-1", "/same-worker-1",
                                                                      "/same-worker-2"]
+
+
+def test_watch_syncs_changed_files(daemon, tmp_path):
+    app = tmp_path / "watched"
+    (app / "src").mkdir(parents=True)
+    (app / "src" / "a.txt").write_text("one\n")
+    (app / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          app:
+            image: busybox
+            init: true
+            command: sleep 600
+            develop:
+              watch:
+                - {action: sync, path: ./src, target: /srv, ignore: ["*.tmp"]}
+    """))
+    compose = Compose(daemon.host, app)
+    watcher = subprocess.Popen([str(BIN / "dockyard"), "compose", "--progress", "plain", "watch"], cwd=app,
+                               env=compose.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert watcher.stdout.readline() == "Watch enabled\n"
+        (app / "src" / "a.txt").write_text("two\n")
+        (app / "src" / "new.txt").write_text("new\n")
+        (app / "src" / "skip.tmp").write_text("ignored\n")
+        assert "Syncing service \"app\"" in watcher.stdout.readline()
+        deadline = time.monotonic() + 20  # the two files may come in two polls
+        while compose("exec", "-T", "app", "ls", "/srv").stdout.split() != ["a.txt", "new.txt"]:
+            assert time.monotonic() < deadline, "new.txt never synced"
+            time.sleep(0.2)
+        assert compose("exec", "-T", "app", "cat", "/srv/a.txt", "/srv/new.txt").stdout == "two\nnew\n"
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+        compose("down", check=False)
