@@ -76,3 +76,42 @@ def test_load_of_a_bad_archive_is_an_image_load_error(daemon):
             client.images.load(os.urandom(1024))
     finally:
         client.close()
+
+
+def test_exec_detach_keys_from_the_client_config(api):
+    """docker-py sends the config file's detachKeys as `detachKeys` (lower case): Go's JSON decoding
+    takes it as DetachKeys, so ctrl-p detaches the exec's TTY without reaching it."""
+    api._general_configs["detachKeys"] = "ctrl-p"
+    ctnr = api.create_container("busybox", "cat", detach=True, stdin_open=True)
+    api.start(ctnr)
+    try:
+        exec_id = api.exec_create(ctnr, "cat", stdin=True, tty=True, stdout=True)
+        assert api.exec_inspect(exec_id)["DetachKeys"] == "ctrl-p"
+        sock = api.exec_start(exec_id, tty=True, socket=True)._sock
+        sock.settimeout(30)
+        sock.sendall(b"\x10")
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+        assert received == b""  # detached: nothing echoed, the connection closed
+        sock.close()
+    finally:
+        api.remove_container(ctnr, force=True)
+
+
+def test_remove_link_keeps_both_containers(api):
+    target = api.create_container("busybox", "cat", detach=True, stdin_open=True)
+    api.start(target)
+    parent = api.create_container("busybox", "cat", detach=True, stdin_open=True, host_config=api.create_host_config(
+        links={api.inspect_container(target)["Name"][1:]: "mylink"}))
+    try:
+        api.start(parent)
+        link = api.inspect_container(parent)["Name"][1:] + "/mylink"
+        api.remove_container(link, link=True)
+        assert not api.inspect_container(parent)["HostConfig"]["Links"]
+        assert api.inspect_container(target)["State"]["Running"] and api.inspect_container(parent)["State"]["Running"]
+        with pytest.raises(docker.errors.NotFound):
+            api.remove_container(link, link=True)
+    finally:
+        api.remove_container(parent, force=True)
+        api.remove_container(target, force=True)

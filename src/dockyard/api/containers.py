@@ -324,6 +324,18 @@ def register(router, daemon) -> None:
         daemon.execs.forget_container(c.id)
         return Response(204)
 
+    async def remove_linked(req: Request) -> Response:
+        """`DELETE /containers/<parent>/<alias>`: with link=1 the link goes; without, the container
+        it names is removed, as Docker resolves the link name."""
+        ref = f"{req.params['parent']}/{req.params['alias']}"
+        if req.flag("link"):
+            service.remove_link(ref)
+            return Response(204)
+        _parent, _entry, c = service.linked(ref)
+        await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
+        daemon.execs.forget_container(c.id)
+        return Response(204)
+
     async def resize(req: Request) -> Response:
         c = service.get(req.params["id"])
         service.resize(c, *req.terminal_size())
@@ -500,6 +512,7 @@ def register(router, daemon) -> None:
     router.add("GET", "/containers/{id}/logs", logs)
     router.add("GET", "/containers/{id}/json", inspect)
     router.add("DELETE", "/containers/{id}", remove)
+    router.add("DELETE", "/containers/{parent}/{alias}", remove_linked)
 
 
 async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher,

@@ -223,6 +223,30 @@ class ContainerService:
                 raise InvalidParameter(f"Multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
 
+    def linked(self, ref: str) -> tuple[Container, str, Container]:
+        """A legacy link named `<parent>/<alias>`: (parent, its HostConfig.Links entry, target), as
+        Docker's name registry resolves it; NotFound in Docker's words otherwise."""
+        parent_name, _, alias = ("/" + ref.lstrip("/")).rpartition("/")
+        try:
+            parent = self.get(parent_name) if parent_name else None
+        except NotFound:
+            parent = None
+        for entry in (parent.host_config.get("Links") or []) if parent else []:
+            target, _, link_alias = entry.rpartition(":")
+            if link_alias.rsplit("/", 1)[-1] == alias:
+                try:
+                    return parent, entry, self.get(target)
+                except NotFound:
+                    break
+        raise NotFound(f"No such container: {ref}")
+
+    def remove_link(self, ref: str) -> None:
+        """`DELETE /containers/<parent>/<alias>?link=1`: the parent forgets the link (Docker's rmLink);
+        both containers stay."""
+        parent, entry, _target = self.linked(ref)
+        parent.host_config["Links"] = [e for e in parent.host_config.get("Links") or [] if e != entry] or None
+        self._save(parent)
+
     def find(self, cid: str) -> Container | None:
         return self._containers.get(cid)
 

@@ -12,6 +12,10 @@ from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.spec import build_process, process_env
 from dockyard.util.ids import new_id
 
+EXEC_FIELDS = {name.lower(): name for name in (
+    "User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr", "AttachStdout", "Detach",
+    "DetachKeys", "Env", "WorkingDir", "Cmd")}
+
 
 @dataclass
 class Exec:
@@ -40,6 +44,8 @@ class ExecService:
             raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
+        # Go's JSON decoding matches field names regardless of case: docker-py sends `detachKeys`.
+        config = {EXEC_FIELDS.get(key.lower(), key): value for key, value in config.items()}
         cmd = config.get("Cmd")
         if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
             raise InvalidParameter("No exec command specified")
