@@ -89,7 +89,7 @@ bench: venv bench-packages
 # docker-py 7.2.0's integration suite against a private dockyardd (or Docker 20.10: conformance-docker),
 # swarm, plugin and Docker Hub tests left out; prints the pass/fail count. Not part of `make test`.
 $(VENV)/.conformance: $(VENV)/.installed
-	$(VENV)/bin/pip install -q -e '.[test,conformance]'
+	$(VENV)/bin/pip install -q -e '.[test,compose,conformance]'
 	touch $@
 
 conformance: venv test-packages $(VENV)/.conformance

@@ -512,7 +512,7 @@ def register(router, daemon) -> None:
     router.add("GET", "/containers/{id}/logs", logs)
     router.add("GET", "/containers/{id}/json", inspect)
     router.add("DELETE", "/containers/{id}", remove)
-    router.add("DELETE", "/containers/{parent}/{alias}", remove_linked)
+    router.add("DELETE", "/containers/{parent}/{alias}", remove_linked, claims_path=False)
 
 
 async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner | None, attacher: Attacher,

@@ -22,13 +22,15 @@ def _as_tuple(version: str) -> tuple[int, int]:
 
 class Router:
     def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern, Handler]] = []
+        self._routes: list[tuple[str, re.Pattern, Handler, bool]] = []
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
-        """``pattern`` uses {name} for one path segment and {name:path} for the rest of the path."""
+    def add(self, method: str, pattern: str, handler: Handler, *, claims_path: bool = True) -> None:
+        """``pattern`` uses {name} for one path segment and {name:path} for the rest of the path.
+        ``claims_path=False``: another method on a matching path is not a 405 (a catch-all such as
+        `DELETE /containers/<parent>/<alias>` must not turn unbuilt endpoints into 405s)."""
         regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
-        self._routes.append((method, re.compile(f"^{regex}$"), handler))
+        self._routes.append((method, re.compile(f"^{regex}$"), handler, claims_path))
 
     async def __call__(self, request: Request) -> Response | None:
         path = request.path
@@ -47,12 +49,12 @@ class Router:
             path = match.group(3)
         method = "GET" if request.method == "HEAD" else request.method
         allowed = False
-        for route_method, regex, handler in self._routes:
+        for route_method, regex, handler, claims_path in self._routes:
             found = regex.match(path)
             if not found:
                 continue
             if route_method != method:
-                allowed = True
+                allowed = allowed or claims_path
                 continue
             request.params = found.groupdict()
             return await self._call(handler, request)
