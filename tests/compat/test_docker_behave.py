@@ -353,3 +353,20 @@ def test_endpoint_settings_echo_as_docker_20_10(sdk):
         for c in made:
             c.remove(force=True)
         api.remove_network(net_id)
+
+
+def test_rm_link_and_link_names(daemon, names):
+    names += ["bh-lk1", "bh-lk2"]
+    ok(daemon, "run", "-d", "--name", "bh-lk1", "busybox", "sleep", "60")
+    ok(daemon, "create", "--name", "bh-lk2", "--link", "bh-lk1:mylink", "busybox", "true")
+    assert ok(daemon, "inspect", "-f", "{{json .HostConfig.Links}}", "bh-lk2") == '["/bh-lk1:/bh-lk2/mylink"]\n'
+    listed = ok(daemon, "ps", "-a", "--no-trunc", "--filter", "name=bh-lk", "--format", "{{.Names}}").split()
+    assert sorted(listed) == ["bh-lk1,bh-lk2/mylink", "bh-lk2"]
+    assert "bh-lk2/mylink" not in ok(daemon, "ps", "-a", "--filter", "name=bh-lk1", "--format", "{{.Names}}")
+    assert ok(daemon, "rm", "--link", "bh-lk2/mylink") == "bh-lk2/mylink\n"
+    assert ok(daemon, "inspect", "-f", "{{json .HostConfig.Links}}", "bh-lk2") == "null\n"
+    assert ok(daemon, "ps", "-a", "--no-trunc", "--filter", "name=bh-lk1", "--format", "{{.Names}}") == "bh-lk1\n"
+    for link, message in (("bh-lk2/nope", "No such container: bh-lk2/nope"),
+                          ("bh-lk1", "Conflict, cannot remove the default link name of the container")):
+        code, _, err = run(daemon, "rm", "--link", link)
+        assert code == 1 and message in err

@@ -77,7 +77,7 @@ def _graph_data(daemon, c: Container) -> dict:
     return data
 
 
-def list_view(daemon, c: Container, size: bool) -> dict:
+def list_view(daemon, c: Container, size: bool, link_names: list[str] | tuple = ()) -> dict:
     image_label = c.config.get("Image") or c.image_id
     try:
         if daemon.image_store.get(image_label).id != c.image_id:
@@ -86,7 +86,7 @@ def list_view(daemon, c: Container, size: bool) -> dict:
         image_label = c.image_id
     view = {
         "Id": c.id,
-        "Names": [c.name],
+        "Names": [c.name, *link_names],
         "Image": image_label,
         "ImageID": c.image_id,
         "Command": command_line(c),
@@ -314,7 +314,8 @@ def register(router, daemon) -> None:
         if limit > 0:
             containers = containers[:limit]
         size = req.flag("size")
-        return Response(200, [list_view(daemon, c, size) for c in containers])
+        links = service.link_names()
+        return Response(200, [list_view(daemon, c, size, links.get(c.id, ())) for c in containers])
 
     async def remove(req: Request) -> Response:
         c = service.get(req.params["id"])

@@ -492,12 +492,21 @@ def ps(client: Client, argv: list[str]) -> int:
                 image = image[7:19]
         row = [c["Id"][:12] if trunc else c["Id"], image, json.dumps(command, ensure_ascii=False),
                ago(c["Created"]), c["Status"], display_ports(c.get("Ports") or []),
-               ",".join(n.lstrip("/") for n in c["Names"])]
+               display_names(c["Names"], trunc)]
         if values["size"]:
             row.append(f"{human_size(c.get('SizeRw', 0))} (virtual {human_size(c.get('SizeRootFs', 0))})")
         rows.append(row)
     sys.stdout.write(table(headers, rows))
     return 0
+
+
+def display_names(names: list[str], trunc: bool) -> str:
+    """Docker's NAMES: without --no-trunc only the container's own name, not the link names
+    ("parent/alias") that also point at it."""
+    names = [n.lstrip("/") for n in names]
+    if trunc:
+        names = next(([n] for n in names if "/" not in n), names)
+    return ",".join(names)
 
 
 def _ps_fields(c: dict, trunc: bool) -> dict:
@@ -520,7 +529,7 @@ def _ps_fields(c: dict, trunc: bool) -> dict:
         "State": c["State"],
         "Status": c["Status"],
         "Size": size,
-        "Names": ",".join(n.lstrip("/") for n in c["Names"]),
+        "Names": display_names(c["Names"], trunc),
         "Labels": ",".join(f"{k}={v}" for k, v in sorted((c.get("Labels") or {}).items())),
         "Mounts": ",".join(m.get("Name") or m.get("Source", "") for m in c.get("Mounts") or []),
         "Networks": ",".join(sorted((c.get("NetworkSettings") or {}).get("Networks") or {})),

@@ -250,6 +250,18 @@ class ContainerService:
     def find(self, cid: str) -> Container | None:
         return self._containers.get(cid)
 
+    def link_names(self) -> dict[str, list[str]]:
+        """Container ID -> the legacy link names that point at it ("/parent/alias"), which Docker
+        lists among the container's names."""
+        names: dict[str, list[str]] = {}
+        for parent in self._containers.values():
+            for entry in parent.host_config.get("Links") or []:
+                target, _, alias = entry.partition(":")
+                cid = self._names.get(target)
+                if cid:
+                    names.setdefault(cid, []).append(f"{parent.name}/{alias.rsplit('/', 1)[-1]}")
+        return names
+
     def runtime(self, c: Container) -> Runtime:
         return self._runtime[c.id]
 
@@ -287,14 +299,14 @@ class ContainerService:
         if not command:
             raise InvalidParameter("No command specified")
         cid = new_id()
-        network_settings = self.network.plan_create(cid, config, host_config, body.get("NetworkingConfig")) \
-            if self.network else {}
         if not name:
             name = "/" + generate_name()
             retry = 0
             while name in self._names:
                 retry += 1
                 name = "/" + generate_name(retry)
+        network_settings = self.network.plan_create(cid, config, host_config, body.get("NetworkingConfig"),
+                                                    name=name) if self.network else {}
         if not config.get("Hostname"):
             config["Hostname"] = cid[:12]
         config["Image"] = image_ref

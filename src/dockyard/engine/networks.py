@@ -446,7 +446,8 @@ class NetworkService:
             return "container"
         return mode if mode in ("host", "none") else "bridge"
 
-    def plan_create(self, cid: str, config: dict, host_config: dict, networking: dict | None) -> dict:
+    def plan_create(self, cid: str, config: dict, host_config: dict, networking: dict | None,
+                    name: str = "") -> dict:
         """Validate the create request's networking and return the container's initial
         NetworkSettings; fills HostConfig.NetworkMode ("container:<full id>") and the hostname
         where Docker does."""
@@ -509,7 +510,7 @@ class NetworkService:
                     raise InvalidParameter(f"invalid IPv4 address: {address}") from None
         endpoint = requested_endpoint(record["Id"], given, aliases,
                                       cid[:12] if netstore.is_user_defined(record) else None)
-        host_config["Links"] = self._normalize_links(host_config.get("Links") or [], config)
+        host_config["Links"] = self._normalize_links(host_config.get("Links") or [], name)
         for key, value in (host_config.get("PortBindings") or {}).items():
             if "/" not in key:
                 host_config["PortBindings"][key + "/tcp"] = host_config["PortBindings"].pop(key)
@@ -519,7 +520,8 @@ class NetworkService:
                     raise InvalidParameter(f"invalid port specification: {port!r}")
         return {"Networks": {record["Name"]: endpoint}, "Ports": {}}
 
-    def _normalize_links(self, entries: list[str], config: dict) -> list[str]:
+    def _normalize_links(self, entries: list[str], owner: str) -> list[str]:
+        """Docker's form, "/target:/container/alias"."""
         out = []
         for entry in entries:
             name, alias = linkenv.parse(entry)
@@ -527,7 +529,7 @@ class NetworkService:
                 target = self.containers.get(name)
             except NotFound:
                 raise InvalidParameter(f"Could not get container for {name}") from None
-            out.append(f"{target.name}:/{alias}")
+            out.append(f"{target.name}:{owner}/{alias}")
         return out
 
     # -- containers: start and stop ----------------------------------------------------------
