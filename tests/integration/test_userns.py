@@ -130,6 +130,15 @@ def test_commit_of_a_remapped_container_stores_container_ids(remapped):
     remapped.cli("rmi", "remapped:1")
 
 
+def test_remapped_container_sees_its_own_cgroup(remapped):
+    """In a user namespace too, /sys/fs/cgroup holds the container's own cgroups, its network
+    namespace has Docker's sysctls and HOME comes from its passwd file."""
+    text = out(remapped.cli("run", "--rm", "-m", "64m", "--pids-limit", "33", "busybox", "sh", "-c",
+                            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                            "/proc/sys/net/ipv4/ip_unprivileged_port_start; echo $HOME"))
+    assert text.split() == ["67108864", "33", "0", "/root"]
+
+
 def remapped_bin():
     import sys
     from pathlib import Path
