@@ -80,3 +80,49 @@ def test_only_deletions_that_may_hit_our_rules_wake_the_check():
     assert not concerns(_message(NFT_MSG_DELRULE, {1: "filter", 2: "FORWARD"}, family=10), watched)  # IPv6
     both = _message(6, {1: "filter", 2: "FORWARD"}) + _message(NFT_MSG_DELTABLE, {1: "nat"})
     assert concerns(both, watched)
+
+
+class _Rules:
+    """A Firewall stand-in: each heal returns the next answer (what it "restored")."""
+
+    def __init__(self, answers: list[list[str]]) -> None:
+        self.answers, self.calls = answers, 0
+
+    def watched_chains(self) -> set:
+        return {("filter", "NOTHING-WATCHED")}
+
+    def heal(self) -> list[str]:
+        self.calls += 1
+        return self.answers.pop(0) if self.answers else []
+
+
+def test_the_keeper_polls_wakes_on_changes_and_counts_repairs(monkeypatch):
+    import asyncio
+    import contextlib
+    import threading
+
+    from dockyard.network import rulekeeper
+
+    monkeypatch.setattr(rulekeeper, "POLL", 0.02)
+    rules = _Rules([[], ["jump FORWARD -> DY-t-FWD"], [], ["chain nat/DY-t"]])
+    keeper = rulekeeper.RuleKeeper(rules)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(keeper.run())
+        while rules.answers:  # the poll alone (no notification) reaches every answer
+            await asyncio.sleep(0.01)
+        monkeypatch.setattr(rulekeeper, "POLL", 3600)
+        await asyncio.sleep(0.05)  # the last poll-length wait may still be under way
+        calls = rules.calls
+        threading.Thread(target=keeper.changed).start()  # from a worker thread, as _apply_rules may run
+        while rules.calls == calls:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert keeper.repairs == 2
+    assert keeper.warning().startswith("WARNING: netfilter rules of dockyardd were removed by another program and "
+                                       "restored (2 times, last at ")
+    assert rulekeeper.RuleKeeper(_Rules([])).warning() is None
