@@ -106,6 +106,7 @@ def test_the_keeper_polls_wakes_on_changes_and_counts_repairs(monkeypatch):
     monkeypatch.setattr(rulekeeper, "POLL", 0.02)
     rules = _Rules([[], ["jump FORWARD -> DY-t-FWD"], [], ["chain nat/DY-t"]])
     keeper = rulekeeper.RuleKeeper(rules)
+    keeper._generation = lambda: None  # as with iptables-legacy: every poll checks
 
     async def scenario() -> None:
         task = asyncio.create_task(keeper.run())
@@ -126,3 +127,20 @@ def test_the_keeper_polls_wakes_on_changes_and_counts_repairs(monkeypatch):
     assert keeper.warning().startswith("WARNING: netfilter rules of dockyardd were removed by another program and "
                                        "restored (2 times, last at ")
     assert rulekeeper.RuleKeeper(_Rules([])).warning() is None
+
+
+def test_a_check_is_skipped_while_the_ruleset_generation_stays_that_of_the_last_clean_check():
+    from dockyard.network import rulekeeper
+
+    rules = _Rules([[], [], ["jump FORWARD -> DY-t-FWD"], [], []])
+    keeper = rulekeeper.RuleKeeper(rules)
+    generations = iter([7, 7, 8, 9, 10, 10])
+    keeper._generation = lambda: next(generations)
+    keeper.check()  # 7: checked, clean
+    keeper.check()  # 7 again: skipped
+    assert rules.calls == 1
+    keeper.check()  # 8: checked, clean
+    keeper.check()  # 9: checked, a repair (which changes the generation)
+    keeper.check()  # 10: checked again, clean
+    keeper.check()  # 10: skipped
+    assert rules.calls == 4 and keeper.repairs == 1

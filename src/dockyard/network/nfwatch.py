@@ -18,6 +18,9 @@ SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
 NFNL_SUBSYS_NFTABLES = 10
 NFT_MSG_DELTABLE, NFT_MSG_DELCHAIN, NFT_MSG_DELRULE = 2, 5, 8
+NFT_MSG_NEWGEN, NFT_MSG_GETGEN = 15, 16
+NFTA_GEN_ID = 1
+NLM_F_REQUEST = 1
 NFPROTO_IPV4 = 2
 NFTA_TABLE_NAME = 1
 NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME = 1, 3
@@ -64,6 +67,25 @@ def concerns(data: bytes, watched: set[tuple[str, str]]) -> bool:
                     return True
         offset += (length + 3) & ~3
     return False
+
+
+def generation() -> int | None:
+    """The nftables ruleset generation: it changes with every committed change, so an unchanged
+    one means there is nothing new to check (None when nf_tables cannot be asked)."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_NETFILTER) as sock:
+            sock.settimeout(1)
+            body = struct.pack("=BBH", socket.AF_UNSPEC, 0, 0)
+            kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN
+            sock.send(struct.pack("=IHHII", 16 + len(body), kind, NLM_F_REQUEST, 1, 0) + body)
+            data = sock.recv(4096)
+    except OSError:
+        return None
+    length, kind = struct.unpack_from("=IH", data)
+    if kind != (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN:
+        return None
+    value = _attrs(data[20:length]).get(NFTA_GEN_ID)
+    return struct.unpack(">I", value[:4])[0] if value and len(value) >= 4 else None
 
 
 class Watcher:

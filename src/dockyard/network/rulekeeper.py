@@ -14,6 +14,7 @@ import logging
 
 from dockyard.errors import DockyardError
 from dockyard.network.iptables import Firewall
+from dockyard.network.nfwatch import Watcher, generation
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 log = logging.getLogger("dockyard.networks")
@@ -28,15 +29,35 @@ class RuleKeeper:
         self.repaired_at = 0
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._nft: bool | None = None  # does iptables write nftables? (asked at the first check)
+        self._clean: int | None = None  # ruleset generation at the last check that found all in place
 
     def changed(self) -> None:
         """Our rules were rewritten (network or ports changed): check the jumps too. Any thread."""
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def _generation(self) -> int | None:
+        """nftables' ruleset generation, when iptables writes nftables (not iptables-legacy, whose
+        changes it does not count)."""
+        if self._nft is None:
+            import subprocess
+
+            version = subprocess.run(["iptables", "-V"], capture_output=True, text=True).stdout
+            self._nft = "nf_tables" in version
+        return generation() if self._nft else None
+
     def check(self) -> list[str]:
-        """One check (blocking: a worker thread); returns what had to be put back."""
+        """One check (blocking: a worker thread); returns what had to be put back. Skipped while
+        the ruleset generation is the one of the last clean check: nothing changed since, so a
+        quiet host costs one netlink request per poll instead of an iptables-save."""
+        before = self._generation()
+        if before is not None and before == self._clean:
+            return []
+        self._clean = None
         restored = self.firewall.heal()
+        if not restored:
+            self._clean = before  # changes after `before` was read bump it: they get checked
         if restored:
             self.repairs += 1
             self.repaired_at = now_ns()
@@ -53,8 +74,6 @@ class RuleKeeper:
 
     async def run(self) -> None:
         """Until cancelled (before the daemon tears its rules down, or they would come back)."""
-        from dockyard.network.nfwatch import Watcher
-
         self._loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
         watcher = Watcher(self._loop, self.firewall.watched_chains(), wake.set)
