@@ -11,8 +11,8 @@ LOG        := /var/log/dockyardd.log
 PIDFILE    := /run/dockyardd.pid
 # What the engine needs from the system: busybox for the offline base image, iproute2 and
 # iptables for networking, Python's venv module for the install, crun as the reference runtime,
-# tini for --init.
-APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini
+# tini for --init, mmdebstrap for `dockyard catalog` (images built from Debian packages).
+APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini mmdebstrap
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
 # Docker's own daemon (and its runc) for the interoperability and runtime tests, a C compiler
 # for the seccomp probe; skopeo as a third registry client for the registry server.
@@ -32,7 +32,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: conformance conformance-docker compose-conformance compose-conformance-docker compose-conformance-packages up test test-packages bench-packages system-packages venv install start image hello lint bench \
+.PHONY: catalog test-catalog conformance conformance-docker compose-conformance compose-conformance-docker compose-conformance-packages up test test-packages bench-packages system-packages venv install start image hello lint bench \
 	$(addprefix bench-,$(BENCHES)) clean
 
 up: install start image hello
@@ -72,6 +72,12 @@ image: start
 
 hello: image
 	dockyard -H unix://$(SOCKET) run --rm busybox echo "hello from dockyard"
+	@echo "More images (debian, python, nginx, redis, postgres, httpd, registry), built here from Debian"
+	@echo "packages in a few minutes:  dockyard catalog build --all   (then see docs/guide.md)"
+
+# Every catalog image, built from Debian packages into the running daemon (see `dockyard catalog ls`).
+catalog: start
+	dockyard -H unix://$(SOCKET) catalog build --all
 
 test-packages:
 	$(call apt_install,$(APT_TEST_PACKAGES),test)
@@ -82,6 +88,10 @@ bench-packages:
 test: venv test-packages
 	$(VENV)/bin/ruff check src tests bench $(BENCH_SCRIPTS) conformance/run conformance/compose
 	$(VENV)/bin/pytest -q
+
+# Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh.
+test-catalog: venv test-packages
+	DOCKYARD_TEST_CATALOG=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/catalog
 
 bench: venv bench-packages
 	$(PY) bench/run_latency

@@ -63,6 +63,8 @@ COMMANDS = {
     "logout": ("registry", "logout"),
     "search": ("registry", "search"),
     "version": ("system", "version"),
+    "catalog ls": ("catalog", "ls"),
+    "catalog build": ("catalog", "build"),
     "info": ("system", "info"),
     "compose": ("compose", "compose"),
 }
@@ -81,6 +83,7 @@ GROUPS = {
     "system": {"info": "info", "events": "events", "df": "system df"},
     "volume": {"create": "volume create", "ls": "volume ls", "list": "volume ls", "inspect": "inspect",
                "rm": "volume rm", "remove": "volume rm", "prune": "volume prune"},
+    "catalog": {"ls": "catalog ls", "list": "catalog ls", "build": "catalog build"},
     "network": {"create": "network create", "ls": "network ls", "list": "network ls", "inspect": "inspect",
                 "rm": "network rm", "remove": "network rm", "prune": "network prune",
                 "connect": "network connect", "disconnect": "network disconnect"},
@@ -140,6 +143,7 @@ Commands:
 
 Management Commands:
   builder     Manage builds
+  catalog     Build familiar images (busybox, debian, nginx, redis, ...) from Debian packages
   compose     Define and run multi-container applications
   container   Manage containers
   image       Manage images

@@ -1,0 +1,8 @@
+#!/bin/sh
+# The official registry image's entry point: a config file or a subcommand runs the registry.
+set -e
+case "$1" in
+    *.yaml|*.yml) set -- registry serve "$@" ;;
+    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+exec "$@"

@@ -1,0 +1,209 @@
+"""`dockyard catalog ls|build`: familiar images built here from Debian packages.
+
+The build runs on the client (mmdebstrap, the package cache); the daemon receives each image as a
+`docker load` archive through the Engine API, so the same command fills any Docker-compatible
+daemon. Imported only when a catalog command runs.
+"""
+
+import os
+import sys
+import time
+
+from dockyard.cli.client import APIError, Client
+from dockyard.cli.flags import Command, Opt, parse_or_help
+
+LS = Command("catalog ls", "[OPTIONS]", "List the images the catalog can build, and which are built", (
+    Opt(("-q", "--quiet"), "quiet", "bool", "Only show image names"),
+), max_args=0)
+BUILD = Command("catalog build", "[OPTIONS] NAME[:TAG] [NAME[:TAG]...]",
+                "Build catalog images from Debian packages into the image store", (
+    Opt(("-a", "--all"), "all", "bool", "Build every image of the catalog"),
+    Opt(("--rebuild",), "rebuild", "bool", "Build even when an up-to-date image exists"),
+    Opt(("--pull",), "pull", "bool", "Refresh the cached Debian package lists first (newer package versions)"),
+    Opt(("-q", "--quiet"), "quiet", "bool", "Print only the image IDs"),
+))
+DEFAULT_SOURCE_DATE_EPOCH = 1747699200  # 2025-05-20T00:00:00Z, the Debian snapshot this tree's sources name
+
+
+def source_date_epoch() -> int:
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not text:
+        return DEFAULT_SOURCE_DATE_EPOCH
+    if not text.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH must be a number of seconds since 1970, not {text!r}")
+    return int(text)
+
+
+def _inspect(client: Client, reference: str) -> dict | None:
+    try:
+        return client.call("GET", f"/images/{reference}/json")
+    except APIError as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _status(client: Client, recipe, digest: str) -> tuple[str, dict | None]:
+    from dockyard.catalog.recipes import LABEL
+
+    image = _inspect(client, recipe.reference)
+    if image is None:
+        return "not built", None
+    label = ((image.get("Config") or {}).get("Labels") or {}).get(LABEL)
+    if label == digest:
+        return "built", image
+    return ("outdated" if label else "other image"), image
+
+
+def ls(client: Client, argv: list[str]) -> int:
+    parsed = parse_or_help(LS, argv)
+    if parsed is None:
+        return 0
+    values, _ = parsed
+    from dockyard.catalog.bootstrap import FINGERPRINT
+    from dockyard.catalog.recipes import RECIPES, recipe_digest
+    from dockyard.cli.output import human_size, table
+
+    if values["quiet"]:
+        sys.stdout.write("".join(r.reference + "\n" for r in RECIPES))
+        return 0
+    epoch = source_date_epoch()
+    rows = []
+    for recipe in RECIPES:
+        status, image = _status(client, recipe, recipe_digest(recipe, epoch, FINGERPRINT))
+        image_id = image["Id"].removeprefix("sha256:")[:12] if image else ""
+        size = human_size(image["Size"]) if image else ""
+        note = f" ({recipe.replaceable})" if recipe.replaceable else ""
+        rows.append([recipe.reference, status, image_id, size, recipe.description + note])
+    sys.stdout.write(table(["IMAGE", "STATUS", "IMAGE ID", "SIZE", "DESCRIPTION"], rows))
+    return 0
+
+
+class _Display:
+    """One status line per image: redrawn in place on a terminal, a line per stage otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty() and not quiet
+        self.prefix = ""
+        self.started = 0.0
+
+    def begin(self, prefix: str) -> None:
+        self.prefix, self.started = prefix, time.monotonic()
+        self.stage("starting")
+
+    def stage(self, text: str) -> None:
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - self.started
+        if self.tty:
+            width = max(20, os.get_terminal_size(sys.stderr.fileno()).columns - 1)
+            sys.stderr.write(f"\r\033[K{self.prefix} {elapsed:5.1f}s {text}"[:width + 5])
+        else:
+            sys.stderr.write(f"{self.prefix} {elapsed:5.1f}s {text}\n")
+        sys.stderr.flush()
+
+    def end(self, text: str) -> None:
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+        if not self.quiet:
+            sys.stderr.write(f"{self.prefix} {time.monotonic() - self.started:5.1f}s {text}\n")
+            sys.stderr.flush()
+
+
+def build(client: Client, argv: list[str]) -> int:
+    parsed = parse_or_help(BUILD, argv)
+    if parsed is None:
+        return 0
+    values, names = parsed
+    from dockyard.catalog import recipes as catalog
+    from dockyard.cli.flags import UsageError
+
+    if values["all"] and names:
+        raise UsageError("give image names or --all, not both")
+    if not values["all"] and not names:
+        raise UsageError('"dockyard catalog build" requires at least 1 argument (or --all).')
+    try:
+        epoch = source_date_epoch()
+        chosen = list(catalog.RECIPES) if values["all"] else [catalog.find(name) for name in names]
+    except (LookupError, ValueError) as exc:
+        sys.stderr.write(f"{exc.args[0]}\n")
+        return 1
+    chosen = list(dict.fromkeys(chosen))  # each image once, in the order given
+    from dockyard.catalog.bootstrap import FINGERPRINT, BootstrapError
+    from dockyard.catalog.cache import PackageCache
+
+    cache = PackageCache.default()
+    display = _Display(values["quiet"])
+    refresh = values["pull"]
+    for number, recipe in enumerate(chosen, 1):
+        display.begin(f"[{number}/{len(chosen)}] {recipe.reference}")
+        digest = catalog.recipe_digest(recipe, epoch, FINGERPRINT)
+        status, image = _status(client, recipe, digest)
+        if status == "built" and not values["rebuild"]:
+            _tag_aliases(client, recipe, image["Id"])
+            display.end(f"up to date {image['Id'][:19]}")
+            if values["quiet"]:
+                sys.stdout.write(image["Id"] + "\n")
+            continue
+        update = refresh or not cache.has_lists()
+        try:
+            try:
+                image_id = _build_one(client, recipe, digest, epoch, cache, display, update=update)
+            except BootstrapError:
+                if update:
+                    raise
+                # Cached lists can name versions the mirror has dropped since (a point release).
+                display.stage("failed with the cached package lists; retrying with fresh ones")
+                image_id = _build_one(client, recipe, digest, epoch, cache, display, update=True)
+        except BootstrapError as exc:
+            display.end("failed")
+            sys.stderr.write(f"catalog build {recipe.reference}: {exc}\n")
+            return 1
+        refresh = False  # the lists are fresh for the rest of this run
+        display.end(f"built {image_id[:19]}, tagged {', '.join(recipe.references)}")
+        if values["quiet"]:
+            sys.stdout.write(image_id + "\n")
+    return 0
+
+
+def _build_one(client: Client, recipe, digest: str, epoch: int, cache, display: _Display, *, update: bool) -> str:
+    from dockyard.catalog.bootstrap import BootstrapError, bootstrap, copy_layer
+    from dockyard.catalog.busybox import make_layer
+    from dockyard.catalog.image import ArchiveReader, config_bytes
+
+    transform = make_layer(epoch) if recipe.variant == "busybox" else copy_layer
+    cache.prepare()
+    log_path = cache.logs / (recipe.reference.replace(":", "_").replace("/", "_") + ".log")
+    display.stage("update package lists" if update else "using cached package lists")
+    layer = bootstrap(recipe, cache, epoch, update=update, progress=display.stage, log_path=log_path,
+                      transform=transform)
+    try:
+        config = config_bytes(recipe, layer, digest, epoch)
+        display.stage(f"loading {layer.size / 1e6:.1f} MB layer into the daemon")
+        reader = ArchiveReader(recipe, layer, config)
+        try:
+            response = client.send("POST", "/images/load", query={"quiet": True}, body=reader,
+                                   headers={"Content-Type": "application/x-tar"})
+        finally:
+            reader.close()
+        try:
+            for message in response.json_lines():
+                if "error" in message:
+                    raise BootstrapError(f"the daemon refused the image: {message['error']}")
+        finally:
+            response.close()
+    finally:
+        layer.path.unlink(missing_ok=True)
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(config).hexdigest()
+
+
+def _tag_aliases(client: Client, recipe, image_id: str) -> None:
+    """An up-to-date image keeps all its names (a user may have removed one tag)."""
+    for reference in recipe.references[1:]:
+        found = _inspect(client, reference)
+        if found is None or found["Id"] != image_id:
+            repo, _, tag = reference.rpartition(":")
+            client.call("POST", f"/images/{image_id}/tag", query={"repo": repo, "tag": tag})

@@ -1,0 +1,162 @@
+"""`make test-catalog`: every catalog image built into a daemon of the suite's own, each checked the
+way the books use it, and every example script under examples/ run against the same daemon.
+
+Collected only when DOCKYARD_TEST_CATALOG=1 (see tests/conftest.py): the whole catalog takes
+minutes, `make test` builds two images (tests/integration/test_catalog.py)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from registry import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/run.sh"))
+
+
+@pytest.fixture(scope="module")
+def d(busybox_tar):
+    from conftest import PrivateDaemon
+
+    daemon = PrivateDaemon(busybox_tar).start()
+    try:
+        started = time.monotonic()
+        result = daemon.cli("catalog", "build", "--all", timeout=3600)
+        assert result.returncode == 0, result.stderr.decode()[-4000:]
+        sys.stderr.write(f"\nwhole catalog built in {time.monotonic() - started:.0f} s\n")
+        yield daemon
+    finally:
+        daemon.cleanup()
+
+
+def run(d, *args: str, timeout: float = 120) -> str:
+    result = d.cli(*args, timeout=timeout)
+    assert result.returncode == 0, f"dockyard {' '.join(args)}: {result.stderr.decode()}"
+    return result.stdout.decode()
+
+
+def ip_of(d, container: str) -> str:
+    return run(d, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container).strip()
+
+
+def get(url: str, tries: int = 100) -> str:
+    for _ in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"GET {url} never answered")
+
+
+def wait_for_log(d, container: str, text: str, count: int = 1, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        logs = d.cli("logs", container).stdout.decode() + d.cli("logs", container).stderr.decode()
+        if logs.count(text) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{container} never logged {text!r}:\n{logs}")
+
+
+def config(d, image: str) -> dict:
+    return json.loads(run(d, "image", "inspect", image))[0]["Config"]
+
+
+def test_every_image_is_built(d):
+    rows = run(d, "catalog", "ls").splitlines()[1:]
+    assert len(rows) == 9
+    assert all(row.split()[1] == "built" for row in rows), rows
+
+
+@pytest.mark.parametrize("image,expected", [("nginx", "Welcome to nginx!"), ("httpd", "It works!")])
+def test_web_servers_answer_on_their_published_port(d, image, expected):
+    port = free_port()
+    name = f"cat-{image}"
+    run(d, "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", image)
+    try:
+        assert expected in get(f"http://127.0.0.1:{port}/")
+        wait_for_log(d, name, "GET / HTTP/1.1")  # the access log goes to the container's output
+    finally:
+        d.cli("rm", "-f", name)
+    assert config(d, "nginx")["StopSignal"] == "SIGQUIT"
+    assert config(d, "httpd")["StopSignal"] == "SIGWINCH"
+
+
+def test_redis_answers_pong_to_another_container(d):
+    run(d, "run", "-d", "--name", "cat-redis", "redis")
+    try:
+        wait_for_log(d, "cat-redis", "Ready to accept connections")
+        out = run(d, "run", "--rm", "redis", "redis-cli", "-h", ip_of(d, "cat-redis"), "ping")
+        assert out.strip() == "PONG"
+        assert run(d, "exec", "cat-redis", "id", "-un").strip() == "redis"  # dropped root, as the official image
+    finally:
+        d.cli("rm", "-f", "cat-redis")
+    assert config(d, "redis")["Volumes"] == {"/data": {}}
+
+
+def test_postgres_initialises_user_password_and_database(d):
+    run(d, "run", "-d", "--name", "cat-pg", "-e", "POSTGRES_PASSWORD=s3cret", "-e", "POSTGRES_USER=alice",
+        "-e", "POSTGRES_DB=shop", "postgres")
+    try:
+        wait_for_log(d, "cat-pg", "PostgreSQL init process complete", seconds=120)
+        wait_for_log(d, "cat-pg", "database system is ready to accept connections", count=2, seconds=60)
+        ip = ip_of(d, "cat-pg")
+        out = run(d, "run", "--rm", "-e", "PGPASSWORD=s3cret", "postgres", "psql", "-h", ip, "-U", "alice",
+                  "-d", "shop", "-tAc", "select current_user || '@' || current_database()")
+        assert out.strip() == "alice@shop"
+        wrong = d.cli("run", "--rm", "-e", "PGPASSWORD=wrong", "postgres", "psql", "-h", ip, "-U", "alice",
+                      "-d", "shop", "-c", "select 1")
+        assert wrong.returncode != 0
+        assert b"password authentication failed" in wrong.stderr
+    finally:
+        d.cli("rm", "-f", "cat-pg")
+    missing = d.cli("run", "--rm", "postgres")
+    assert missing.returncode == 1
+    assert b"superuser password is not specified" in missing.stderr
+
+
+def test_registry_accepts_a_push_and_gives_it_back(d):
+    port = free_port()
+    run(d, "run", "-d", "--name", "cat-registry", "-p", f"127.0.0.1:{port}:5000", "registry:2")
+    target = f"127.0.0.1:{port}/catalog/busybox:pushed"
+    try:
+        get(f"http://127.0.0.1:{port}/v2/")
+        run(d, "tag", "busybox", target)
+        run(d, "push", target, timeout=300)
+        catalog = json.loads(get(f"http://127.0.0.1:{port}/v2/_catalog"))
+        assert "catalog/busybox" in catalog["repositories"]
+        run(d, "rmi", target)
+        run(d, "pull", target, timeout=300)
+        assert run(d, "run", "--rm", target, "echo", "round trip").strip() == "round trip"
+    finally:
+        d.cli("rmi", target)
+        d.cli("rm", "-f", "cat-registry")
+    assert config(d, "registry:2")["Volumes"] == {"/var/lib/registry": {}}
+
+
+def test_python_has_pip_and_venv(d):
+    out = run(d, "run", "--rm", "python:3.11-slim", "sh", "-c",
+              "python --version && python -m pip --version && python -m venv /tmp/v && /tmp/v/bin/python -c 'print(1)'")
+    assert out.startswith("Python 3.11.")
+    assert out.rstrip().endswith("1")
+
+
+def test_debian_full_image(d):
+    out = run(d, "run", "--rm", "debian:bookworm", "sh", "-c", ". /etc/os-release; echo $VERSION_CODENAME; "
+              "test -d /usr/share/man && echo has-man-dir")
+    assert out.split() == ["bookworm", "has-man-dir"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_script(d, example):
+    env = {**os.environ, "DOCKER_HOST": d.host, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run([str(ROOT / "examples" / example / "run.sh")], env=env, capture_output=True,
+                            timeout=900)
+    assert result.returncode == 0, (result.stdout.decode()[-3000:], result.stderr.decode()[-3000:])
+    assert f"{example}: OK" in result.stdout.decode()
