@@ -115,3 +115,45 @@ def test_remove_link_keeps_both_containers(api):
     finally:
         api.remove_container(parent, force=True)
         api.remove_container(target, force=True)
+
+
+def test_ipv6_network_addresses_routes_and_reconnect(api):
+    """EnableIPv6 with a user subnet: the bridge holds the gateway, each endpoint an address (the one
+    asked for, or the next free), with the default route; inspect shows them as Docker does."""
+    from docker.types import IPAMConfig, IPAMPool
+
+    prefix = f"fd{os.urandom(1).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}:1"
+    net = api.create_network(f"v6-{os.urandom(3).hex()}", enable_ipv6=True, ipam=IPAMConfig(pool_configs=[
+        IPAMPool(subnet=f"{prefix}::/64", iprange=f"{prefix}::/96", gateway=f"{prefix}::ffff")]))["Id"]
+    containers = []
+    try:
+        assert api.inspect_network(net)["EnableIPv6"] is True
+        first = api.create_container("busybox", "top", host_config=api.create_host_config(network_mode=net),
+                                     networking_config=api.create_networking_config(
+                                         {net: api.create_endpoint_config(ipv6_address=f"{prefix}::f00d")}))
+        containers.append(first)
+        second = api.create_container("busybox", "top", host_config=api.create_host_config(network_mode=net))
+        containers.append(second)
+        api.start(first)
+        api.start(second)
+        endpoint = api.inspect_container(first)["NetworkSettings"]["Networks"]
+        endpoint = next(iter(endpoint.values()))
+        assert endpoint["IPAMConfig"]["IPv6Address"] == f"{prefix}::f00d"
+        assert (endpoint["GlobalIPv6Address"], endpoint["GlobalIPv6PrefixLen"], endpoint["IPv6Gateway"]) == (
+            f"{prefix}::f00d", 64, f"{prefix}::ffff")
+        other = next(iter(api.inspect_container(second)["NetworkSettings"]["Networks"].values()))
+        assert other["GlobalIPv6Address"] == f"{prefix}::1"
+        ping = api.exec_create(first, ["sh", "-c", f"ip -6 route | grep -q 'default via {prefix}::ffff' && "
+                                                   f"ping6 -c1 -W5 {prefix}::ffff && ping6 -c1 -W5 {prefix}::1"])
+        api.exec_start(ping)
+        assert api.exec_inspect(ping)["ExitCode"] == 0
+        api.disconnect_container_from_network(first, net)
+        api.connect_container_to_network(first, net, ipv6_address=f"{prefix}::beef")
+        views = {v["IPv6Address"] for v in api.inspect_network(net)["Containers"].values()}
+        assert views == {f"{prefix}::beef/64", f"{prefix}::1/64"}
+        with pytest.raises(docker.errors.APIError):  # an IPv6 network needs its subnet here
+            api.create_network(f"v6-{os.urandom(3).hex()}", enable_ipv6=True)
+    finally:
+        for c in containers:
+            api.remove_container(c, force=True)
+        api.remove_network(net)

@@ -59,6 +59,13 @@ class Live:
     port_rules: list = field(default_factory=list)
 
 
+def ipv6_config(record: dict) -> dict | None:
+    """The IPv6 IPAM config of a network made with EnableIPv6, else None."""
+    if not record.get("EnableIPv6"):
+        return None
+    return next((c for c in (record.get("IPAM") or {}).get("Config") or [] if ":" in (c.get("Subnet") or "")), None)
+
+
 def empty_endpoint(network_id: str = "", ipam_config: dict | None = None, aliases: list | None = None,
                    links: list | None = None, driver_opts: dict | None = None) -> dict:
     return {"IPAMConfig": ipam_config or None, "Links": links or None, "Aliases": aliases or None,
@@ -100,6 +107,7 @@ class NetworkService:
         self.firewall = Firewall(prefix, userland_proxy=options.userland_proxy) if options.iptables else None
         self.networks: dict[str, dict] = {}
         self.pools: dict[str, ipam.Pool] = {}
+        self.pools6: dict[str, ipam.Pool] = {}  # the IPv6 subnet of networks made with EnableIPv6
         self.live: dict[str, Live] = {}
         self.userland = Userland()  # the proxy process, started with the first published TCP port
         self.pools_config = options.default_pools or ipam.DEFAULT_POOLS
@@ -255,6 +263,14 @@ class NetworkService:
             pool = self.pools[record["Id"]] = ipam.Pool(subnet, gateway, ip_range)
             # Auxiliary addresses belong to hosts outside Docker: never handed to a container.
             pool.used.update(ipaddress.IPv4Address(a) for a in (config.get("AuxiliaryAddresses") or {}).values())
+        v6 = ipv6_config(record)
+        if v6 is not None:
+            subnet6 = ipaddress.IPv6Network(v6["Subnet"])
+            bridge.ensure_ipv6(netstore.bridge_name(record), f"{v6['Gateway']}/{subnet6.prefixlen}")
+            if record["Id"] not in self.pools6:
+                self.pools6[record["Id"]] = ipam.Pool(
+                    subnet6, ipaddress.IPv6Address(v6["Gateway"]),
+                    ipaddress.IPv6Network(v6["IPRange"]) if v6.get("IPRange") else None)
 
     def _restore_bridge(self, name: str) -> None:
         """A bridge deleted behind our back (`ip link del`, another tool): make it again rather than
@@ -319,7 +335,9 @@ class NetworkService:
                 out[c.id] = {"Name": c.name.lstrip("/"), "EndpointID": endpoint["EndpointID"],
                              "MacAddress": endpoint["MacAddress"],
                              "IPv4Address": f"{endpoint['IPAddress']}/{endpoint['IPPrefixLen']}"
-                             if endpoint["IPAddress"] else "", "IPv6Address": ""}
+                             if endpoint["IPAddress"] else "",
+                             "IPv6Address": f"{endpoint['GlobalIPv6Address']}/{endpoint['GlobalIPv6PrefixLen']}"
+                             if endpoint.get("GlobalIPv6Address") else ""}
         return out
 
     # -- networks --------------------------------------------------------------------------
@@ -336,8 +354,6 @@ class NetworkService:
             raise Forbidden(f'only one instance of "{driver}" network is allowed')
         if driver != "bridge":
             raise NotFound(f'plugin "{driver}" not found')
-        if body.get("EnableIPv6"):
-            raise InvalidParameter("IPv6 networks are not supported by Dockyard yet: drop --ipv6")
         options = {k: str(v) for k, v in (body.get("Options") or {}).items()}
         bridge_name = options.get(netstore.BRIDGE_NAME, "")
         if bridge_name:
@@ -347,9 +363,20 @@ class NetworkService:
                 raise Conflict(f"bridge name {bridge_name} is already used by another network")
         ipam_body = body.get("IPAM") or {}
         ipam_config = [dict(c) for c in (ipam_body.get("Config") or [])]
-        config = self._network_ipam(ipam_config[0] if ipam_config else {})
-        record = self._record(name, driver, options, [config], internal=bool(body.get("Internal")),
+        given4 = [c for c in ipam_config if ":" not in (c.get("Subnet") or "")]
+        given6 = [c for c in ipam_config if ":" in (c.get("Subnet") or "")]
+        if given6 and not body.get("EnableIPv6"):
+            raise InvalidParameter("an IPv6 subnet needs an IPv6 network: add --ipv6 (EnableIPv6)")
+        if body.get("EnableIPv6") and not given6:
+            # As Docker 20.10 without IPv6 default address pools.
+            raise Forbidden("could not find an available, non-overlapping IPv6 address pool among the defaults "
+                            "to assign to the network")
+        configs = [self._network_ipam(given4[0] if given4 else {})]
+        if given6:
+            configs.append(self._network_ipam6(given6[0]))
+        record = self._record(name, driver, options, configs, internal=bool(body.get("Internal")),
                               attachable=bool(body.get("Attachable")), labels=body.get("Labels") or {})
+        record["EnableIPv6"] = bool(given6)
         # Docker echoes the request's IPAM options: null when the client sent none (docker-py), {} from the CLI.
         record["IPAM"]["Options"] = ipam_body.get("Options")
         try:
@@ -407,10 +434,40 @@ class NetworkService:
             config["AuxiliaryAddresses"] = dict(aux)
         return config
 
+    def _network_ipam6(self, given: dict) -> dict:
+        """The IPv6 half of an EnableIPv6 network: the subnet the user names (gateway: its first
+        address unless given), free among this daemon's networks."""
+        try:
+            subnet = ipaddress.IPv6Network(given["Subnet"], strict=False)
+        except ValueError:
+            raise InvalidParameter(f"invalid subnet {given['Subnet']}") from None
+        for record in self.networks.values():
+            other = ipv6_config(record)
+            if other is not None and subnet.overlaps(ipaddress.IPv6Network(other["Subnet"])):
+                raise Forbidden("Pool overlaps with other one on this address space")
+        config = {"Subnet": str(subnet)}
+        try:
+            gateway = ipaddress.IPv6Address(given.get("Gateway") or str(subnet.network_address + 1))
+        except ValueError:
+            raise InvalidParameter(f"invalid gateway address {given.get('Gateway')}") from None
+        if gateway not in subnet:
+            raise InvalidParameter(f"gateway {gateway} is not in the subnet {subnet}")
+        config["Gateway"] = str(gateway)
+        if given.get("IPRange"):
+            try:
+                ip_range = ipaddress.IPv6Network(given["IPRange"], strict=False)
+            except ValueError:
+                raise InvalidParameter(f"invalid ip-range {given['IPRange']}") from None
+            if not ip_range.subnet_of(subnet):
+                raise InvalidParameter(f"ip-range {ip_range} is not inside the subnet {subnet}")
+            config["IPRange"] = str(ip_range)
+        return config
+
     def _drop(self, record: dict) -> None:
         self.store.delete(record["Id"])
         self.networks.pop(record["Id"], None)
         self.pools.pop(record["Id"], None)
+        self.pools6.pop(record["Id"], None)
         if netstore.is_bridge(record):
             bridge.remove(netstore.bridge_name(record))
 
@@ -607,6 +664,7 @@ class NetworkService:
         live = Live(path)
         interfaces: dict = {}
         allocated: list[tuple[str, str]] = []
+        allocated6: dict[str, str] = {}  # network ID -> IPv6 address
         try:
             records = [self.get(name) for name in settings["Networks"]]
             for record in records:  # addresses first, so a full pool changes nothing
@@ -614,6 +672,9 @@ class NetworkService:
                 wanted = (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or ""
                 address = str(self.pools[record["Id"]].allocate(wanted))
                 allocated.append((record["Id"], address))
+                address6 = self._allocate6(record, endpoint.get("IPAMConfig"))
+                if address6:
+                    allocated6[record["Id"]] = address6
             primary = records[0]
             exposed = dict(c.config.get("ExposedPorts") or {})
             bindings = dict(c.host_config.get("PortBindings") or {})
@@ -631,7 +692,8 @@ class NetworkService:
                     f"eth{index}", sandbox.new_veth_name(), netstore.bridge_name(record),
                     f"{address}/{subnet.prefixlen}", mac or ipam.mac_for(address),
                     int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu),
-                    record["IPAM"]["Config"][0]["Gateway"] if index == 0 and not record.get("Internal") else "")
+                    record["IPAM"]["Config"][0]["Gateway"] if index == 0 and not record.get("Internal") else "",
+                    *self._ipv6_of(record, allocated6.get(record["Id"], ""), default_route=index == 0))
                 interfaces[record["Name"]] = iface
             await asyncio.to_thread(self._build_sandbox, path, list(interfaces.values()))
             for record in records:
@@ -650,6 +712,8 @@ class NetworkService:
         except BaseException:
             for nid, address in allocated:
                 self.pools[nid].release(address)
+            for nid, address in allocated6.items():
+                self.pools6[nid].release(address)
             self.live.pop(c.id, None)
             self._close_services(live)
             portmap.release(live.mappings)
@@ -675,6 +739,29 @@ class NetworkService:
                          "Gateway": record["IPAM"]["Config"][0]["Gateway"] if not record.get("Internal") else "",
                          "IPAddress": str(address.ip), "IPPrefixLen": address.network.prefixlen,
                          "MacAddress": iface.mac})
+        if iface.address6:
+            address6 = ipaddress.IPv6Interface(iface.address6)
+            v6 = ipv6_config(record) or {}
+            endpoint.update({"GlobalIPv6Address": str(address6.ip), "GlobalIPv6PrefixLen": address6.network.prefixlen,
+                             "IPv6Gateway": v6.get("Gateway", "") if not record.get("Internal") else ""})
+
+    def _allocate6(self, record: dict, ipam_config: dict | None) -> str:
+        """The endpoint's IPv6 address on an IPv6 network ("" elsewhere); a wanted one must fit."""
+        wanted = (ipam_config or {}).get("IPv6Address") or ""
+        pool = self.pools6.get(record["Id"])
+        if pool is None:
+            if wanted:
+                raise InvalidParameter(f"invalid IPv6 address {wanted}: network {record['Name']} has no IPv6 subnet")
+            return ""
+        return str(pool.allocate(wanted))
+
+    def _ipv6_of(self, record: dict, address6: str, *, default_route: bool) -> tuple[str, str]:
+        """(address6 CIDR, IPv6 gateway for the default route) of an interface on ``record``."""
+        if not address6:
+            return "", ""
+        v6 = ipv6_config(record) or {}
+        prefix = ipaddress.IPv6Network(v6["Subnet"]).prefixlen
+        return f"{address6}/{prefix}", v6["Gateway"] if default_route and not record.get("Internal") else ""
 
     @staticmethod
     def _ports_view(exposed: dict, mappings: list) -> dict:
@@ -727,6 +814,9 @@ class NetworkService:
                     self.pools.get(self.get(name)["Id"], ipam.Pool(ipaddress.IPv4Network("0.0.0.0/32"),
                                                                    ipaddress.IPv4Address("0.0.0.0"))).release(
                         endpoint["IPAddress"])
+            if endpoint.get("GlobalIPv6Address"):
+                with contextlib.suppress(NotFound, KeyError):
+                    self.pools6[self.get(name)["Id"]].release(endpoint["GlobalIPv6Address"])
             settings["Networks"][name] = empty_endpoint(endpoint.get("NetworkID", ""), endpoint.get("IPAMConfig"),
                                                         endpoint.get("Aliases"), endpoint.get("Links"),
                                                         endpoint.get("DriverOpts"))
@@ -751,6 +841,8 @@ class NetworkService:
                 self.pools[record["Id"]].used.add(ipaddress.IPv4Address(endpoint["IPAddress"]))
                 if not primary_ip:
                     primary_ip, bridge_name = endpoint["IPAddress"], netstore.bridge_name(record)
+            if endpoint.get("GlobalIPv6Address") and record["Id"] in self.pools6:
+                self.pools6[record["Id"]].used.add(ipaddress.IPv6Address(endpoint["GlobalIPv6Address"]))
         bindings = {port: [{"HostIp": b["HostIp"], "HostPort": b["HostPort"]} for b in entries]
                     for port, entries in (settings.get("Ports") or {}).items() if entries}
         try:
@@ -795,16 +887,24 @@ class NetworkService:
         if c.state.running and live is not None and live.path:
             pool = self.pools[record["Id"]]
             address = str(pool.allocate((ipam_config or {}).get("IPv4Address") or ""))
+            try:
+                address6 = self._allocate6(record, ipam_config)
+            except BaseException:
+                pool.release(address)
+                raise
             subnet = ipaddress.ip_network(record["IPAM"]["Config"][0]["Subnet"])
             taken = {i["ifname"] for i in (settings.get("Interfaces") or {}).values()}
             ifname = next(f"eth{n}" for n in range(64) if f"eth{n}" not in taken)
             iface = sandbox.Interface(ifname, sandbox.new_veth_name(), netstore.bridge_name(record),
                                       f"{address}/{subnet.prefixlen}", mac or ipam.mac_for(address),
-                                      int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu))
+                                      int((record.get("Options") or {}).get(netstore.MTU) or self.options.mtu),
+                                      "", *self._ipv6_of(record, address6, default_route=False))
             try:
                 await asyncio.to_thread(sandbox.add_interface, live.path, iface)
             except BaseException:
                 pool.release(address)
+                if address6:
+                    self.pools6[record["Id"]].release(address6)
                 raise
             self._fill_endpoint(endpoint, record, iface)
             settings.setdefault("Interfaces", {})[record["Name"]] = {"ifname": ifname, "veth": iface.veth}
@@ -829,6 +929,8 @@ class NetworkService:
             await asyncio.to_thread(sandbox.remove_interface, interface["veth"])
         if endpoint.get("IPAddress") and record["Id"] in self.pools:
             self.pools[record["Id"]].release(endpoint["IPAddress"])
+        if endpoint.get("GlobalIPv6Address") and record["Id"] in self.pools6:
+            self.pools6[record["Id"]].release(endpoint["GlobalIPv6Address"])
         self.containers.save(c)
         self.events.publish("network", "disconnect", record["Id"], {"container": c.id, "name": record["Name"],
                                                                     "type": record["Driver"]})

@@ -37,6 +37,14 @@ def ensure(name: str, gateway_cidr: str | None, mtu: int) -> None:
     _ip_batch(commands)
 
 
+def ensure_ipv6(name: str, gateway_cidr: str) -> None:
+    """IPv6 on the bridge ``name`` with ``gateway_cidr`` (e.g. 2001:db8::1/64) on it."""
+    write_sysctl(f"net/ipv6/conf/{name}/disable_ipv6", "0")
+    out = subprocess.run(["ip", "-o", "-6", "addr", "show", "dev", name], capture_output=True, text=True)
+    if gateway_cidr not in [line.split()[3] for line in out.stdout.splitlines() if len(line.split()) > 3]:
+        _ip_batch([f"addr add {gateway_cidr} dev {name} nodad"])
+
+
 def remove(name: str) -> None:
     if exists(name):
         subprocess.run(["ip", "link", "del", "dev", name], capture_output=True)

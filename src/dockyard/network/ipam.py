@@ -43,20 +43,23 @@ def free_subnet(pools: list[tuple[str, int]], taken: list[IPv4Network]) -> IPv4N
 class Pool:
     """One network's subnet: the gateway and every endpoint address in use."""
 
-    subnet: IPv4Network
-    gateway: ipaddress.IPv4Address
-    ip_range: IPv4Network | None = None
+    subnet: IPv4Network | ipaddress.IPv6Network
+    gateway: ipaddress.IPv4Address | ipaddress.IPv6Address
+    ip_range: IPv4Network | ipaddress.IPv6Network | None = None
     used: set = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.used.add(self.gateway)
 
-    def allocate(self, wanted: str = "") -> ipaddress.IPv4Address:
+    def allocate(self, wanted: str = "") -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        family = f"IPv{self.subnet.version}"
         if wanted:
             try:
-                address = ipaddress.IPv4Address(wanted)
+                address = ipaddress.ip_address(wanted)
+                if address.version != self.subnet.version:
+                    raise ValueError
             except ValueError:
-                raise InvalidParameter(f"invalid IPv4 address: {wanted}") from None
+                raise InvalidParameter(f"invalid {family} address: {wanted}") from None
             if address not in self.subnet:
                 raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {wanted}")
             if address in self.used:
@@ -68,11 +71,11 @@ class Pool:
             if address not in self.used and address != self.subnet.network_address:
                 self.used.add(address)
                 return address
-        raise Conflict(f"no available IPv4 addresses on this network's address pools: {self.subnet}")
+        raise Conflict(f"no available {family} addresses on this network's address pools: {self.subnet}")
 
     def release(self, address: str) -> None:
         if address:
-            self.used.discard(ipaddress.IPv4Address(address))
+            self.used.discard(ipaddress.ip_address(address))
 
 
 def mac_for(address: str) -> str:

@@ -22,6 +22,7 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER, IFLA_LINKINFO, IFLA_NET_NS_FD 
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
+IFA_F_NODAD = 0x02
 RTA_DST, RTA_OIF, RTA_GATEWAY = 1, 4, 5
 IFF_UP = 0x1
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 0, 253, 1
@@ -151,7 +152,9 @@ class Netlink:
         attrs = _attr(IFA_LOCAL, packed) + _attr(IFA_ADDRESS, packed)
         if interface.version == 4:
             attrs += _attr(IFA_BROADCAST, interface.network.broadcast_address.packed)
-        body = struct.pack("=BBBBI", family, interface.network.prefixlen, 0, RT_SCOPE_UNIVERSE, index) + attrs
+        # IPv6: no duplicate address detection (usable at once, as libnetwork sets IFA_F_NODAD).
+        flags = IFA_F_NODAD if interface.version == 6 else 0
+        body = struct.pack("=BBBBI", family, interface.network.prefixlen, flags, RT_SCOPE_UNIVERSE, index) + attrs
         self.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body)
 
     def add_route(self, *, gateway: str = "", destination: str = "", index: int = 0) -> None:

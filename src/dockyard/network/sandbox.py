@@ -37,6 +37,8 @@ class Interface:
     mac: str
     mtu: int
     gateway: str = ""  # set on the interface that carries the default route
+    address6: str = ""  # on an IPv6 network: the endpoint's IPv6 CIDR
+    gateway6: str = ""  # with address6, on the interface that carries the default route
 
 
 def new_veth_name() -> str:
@@ -68,9 +70,15 @@ def add_interface(path: str, iface: Interface) -> None:
         with Netlink() as nl:
             index = socket.if_nametoindex(iface.ifname)
             nl.add_address(index, ipaddress.ip_interface(iface.address))
+            if iface.address6:  # the namespace's /proc/sys/net is this thread's (see netns.run_in)
+                with open(f"/proc/sys/net/ipv6/conf/{iface.ifname}/disable_ipv6", "w") as f:
+                    f.write("0")
+                nl.add_address(index, ipaddress.ip_interface(iface.address6))
             nl.set_up(index)
             if iface.gateway:
                 nl.add_route(gateway=iface.gateway)
+            if iface.address6 and iface.gateway6:
+                nl.add_route(gateway=iface.gateway6)
 
     try:
         netns.run_in(path, configure)
