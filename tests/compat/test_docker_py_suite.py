@@ -120,9 +120,12 @@ def test_remove_link_keeps_both_containers(api):
 def test_ipv6_network_addresses_routes_and_reconnect(api):
     """EnableIPv6 with a user subnet: the bridge holds the gateway, each endpoint an address (the one
     asked for, or the next free), with the default route; inspect shows them as Docker does."""
+    import random
+
     from docker.types import IPAMConfig, IPAMPool
 
-    prefix = f"fd{os.urandom(1).hex()}:{os.urandom(2).hex()}:{os.urandom(2).hex()}:1"
+    groups = [random.randrange(0x10, 0x100), random.randrange(0x1000, 0x10000), random.randrange(0x1000, 0x10000)]
+    prefix = "fd{:x}:{:x}:{:x}:1".format(*groups)  # no leading zeros: the form Docker prints
     net = api.create_network(f"v6-{os.urandom(3).hex()}", enable_ipv6=True, ipam=IPAMConfig(pool_configs=[
         IPAMPool(subnet=f"{prefix}::/64", iprange=f"{prefix}::/96", gateway=f"{prefix}::ffff")]))["Id"]
     containers = []

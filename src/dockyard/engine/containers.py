@@ -413,6 +413,8 @@ class ContainerService:
                 raise
             # Its cgroup is gone (or going): the process exited and its exit is not yet seen.
             raise Conflict(f"Container {c.id} is not running") from None
+        if c.state.status != "running":  # it exited while the freeze ran: its exit stands
+            raise Conflict(f"Container {c.id} is not running")
         c.state.status = "paused"
         self._save(c)
         self.emit(c, "pause")
@@ -426,6 +428,8 @@ class ContainerService:
             if exc.errno not in CGROUP_GONE:
                 raise
             # Its processes exited (an empty cgroup freezes) and the cgroup went: nothing to thaw.
+        if c.state.status != "paused":  # it exited while the thaw ran: its exit stands
+            return
         c.state.status = "running"
         self._save(c)
         self.emit(c, "unpause")
