@@ -59,6 +59,19 @@ class Live:
     port_rules: list = field(default_factory=list)
 
 
+def _ip_range(given: dict, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network) -> dict:
+    """{"IPRange": ...} when the IPAM config names one (inside ``subnet``), else {}."""
+    if not given.get("IPRange"):
+        return {}
+    try:
+        ip_range = ipaddress.ip_network(given["IPRange"], strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid ip-range {given['IPRange']}") from None
+    if ip_range.version != subnet.version or not ip_range.subnet_of(subnet):
+        raise InvalidParameter(f"ip-range {ip_range} is not inside the subnet {subnet}")
+    return {"IPRange": str(ip_range)}
+
+
 def ipv6_config(record: dict) -> dict | None:
     """The IPv6 IPAM config of a network made with EnableIPv6, else None."""
     if not record.get("EnableIPv6"):
@@ -413,14 +426,7 @@ class NetworkService:
         except ValueError:
             raise InvalidParameter(f"invalid gateway address {gateway}") from None
         config["Gateway"] = gateway
-        if given.get("IPRange"):
-            try:
-                ip_range = ipaddress.ip_network(given["IPRange"], strict=False)
-            except ValueError:
-                raise InvalidParameter(f"invalid ip-range {given['IPRange']}") from None
-            if not ip_range.subnet_of(subnet):
-                raise InvalidParameter(f"ip-range {ip_range} is not inside the subnet {subnet}")
-            config["IPRange"] = str(ip_range)
+        config.update(_ip_range(given, subnet))
         aux = given.get("AuxiliaryAddresses") or {}
         for key, value in aux.items():
             try:
@@ -453,14 +459,7 @@ class NetworkService:
         if gateway not in subnet:
             raise InvalidParameter(f"gateway {gateway} is not in the subnet {subnet}")
         config["Gateway"] = str(gateway)
-        if given.get("IPRange"):
-            try:
-                ip_range = ipaddress.IPv6Network(given["IPRange"], strict=False)
-            except ValueError:
-                raise InvalidParameter(f"invalid ip-range {given['IPRange']}") from None
-            if not ip_range.subnet_of(subnet):
-                raise InvalidParameter(f"ip-range {ip_range} is not inside the subnet {subnet}")
-            config["IPRange"] = str(ip_range)
+        config.update(_ip_range(given, subnet))
         return config
 
     def _drop(self, record: dict) -> None:
