@@ -4,6 +4,7 @@ import os
 import stat
 
 from dockyard.runtime.linux import syscalls as sc
+from dockyard.runtime.linux.cgroupfs import mount_cgroups
 
 # OCI/fstab mount options -> (set flags, clear flags). Anything else is passed as data.
 _FLAG_OPTIONS = {
@@ -92,8 +93,6 @@ def mount_one(root: str, m: dict, *, cgroupns: bool = False) -> None:
     flags, propagation, data = parse_options(options)
     mtype = m.get("type") or ("bind" if flags & sc.MS_BIND else "none")
     if mtype == "cgroup":
-        from dockyard.runtime.linux.cgroupfs import mount_cgroups
-
         target = secure_join(root, m["destination"])
         _ensure_target(target, True)
         mount_cgroups(target, flags, cgroupns)
