@@ -68,8 +68,6 @@ def mount_cgroups(target: str, flags: int, own_namespace: bool) -> None:
         else:
             _bind(os.path.join(v2 or "/sys/fs/cgroup", _below("/", own.get(frozenset(), "/"))), target, flags)
         return
-    # The tmpfs itself stays writable, as it does under Docker 20.10 with runc 1.1 (its read-only
-    # remount of the tmpfs does not take); the hierarchies in it carry the mount's flags.
     sc.mount("tmpfs", target, "tmpfs", (flags & ~sc.MS_RDONLY) | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
              "mode=755")
     for mountpoint, root, controllers in _v1_mounts():
@@ -84,3 +82,8 @@ def mount_cgroups(target: str, flags: int, own_namespace: bool) -> None:
         for controller in controllers:
             if controller != name and "," in name and not controller.startswith("name="):
                 os.symlink(name, os.path.join(target, controller))
+    if flags & sc.MS_RDONLY:
+        # runc's intent: the tmpfs read-only too once filled (runc 1.1's own remount does not take, so
+        # under Docker 20.10 it stays writable; nothing there reaches the host either way).
+        sc.mount(None, target, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV
+                 | sc.MS_NOEXEC)
