@@ -153,8 +153,9 @@ class Service:
         for entry in self.config.get("volumes_from") or []:
             if not entry.startswith("container:"):
                 needed.add(entry.split(":")[0])
-        if self.network_mode and self.network_mode.startswith("service:"):
-            needed.add(self.network_mode.split(":", 1)[1])
+        for mode in (self.network_mode, self.config.get("ipc"), self.config.get("pid")):
+            if mode and str(mode).startswith("service:"):
+                needed.add(str(mode).split(":", 1)[1])
         return needed
 
 

@@ -135,6 +135,16 @@ def _ulimits(spec: dict) -> list[dict]:
     return out
 
 
+def _shared_mode(value: str | None, names: dict[str, str], where: str) -> str | None:
+    """`service:<name>` (pid, ipc) becomes `container:<a container of that service>`."""
+    if not value or not value.startswith("service:"):
+        return value
+    other = value.split(":", 1)[1]
+    if other not in names:
+        raise ComposeError(f"{where}: service {other} has no container")
+    return f"container:{names[other]}"
+
+
 def _cpus(value) -> int:
     return int(float(value) * 1e9)
 
@@ -203,7 +213,9 @@ def create_body(project: Project, service: Service, number: int, *, image_id: st
         "Tmpfs": tmpfs or None, "Init": c.get("init"), "SecurityOpt": c.get("security_opt"),
         "Sysctls": {str(k): str(v) for k, v in (c.get("sysctls") or {}).items()} or None,
         "Ulimits": _ulimits(c.get("ulimits")) or None, "GroupAdd": c.get("group_add"),
-        "Pid": c.get("pid"), "Ipc": c.get("ipc"), "UsernsMode": c.get("userns_mode"), "Runtime": c.get("runtime"),
+        "PidMode": _shared_mode(c.get("pid"), names, f"{where}.pid"),
+        "IpcMode": _shared_mode(c.get("ipc"), names, f"{where}.ipc"),
+        "UsernsMode": c.get("userns_mode"), "Runtime": c.get("runtime"),
         "CgroupParent": c.get("cgroup_parent"), "OomScoreAdj": c.get("oom_score_adj"),
         "PidsLimit": c.get("pids_limit") or limits.get("pids"), "CpuShares": c.get("cpu_shares"),
         "CpuQuota": c.get("cpu_quota"), "CpuPeriod": c.get("cpu_period"), "CpusetCpus": c.get("cpuset"),

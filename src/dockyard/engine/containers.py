@@ -895,6 +895,8 @@ def merge_config(body: dict, image: Image) -> dict:
         merged = dict(image_config.get(key) or {})
         merged.update(config.get(key) or {})
         config[key] = merged or None
+    if isinstance(config.get("Healthcheck"), dict):  # Docker keeps no null fields (omitempty): StartPeriod: null
+        config["Healthcheck"] = {k: v for k, v in config["Healthcheck"].items() if v is not None}
     for key in ("StopSignal", "Healthcheck", "OnBuild"):
         if not config.get(key) and image_config.get(key):
             config[key] = image_config[key]
@@ -913,4 +915,7 @@ def normalize_host_config(host_config: dict) -> dict:
     out.setdefault("Binds", None)
     out.setdefault("Privileged", False)
     out.setdefault("ReadonlyRootfs", False)
+    for key in ("PidMode", "UsernsMode", "Isolation"):  # "" when unset, as Docker reports them
+        if out.get(key) is None:
+            out[key] = ""
     return out

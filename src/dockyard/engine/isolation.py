@@ -143,6 +143,9 @@ def validate(host_config: dict, find_container, idmap=None) -> list[str]:
     if idmap is not None and host_config.get("Privileged") and host_config.get("UsernsMode") != "host":
         raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
                                "container in the host namespace when running privileged mode")
+    isolation_value = host_config.get("Isolation") or ""
+    if isolation_value not in ("", "default"):  # moby's verifyPlatformContainerSettings on Linux
+        raise InvalidParameter(f'Invalid isolation: "{isolation_value}" - linux only supports \'default\'')
     for kind, mode in _modes(host_config).items():
         _check_mode(kind, mode)
         if mode.startswith("container:"):

@@ -79,6 +79,10 @@ def ipv6_config(record: dict) -> dict | None:
     return next((c for c in (record.get("IPAM") or {}).get("Config") or [] if ":" in (c.get("Subnet") or "")), None)
 
 
+def with_short_id(aliases: list | None, short_id: str) -> list:
+    return [*[a for a in aliases or [] if a != short_id], short_id]
+
+
 def empty_endpoint(network_id: str = "", ipam_config: dict | None = None, aliases: list | None = None,
                    links: list | None = None, driver_opts: dict | None = None) -> dict:
     return {"IPAMConfig": ipam_config or None, "Links": links or None, "Aliases": aliases or None,
@@ -89,9 +93,11 @@ def empty_endpoint(network_id: str = "", ipam_config: dict | None = None, aliase
 
 def requested_endpoint(network_id: str, given: dict, aliases: list, short_id: str | None) -> dict:
     """A not yet attached endpoint holding what the client asked for (EndpointSettings); on a
-    user-defined network the container's short ID follows the aliases, as Docker 20.10 adds it."""
+    user-defined network the container's short ID follows the aliases once it is attached (Docker
+    20.10 adds it when the container starts or a running one connects, not at create: docker-compose
+    1.x reconnects a created container whose aliases lack it)."""
     if short_id:
-        aliases = [*[a for a in aliases if a != short_id], short_id]
+        aliases = with_short_id(aliases, short_id)
     endpoint = empty_endpoint(network_id, given.get("IPAMConfig") or None, aliases,
                               list(given.get("Links") or []) or None, dict(given.get("DriverOpts") or {}) or None)
     endpoint["MacAddress"] = _requested_mac(given)
@@ -564,8 +570,7 @@ class NetworkService:
                         raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {address}")
                 except ValueError:
                     raise InvalidParameter(f"invalid IPv4 address: {address}") from None
-        endpoint = requested_endpoint(record["Id"], given, aliases,
-                                      cid[:12] if netstore.is_user_defined(record) else None)
+        endpoint = requested_endpoint(record["Id"], given, aliases, None)
         host_config["Links"] = self._normalize_links(host_config.get("Links") or [], name)
         for key, value in (host_config.get("PortBindings") or {}).items():
             if "/" not in key:
@@ -668,6 +673,8 @@ class NetworkService:
             records = [self.get(name) for name in settings["Networks"]]
             for record in records:  # addresses first, so a full pool changes nothing
                 endpoint = settings["Networks"][record["Name"]]
+                if netstore.is_user_defined(record):
+                    endpoint["Aliases"] = with_short_id(endpoint.get("Aliases"), c.id[:12])
                 wanted = (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or ""
                 address = str(self.pools[record["Id"]].allocate(wanted))
                 allocated.append((record["Id"], address))
@@ -880,7 +887,7 @@ class NetworkService:
         if not netstore.is_user_defined(record) and (aliases or (ipam_config or {}).get("IPv4Address")):
             raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
         endpoint = requested_endpoint(record["Id"], given, aliases,
-                                      c.id[:12] if netstore.is_user_defined(record) else None)
+                                      c.id[:12] if netstore.is_user_defined(record) and c.state.running else None)
         mac = endpoint["MacAddress"]
         live = self.live.get(c.id)
         if c.state.running and live is not None and live.path:
