@@ -160,3 +160,37 @@ def test_ipv6_network_addresses_routes_and_reconnect(api):
         for c in containers:
             api.remove_container(c, force=True)
         api.remove_network(net)
+
+
+def test_a_build_whose_client_goes_away_is_cancelled(api):
+    """As Docker: closing the connection cancels the build; the RUN under way is killed and no later
+    step runs (docker-py's suite leaves unread builds behind that would otherwise go on creating
+    containers during later tests)."""
+    import time
+
+    context = docker.utils.mkbuildcontext(io.BytesIO(b"FROM busybox\nRUN sleep 300\nRUN echo never > /never\n"))
+    response = api._post(api._url("/build"), data=context, params={"t": "pycancel:1", "rm": True},
+                         headers={"Content-Type": "application/tar"}, stream=True)
+    lines = response.iter_lines()
+    running = next(line for line in lines if b"Running in" in line)
+    cid = running.split(b"Running in ")[1].split(b"\\n")[0].decode()[:12]
+
+    def running() -> bool:
+        try:
+            return api.inspect_container(cid)["State"]["Running"]
+        except docker.errors.NotFound:
+            return False
+
+    assert len(cid) == 12
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not running():  # the step's container is started
+        time.sleep(0.05)
+    assert running()
+    response.close()
+    deadline = time.monotonic() + 60  # a bound, not a timing claim: `sleep 300` must be killed
+    while time.monotonic() < deadline and running():
+        time.sleep(0.1)
+    assert not running()
+    with pytest.raises(docker.errors.ImageNotFound):
+        api.inspect_image("pycancel:1")
+    assert not [c for c in api.containers(all=True) if "echo never" in c["Command"]]

@@ -137,8 +137,20 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
                 return
 
     writing = asyncio.ensure_future(writer())
+    building = asyncio.ensure_future(service.build(context, options, queue.put_nowait))
+    # As Docker (the request's context): a client that goes away cancels its build, which kills
+    # the RUN container of the step under way and stops there.
+    watching = asyncio.ensure_future(req.reader.read(1))
+    pipelined = False
     try:
-        image = await service.build(context, options, queue.put_nowait)
+        await asyncio.wait({building, watching}, return_when=asyncio.FIRST_COMPLETED)
+        if not building.done():
+            if watching.exception() is not None or watching.result() == b"":
+                building.cancel()
+                await asyncio.gather(building, return_exceptions=True)
+                raise ConnectionError("the client went away: build cancelled")
+            pipelined = True  # a byte of a next request was taken: the connection ends with this build
+        image = await building
         if options.quiet:
             queue.put_nowait({"stream": image.id + "\n"})
     except DockyardError as exc:
@@ -152,9 +164,15 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
     except Exception as exc:  # noqa: BLE001 - reported in the stream; the daemon goes on
         message = f"{type(exc).__name__}: {exc}"
         queue.put_nowait({"errorDetail": {"message": message}, "error": message})
+    finally:
+        for task in (building, watching):
+            if not task.done():
+                task.cancel()
     queue.put_nowait(done)
     await writing
     await stream.finish()
+    if pipelined:
+        req.writer.close()
 
 
 async def _receive(req: Request, service):
