@@ -134,6 +134,11 @@ def test_registry_accepts_a_push_and_gives_it_back(d):
         run(d, "rmi", target)
         run(d, "pull", target, timeout=300)
         assert run(d, "run", "--rm", target, "echo", "round trip").strip() == "round trip"
+        # Dockyard's registry server: its collector and the data in distribution's layout.
+        gc = run(d, "exec", "cat-registry", "registry", "garbage-collect", "--dry-run",
+                 "/etc/docker/registry/config.yml")
+        assert "catalog/busybox: marking manifest sha256:" in gc and "blobs marked" in gc
+        assert "catalog" in run(d, "exec", "cat-registry", "ls", "/var/lib/registry/docker/registry/v2/repositories")
     finally:
         d.cli("rmi", target)
         d.cli("rm", "-f", "cat-registry")

@@ -256,3 +256,28 @@ def test_health_check_makes_every_request_unavailable(tmp_path):
         return statuses
 
     assert asyncio.run(scenario()) == [200, 503, 503, 200]
+
+
+def test_the_registry_images_modules_are_closed_under_imports(tmp_path):
+    """registry:2 carries only REGISTRY_MODULES of Dockyard: the server must run from them alone."""
+    import sys
+
+    from dockyard.catalog.recipes import REGISTRY, PackageFile
+
+    files = [f for f in REGISTRY.files if isinstance(f, PackageFile)]
+    assert any(f.source == "registry/app.py" for f in files)
+    for spec in files:
+        target = tmp_path / "dockyard" / spec.source
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(spec.content())
+    code = ("import dockyard, sys\n"
+            f"assert dockyard.__file__.startswith({str(tmp_path)!r}), dockyard.__file__\n"
+            "import dockyard.registry.app, dockyard.registry.serve, dockyard.registry.gc, dockyard.registry.proxy\n"
+            "import dockyard.registry.notifications, dockyard.registry.tokenserver, dockyard.cli.registry_server\n"
+            "import dockyard.cli.flags\n")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": os.environ.get("PATH", "")}
+    checked = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    usage = subprocess.run([sys.executable, "-m", "dockyard.registry", "help"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True)
+    assert usage.returncode == 0 and "garbage-collect" in usage.stdout, usage.stderr

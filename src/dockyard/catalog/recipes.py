@@ -44,6 +44,27 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class PackageFile(FileSpec):
+    """A module of Dockyard itself (``source`` relative to the dockyard package), for images that run
+    part of Dockyard: registry:2 runs `dockyard registry serve`."""
+
+    def content(self) -> bytes:
+        return resources.files("dockyard").joinpath(self.source).read_bytes()
+
+
+def package_files(target: str, sources: tuple[str, ...]) -> tuple[PackageFile, ...]:
+    """PackageFiles under ``target`` for ``sources``; ``dir/*`` stands for the directory's modules."""
+    names = []
+    for source in sources:
+        if source.endswith("/*"):
+            directory = resources.files("dockyard").joinpath(source[:-2])
+            names += sorted(f"{source[:-1]}{e.name}" for e in directory.iterdir() if e.name.endswith(".py"))
+        else:
+            names.append(source)
+    return tuple(PackageFile(f"{target}/{name}", name) for name in names)
+
+
+@dataclass(frozen=True)
 class Recipe:
     reference: str  # NAME:TAG, the image's main tag
     description: str
@@ -163,19 +184,25 @@ ln -sf /proc/self/fd/1 "$ROOT"/var/log/apache2/other_vhosts_access.log
 """,
 )
 
-# registry:2 is Debian's docker-registry (CNCF distribution 2.8) behind the official image's paths,
-# config and entry point. When `dockyard registry serve` exists, swap `packages`, `files` and
-# `config` here for an image that runs it; the tag, port and volume stay the same.
+# registry:2 runs Dockyard's own registry server (`python3 -m dockyard.registry`, as /usr/bin/registry)
+# behind the official image's paths, config and entry point. Only the modules the server imports go
+# in (tests/unit/test_registry_parts.py checks the list is closed under imports).
+REGISTRY_MODULES = (
+    "__init__.py", "errors.py", "api/__init__.py", "api/http.py", "cli/__init__.py", "cli/flags.py",
+    "cli/registry_server.py", "distribution/__init__.py", "distribution/auth.py", "util/__init__.py",
+    "util/durations.py", "oci/*", "registry/*",
+)
 REGISTRY = Recipe(
-    "registry:2", "Docker registry (Debian's docker-registry) on port 5000, data in /var/lib/registry",
+    "registry:2", "Docker registry (Dockyard's registry server) on port 5000, data in /var/lib/registry",
     ImageConfig(entrypoint=("/entrypoint.sh",), cmd=("/etc/docker/registry/config.yml",), ports=("5000/tcp",),
                 volumes=("/var/lib/registry",)),
-    packages=("docker-registry",),
+    packages=("python3", "python3-yaml", "python3-bcrypt", "python3-cryptography"),
     aliases=("registry:latest",),
     files=(FileSpec("/entrypoint.sh", "registry/entrypoint.sh", 0o755),
-           FileSpec("/etc/docker/registry/config.yml", "registry/config.yml")),
-    script='ln -sf docker-registry "$ROOT"/usr/bin/registry\nmkdir -p "$ROOT"/var/lib/registry\n',
-    replaceable="to be replaced by `dockyard registry serve`",
+           FileSpec("/usr/bin/registry", "registry/registry.sh", 0o755),
+           FileSpec("/etc/docker/registry/config.yml", "registry/config.yml"),
+           *package_files("/usr/lib/python3/dist-packages/dockyard", REGISTRY_MODULES)),
+    script='mkdir -p "$ROOT"/var/lib/registry\n',
 )
 
 RECIPES: tuple[Recipe, ...] = (BUSYBOX, DEBIAN, DEBIAN_SLIM, PYTHON, NGINX, REDIS, POSTGRES, HTTPD, REGISTRY)

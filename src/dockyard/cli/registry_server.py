@@ -37,7 +37,7 @@ Options:
 
 
 def main(args: list[str]) -> int:
-    if not args or args[0] in ("-h", "--help"):
+    if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0
     command, rest = args[0], args[1:]

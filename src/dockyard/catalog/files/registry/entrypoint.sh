@@ -3,6 +3,6 @@
 set -e
 case "$1" in
     *.yaml|*.yml) set -- registry serve "$@" ;;
-    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+    serve|garbage-collect|token-server|help|-*) set -- registry "$@" ;;
 esac
 exec "$@"
