@@ -67,7 +67,8 @@ def test_invalid_json_is_a_400_and_creates_nothing(daemon):
 @pytest.mark.parametrize("query,body,status,message", [
     ({}, {"Image": "nosuch"}, 404, "No such image: nosuch:latest"),
     ({"name": "bad!name"}, {"Image": "busybox"}, 400, "Invalid container name (bad!name)"),
-    ({}, {"Image": "busybox", "HostConfig": "nope"}, 400, "HostConfig must be an object"),
+    ({}, {"Image": "busybox", "HostConfig": "nope"}, 400,
+     "cannot unmarshal string into Go struct field ContainerCreate.HostConfig of type HostConfig"),
     ({}, {"Image": "Busy Box"}, 404, "No such image"),
     ({}, {}, 400, "config cannot be empty"),
 ])

@@ -7,8 +7,12 @@ so a large upload is never held in memory and the worker blocks only while the c
 import asyncio
 import io
 import queue
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
 
 from dockyard.api.http import Request
+
+T = TypeVar("T")
 
 PIECE = 1 << 20
 
@@ -76,3 +80,25 @@ async def feed(request: Request, reader: BodyReader) -> None:
                 return
     finally:
         reader.cut = True
+
+
+async def consume(request: Request, work: Callable[[BinaryIO], T]) -> T:
+    """Run ``work`` in a thread on the request body as a file, fed while it arrives (`docker
+    import`): the body goes where ``work`` writes it, never whole into memory."""
+    body = BodyReader()
+
+    def run() -> T:
+        try:
+            return work(io.BufferedReader(body, PIECE))
+        finally:
+            body.abandon()
+
+    feeder = asyncio.ensure_future(feed(request, body))
+    try:
+        result = await asyncio.to_thread(run)
+    finally:
+        await asyncio.wait({feeder})  # the worker has abandoned the body, so the feeder stops
+    if feeder.exception() is not None:
+        raise feeder.exception()
+    await request.drain()  # what the worker did not need (a tar's end padding)
+    return result

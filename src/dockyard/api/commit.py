@@ -1,7 +1,9 @@
 """`POST /commit`: a container's changes become an image."""
 
+from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response
 from dockyard.engine.commit import CommitOptions
+from dockyard.engine.specs.containers import ContainerConfig
 from dockyard.images import reference
 
 
@@ -12,7 +14,7 @@ def register(router, daemon) -> None:
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
         # The body is a container Config (HostConfig and NetworkingConfig are ignored, as Docker's
         # decoder drops them); an empty body means "the container's own config".
-        body = {k: v for k, v in (await req.json()).items() if k not in ("HostConfig", "NetworkingConfig")}
+        body = to_json(from_json(ContainerConfig, await req.json()))
         options = CommitOptions(target=target, author=req.arg("author"), comment=req.arg("comment"),
                                 pause=req.flag("pause", True), changes=req.query.get("changes", []),
                                 config=body or None)

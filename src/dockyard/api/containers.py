@@ -5,6 +5,7 @@ import base64
 import posixpath
 import time
 
+from dockyard.api.codec import from_json, to_json
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
@@ -13,6 +14,7 @@ from dockyard.engine.jsonlog import read_records
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
 from dockyard.engine.process import Attacher
+from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
 from dockyard.images.layerstore import tree_size
@@ -161,8 +163,9 @@ def register(router, daemon) -> None:
     service = daemon.containers
 
     async def create(req: Request) -> Response:
-        body = await req.json()
-        container, warnings = service.create(body, req.arg("name") or None)
+        # Typed and checked before anything is made; the engine still takes Docker's JSON (issue 15).
+        spec = from_json(ContainerCreate, await req.json())
+        container, warnings = service.create(to_json(spec), req.arg("name") or None)
         return Response(201, {"Id": container.id, "Warnings": warnings})
 
     async def start(req: Request) -> Response:
@@ -487,7 +490,7 @@ def register(router, daemon) -> None:
 
     async def update(req: Request) -> Response:
         c = service.get(req.params["id"])
-        warnings = await service.update(c, await req.json())
+        warnings = await service.update(c, to_json(from_json(ContainerUpdate, await req.json())))
         return Response(200, {"Warnings": warnings})
 
     router.add("POST", "/containers/create", create)

@@ -2,8 +2,10 @@
 
 import asyncio
 
+from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.process import Attacher
+from dockyard.engine.specs.execs import ExecCreate, ExecStart
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -15,19 +17,19 @@ def register(router, daemon) -> None:
 
     async def create(req: Request) -> Response:
         c = containers.get(req.params["id"])
-        e = execs.create(c, await req.json())
+        e = execs.create(c, to_json(from_json(ExecCreate, await req.json())))
         return Response(201, {"Id": e.id})
 
     async def start(req: Request) -> Response | None:
         e = execs.get(req.params["id"])
-        body = await req.json()
-        if body.get("Detach"):
+        body = from_json(ExecStart, await req.json())
+        if body.detach:
             await execs.start(e)
             return Response(200)
         tty = bool(e.config.get("Tty"))
         # moby frames the stream by the start request's Tty, not the exec's: a TTY exec started with
         # Tty false (docker-py's exec_start default) comes back framed as stdout.
-        raw = bool(body.get("Tty"))
+        raw = bool(body.tty)
         streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
         keys = parse_detach_keys(e.config.get("DetachKeys") or "")
         scanner = DetachScanner(keys) if tty else None  # detach keys only apply to a TTY, as in moby

@@ -160,6 +160,8 @@ class Request:
             value = json.loads(raw)
         except ValueError as exc:
             raise BadRequest(f"invalid JSON in request body: {exc}") from None
+        except RecursionError:  # a body nested thousands deep: no Docker request looks like that
+            raise BadRequest("invalid JSON in request body: nested too deeply") from None
         if not isinstance(value, dict):
             raise BadRequest("invalid JSON in request body: expected an object")
         return value

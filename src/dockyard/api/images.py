@@ -2,9 +2,9 @@
 prune."""
 
 import asyncio
-import io
 
 from dockyard.api import distribution
+from dockyard.api.bodystream import consume
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.errors import InvalidParameter
@@ -133,9 +133,8 @@ def register(router, daemon) -> None:
         target = reference.parse_repository_and_tag(repo, tag) if repo else None
         changes = req.query.get("changes", [])
         if source == "-":
-            body = await req.body(limit=8 << 30)
-            image = await asyncio.to_thread(import_rootfs, store, io.BytesIO(body), changes=changes,
-                                            message=req.arg("message"), source=source)
+            image = await consume(req, lambda body: import_rootfs(store, body, changes=changes,
+                                                                  message=req.arg("message"), source="-"))
         else:  # the daemon downloads the tarball, streaming it into the store
             source = url_source.normalize(source)
             image = await asyncio.to_thread(_import_url, store, source, changes, req.arg("message"))

@@ -1,7 +1,9 @@
 """Network endpoints: list, inspect, create, remove, prune, connect, disconnect."""
 
+from dockyard.api.codec import from_json, to_json
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
+from dockyard.engine.specs.networks import NetworkConnect, NetworkCreate, NetworkDisconnect
 from dockyard.errors import InvalidParameter
 from dockyard.network.store import is_user_defined
 from dockyard.util.timefmt import parse_rfc3339
@@ -51,7 +53,7 @@ def register(router, daemon) -> None:
         return Response(200, network_view(daemon, service.get(req.params["id"])))
 
     async def create(req: Request) -> Response:
-        record = service.create(await req.json())
+        record = service.create(to_json(from_json(NetworkCreate, await req.json())))
         return Response(201, {"Id": record["Id"], "Warning": ""})
 
     async def remove(req: Request) -> Response:
@@ -73,15 +75,16 @@ def register(router, daemon) -> None:
         return Response(200, {"NetworksDeleted": deleted or None})
 
     async def connect(req: Request) -> Response:
-        body = await req.json()
-        c = daemon.containers.get(body.get("Container") or "")
-        await service.connect(req.params["id"], c, body.get("EndpointConfig"))
+        body = from_json(NetworkConnect, await req.json())
+        c = daemon.containers.get(body.container or "")
+        endpoint = to_json(body.endpoint_config) if body.endpoint_config is not None else None
+        await service.connect(req.params["id"], c, endpoint)
         return Response(200)
 
     async def disconnect(req: Request) -> Response:
-        body = await req.json()
-        c = daemon.containers.get(body.get("Container") or "")
-        await service.disconnect(req.params["id"], c, bool(body.get("Force")))
+        body = from_json(NetworkDisconnect, await req.json())
+        c = daemon.containers.get(body.container or "")
+        await service.disconnect(req.params["id"], c, bool(body.force))
         return Response(200)
 
     router.add("GET", "/networks", list_)

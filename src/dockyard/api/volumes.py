@@ -2,8 +2,10 @@
 
 import asyncio
 
+from dockyard.api.codec import from_json
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
+from dockyard.engine.specs.volumes import VolumeCreate
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
 from dockyard.volumes.store import Volume
@@ -33,9 +35,9 @@ def register(router, daemon) -> None:
     store = daemon.volumes
 
     async def create(req: Request) -> Response:
-        body = await req.json()
-        volume = await asyncio.to_thread(store.create, body.get("Name") or "", driver=body.get("Driver") or "",
-                                         options=body.get("DriverOpts"), labels=body.get("Labels"))
+        spec = from_json(VolumeCreate, await req.json())
+        volume = await asyncio.to_thread(store.create, spec.name or "", driver=spec.driver or "",
+                                         options=spec.driver_opts, labels=spec.labels)
         daemon.events.publish("volume", "create", volume.name, {"driver": volume.driver})
         return Response(201, store.view(volume))
 

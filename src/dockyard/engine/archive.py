@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import shutil
 import sys
@@ -10,6 +11,8 @@ from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.mounts import oci_mounts
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+
+log = logging.getLogger("dockyard.archive")
 
 
 class Access:
@@ -55,9 +58,12 @@ class Access:
         text = (await self.proc.stderr.read()).decode(errors="replace").strip().splitlines()
         try:
             error = json.loads(text[-1])
-            message, status = error["error"], error["status"]
-        except (ValueError, KeyError, IndexError):
-            message, status = "\n".join(text[-3:]) or f"file access helper exited with {code}", 500
+            message, status = str(error["error"]), int(error["status"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            # The helper died before it could say why (killed, out of memory): one line for the
+            # client, the whole story in the daemon's log.
+            log.warning("file access helper for %s exited with %s: %s", self.c.id[:12], code, "\n".join(text))
+            message, status = f"file access helper exited with {code}", 500
         kind = {400: InvalidParameter, 404: NotFound, 409: Conflict}.get(status, DockyardError)
         return kind(message)
 

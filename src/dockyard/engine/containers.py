@@ -8,7 +8,6 @@ import errno
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 
@@ -29,9 +28,9 @@ from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.shim import SOCKET_NAME, short_path
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
 from dockyard.storage.snapshotter import Snapshotter
-from dockyard.util.atomic import read_json, write_json
+from dockyard.util.atomic import read_json, sweep, write_json
 from dockyard.util.ids import new_id
-from dockyard.util.names import generate_name
+from dockyard.util.names import generate_name, valid_name
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import now_ns
 from dockyard.volumes.store import VolumeStore
@@ -44,7 +43,6 @@ CGROUP_GONE = (errno.ENOENT, errno.ENODEV)  # a cgroup file whose cgroup is remo
 INIT_TARGET = "/sbin/docker-init"
 INIT_DIRS = ("/proc", "/sys", "/dev")
 INIT_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev/console")
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
 def init_layer(cid: str) -> str:
@@ -100,6 +98,7 @@ class ContainerService:
         by a create or remove that never completed go; containers that ran or stopped while we
         were away are reconciled with what their shims recorded."""
         for cid in os.listdir(self.root):
+            sweep(os.path.join(self.root, cid))
             path = os.path.join(self.root, cid, "config.v2.json")
             if not os.path.exists(path):
                 log.info("removing the leftovers of an interrupted create or remove: %s", cid)
@@ -271,7 +270,7 @@ class ContainerService:
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         if name:
-            if not VALID_NAME.match(name):
+            if not valid_name(name.removeprefix("/")):
                 raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
             name = "/" + name.lstrip("/")
             if name in self._names:
@@ -663,7 +662,7 @@ class ContainerService:
         return True
 
     def rename(self, c: Container, new_name: str) -> None:
-        if not new_name or not VALID_NAME.match(new_name):
+        if not valid_name(new_name.removeprefix("/")):
             raise InvalidParameter(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         new_name = "/" + new_name.lstrip("/")
         if new_name == c.name:

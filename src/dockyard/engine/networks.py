@@ -27,10 +27,10 @@ from dockyard.network.iptables import BridgeRules, Firewall, PortRule
 from dockyard.network.proxyd import Userland
 from dockyard.network.rulekeeper import RuleKeeper
 from dockyard.util.ids import new_id
+from dockyard.util.names import valid_name
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 log = logging.getLogger("dockyard.networks")
-VALID_NETWORK_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 
 @dataclass
@@ -376,7 +376,7 @@ class NetworkService:
         options = {k: str(v) for k, v in (body.get("Options") or {}).items()}
         bridge_name = options.get(netstore.BRIDGE_NAME, "")
         if bridge_name:
-            if len(bridge_name) > 15 or not VALID_NETWORK_NAME.match(bridge_name):
+            if len(bridge_name) > 15 or not valid_name(bridge_name, min_length=1):
                 raise InvalidParameter(f"invalid bridge name {bridge_name!r}: at most 15 characters")
             if any(netstore.bridge_name(r) == bridge_name for r in self.networks.values() if netstore.is_bridge(r)):
                 raise Conflict(f"bridge name {bridge_name} is already used by another network")

@@ -7,7 +7,7 @@ import os
 from dockyard.images.content import ContentStore
 from dockyard.images.layers import apply_tar
 from dockyard.storage.snapshotter import Snapshotter
-from dockyard.util.atomic import read_json, write_json
+from dockyard.util.atomic import read_json, sweep, write_json
 
 
 def chain_id(parent_chain: str | None, diff_id: str) -> str:
@@ -45,6 +45,7 @@ class LayerStore:
     def __init__(self, root: str, content: ContentStore, snapshotter: Snapshotter) -> None:
         self._db = os.path.join(root, "layerdb")
         os.makedirs(self._db, exist_ok=True)
+        sweep(self._db)
         self.content = content
         self.snapshotter = snapshotter
         self.idmap = None  # set on a userns-remapped daemon: layers are unpacked in the remapped range

@@ -11,7 +11,7 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images import reference
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore, chain_ids
-from dockyard.util.atomic import read_json, write_json
+from dockyard.util.atomic import read_json, sweep, write_json
 from dockyard.util.timefmt import now_ns
 
 
@@ -45,6 +45,8 @@ class ImageStore:
         self.layers = layers
         self._lock = threading.Lock()
         self._images: dict[str, Image] = {}
+        sweep(self.root)
+        sweep(self._db)
         self._refs: dict[str, str] = read_json(self._refs_path) if os.path.exists(self._refs_path) else {}
         for name in os.listdir(self._db):
             if name.endswith(".json"):

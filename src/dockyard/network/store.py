@@ -3,7 +3,7 @@
 
 import os
 
-from dockyard.util.atomic import read_json, write_json
+from dockyard.util.atomic import read_json, sweep, write_json
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
 ENABLE_ICC = "com.docker.network.bridge.enable_icc"
@@ -21,6 +21,7 @@ class NetworkStore:
 
     def load(self) -> list[dict]:
         records = []
+        sweep(self.root)
         for name in sorted(os.listdir(self.root)):
             if name.endswith(".json"):
                 try:

@@ -60,7 +60,20 @@ def _fail(message: str, code: int) -> None:
 
 
 def main() -> None:
-    request = json.loads(sys.argv[1])
+    """Every failure ends as one JSON line on stderr (the daemon's error), never a traceback."""
+    try:
+        _serve(json.loads(sys.argv[1]))
+    except tarfile.TarError as exc:
+        _fail(f"Error processing tar file: {exc}", 400)
+    except FileNotFoundError as exc:
+        _fail(f"Could not find the file {exc.filename or ''}: {exc.strerror}", 404)
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 500)
+    except Exception as exc:  # noqa: BLE001 - reported, in one line, to the daemon
+        _fail(f"{type(exc).__name__}: {exc}", 500)
+
+
+def _serve(request: dict) -> None:
     try:
         _enter(request)
     except OSError as exc:

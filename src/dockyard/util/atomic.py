@@ -1,6 +1,7 @@
 """Atomic file writes: a crash leaves either the old document or the new one, never a torn one."""
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -32,3 +33,26 @@ def write_json(path: str, document: Any, *, durable: bool = True) -> None:
 def read_json(path: str) -> Any:
     with open(path, "rb") as f:
         return json.loads(f.read())
+
+
+def sweep(directory: str) -> list[str]:
+    """Remove the temporary files a killed process left in ``directory`` (``NAME.tmp.PID``, never
+    renamed into place), saying so in the log; returns their names. Call it at start-up, before
+    anything writes there."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        stem, dot, pid = name.rpartition(".")
+        if dot and pid.isdigit() and stem.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+            removed.append(name)
+    if removed:
+        logging.getLogger("dockyard.recovery").info("removed %d half-written file(s) left by a crash in %s: %s",
+                                                    len(removed), directory, ", ".join(sorted(removed)))
+    return removed

@@ -1,6 +1,18 @@
-"""Generated container names, `adjective_surname`, like Docker's namesgenerator."""
+"""Object names: generated container names (`adjective_surname`, like Docker's namesgenerator) and
+the rule every user-given container, network and volume name follows."""
 
 import random
+import re
+
+# Docker's [a-zA-Z0-9][a-zA-Z0-9_.-]; \Z, not $: "$" also matches before a final newline.
+_VALID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+MAX_NAME = 255  # the longest file name: names become directory and file names
+
+
+def valid_name(name: str, *, min_length: int = 2) -> bool:
+    """A container or volume name has two characters at least (Docker's rule); networks one."""
+    return min_length <= len(name) <= MAX_NAME and _VALID.match(name) is not None
+
 
 ADJECTIVES = """admiring adoring affectionate agitated amazing angry awesome beautiful blissful bold
 boring brave busy charming clever compassionate competent condescending confident cool cranky

@@ -7,19 +7,20 @@ container service hands each reference to `use`/`release` (also when it loads at
 
 from __future__ import annotations
 
+import logging
 import os
-import re
 import shutil
 import threading
 from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
-from dockyard.util.atomic import read_json, write_json
+from dockyard.util.atomic import read_json, sweep, write_json
 from dockyard.util.ids import new_id
+from dockyard.util.names import valid_name
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 LOCAL_DRIVER = "local"
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+log = logging.getLogger("dockyard.volumes")
 _LOCAL_OPTIONS = {"type", "device", "o", "size"}
 
 
@@ -34,7 +35,7 @@ class Volume:
 
 
 def validate_name(name: str) -> None:
-    if not _NAME.match(name):
+    if not valid_name(name):
         raise InvalidParameter(f'create {name}: "{name}" includes invalid characters for a local volume name, only '
                                '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
                                "use absolute path")
@@ -61,12 +62,25 @@ class VolumeStore:
         self._users: dict[str, set[str]] = {}  # volume name -> container IDs
         self.idmap = None  # set on a userns-remapped daemon
         for name in os.listdir(self.root):
-            meta = os.path.join(self.root, name, "volume.json")
-            if os.path.exists(meta):
-                try:
-                    self._volumes[name] = Volume(**read_json(meta))
-                except (OSError, ValueError, TypeError):
-                    continue
+            directory = os.path.join(self.root, name)
+            sweep(directory)
+            meta = os.path.join(directory, "volume.json")
+            if not os.path.exists(meta):
+                self._remove_unrecorded(directory)
+                continue
+            try:
+                self._volumes[name] = Volume(**read_json(meta))
+            except (OSError, ValueError, TypeError):
+                log.warning("skipping unreadable volume record %s", meta)
+
+    @staticmethod
+    def _remove_unrecorded(directory: str) -> None:
+        """A create killed before its record was written leaves a directory no volume owns: no
+        container ever used it (a record comes first), so nothing of value is lost."""
+        if not os.path.isdir(directory) or os.path.ismount(os.path.join(directory, "_data")):
+            return
+        log.info("removing %s: a volume directory without a record, left by an interrupted create", directory)
+        shutil.rmtree(directory, ignore_errors=True)
 
     # -- paths -----------------------------------------------------------------------------
     def mountpoint(self, name: str) -> str:
