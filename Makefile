@@ -32,7 +32,7 @@ define apt_install
 	fi
 endef
 
-.PHONY: catalog test-catalog conformance conformance-docker compose-conformance compose-conformance-docker compose-conformance-packages up test test-packages bench-packages system-packages venv install start image hello lint bench \
+.PHONY: catalog test-catalog conformance conformance-docker compose-conformance compose-conformance-docker compose-conformance-packages up test fuzz test-packages bench-packages system-packages venv install start image hello lint bench \
 	$(addprefix bench-,$(BENCHES)) clean
 
 up: install start image hello
@@ -92,6 +92,11 @@ test: venv test-packages
 # Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh.
 test-catalog: venv test-packages
 	DOCKYARD_TEST_CATALOG=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/catalog
+
+# The Engine API fuzzed from moby's v1.41 swagger for longer than `make test` does (tests/fuzz).
+FUZZ_EXAMPLES ?= 100
+fuzz: venv test-packages
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/fuzz
 
 bench: venv bench-packages
 	$(PY) bench/run_latency
