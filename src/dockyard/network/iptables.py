@@ -133,6 +133,9 @@ class Firewall:
             saved = _run(["iptables-save"])
             if saved.returncode != 0:
                 raise SystemError_(f"iptables-save failed: {saved.stderr.strip()}")
+            if "is incompatible" in saved.stdout:  # nft rules iptables cannot show: it hides the table
+                raise SystemError_("iptables-save cannot show a table that holds our rules (native nftables "
+                                   "rules were added to it); the daemon's rules are not checked meanwhile")
             gone, lines = self.missing(saved.stdout)
             if lines:
                 result = _run(["iptables-restore", "-w", "--noflush"], "\n".join(lines) + "\n")

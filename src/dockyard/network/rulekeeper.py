@@ -77,6 +77,7 @@ class RuleKeeper:
         self._loop = asyncio.get_running_loop()
         wake = self._wake = asyncio.Event()
         watcher = Watcher(self._loop, self.firewall.watched_chains(), wake.set)
+        failure = ""
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -85,8 +86,11 @@ class RuleKeeper:
                 wake.clear()
                 try:
                     await asyncio.to_thread(self.check)
+                    failure = ""
                 except (DockyardError, OSError) as exc:  # the keeper carries on: the next check may succeed
-                    log.warning("checking the netfilter rules failed: %s", exc)
+                    if str(exc) != failure:  # once per kind of failure, not every few seconds
+                        log.warning("checking the netfilter rules failed: %s", exc)
+                    failure = str(exc)
         finally:
             self._wake = None
             watcher.close()
