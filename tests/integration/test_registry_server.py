@@ -456,7 +456,7 @@ def test_notifications_are_queued_retried_and_never_block_a_push():
 
 # -- pull-through cache -----------------------------------------------------------------------------
 
-def test_pull_through_cache_serves_its_copy_when_upstream_fails(daemon):
+def test_pull_through_cache_serves_its_copy_when_upstreams_fail(daemon):
     from registry import Registry
 
     upstream = Registry(users={"up": "stream"}).start()
@@ -466,8 +466,11 @@ def test_pull_through_cache_serves_its_copy_when_upstream_fails(daemon):
         import_as(daemon, name, "ENV FROM=upstream")
         ok(daemon.docker("login", "-u", "up", "--password-stdin", upstream.host, input=b"stream\n"))
         ok(daemon.docker("push", name))
-        cache = DockyardRegistry(extra=f"proxy:\n  remoteurl: {upstream.url}\n  username: up\n"
-                                       "  password: stream\n").start()
+        from registry import free_port
+
+        dead = f"http://127.0.0.1:{free_port()}"  # the first upstream is down: the second answers
+        cache = DockyardRegistry(extra=f"proxy:\n  - remoteurl: {dead}\n  - remoteurl: {upstream.url}\n"
+                                       "    username: up\n    password: stream\n").start()
         through = f"{cache.host}/library/cached"
         ok(daemon.docker("pull", through))
         upstream.stop()  # the upstream goes away; the cache answers alone

@@ -94,6 +94,16 @@ def test_bad_config_is_refused_with_a_reason(tmp_path, text, message):
         cfg.load(str(path), environ={})
 
 
+def test_proxy_is_one_upstream_or_a_list(tmp_path):
+    one = cfg.from_tree({"proxy": {"remoteurl": "https://up.example/", "username": "u", "password": "p"}})
+    assert [(p.remoteurl, p.username) for p in one.proxy] == [("https://up.example", "u")]
+    two = cfg.from_tree({"proxy": [{"remoteurl": "http://a"}, {"remoteurl": "http://b"}]})
+    assert [p.remoteurl for p in two.proxy] == ["http://a", "http://b"]
+    assert cfg.from_tree({}).proxy == []
+    with pytest.raises(cfg.ConfigError, match="remoteurl"):
+        cfg.from_tree({"proxy": [{"username": "u"}]})
+
+
 def test_names_tags_digests():
     assert check_name("library/busybox") == "library/busybox"
     for bad in ("Upper", "a//b", "-a", "a_", "a" * 256):

@@ -41,7 +41,7 @@ class RegistryApp:
             from dockyard.registry.notifications import Notifier
 
             self.notifier = Notifier(config.endpoints, source=config.http.addr)
-        if config.proxy is not None:
+        if config.proxy:
             from dockyard.registry.proxy import Proxy
 
             self.proxy = Proxy(config.proxy, self.storage)

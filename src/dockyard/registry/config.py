@@ -88,7 +88,7 @@ class Config:
     http: HTTPConfig = field(default_factory=HTTPConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     endpoints: list[Endpoint] = field(default_factory=list)
-    proxy: ProxyConfig | None = None
+    proxy: list[ProxyConfig] = field(default_factory=list)  # upstreams, asked in order
     gc: GCConfig = field(default_factory=GCConfig)
     health: HealthConfig = field(default_factory=lambda: HealthConfig())
 
@@ -228,10 +228,13 @@ def from_tree(tree: dict) -> Config:
             ignored_actions=[str(a) for a in ignore.get("actions") or []],
             disabled=bool(entry.get("disabled", False))))
 
-    proxy = tree.get("proxy") or {}
-    if proxy.get("remoteurl"):
-        config.proxy = ProxyConfig(str(proxy["remoteurl"]).rstrip("/"), str(proxy.get("username") or ""),
-                                   str(proxy.get("password") or ""))
+    # distribution's one upstream (a mapping), or Dockyard's list of them, asked in order.
+    proxies = tree.get("proxy") or []
+    for proxy in proxies if isinstance(proxies, list) else [proxies]:
+        if not isinstance(proxy, dict) or not proxy.get("remoteurl"):
+            raise ConfigError("proxy: each upstream needs a remoteurl")
+        config.proxy.append(ProxyConfig(str(proxy["remoteurl"]).rstrip("/"), str(proxy.get("username") or ""),
+                                        str(proxy.get("password") or "")))
     health = (tree.get("health") or {}).get("storagedriver") or {}
     config.health = HealthConfig(storage=bool(health.get("enabled", False)),
                                  interval=seconds(health.get("interval", "10s"), "health.storagedriver.interval"),

@@ -1,7 +1,7 @@
-"""The pull-through cache: repositories nobody pushed to here mirror the upstream registry.
+"""The pull-through cache: repositories nobody pushed to here mirror the upstream registries.
 
-A tag is asked of the upstream first (it may have moved) and the answer is cached; when the
-upstream is down, refuses or rate-limits, the cached copy is served. Content by digest never
+A tag is asked of the upstreams first, in order (it may have moved), and the first answer is
+cached; when every upstream is down, refuses or rate-limits, the cached copy is served. Content by digest never
 changes, so cached manifests and blobs are served without asking. A repository that received a
 push here is local: the upstream is never consulted for it, so pushes keep working."""
 
@@ -26,9 +26,9 @@ MARK = "_proxied"  # in a repository directory: its content came from the upstre
 
 
 class Proxy:
-    def __init__(self, config: ProxyConfig, storage: Storage) -> None:
+    def __init__(self, configs: list[ProxyConfig], storage: Storage) -> None:
         self.storage = storage
-        self.upstream = Upstream(config.remoteurl, config.username, config.password)
+        self.upstreams = [Upstream(c.remoteurl, c.username, c.password) for c in configs]
         self._inflight: dict[str, asyncio.Future] = {}
 
     def _local(self, name: str) -> bool:
@@ -61,7 +61,10 @@ class Proxy:
             return None
 
     def _fetch_manifest(self, name: str, reference: str) -> tuple[Digest, bytes] | None:
-        response = self.upstream.get(f"/v2/{name}/manifests/{reference}", {"Accept": ACCEPT}, self._scope(name))
+        return _first(self.upstreams, lambda upstream: self._manifest_from(upstream, name, reference))
+
+    def _manifest_from(self, upstream: Upstream, name: str, reference: str) -> tuple[Digest, bytes] | None:
+        response = upstream.get(f"/v2/{name}/manifests/{reference}", {"Accept": ACCEPT}, self._scope(name))
         try:
             body = response.read()
             status = response.status
@@ -100,7 +103,10 @@ class Proxy:
             return None
 
     def _fetch_blob(self, name: str, digest: Digest) -> BlobInfo | None:
-        response = self.upstream.get(f"/v2/{name}/blobs/{digest}", scope=self._scope(name))
+        return _first(self.upstreams, lambda upstream: self._blob_from(upstream, name, digest))
+
+    def _blob_from(self, upstream: Upstream, name: str, digest: Digest) -> BlobInfo | None:
+        response = upstream.get(f"/v2/{name}/blobs/{digest}", scope=self._scope(name))
         tmp = os.path.join(self.storage.blobs_dir, f".tmp-{uuid.uuid4().hex}")
         try:
             if response.status == 404:
@@ -123,3 +129,19 @@ class Proxy:
             response.close()
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+def _first(upstreams: list[Upstream], fetch):
+    """The first upstream's answer that is not None; UpstreamError only when every one failed."""
+    errors = []
+    for upstream in upstreams:
+        try:
+            found = fetch(upstream)
+        except UpstreamError as exc:
+            errors.append(f"{upstream.url}: {exc}")
+            continue
+        if found is not None:
+            return found
+    if errors and len(errors) == len(upstreams):
+        raise UpstreamError("; ".join(errors))
+    return None
