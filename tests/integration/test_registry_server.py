@@ -647,3 +647,36 @@ def test_serve_from_environment_only_and_bad_configs_are_refused(tmp_path):
     missing = subprocess.run([DOCKYARD, "registry", "serve", str(tmp_path / "none.yml")], capture_output=True,
                              text=True)
     assert missing.returncode == 1 and "none.yml" in missing.stderr
+
+
+def test_bad_requests_get_docker_errors_and_the_server_lives():
+    reg = DockyardRegistry().start()
+    try:
+        cases = [
+            ("GET", "/v2/a/blobs/sha256:zz", None, {}, 400, "DIGEST_INVALID"),
+            ("GET", "/v2/a/blobs/md5:d41d8cd98f00b204e9800998ecf8427e", None, {}, 400, "DIGEST_INVALID"),
+            ("PUT", "/v2/a/manifests/v1", b"{not json", {"Content-Type": "application/json"}, 400, "MANIFEST_INVALID"),
+            ("PUT", "/v2/a/manifests/v1", b'{"schemaVersion": 1}', {}, 400, "MANIFEST_INVALID"),
+            ("PUT", "/v2/a/manifests/v1", b'{"schemaVersion": 2, "mediaType": "text/plain"}', {}, 400,
+             "MANIFEST_INVALID"),
+            ("PUT", "/v2/a/manifests/bad%20tag", b"{}", {}, 400, "TAG_INVALID"),
+            ("PATCH", "/v2/a/blobs/uploads/not-a-uuid", b"x", {}, 404, "BLOB_UPLOAD_UNKNOWN"),
+            ("PUT", "/v2/a/blobs/uploads/00000000-0000-0000-0000-000000000000?digest=sha256:" + "0" * 64, b"", {},
+             404, "BLOB_UPLOAD_UNKNOWN"),
+            ("GET", "/v2/a/tags/list?n=-1", None, {}, 400, "PAGINATION_NUMBER_INVALID"),
+            ("POST", "/v2/a/manifests/v1", b"", {}, 405, "UNSUPPORTED"),
+            ("GET", "/v2/Bad/tags/list", None, {}, 400, "NAME_INVALID"),
+            ("GET", "/v2/a/referrers/sha256:short", None, {}, 400, "DIGEST_INVALID"),
+        ]
+        for method, path, body, headers, status, error in cases:
+            with pytest.raises(urllib.error.HTTPError) as info:
+                reg._request(method, path, body, headers)
+            assert info.value.code == status, (method, path)
+            assert json.loads(info.value.read())["errors"][0]["code"] == error, (method, path)
+        # A body that says it is longer than it is, then a hang-up: the server stays up.
+        _raw(reg, f"PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: {reg.host}\r\nContent-Length: 100\r\n\r\n{{".encode(),
+             close_after=True)
+        assert reg.get_json("/v2/") == {}
+        assert "Traceback" not in reg.log()
+    finally:
+        reg.stop()

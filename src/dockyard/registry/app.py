@@ -14,7 +14,7 @@ from dockyard.registry import auth, blobs, listing, manifests
 from dockyard.registry.config import Config
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.events import Event
-from dockyard.registry.http import Request, Response
+from dockyard.registry.http import BodyError, Request, Response
 from dockyard.registry.jwt import Access
 from dockyard.registry.names import check_name
 from dockyard.registry.storage import Storage
@@ -117,6 +117,10 @@ class RegistryApp:
             response = await self._dispatch(request)
         except RegistryError as exc:
             response = Response.json(exc.body(), exc.status, exc.headers)
+        except BodyError as exc:  # the client's doing: what arrived of an upload stays resumable
+            log.info("%s %s: request body: %s", request.method, request.path, exc)
+            response = Response.json({"errors": [{"code": "BLOB_UPLOAD_INVALID", "message": str(exc)}]}, 400,
+                                     {"Connection": "close"})
         except Exception:  # noqa: BLE001 - a bug answers 500 and never takes the server down
             log.exception("%s %s failed", request.method, request.path)
             response = Response.json({"errors": [{"code": "UNKNOWN", "message": "unknown error"}]}, 500)

@@ -19,6 +19,10 @@ class BodySource(Protocol):
     async def read_chunk(self, limit: int = ...) -> bytes: ...
 
 
+class BodyError(Exception):
+    """The request body could not be read to its end (the client hung up, or sent less or garbage)."""
+
+
 @dataclass
 class Request:
     method: str
@@ -48,7 +52,13 @@ class Request:
         return self.headers.get("host", "")
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        while chunk := await self.source.read_chunk(CHUNK):
+        while True:
+            try:
+                chunk = await self.source.read_chunk(CHUNK)
+            except Exception as exc:  # noqa: BLE001 - the server's own "malformed/short body" error
+                raise BodyError(str(exc)) from None
+            if not chunk:
+                return
             yield chunk
 
     async def body(self, limit: int = 4 << 20) -> bytes:

@@ -15,16 +15,21 @@ if TYPE_CHECKING:
 MAX_ENTRIES = 1000  # distribution's default catalog page
 
 
+def _limit(request: Request) -> int:
+    n_text = request.arg("n")
+    if not n_text:
+        return MAX_ENTRIES
+    try:
+        limit = int(n_text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": n_text})
+    return limit
+
+
 def _page(request: Request, items: list[str], path: str) -> tuple[list[str], dict[str, str]]:
-    n_text, last = request.arg("n"), request.arg("last")
-    limit = MAX_ENTRIES
-    if n_text:
-        try:
-            limit = int(n_text)
-        except ValueError:
-            limit = -1
-        if limit < 0:
-            raise RegistryError("PAGINATION_NUMBER_INVALID", detail={"n": n_text})
+    limit, last = _limit(request), request.arg("last")
     if last:
         items = [item for item in items if item > last]
     page = items[:limit]
@@ -35,6 +40,7 @@ def _page(request: Request, items: list[str], path: str) -> tuple[list[str], dic
 
 
 async def tags_list(app: RegistryApp, request: Request, name: str) -> Response:
+    _limit(request)  # a bad n is refused before anything is looked up
     if not os.path.isdir(os.path.join(app.storage.repo_path(name), "_manifests")):
         raise RegistryError("NAME_UNKNOWN", detail={"name": name})
     tags = [tag for tag, _ in app.storage.tags(name)]
