@@ -20,6 +20,7 @@ from dockyard.util.timefmt import now_ns, rfc3339_ns
 log = logging.getLogger("dockyard.networks")
 POLL = 3.0  # seconds between two checks when nothing woke the keeper sooner
 SETTLE = 0.1  # a burst of ruleset changes (another daemon starting) gets one check
+FIGHT_REPAIRS, FIGHT_WINDOW = 3, 10  # this many repairs within this many seconds: someone fights us
 
 
 class RuleKeeper:
@@ -31,6 +32,8 @@ class RuleKeeper:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nft: bool | None = None  # does iptables write nftables? (asked at the first check)
         self._clean: int | None = None  # ruleset generation at the last check that found all in place
+        self._recent: list[int] = []  # times of the latest repairs
+        self._told = False
 
     def changed(self) -> None:
         """Our rules were rewritten (network or ports changed): check the jumps too. Any thread."""
@@ -65,6 +68,20 @@ class RuleKeeper:
                 log.warning("restored %s (removed by another program)", item)
         return restored
 
+    def _fighting(self) -> bool:
+        """Repairs in quick succession: someone removes our rules as fast as we put them back (most
+        likely another dockyardd with the same --bridge, hence the same chains). Said once."""
+        now = now_ns()
+        self._recent = [t for t in self._recent if now - t < FIGHT_WINDOW * 1e9] + [now]
+        if len(self._recent) < FIGHT_REPAIRS:
+            return False
+        if not self._told:
+            self._told = True
+            log.error("netfilter rules of this daemon keep being removed (%d repairs in %d s): is another "
+                      "dockyardd running with the same --bridge (chains %s)? Checking every %g s only while this "
+                      "lasts", len(self._recent), FIGHT_WINDOW, self.firewall.prefix, POLL)
+        return True
+
     def warning(self) -> str | None:
         if not self.repairs:
             return None
@@ -85,8 +102,10 @@ class RuleKeeper:
                     await asyncio.sleep(SETTLE)
                 wake.clear()
                 try:
-                    await asyncio.to_thread(self.check)
+                    restored = await asyncio.to_thread(self.check)
                     failure = ""
+                    if restored and self._fighting():
+                        await asyncio.sleep(POLL)  # no quicker than the poll while someone keeps removing them
                 except (DockyardError, OSError) as exc:  # the keeper carries on: the next check may succeed
                     if str(exc) != failure:  # once per kind of failure, not every few seconds
                         log.warning("checking the netfilter rules failed: %s", exc)
