@@ -98,6 +98,11 @@ FUZZ_EXAMPLES ?= 100
 fuzz: venv test-packages
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/fuzz
 
+# The docker-py stress test at five times the count `make test` runs.
+.PHONY: stress
+stress: venv test-packages
+	DOCKYARD_STRESS_RUNS=$${DOCKYARD_STRESS_RUNS:-5000} $(VENV)/bin/pytest -q --timeout 1800 tests/compat/test_docker_py_stress.py
+
 bench: venv bench-packages
 	$(PY) bench/run_latency
 

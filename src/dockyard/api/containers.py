@@ -10,7 +10,7 @@ from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
-from dockyard.engine.jsonlog import read_records
+from dockyard.engine.jsonlog import LogCursor, read_records
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
 from dockyard.engine.process import Attacher
@@ -18,6 +18,7 @@ from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
 from dockyard.images.layerstore import tree_size
+from dockyard.util.aio import first_of
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -219,6 +220,9 @@ def register(router, daemon) -> None:
         pump = None
         if req.flag("stream"):
             attacher = Attacher(send, streams)
+            # Registered in the step that reads the run: a run that ends before its pump saw this
+            # attacher still ends the attach (attached before a start: that start's pump ends it).
+            run = rt.run
             rt.attachers.append(attacher)
             if req.flag("stdin"):
                 # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
@@ -226,7 +230,7 @@ def register(router, daemon) -> None:
                 pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher, tty=tty,
                                                          stdin_once=bool(c.config.get("StdinOnce"))))
             try:
-                await attacher.done.wait()
+                await first_of(attacher.done, writer.closed, *([run.ended] if run else []))
             finally:
                 rt.attachers.remove(attacher)
         await end_hijack(writer, pump)
@@ -250,50 +254,54 @@ def register(router, daemon) -> None:
         timestamps = req.flag("timestamps")
         details = req.flag("details")
         tty = bool(c.config.get("Tty"))
-        records = [r for r in read_records(service.log_path(c.id))
-                   if (r.stream == "stdout" and want_stdout) or (r.stream == "stderr" and want_stderr)]
-        if since is not None or until is not None:
-            records = [r for r in records
-                       if (since is None or r.time_ns / 1e9 > since) and (until is None or r.time_ns / 1e9 <= until)]
-        if tail != "all":
-            records = records[-tail_count:] if tail_count > 0 else []
-        content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
-        stream = await req.start_stream(200, content_type)
+        wanted = {name for name, on in (("stdout", want_stdout), ("stderr", want_stderr)) if on}
 
-        def encode(stream_no: int, data: bytes, stamp: str, attrs: dict | None = None) -> bytes:
-            if details:  # Docker: the attributes as k=v pairs, then a space, before the line
-                data = ",".join(f"{k}={v}" for k, v in sorted((attrs or {}).items())).encode() + b" " + data
-            if timestamps:
-                data = stamp.encode() + b" " + data
-            return data if tty else frame(stream_no, data)
+        def keep(r) -> bool:
+            return r.stream in wanted and (since is None or r.time_ns / 1e9 > since) and (
+                until is None or r.time_ns / 1e9 <= until)
 
-        out = bytearray()
-        for r in records:
-            out += encode(STDOUT if r.stream == "stdout" else STDERR, r.data, rfc3339_fixed(r.time_ns), r.attrs)
-        await stream.write(bytes(out))
-        if req.flag("follow") and c.state.running and (until is None or until > time.time()):
-            queue: asyncio.Queue = asyncio.Queue()
-            wanted = {s for s, ok in ((STDOUT, want_stdout), (STDERR, want_stderr)) if ok}
-            attacher = Attacher(lambda s, d: queue.put_nowait((s, d)), wanted)
-            rt = service.runtime(c)
-            rt.attachers.append(attacher)
-            try:
-                while True:
-                    get = asyncio.ensure_future(queue.get())
-                    done_wait = asyncio.ensure_future(attacher.done.wait())
-                    finished, _ = await asyncio.wait({get, done_wait}, return_when=asyncio.FIRST_COMPLETED)
-                    if get in finished:
-                        done_wait.cancel()
-                        stream_no, data = get.result()
-                        await stream.write(encode(stream_no, data, rfc3339_fixed(time.time_ns())))
-                        continue
-                    get.cancel()
-                    while not queue.empty():
-                        stream_no, data = queue.get_nowait()
-                        await stream.write(encode(stream_no, data, rfc3339_fixed(time.time_ns())))
+        def encode(records) -> bytes:
+            out = bytearray()
+            for r in records:
+                data = r.data
+                if details:  # Docker: the attributes as k=v pairs, then a space, before the line
+                    data = ",".join(f"{k}={v}" for k, v in sorted(r.attrs.items())).encode() + b" " + data
+                if timestamps:
+                    data = rfc3339_fixed(r.time_ns).encode() + b" " + data
+                out += data if tty else frame(STDOUT if r.stream == "stdout" else STDERR, data)
+            return bytes(out)
+
+        # A follow reads the log file only, from where the first read stopped: one source, so no
+        # line is lost or repeated. The start it follows is taken in the same step as the first
+        # read; the pump's wake-ups say "more was written" (the shim writes the file before it
+        # forwards the output), and the run's end says "the file is complete".
+        rt = service.runtime(c)
+        run = rt.run if req.flag("follow") and (until is None or until > time.time()) else None
+        wake = asyncio.Event()
+        waker = Attacher(lambda _stream, _data: wake.set(), {STDOUT, STDERR})
+        cursor = LogCursor(service.log_path(c.id))
+        if run is not None:
+            rt.attachers.append(waker)
+        try:
+            records = [r for r in cursor.read_all() if keep(r)]
+            if tail != "all":
+                records = records[-tail_count:] if tail_count > 0 else []
+            content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+            stream = await req.start_stream(200, content_type)
+            await stream.write(encode(records))
+            while run is not None:
+                ended = run.ended.is_set()
+                wake.clear()
+                await stream.write(encode(r for r in cursor.read_new() if keep(r)))
+                if ended or (until is not None and until <= time.time()):
                     break
-            finally:
-                rt.attachers.remove(attacher)
+                timeout = None if until is None else until - time.time()
+                if await first_of(wake, run.ended, req.gone, timeout=timeout) is req.gone:
+                    return None  # the client left: the stream ends unfinished
+        finally:
+            cursor.close()
+            if waker in rt.attachers:
+                rt.attachers.remove(waker)
         await stream.finish()
         return None
 

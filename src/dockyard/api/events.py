@@ -1,10 +1,10 @@
 """GET /events: recent events (since/until) and then live ones, as JSON lines."""
 
-import asyncio
 import time
 
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
+from dockyard.util.aio import first_of
 
 EVENT_FILTERS = {"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope",
                  "secret", "service", "type", "volume"}
@@ -46,33 +46,25 @@ def register(router, daemon) -> None:
         queue = bus.subscribe()  # before replaying, so nothing falls between the two
         try:
             stream = await req.start_stream(200, "application/json")
-            seen = set()
+            replayed = 0  # the last sequence number replayed: the live queue starts after it
             if since is not None:
-                for event in bus.recent():
+                for seq, event in bus.recent():
+                    replayed = seq
                     if event["timeNano"] / 1e9 < since or (until is not None and event["timeNano"] / 1e9 > until):
                         continue
-                    seen.add(id(event))
                     if matches(event, filters):
                         await stream.write_json(event)
-            if until is not None and until <= time.time():
-                await stream.finish()
-                return None
-            gone = asyncio.ensure_future(req.reader.read(1))  # the client hanging up ends the stream
             while True:
-                timeout = None if until is None else max(0.0, until - time.time())
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, gone}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
+                for seq, event in queue.take():
+                    if seq > replayed and (until is None or event["timeNano"] / 1e9 <= until) and matches(event,
+                                                                                                      filters):
+                        await stream.write_json(event)
+                if until is not None and until <= time.time():
                     break
-                event = getter.result()
-                if id(event) not in seen and matches(event, filters):
-                    await stream.write_json(event)
-            gone.cancel()
-            if until is not None:
-                await stream.finish()
-            else:
-                req.writer.close()
+                timeout = None if until is None else until - time.time()
+                if await first_of(queue.ready, req.gone, timeout=timeout) is req.gone:
+                    return None  # the client left: the stream ends unfinished
+            await stream.finish()
             return None
         finally:
             bus.unsubscribe(queue)

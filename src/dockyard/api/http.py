@@ -1,24 +1,15 @@
-"""A small HTTP/1.1 server on asyncio streams, with the two things Docker's API needs beyond
-plain request/response: chunked streaming responses and connection hijacking (attach, exec)."""
+"""The Docker-specific edge of HTTP: the headers every answer carries, `{"message": ...}` error
+bodies, Docker's query conventions (booleans, integers, timestamps) and the streams its clients
+expect. The HTTP protocol itself lives in dockyard.httpserver."""
 
 import asyncio
 import json
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from email.utils import formatdate
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from dockyard import API_VERSION, __version__
+from dockyard.httpserver import RawStream, Response, ResponseStream
+from dockyard.httpserver import Request as HTTPRequest
 
-log = logging.getLogger("dockyard.api")
-
-REASONS = {
-    101: "UPGRADED", 200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-    500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
-}
-MAX_HEADER_BYTES = 1 << 16
+__all__ = ["COMMON_HEADERS", "BadRequest", "Request", "Response", "end_hijack", "error_response"]
 
 COMMON_HEADERS = {
     "Api-Version": API_VERSION,
@@ -32,44 +23,23 @@ class BadRequest(Exception):
     pass
 
 
-@dataclass
-class Response:
-    status: int = 200
-    body: bytes | dict | list | str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def encode(self) -> tuple[bytes, str]:
-        if self.body is None:
-            return b"", ""
-        if isinstance(self.body, bytes):
-            return self.body, self.headers.get("Content-Type", "application/octet-stream")
-        if isinstance(self.body, str):
-            return self.body.encode(), "text/plain; charset=utf-8"
-        return json.dumps(self.body).encode() + b"\n", "application/json"
-
-
 def error_response(status: int, message: str) -> Response:
     return Response(status, {"message": message})
 
 
 class Request:
-    def __init__(self, method: str, target: str, headers: dict[str, str], reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
-        self.method = method
-        parts = urlsplit(target)
-        self.path = unquote(parts.path)
-        self.query = parse_qs(parts.query, keep_blank_values=True)
-        self.headers = headers
-        self.reader = reader
-        self.writer = writer
+    """An Engine API request: the HTTP request plus the route's parameters and the negotiated
+    API version."""
+
+    def __init__(self, http: HTTPRequest) -> None:
+        self.http = http
+        self.method = http.method
+        self.path = http.path
+        self.query = http.query
+        self.headers = http.headers
+        self.gone = http.gone  # set when the client hangs up
         self.params: dict[str, str] = {}
         self.api_version = API_VERSION
-        self._body_consumed = False
-        self.taken_over = False  # a streaming or hijacked response owns the connection
-        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        self._remaining = int(headers.get("content-length", "0") or 0) if not self._chunked else 0
-        self._chunk_left = 0
-        self._chunks_done = False
 
     # -- query helpers -------------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:
@@ -114,43 +84,10 @@ class Request:
     # -- body ----------------------------------------------------------------------------
     async def read_chunk(self, limit: int = 1 << 16) -> bytes:
         """The next piece of the request body, or b"" at its end."""
-        if self._chunked:
-            if self._chunks_done:
-                return b""
-            if self._chunk_left == 0:
-                line = await self.reader.readline()
-                try:
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                except ValueError:
-                    raise BadRequest("malformed chunked request body") from None
-                if size == 0:
-                    while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
-                        pass
-                    self._chunks_done = True
-                    return b""
-                self._chunk_left = size
-            data = await self.reader.read(min(limit, self._chunk_left))
-            if not data:
-                raise BadRequest("request body ended early")
-            self._chunk_left -= len(data)
-            if self._chunk_left == 0:
-                await self.reader.readline()
-            return data
-        if self._remaining <= 0:
-            return b""
-        data = await self.reader.read(min(limit, self._remaining))
-        if not data:
-            raise BadRequest("request body ended early")
-        self._remaining -= len(data)
-        return data
+        return await self.http.read_chunk(limit)
 
     async def body(self, limit: int = 64 << 20) -> bytes:
-        out = bytearray()
-        while chunk := await self.read_chunk():
-            out += chunk
-            if len(out) > limit:
-                raise BadRequest("request body too large")
-        return bytes(out)
+        return await self.http.body(limit)
 
     async def json(self) -> dict:
         raw = await self.body()
@@ -167,137 +104,40 @@ class Request:
         return value
 
     async def drain(self) -> None:
-        while await self.read_chunk():
+        while await self.read_chunk(1 << 20):
             pass
 
-    # -- taking over the connection ------------------------------------------------------
+    # -- the client and the connection ---------------------------------------------------
+    @property
+    def taken_over(self) -> bool:
+        """A streamed or hijacked answer has started: errors can no longer be answered."""
+        return self.http.response_started
+
+    async def wait_disconnected(self) -> None:
+        await self.http.wait_disconnected()
+
     async def start_stream(self, status: int = 200, content_type: str = "application/json",
-                           headers: dict[str, str] | None = None) -> "ChunkedWriter":
-        self.taken_over = True
-        head = _status_line(status, {**COMMON_HEADERS, **(headers or {}), "Content-Type": content_type,
-                                     "Transfer-Encoding": "chunked"})
-        self.writer.write(head)
-        await self.writer.drain()
-        return ChunkedWriter(self.writer)
+                           headers: dict[str, str] | None = None) -> ResponseStream:
+        return await self.http.start_stream(status, {**(headers or {}), "Content-Type": content_type})
 
-    async def hijack(self, content_type: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """Switch to a raw bidirectional stream, as `docker attach` and `docker exec` expect."""
-        self.taken_over = True
-        upgrade = "upgrade" in self.headers.get("connection", "").lower()
-        headers = {**COMMON_HEADERS, "Content-Type": content_type}
-        if upgrade:
-            headers.update({"Connection": "Upgrade", "Upgrade": self.headers.get("upgrade", "tcp")})
-        self.writer.write(_status_line(101 if upgrade else 200, headers))
-        await self.writer.drain()
-        return self.reader, self.writer
+    async def hijack(self, content_type: str) -> tuple[RawStream, RawStream]:
+        """Switch to a raw bidirectional stream, as `docker attach` and `docker exec` expect; the
+        same stream is returned as reader and writer."""
+        stream = await self.http.hijack({"Content-Type": content_type})
+        return stream, stream
 
 
-async def end_hijack(writer: asyncio.StreamWriter, stdin_pump: asyncio.Future | None) -> None:
+async def end_hijack(stream: RawStream, stdin_pump: asyncio.Future | None) -> None:
     """Finish a hijacked stream: stop forwarding input, flush what is queued, close."""
     if stdin_pump is not None:
         stdin_pump.cancel()
+        try:
+            await stdin_pump
+        except (asyncio.CancelledError, ConnectionError):
+            pass
     try:
-        await writer.drain()
-    finally:
-        writer.close()
-
-
-class ChunkedWriter:
-    def __init__(self, writer: asyncio.StreamWriter) -> None:
-        self._writer = writer
-
-    async def write(self, data: bytes) -> None:
-        if data:
-            self._writer.write(b"%x\r\n%s\r\n" % (len(data), data))
-            await self._writer.drain()
-
-    async def write_json(self, value: dict) -> None:
-        await self.write(json.dumps(value).encode() + b"\n")
-
-    async def finish(self) -> None:
-        self._writer.write(b"0\r\n\r\n")
-        await self._writer.drain()
-
-
-def _status_line(status: int, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
-    lines += [f"{k}: {v}" for k, v in headers.items()]
-    lines.append("Date: " + formatdate(usegmt=True))
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-Handler = Callable[[Request], Awaitable[Response | None]]
-
-
-async def _read_head(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, str]] | None:
-    try:
-        raw = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError:
-        return None
-    except asyncio.LimitOverrunError:
-        raise BadRequest("request headers too large") from None
-    lines = raw.decode("latin-1").split("\r\n")
-    try:
-        method, target, _version = lines[0].split(" ", 2)
-    except ValueError:
-        raise BadRequest("malformed request line") from None
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        # Repeated fields (Go clients send one Accept line per media type) combine, as RFC 9110 says.
-        headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
-    return method, target, headers
-
-
-async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handler: Handler) -> None:
-    try:
-        while True:
-            try:
-                head = await _read_head(reader)
-            except BadRequest as exc:
-                await _write_response(writer, error_response(400, str(exc)), keep_alive=False)
-                return
-            if head is None:
-                return
-            method, target, headers = head
-            request = Request(method, target, headers, reader, writer)
-            response = await handler(request)
-            if request.taken_over:
-                if request.writer.is_closing():
-                    return
-                continue
-            if response is None:
-                response = Response(204)
-            try:
-                await request.drain()
-            except BadRequest:
-                await _write_response(writer, response, keep_alive=False, head_only=method == "HEAD")
-                return
-            keep_alive = headers.get("connection", "").lower() != "close"
-            await _write_response(writer, response, keep_alive=keep_alive, head_only=method == "HEAD")
-            if not keep_alive:
-                return
-    except (ConnectionError, asyncio.IncompleteReadError):
+        await stream.drain()
+    except ConnectionError:
         pass
     finally:
-        try:
-            writer.close()
-        except Exception:  # noqa: BLE001 - the peer may already be gone
-            pass
-
-
-async def _write_response(writer: asyncio.StreamWriter, response: Response, *, keep_alive: bool,
-                          head_only: bool = False) -> None:
-    body, content_type = response.encode()
-    headers = {**COMMON_HEADERS, **response.headers}
-    if content_type:
-        headers["Content-Type"] = content_type
-    if response.status not in (204, 304):
-        headers["Content-Length"] = str(len(body))
-    if not keep_alive:
-        headers["Connection"] = "close"
-    writer.write(_status_line(response.status, headers) + (b"" if head_only else body))
-    await writer.drain()
+        stream.close()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.api.http import BadRequest, Request, Response, error_response
 from dockyard.errors import DockyardError
+from dockyard.httpserver import HTTPError
 
 log = logging.getLogger("dockyard.api")
 
@@ -32,7 +33,8 @@ class Router:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
         self._routes.append((method, re.compile(f"^{regex}$"), handler, claims_path))
 
-    async def __call__(self, request: Request) -> Response | None:
+    async def __call__(self, http_request) -> Response | None:
+        request = Request(http_request)
         path = request.path
         match = _VERSION_PREFIX.match(path)
         if match:
@@ -65,24 +67,24 @@ class Router:
         return error_response(501, f"{request.method} {path} is not implemented by Dockyard yet")
 
     async def _call(self, handler: Handler, request: Request) -> Response | None:
+        # Once a streamed or hijacked answer has started, an error can only end the connection:
+        # returning None with the stream unfinished makes the server close it.
         try:
             return await handler(request)
         except (DockyardError, BadRequest) as exc:
             status = exc.status if isinstance(exc, DockyardError) else 400
             if request.taken_over:
                 log.info("%s %s failed after the response started: %s", request.method, request.path, exc)
-                request.writer.close()
                 return None
             return error_response(status, str(exc))
+        except HTTPError:
+            raise  # the HTTP layer's own (a broken body): it answers and closes
         except (ConnectionError, TimeoutError) as exc:
             log.info("%s %s: client went away: %s", request.method, request.path, exc)
-            request.writer.close()
-            request.taken_over = True
-            return None
+            raise ConnectionResetError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - the daemon never dies from a request
             log.exception("%s %s failed", request.method, request.path)
             if request.taken_over:
-                request.writer.close()
                 return None
             return error_response(500, f"internal error in {request.method} {request.path}: {exc}")
 

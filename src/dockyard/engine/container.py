@@ -91,12 +91,22 @@ class Container:
 
 
 @dataclass
+class Run:
+    """One start of a container, from the launch to the recorded exit. ``ended`` is set in the same
+    step that records the exit, after the shim has written the last of the log and the output
+    pump has delivered the last byte: whoever saw the run alive is told when it ends."""
+
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class Runtime:
     """What the daemon holds in memory for a container while it lives: never persisted."""
 
     ctl_writer: asyncio.StreamWriter | None = None
     attachers: list = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    run: Run | None = None  # the current start while a process runs (paused included)
     exit_waiters: list = field(default_factory=list)
     removed_waiters: list = field(default_factory=list)
     stdin_writer: asyncio.StreamWriter | None = None

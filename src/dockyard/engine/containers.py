@@ -12,7 +12,7 @@ import shutil
 import signal
 
 from dockyard.engine import isolation, logconfig, restart, securityopts
-from dockyard.engine.container import Container, Runtime, State
+from dockyard.engine.container import Container, Run, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
@@ -156,6 +156,7 @@ class ContainerService:
         pidfd = os.pidfd_open(live["shim"])
         loop = asyncio.get_event_loop()
         rt = self._runtime[c.id]
+        rt.run = Run()
         pump = asyncio.ensure_future(self._reconnect_stdio(c, rt))
 
         def shim_exited() -> None:
@@ -167,6 +168,7 @@ class ContainerService:
             rt.stdin_writer = None
             rt.started = asyncio.Event()
             self._record_exit_from_file(c)
+            self._end_run(rt)
             self._after_exit(c)
 
         loop.add_reader(pidfd, shim_exited)
@@ -496,6 +498,7 @@ class ContainerService:
                               f"unable to start container process: {error}: unknown")
         c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
                         started_at=now_ns())
+        rt.run = Run()  # in the step that records "running": a follower that sees one sees the other
         self._save(c)
         self.emit(c, "start")
         for callback in self.on_start:
@@ -528,7 +531,16 @@ class ContainerService:
             self._save(c)
         else:
             self._record_exit_from_file(c)
+        if rt is not None:
+            self._end_run(rt)
         self._after_exit(c)
+
+    @staticmethod
+    def _end_run(rt: Runtime) -> None:
+        """The exit is recorded: followers of this start's output finish (see Run)."""
+        if rt.run is not None:
+            rt.run.ended.set()
+            rt.run = None
 
     def _release_network(self, c: Container) -> None:
         if self.network is not None:

@@ -6,6 +6,7 @@ import contextlib
 import grp
 import logging
 import os
+import resource
 import signal
 import ssl
 import subprocess
@@ -93,10 +94,23 @@ def _ensure_group(name: str) -> int:
             return 0
 
 
+def _raise_fd_limit() -> None:
+    """Every client connection holds a descriptor: take the soft limit up to the hard one, as
+    dockerd's unit does, so a thousand idle clients don't starve new ones. Called after the
+    launcher fork, so containers keep the limit the daemon was started with."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-files limit from %d to %d: %s", soft, hard, exc)
+
+
 async def _serve(args: argparse.Namespace, launcher) -> None:
-    from dockyard.api.http import serve_connection
+    from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
     from dockyard.engine.daemon import Daemon, DaemonOptions
+    from dockyard.httpserver import Server
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
                                   args.registry_mirrors, args.registry_certs_dir, network_options(args),
@@ -106,28 +120,21 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     await daemon.containers.apply_policies_at_boot()
     router = build_router(daemon)
 
-    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await serve_connection(reader, writer, router)
-
-    servers = []
+    _raise_fd_limit()
+    server = Server(router, default_headers=COMMON_HEADERS)
     for host in args.host or [DEFAULT_SOCKET]:
         if host.startswith("unix://") or host.startswith("/"):
             path = host.removeprefix("unix://")
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            if os.path.exists(path):
-                os.unlink(path)
-            server = await asyncio.start_unix_server(on_connection, path=path, limit=1 << 20)
+            await server.listen_unix(path)
             os.chown(path, 0, _ensure_group(args.group))
             os.chmod(path, 0o660)
         elif host.startswith("tcp://"):
             address = host.removeprefix("tcp://")
             hostname, _, port = address.rpartition(":")
-            context = _tls_context(args)
-            server = await asyncio.start_server(on_connection, hostname or "127.0.0.1", int(port or 2376),
-                                                ssl=context, limit=1 << 20)
+            await server.listen_tcp(hostname or "127.0.0.1", int(port or 2376), ssl=_tls_context(args))
         else:
             raise SystemExit(f"dockyardd: unsupported host {host!r}: use unix:///path or tcp://addr:port")
-        servers.append(server)
         log.info("API listening on %s", host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,8 +145,7 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     keeper = daemon.networks.keeper
     keeping = asyncio.create_task(keeper.run()) if keeper is not None else None
     await stop.wait()
-    for server in servers:
-        server.close()
+    await server.close()
     if keeping is not None:
         keeping.cancel()  # before shutdown removes the jumps, which the keeper would put back
         with contextlib.suppress(asyncio.CancelledError):

@@ -93,17 +93,84 @@ def log_files(path: str) -> list[str]:
     return [*reversed(rotated), path]
 
 
+def _parse(line: bytes) -> LogRecord | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None  # a line torn by a crash mid-write
+    return LogRecord(entry.get("stream", "stdout"), entry.get("log", "").encode(), entry.get("time", ""),
+                     entry.get("attrs") or {})
+
+
+def _records_in(name: str) -> Iterator[LogRecord]:
+    try:
+        f = open(name, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for line in f:
+            if (record := _parse(line)) is not None:
+                yield record
+
+
 def read_records(path: str) -> Iterator[LogRecord]:
     for name in log_files(path):
+        yield from _records_in(name)
+
+
+class LogCursor:
+    """Reads a json-file log once from the start, then only what is appended: every record once
+    and in order, across rotations. The current file stays open, so a rotation that renames it
+    away is read to its end before the new file is opened; a truncation (max-file 1) starts over
+    at its beginning. A line still being written waits for its newline."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._file = None
+        self._partial = b""
+
+    def read_all(self) -> list[LogRecord]:
+        """Everything logged so far, oldest first; the cursor is then at the end."""
+        self._file = self._open()
+        records = []
+        for name in log_files(self._path)[:-1]:
+            records += _records_in(name)
+        return records + self._read_current()
+
+    def read_new(self) -> list[LogRecord]:
+        """What was appended since the last read."""
+        if self._file is None:
+            self._file = self._open()
+        records = self._read_current()
         try:
-            f = open(name, "rb")
+            current = os.stat(self._path).st_ino
         except FileNotFoundError:
-            continue
-        with f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue  # a line torn by a crash mid-write
-                yield LogRecord(entry.get("stream", "stdout"), entry.get("log", "").encode(), entry.get("time", ""),
-                                entry.get("attrs") or {})
+            return records
+        if self._file is None or current != os.fstat(self._file.fileno()).st_ino:
+            if self._file is not None:
+                self._file.close()
+            self._file, self._partial = self._open(), b""
+            records += self._read_current()
+        return records
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _open(self):
+        try:
+            return open(self._path, "rb")
+        except FileNotFoundError:
+            return None
+
+    def _read_current(self) -> list[LogRecord]:
+        if self._file is None:
+            return []
+        if os.fstat(self._file.fileno()).st_size < self._file.tell():
+            self._file.seek(0)
+            self._partial = b""
+        lines = (self._partial + self._file.read()).split(b"\n")
+        self._partial = lines.pop()
+        return [record for line in lines if line and (record := _parse(line)) is not None]
+

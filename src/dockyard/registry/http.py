@@ -3,7 +3,6 @@ or a slice of a file. Handlers see only these two types; ``serve`` binds them to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import ssl
@@ -126,74 +125,28 @@ def tls_context(certificate: str, key: str, client_cas: list[str] | None = None)
 
 
 async def serve(handler: Handler, host: str, port: int, *, tls: ssl.SSLContext | None = None,
-                unix: str | None = None) -> asyncio.AbstractServer:
-    """Listen on ``host:port`` (or a unix socket) and answer every request with ``handler``."""
-    from dockyard.api import http as engine_http  # the project's HTTP/1.1 connection loop
+                unix: str | None = None):
+    """Listen on ``host:port`` (or a unix socket) and answer every request with ``handler``;
+    returns the dockyard.httpserver.Server (``await server.close()`` stops it)."""
+    from dockyard.httpserver import Server
 
-    async def adapter(raw: engine_http.Request) -> None:
-        peer = raw.writer.get_extra_info("peername")
-        request = Request(raw.method, _target(raw), raw.headers, raw,
-                          remote=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "",
-                          tls=raw.writer.get_extra_info("sslcontext") is not None)
+    async def adapter(raw) -> None:
+        peer = raw.peer
+        headers = {name: raw.headers.get(name) for name, _ in raw.headers.items()}
+        request = Request(raw.method, raw.target, headers, raw,
+                          remote=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "", tls=raw.tls)
         response = await handler(request)
-        raw.taken_over = True
-        try:
-            await raw.drain()
-        except engine_http.BadRequest:
-            response.headers["Connection"] = "close"
-        await _write(raw.writer, request, response)
-        if response.headers.get("Connection") == "close":
-            raw.writer.close()
-
-    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if tls is None and not unix:
-            # A TLS ClientHello on the plain port (Docker tries HTTPS first for 127.0.0.1): answer
-            # at once, as Go's server does, so the client falls back to HTTP instead of hanging.
-            try:
-                first = await reader.readexactly(1)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                writer.close()
-                return
-            if first == b"\x16":
-                writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
-                writer.close()
-                return
-            reader._buffer[0:0] = first  # put the byte back for the request parser
-        await engine_http.serve_connection(reader, writer, adapter)
-
-    if unix:
-        return await asyncio.start_unix_server(on_connection, unix, limit=1 << 16)
-    return await asyncio.start_server(on_connection, host, port, ssl=tls, limit=1 << 16, backlog=512)
-
-
-def _target(raw) -> str:
-    # The engine's request keeps the decoded path; the registry wants the raw target's query.
-    from urllib.parse import quote, urlencode
-
-    query = urlencode([(k, v) for k, vs in raw.query.items() for v in vs])
-    return quote(raw.path) + (f"?{query}" if query else "")
-
-
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-           307: "Temporary Redirect", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 416: "Range Not Satisfiable",
-           429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
-
-
-async def _write(writer: asyncio.StreamWriter, request: Request, response: Response) -> None:
-    from email.utils import formatdate
-
-    headers = dict(response.headers)
-    if request.header("connection").lower() == "keep-alive":
-        headers.setdefault("Connection", "keep-alive")  # what HTTP/1.0 clients (ab) wait for
-    if response.status not in (204, 304) and "Content-Length" not in headers:
-        headers["Content-Length"] = str(response.length)
-    headers["Date"] = formatdate(usegmt=True)
-    head = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Status')}"]
-    head += [f"{k}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-    if request.method != "HEAD":
+        out = dict(response.headers)
+        if response.status not in (204, 304) and "Content-Length" not in out:
+            out["Content-Length"] = str(response.length)
+        stream = await raw.start_stream(response.status, out)  # sized by Content-Length; HEAD sends no body
         async for chunk in response.body_chunks():
-            writer.write(chunk)
-            await writer.drain()
-    await writer.drain()
+            await stream.write(chunk)
+        await stream.finish()
+
+    server = Server(adapter)
+    if unix:
+        await server.listen_unix(unix)
+    else:
+        await server.listen_tcp(host, port, ssl=tls)
+    return server

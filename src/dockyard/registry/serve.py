@@ -37,7 +37,7 @@ async def run(config: Config, *, ready=None) -> None:
     try:
         await stop.wait()
     finally:
-        server.close()
+        await server.close()
         await app.close()
 
 

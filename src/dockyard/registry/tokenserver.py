@@ -110,7 +110,7 @@ async def run(config: TokenServerConfig) -> None:
     try:
         await stop.wait()
     finally:
-        server.close()
+        await server.close()
 
 
 def main(config: TokenServerConfig) -> int:

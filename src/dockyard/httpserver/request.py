@@ -1,0 +1,170 @@
+"""One HTTP request as a handler sees it: its head, its body (read on demand), and the ways to
+answer at length (a stream, a hijacked connection)."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from typing import BinaryIO
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import h11
+
+from dockyard.httpserver.errors import BadBody
+from dockyard.httpserver.response import RawStream, ResponseStream
+
+
+class Headers:
+    """Request headers, names case-insensitive, values as text (latin-1, as HTTP has it)."""
+
+    def __init__(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        self._items = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in items]
+
+    def get(self, name: str, default: str = "") -> str:
+        """The value of ``name``; several fields are joined with ", " as RFC 9110 allows."""
+        values = self.get_all(name)
+        return ", ".join(values) if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self._items if k == name]
+
+    def __contains__(self, name: str) -> bool:
+        return bool(self.get_all(name))
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+class Request:
+    def __init__(self, connection, event: h11.Request) -> None:
+        self._conn = connection
+        self.method = event.method.decode("ascii")
+        self.target = event.target.decode("latin-1")
+        if self.target.startswith("/"):
+            raw_path, _, self.query_string = self.target.partition("?")
+        else:  # absolute-form (a proxy's request) or "*"
+            parts = urlsplit(self.target)
+            raw_path, self.query_string = parts.path or "/", parts.query
+        self.raw_path = raw_path
+        self.path = unquote(raw_path)
+        self.query = parse_qs(self.query_string, keep_blank_values=True)
+        self.headers = Headers(event.headers)
+        self.http_version = event.http_version.decode("ascii")
+        length = self.headers.get("content-length")
+        self._remaining = int(length) if length else (None if "transfer-encoding" in self.headers else 0)
+        self._pending = b""
+        self.body_done = False
+        self.stream: ResponseStream | None = None
+        self.hijacked = False
+        self._head_sent = False
+        self.gone = connection.peer_gone  # an asyncio.Event: set when the client hangs up or half-closes
+        self.peer = connection.transport.get_extra_info("peername")  # (host, port) on TCP, "" on unix
+        self.tls = connection.transport.get_extra_info("sslcontext") is not None
+
+    # -- the body ------------------------------------------------------------------------
+    async def read_chunk(self, size: int = 1 << 16) -> bytes:
+        """The next piece of the body (at most ``size`` bytes), or b"" at its end."""
+        if not self._pending:
+            self._pending = await self._next_data()
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+    async def _next_data(self) -> bytes:
+        conn = self._conn
+        while not self.body_done:
+            if conn.h11.they_are_waiting_for_100_continue:
+                conn.write(conn.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+            try:
+                event = conn.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise BadBody(f"malformed request body: {exc}") from None
+            if event is h11.NEED_DATA:
+                data = await conn.receive(conn.limits.body_timeout)
+                if data is None:
+                    raise BadBody("the request body did not arrive in time", 408)
+                conn.h11.receive_data(data)
+            elif isinstance(event, h11.Data):
+                if self._remaining:
+                    self._remaining -= len(event.data)
+                return bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.body_done = True
+            else:
+                raise BadBody("the request body ended early")
+        return b""
+
+    async def stream_body(self, size: int = 1 << 16) -> AsyncIterator[bytes]:
+        while chunk := await self.read_chunk(size):
+            yield chunk
+
+    async def body(self, limit: int = 64 << 20) -> bytes:
+        """The whole body; over ``limit`` bytes: 413."""
+        out = bytearray()
+        while chunk := await self.read_chunk(1 << 20):
+            out += chunk
+            if len(out) > limit:
+                raise BadBody(f"request body larger than {limit} bytes", 413)
+        return bytes(out)
+
+    async def save_to(self, file: BinaryIO) -> int:
+        """Copy the body into ``file`` (writes run in a thread); the number of bytes written."""
+        total = 0
+        while chunk := await self.read_chunk(1 << 20):
+            await asyncio.to_thread(file.write, chunk)
+            total += len(chunk)
+        return total
+
+    def body_small(self, limit: int) -> bool:
+        """Is what is left of the body known to be at most ``limit`` bytes?"""
+        return self._remaining is not None and self._remaining <= limit
+
+    async def discard_body(self, limit: int) -> bool:
+        """Read and drop the rest of the body, up to ``limit`` bytes; False if it could not be."""
+        dropped = 0
+        try:
+            while chunk := await self.read_chunk(1 << 20):
+                dropped += len(chunk)
+                if dropped > limit:
+                    return False
+        except BadBody:
+            return False
+        return True
+
+    # -- the client ----------------------------------------------------------------------
+    @property
+    def disconnected(self) -> bool:
+        """The client hung up or half-closed: nobody will read a long answer to the end."""
+        return self._conn.peer_gone.is_set()
+
+    async def wait_disconnected(self) -> None:
+        await self._conn.peer_gone.wait()
+
+    # -- answering at length -------------------------------------------------------------
+    @property
+    def response_started(self) -> bool:
+        return self._head_sent
+
+    async def start_stream(self, status: int = 200, headers: dict[str, str] | None = None) -> ResponseStream:
+        """Send the head now; the body follows through the returned stream's ``write``."""
+        self._conn.start_response(self, status, list((headers or {}).items()))
+        self._head_sent = True
+        self.stream = ResponseStream(self._conn, head_only=self.method == "HEAD")
+        await self._conn.drain()
+        return self.stream
+
+    async def hijack(self, headers: dict[str, str] | None = None) -> RawStream:
+        """Take the raw connection: 101 and ``Upgrade`` when the client asked to upgrade, a bare 200
+        head otherwise (older clients). The body, if any, is read and dropped first."""
+        conn = self._conn
+        await self.discard_body(1 << 20)
+        self.hijacked = self._head_sent = True
+        headers = dict(headers or {})
+        upgrade = self.headers.get("upgrade")
+        if upgrade and "upgrade" in self.headers.get("connection").lower():
+            headers.update({"Connection": "Upgrade", "Upgrade": upgrade})
+            conn.write(conn.h11.send(h11.InformationalResponse(
+                status_code=101, headers=conn.head_fields(101, list(headers.items())), reason=b"UPGRADED")))
+        else:
+            head = [b"HTTP/1.1 200 OK"] + [k + b": " + v for k, v in conn.head_fields(200, list(headers.items()))]
+            conn.write(b"\r\n".join(head) + b"\r\n\r\n")
+        await conn.drain()
+        return RawStream(conn, conn.h11.trailing_data[0])

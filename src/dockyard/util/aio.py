@@ -1,0 +1,19 @@
+"""Small asyncio helpers."""
+
+import asyncio
+
+
+async def first_of(*events: asyncio.Event, timeout: float | None = None) -> asyncio.Event | None:
+    """Wait until one of ``events`` is set and return it (None when ``timeout`` passed first).
+    The helper tasks are cancelled and awaited before returning, so none outlives the call."""
+    for event in events:
+        if event.is_set():
+            return event
+    waiters = {asyncio.ensure_future(event.wait()): event for event in events}
+    try:
+        done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    return next((waiters[w] for w in waiters if w in done), None)
