@@ -237,3 +237,14 @@ def test_ten_streams_on_one_connection_then_a_request(server_path):
             buffered.clear()
         s.sendall(b"GET /ignore HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(s, buffered)[2] == b"ignored"
+
+
+def test_http_1_0_keep_alive_when_asked(server_path):
+    with connect(server_path) as s:
+        s.sendall(b"POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi"
+                  b"GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        buffered = bytearray()
+        _, headers, body = read_response(s, buffered)
+        assert body == b"hi" and headers["connection"] == "keep-alive"
+        rest = bytes(buffered) + read_all(s)  # a body of unknown length: close-delimited, then closed
+    assert b"chunked" not in rest and rest.endswith(b"\r\n\r\npart0\npart1\npart2\n")

@@ -87,6 +87,7 @@ class Connection(asyncio.Protocol):
         self._drainers: list[asyncio.Future] = []
         self._task: asyncio.Task | None = None
         self._fresh = True  # no request read yet
+        self.must_close = False  # a response said "Connection: close", or its framing broke
 
     # -- protocol callbacks --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -195,13 +196,23 @@ class Connection(asyncio.Protocol):
                     return
                 if not await self._respond(request):
                     return
-                self.h11.start_next_cycle()
+                self._next_cycle()
         except ConnectionError:
             pass
         except Exception:  # noqa: BLE001 - one connection's failure never reaches the server
             log.exception("HTTP connection failed")
         finally:
             self.close()
+
+    def _next_cycle(self) -> None:
+        """h11 parses requests only (responses are framed here, see start_response): a fresh
+        parser per request, given what the last one had received beyond its request."""
+        data, closed = self.h11.trailing_data
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
+        if data:
+            self.h11.receive_data(data)  # (b"" would mean EOF to h11)
+        if closed:
+            self.h11.receive_data(b"")
 
     async def _next_request(self) -> Request | None:
         raw = bytearray(self.h11.trailing_data[0])
@@ -271,22 +282,45 @@ class Connection(asyncio.Protocol):
             await self.send_response(request, response or Response(204))
         if not request.body_done and not await request.discard_body(self.limits.drain_limit):
             return False
-        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+        return not self.must_close
 
-    def head_fields(self, status: int, headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.server.default_headers]
-        out += [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
-        out.append((b"Date", http_date(self.loop)))
-        return out
+    def head(self, status: int, headers: list[tuple[str, str]], phrase: bytes | None = None) -> bytes:
+        """A response head: status line, the server's default headers, ``headers``, Date."""
+        lines = [b"HTTP/1.1 %d %s" % (status, phrase or reason(status))]
+        for name, value in (*self.server.default_headers, *headers):
+            value = str(value)
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                raise ValueError(f"line break in response header {name!r}")  # header injection
+            lines.append(f"{name}: {value}".encode("latin-1"))
+        lines.append(b"Date: " + http_date(self.loop))
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    def start_response(self, request: Request, status: int, headers: list[tuple[str, str]]) -> None:
-        """Send the head of a response whose body follows (Content-Length in ``headers``, or none:
-        then h11 chunks it to an HTTP/1.1 client and closes after it for HTTP/1.0)."""
-        if not request.body_done and (self.h11.they_are_waiting_for_100_continue
-                                      or not request.body_small(self.limits.drain_limit)):
-            headers = [*headers, ("Connection", "close")]  # the body will not be read: don't reuse
-        self.write(self.h11.send(h11.Response(status_code=status, headers=self.head_fields(status, headers),
-                                              reason=reason(status))))
+    def start_response(self, request: Request, status: int, headers: list[tuple[str, str]]) -> str:
+        """Send the head of a response; the body's framing follows: "length" when ``headers`` has
+        Content-Length, else "chunked" to HTTP/1.1 and "close" (close-delimited) to HTTP/1.0;
+        "none" for HEAD, 1xx, 204 and 304."""
+        headers = list(headers)
+        close = request.wants_close or (not request.body_done and (
+            request.waiting_for_continue or not request.body_small(self.limits.drain_limit)))
+        sized = any(name.lower() == "content-length" for name, _ in headers)
+        if 100 <= status < 200 or status in (204, 304):
+            framing = "none"
+        elif sized:
+            framing = "length"
+        elif request.http_version == "1.1":
+            framing = "chunked"
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            framing, close = "close", True
+        if request.method == "HEAD":
+            framing = "none"
+        if request.keep_alive_1_0 and not close:
+            headers.append(("Connection", "keep-alive"))  # what an HTTP/1.0 client waits for to reuse it
+        if close:
+            headers.append(("Connection", "close"))
+            self.must_close = True
+        self.write(self.head(status, headers))
+        return framing
 
     async def send_response(self, request: Request, response: Response) -> None:
         status = response.status
@@ -297,13 +331,10 @@ class Connection(asyncio.Protocol):
         body, content_type = response.encode()
         if content_type and "Content-Type" not in response.headers:
             headers.append(("Content-Type", content_type))
-        no_body = status in (204, 304) or 100 <= status < 200
-        if not no_body:
+        if not (100 <= status < 200 or status in (204, 304)):
             headers.append(("Content-Length", str(len(body))))
-        self.start_response(request, status, headers)
-        if body and not no_body and request.method != "HEAD":
-            self.write(self.h11.send(h11.Data(data=body)))
-        self.write(self.h11.send(h11.EndOfMessage()))
+        if self.start_response(request, status, headers) == "length":
+            self.write(body)
         await self.drain()
 
     async def _send_file(self, request: Request, response: Response, headers: list[tuple[str, str]]) -> None:
@@ -312,23 +343,21 @@ class Connection(asyncio.Protocol):
             headers.append(("Content-Length", str(size)))
             if "Content-Type" not in response.headers:
                 headers.append(("Content-Type", "application/octet-stream"))
-            self.start_response(request, response.status, headers)
-            if request.method != "HEAD":
-                while data := await asyncio.to_thread(f.read, 1 << 20):
-                    self.write(self.h11.send(h11.Data(data=data)))
+            if self.start_response(request, response.status, headers) == "length":
+                left = size
+                while left > 0 and (data := await asyncio.to_thread(f.read, min(left, 1 << 20))):
+                    self.write(data)
+                    left -= len(data)
                     await self.drain()
-        self.write(self.h11.send(h11.EndOfMessage()))
+                if left:
+                    self.must_close = True  # the file shrank: the framing is broken
         await self.drain()
 
     def send_error(self, status: int, message: str) -> None:
-        """A plain-text error and the end of the connection, written past h11 (whose state may be
-        broken by the very error being answered)."""
+        """A plain-text error, and the end of the connection."""
         if self._lost or self.transport.is_closing():
             return
         body = (message + "\n").encode("utf-8", "replace")
-        head = [b"HTTP/1.1 %d %s" % (status, reason(status))]
-        head += [k + b": " + v for k, v in self.head_fields(status, [("Content-Type", "text/plain; charset=utf-8"),
-                                                                   ("Content-Length", str(len(body))),
-                                                                   ("Connection", "close")])]
-        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.write(self.head(status, [("Content-Type", "text/plain; charset=utf-8"),
+                                                ("Content-Length", str(len(body))), ("Connection", "close")]) + body)
         self.transport.close()

@@ -49,6 +49,13 @@ class Request:
         self.query = parse_qs(self.query_string, keep_blank_values=True)
         self.headers = Headers(event.headers)
         self.http_version = event.http_version.decode("ascii")
+        tokens = {t.strip().lower() for t in self.headers.get("connection").split(",")}
+        # HTTP/1.0 keeps the connection only when asked (ab, old proxies), and only for a response
+        # of known length (see Connection.start_response).
+        self.keep_alive_1_0 = self.http_version == "1.0" and "keep-alive" in tokens
+        self.wants_close = "close" in tokens or (self.http_version == "1.0" and not self.keep_alive_1_0)
+        self.waiting_for_continue = self.http_version == "1.1" and \
+            self.headers.get("expect").lower() == "100-continue"
         length = self.headers.get("content-length")
         self._remaining = int(length) if length else (None if "transfer-encoding" in self.headers else 0)
         self._pending = b""
@@ -71,8 +78,9 @@ class Request:
     async def _next_data(self) -> bytes:
         conn = self._conn
         while not self.body_done:
-            if conn.h11.they_are_waiting_for_100_continue:
-                conn.write(conn.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+            if self.waiting_for_continue:
+                self.waiting_for_continue = False
+                conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             try:
                 event = conn.h11.next_event()
             except h11.RemoteProtocolError as exc:
@@ -145,9 +153,11 @@ class Request:
 
     async def start_stream(self, status: int = 200, headers: dict[str, str] | None = None) -> ResponseStream:
         """Send the head now; the body follows through the returned stream's ``write``."""
-        self._conn.start_response(self, status, list((headers or {}).items()))
+        headers = dict(headers or {})
+        framing = self._conn.start_response(self, status, list(headers.items()))
         self._head_sent = True
-        self.stream = ResponseStream(self._conn, head_only=self.method == "HEAD")
+        length = next((int(v) for k, v in headers.items() if k.lower() == "content-length"), None)
+        self.stream = ResponseStream(self._conn, framing, length)
         await self._conn.drain()
         return self.stream
 
@@ -161,10 +171,8 @@ class Request:
         upgrade = self.headers.get("upgrade")
         if upgrade and "upgrade" in self.headers.get("connection").lower():
             headers.update({"Connection": "Upgrade", "Upgrade": upgrade})
-            conn.write(conn.h11.send(h11.InformationalResponse(
-                status_code=101, headers=conn.head_fields(101, list(headers.items())), reason=b"UPGRADED")))
+            conn.write(conn.head(101, list(headers.items()), b"UPGRADED"))  # moby's wording
         else:
-            head = [b"HTTP/1.1 200 OK"] + [k + b": " + v for k, v in conn.head_fields(200, list(headers.items()))]
-            conn.write(b"\r\n".join(head) + b"\r\n\r\n")
+            conn.write(conn.head(200, list(headers.items())))
         await conn.drain()
         return RawStream(conn, conn.h11.trailing_data[0])

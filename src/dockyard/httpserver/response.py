@@ -3,8 +3,6 @@
 import json
 from dataclasses import dataclass, field
 
-import h11
-
 
 @dataclass
 class Response:
@@ -32,26 +30,40 @@ class Response:
 
 
 class ResponseStream:
-    """A response body sent as it is produced: chunks to HTTP/1.1, close-delimited to HTTP/1.0."""
+    """A response body sent as it is produced, framed as the head said: chunks (HTTP/1.1 without
+    Content-Length), the declared length, or until the close (HTTP/1.0)."""
 
-    def __init__(self, connection, head_only: bool) -> None:
+    def __init__(self, connection, framing: str, length: int | None = None) -> None:
         self._conn = connection
-        self._head_only = head_only
+        self._framing = framing
+        self._left = length
         self.finished = False
 
     async def write(self, data: bytes) -> None:
-        if data and not self._head_only:
-            self._conn.write(self._conn.h11.send(h11.Data(data=data)))
-            await self._conn.drain()
+        if not data or self._framing == "none":
+            return
+        if self._framing == "chunked":
+            self._conn.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            if self._left is not None:
+                if len(data) > self._left:
+                    raise ValueError("response body longer than its Content-Length")
+                self._left -= len(data)
+            self._conn.write(data)
+        await self._conn.drain()
 
     async def write_json(self, value) -> None:
         await self.write(json.dumps(value).encode() + b"\n")
 
     async def finish(self) -> None:
-        if not self.finished:
-            self.finished = True
-            self._conn.write(self._conn.h11.send(h11.EndOfMessage()))
-            await self._conn.drain()
+        if self.finished:
+            return
+        self.finished = True
+        if self._framing == "chunked":
+            self._conn.write(b"0\r\n\r\n")
+        elif self._framing == "close" or self._left:
+            self._conn.must_close = True  # the close ends the body (or a short body breaks framing)
+        await self._conn.drain()
 
 
 class RawStream:
