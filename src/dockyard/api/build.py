@@ -140,16 +140,13 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
     building = asyncio.ensure_future(service.build(context, options, queue.put_nowait))
     # As Docker (the request's context): a client that goes away cancels its build, which kills
     # the RUN container of the step under way and stops there.
-    watching = asyncio.ensure_future(req.reader.read(1))
-    pipelined = False
+    watching = asyncio.ensure_future(req.gone.wait())
     try:
         await asyncio.wait({building, watching}, return_when=asyncio.FIRST_COMPLETED)
         if not building.done():
-            if watching.exception() is not None or watching.result() == b"":
-                building.cancel()
-                await asyncio.gather(building, return_exceptions=True)
-                raise ConnectionError("the client went away: build cancelled")
-            pipelined = True  # a byte of a next request was taken: the connection ends with this build
+            building.cancel()
+            await asyncio.gather(building, return_exceptions=True)
+            raise ConnectionError("the client went away: build cancelled")
         image = await building
         if options.quiet:
             queue.put_nowait({"stream": image.id + "\n"})
@@ -166,13 +163,11 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
         queue.put_nowait({"errorDetail": {"message": message}, "error": message})
     finally:
         for task in (building, watching):
-            if not task.done():
-                task.cancel()
+            task.cancel()
+        await asyncio.gather(building, watching, return_exceptions=True)
     queue.put_nowait(done)
     await writing
     await stream.finish()
-    if pipelined:
-        req.writer.close()
 
 
 async def _receive(req: Request, service):
