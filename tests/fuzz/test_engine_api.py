@@ -17,6 +17,7 @@ and statuses are printed at the end.
 
 import collections
 import ipaddress
+import itertools
 import json
 import os
 import socket
@@ -31,6 +32,8 @@ schemathesis = pytest.importorskip("schemathesis", reason="pip install '.[test]'
 from conftest import PrivateDaemon  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402 - after the importorskip
 from hypothesis.errors import Unsatisfiable  # noqa: E402
+
+from dockyard.cli.client import APIError  # noqa: E402
 
 SWAGGER = Path(__file__).with_name("swagger-v1.41.yaml")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -133,6 +136,61 @@ def fuzz_daemon(busybox_tar, request):
     assert "Traceback" not in log, f"the daemon logged a traceback:\n{log[-4000:]}"
 
 
+# Every other request to a container, volume, network or image path goes to an object that
+# exists, so the fuzzer reaches past the lookups. Not for the endpoints that follow a running
+# container until it ends (wait, logs, stats) or that would tar its /proc (GET archive, export).
+REAL_IDS = {"/containers/{id}": ("fuzz-run", "fuzz-idle"), "/volumes/{name}": ("fuzz-vol",),
+            "/networks/{id}": ("fuzz-net",), "/images/{name}": ("busybox",)}
+STREAMING = {"/containers/{id}/wait", "/containers/{id}/logs", "/containers/{id}/stats",
+             "/containers/{id}/export"}
+_turn = itertools.count()
+
+
+def _targets(daemon) -> None:
+    """(Re)make what REAL_IDS names: the fuzzer renames, stops and removes them too."""
+    c = daemon.client
+
+    def exists(path: str) -> dict | None:
+        try:
+            return c.call("GET", path)
+        except APIError:
+            return None
+
+    if exists("/images/busybox/json") is None:
+        daemon.import_busybox()
+    run = exists("/containers/fuzz-run/json")
+    if run is None:
+        c.call("POST", "/containers/create", query={"name": "fuzz-run"},
+               body={"Image": "busybox", "Cmd": ["sleep", "3600"]})
+    if run is None or not run["State"]["Running"]:
+        if run and run["State"]["Paused"]:
+            c.call("POST", "/containers/fuzz-run/unpause")
+        c.call("POST", "/containers/fuzz-run/start")
+    if exists("/containers/fuzz-idle/json") is None:
+        c.call("POST", "/containers/create", query={"name": "fuzz-idle"}, body={"Image": "busybox", "Cmd": ["true"]})
+    if exists("/volumes/fuzz-vol") is None:
+        c.call("POST", "/volumes/create", body={"Name": "fuzz-vol"})
+    if exists("/networks/fuzz-net") is None:
+        c.call("POST", "/networks/create", body={"Name": "fuzz-net"})
+
+
+def _aim(case, daemon) -> None:
+    prefix = next((p for p in REAL_IDS if case.path == p or case.path.startswith(p + "/")), None)
+    if prefix is None or case.path in STREAMING or (case.path == "/containers/{id}/archive" and case.method == "GET"):
+        return
+    turn = next(_turn)
+    if turn % 2:
+        return
+    _targets(daemon)
+    key = "name" if "{name}" in prefix else "id"
+    choices = REAL_IDS[prefix]
+    case.path_parameters = {**(case.path_parameters or {}), key: choices[turn // 2 % len(choices)]}
+    if isinstance(case.query, dict) and case.path in ("/containers/{id}/stop", "/containers/{id}/restart"):
+        case.query["t"] = "1"  # `sleep` as PID 1 ignores SIGTERM: the stop would last as long as t says
+    if isinstance(case.body, dict) and "Container" in case.body:
+        case.body["Container"] = "fuzz-run"
+
+
 def _tame(case) -> None:
     """Keep the requests on this machine and off the host's own networks: a network with a valid
     subnet of the fuzzer's choosing could shadow a host route (127.0.0.0/8, the LAN), so valid
@@ -186,6 +244,7 @@ def test_operation(fuzz_daemon, method, path, mode):
     @given(case=operation.as_strategy(generation_mode=generation))
     def run(case):
         _tame(case)
+        _aim(case, fuzz_daemon)
         started = time.monotonic()
         try:
             response = case.call(base_url=fuzz_daemon.base_url, session=fuzz_daemon.session,

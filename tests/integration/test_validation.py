@@ -100,6 +100,11 @@ def test_update_exec_and_connect_bodies_are_typed(daemon):
     try:
         daemon.client.call("POST", f"/containers/{cid}/start")
         assert "of type int64" in refused(daemon, "POST", f"/containers/{cid}/update", {"Memory": "1g"})
+        # Values the kernel would refuse with a bare EINVAL (found by tests/fuzz): Docker's words.
+        assert "CPU cfs quota can not be less than 1ms" in refused(daemon, "POST", f"/containers/{cid}/update",
+                                                                   {"CpuQuota": 999})
+        assert "CPU cfs period" in refused(daemon, "POST", f"/containers/{cid}/update", {"CpuPeriod": 10})
+        assert "swappiness" in refused(daemon, "POST", f"/containers/{cid}/update", {"MemorySwappiness": 101})
         assert "ExecCreate.Cmd of type []string" in refused(daemon, "POST", f"/containers/{cid}/exec", {"Cmd": "ls"})
         assert "NetworkConnect.EndpointConfig" in refused(daemon, "POST", "/networks/bridge/connect",
                                                           {"Container": cid, "EndpointConfig": []})

@@ -704,8 +704,12 @@ class ContainerService:
                                        "container")
             policy = restart.validate(changes["RestartPolicy"], False)
         if c.state.running:
-            await asyncio.to_thread(resources.apply, Cgroup(self.cgroup_path(c)),
-                                    {k: v for k, v in merged.items() if k in changes})
+            try:
+                await asyncio.to_thread(resources.apply, Cgroup(self.cgroup_path(c)),
+                                        {k: v for k, v in merged.items() if k in changes})
+            except OSError as exc:  # a value the kernel refuses that no rule above foresaw
+                raise InvalidParameter(f"Cannot update container {c.id}: {exc.strerror or exc}"
+                                       f"{f' ({os.path.basename(exc.filename)})' if exc.filename else ''}") from None
         for key, value in merged.items():
             if value is not None:
                 c.host_config[key] = value

@@ -152,6 +152,21 @@ def validate(current: dict, update: dict) -> dict:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
     if memory and swap and swap != -1 and swap < memory:
         raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
+    reservation = merged.get("MemoryReservation") or 0
+    if 0 < reservation < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory reservation allowed is 6MB")
+    swappiness = update.get("MemorySwappiness")  # not a live cgroup setting: checked, never merged
+    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
+        raise InvalidParameter(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    # moby's verifyPlatformContainerResources: the kernel refuses these with a bare EINVAL.
+    period = merged.get("CpuPeriod") or 0
+    if period and not 1000 <= period <= 1_000_000:
+        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second "
+                               "(i.e. 1000000)")
+    if 0 < (merged.get("CpuQuota") or 0) < 1000:
+        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if (merged.get("NanoCpus") or 0) < 0 or (merged.get("CpuShares") or 0) < 0:
+        raise InvalidParameter("CPU shares and NanoCPUs must not be negative")
     if merged.get("NanoCpus") and (merged.get("CpuQuota") or merged.get("CpuPeriod")):
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if (merged.get("NanoCpus") or 0) > (os.cpu_count() or 1) * 1_000_000_000:
