@@ -481,3 +481,61 @@ def test_watch_syncs_changed_files(daemon, tmp_path):
         watcher.terminate()
         watcher.wait(10)
         compose("down", check=False)
+
+
+def test_everyday_commands(daemon, tmp_path):
+    app = tmp_path / "daily"
+    app.mkdir()
+    (app / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          api:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "echo api ready; sleep 600"]
+          cache:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "echo cache ready; sleep 600"]
+            profiles: [full]
+          debug:
+            image: busybox
+            profiles: [debug]
+    """))
+    compose = Compose(daemon.host, app)
+    try:
+        assert compose("--profile", "full", "config", "--services").stdout.split() == ["api", "cache"]
+        assert compose("config", "--profiles").stdout.split() == ["debug", "full"]
+        compose("--profile", "full", "up", "-d")
+        assert "api ready" in compose("logs", "--no-log-prefix", "api").stdout
+        top = compose("top", "api").stdout
+        assert "daily-api-1" in top and "sleep 600" in top
+        images = compose("images").stdout
+        assert "daily-api-1" in images and "busybox" in images
+        (tmp_path / "note.txt").write_text("copied\n")
+        compose("cp", str(tmp_path / "note.txt"), "api:/tmp/note.txt")
+        assert compose("exec", "-T", "api", "cat", "/tmp/note.txt").stdout == "copied\n"
+        compose("cp", "api:/tmp/note.txt", str(tmp_path / "back.txt"))
+        assert (tmp_path / "back.txt").read_text() == "copied\n"
+
+        def states() -> dict:
+            return {c["Names"][0]: c["State"] for c in project_containers(daemon, "daily")}
+
+        compose("--profile", "full", "pause")
+        assert set(states().values()) == {"paused"}
+        compose("--profile", "full", "unpause")
+        compose("--profile", "full", "stop", "api")
+        assert states() == {"/daily-api-1": "exited", "/daily-cache-1": "running"}
+        assert compose("ps", "--services").stdout.split() == ["cache"]
+        assert compose("ps", "-a", "--status", "exited", "-q").stdout.split() == \
+            [c["Id"] for c in project_containers(daemon, "daily") if c["State"] == "exited"]
+        compose("--profile", "full", "start")
+        compose("--profile", "full", "restart", "-t", "1", "cache")
+        assert set(states().values()) == {"running"}
+        compose("--profile", "full", "kill", "cache")
+        compose("--profile", "full", "rm", "-f", "cache")
+        assert list(states()) == ["/daily-api-1"]
+        out = compose("down", check=False)
+        assert out.returncode == 0 and "daily-api-1  Removed" in out.stderr
+        assert compose("ls", "-a", "-q").stdout.split().count("daily") == 0
+    finally:
+        compose("--profile", "full", "down", check=False)

@@ -74,7 +74,7 @@ def _global(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from dockyard.compose import commands
 
-    parser = _Parser(prog="docker compose", description="Define and run multi-container applications with Docker")
+    parser = _Parser(prog="dockyard compose", description="Define and run multi-container applications with Docker")
     _global(parser)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     commands.register(sub)
@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None, host: str | None = None) -> int:
         options.progress = "plain"
     context = Context(Engine(Client(options.host or host)), options)
     try:
-        return options.handler(context, options) or 0
+        from dockyard.compose.commands import handler
+
+        return handler(options.handler)(context, options) or 0
     except ComposeError as exc:
         sys.stderr.write(f"{exc}\n")
         return exc.exit_code

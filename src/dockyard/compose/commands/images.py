@@ -40,29 +40,3 @@ def push(ctx, args) -> int:
     with Progress("Pushing", ctx.options.progress if not args.quiet else "quiet") as progress:
         run_all(wanted, lambda s: images.push(ctx.engine, s, progress, ignore_failures=args.ignore_push_failures))
     return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("build", help="Build or rebuild services")
-    p.add_argument("services", nargs="*")
-    p.add_argument("--build-arg", action="append")
-    p.add_argument("--no-cache", action="store_true")
-    p.add_argument("--pull", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--push", action="store_true")
-    p.set_defaults(handler=build)
-
-    p = sub.add_parser("pull", help="Pull service images")
-    p.add_argument("services", nargs="*")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--ignore-pull-failures", action="store_true")
-    p.add_argument("--ignore-buildable", action="store_true")
-    p.add_argument("--include-deps", action="store_true")
-    p.set_defaults(handler=pull)
-
-    p = sub.add_parser("push", help="Push service images")
-    p.add_argument("services", nargs="*")
-    p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--ignore-push-failures", action="store_true")
-    p.add_argument("--include-deps", action="store_true")
-    p.set_defaults(handler=push)

@@ -131,13 +131,3 @@ def watch(ctx, args) -> int:
                     sys.stdout.flush()
     except KeyboardInterrupt:
         return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("watch", help="Watch build context for service and rebuild/refresh containers when "
-                       "files are updated")
-    p.add_argument("services", nargs="*")
-    p.add_argument("--no-up", action="store_true", help="Do not build & start services before watching")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("--prune", action="store_true")
-    p.set_defaults(handler=watch)

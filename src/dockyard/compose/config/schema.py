@@ -54,8 +54,38 @@ def _short(value) -> str:
     return text if len(text) < 60 else text[:57] + "..."
 
 
+def _cache_marker(document: dict) -> str | None:
+    """Where a document once found valid is remembered: the digest of its canonical JSON and of the
+    schema. Importing jsonschema and building its validator cost more than the rest of a command's
+    start, and most runs read the same files again."""
+    import hashlib
+
+    try:
+        text = json.dumps(document, sort_keys=True, default=str)
+        stat = os.stat(SCHEMA_PATH)
+    except (TypeError, ValueError, OSError):
+        return None
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}\n{text}".encode()).hexdigest()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dockyard", "compose-valid", digest)
+
+
 def validate(document: dict, filename: str) -> None:
     """Raise ComposeError naming the file and the key of the first problem."""
+    marker = _cache_marker(document)
+    if marker is not None and os.path.exists(marker):
+        return
+    _validate(document, filename)
+    if marker is not None:
+        try:
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            with open(marker, "w"):
+                pass
+        except OSError:
+            pass  # a read-only home: validate every time
+
+
+def _validate(document: dict, filename: str) -> None:
     import jsonschema
 
     errors = sorted(_validator().iter_errors(document), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
