@@ -6,6 +6,9 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from rawhttp import connect, read_all
+
+from dockyard.util.frames import split_frames
 
 docker = pytest.importorskip("docker")
 
@@ -112,3 +115,18 @@ def test_follow_right_after_the_start_of_a_short_container(api):
     for _ in range(40):
         with started(api, ["echo", "hi"]) as cid:
             assert b"".join(api.logs(cid, stream=True, follow=True)) == b"hi\n"
+
+
+def test_attach_with_logs_and_stream_repeats_nothing(api, daemon):
+    # A raw socket: docker-py's HTTP layer may swallow bytes that arrive with the 101 head.
+    script = "for i in $(seq 1 30); do echo $i; done; while [ ! -e /tmp/go ]; do sleep 0.01; done; " \
+             "for i in $(seq 31 60); do echo $i; done"
+    for _ in range(5):
+        with started(api, ["sh", "-c", script]) as cid, connect(daemon.socket) as s:
+            s.sendall(f"POST /v1.41/containers/{cid}/attach?logs=1&stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+                      "Host: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n".encode())
+            api.exec_start(api.exec_create(cid, ["touch", "/tmp/go"]))
+            head, _, frames = read_all(s).partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 101 ")
+            assert b"".join(payload for _, payload in split_frames(frames)[0]) == \
+                b"".join(b"%d\n" % i for i in range(1, 61))

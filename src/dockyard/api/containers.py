@@ -10,7 +10,7 @@ from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
-from dockyard.engine.jsonlog import LogCursor, read_records
+from dockyard.engine.logfollow import LogFollower
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
 from dockyard.engine.process import Attacher
@@ -188,8 +188,17 @@ def register(router, daemon) -> None:
             raise InvalidParameter(f"invalid condition: {condition!r}; use not-running, next-exit or removed")
         c = service.get(req.params["id"])
         waiting = asyncio.ensure_future(service.wait(c, condition))
-        stream = await req.start_stream(200, "application/json")
-        code = await waiting
+        gone = asyncio.ensure_future(req.gone.wait())
+        try:
+            stream = await req.start_stream(200, "application/json")
+            await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiting, gone) if not waiting.done() else (gone,):
+                task.cancel()
+            await asyncio.gather(gone, return_exceptions=True)
+        if not waiting.done() or waiting.cancelled():
+            return None  # the client left: nobody to tell
+        code = waiting.result()
         error = {"Message": c.state.error} if c.state.error else None
         await stream.write_json({"Error": error, "StatusCode": code})
         await stream.finish()
@@ -211,28 +220,47 @@ def register(router, daemon) -> None:
             if not writer.is_closing():
                 writer.write(data if tty else frame(stream, data))
 
-        if req.flag("logs"):
-            for record in read_records(service.log_path(c.id)):
+        rt = service.runtime(c)
+        # With logs and stream on a running container, the live part comes from the log file too,
+        # from where the replay stopped, so no line comes twice (a TTY stays live: a prompt has no
+        # newline to end its log record).
+        json_file = (c.host_config.get("LogConfig") or {}).get("Type", "json-file") == "json-file"
+        from_log = req.flag("logs") and req.flag("stream") and not tty and json_file and rt.run is not None
+        follower = LogFollower(rt, rt.run if from_log else None, service.log_path(c.id))
+
+        async def replay(records) -> None:
+            for record in records:
                 stream = STDOUT if record.stream == "stdout" else STDERR
                 if stream in streams:
                     send(stream, record.data)
-        rt = service.runtime(c)
+            await writer.drain()
+
         pump = None
-        if req.flag("stream"):
-            attacher = Attacher(send, streams)
-            # Registered in the step that reads the run: a run that ends before its pump saw this
-            # attacher still ends the attach (attached before a start: that start's pump ends it).
-            run = rt.run
-            rt.attachers.append(attacher)
-            if req.flag("stdin"):
-                # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
-                scanner = DetachScanner(detach_keys) if tty else None
-                pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher, tty=tty,
-                                                         stdin_once=bool(c.config.get("StdinOnce"))))
-            try:
-                await first_of(attacher.done, writer.closed, *([run.ended] if run else []))
-            finally:
-                rt.attachers.remove(attacher)
+        try:
+            if req.flag("logs"):
+                await replay(follower.read_all())
+            if req.flag("stream"):
+                attacher = Attacher(send, streams)
+                # Registered in the step that reads the run: a run that ends before its pump saw this
+                # attacher still ends the attach (attached before a start: that start's pump ends it).
+                run = rt.run
+                if not from_log:
+                    rt.attachers.append(attacher)
+                if req.flag("stdin"):
+                    # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
+                    scanner = DetachScanner(detach_keys) if tty else None
+                    pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher, tty=tty,
+                                                             stdin_once=bool(c.config.get("StdinOnce"))))
+                try:
+                    if from_log:
+                        await follower.follow(replay, writer.closed)
+                    else:
+                        await first_of(attacher.done, writer.closed, *([run.ended] if run else []))
+                finally:
+                    if attacher in rt.attachers:
+                        rt.attachers.remove(attacher)
+        finally:
+            follower.close()
         await end_hijack(writer, pump)
         return None
 
@@ -271,37 +299,23 @@ def register(router, daemon) -> None:
                 out += data if tty else frame(STDOUT if r.stream == "stdout" else STDERR, data)
             return bytes(out)
 
-        # A follow reads the log file only, from where the first read stopped: one source, so no
-        # line is lost or repeated. The start it follows is taken in the same step as the first
-        # read; the pump's wake-ups say "more was written" (the shim writes the file before it
-        # forwards the output), and the run's end says "the file is complete".
-        rt = service.runtime(c)
-        run = rt.run if req.flag("follow") and (until is None or until > time.time()) else None
-        wake = asyncio.Event()
-        waker = Attacher(lambda _stream, _data: wake.set(), {STDOUT, STDERR})
-        cursor = LogCursor(service.log_path(c.id))
-        if run is not None:
-            rt.attachers.append(waker)
+        run = service.runtime(c).run if req.flag("follow") and (until is None or until > time.time()) else None
+        follower = LogFollower(service.runtime(c), run, service.log_path(c.id))
         try:
-            records = [r for r in cursor.read_all() if keep(r)]
+            records = [r for r in follower.read_all() if keep(r)]
             if tail != "all":
                 records = records[-tail_count:] if tail_count > 0 else []
             content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
             stream = await req.start_stream(200, content_type)
             await stream.write(encode(records))
-            while run is not None:
-                ended = run.ended.is_set()
-                wake.clear()
-                await stream.write(encode(r for r in cursor.read_new() if keep(r)))
-                if ended or (until is not None and until <= time.time()):
-                    break
-                timeout = None if until is None else until - time.time()
-                if await first_of(wake, run.ended, req.gone, timeout=timeout) is req.gone:
-                    return None  # the client left: the stream ends unfinished
+
+            async def emit(new) -> None:
+                await stream.write(encode(r for r in new if keep(r)))
+
+            if not await follower.follow(emit, req.gone, until):
+                return None  # the client left: the stream ends unfinished
         finally:
-            cursor.close()
-            if waker in rt.attachers:
-                rt.attachers.remove(waker)
+            follower.close()
         await stream.finish()
         return None
 
