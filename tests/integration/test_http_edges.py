@@ -2,8 +2,10 @@
 HTTP/1.0 clients, malformed framing, and the stream endpoints ending when they should."""
 
 import json
+import resource
 import time
 
+import pytest
 from rawhttp import connect, read_all, read_response
 
 
@@ -45,3 +47,26 @@ def test_docker_headers_on_every_answer(daemon):
     head, _, body = out.partition(b"\r\n\r\n")
     assert b"Api-Version: 1.41" in head and b"Server: Docker/" in head
     assert "message" in json.loads(body)
+
+
+@pytest.fixture
+def low_fd_limit():
+    """A daemon started under it inherits a soft open-files limit of 1,024, a common default."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_thousand_idle_connections_leave_room_for_new_ones(low_fd_limit, fresh_daemon):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # this process holds the client ends too
+    idle = [connect(fresh_daemon.socket) for _ in range(1200)]
+    try:
+        for _ in range(3):
+            with connect(fresh_daemon.socket) as s:
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n")
+                assert read_response(s, bytearray())[2] == b"OK"
+    finally:
+        for s in idle:
+            s.close()
