@@ -16,6 +16,7 @@ import pytest
 from registry import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+pytestmark = pytest.mark.timeout(3600)  # the first test builds the whole catalog
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/run.sh"))
 
 

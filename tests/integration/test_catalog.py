@@ -7,6 +7,7 @@ import json
 import pytest
 
 BUILD_TIMEOUT = 1800  # a fresh machine downloads ~40 MB of packages from Debian's mirror
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from dockyard.catalog import recipes
-from dockyard.catalog.bootstrap import Layer, command, copy_layer
+from dockyard.catalog.bootstrap import Layer, command, copy_layer, remove_abandoned
 from dockyard.catalog.busybox import make_layer
 from dockyard.catalog.cache import PackageCache
 from dockyard.catalog.image import ArchiveReader, config_bytes
@@ -116,3 +116,16 @@ def test_command_reuses_the_cache_and_skips_update_when_asked(tmp_path, monkeypa
     assert argv[-3:] == ["bookworm", "-", "/etc/apt/sources.list.d/x.sources"]
     assert str(cache.debs) in (tmp_path / "fill.sh").read_text()
     assert "--skip=update" not in command(recipes.BUSYBOX, cache, tmp_path, update=True)
+
+
+def test_work_of_dead_builds_is_removed(tmp_path):
+    import os
+
+    cache = PackageCache(tmp_path / "cache")
+    cache.prepare()
+    dead = 2 ** 22 + 12345  # above the kernel's pid_max default: no such process
+    (cache.tmp / f"build-nginx-latest-{dead}" / "tmp").mkdir(parents=True)
+    (cache.tmp / f"build-nginx-latest-{dead}.layer.tar").write_bytes(b"")
+    (cache.tmp / f"build-redis-latest-{os.getpid()}").mkdir()
+    remove_abandoned(cache)
+    assert sorted(os.listdir(cache.tmp)) == [f"build-redis-latest-{os.getpid()}"]

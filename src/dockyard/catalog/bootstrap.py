@@ -142,20 +142,22 @@ def bootstrap(recipe: Recipe, cache: PackageCache, source_date_epoch: int, *, up
               log_path: Path, transform: Callable) -> Layer:
     """Run mmdebstrap for ``recipe`` and write its layer with ``transform(tar_in, tar_out)``."""
     cache.prepare()
+    remove_abandoned(cache)
     work = Path(cache.tmp) / f"build-{recipe.reference.replace(':', '-').replace('/', '-')}-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    (work / "tmp").mkdir(parents=True)
     try:
         if recipe.files:
             _stage_files(recipe, work / "files", source_date_epoch)
-        argv = command(recipe, cache, work, update=update)
-        env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch), "TMPDIR": str(cache.tmp),
+        argv = _contained(command(recipe, cache, work, update=update))
+        # mmdebstrap's root goes inside our work directory (same file system as the cache: links work).
+        env = {**os.environ, "SOURCE_DATE_EPOCH": str(source_date_epoch), "TMPDIR": str(work / "tmp"),
                "LC_ALL": "C.UTF-8"}
         layer_path = work / "layer.tar"
         with open(log_path, "w") as log:
             log.write(" ".join(argv) + "\n")
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env)
+                                    env=env, preexec_fn=_death_signal())
             tail: list[str] = []
             reader = threading.Thread(target=_follow, args=(proc.stderr, log, tail, progress), daemon=True)
             reader.start()
@@ -178,6 +180,42 @@ def bootstrap(recipe: Recipe, cache: PackageCache, source_date_epoch: int, *, up
         return Layer(final, "sha256:" + digest, size)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _contained(argv: list[str]) -> list[str]:
+    """As root, mmdebstrap mounts /proc, /sys and /dev into the root it builds: in a mount namespace
+    of its own those mounts vanish with it, even when it is killed before it can unmount them."""
+    unshare = shutil.which("unshare")
+    if os.geteuid() == 0 and unshare:
+        return [unshare, "--mount", "--propagation", "private", *argv]
+    return argv
+
+
+def _death_signal() -> Callable[[], None]:
+    """For the child before exec (prepared here, so nothing is imported after the fork): SIGTERM,
+    which mmdebstrap answers by cleaning up, when the CLI dies."""
+    import ctypes
+    import signal
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+    return lambda: prctl(pr_set_pdeathsig, sigterm)
+
+
+def remove_abandoned(cache: PackageCache) -> None:
+    """Work directories and layers of builds whose process is gone (killed): named build-...-PID."""
+    for entry in os.listdir(cache.tmp):
+        if not entry.startswith("build-"):
+            continue
+        pid = entry.removesuffix(".layer.tar").rpartition("-")[2]
+        if not pid.isdigit() or int(pid) == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        path = cache.tmp / entry
+        if path.is_dir():
+            # --one-file-system semantics: never descend into a mount a dead build may have left.
+            subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False, capture_output=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _follow(stream, log, tail: list[str], progress: Progress) -> None:
