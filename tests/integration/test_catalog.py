@@ -16,7 +16,8 @@ def built(busybox_tar):
 
     d = PrivateDaemon(busybox_tar).start()
     try:
-        result = d.cli("catalog", "build", "busybox", "debian:bookworm-slim", timeout=BUILD_TIMEOUT)
+        # --rebuild: bootstrap both even when the image cache holds them from an earlier run
+        result = d.cli("catalog", "build", "--rebuild", "busybox", "debian:bookworm-slim", timeout=BUILD_TIMEOUT)
         assert result.returncode == 0, result.stderr.decode()[-4000:]
         yield d
     finally:
@@ -73,6 +74,11 @@ def test_same_inputs_give_the_same_image_id(built):
     rebuilt = built.cli("catalog", "build", "--rebuild", "-q", "busybox", timeout=BUILD_TIMEOUT)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert rebuilt.stdout.decode().strip() == before
+    # Gone from the daemon: loaded again from the image cache, no bootstrap, the same ID.
+    assert built.cli("rmi", "busybox:latest").returncode == 0
+    again = built.cli("catalog", "build", "busybox")
+    assert again.returncode == 0 and b"built before from the same inputs" in again.stderr, again.stderr
+    assert _image(built, "busybox:latest")["Id"] == before
 
 
 def test_unknown_names_are_refused(built):

@@ -129,3 +129,21 @@ def test_work_of_dead_builds_is_removed(tmp_path):
     (cache.tmp / f"build-redis-latest-{os.getpid()}").mkdir()
     remove_abandoned(cache)
     assert sorted(os.listdir(cache.tmp)) == [f"build-redis-latest-{os.getpid()}"]
+
+
+def test_image_cache_keeps_the_last_build_per_image(tmp_path):
+    cache = PackageCache(tmp_path / "cache")
+    cache.prepare()
+    first = tmp_path / "one.tar"
+    first.write_bytes(b"one")
+    kept = cache.keep_built("nginx:latest", "k1", first, b"{}")
+    assert kept.read_bytes() == b"one" and not first.exists()
+    second = tmp_path / "two.tar"
+    second.write_bytes(b"two")
+    cache.keep_built("nginx:latest", "k2", second, b"{2}")
+    assert cache.built("nginx:latest", "k1") is None
+    path, config = cache.built("nginx:latest", "k2")
+    assert path.read_bytes() == b"two" and config == b"{2}"
+    before = cache.lists_digest()
+    (cache.lists / "x_Packages").write_text("Package: a\n")
+    assert cache.lists_digest() != before

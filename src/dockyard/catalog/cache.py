@@ -4,13 +4,18 @@
     <root>/lists/   apt's package lists (the `Packages` indexes that fix which versions are used)
     <root>/tmp/     mmdebstrap's working roots (same file system as debs/, so links work)
     <root>/logs/    the full mmdebstrap output of each image's last build
+    <root>/images/  the last layer and config built for each image, keyed by the digest of the
+                    recipe and of the lists: loading it again into another daemon (a test's, a new
+                    data root) needs no bootstrap, since the same inputs give the same bytes
 
 apt checks every cached .deb against the lists' hashes, so a stale or foreign file is never used.
 Builds may run side by side: new files arrive by link or rename, and the lists are replaced under
 a lock.
 """
 
+import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,16 +52,54 @@ class PackageCache:
         return self.root / "logs"
 
     @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    @property
     def lock(self) -> Path:
         return self.root / "lock"
 
     def prepare(self) -> None:
-        for path in (self.debs, self.lists, self.tmp, self.logs):
+        for path in (self.debs, self.lists, self.tmp, self.logs, self.images):
             path.mkdir(parents=True, exist_ok=True)
         self.lock.touch()
 
     def has_lists(self) -> bool:
         return any(name.endswith("_Packages") for name in os.listdir(self.lists)) if self.lists.is_dir() else False
+
+    def lists_digest(self) -> str:
+        """sha256 over the cached lists (names and contents): which package versions a build gets."""
+        sha = hashlib.sha256()
+        for name in sorted(os.listdir(self.lists)) if self.lists.is_dir() else []:
+            if name.endswith(("_Packages", "Release")):
+                sha.update(name.encode() + b"\0")
+                with open(self.lists / name, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        sha.update(chunk)
+        return sha.hexdigest()
+
+    def built(self, reference: str, key: str) -> tuple[Path, bytes] | None:
+        """The layer and config kept for ``reference`` under ``key``, if any."""
+        directory = self.images / _safe(reference) / key
+        try:
+            return directory / "layer.tar", (directory / "config.json").read_bytes()
+        except OSError:
+            return None
+
+    def keep_built(self, reference: str, key: str, layer: Path, config: bytes) -> Path:
+        """Move ``layer`` into the image cache beside ``config``, replacing what was kept for
+        ``reference`` before; returns the layer's new path."""
+        base = self.images / _safe(reference)
+        staging = base / f".new-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        os.replace(layer, staging / "layer.tar")
+        (staging / "config.json").write_bytes(config)
+        for old in os.listdir(base):
+            if not old.startswith("."):
+                shutil.rmtree(base / old, ignore_errors=True)
+        os.replace(staging, base / key)
+        return base / key / "layer.tar"
 
     def deb_count(self) -> int:
         return sum(1 for name in os.listdir(self.debs) if name.endswith(".deb")) if self.debs.is_dir() else 0
@@ -86,6 +129,10 @@ if [ "$SAVE_LISTS" = 1 ]; then
 fi
 """
         return fill, save
+
+
+def _safe(reference: str) -> str:
+    return reference.replace("/", "_").replace(":", "_")
 
 
 def _quote(text: str) -> str:

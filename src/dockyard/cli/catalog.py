@@ -147,30 +147,40 @@ def build(client: Client, argv: list[str]) -> int:
                 sys.stdout.write(image["Id"] + "\n")
             continue
         update = refresh or not cache.has_lists()
+        kept = None
+        if not update and not values["rebuild"]:
+            kept = cache.built(recipe.reference, _key(digest, cache))
         try:
-            try:
-                image_id = _build_one(client, recipe, digest, epoch, cache, display, update=update)
-            except BootstrapError:
-                if update:
-                    raise
-                # Cached lists can name versions the mirror has dropped since (a point release).
-                display.stage("failed with the cached package lists; retrying with fresh ones")
-                image_id = _build_one(client, recipe, digest, epoch, cache, display, update=True)
+            if kept is not None:
+                display.stage("loading the image built before from the same inputs")
+                image_id = _load(client, recipe, kept[0], kept[1])
+                display.end(f"loaded {image_id[:19]} (built before from the same inputs), "
+                            f"tagged {', '.join(recipe.references)}")
+            else:
+                try:
+                    image_id = _build_one(client, recipe, digest, epoch, cache, display, update=update)
+                except BootstrapError:
+                    if update:
+                        raise
+                    # Cached lists can name versions the mirror has dropped since (a point release).
+                    display.stage("failed with the cached package lists; retrying with fresh ones")
+                    image_id = _build_one(client, recipe, digest, epoch, cache, display, update=True)
+                display.end(f"built {image_id[:19]}, tagged {', '.join(recipe.references)}")
         except BootstrapError as exc:
             display.end("failed")
             sys.stderr.write(f"catalog build {recipe.reference}: {exc}\n")
             return 1
-        refresh = False  # the lists are fresh for the rest of this run
-        display.end(f"built {image_id[:19]}, tagged {', '.join(recipe.references)}")
+        if update:
+            refresh = False  # the lists are fresh for the rest of this run
         if values["quiet"]:
             sys.stdout.write(image_id + "\n")
     return 0
 
 
 def _build_one(client: Client, recipe, digest: str, epoch: int, cache, display: _Display, *, update: bool) -> str:
-    from dockyard.catalog.bootstrap import BootstrapError, bootstrap, copy_layer
+    from dockyard.catalog.bootstrap import bootstrap, copy_layer
     from dockyard.catalog.busybox import make_layer
-    from dockyard.catalog.image import ArchiveReader, config_bytes
+    from dockyard.catalog.image import config_bytes
 
     transform = make_layer(epoch) if recipe.variant == "busybox" else copy_layer
     cache.prepare()
@@ -180,23 +190,41 @@ def _build_one(client: Client, recipe, digest: str, epoch: int, cache, display: 
                       transform=transform)
     try:
         config = config_bytes(recipe, layer, digest, epoch)
-        display.stage(f"loading {layer.size / 1e6:.1f} MB layer into the daemon")
-        reader = ArchiveReader(recipe, layer, config)
-        try:
-            response = client.send("POST", "/images/load", query={"quiet": True}, body=reader,
-                                   headers={"Content-Type": "application/x-tar"})
-        finally:
-            reader.close()
-        try:
-            for message in response.json_lines():
-                if "error" in message:
-                    raise BootstrapError(f"the daemon refused the image: {message['error']}")
-        finally:
-            response.close()
+        path = cache.keep_built(recipe.reference, _key(digest, cache), layer.path, config)
     finally:
         layer.path.unlink(missing_ok=True)
+    display.stage(f"loading {layer.size / 1e6:.1f} MB layer into the daemon")
+    return _load(client, recipe, path, config)
+
+
+def _key(digest: str, cache) -> str:
+    """What an image's bytes depend on: the recipe's digest and the package lists."""
     import hashlib
 
+    return hashlib.sha256(f"{digest}\n{cache.lists_digest()}".encode()).hexdigest()
+
+
+def _load(client: Client, recipe, layer_path, config: bytes) -> str:
+    """`POST /images/load` of the layer and config; returns the image ID (the config's digest)."""
+    import hashlib
+    import json
+
+    from dockyard.catalog.bootstrap import BootstrapError, Layer
+    from dockyard.catalog.image import ArchiveReader
+
+    diff_id = json.loads(config)["rootfs"]["diff_ids"][0]
+    reader = ArchiveReader(recipe, Layer(layer_path, diff_id, os.path.getsize(layer_path)), config)
+    try:
+        response = client.send("POST", "/images/load", query={"quiet": True}, body=reader,
+                               headers={"Content-Type": "application/x-tar"})
+    finally:
+        reader.close()
+    try:
+        for message in response.json_lines():
+            if "error" in message:
+                raise BootstrapError(f"the daemon refused the image: {message['error']}")
+    finally:
+        response.close()
     return "sha256:" + hashlib.sha256(config).hexdigest()
 
 
