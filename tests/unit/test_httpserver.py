@@ -248,3 +248,8 @@ def test_http_1_0_keep_alive_when_asked(server_path):
         assert body == b"hi" and headers["connection"] == "keep-alive"
         rest = bytes(buffered) + read_all(s)  # a body of unknown length: close-delimited, then closed
     assert b"chunked" not in rest and rest.endswith(b"\r\n\r\npart0\npart1\npart2\n")
+
+
+def test_a_tls_hello_on_a_plain_socket_is_answered_at_once(server_path):
+    out = exchange(server_path, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    assert out == b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
-    max_head: int = 64 << 10  # request line + headers; beyond: 431
+    max_head: int = 1 << 20  # request line + headers; beyond: 431 (Go's default, so dockerd's too)
     head_timeout: float = 30.0  # a head that started arriving must be complete within this
     idle_timeout: float = 120.0  # a keep-alive connection with no request in flight is closed after this
     body_timeout: float = 300.0  # no body bytes for this long while a handler waits for them: 408
