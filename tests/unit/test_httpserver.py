@@ -44,6 +44,8 @@ async def handler(req: Request) -> Response | None:
         return None
     if req.path == "/query":
         return Response(200, {"path": req.path, "query": req.query, "raw": req.query_string})
+    if req.path == "/inject":
+        return Response(200, "x", {"X-Evil": "a\r\nSet-Cookie: b"})
     if req.path == "/boom":
         raise RuntimeError("boom")
     return Response(404, "no such path")
@@ -253,3 +255,8 @@ def test_http_1_0_keep_alive_when_asked(server_path):
 def test_a_tls_hello_on_a_plain_socket_is_answered_at_once(server_path):
     out = exchange(server_path, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
     assert out == b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+def test_a_header_with_a_line_break_is_never_sent(server_path):
+    out = exchange(server_path, b"GET /inject HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 500 ") and b"Set-Cookie" not in out

@@ -6,6 +6,7 @@ from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.process import Attacher
 from dockyard.engine.specs.execs import ExecCreate, ExecStart
+from dockyard.util.aio import first_of
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -51,9 +52,10 @@ def register(router, daemon) -> None:
             writer.close()
             return None
         pump = asyncio.ensure_future(_pump_stdin(e, reader, scanner, attacher)) if e.config.get("AttachStdin") else None
-        await attacher.done.wait()
+        # A client that hangs up ends this handler; the process runs on, as with Docker.
+        await first_of(attacher.done, writer.closed)
         if not attacher.detached:
-            await e.finished.wait()
+            await first_of(e.finished, writer.closed)
         await end_hijack(writer, pump)
         return None
 

@@ -279,7 +279,12 @@ class Connection(asyncio.Protocol):
             if not request.stream.finished:
                 return False  # cut short: closing tells the client the body is incomplete
         else:
-            await self.send_response(request, response or Response(204))
+            try:
+                await self.send_response(request, response or Response(204))
+            except ValueError as exc:  # a header the handler built is unsendable (line break)
+                log.error("%s %s: %s", request.method, request.path, exc)
+                self.send_error(500, "internal server error")
+                return False
         if not request.body_done and not await request.discard_body(self.limits.drain_limit):
             return False
         return not self.must_close
