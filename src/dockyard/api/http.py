@@ -35,11 +35,14 @@ class Request:
         self.http = http
         self.method = http.method
         self.path = http.path
-        self.query = http.query
         self.headers = http.headers
         self.gone = http.gone  # set when the client hangs up
         self.params: dict[str, str] = {}
         self.api_version = API_VERSION
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return self.http.query
 
     # -- query helpers -------------------------------------------------------------------
     def arg(self, name: str, default: str = "") -> str:

@@ -300,8 +300,9 @@ class Connection(asyncio.Protocol):
         lines.append(b"Date: " + http_date(self.loop))
         return b"\r\n".join(lines) + b"\r\n\r\n"
 
-    def start_response(self, request: Request, status: int, headers: list[tuple[str, str]]) -> str:
-        """Send the head of a response; the body's framing follows: "length" when ``headers`` has
+    def start_response(self, request: Request, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> str:
+        """Send the head of a response (with ``body`` when it is all there is); the framing of
+        what follows: "length" when ``headers`` has
         Content-Length, else "chunked" to HTTP/1.1 and "close" (close-delimited) to HTTP/1.0;
         "none" for HEAD, 1xx, 204 and 304."""
         headers = list(headers)
@@ -324,7 +325,8 @@ class Connection(asyncio.Protocol):
         if close:
             headers.append(("Connection", "close"))
             self.must_close = True
-        self.write(self.head(status, headers))
+        # A whole body goes out with its head: one write, one system call.
+        self.write(self.head(status, headers) + (body if framing == "length" else b""))
         return framing
 
     async def send_response(self, request: Request, response: Response) -> None:
@@ -338,8 +340,7 @@ class Connection(asyncio.Protocol):
             headers.append(("Content-Type", content_type))
         if not (100 <= status < 200 or status in (204, 304)):
             headers.append(("Content-Length", str(len(body))))
-        if self.start_response(request, status, headers) == "length":
-            self.write(body)
+        self.start_response(request, status, headers, body)
         await self.drain()
 
     async def _send_file(self, request: Request, response: Response, headers: list[tuple[str, str]]) -> None:

@@ -46,7 +46,7 @@ class Request:
             raw_path, self.query_string = parts.path or "/", parts.query
         self.raw_path = raw_path
         self.path = unquote(raw_path)
-        self.query = parse_qs(self.query_string, keep_blank_values=True)
+        self._query: dict[str, list[str]] | None = None
         self.headers = Headers(event.headers)
         self.http_version = event.http_version.decode("ascii")
         tokens = {t.strip().lower() for t in self.headers.get("connection").split(",")}
@@ -66,6 +66,13 @@ class Request:
         self.gone = connection.peer_gone  # an asyncio.Event: set when the client hangs up or half-closes
         self.peer = connection.transport.get_extra_info("peername")  # (host, port) on TCP, "" on unix
         self.tls = connection.transport.get_extra_info("sslcontext") is not None
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The query parameters, each with its list of values (parsed on first use)."""
+        if self._query is None:
+            self._query = parse_qs(self.query_string, keep_blank_values=True)
+        return self._query
 
     # -- the body ------------------------------------------------------------------------
     async def read_chunk(self, size: int = 1 << 16) -> bytes:
