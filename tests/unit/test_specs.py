@@ -46,3 +46,18 @@ def test_names_follow_dockers_rule_to_the_last_character():
     assert valid_name("web-1.a_b") and valid_name("n", min_length=1)
     for bad in ("web\n", "a", "-web", "x" * 256, "we/b", ""):
         assert not valid_name(bad), bad
+
+
+@pytest.mark.parametrize("text", ['{"label": [1]}', '{"label": {"a": "yes"}}', '{"label": "a"}', '[]', "{"])
+def test_filters_decode_as_go_does(text):
+    from dockyard.api.filters import Filters
+
+    with pytest.raises(InvalidParameter):
+        Filters.parse(text, {"label"})
+
+
+def test_both_filter_shapes_are_accepted():
+    from dockyard.api.filters import Filters
+
+    assert Filters.parse('{"label": ["a=b"]}', {"label"}).get("label") == ["a=b"]
+    assert Filters.parse('{"label": {"a=b": true, "c": false}}', {"label"}).get("label") == ["a=b"]

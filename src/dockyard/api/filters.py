@@ -25,12 +25,13 @@ class Filters:
         for key, value in raw.items():
             if key not in accepted:
                 raise InvalidParameter(f"invalid filter '{key}'")
-            if isinstance(value, dict):
+            # Go decodes map[string]map[string]bool, or the older map[string][]string: nothing else.
+            if isinstance(value, dict) and all(isinstance(v, bool) for v in value.values()):
                 values[key] = [k for k, v in value.items() if v]
-            elif isinstance(value, list):
-                values[key] = [str(v) for v in value]
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                values[key] = list(value)
             else:
-                values[key] = [str(value)]
+                raise InvalidParameter(f"invalid filter '{key}': expected a list of strings or an object of booleans")
         return cls(values)
 
     def get(self, key: str) -> list[str]:
