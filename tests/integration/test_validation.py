@@ -153,3 +153,24 @@ def test_import_streams_its_body(daemon, busybox_tar):
         assert err.value.status == 400 and "could not be read" in str(err.value)
     finally:
         daemon.client.call("DELETE", "/images/streamed:v1")
+
+
+@pytest.mark.parametrize("query,words", [
+    ({"buildargs": '{"A": 1}'}, "buildargs parameter: the values must be strings"),
+    ({"labels": '{"a": ["b"]}'}, "labels parameter: the values must be strings"),
+    ({"ulimits": '[{"Name": "nofile", "Soft": "many"}]'}, "Ulimits.Soft of type int64"),
+])
+def test_build_query_values_are_typed(daemon, query, words):
+    import io
+    import tarfile
+
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        dockerfile = b"FROM busybox\n"
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    with pytest.raises(APIError) as err:
+        daemon.client.call("POST", "/build", query=query, body=context.getvalue(),
+                           headers={"Content-Type": "application/x-tar"})
+    assert err.value.status == 400 and words in str(err.value)

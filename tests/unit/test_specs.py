@@ -61,3 +61,9 @@ def test_both_filter_shapes_are_accepted():
 
     assert Filters.parse('{"label": ["a=b"]}', {"label"}).get("label") == ["a=b"]
     assert Filters.parse('{"label": {"a=b": true, "c": false}}', {"label"}).get("label") == ["a=b"]
+
+
+def test_keys_match_whatever_their_case_as_in_go():
+    from dockyard.engine.specs.execs import ExecCreate
+
+    assert from_json(ExecCreate, {"detachKeys": "ctrl-p", "cmd": ["ls"]}).detach_keys == "ctrl-p"

@@ -6,9 +6,11 @@ import asyncio
 import json
 import threading
 
+from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import BadRequest, Request, Response
 from dockyard.build.builder import BuildOptions
 from dockyard.distribution.auth import credentials_from_json
+from dockyard.engine.specs.containers import HostConfig
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.images import reference
 
@@ -16,7 +18,9 @@ _RESOURCES = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "Cp
               ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota"), ("shmsize", "ShmSize"))
 
 
-def _json_arg(req: Request, name: str, kind: type, default):
+def _json_arg(req: Request, name: str, kind: type, default, *, strings: bool = True):
+    """A JSON query value of ``kind``; with ``strings``, its values are strings as Go's
+    map[string]string and []string want them (buildargs' may be null: map[string]*string)."""
     text = req.arg(name)
     if not text:
         return default
@@ -28,6 +32,9 @@ def _json_arg(req: Request, name: str, kind: type, default):
         return default
     if not isinstance(value, kind):
         raise BadRequest(f"invalid {name} parameter: expected a JSON {kind.__name__}")
+    items = value.values() if isinstance(value, dict) else value
+    if strings and not all(isinstance(v, str) or (v is None and name == "buildargs") for v in items):
+        raise BadRequest(f"invalid {name} parameter: the values must be strings")
     return value
 
 
@@ -58,9 +65,9 @@ def options_from_request(req: Request) -> BuildOptions:
     for param, key in (("cpusetcpus", "CpusetCpus"), ("cpusetmems", "CpusetMems"), ("cgroupparent", "CgroupParent")):
         if req.arg(param):
             host_config[key] = req.arg(param)
-    ulimits = _json_arg(req, "ulimits", list, [])
+    ulimits = _json_arg(req, "ulimits", list, [], strings=False)
     if ulimits:
-        host_config["Ulimits"] = ulimits
+        host_config["Ulimits"] = to_json(from_json(HostConfig, {"Ulimits": ulimits})).get("Ulimits")
     extra_hosts = [h for text in req.query.get("extrahosts", []) for h in text.split(",") if h]
     epoch = None
     given_epoch = build_args.get("SOURCE_DATE_EPOCH")

@@ -1,9 +1,10 @@
 """Docker's JSON <-> the engine's typed specs (``dockyard.engine.specs``), with Go's decoding rules.
 
 The Engine API is Go's encoding/json on the other side, so a body decodes as it would there:
-unknown keys are ignored, ``null`` leaves a field unset, and a known key with the wrong type is
-an error, worded as Go words it ("json: cannot unmarshal string into Go struct field
-HostConfig.Memory of type int64"). A field's ``check`` then applies the engine's value rules.
+keys match fields whatever their case, unknown keys are ignored, ``null`` leaves a field unset,
+and a known key with the wrong type is an error, worded as Go words it ("json: cannot unmarshal
+string into Go struct field HostConfig.Memory of type int64"). A field's ``check`` then applies the
+engine's value rules.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def _fields(cls: type) -> tuple[_Field, ...]:
 @cache
 def _by_key(cls: type) -> dict[str, _Field]:
     return {f.key: f for f in _fields(cls)}
+
+
+@cache
+def _by_folded_key(cls: type) -> dict[str, _Field]:
+    """Go matches JSON keys to fields without regard to case (docker-py sends `detachKeys`)."""
+    return {f.key.lower(): f for f in _fields(cls)}
 
 
 def _json_kind(value: Any, literal: bool) -> str:
@@ -129,7 +136,7 @@ class _Decoder:
         known = _by_key(cls)
         kwargs = {}
         for key, value in body.items():
-            spec = known.get(key)
+            spec = known.get(key) or _by_folded_key(cls).get(key.lower())
             if spec is None:
                 continue  # Go ignores unknown keys, so does Docker
             where = f"{path}.{key}" if path else f"{self.root}.{key}"
