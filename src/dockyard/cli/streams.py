@@ -35,9 +35,14 @@ def copy_output(response: Response, *, multiplexed: bool) -> None:
 def _pump_stdin(sock, scanner, detached: list) -> None:
     try:
         while data := os.read(sys.stdin.fileno(), 65536):
-            sock.sendall(data)  # the daemon acts on the detach keys; we only note that they went by
-            if scanner is not None and scanner.feed(data)[1]:
+            # The daemon acts on the detach keys; we only note that they went by, before sending
+            # them: the daemon's close may otherwise end the output copy before the note is made,
+            # and the CLI would wait for an exit that is not coming.
+            keys = scanner is not None and scanner.feed(data)[1]
+            if keys:
                 detached.append(True)
+            sock.sendall(data)
+            if keys:
                 return
         sock.shutdown(_socket.SHUT_WR)
     except OSError:
