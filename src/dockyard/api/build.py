@@ -124,12 +124,21 @@ def register(router, daemon) -> None:
 
 
 async def _stream_build(req: Request, service, context, options: BuildOptions) -> None:
-    """Run the build, its messages (and its error, if any) as the response's JSON stream."""
-    stream = await req.start_stream(200, "application/json")
+    """Run the build, its messages (and its error, if any) as the response's JSON stream. As
+    Docker, the stream starts with the first message: a build refused before it says anything (an
+    empty or unparsable Dockerfile, a bad option) is answered with the error's HTTP status."""
     queue: asyncio.Queue = asyncio.Queue()
     done = object()
+    stream = None
+    said = False
+
+    def emit(message: dict) -> None:
+        nonlocal said
+        said = True
+        queue.put_nowait(message)
 
     async def writer() -> None:
+        nonlocal stream
         # What queued up meanwhile goes as one chunk: a cached build's ~30 messages in a few writes.
         while True:
             batch = [await queue.get()]
@@ -138,13 +147,15 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
             finished = batch[-1] is done
             if finished:
                 batch.pop()
+            if stream is None:
+                stream = await req.start_stream(200, "application/json")
             if batch:
                 await stream.write(b"".join(json.dumps(m).encode() + b"\n" for m in batch))
             if finished:
                 return
 
     writing = asyncio.ensure_future(writer())
-    building = asyncio.ensure_future(service.build(context, options, queue.put_nowait))
+    building = asyncio.ensure_future(service.build(context, options, emit))
     # As Docker (the request's context): a client that goes away cancels its build, which kills
     # the RUN container of the step under way and stops there.
     watching = asyncio.ensure_future(req.gone.wait())
@@ -156,18 +167,24 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
             raise ConnectionError("the client went away: build cancelled")
         image = await building
         if options.quiet:
-            queue.put_nowait({"stream": image.id + "\n"})
+            emit({"stream": image.id + "\n"})
     except DockyardError as exc:
+        if not said:  # nothing sent yet: the router answers with the error's status
+            writing.cancel()
+            raise
         detail = {"message": str(exc)}
         if getattr(exc, "code", None) is not None:  # a RUN's exit status, as Docker reports it
             detail = {"code": exc.code, "message": str(exc)}
-        queue.put_nowait({"errorDetail": detail, "error": str(exc)})
+        emit({"errorDetail": detail, "error": str(exc)})
     except (ConnectionError, asyncio.CancelledError):
         writing.cancel()
         raise
     except Exception as exc:  # noqa: BLE001 - reported in the stream; the daemon goes on
+        if not said:
+            writing.cancel()
+            raise
         message = f"{type(exc).__name__}: {exc}"
-        queue.put_nowait({"errorDetail": {"message": message}, "error": message})
+        emit({"errorDetail": {"message": message}, "error": message})
     finally:
         for task in (building, watching):
             task.cancel()
