@@ -52,3 +52,15 @@ def test_invalid_isolation_refused(daemon):
         create(daemon, {"HostConfig": {"Isolation": "foobar"}})
     assert info.value.status == 400
     assert info.value.message == "Invalid isolation: \"foobar\" - linux only supports 'default'"
+
+
+def test_restart_keeps_the_last_finish_time(daemon):
+    """docker-compose's `restart` test: after a restart FinishedAt is the stop's time, not zero."""
+    cid = create(daemon, {"Cmd": ["top"]})
+    try:
+        daemon.client.call("POST", f"/containers/{cid}/start")
+        daemon.client.call("POST", f"/containers/{cid}/restart", query={"t": 1})
+        state = daemon.client.call("GET", f"/containers/{cid}/json")["State"]
+        assert state["Running"] and state["FinishedAt"] != "0001-01-01T00:00:00Z"
+    finally:
+        daemon.client.call("DELETE", f"/containers/{cid}", query={"force": True})

@@ -496,8 +496,9 @@ class ContainerService:
             self._save(c)
             raise StartFailed("failed to create task for container: OCI runtime create failed: "
                               f"unable to start container process: {error}: unknown")
+        # FinishedAt stays that of the last run, as Docker's SetRunning leaves it
         c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
-                        started_at=now_ns())
+                        started_at=now_ns(), finished_at=c.state.finished_at)
         rt.run = Run()  # in the step that records "running": a follower that sees one sees the other
         self._save(c)
         self.emit(c, "start")
