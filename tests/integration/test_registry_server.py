@@ -680,3 +680,23 @@ def test_bad_requests_get_docker_errors_and_the_server_lives():
         assert "Traceback" not in reg.log()
     finally:
         reg.stop()
+
+
+def test_a_private_dockerd_logs_in_over_tls_and_with_tokens(real_docker, daemon, token_server):
+    basic = DockyardRegistry(users={"erin": "pw1"}, tls=True).start()
+    tokens = DockyardRegistry(token=token_server).start()
+    try:
+        with open(daemon.busybox_tar, "rb") as f:
+            tar = f.read()
+        for reg, user, password in ((basic, "erin", b"pw1\n"), (tokens, "dave", b"pa55\n")):
+            name = f"{reg.host}/real/secured"
+            ok(real_docker.docker("import", "-c", 'CMD ["sh"]', "-", name, input=tar))
+            assert real_docker.docker("push", name).returncode == 1  # not logged in
+            ok(real_docker.docker("login", "-u", user, "--password-stdin", reg.host, input=password))
+            assert "latest: digest: sha256:" in ok(real_docker.docker("push", name))
+            ok(real_docker.docker("rmi", name))
+            ok(real_docker.docker("pull", name))
+            ok(real_docker.docker("logout", reg.host))
+    finally:
+        basic.stop()
+        tokens.stop()
