@@ -291,3 +291,28 @@ def test_the_registry_images_modules_are_closed_under_imports(tmp_path):
     usage = subprocess.run([sys.executable, "-m", "dockyard.registry", "help"], cwd=tmp_path, env=env,
                            capture_output=True, text=True)
     assert usage.returncode == 0 and "garbage-collect" in usage.stdout, usage.stderr
+    # And it serves: `registry serve` from those files, configured by the environment.
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve_env = {**env, "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}",
+                 "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "dockyard.registry", "serve"], cwd=tmp_path, env=serve_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=5) as r:
+                    assert r.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the registry did not answer")
+    finally:
+        proc.terminate()
+        proc.wait(10)

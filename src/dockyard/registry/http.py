@@ -136,12 +136,14 @@ async def serve(handler: Handler, host: str, port: int, *, tls: ssl.SSLContext |
         request = Request(raw.method, raw.target, headers, raw,
                           remote=f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "", tls=raw.tls)
         response = await handler(request)
-        out = dict(response.headers)
+        # The server decides the connection's fate (it closes after a body it could not drain).
+        out = {k: v for k, v in response.headers.items() if k.lower() != "connection"}
         if response.status not in (204, 304) and "Content-Length" not in out:
             out["Content-Length"] = str(response.length)
         stream = await raw.start_stream(response.status, out)  # sized by Content-Length; HEAD sends no body
-        async for chunk in response.body_chunks():
-            await stream.write(chunk)
+        if request.method != "HEAD":
+            async for chunk in response.body_chunks():
+                await stream.write(chunk)
         await stream.finish()
 
     server = Server(adapter)
