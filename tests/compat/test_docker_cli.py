@@ -141,6 +141,50 @@ def test_ps_header_without_rows(daemon):
     assert out(r) == EMPTY_PS_HEADER + "\n"
 
 
+def test_ps_filters_by_published_port_volume_and_network(daemon, containers):
+    """`docker ps --filter publish=/expose=/volume=/network=` as Docker matches them."""
+    web, db, net, vol = "compat-filter-web", "compat-filter-db", "compat-filter-net", "compat-filter-vol"
+    containers += [web, db]
+
+    def names(*filters: str) -> set[str]:
+        r = daemon.docker("ps", "--format", "{{.Names}}", *(f"--filter={f}" for f in filters))
+        assert r.returncode == 0, err(r)
+        return set(out(r).split()) & {web, db}
+
+    r = daemon.docker("network", "create", net)
+    assert r.returncode == 0, err(r)
+    net_id = out(r).strip()
+    try:
+        r = daemon.docker("run", "-d", "--name", web, "-p", "127.0.0.1::80", "--expose", "53/udp", "busybox",
+                          "sleep", "60")
+        assert r.returncode == 0, err(r)
+        r = daemon.docker("run", "-d", "--name", db, "--network", net, "-v", f"{vol}:/data", "-v", "/tmp:/host-tmp",
+                          "busybox", "sleep", "60")
+        assert r.returncode == 0, err(r)
+        host_port = int(out(daemon.docker("port", web, "80")).strip().rpartition(":")[2])
+        assert names(f"publish={host_port}") == {web}
+        assert names(f"publish={host_port}/tcp") == {web}
+        assert names(f"publish={host_port - 1}-{host_port + 1}/tcp") == {web}
+        assert names(f"publish={host_port}/udp") == set()
+        assert names("publish=80") == set()  # the container's side of the mapping is `expose`
+        assert names("expose=80") == {web}
+        assert names("expose=53/udp") == {web}
+        assert names(f"volume={vol}") == {db}
+        assert names("volume=/data") == {db}
+        assert names("volume=/tmp") == {db}  # a bind mount by its source
+        assert names("volume=compat-filter-none") == set()
+        assert names(f"network={net}") == {db}
+        assert names(f"network={net_id[:12]}") == {db}
+        assert names("network=bridge") == {web}
+        assert names(f"network={net}", "network=bridge") == {web, db}
+        r = daemon.docker("ps", "--filter", "publish=127.0.0.1:80")
+        assert r.returncode != 0 and "should not contain ':'" in err(r), err(r)
+    finally:
+        daemon.docker("rm", "-f", web, db)
+        daemon.docker("network", "rm", net)
+        daemon.docker("volume", "rm", vol)
+
+
 def test_exited_container_shows_its_exit_code(daemon, containers):
     name = "compat-exit3"
     containers.append(name)

@@ -6,7 +6,7 @@ import posixpath
 import time
 
 from dockyard.api.codec import from_json, to_json
-from dockyard.api.filters import Filters, until_ns
+from dockyard.api.filters import Filters, match_networks, match_ports, match_volumes, port_filter, until_ns
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
@@ -127,6 +127,7 @@ def filter_containers(daemon, containers: list[Container], filters: Filters) -> 
             ancestors.add(daemon.image_store.get(ref).id)
         except NotFound:
             pass  # Docker ignores unknown ancestors: they match nothing
+    publish, expose = port_filter(filters, "publish"), port_filter(filters, "expose")
     out = []
     for c in containers:
         if not filters.match_regex("id", c.id) or not filters.match_regex("name", c.name):
@@ -143,13 +144,12 @@ def filter_containers(daemon, containers: list[Container], filters: Filters) -> 
             continue
         if "ancestor" in filters and c.image_id not in ancestors:
             continue
-        if "expose" in filters or "publish" in filters:
-            exposed = set((c.config.get("ExposedPorts") or {}).keys())
-            wanted = {p if "/" in p else p + "/tcp" for p in filters.get("expose")}
-            if "publish" in filters or not exposed & wanted:
-                continue  # nothing is published yet: no container matches a publish filter
-        if filters.get("volume") or filters.get("network"):
-            continue  # no container has volumes or networks yet
+        if (publish or expose) and not match_ports(ports_list_view(c), publish, expose):
+            continue
+        if not match_volumes([public_view(m) for m in c.mount_points], filters.get("volume")):
+            continue
+        if not match_networks((c.network_settings or {}).get("Networks") or {}, filters.get("network")):
+            continue
         if "health" in filters and (c.state.health or {}).get("Status", "none") not in filters.get("health"):
             continue
         if "is-task" in filters and "true" in filters.get("is-task"):

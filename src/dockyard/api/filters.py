@@ -73,6 +73,59 @@ class Filters:
         return True
 
 
+def port_filter(filters: Filters, key: str) -> set[str]:
+    """The ports a `publish` or `expose` filter names, as "80/tcp": moby's portOp takes
+    `80`, `80/udp` and ranges `8000-8080/tcp` (tcp when no protocol is given)."""
+    ports: set[str] = set()
+    for value in filters.get(key):
+        if ":" in value:
+            raise InvalidParameter(f"filter for '{key}' should not contain ':': {value}")
+        port, _, proto = value.partition("/")
+        first, dash, last = port.partition("-")
+        try:
+            start = int(first)
+            end = int(last) if dash else start
+        except ValueError:
+            raise InvalidParameter(f"error while looking up for {key} {value}: invalid port range {port!r}") from None
+        if not 0 <= start <= end <= 65535:
+            raise InvalidParameter(f"error while looking up for {key} {value}: invalid port range {port!r}")
+        ports.update(f"{number}/{proto or 'tcp'}" for number in range(start, end + 1))
+    return ports
+
+
+def match_ports(ports: list[dict], publish: set[str], expose: set[str]) -> bool:
+    """moby's list: a container matches when one of its list-view Ports has its public port in
+    ``publish`` or its private port in ``expose`` (nothing to match when both are empty)."""
+    if not publish and not expose:
+        return True
+    for port in ports:
+        proto = port.get("Type", "tcp")
+        if f"{port.get('PublicPort', 0)}/{proto}" in publish or f"{port.get('PrivatePort', 0)}/{proto}" in expose:
+            return True
+    return False
+
+
+def match_volumes(mounts: list[dict], wanted: list[str]) -> bool:
+    """`volume=`: a mount's destination, or its volume name (its source for a bind mount)."""
+    if not wanted:
+        return True
+    names = {m.get("Name") or m.get("Source", "") for m in mounts}
+    destinations = {m.get("Destination") for m in mounts if m.get("Destination")}
+    return any(value in destinations or value in names for value in wanted)
+
+
+def match_networks(networks: dict[str, dict], wanted: list[str]) -> bool:
+    """`network=`: a network the container is attached to, by name or by (a prefix of) its ID."""
+    if not wanted:
+        return True
+    for value in wanted:
+        if value in networks:
+            return True
+        if any((endpoint or {}).get("NetworkID", "").startswith(value) for endpoint in networks.values()):
+            return True
+    return False
+
+
 def until_ns(value: str) -> int:
     """`until` in prune filters: a unix timestamp, an RFC 3339 date, or a duration such as 10m."""
     from dockyard.util.timefmt import parse_rfc3339
