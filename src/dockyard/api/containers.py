@@ -10,14 +10,14 @@ from dockyard.api.filters import Filters, match_networks, match_ports, match_vol
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
+from dockyard.engine.containers import ContainerService
 from dockyard.engine.logfollow import LogFollower
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
 from dockyard.engine.process import Attacher
 from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate
 from dockyard.engine.stats import empty_sample, sample
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, NotImplementedYet
-from dockyard.images.layerstore import tree_size
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet
 from dockyard.util.aio import first_of
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
@@ -36,8 +36,8 @@ def command_line(c: Container) -> str:
     return " ".join([c.path, *(f"'{a}'" if " " in a else a for a in c.args)])
 
 
-def inspect_view(daemon, c: Container) -> dict:
-    directory = daemon.containers._dir(c.id)
+def inspect_view(service: ContainerService, c: Container) -> dict:
+    directory = service.container_dir(c.id)
     return {
         "Id": c.id,
         "Created": rfc3339_ns(c.created),
@@ -48,7 +48,7 @@ def inspect_view(daemon, c: Container) -> dict:
         "ResolvConfPath": f"{directory}/resolv.conf",
         "HostnamePath": f"{directory}/hostname",
         "HostsPath": f"{directory}/hosts",
-        "LogPath": daemon.containers.log_path(c.id),
+        "LogPath": service.log_path(c.id),
         "Name": c.name,
         "RestartCount": c.restart_count,
         "Driver": c.driver,
@@ -58,17 +58,16 @@ def inspect_view(daemon, c: Container) -> dict:
         "AppArmorProfile": "",
         "ExecIDs": None,
         "HostConfig": c.host_config,
-        "GraphDriver": {"Name": c.driver, "Data": _graph_data(daemon, c)},
+        "GraphDriver": {"Name": c.driver, "Data": _graph_data(service, c)},
         "Mounts": [public_view(m) for m in c.mount_points],
         "Config": c.config,
         "NetworkSettings": network_settings_view(c),
     }
 
 
-def _graph_data(daemon, c: Container) -> dict:
-    mounts = daemon.snapshotter.mounts(c.id) if daemon.snapshotter.exists(c.id) else []
+def _graph_data(service: ContainerService, c: Container) -> dict:
     data = {}
-    for m in mounts:
+    for m in service.rootfs_mounts(c):
         for option in m.options:
             key, _, value = option.partition("=")
             if value:
@@ -76,21 +75,15 @@ def _graph_data(daemon, c: Container) -> dict:
         if m.type == "bind":
             data["Dir"] = m.source
     if "UpperDir" in data:
-        data["MergedDir"] = f"{daemon.containers.state_dir(c.id)}/rootfs"
+        data["MergedDir"] = service.rootfs_path(c)
     return data
 
 
-def list_view(daemon, c: Container, size: bool, link_names: list[str] | tuple = ()) -> dict:
-    image_label = c.config.get("Image") or c.image_id
-    try:
-        if daemon.image_store.get(image_label).id != c.image_id:
-            image_label = c.image_id
-    except (NotFound, InvalidParameter):
-        image_label = c.image_id
+def list_view(service: ContainerService, c: Container, size: bool, link_names: list[str] | tuple = ()) -> dict:
     view = {
         "Id": c.id,
         "Names": [c.name, *link_names],
-        "Image": image_label,
+        "Image": service.image_name(c),
         "ImageID": c.image_id,
         "Command": command_line(c),
         "Created": c.created // 1_000_000_000,
@@ -103,13 +96,11 @@ def list_view(daemon, c: Container, size: bool, link_names: list[str] | tuple = 
         "Mounts": [public_view(m) for m in c.mount_points],
     }
     if size:
-        upper = daemon.snapshotter.fs_path(c.id)
-        view["SizeRw"] = tree_size(upper)
-        view["SizeRootFs"] = view["SizeRw"] + daemon.image_store.get(c.image_id).size
+        view["SizeRw"], view["SizeRootFs"] = service.sizes(c)
     return view
 
 
-def filter_containers(daemon, containers: list[Container], filters: Filters) -> list[Container]:
+def filter_containers(service: ContainerService, containers: list[Container], filters: Filters) -> list[Container]:
     for status in filters.get("status"):
         if status not in STATUSES:
             raise InvalidParameter(f"invalid filter 'status={status}'")
@@ -119,14 +110,10 @@ def filter_containers(daemon, containers: list[Container], filters: Filters) -> 
             exited_codes.append(int(value))
         except ValueError:
             raise InvalidParameter(f"invalid filter 'exited={value}'") from None
-    before = [daemon.containers.get(ref).created for ref in filters.get("before")]
-    since = [daemon.containers.get(ref).created for ref in filters.get("since")]
-    ancestors = set()
-    for ref in filters.get("ancestor"):
-        try:
-            ancestors.add(daemon.image_store.get(ref).id)
-        except NotFound:
-            pass  # Docker ignores unknown ancestors: they match nothing
+    before = [service.get(ref).created for ref in filters.get("before")]
+    since = [service.get(ref).created for ref in filters.get("since")]
+    # Docker ignores unknown ancestors: they match nothing
+    ancestors = {image_id for ref in filters.get("ancestor") if (image_id := service.image_id(ref))}
     publish, expose = port_filter(filters, "publish"), port_filter(filters, "expose")
     out = []
     for c in containers:
@@ -170,17 +157,8 @@ def register(router, daemon) -> None:
         return Response(201, {"Id": container.id, "Warnings": warnings})
 
     async def start(req: Request) -> Response:
-        c = service.get(req.params["id"])
-        if c.state.status in ("running", "paused", "restarting"):
-            return Response(304)
-        c.manually_stopped = False  # an explicit start re-arms the restart policy
-        try:
-            await service.start(c)
-        except Exception:
-            if c.host_config.get("AutoRemove") and not c.state.running:
-                await service.remove(c, force=True)
-            raise
-        return Response(204)
+        started = await service.start(service.get(req.params["id"]))
+        return Response(204 if started else 304)
 
     async def wait(req: Request) -> Response | None:
         condition = req.arg("condition", "not-running") or "not-running"
@@ -321,10 +299,9 @@ def register(router, daemon) -> None:
 
     async def inspect(req: Request) -> Response:
         c = service.get(req.params["id"])
-        view = inspect_view(daemon, c)
+        view = inspect_view(service, c)
         if req.flag("size"):
-            sizes = list_view(daemon, c, True)
-            view["SizeRw"], view["SizeRootFs"] = sizes["SizeRw"], sizes["SizeRootFs"]
+            view["SizeRw"], view["SizeRootFs"] = service.sizes(c)
         return Response(200, view)
 
     async def list_containers(req: Request) -> Response:
@@ -335,19 +312,18 @@ def register(router, daemon) -> None:
         # A limit (`ps -l`, `-n`) lists stopped containers too, as moby's list does.
         if not show_all and limit <= 0 and not filters.get("status") and not filters.get("exited"):
             containers = [c for c in containers if c.state.running]
-        containers = filter_containers(daemon, containers, filters)
+        containers = filter_containers(service, containers, filters)
         if limit > 0:
             containers = containers[:limit]
         size = req.flag("size")
         links = service.link_names()
-        return Response(200, [list_view(daemon, c, size, links.get(c.id, ())) for c in containers])
+        return Response(200, [list_view(service, c, size, links.get(c.id, ())) for c in containers])
 
     async def remove(req: Request) -> Response:
         c = service.get(req.params["id"])
         if req.flag("link"):
             raise InvalidParameter("Conflict, cannot remove the default link name of the container")
         await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
-        daemon.execs.forget_container(c.id)
         return Response(204)
 
     async def remove_linked(req: Request) -> Response:
@@ -359,7 +335,6 @@ def register(router, daemon) -> None:
             return Response(204)
         _parent, _entry, c = service.linked(ref)
         await service.remove(c, force=req.flag("force"), volumes=req.flag("v"))
-        daemon.execs.forget_container(c.id)
         return Response(204)
 
     async def resize(req: Request) -> Response:
@@ -383,11 +358,8 @@ def register(router, daemon) -> None:
         return Response(204)
 
     async def restart(req: Request) -> Response:
-        c = service.get(req.params["id"])
         timeout = req.int_arg("t", -2)
-        await service.stop(c, None if timeout == -2 else timeout)
-        c.manually_stopped = False  # a restart re-arms the restart policy, as Docker's does
-        await service.start(c)
+        await service.restart(service.get(req.params["id"]), None if timeout == -2 else timeout)
         return Response(204)
 
     async def rename(req: Request) -> Response:
@@ -412,8 +384,6 @@ def register(router, daemon) -> None:
         for value in filters.get("until"):
             until = until_ns(value)
         deleted, reclaimed = await service.prune(until, filters.match_labels)
-        for cid in deleted:
-            daemon.execs.forget_container(cid)
         return Response(200, {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     async def stats(req: Request) -> Response | None:
@@ -441,7 +411,7 @@ def register(router, daemon) -> None:
 
     async def changes(req: Request) -> Response:
         c = service.get(req.params["id"])
-        found = await asyncio.to_thread(daemon.snapshotter.changes, c.id)
+        found = await asyncio.to_thread(service.changes, c)
         if not found:  # Docker's nil slice: a JSON null, not an empty body (the CLI would print "EOF")
             return Response(200, b"null\n", {"Content-Type": "application/json"})
         return Response(200, [{"Path": path, "Kind": kind} for path, kind in found])

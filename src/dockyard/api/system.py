@@ -149,7 +149,7 @@ def _disk_usage(daemon) -> dict:
     return {
         "LayersSize": sum(sizes.values()),
         "Images": images,
-        "Containers": [container_view(daemon, c, True) for c in containers],
+        "Containers": [container_view(daemon.containers, c, True) for c in containers],
         "Volumes": [usage_view(daemon, v) for v in daemon.volumes.list()],
         "BuildCache": daemon.builds.records(),
     }

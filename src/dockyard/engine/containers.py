@@ -14,11 +14,13 @@ import signal
 from dockyard.engine import isolation, logconfig, restart, securityopts
 from dockyard.engine.container import Container, Run, Runtime, State
 from dockyard.engine.events import EventBus
+from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.engine.runtimes import Runtimes
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+from dockyard.images.layerstore import tree_size
 from dockyard.images.store import Image, ImageStore
 from dockyard.network.namefiles import write_name_files
 from dockyard.runtime.launcher import Launcher
@@ -57,7 +59,8 @@ class StartFailed(DockyardError):
 
 class ContainerService:
     def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
-                 launcher: Launcher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes | None = None) -> None:
+                 launcher: Launcher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes | None = None,
+                 execs: ExecRecords | None = None) -> None:
         self.root = os.path.join(data_root, "containers")
         self.exec_root = exec_root
         os.makedirs(self.root, exist_ok=True)
@@ -68,6 +71,7 @@ class ContainerService:
         self.events = events
         self.volumes = volumes
         self.runtimes = runtimes or Runtimes(exec_root)
+        self.execs = execs if execs is not None else ExecRecords()  # forgotten with their container
         self.idmap = None  # a userns-remapped daemon's IdMap (set by the daemon)
         self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
@@ -80,6 +84,10 @@ class ContainerService:
     # -- persistence -----------------------------------------------------------------------
     def _dir(self, cid: str) -> str:
         return os.path.join(self.root, cid)
+
+    def container_dir(self, cid: str) -> str:
+        """Where the container's record, log and name files (hostname, hosts, resolv.conf) live."""
+        return self._dir(cid)
 
     def state_dir(self, cid: str) -> str:
         return os.path.join(self.exec_root, cid)
@@ -127,7 +135,7 @@ class ContainerService:
             if c.state.status in ("exited", "created") and c.state.started_at and restart.restart_on_daemon_start(
                     c.host_config.get("RestartPolicy") or {}, c.manually_stopped):
                 try:
-                    await self.start(c)
+                    await self._start(c)
                 except DockyardError as exc:
                     log.warning("restarting %s at daemon start failed: %s", c.id[:12], exc)
 
@@ -435,9 +443,31 @@ class ContainerService:
         self._save(c)
         self.emit(c, "unpause")
 
-    async def start(self, c: Container, *, policy_restart: bool = False) -> None:
+    async def start(self, c: Container) -> bool:
+        """A start a user asked for (`docker start`, the builder's RUN). False when the container
+        runs or waits for a policy restart already (Docker answers 304 Not Modified). The start
+        re-arms the restart policy; a --rm container whose start fails is removed, as Docker's is."""
+        if c.state.status in ("running", "paused", "restarting"):
+            return False
+        c.manually_stopped = False
+        try:
+            await self._start(c)
+        except Exception:
+            if c.host_config.get("AutoRemove") and not c.state.running:
+                await self.remove(c, force=True)
+            raise
+        return True
+
+    async def restart(self, c: Container, timeout: int | None = None) -> None:
+        """`docker restart`: stop (see stop()), then start again; the restart policy is re-armed,
+        as Docker's restart does."""
+        await self.stop(c, timeout)
+        c.manually_stopped = False
+        await self._start(c)
+
+    async def _start(self, c: Container, *, policy_restart: bool = False) -> None:
         if c.state.status in ("running", "paused") or (c.state.status == "restarting" and not policy_restart):
-            return  # Docker answers 304 Not Modified; the API layer checks first
+            return
         if c.state.status in ("removing", "dead"):
             raise Conflict(f"cannot start container {c.id[:12]}: container is marked for removal")
         for point in c.mount_points:
@@ -581,7 +611,7 @@ class ContainerService:
         rt.pending_restart = None
         c.restart_count += 1
         try:
-            await self.start(c, policy_restart=True)
+            await self._start(c, policy_restart=True)
         except DockyardError as exc:
             log.warning("restarting %s failed: %s", c.id[:12], exc)
             self._after_exit(c)
@@ -764,6 +794,7 @@ class ContainerService:
         self._release_volumes(c, remove_anonymous=volumes)
         del self._containers[c.id]
         self._names.pop(c.name, None)
+        self.execs.forget_container(c.id)
         self.emit(c, "destroy")
         rt = self._runtime.pop(c.id, None)
         if rt is not None:
@@ -834,6 +865,37 @@ class ContainerService:
         if self.idmap is not None:  # the merged root directory takes its owner from the upper dir
             os.chown(self.snapshotter.fs_path(cid), self.idmap.uid_base, self.idmap.gid_base)
 
+    def rootfs_mounts(self, c: Container) -> list:
+        """The mounts that make the container's root filesystem (none once its layer is gone)."""
+        return self.snapshotter.mounts(c.id) if self.snapshotter.exists(c.id) else []
+
+    def rootfs_path(self, c: Container) -> str:
+        return os.path.join(self.state_dir(c.id), "rootfs")
+
+    def changes(self, c: Container) -> list[tuple[str, int]]:
+        return self.snapshotter.changes(c.id)
+
+    def sizes(self, c: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
+        rw = tree_size(self.snapshotter.fs_path(c.id))
+        return rw, rw + self.images.get(c.image_id).size
+
+    def image_name(self, c: Container) -> str:
+        """The IMAGE column of `docker ps`: the reference the container was created from while it
+        still names the container's image, its ID otherwise."""
+        label = c.config.get("Image") or c.image_id
+        try:
+            return label if self.images.get(label).id == c.image_id else c.image_id
+        except (NotFound, InvalidParameter):
+            return c.image_id
+
+    def image_id(self, ref: str) -> str | None:
+        """The ID of the image ``ref`` names, None when none does."""
+        try:
+            return self.images.get(ref).id
+        except NotFound:
+            return None
+
     def top(self, c: Container, ps_args: str) -> dict:
         """`docker top`: the host's `ps` output, limited to the container's processes."""
         import shlex
@@ -863,8 +925,6 @@ class ContainerService:
 
     async def prune(self, until_ns: int | None, label_filter) -> tuple[list[str], int]:
         """`docker container prune`: remove stopped containers; returns (IDs, bytes reclaimed)."""
-        from dockyard.images.layerstore import tree_size
-
         deleted, reclaimed = [], 0
         for c in list(self._containers.values()):
             if c.state.running or c.state.status == "removing":

@@ -10,6 +10,7 @@ from dockyard.distribution.service import DistributionService
 from dockyard.engine.commit import CommitService
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
+from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.execs import ExecService
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.images import ImageService
@@ -67,15 +68,16 @@ class Daemon:
         if self.idmap is not None:
             self.layers.idmap = self.volumes.idmap = self.idmap
         self.runtimes = Runtimes(options.exec_root, options.runtimes, options.default_runtime)
+        exec_records = ExecRecords()
         self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
                                            self.image_store, self.snapshotter, launcher, self.events, self.volumes,
-                                           self.runtimes)
+                                           self.runtimes, exec_records)
         self.containers.idmap = self.idmap
         self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
                                        self.events)
         self.containers.network = self.networks
         self.images = ImageService(self.image_store, self.containers, self.events)
-        self.execs = ExecService(self.containers)
+        self.execs = ExecService(self.containers, exec_records)
         self.distribution = DistributionService(self.image_store, RegistryOptions(
             list(options.insecure_registries), options.registry_certs_dir, list(options.registry_mirrors)),
             options.data_root)

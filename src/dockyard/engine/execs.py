@@ -1,13 +1,14 @@
 """Exec instances: processes started inside running containers (`docker exec`). Like Docker's,
-they live in memory only."""
+they live in memory only (see engine/execrecords.py)."""
 
 import asyncio
-from dataclasses import dataclass, field
+import json
 
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
-from dockyard.engine.process import Launched, launch, pump_output, read_exit
-from dockyard.errors import Conflict, InvalidParameter, NotFound
+from dockyard.engine.execrecords import Exec, ExecRecords
+from dockyard.engine.process import launch, pump_output, read_exit
+from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.spec import build_process, process_env
 from dockyard.util.ids import new_id
@@ -17,25 +18,10 @@ EXEC_FIELDS = {name.lower(): name for name in (
     "DetachKeys", "Env", "WorkingDir", "Cmd")}
 
 
-@dataclass
-class Exec:
-    id: str
-    container_id: str
-    config: dict  # the create request: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys
-    running: bool = False
-    exit_code: int | None = None
-    pid: int = 0
-    started: bool = False
-    attachers: list = field(default_factory=list)
-    launched: Launched | None = None
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    internal: bool = False  # a health probe
-
-
 class ExecService:
-    def __init__(self, containers: ContainerService) -> None:
+    def __init__(self, containers: ContainerService, records: ExecRecords) -> None:
         self.containers = containers
-        self._execs: dict[str, Exec] = {}
+        self.records = records
 
     def create(self, c: Container, config: dict, *, internal: bool = False) -> Exec:
         if c.state.status == "paused":
@@ -50,19 +36,16 @@ class ExecService:
         if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
             raise InvalidParameter("No exec command specified")
         e = Exec(new_id(), c.id, config, internal=internal)
-        self._execs[e.id] = e
+        self.records.add(e)
         if not internal:  # health probes are not reported as execs, as in Docker
             self.containers.emit(c, "exec_create: " + " ".join(cmd), execID=e.id)
         return e
 
     def forget(self, exec_id: str) -> None:
-        self._execs.pop(exec_id, None)
+        self.records.forget(exec_id)
 
     def get(self, exec_id: str) -> Exec:
-        e = self._execs.get(exec_id)
-        if e is None:
-            raise NotFound(f"No such exec instance: {exec_id}")
-        return e
+        return self.records.get(exec_id)
 
     def _process(self, c: Container, e: Exec, container_spec: dict) -> dict:
         config = e.config
@@ -140,8 +123,6 @@ class ExecService:
         if e.launched is None or not e.running:
             raise Conflict(f"Exec {e.id} is not running")
         if e.config.get("Tty"):
-            import json
-
             e.launched.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
 
     def inspect(self, e: Exec) -> dict:
@@ -161,9 +142,3 @@ class ExecService:
             "DetachKeys": e.config.get("DetachKeys", ""),
             "Pid": e.pid,
         }
-
-    def forget_container(self, cid: str) -> None:
-        for exec_id in [i for i, e in self._execs.items() if e.container_id == cid]:
-            del self._execs[exec_id]
-
-

@@ -598,7 +598,7 @@ class NetworkService:
         """Set up the container's networking before its process starts; returns what the runtime
         spec needs: {"namespace": None | "host" | path, "env": [...], "files_dir": dir | None}."""
         mode = self._mode(c)
-        directory = self.containers._dir(c.id)
+        directory = self.containers.container_dir(c.id)
         settings = c.network_settings = c.network_settings or {"Networks": {}, "Ports": {}}
         host_resolv = namefiles.read_host_resolv()
         hc = c.host_config
@@ -608,7 +608,7 @@ class NetworkService:
                 raise Conflict(f"cannot join network of a non running container: {target.id}")
             path = (target.network_settings or {}).get("SandboxKey") or f"/proc/{target.state.pid}/ns/net"
             self.live[c.id] = Live(None)
-            return {"namespace": path, "env": [], "files_dir": self.containers._dir(target.id)}
+            return {"namespace": path, "env": [], "files_dir": self.containers.container_dir(target.id)}
         hostname, domain = c.config.get("Hostname", ""), c.config.get("Domainname", "")
         if mode == "host":
             with contextlib.suppress(OSError), open("/etc/hosts") as f:
