@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from waiting import until
+
 BIN = Path(sys.executable).parent
 
 WEB_DOCKERFILE = """\
@@ -539,3 +541,82 @@ def test_everyday_commands(daemon, tmp_path):
         assert compose("ls", "-a", "-q").stdout.split().count("daily") == 0
     finally:
         compose("--profile", "full", "down", check=False)
+
+
+def test_scale_stats_volumes_commit_export_attach_wait(daemon, tmp_path):
+    """Compose v2's per-service commands: scale, stats, volumes, commit, export, attach and wait."""
+    app = tmp_path / "ops"
+    app.mkdir()
+    (app / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          web:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "echo hi > /data/hello; sleep 600"]
+            volumes: [data:/data]
+          job:
+            image: busybox
+            init: true
+            stdin_open: true
+            command: ["sh", "-c", "read line; echo got $$line; exit 3"]
+        volumes:
+          data:
+    """))
+    compose = Compose(daemon.host, app)
+    try:
+        compose("up", "-d")
+        compose("scale", "web=3")
+        assert names_of(project_containers(daemon, "ops")) == ["ops-job-1", *(f"ops-web-{n}" for n in (1, 2, 3))]
+        compose("scale", "web=1")
+        assert names_of(project_containers(daemon, "ops")) == ["ops-job-1", "ops-web-1"]
+        bad = compose("scale", "web", check=False)
+        assert bad.returncode == 1 and "invalid scale specifier: web" in bad.stderr
+        bad = compose("scale", "nosuch=2", check=False)
+        assert bad.returncode == 1 and "no such service: nosuch" in bad.stderr
+
+        shown = compose("stats", "--no-stream", "--format", "{{.Name}}").stdout.split()
+        assert sorted(shown) == ["ops-job-1", "ops-web-1"]
+        sample = json.loads(compose("stats", "web", "--no-stream", "--format", "json").stdout)
+        assert sample["Name"] == "ops-web-1" and sample["MemUsage"]
+
+        assert compose("volumes", "-q").stdout.split() == ["ops_data"]
+        assert compose("volumes", "-q", "job").stdout.split() == []
+        assert "ops_data" in compose("volumes", "web").stdout
+
+        out = compose("commit", "-m", "snapshot", "web", "ops-web:snap")
+        assert "ops-web-1  Committed as sha256:" in out.stderr
+        image = api(daemon, "GET", "/images/ops-web:snap/json")
+        assert image["Comment"] == "snapshot"
+        compose("export", "web", "-o", str(tmp_path / "web.tar"))
+        import tarfile
+
+        with tarfile.open(tmp_path / "web.tar") as archive:
+            assert "bin/busybox" in archive.getnames()
+        bad = compose("export", "--index", "2", "web", "-o", str(tmp_path / "none.tar"), check=False)
+        assert bad.returncode == 1 and 'service "web" is not running container #2' in bad.stderr
+        assert not (tmp_path / "none.tar").exists()
+
+        # `wait` blocks on the job; `attach` feeds it a line; the job's status ends both, and
+        # --down-project then removes the project.
+        waiter = subprocess.Popen([str(BIN / "dockyard"), "compose", "--progress", "plain", "wait", "--down-project",
+                                   "job"], cwd=app, env=compose.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        # `wait` lists the running containers, then waits on each in a thread of its own: once that
+        # thread exists, the job may exit (the engine's wait answers at once for an exited container).
+
+        assert until(lambda: len(os.listdir(f"/proc/{waiter.pid}/task")) > 1, timeout=60)
+        attached = subprocess.run([str(BIN / "dockyard"), "compose", "attach", "job"], cwd=app, env=compose.env,
+                                  input="ping\n", capture_output=True, text=True, timeout=60)
+        assert attached.stdout == "got ping\n" and attached.returncode == 3
+        out, err = waiter.communicate(timeout=120)
+        job_id = out.split('"')[1]
+        assert out == f'container "{job_id}" exited with status code 3\n' and waiter.returncode == 3, err
+        assert project_containers(daemon, "ops") == [] and "ops-web-1  Removed" in err
+        bad = compose("wait", "job", check=False)
+        assert bad.returncode == 1 and 'no containers for project "ops"' in bad.stderr
+    finally:
+        compose("down", "-v", check=False)
+        try:
+            api(daemon, "DELETE", "/images/ops-web:snap")
+        except Exception:  # noqa: BLE001 - the test may have ended before the commit
+            pass

@@ -432,7 +432,7 @@ def start(client: Client, argv: list[str]) -> int:
         if len(args) > 1:
             sys.stderr.write("you cannot start and attach multiple containers at once\n")
             return 1
-        return _attach(client, args[0], stdin=values["interactive"], detach_keys=values["detach_keys"],
+        return attach_container(client, args[0], stdin=values["interactive"], detach_keys=values["detach_keys"],
                        start_first=True)
     failed = False
     for name in args:
@@ -814,7 +814,7 @@ def prune(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def _attach(client: Client, name: str, *, stdin: bool, detach_keys: str | None, start_first: bool,
+def attach_container(client: Client, name: str, *, stdin: bool, detach_keys: str | None, start_first: bool,
             sig_proxy: bool = True) -> int:
     """Attach to a container (starting it first for `start -a`); return its exit code if it ends."""
     from dockyard.cli.streams import proxy_signals, send_terminal_size, stream_attached
@@ -858,7 +858,7 @@ def attach(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     values, args = parsed
-    return _attach(client, args[0], stdin=not values["no_stdin"], detach_keys=values["detach_keys"],
+    return attach_container(client, args[0], stdin=not values["no_stdin"], detach_keys=values["detach_keys"],
                    start_first=False, sig_proxy=values["sig_proxy"])
 
 
@@ -921,21 +921,28 @@ def stats(client: Client, argv: list[str]) -> int:
     parsed = _parse(STATS, argv)
     if parsed is None:
         return 0
+    values, names = parsed
+    if not names:
+        names = [c["Id"] for c in client.call("GET", "/containers/json", query={"all": values["all"]})]
+    return show_stats(client, names, no_stream=values["no_stream"], no_trunc=values["no_trunc"],
+                      template=values["format"])
+
+
+def show_stats(client: Client, names: list[str], *, no_stream: bool, no_trunc: bool, template: str | None) -> int:
+    """`docker stats` (and `compose stats`) of these containers: one table, redrawn every second until
+    their streams end, or drawn once from the first sample with ``no_stream``."""
     import threading
     import time
 
     from dockyard.cli.output import formatted
 
-    values, names = parsed
-    if not names:
-        names = [c["Id"] for c in client.call("GET", "/containers/json", query={"all": values["all"]})]
     latest: dict[str, dict] = {}
     errors: list[str] = []
 
     def follow(name: str) -> None:
         try:
             response = client.send("GET", f"/containers/{name}/stats",
-                                   query={"stream": "0" if values["no_stream"] else "1"})
+                                   query={"stream": "0" if no_stream else "1"})
             for sample_ in response.json_lines():
                 latest[name] = sample_
             response.close()
@@ -947,14 +954,16 @@ def stats(client: Client, argv: list[str]) -> int:
     threads = [threading.Thread(target=follow, args=(n,), daemon=True) for n in names]
     for t in threads:
         t.start()
-    template = values["format"] or ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"
-                                    "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}")
+    if template == "json":  # Docker's --format json: one JSON object per container
+        template = "{{json .}}"
+    template = template or ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t"
+                            "{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}")
 
     def render() -> str:
-        rows = [stats_fields(latest[n], not values["no_trunc"]) for n in names if n in latest]
+        rows = [stats_fields(latest[n], not no_trunc) for n in names if n in latest]
         return formatted(template, rows, STATS_HEADERS)
 
-    if values["no_stream"]:
+    if no_stream:
         for t in threads:
             t.join()
         for message in errors:

@@ -50,21 +50,28 @@ def ls(client: Client, argv: list[str]) -> int:
     if parsed is None:
         return 0
     values, _ = parsed
+    found = client.call("GET", "/volumes", query={"filters": _filters_json(values["filter"])})
+    write_volumes(found.get("Volumes") or [], values["format"], values["quiet"])
+    return 0
+
+
+def write_volumes(volumes: list[dict], template: str | None, quiet: bool) -> None:
+    """`volume ls` output (also `compose volumes`'s) for GET /volumes entries."""
     from dockyard.cli.output import formatted, table
 
-    found = client.call("GET", "/volumes", query={"filters": _filters_json(values["filter"])})
-    volumes = sorted(found.get("Volumes") or [], key=lambda v: v["Name"])
-    if values["quiet"]:
+    volumes = sorted(volumes, key=lambda v: v["Name"])
+    if quiet:
         sys.stdout.write("".join(v["Name"] + "\n" for v in volumes))
-        return 0
+        return
     records = [{"Driver": v["Driver"], "Name": v["Name"], "Mountpoint": v["Mountpoint"], "Scope": v["Scope"],
                 "Labels": ",".join(f"{k}={val}" for k, val in sorted((v.get("Labels") or {}).items())),
                 "Links": "N/A", "Size": "N/A", "CreatedAt": v.get("CreatedAt", "")} for v in volumes]
-    if values["format"]:
-        sys.stdout.write(formatted(values["format"], records, LS_HEADERS))
-        return 0
+    if template == "json":
+        template = "{{json .}}"
+    if template and template != "table":
+        sys.stdout.write(formatted(template, records, LS_HEADERS))
+        return
     sys.stdout.write(table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in records]))
-    return 0
 
 
 def rm(client: Client, argv: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dockyard.client.engine import ContainerSummary, Engine
+from dockyard.compose.errors import ComposeError
 from dockyard.compose.service import LABEL_NUMBER, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE
 
 
@@ -37,3 +38,15 @@ def running_names(containers: list[ContainerSummary]) -> dict[str, str]:
     for container in sorted(containers, key=lambda c: (c.state != "running", number_of(c))):
         names.setdefault(container.labels.get(LABEL_SERVICE, ""), container.name)
     return names
+
+
+def service_container(engine: Engine, project: str, service: str, index: int = 0) -> ContainerSummary:
+    """The running container a per-container command (exec, attach, commit, export) acts on, as Compose
+    v2 picks it: number ``index`` when given, else the lowest number, one-off containers last."""
+    found = [c for c in engine.containers({LABEL_PROJECT: project, LABEL_SERVICE: service}, all=False)]
+    if index:
+        found = [c for c in found if number_of(c) == index]
+    if not found:
+        suffix = f" container #{index}" if index else ""
+        raise ComposeError(f'service "{service}" is not running{suffix}')
+    return min(found, key=lambda c: (c.labels.get(LABEL_ONEOFF) == "True", number_of(c)))

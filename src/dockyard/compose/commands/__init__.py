@@ -3,7 +3,7 @@ command runs, so `compose config` does not pay for what `up` or `watch` need."""
 
 
 def register(sub) -> None:
-    for add in (_lifecycle, _interact, _inspect, _images, _watch):
+    for add in (_lifecycle, _interact, _container, _inspect, _images, _watch):
         add(sub)
 
 
@@ -76,6 +76,14 @@ def _lifecycle(sub) -> None:
     p.add_argument("-s", "--signal", default="SIGKILL")
     p.add_argument("--remove-orphans", action="store_true")
     p.set_defaults(handler="lifecycle.kill")
+    p = sub.add_parser("scale", help="Scale services")
+    p.add_argument("replicas", nargs="+", metavar="SERVICE=REPLICAS")
+    p.add_argument("--no-deps", action="store_true", help="Don't start linked services")
+    p.set_defaults(handler="lifecycle.scale")
+    p = sub.add_parser("wait", help="Block until containers of all (or specified) services stop.")
+    p.add_argument("services", nargs="+", metavar="SERVICE")
+    p.add_argument("--down-project", action="store_true", help="Drops project when the first container stops")
+    p.set_defaults(handler="lifecycle.wait")
     p = sub.add_parser("rm", help="Removes stopped service containers")
     p.add_argument("services", nargs="*")
     p.add_argument("-f", "--force", action="store_true", help="Don't ask to confirm removal")
@@ -107,7 +115,7 @@ def _interact(sub) -> None:
     p.add_argument("-u", "--user")
     p.add_argument("-w", "--workdir")
     p.add_argument("-e", "--env", action="append")
-    p.add_argument("--index", type=int, default=1)
+    p.add_argument("--index", type=int, default=0, help="Index of the container if service has multiple replicas")
     p.add_argument("--privileged", action="store_true")
     p.set_defaults(handler="interact.exec_")
 
@@ -140,6 +148,54 @@ def _interact(sub) -> None:
     p.add_argument("-a", "--archive", action="store_true")
     p.add_argument("-L", "--follow-link", action="store_true")
     p.set_defaults(handler="interact.cp")
+
+
+def _container(sub) -> None:
+    index_help = "index of the container if service has multiple replicas."
+    p = sub.add_parser("attach", help="Attach local standard input, output, and error streams to a service's "
+                       "running container")
+    p.add_argument("service")
+    p.add_argument("--index", type=int, default=0, help=index_help)
+    p.add_argument("--detach-keys", help="Override the key sequence for detaching from a container.")
+    p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    p.add_argument("--sig-proxy", type=_boolean, nargs="?", const=True, default=True,
+                   help="Proxy all received signals to the process")
+    p.set_defaults(handler="container.attach")
+
+    p = sub.add_parser("stats", help="Display a live stream of container(s) resource usage statistics")
+    p.add_argument("service", nargs="?")
+    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
+    p.add_argument("--format", help="Format output using a custom template")
+    p.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
+    p.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
+    p.set_defaults(handler="container.stats")
+
+    p = sub.add_parser("commit", help="Create a new image from a service container's changes")
+    p.add_argument("service")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("--index", type=int, default=0, help=index_help)
+    p.add_argument("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", help="Apply Dockerfile instruction to the created image")
+    p.add_argument("-m", "--message", default="", help="Commit message")
+    p.add_argument("-p", "--pause", type=_boolean, nargs="?", const=True, default=True,
+                   help="Pause container during commit")
+    p.set_defaults(handler="container.commit")
+
+    p = sub.add_parser("export", help="Export a service container's filesystem as a tar archive")
+    p.add_argument("service")
+    p.add_argument("--index", type=int, default=0, help=index_help)
+    p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+    p.set_defaults(handler="container.export")
+
+
+def _boolean(text: str) -> bool:
+    """Go's flag syntax for booleans that default to true: `--sig-proxy=false`."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise ValueError(text)
 
 
 def _inspect(sub) -> None:
@@ -199,6 +255,12 @@ def _inspect(sub) -> None:
     p.add_argument("--short", action="store_true")
     p.add_argument("-f", "--format", default="pretty", choices=["pretty", "json"])
     p.set_defaults(handler="inspect.version")
+
+    p = sub.add_parser("volumes", help="List volumes")
+    p.add_argument("services", nargs="*")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
+    p.add_argument("--format", default="table", help="Format output using a custom template")
+    p.set_defaults(handler="inspect.volumes")
 
     p = sub.add_parser("events", help="Receive real time events from containers")
     p.add_argument("services", nargs="*")

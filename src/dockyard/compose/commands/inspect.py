@@ -1,4 +1,4 @@
-"""ps, ls, config, images, top, port, version, events: reading the project back from the engine."""
+"""ps, ls, config, images, volumes, top, port, version, events: reading the project back from the engine."""
 
 from __future__ import annotations
 
@@ -222,6 +222,22 @@ def images(ctx, args) -> int:
         sys.stdout.write(_table(["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE"],
                                 [[r["ContainerName"], r["Repository"], r["Tag"], r["ID"], human_size(r["Size"])]
                                  for r in rows]))
+    return 0
+
+
+def volumes(ctx, args) -> int:
+    """The project's volumes; with services, only those their running containers mount."""
+    from dockyard.cli.volumes import write_volumes
+
+    name = ctx.project_name() if not args.services else ctx.load(args.services).name
+    answer = ctx.engine.transport.call("GET", "/volumes",
+                                       query={"filters": json.dumps({"label": [f"{LABEL_PROJECT}={name}"]})})
+    found = answer.get("Volumes") or []
+    if args.services:
+        mounted = {m for c in state.project_containers(ctx.engine, name, all=False, oneoff=None,
+                                                         services=args.services) for m in c.mounts}
+        found = [v for v in found if v["Name"] in mounted]
+    write_volumes(found, args.format, args.quiet)
     return 0
 
 

@@ -156,17 +156,6 @@ def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_fro
     return 0
 
 
-def _target(ctx, project, service: str, index: int) -> ContainerSummary:
-    containers = [c for c in state.project_containers(ctx.engine, project.name, services=[service])
-                  if c.state == "running"]
-    if not containers:
-        raise ComposeError(f"service \"{service}\" is not running")
-    for container in containers:
-        if state.number_of(container) == index:
-            return container
-    raise ComposeError(f"service \"{service}\" is not running container #{index}")
-
-
 def _env_list(entries: list[str] | None) -> list[str]:
     out = []
     for entry in entries or []:
@@ -179,7 +168,7 @@ def _env_list(entries: list[str] | None) -> list[str]:
 
 def exec_(ctx, args) -> int:
     project = ctx.load([args.service])
-    container = _target(ctx, project, args.service, args.index)
+    container = state.service_container(ctx.engine, project.name, args.service, args.index)
     tty = not args.no_tty and sys.stdin.isatty()
     body = {"Cmd": args.command, "AttachStdin": not args.detach and tty or (not args.detach and args.interactive),
             "AttachStdout": not args.detach, "AttachStderr": not args.detach, "Tty": tty,

@@ -1,7 +1,8 @@
-"""up, create, down, start, stop, restart, pause, unpause, kill, rm."""
+"""up, create, down, start, stop, restart, pause, unpause, kill, rm, scale, wait."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from dockyard.client.transport import APIError
@@ -237,3 +238,68 @@ def rm(ctx, args) -> int:
         for container in stopped:
             progress.event("Container", container.name, "Removed")
     return 0
+
+
+def scale(ctx, args) -> int:
+    """`scale web=3 db=1`: `up -d` of those services at those counts (their dependencies too, unless
+    --no-deps); containers past a count are removed, the highest numbers first."""
+    from dockyard.compose.up import UpRequest, converge
+
+    replicas: dict[str, int] = {}
+    for entry in args.replicas:
+        name, sep, count = entry.partition("=")
+        if not sep or not name or not count:
+            raise ComposeError(f"invalid scale specifier: {entry}")
+        try:
+            replicas[name] = int(count)
+        except ValueError:
+            raise ComposeError(f"invalid scale specifier: can't parse replica value as int: {entry}") from None
+        if replicas[name] < 0:
+            raise ComposeError(f"invalid scale specifier: {entry}: the number of replicas cannot be negative")
+    services = sorted(replicas)
+    project = ctx.load(services)
+    with _progress(ctx) as progress:
+        converge(ctx.engine, project, UpRequest(services, args.no_deps, "", Options(), replicas), progress)
+    return 0
+
+
+def wait(ctx, args) -> int:
+    """Block until the services' running containers (one-offs too) have all stopped; exit with the status
+    of the last one to stop, as Compose v2 does, then `down --remove-orphans` with --down-project."""
+    import threading
+
+    from dockyard.compose.service import LABEL_CONFIG_HASH, LABEL_PROJECT
+
+    name = ctx.project_name()
+    containers = [c for c in ctx.engine.containers({LABEL_PROJECT: name, LABEL_CONFIG_HASH: None}, all=False)
+                  if c.labels.get(LABEL_SERVICE) in args.services]
+    if not containers:
+        raise ComposeError(f'no containers for project "{name}"')
+    lock = threading.Lock()
+    results: list[int] = []
+    failures: list[str] = []
+
+    def one(container) -> None:
+        try:
+            code = ctx.engine.wait(container.id)
+        except APIError as exc:
+            with lock:
+                failures.append(exc.message)
+            return
+        with lock:
+            sys.stdout.write(f'container "{container.id}" exited with status code {code}\n')
+            sys.stdout.flush()
+            results.append(code)
+
+    threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)  # a bare join() would not see Ctrl+C
+    if failures:
+        sys.stderr.write(f"Error response from daemon: {failures[0]}\n")
+        return 42  # Compose v2's status when a wait itself failed
+    if args.down_project:
+        down(ctx, argparse.Namespace(services=[], volumes=False, rmi=None, remove_orphans=True, timeout=None))
+    return results[-1]
