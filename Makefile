@@ -86,7 +86,7 @@ bench-packages:
 	$(call apt_install,$(APT_BENCH_PACKAGES),benchmark)
 
 test: venv test-packages
-	$(VENV)/bin/ruff check src tests bench $(BENCH_SCRIPTS) conformance/run conformance/compose
+	$(VENV)/bin/ruff check src tests tools/check_imports.py bench $(BENCH_SCRIPTS) conformance/run conformance/compose
 	$(VENV)/bin/pytest -q
 
 # Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh.
