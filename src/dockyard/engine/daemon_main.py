@@ -14,6 +14,7 @@ import sys
 
 from dockyard import __version__
 from dockyard.engine.network_flags import add_network_flags, network_options
+from dockyard.util import stackdump
 
 DEFAULT_SOCKET = "unix:///run/dockyard.sock"
 SOCKET_GROUP = "dockyard"
@@ -140,6 +141,7 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stackdump.install(args.exec_root, loop, signal.SIGUSR1)  # as dockerd's goroutine dump
     print(f"dockyardd {__version__} serving the Engine API on {', '.join(args.host or [DEFAULT_SOCKET])}",
           file=sys.stderr, flush=True)
     keeper = daemon.networks.keeper
