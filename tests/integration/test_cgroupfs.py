@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 from dockyard.runtime.linux import cgroupfs
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 
 def _v2_mount() -> str | None:

@@ -26,7 +26,7 @@ def test_overlay_over_a_hundred_layers_mounts():
         if pid == 0:  # a private mount namespace, so nothing is left mounted on the host
             code = 1
             try:
-                from dockyard.runtime.linux import syscalls as sc
+                from dockyard.util import syscalls as sc
 
                 sc.unshare(sc.CLONE_NEWNS)
                 sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)

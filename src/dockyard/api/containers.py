@@ -14,10 +14,10 @@ from dockyard.engine.containers import ContainerService
 from dockyard.engine.logfollow import LogFollower
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
-from dockyard.engine.process import Attacher
 from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet
+from dockyard.runtime.process import Attacher
 from dockyard.util.aio import first_of
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys

@@ -4,8 +4,8 @@ import asyncio
 
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response, end_hijack
-from dockyard.engine.process import Attacher
 from dockyard.engine.specs.execs import ExecCreate, ExecStart
+from dockyard.runtime.process import Attacher
 from dockyard.util.aio import first_of
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys

@@ -26,7 +26,6 @@ from dockyard.build.output import Sequencer, StageOutput
 from dockyard.build.reproducible import clamp_layer
 from dockyard.build.shell_words import expand_heredoc, process_word
 from dockyard.build.squash import squash_image
-from dockyard.engine.process import Attacher
 from dockyard.errors import DockyardError, InvalidParameter, NotFound
 from dockyard.images import reference
 from dockyard.images.child import add_child_image
@@ -34,6 +33,7 @@ from dockyard.images.importer import host_architecture
 from dockyard.images.layers import chunks
 from dockyard.images.store import Image
 from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.process import Attacher
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 EMPTY_TAR_SIZE = 1024

@@ -17,7 +17,6 @@ from dockyard.engine.events import EventBus
 from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
-from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.engine.runtimes import Runtimes
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
@@ -27,6 +26,7 @@ from dockyard.runtime.launcher import Launcher
 from dockyard.runtime.linux import cgroups, resources
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.process import launch, pump_output, read_exit
 from dockyard.runtime.shim import SOCKET_NAME, short_path
 from dockyard.runtime.spec import NameFiles, build_spec, process_env
 from dockyard.storage.snapshotter import Snapshotter

@@ -5,8 +5,8 @@ removes the container (also an auto-removed one), does not depend on the service
 import asyncio
 from dataclasses import dataclass, field
 
-from dockyard.engine.process import Launched
 from dockyard.errors import NotFound
+from dockyard.runtime.process import Launched
 
 
 @dataclass

@@ -7,9 +7,9 @@ import json
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
 from dockyard.engine.execrecords import Exec, ExecRecords
-from dockyard.engine.process import launch, pump_output, read_exit
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.process import launch, pump_output, read_exit
 from dockyard.runtime.spec import build_process, process_env
 from dockyard.util.ids import new_id
 

@@ -9,8 +9,8 @@ import time
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.execs import ExecService
-from dockyard.engine.process import Attacher
 from dockyard.errors import DockyardError
+from dockyard.runtime.process import Attacher
 from dockyard.util.frames import STDERR, STDOUT
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 

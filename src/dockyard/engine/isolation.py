@@ -9,7 +9,7 @@ import stat
 
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux import capabilities
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 # Docker's device cgroup allow-list (runc's AllowedDevices): mknod anything, use only these.
 DEFAULT_DEVICE_RULES = [

@@ -8,10 +8,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from dockyard.engine.container import Run, Runtime
-from dockyard.engine.jsonlog import LogCursor, LogRecord
-from dockyard.engine.process import Attacher
+from dockyard.runtime.process import Attacher
 from dockyard.util.aio import first_of
 from dockyard.util.frames import STDERR, STDOUT
+from dockyard.util.jsonlog import LogCursor, LogRecord
 
 
 class LogFollower:

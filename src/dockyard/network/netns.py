@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 T = TypeVar("T")
 

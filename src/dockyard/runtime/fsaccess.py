@@ -15,8 +15,8 @@ import stat
 import sys
 import tarfile
 
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.mounts import mount_filesystem, mount_one
+from dockyard.util import syscalls as sc
 from dockyard.util.timefmt import rfc3339_ns  # everything is imported before we enter the container
 
 

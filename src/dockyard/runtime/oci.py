@@ -11,9 +11,10 @@ import os
 import socket
 import subprocess
 
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.console import receive_master
-from dockyard.runtime.linux.mounts import mount_filesystem, parse_options
+from dockyard.runtime.linux.mounts import mount_filesystem
+from dockyard.util import syscalls as sc
+from dockyard.util.mountopts import parse_options
 
 PR_SET_CHILD_SUBREAPER = 36
 _HYBRID_V2 = "/sys/fs/cgroup/unified"

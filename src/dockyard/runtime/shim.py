@@ -18,15 +18,15 @@ import socket
 import struct
 import termios
 
-from dockyard.engine.jsonlog import JsonLogWriter
 from dockyard.runtime import oci
 from dockyard.runtime.linux import enter, init, userns
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import receive_master
 from dockyard.runtime.linux.enter import join_pid_namespace
+from dockyard.util import syscalls as sc
 from dockyard.util.atomic import write_json
 from dockyard.util.frames import STDERR, STDOUT, frame
+from dockyard.util.jsonlog import JsonLogWriter
 from dockyard.util.timefmt import now_ns
 
 _READ = 65536

@@ -188,8 +188,8 @@ class VolumeStore:
 
 
 def _mount_local(options: dict[str, str], path: str) -> None:
-    from dockyard.runtime.linux import syscalls as sc
-    from dockyard.runtime.linux.mounts import parse_options
+    from dockyard.util import syscalls as sc
+    from dockyard.util.mountopts import parse_options
 
     flags, _propagation, data = parse_options([o for o in options.get("o", "").split(",") if o])
     if options.get("size") and "size=" not in data:
@@ -207,7 +207,7 @@ def _mount_local(options: dict[str, str], path: str) -> None:
 
 
 def _unmount(path: str) -> None:
-    from dockyard.runtime.linux import syscalls as sc
+    from dockyard.util import syscalls as sc
 
     try:
         sc.umount2(path, sc.MNT_DETACH)

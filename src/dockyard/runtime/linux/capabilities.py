@@ -2,7 +2,7 @@
 
 import functools
 
-from dockyard.runtime.linux import syscalls
+from dockyard.util import syscalls
 
 NAMES = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",

@@ -10,8 +10,8 @@ Runs after the process has joined its cgroups and made its namespaces, before pi
 
 import os
 
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import hierarchy
+from dockyard.util import syscalls as sc
 
 
 def _v1_mounts() -> list[tuple[str, str, list[str]]]:

@@ -8,7 +8,7 @@ import os
 import socket
 import termios
 
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430

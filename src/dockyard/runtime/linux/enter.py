@@ -7,10 +7,10 @@ forked us; we join the rest, mount namespace last since it moves our root into t
 import os
 
 from dockyard.runtime.linux import seccomp
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
 from dockyard.runtime.linux.init import exec_process, fail
+from dockyard.util import syscalls as sc
 
 NAMESPACES = (("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS), ("net", sc.CLONE_NEWNET),
               ("cgroup", sc.CLONE_NEWCGROUP), ("mnt", sc.CLONE_NEWNS))

@@ -8,10 +8,10 @@ import os
 import resource  # imported here: after pivot_root the host's Python library is out of reach
 
 from dockyard.runtime.linux import apparmor, capabilities, devices, mounts, resources, seccomp, userinit
-from dockyard.runtime.linux import syscalls as sc
 from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.console import setup_console
 from dockyard.runtime.linux.loopback import bring_up_loopback
+from dockyard.util import syscalls as sc
 
 NAMESPACE_FLAGS = {
     "mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,

@@ -13,7 +13,7 @@ import errno
 import json
 import os
 
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 # libseccomp's action values (seccomp.h).
 ACT_KILL_PROCESS = 0x80000000

@@ -17,7 +17,7 @@ The order matters, because a namespace belongs to the user namespace it was made
 import os
 
 from dockyard.runtime.linux import devices, mounts
-from dockyard.runtime.linux import syscalls as sc
+from dockyard.util import syscalls as sc
 
 # Mounted by PID 1 inside the new namespaces; everything else is mounted by the host's root first.
 LATE_TYPES = ("proc", "sysfs", "devpts", "mqueue", "cgroup")
