@@ -194,3 +194,37 @@ def test_a_build_whose_client_goes_away_is_cancelled(api):
     with pytest.raises(docker.errors.ImageNotFound):
         api.inspect_image("pycancel:1")
     assert not [c for c in api.containers(all=True) if "echo never" in c["Command"]]
+
+
+def test_link_local_ipv6_network_by_driver_option(api):
+    """docker-compose's IPv6 networks: the `com.docker.network.enable_ipv6` driver option with a
+    link-local subnet. The default route names the container's link, the only one a link-local
+    gateway is reachable on; without an IPv6 subnet the option leaves the network IPv4-only, as in
+    Docker 20.10 (which has no default IPv6 pools)."""
+    from docker.types import IPAMConfig, IPAMPool
+
+    option = {"com.docker.network.enable_ipv6": "true"}
+    net = api.create_network(f"ll6-{os.urandom(3).hex()}", options=option, ipam=IPAMConfig(pool_configs=[
+        IPAMPool(subnet="fe80::/64", gateway="fe80::1001:1")]))["Id"]
+    plain = api.create_network(f"ll6-{os.urandom(3).hex()}", options=option)["Id"]
+    container = None
+    try:
+        assert api.inspect_network(net)["EnableIPv6"] is True
+        assert api.inspect_network(plain)["EnableIPv6"] is False
+        container = api.create_container("busybox", "top", host_config=api.create_host_config(network_mode=net),
+                                         networking_config=api.create_networking_config(
+                                             {net: api.create_endpoint_config(ipv6_address="fe80::1001:102")}))
+        api.start(container)
+        endpoint = next(iter(api.inspect_container(container)["NetworkSettings"]["Networks"].values()))
+        assert (endpoint["GlobalIPv6Address"], endpoint["IPv6Gateway"]) == ("fe80::1001:102", "fe80::1001:1")
+        check = api.exec_create(container, ["sh", "-c", "ip -6 route | grep -q 'default via fe80::1001:1 dev eth0' "
+                                                        "&& ping -6 -c1 -W5 -I eth0 fe80::1001:1"])
+        api.exec_start(check)
+        assert api.exec_inspect(check)["ExitCode"] == 0
+        with pytest.raises(docker.errors.APIError, match="failed to parse com.docker.network.enable_ipv6 value"):
+            api.create_network(f"ll6-{os.urandom(3).hex()}", options={"com.docker.network.enable_ipv6": "yes"})
+    finally:
+        if container:
+            api.remove_container(container, force=True)
+        api.remove_network(net)
+        api.remove_network(plain)

@@ -72,6 +72,16 @@ def _ip_range(given: dict, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network
     return {"IPRange": str(ip_range)}
 
 
+def _go_bool(value: str, option: str) -> bool:
+    """A driver option's boolean, spelt as Go's strconv.ParseBool accepts it."""
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise InvalidParameter(f'failed to parse {option} value: {value} (strconv.ParseBool: parsing "{value}": '
+                           "invalid syntax)")
+
+
 def ipv6_config(record: dict) -> dict | None:
     """The IPv6 IPAM config of a network made with EnableIPv6, else None."""
     if not record.get("EnableIPv6"):
@@ -384,9 +394,13 @@ class NetworkService:
         ipam_config = [dict(c) for c in (ipam_body.get("Config") or [])]
         given4 = [c for c in ipam_config if ":" not in (c.get("Subnet") or "")]
         given6 = [c for c in ipam_config if ":" in (c.get("Subnet") or "")]
-        if given6 and not body.get("EnableIPv6"):
+        # The driver option turns IPv6 on as EnableIPv6 does, but only with a subnet given: Docker 20.10
+        # has no default IPv6 pools, and its libnetwork then leaves the network IPv4-only.
+        by_option = _go_bool(options.get(netstore.ENABLE_IPV6, "false"), netstore.ENABLE_IPV6)
+        enable6 = bool(body.get("EnableIPv6")) or (by_option and bool(given6))
+        if given6 and not enable6:
             raise InvalidParameter("an IPv6 subnet needs an IPv6 network: add --ipv6 (EnableIPv6)")
-        if body.get("EnableIPv6") and not given6:
+        if enable6 and not given6:
             # As Docker 20.10 without IPv6 default address pools.
             raise Forbidden("could not find an available, non-overlapping IPv6 address pool among the defaults "
                             "to assign to the network")

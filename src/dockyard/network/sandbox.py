@@ -78,7 +78,8 @@ def add_interface(path: str, iface: Interface) -> None:
             if iface.gateway:
                 nl.add_route(gateway=iface.gateway)
             if iface.address6 and iface.gateway6:
-                nl.add_route(gateway=iface.gateway6)
+                # through this link: a link-local gateway (fe80::/64 networks) is reachable on no other
+                nl.add_route(gateway=iface.gateway6, index=index)
 
     try:
         netns.run_in(path, configure)

@@ -10,6 +10,7 @@ ENABLE_ICC = "com.docker.network.bridge.enable_icc"
 ENABLE_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 HOST_BINDING = "com.docker.network.bridge.host_binding_ipv4"
 MTU = "com.docker.network.driver.mtu"
+ENABLE_IPV6 = "com.docker.network.enable_ipv6"  # a driver option with the effect of EnableIPv6
 DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
 PREDEFINED = ("bridge", "host", "none")
 
