@@ -5,40 +5,40 @@ from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.engine.specs.networks import NetworkConnect, NetworkCreate, NetworkDisconnect
 from dockyard.errors import InvalidParameter
-from dockyard.network.store import is_user_defined
+from dockyard.network.records import Network
 from dockyard.util.timefmt import parse_rfc3339
 
 LIST_FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
 PRUNE_FILTERS = {"until", "label", "label!"}
 
 
-def network_view(daemon, record: dict, containers: bool = True) -> dict:
-    view = dict(record)
-    view["Containers"] = daemon.networks.endpoints(record) if containers else {}
+def network_view(daemon, network: Network, containers: bool = True) -> dict:
+    view = network.to_json()
+    view["Containers"] = daemon.networks.endpoints(network) if containers else {}
     return view
 
 
-def _matches(daemon, record: dict, filters: Filters) -> bool:
-    if filters.get("name") and not any(n in record["Name"] for n in filters.get("name")):
+def _matches(daemon, network: Network, filters: Filters) -> bool:
+    if filters.get("name") and not any(n in network.name for n in filters.get("name")):
         return False
-    if filters.get("id") and not any(record["Id"].startswith(i) for i in filters.get("id")):
+    if filters.get("id") and not any(network.id.startswith(i) for i in filters.get("id")):
         return False
-    if filters.get("driver") and record["Driver"] not in filters.get("driver"):
+    if filters.get("driver") and network.driver not in filters.get("driver"):
         return False
-    if filters.get("scope") and record.get("Scope", "local") not in filters.get("scope"):
+    if filters.get("scope") and network.scope not in filters.get("scope"):
         return False
     for kind in filters.get("type"):
         if kind not in ("custom", "builtin"):
             raise InvalidParameter(f"invalid filter: 'type'='{kind}'")
-        if (kind == "custom") != is_user_defined(record):
+        if (kind == "custom") != network.user_defined:
             return False
     for value in filters.get("dangling"):
         if value.lower() not in ("true", "false", "1", "0"):
             raise InvalidParameter(f"invalid filter 'dangling={value}'")
-        dangling = is_user_defined(record) and not daemon.networks.endpoints(record)
+        dangling = network.user_defined and not daemon.networks.endpoints(network)
         if dangling != (value.lower() in ("true", "1")):
             return False
-    return filters.match_labels(record.get("Labels") or {})
+    return filters.match_labels(network.labels)
 
 
 def register(router, daemon) -> None:
@@ -53,8 +53,8 @@ def register(router, daemon) -> None:
         return Response(200, network_view(daemon, service.get(req.params["id"])))
 
     async def create(req: Request) -> Response:
-        record = service.create(to_json(from_json(NetworkCreate, await req.json())))
-        return Response(201, {"Id": record["Id"], "Warning": ""})
+        network = service.create(from_json(NetworkCreate, await req.json()))
+        return Response(201, {"Id": network.id, "Warning": ""})
 
     async def remove(req: Request) -> Response:
         service.remove(req.params["id"])
@@ -66,10 +66,10 @@ def register(router, daemon) -> None:
         for value in filters.get("until"):
             until = until_ns(value)
 
-        def keep(record: dict) -> bool:
-            if until is not None and parse_rfc3339(record["Created"]) >= until:
+        def keep(network: Network) -> bool:
+            if until is not None and parse_rfc3339(network.created) >= until:
                 return True
-            return not filters.match_labels(record.get("Labels") or {})
+            return not filters.match_labels(network.labels)
 
         deleted = service.prune(keep)
         return Response(200, {"NetworksDeleted": deleted or None})

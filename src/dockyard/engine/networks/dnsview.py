@@ -1,0 +1,59 @@
+"""What the embedded DNS server of a container on a user-defined network answers: the names
+(container names, short IDs, network aliases, links) of the running containers it shares a
+network with, reverse names, and the upstream servers for everything else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from dockyard.engine.container import Container
+from dockyard.engine.networks.seams import ContainerRecords
+from dockyard.network import namefiles
+from dockyard.network.records import Network
+
+
+class DNSView:
+    def __init__(self, containers: ContainerRecords, networks: Callable[[], Iterable[Network]],
+                 dns: list[str]) -> None:
+        self.containers = containers
+        self._networks = networks
+        self.dns = dns  # dockyardd --dns: upstreams for containers without their own --dns
+
+    def lookup(self, asking: Container, name: str) -> list[str] | None:
+        wanted = name.lower()
+        user_defined = {n.name for n in self._networks() if n.user_defined}
+        own = (asking.network_settings or {}).get("Networks") or {}
+        networks = [n for n in own if n in user_defined]
+        link_aliases = {}
+        for entry in asking.host_config.get("Links") or []:
+            target, _, alias = entry.partition(":")
+            link_aliases[alias.rsplit("/", 1)[-1].lower()] = target.lstrip("/").lower()
+        found = []
+        for network in networks:
+            # A link made for this network's endpoint (EndpointSettings.Links) names a container here.
+            scoped = dict(link_aliases)
+            for entry in own[network].get("Links") or []:
+                target, _, alias = entry.partition(":")
+                scoped[(alias or target).lower()] = target.lstrip("/").lower()
+            name_wanted = scoped.get(wanted, wanted)
+            short = name_wanted[: -len(network) - 1] if name_wanted.endswith("." + network.lower()) else name_wanted
+            for c in self.containers.list():
+                endpoint = ((c.network_settings or {}).get("Networks") or {}).get(network)
+                if not endpoint or not endpoint.get("IPAddress") or not c.state.running:
+                    continue
+                names = {c.name.lstrip("/").lower(), c.id[:12], *(a.lower() for a in endpoint.get("Aliases") or [])}
+                if short in names or wanted == c.id:
+                    found.append(endpoint["IPAddress"])
+        return found or None
+
+    def reverse(self, asking: Container, ip: str) -> str | None:
+        for network in (asking.network_settings or {}).get("Networks") or {}:
+            for c in self.containers.list():
+                endpoint = ((c.network_settings or {}).get("Networks") or {}).get(network)
+                if endpoint and endpoint.get("IPAddress") == ip and c.state.running:
+                    return f"{c.name.lstrip('/')}.{network}"
+        return None
+
+    def upstreams(self, c: Container) -> list[str]:
+        return list(c.host_config.get("Dns") or self.dns or
+                    namefiles.host_resolvers(namefiles.read_host_resolv()) or namefiles.FALLBACK_NAMESERVERS)
