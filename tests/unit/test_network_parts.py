@@ -161,8 +161,8 @@ def test_addresses_of_running_containers_are_reserved_again_after_a_restart():
 
 # -- port specs and bindings ----------------------------------------------------------------------
 def test_publish_specs_read_like_dockers():
-    assert parse_publish("127.0.0.1:8080-8081:80-81/udp") == [
-        ("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8080"}), ("81/udp", {"HostIp": "127.0.0.1", "HostPort": "8081"})]
+    assert parse_publish("127.0.0.1:8080-8081:80-81/udp") == [("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8080"}),
+                                                              ("81/udp", {"HostIp": "127.0.0.1", "HostPort": "8081"})]
     assert parse_publish("[::1]:9000:90") == [("90/tcp", {"HostIp": "::1", "HostPort": "9000"})]
     assert parse_publish("8000-8010:80") == [("80/tcp", {"HostIp": "", "HostPort": "8000-8010"})]
     assert parse_expose("7000-7001/sctp") == ["7000/sctp", "7001/sctp"]
