@@ -228,3 +228,37 @@ def test_link_local_ipv6_network_by_driver_option(api):
             api.remove_container(container, force=True)
         api.remove_network(net)
         api.remove_network(plain)
+
+
+def test_default_ipc_mode_follows_the_api_version(daemon, api):
+    """dockerd's default IpcMode is "private"; clients older than API 1.40 (docker-compose 1.x) get
+    "shareable", the default they knew, so another container can join such a container's IPC."""
+    old = docker.APIClient(base_url=daemon.host, version="1.38", timeout=60)
+    made = []
+    try:
+        donor = old.create_container("busybox", "top", host_config=old.create_host_config())["Id"]
+        made.append(donor)
+        private = api.create_container("busybox", "top", host_config=api.create_host_config())["Id"]
+        made.append(private)
+        bare = old.create_container("busybox", "top")["Id"]  # no HostConfig: the daemon's default
+        made.append(bare)
+        assert [api.inspect_container(c)["HostConfig"]["IpcMode"] for c in made] == ["shareable", "private",
+                                                                                       "private"]
+        api.start(donor)
+        api.start(private)
+        joiner = api.create_container("busybox", ["sh", "-c", "echo x > /dev/shm/mark"],
+                                      host_config=api.create_host_config(ipc_mode=f"container:{donor}"))["Id"]
+        made.append(joiner)
+        api.start(joiner)
+        assert api.wait(joiner)["StatusCode"] == 0
+        check = api.exec_create(donor, ["cat", "/dev/shm/mark"])
+        assert api.exec_start(check) == b"x\n"
+        refused = api.create_container("busybox", "true",
+                                       host_config=api.create_host_config(ipc_mode=f"container:{private}"))["Id"]
+        made.append(refused)
+        with pytest.raises(docker.errors.APIError, match="non-shareable IPC"):
+            api.start(refused)
+    finally:
+        for c in made:
+            api.remove_container(c, force=True)
+        old.close()

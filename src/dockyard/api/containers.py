@@ -153,6 +153,10 @@ def register(router, daemon) -> None:
     async def create(req: Request) -> Response:
         # Typed and checked before anything is made; the engine still takes Docker's JSON (issue 15).
         spec = from_json(ContainerCreate, await req.json())
+        if spec.host_config is not None and not spec.host_config.ipc_mode and \
+                tuple(int(p) for p in req.api_version.split(".")) < (1, 40):
+            # As dockerd: clients older than API 1.40 (docker-compose 1.x) knew "shareable" as the default.
+            spec.host_config.ipc_mode = "shareable"
         container, warnings = service.create(to_json(spec), req.arg("name") or None)
         return Response(201, {"Id": container.id, "Warnings": warnings})
 

@@ -991,6 +991,8 @@ def normalize_host_config(host_config: dict) -> dict:
     out.setdefault("Binds", None)
     out.setdefault("Privileged", False)
     out.setdefault("ReadonlyRootfs", False)
+    if not out.get("IpcMode"):
+        out["IpcMode"] = "private"  # dockerd's default-ipc-mode since 20.10 (API clients >= 1.40)
     for key in ("PidMode", "UsernsMode", "Isolation"):  # "" when unset, as Docker reports them
         if out.get(key) is None:
             out[key] = ""
