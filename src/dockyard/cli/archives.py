@@ -4,8 +4,7 @@ import os
 import sys
 
 from dockyard.cli.client import Client
-from dockyard.cli.containers import _parse
-from dockyard.cli.flags import Command, Opt
+from dockyard.cli.flags import Command, Opt, command
 
 SAVE = Command("save", "[OPTIONS] IMAGE [IMAGE...]",
                "Save one or more images to a tar archive (streamed to STDOUT by default)", (
@@ -17,11 +16,8 @@ LOAD = Command("load", "[OPTIONS]", "Load an image from a tar archive or STDIN",
 ), max_args=0)
 
 
-def save(client: Client, argv: list[str]) -> int:
-    parsed = _parse(SAVE, argv)
-    if parsed is None:
-        return 0
-    values, names = parsed
+@command(SAVE)
+def save(client: Client, values: dict, names: list[str]) -> int:
     output = values["output"]
     if not output and sys.stdout.isatty():
         sys.stderr.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
@@ -54,11 +50,8 @@ def save(client: Client, argv: list[str]) -> int:
         response.close()
 
 
-def load(client: Client, argv: list[str]) -> int:
-    parsed = _parse(LOAD, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(LOAD)
+def load(client: Client, values: dict, _args: list[str]) -> int:
     if values["input"]:
         try:
             source = open(values["input"], "rb")

@@ -8,8 +8,7 @@ import sys
 import time
 
 from dockyard.cli.client import Client
-from dockyard.cli.flags import Command, Opt, UsageError
-from dockyard.cli.flags import parse_or_help as _parse
+from dockyard.cli.flags import Command, Opt, UsageError, command
 from dockyard.util import fastjson as json
 
 BUILD = Command("build", "[OPTIONS] PATH | URL | -", "Build an image from a Dockerfile", (
@@ -87,9 +86,9 @@ def _query(values: dict) -> dict:
                 raise UsageError(f'invalid argument "{text}" for "--{key.replace("_", "-")}" flag: invalid size: '
                                  f"'{text}'") from None
     if values["ulimit"]:
-        from dockyard.cli.isolationflags import _ulimit
+        from dockyard.cli.container.isolation import parse_ulimit
 
-        query["ulimits"] = json.dumps([_ulimit(u) for u in values["ulimit"]])
+        query["ulimits"] = json.dumps([parse_ulimit(u) for u in values["ulimit"]])
     return {k: v for k, v in query.items() if v not in (None, "", [])}
 
 
@@ -130,11 +129,8 @@ def _context(source: str, dockerfile: str | None, query: dict):
     return tar, tar.size
 
 
-def build(client: Client, argv: list[str]) -> int:
-    parsed = _parse(BUILD, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(BUILD)
+def build(client: Client, values: dict, args: list[str]) -> int:
     if values["progress"] not in ("auto", "plain", "tty"):
         raise UsageError(f'invalid argument "{values["progress"]}" for "--progress" flag: use auto, plain or tty')
     query = _query(values)
@@ -255,11 +251,8 @@ class _View:
             sys.stdout.write(f"Built in {time.monotonic() - self.build_started:.1f}s\n")
 
 
-def prune(client: Client, argv: list[str]) -> int:
-    parsed = _parse(PRUNE, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(PRUNE)
+def prune(client: Client, values: dict, _args: list[str]) -> int:
     from dockyard.cli.output import confirmed, human_size
 
     if not values["force"] and not confirmed("WARNING! This will remove all dangling build cache."):

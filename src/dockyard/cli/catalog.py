@@ -10,7 +10,7 @@ import sys
 import time
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.flags import Command, Opt, parse_or_help
+from dockyard.cli.flags import Command, Opt, command
 
 LS = Command("catalog ls", "[OPTIONS]", "List the images the catalog can build, and which are built", (
     Opt(("-q", "--quiet"), "quiet", "bool", "Only show image names"),
@@ -55,11 +55,8 @@ def _status(client: Client, recipe, digest: str) -> tuple[str, dict | None]:
     return ("outdated" if label else "other image"), image
 
 
-def ls(client: Client, argv: list[str]) -> int:
-    parsed = parse_or_help(LS, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(LS)
+def ls(client: Client, values: dict, _args: list[str]) -> int:
     from dockyard.catalog.bootstrap import FINGERPRINT
     from dockyard.catalog.recipes import RECIPES, recipe_digest
     from dockyard.cli.output import human_size, table
@@ -111,11 +108,8 @@ class _Display:
             sys.stderr.flush()
 
 
-def build(client: Client, argv: list[str]) -> int:
-    parsed = parse_or_help(BUILD, argv)
-    if parsed is None:
-        return 0
-    values, names = parsed
+@command(BUILD)
+def build(client: Client, values: dict, names: list[str]) -> int:
     from dockyard.catalog import recipes as catalog
     from dockyard.cli.flags import UsageError
 

@@ -157,3 +157,32 @@ def parse_or_help(command: Command, argv: list[str]) -> tuple[dict, list[str]] |
         sys.stdout.write(help_text(command))
         return None
     return values, args
+
+
+# Every command the CLI has, by name ("run", "network ls"), filled in as command modules are
+# imported; dockyard.cli.main knows which module declares which command, so only that one loads.
+COMMANDS: dict = {}
+
+
+def command(spec: Command, *, raw: bool = False):
+    """Declare the function that runs ``spec``: it is called as ``fn(client, values, args, **extra)``
+    with the parsed flags and arguments (never for -h/--help, which prints the help), or with
+    ``raw`` as ``fn(client, argv)`` for a command that parses its own (compose); and registered
+    under the command's name. The decorated name keeps the ``(client, argv)`` form."""
+
+    def register(fn):
+        def run(client, argv: list[str], **extra) -> int:
+            if raw:
+                return fn(client, argv, **extra)
+            parsed = parse_or_help(spec, argv)
+            if parsed is None:
+                return 0
+            return fn(client, parsed[0], parsed[1], **extra)
+
+        run.__name__, run.__qualname__, run.__doc__, run.__module__ = (fn.__name__, fn.__qualname__, fn.__doc__,
+                                                                      fn.__module__)
+        run.spec = spec
+        COMMANDS[spec.name] = run
+        return run
+
+    return register

@@ -3,8 +3,9 @@
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _filters_json, _parse
-from dockyard.cli.flags import Command, Opt
+from dockyard.cli.common import filters_json
+from dockyard.cli.flags import Command, Opt, command
+from dockyard.client.errors import daemon_error
 
 IMAGES = Command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", (
     Opt(("-a", "--all"), "all", "bool", "Show all images (default hides intermediate images)"),
@@ -28,15 +29,12 @@ RMI = Command("rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", 
 ), min_args=1)
 
 
-def images(client: Client, argv: list[str]) -> int:
-    parsed = _parse(IMAGES, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(IMAGES)
+def images(client: Client, values: dict, args: list[str]) -> int:
     from dockyard.cli.output import ago, human_size, table
 
     entries = list(values["filter"]) + ([f"reference={args[0]}"] if args else [])
-    found = client.call("GET", "/images/json", query={"all": values["all"], "filters": _filters_json(entries)})
+    found = client.call("GET", "/images/json", query={"all": values["all"], "filters": filters_json(entries)})
     trunc = not values["no_trunc"]
 
     def short(image_id: str) -> str:
@@ -53,7 +51,7 @@ def images(client: Client, argv: list[str]) -> int:
 
     records = []
     for image in found:
-        for repo, tag, digest in _image_rows(image, values["digests"]):
+        for repo, tag, digest in image_rows(image, values["digests"]):
             records.append({"Repository": repo, "Tag": tag, "ID": short(image["Id"]), "Digest": digest,
                             "CreatedSince": ago(image["Created"]), "Size": human_size(image["Size"]),
                             "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(image["Created"])),
@@ -72,7 +70,7 @@ def images(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def _image_rows(image: dict, show_digests: bool) -> list[tuple[str, str, str]]:
+def image_rows(image: dict, show_digests: bool) -> list[tuple[str, str, str]]:
     """(repository, tag, digest) rows for one image, as the docker CLI builds them: one row per tag
     (times its repository's digests with --digests), then digest-only repositories."""
     tags = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
@@ -98,11 +96,8 @@ def _image_rows(image: dict, show_digests: bool) -> list[tuple[str, str, str]]:
     return rows
 
 
-def import_(client: Client, argv: list[str]) -> int:
-    parsed = _parse(IMPORT, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(IMPORT)
+def import_(client: Client, values: dict, args: list[str]) -> int:
     source = args[0]
     query = {"fromSrc": "-", "message": values["message"] or None, "changes": values["change"]}
     if len(args) > 1:
@@ -135,18 +130,15 @@ def import_(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def rmi(client: Client, argv: list[str]) -> int:
-    parsed = _parse(RMI, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(RMI)
+def rmi(client: Client, values: dict, args: list[str]) -> int:
     failed = False
     for name in args:
         try:
             report = client.call("DELETE", f"/images/{name}",
                                  query={"force": values["force"], "noprune": values["no_prune"]})
         except APIError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            daemon_error(exc.message)
             failed = True
             continue
         for line in report:
@@ -182,21 +174,17 @@ def split_repository_tag(target: str) -> tuple[str, str]:
     return target, ""
 
 
-def tag(client: Client, argv: list[str]) -> int:
-    parsed = _parse(TAG, argv)
-    if parsed is None:
-        return 0
-    _values, (source, target) = parsed
+@command(TAG)
+def tag(client: Client, _values: dict, args: list[str]) -> int:
+    source, target = args
     repo, tag_name = split_repository_tag(target)
     client.call("POST", f"/images/{source}/tag", query={"repo": repo, "tag": tag_name or None})
     return 0
 
 
-def history(client: Client, argv: list[str]) -> int:
-    parsed = _parse(HISTORY, argv)
-    if parsed is None:
-        return 0
-    values, (name,) = parsed
+@command(HISTORY)
+def history(client: Client, values: dict, args: list[str]) -> int:
+    (name,) = args
     import time
 
     from dockyard.cli.output import ago, ellipsis, human_size, table
@@ -231,11 +219,8 @@ def history(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def image_prune(client: Client, argv: list[str]) -> int:
-    parsed = _parse(IMAGE_PRUNE, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(IMAGE_PRUNE)
+def image_prune(client: Client, values: dict, _args: list[str]) -> int:
     if not values["force"]:
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if values["all"] else "WARNING! This will remove all dangling images.")
@@ -246,7 +231,7 @@ def image_prune(client: Client, argv: list[str]) -> int:
     from dockyard.cli.output import human_size
 
     entries = list(values["filter"]) + (["dangling=false"] if values["all"] else [])
-    result = client.call("POST", "/images/prune", query={"filters": _filters_json(entries)})
+    result = client.call("POST", "/images/prune", query={"filters": filters_json(entries)})
     deleted = result.get("ImagesDeleted") or []
     if deleted:
         lines = [f"{key.lower()}: {value}" for item in deleted for key, value in item.items() if value]

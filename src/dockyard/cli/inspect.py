@@ -4,8 +4,7 @@ import json
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _parse
-from dockyard.cli.flags import Command, Opt
+from dockyard.cli.flags import Command, Opt, command
 
 INSPECT = Command("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on Docker objects", (
     Opt(("-f", "--format"), "format", "str", "Format output using a custom template", metavar="string"),
@@ -42,11 +41,8 @@ def _find(client: Client, name: str, kind: str | None, size: bool):
     return None
 
 
-def inspect(client: Client, argv: list[str], kind: str | None = None) -> int:
-    parsed = _parse(INSPECT, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(INSPECT)
+def inspect(client: Client, values: dict, args: list[str], kind: str | None = None) -> int:
     kind = values["type"] or kind
     if kind not in (None, "container", "image", "volume", "network"):
         sys.stderr.write(f'"{kind}" is not a valid value for --type\n')

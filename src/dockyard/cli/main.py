@@ -8,65 +8,65 @@ import sys
 
 from dockyard import __version__
 
-# command -> (module, function)
-COMMANDS = {
-    "run": ("containers", "run"),
-    "create": ("containers", "create"),
-    "start": ("containers", "start"),
-    "ps": ("containers", "ps"),
-    "logs": ("containers", "logs"),
-    "rm": ("containers", "rm"),
-    "stop": ("containers", "stop"),
-    "restart": ("containers", "restart"),
-    "kill": ("containers", "kill"),
-    "rename": ("containers", "rename"),
-    "wait": ("containers", "wait"),
-    "pause": ("containers", "pause"),
-    "exec": ("containers", "exec_"),
-    "events": ("containers", "events"),
-    "top": ("containers", "top"),
-    "attach": ("containers", "attach"),
-    "stats": ("containers", "stats"),
-    "diff": ("containers", "diff"),
-    "cp": ("copy", "cp"),
-    "commit": ("commit", "commit"),
-    "build": ("build", "build"),
-    "builder prune": ("build", "prune"),
-    "update": ("containers", "update"),
-    "port": ("containers", "port"),
-    "export": ("copy", "export"),
-    "container prune": ("containers", "prune"),
-    "unpause": ("containers", "unpause"),
-    "images": ("images", "images"),
-    "import": ("images", "import_"),
-    "rmi": ("images", "rmi"),
-    "tag": ("images", "tag"),
-    "history": ("images", "history"),
-    "image prune": ("images", "image_prune"),
-    "system df": ("system", "df"),
-    "volume create": ("volumes", "create"),
-    "volume ls": ("volumes", "ls"),
-    "volume rm": ("volumes", "rm"),
-    "volume prune": ("volumes", "prune"),
-    "network create": ("networks", "create"),
-    "network ls": ("networks", "ls"),
-    "network rm": ("networks", "rm"),
-    "network prune": ("networks", "prune"),
-    "network connect": ("networks", "connect"),
-    "network disconnect": ("networks", "disconnect"),
-    "save": ("archives", "save"),
-    "load": ("archives", "load"),
-    "inspect": ("inspect", "inspect"),
-    "pull": ("registry", "pull"),
-    "push": ("registry", "push"),
-    "login": ("registry", "login"),
-    "logout": ("registry", "logout"),
-    "search": ("registry", "search"),
-    "version": ("system", "version"),
-    "catalog ls": ("catalog", "ls"),
-    "catalog build": ("catalog", "build"),
-    "info": ("system", "info"),
-    "compose": ("compose", "compose"),
+# Where each command is declared (with @command, dockyard.cli.flags): only that module is imported.
+MODULES = {
+    "run": "container.run",
+    "create": "container.run",
+    "start": "container.lifecycle",
+    "stop": "container.lifecycle",
+    "restart": "container.lifecycle",
+    "kill": "container.lifecycle",
+    "pause": "container.lifecycle",
+    "unpause": "container.lifecycle",
+    "rename": "container.lifecycle",
+    "wait": "container.lifecycle",
+    "rm": "container.lifecycle",
+    "update": "container.lifecycle",
+    "container prune": "container.lifecycle",
+    "ps": "container.ps",
+    "logs": "container.logs",
+    "exec": "container.exec",
+    "attach": "container.attach",
+    "top": "container.top",
+    "stats": "container.stats",
+    "diff": "container.diff",
+    "port": "container.port",
+    "cp": "container.copy",
+    "export": "container.copy",
+    "commit": "container.commit",
+    "events": "events",
+    "build": "build",
+    "builder prune": "build",
+    "images": "images",
+    "import": "images",
+    "rmi": "images",
+    "tag": "images",
+    "history": "images",
+    "image prune": "images",
+    "save": "archives",
+    "load": "archives",
+    "inspect": "inspect",
+    "pull": "registry",
+    "push": "registry",
+    "login": "registry",
+    "logout": "registry",
+    "search": "registry",
+    "volume create": "volumes",
+    "volume ls": "volumes",
+    "volume rm": "volumes",
+    "volume prune": "volumes",
+    "network create": "networks",
+    "network ls": "networks",
+    "network rm": "networks",
+    "network prune": "networks",
+    "network connect": "networks",
+    "network disconnect": "networks",
+    "system df": "system",
+    "version": "system",
+    "info": "system",
+    "catalog ls": "catalog",
+    "catalog build": "catalog",
+    "compose": "compose",
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
@@ -205,31 +205,22 @@ def run_cli(argv: list[str]) -> int:
             return 1
         name, args = GROUPS[group][args[0]], args[1:]
         kind = GROUP_TYPES.get(group)
-    if name not in COMMANDS:
+    if name not in MODULES:
         sys.stderr.write(f"dockyard: '{name}' is not a dockyard command.\nSee 'dockyard --help'\n")
         return 1
-    module_name, function = COMMANDS[name]
     import importlib
 
-    from dockyard.cli.client import APIError, Client, ConnectionFailed
-    from dockyard.cli.flags import UsageError
+    from dockyard.cli.client import Client
+    from dockyard.cli.flags import COMMANDS, UsageError
+    from dockyard.client.errors import report_errors
 
-    module = importlib.import_module(f"dockyard.cli.{module_name}")
+    importlib.import_module(f"dockyard.cli.{MODULES[name]}")
+    command = COMMANDS[name]
     client = Client(host)
-    try:
-        if kind and name == "inspect":
-            return module.inspect(client, args, kind=kind)
-        return getattr(module, function)(client, args)
-    except UsageError as exc:
+
+    def usage_error(exc: Exception) -> int:
         sys.stderr.write(f"{exc}\nSee 'dockyard {name} --help'.\n")
         return 125
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
-    except ConnectionFailed as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
+
+    extra = {"kind": kind} if kind and name == "inspect" else {}
+    return report_errors(lambda: command(client, args, **extra), ((UsageError, usage_error),))

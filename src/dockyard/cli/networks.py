@@ -3,8 +3,9 @@
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _driver_options, _filters_json, _labels, _parse
-from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.common import driver_options, filters_json, labels
+from dockyard.cli.flags import Command, Opt, UsageError, command
+from dockyard.client.errors import daemon_error
 
 CREATE = Command("network create", "[OPTIONS] NETWORK", "Create a network", (
     Opt(("-d", "--driver"), "driver", "str", 'Driver to manage the Network (default "bridge")', default="bridge",
@@ -44,12 +45,9 @@ DISCONNECT = Command("network disconnect", "[OPTIONS] NETWORK CONTAINER", "Disco
 ), min_args=2, max_args=2)
 
 
-def create(client: Client, argv: list[str]) -> int:
-    parsed = _parse(CREATE, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
-    options = _driver_options(values["opt"])
+@command(CREATE)
+def create(client: Client, values: dict, args: list[str]) -> int:
+    options = driver_options(values["opt"])
     if len(values["gateway"]) > len(values["subnet"]) or len(values["ip_range"]) > len(values["subnet"]):
         raise UsageError("every ip-range or gateway must have a corresponding subnet")
     configs = []
@@ -63,20 +61,17 @@ def create(client: Client, argv: list[str]) -> int:
     body = {"Name": args[0], "CheckDuplicate": True, "Driver": values["driver"], "Options": options,
             "IPAM": {"Driver": values["ipam_driver"], "Config": configs, "Options": {}},
             "Internal": values["internal"], "Attachable": values["attachable"], "EnableIPv6": values["ipv6"],
-            "Labels": _labels(values["label"])}
+            "Labels": labels(values["label"])}
     created = client.call("POST", "/networks/create", body=body)
     sys.stdout.write(created["Id"] + "\n")
     return 0
 
 
-def ls(client: Client, argv: list[str]) -> int:
-    parsed = _parse(LS, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(LS)
+def ls(client: Client, values: dict, _args: list[str]) -> int:
     from dockyard.cli.output import formatted, table
 
-    networks = client.call("GET", "/networks", query={"filters": _filters_json(values["filter"])})
+    networks = client.call("GET", "/networks", query={"filters": filters_json(values["filter"])})
     networks = sorted(networks, key=lambda n: n["Name"])
     records = [{"ID": n["Id"] if values["no_trunc"] else n["Id"][:12], "Name": n["Name"], "Driver": n["Driver"],
                 "Scope": n.get("Scope", "local"), "IPv6": str(bool(n.get("EnableIPv6"))).lower(),
@@ -94,45 +89,37 @@ def ls(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def rm(client: Client, argv: list[str]) -> int:
-    parsed = _parse(RM, argv)
-    if parsed is None:
-        return 0
-    _values, args = parsed
+@command(RM)
+def rm(client: Client, _values: dict, args: list[str]) -> int:
     failed = False
     for name in args:
         try:
             client.call("DELETE", f"/networks/{name}")
         except APIError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            daemon_error(exc.message)
             failed = True
             continue
         sys.stdout.write(name + "\n")
     return 1 if failed else 0
 
 
-def prune(client: Client, argv: list[str]) -> int:
-    parsed = _parse(PRUNE, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(PRUNE)
+def prune(client: Client, values: dict, _args: list[str]) -> int:
     if not values["force"]:
         from dockyard.cli.output import confirmed
 
         if not confirmed("WARNING! This will remove all custom networks not used by at least one container."):
             return 0
-    result = client.call("POST", "/networks/prune", query={"filters": _filters_json(values["filter"])})
+    result = client.call("POST", "/networks/prune", query={"filters": filters_json(values["filter"])})
     deleted = result.get("NetworksDeleted") or []
     if deleted:
         sys.stdout.write("Deleted Networks:\n" + "".join(name + "\n" for name in deleted))
     return 0
 
 
-def connect(client: Client, argv: list[str]) -> int:
-    parsed = _parse(CONNECT, argv)
-    if parsed is None:
-        return 0
-    values, (network, container) = parsed
+@command(CONNECT)
+def connect(client: Client, values: dict, args: list[str]) -> int:
+    network, container = args
     endpoint = {"Aliases": values["alias"] or None, "Links": values["link"] or None}
     if values["ip"]:
         endpoint["IPAMConfig"] = {"IPv4Address": values["ip"]}
@@ -140,11 +127,9 @@ def connect(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def disconnect(client: Client, argv: list[str]) -> int:
-    parsed = _parse(DISCONNECT, argv)
-    if parsed is None:
-        return 0
-    values, (network, container) = parsed
+@command(DISCONNECT)
+def disconnect(client: Client, values: dict, args: list[str]) -> int:
+    network, container = args
     client.call("POST", f"/networks/{network}/disconnect", body={"Container": container,
                                                                    "Force": values["force"]})
     return 0

@@ -4,8 +4,8 @@ import sys
 
 from dockyard.cli import credentials
 from dockyard.cli.client import Client
-from dockyard.cli.containers import _filters_json, _parse
-from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.common import filters_json
+from dockyard.cli.flags import Command, Opt, UsageError, command
 
 PULL = Command("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", (
     Opt(("-a", "--all-tags"), "all_tags", "bool", "Download all tagged images in the repository"),
@@ -78,11 +78,8 @@ def pull_image(client: Client, image: str, *, platform: str = "", all_tags: bool
         response.close()
 
 
-def pull(client: Client, argv: list[str]) -> int:
-    parsed = _parse(PULL, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(PULL)
+def pull(client: Client, values: dict, args: list[str]) -> int:
     image = args[0]
     repo, tag = _split_tag(image)
     if values["all_tags"] and tag:
@@ -102,11 +99,8 @@ def pull(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def push(client: Client, argv: list[str]) -> int:
-    parsed = _parse(PUSH, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(PUSH)
+def push(client: Client, values: dict, args: list[str]) -> int:
     repo, tag = _split_tag(args[0])
     if values["all_tags"] and tag:
         raise UsageError("tag can't be used with --all-tags/-a")
@@ -141,11 +135,8 @@ class _Null:
         return False
 
 
-def login(client: Client, argv: list[str]) -> int:
-    parsed = _parse(LOGIN, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(LOGIN)
+def login(client: Client, values: dict, args: list[str]) -> int:
     server = args[0] if args else credentials.INDEX_SERVER
     key = credentials.server_key(server)
     username, password = values["username"] or "", values["password"] or ""
@@ -184,11 +175,8 @@ def login(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def logout(client: Client, argv: list[str]) -> int:
-    parsed = _parse(LOGOUT, argv)
-    if parsed is None:
-        return 0
-    _values, args = parsed
+@command(LOGOUT)
+def logout(client: Client, _values: dict, args: list[str]) -> int:
     key = credentials.server_key(args[0] if args else credentials.INDEX_SERVER)
     if credentials.lookup(key) is None:
         sys.stdout.write(f"Not logged in to {key}\n")
@@ -198,15 +186,12 @@ def logout(client: Client, argv: list[str]) -> int:
     return 0
 
 
-def search(client: Client, argv: list[str]) -> int:
-    parsed = _parse(SEARCH, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(SEARCH)
+def search(client: Client, values: dict, args: list[str]) -> int:
     from dockyard.cli.output import ellipsis, formatted, table
 
     found = client.call("GET", "/images/search", query={"term": args[0], "limit": values["limit"],
-                                                          "filters": _filters_json(values["filter"])},
+                                                          "filters": filters_json(values["filter"])},
                         headers=credentials.registry_auth_header(args[0].partition("/")[0], is_server=True)
                         if "/" in args[0] else {})
     records = []

@@ -5,8 +5,7 @@ import sys
 
 from dockyard import API_VERSION, __version__
 from dockyard.cli.client import Client
-from dockyard.cli.containers import _parse
-from dockyard.cli.flags import Command, Opt
+from dockyard.cli.flags import Command, Opt, command
 
 VERSION = Command("version", "[OPTIONS]", "Show the Dockyard version information", (
     Opt(("-f", "--format"), "format", "str", "Format output using a custom template", metavar="string"),), max_args=0)
@@ -18,11 +17,8 @@ def _arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
 
-def version(client: Client, argv: list[str]) -> int:
-    parsed = _parse(VERSION, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(VERSION)
+def version(client: Client, values: dict, _args: list[str]) -> int:
     client_part = {"Version": __version__, "ApiVersion": API_VERSION, "Os": "linux", "Arch": _arch(),
                    "GoVersion": "python" + platform.python_version()}
     server = client.call("GET", "/version")
@@ -55,11 +51,8 @@ def _gib(n: int) -> str:
     return f"{n / (1 << 30):.2f}GiB"
 
 
-def info(client: Client, argv: list[str]) -> int:
-    parsed = _parse(INFO, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(INFO)
+def info(client: Client, values: dict, _args: list[str]) -> int:
     i = client.call("GET", "/info")
     if values["format"]:
         from dockyard.cli.template import render
@@ -122,11 +115,8 @@ def _reclaimable(reclaimable: int, total: int) -> str:
     return human_size(reclaimable, 4)
 
 
-def df(client: Client, argv: list[str]) -> int:
-    parsed = _parse(DF, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(DF)
+def df(client: Client, values: dict, _args: list[str]) -> int:
     from dockyard.cli.output import formatted, human_size, table
 
     usage = client.call("GET", "/system/df")
@@ -166,14 +156,14 @@ def df(client: Client, argv: list[str]) -> int:
 
 
 def _df_verbose(images: list, containers: list, volumes: list, cache: list) -> int:
-    from dockyard.cli.containers import _ps_fields
-    from dockyard.cli.images import _image_rows
+    from dockyard.cli.container.ps import ps_fields
+    from dockyard.cli.images import image_rows
     from dockyard.cli.output import ago, human_size, table
 
     out = ["Images space usage:\n\n"]
     rows = []
     for image in images:
-        for repo, tag, _digest in _image_rows(image, False):
+        for repo, tag, _digest in image_rows(image, False):
             shared = image.get("SharedSize", 0)
             rows.append([repo, tag, image["Id"][7:19], ago(image["Created"]), human_size(image["Size"]),
                          human_size(shared), human_size(image["Size"] - shared), str(image.get("Containers", 0))])
@@ -182,7 +172,7 @@ def _df_verbose(images: list, containers: list, volumes: list, cache: list) -> i
     out.append("\nContainers space usage:\n\n")
     rows = []
     for c in containers:
-        fields = _ps_fields(c, True)
+        fields = ps_fields(c, True)
         rows.append([fields["ID"], fields["Image"], fields["Command"], str(fields.get("LocalVolumes", "0")),
                      human_size(c.get("SizeRw", 0)), fields["RunningFor"], fields["Status"], fields["Names"]])
     out.append(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],

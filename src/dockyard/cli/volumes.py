@@ -3,8 +3,9 @@
 import sys
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _driver_options, _filters_json, _labels, _parse
-from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.common import driver_options, filters_json, labels
+from dockyard.cli.flags import Command, Opt, UsageError, command
+from dockyard.client.errors import daemon_error
 
 CREATE = Command("volume create", "[OPTIONS] [VOLUME]", "Create a volume", (
     Opt(("-d", "--driver"), "driver", "str", 'Specify volume driver name (default "local")', default="local",
@@ -30,27 +31,21 @@ PRUNE = Command("volume prune", "[OPTIONS]", "Remove unused local volumes", (
 ))
 
 
-def create(client: Client, argv: list[str]) -> int:
-    parsed = _parse(CREATE, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(CREATE)
+def create(client: Client, values: dict, args: list[str]) -> int:
     if args and values["name"] and args[0] != values["name"]:
         raise UsageError("conflicting options: either specify --name or provide positional arg, not both")
-    options = _driver_options(values["opt"])
+    options = driver_options(values["opt"])
     body = {"Name": args[0] if args else values["name"] or "", "Driver": values["driver"], "DriverOpts": options,
-            "Labels": _labels(values["label"])}
+            "Labels": labels(values["label"])}
     volume = client.call("POST", "/volumes/create", body=body)
     sys.stdout.write(volume["Name"] + "\n")
     return 0
 
 
-def ls(client: Client, argv: list[str]) -> int:
-    parsed = _parse(LS, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
-    found = client.call("GET", "/volumes", query={"filters": _filters_json(values["filter"])})
+@command(LS)
+def ls(client: Client, values: dict, _args: list[str]) -> int:
+    found = client.call("GET", "/volumes", query={"filters": filters_json(values["filter"])})
     write_volumes(found.get("Volumes") or [], values["format"], values["quiet"])
     return 0
 
@@ -74,28 +69,22 @@ def write_volumes(volumes: list[dict], template: str | None, quiet: bool) -> Non
     sys.stdout.write(table(["DRIVER", "VOLUME NAME"], [[r["Driver"], r["Name"]] for r in records]))
 
 
-def rm(client: Client, argv: list[str]) -> int:
-    parsed = _parse(RM, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(RM)
+def rm(client: Client, values: dict, args: list[str]) -> int:
     failed = False
     for name in args:
         try:
             client.call("DELETE", f"/volumes/{name}", query={"force": values["force"]})
         except APIError as exc:
-            sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+            daemon_error(exc.message)
             failed = True
             continue
         sys.stdout.write(name + "\n")
     return 1 if failed else 0
 
 
-def prune(client: Client, argv: list[str]) -> int:
-    parsed = _parse(PRUNE, argv)
-    if parsed is None:
-        return 0
-    values, _ = parsed
+@command(PRUNE)
+def prune(client: Client, values: dict, _args: list[str]) -> int:
     if not values["force"]:
         warning = ("WARNING! This will remove all local volumes not used by at least one container."
                    if values["all"] else "WARNING! This will remove anonymous local volumes not used by at least "
@@ -107,7 +96,7 @@ def prune(client: Client, argv: list[str]) -> int:
     from dockyard.cli.output import human_size
 
     entries = list(values["filter"]) + (["all=true"] if values["all"] else ["all=false"])
-    result = client.call("POST", "/volumes/prune", query={"filters": _filters_json(entries)})
+    result = client.call("POST", "/volumes/prune", query={"filters": filters_json(entries)})
     deleted = result.get("VolumesDeleted") or []
     if deleted:
         sys.stdout.write("Deleted Volumes:\n" + "".join(name + "\n" for name in deleted) + "\n")

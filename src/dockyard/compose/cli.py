@@ -8,7 +8,8 @@ import sys
 from dataclasses import dataclass, field
 
 from dockyard.client.engine import Engine
-from dockyard.client.transport import APIError, Client, ConnectionFailed
+from dockyard.client.errors import report_errors
+from dockyard.client.transport import Client
 from dockyard.compose.errors import ComposeError
 
 
@@ -87,8 +88,7 @@ def main(argv: list[str] | None = None, host: str | None = None) -> int:
     try:
         options = parser.parse_args(argv)
     except ComposeError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return exc.exit_code
+        return _report(exc)
     if not options.command:
         parser.print_help()
         return 0
@@ -97,23 +97,18 @@ def main(argv: list[str] | None = None, host: str | None = None) -> int:
     if options.ansi == "never" and options.progress == "auto":
         options.progress = "plain"
     context = Context(Engine(Client(options.host or host)), options)
-    try:
+
+    def run() -> int:
         from dockyard.compose.commands import handler
 
         return handler(options.handler)(context, options) or 0
-    except ComposeError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return exc.exit_code
-    except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
-        return 1
-    except ConnectionFailed as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
+
+    return report_errors(run, ((ComposeError, _report),))
+
+
+def _report(exc: Exception) -> int:
+    sys.stderr.write(f"{exc}\n")
+    return exc.exit_code if isinstance(exc, ComposeError) else 1
 
 
 def entry() -> None:

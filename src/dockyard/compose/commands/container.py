@@ -12,7 +12,7 @@ from dockyard.compose.service import LABEL_PROJECT, LABEL_SERVICE
 
 
 def attach(ctx, args) -> int:
-    from dockyard.cli.containers import attach_container
+    from dockyard.cli.container.attach import attach_container
 
     container = state.service_container(ctx.engine, ctx.project_name(), args.service, args.index)
     return attach_container(ctx.engine.transport, container.id, stdin=not args.no_stdin,
@@ -20,7 +20,7 @@ def attach(ctx, args) -> int:
 
 
 def stats(ctx, args) -> int:
-    from dockyard.cli.containers import show_stats
+    from dockyard.cli.container.stats import show_stats
 
     labels: dict[str, str | None] = {LABEL_PROJECT: ctx.project_name()}
     if args.service:

@@ -280,6 +280,6 @@ def cp(ctx, args) -> int:
         chosen = [c for c in containers if state.number_of(c) == (args.index or 1)] or containers
         return f"{chosen[0].id}:{path}"
 
-    from dockyard.cli.copy import cp as docker_cp
+    from dockyard.cli.container.copy import cp as docker_cp
 
     return docker_cp(ctx.engine.transport, [resolve(args.source), resolve(args.destination)])

@@ -3,8 +3,7 @@
 import sys
 
 from dockyard.cli.client import Client
-from dockyard.cli.containers import _parse
-from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.flags import Command, Opt, UsageError, command
 
 COMMIT = Command("commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a new image from a container's changes", (
     Opt(("-a", "--author"), "author", "str", 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")',
@@ -15,11 +14,8 @@ COMMIT = Command("commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", "Create a n
 ), min_args=1, max_args=2)
 
 
-def commit(client: Client, argv: list[str]) -> int:
-    parsed = _parse(COMMIT, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(COMMIT)
+def commit(client: Client, values: dict, args: list[str]) -> int:
     query = {"container": args[0], "author": values["author"] or None, "comment": values["message"] or None,
              "pause": "1" if values["pause"] else "0", "changes": values["change"]}
     if len(args) > 1:

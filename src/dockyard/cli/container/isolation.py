@@ -1,6 +1,7 @@
 """Isolation flags of run/create (capabilities, devices, namespaces, ulimits, sysctls, ...) turned
 into HostConfig fields, with the docker CLI's client-side checks."""
 
+from dockyard.cli.common import size_flag
 from dockyard.cli.flags import Opt, UsageError
 
 ISOLATION_OPTIONS = (
@@ -56,7 +57,7 @@ def _device(text: str) -> dict:
     return {"PathOnHost": host, "PathInContainer": inside, "CgroupPermissions": permissions}
 
 
-def _ulimit(text: str) -> dict:
+def parse_ulimit(text: str) -> dict:
     import re
 
     match = re.match(_ULIMIT, text)
@@ -68,13 +69,11 @@ def _ulimit(text: str) -> dict:
 
 
 def _throttle(text: str, flag: str, as_bytes: bool) -> dict:
-    from dockyard.cli.containers import _bytes
-
     path, sep, rate = text.rpartition(":")
     if not sep or not path.startswith("/dev/"):
         raise UsageError(f'invalid argument "{text}" for "{flag}" flag: bad format: {text}')
     if as_bytes:
-        value = _bytes(rate, flag)
+        value = size_flag(rate, flag)
     else:
         if not rate.isdigit():
             raise UsageError(f'invalid argument "{text}" for "{flag}" flag: invalid rate for device: {text}. '
@@ -84,8 +83,6 @@ def _throttle(text: str, flag: str, as_bytes: bool) -> dict:
 
 
 def isolation_fields(values: dict) -> dict:
-    from dockyard.cli.containers import _bytes
-
     host: dict = {}
     if values["runtime"]:
         host["Runtime"] = values["runtime"]
@@ -100,7 +97,7 @@ def isolation_fields(values: dict) -> dict:
     if values["device_cgroup_rule"]:
         host["DeviceCgroupRules"] = list(values["device_cgroup_rule"])
     if values["ulimit"]:
-        host["Ulimits"] = [_ulimit(u) for u in values["ulimit"]]
+        host["Ulimits"] = [parse_ulimit(u) for u in values["ulimit"]]
     if values["sysctl"]:
         sysctls = {}
         for entry in values["sysctl"]:
@@ -111,7 +108,7 @@ def isolation_fields(values: dict) -> dict:
             sysctls[key] = value
         host["Sysctls"] = sysctls
     if values["shm_size"]:
-        host["ShmSize"] = _bytes(values["shm_size"], "--shm-size")
+        host["ShmSize"] = size_flag(values["shm_size"], "--shm-size")
     for key, field in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"), ("userns", "UsernsMode"),
                        ("cgroupns", "CgroupnsMode"), ("cgroup_parent", "CgroupParent")):
         if values[key]:
@@ -123,7 +120,7 @@ def isolation_fields(values: dict) -> dict:
     if values["oom_score_adj"] is not None:
         host["OomScoreAdj"] = values["oom_score_adj"]
     if values["kernel_memory"]:
-        host["KernelMemory"] = _bytes(values["kernel_memory"], "--kernel-memory")
+        host["KernelMemory"] = size_flag(values["kernel_memory"], "--kernel-memory")
     for key, field, as_bytes in (("device_read_bps", "BlkioDeviceReadBps", True),
                                  ("device_write_bps", "BlkioDeviceWriteBps", True),
                                  ("device_read_iops", "BlkioDeviceReadIOps", False),

@@ -8,8 +8,8 @@ import sys
 import tarfile
 
 from dockyard.cli.client import APIError, Client
-from dockyard.cli.containers import _parse
-from dockyard.cli.flags import Command, Opt, UsageError
+from dockyard.cli.flags import Command, Opt, UsageError, command
+from dockyard.client.errors import daemon_error
 
 CP = Command("cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
              "Copy files/folders between a container and the local filesystem", (
@@ -84,11 +84,9 @@ def _to_container(client: Client, src: str, container: str, dest: str) -> int:
     return 0
 
 
-def cp(client: Client, argv: list[str]) -> int:
-    parsed = _parse(CP, argv)
-    if parsed is None:
-        return 0
-    _values, (source, destination) = parsed
+@command(CP)
+def cp(client: Client, _values: dict, args: list[str]) -> int:
+    source, destination = args
     src_container, src = _split(source)
     dest_container, dest = _split(destination)
     if src_container and dest_container:
@@ -100,15 +98,12 @@ def cp(client: Client, argv: list[str]) -> int:
             return _from_container(client, src_container, src, dest)
         return _to_container(client, src, dest_container, dest)
     except APIError as exc:
-        sys.stderr.write(f"Error response from daemon: {exc.message}\n")
+        daemon_error(exc.message)
         return 1
 
 
-def export(client: Client, argv: list[str]) -> int:
-    parsed = _parse(EXPORT, argv)
-    if parsed is None:
-        return 0
-    values, args = parsed
+@command(EXPORT)
+def export(client: Client, values: dict, args: list[str]) -> int:
     if not values["output"] and sys.stdout.isatty():
         sys.stderr.write("cowardly refusing to save to a terminal. Use the -o flag or redirect\n")
         return 1

@@ -39,7 +39,7 @@ def volume_fields(volumes: list[str]) -> tuple[list[str], dict]:
     return binds, anonymous
 
 
-def _bytes(text: str, flag: str) -> int:
+def size_flag(text: str, flag: str) -> int:
     from dockyard.util.units import parse_bytes
 
     try:
@@ -96,7 +96,7 @@ def parse_mount(text: str) -> dict:
             name, _, option = value.partition("=")
             volume.setdefault("DriverConfig", {}).setdefault("Options", {})[name] = option
         elif key == "tmpfs-size":
-            tmpfs["SizeBytes"] = _bytes(value, text)
+            tmpfs["SizeBytes"] = size_flag(value, text)
         elif key == "tmpfs-mode":
             try:
                 tmpfs["Mode"] = int(value, 8)
