@@ -350,3 +350,27 @@ def test_the_embedded_dns_answers_names_aliases_and_links_of_running_containers_
     assert view.lookup(db, "w") == ["10.1.0.2"] and view.lookup(db, "legacy") == ["10.1.0.2"]
     assert view.lookup(db, "aaaaaaaaaaaa") == ["10.1.0.2"] and view.lookup(db, "other") is None
     assert view.reverse(web, "10.1.0.3") == "db.app" and view.upstreams(web) == ["192.0.2.53"]
+
+
+# -- volume records ------------------------------------------------------------------------------------
+def test_volume_records_on_disk_load_and_volumes_show_as_dockers(tmp_path):
+    from dockyard.volumes.records import Volume
+    from dockyard.volumes.store import VolumeStore
+
+    old = {"name": "data", "driver": "local", "labels": None, "options": {"type": "tmpfs", "device": "tmpfs"},
+           "created": 1_700_000_000_123_456_789, "anonymous": False}
+    later = {"name": "later", "created": 5_000_000_000, "added_by_a_later_version": 1}
+    for doc in (old, later, {"driver": "local"}):
+        directory = tmp_path / "volumes" / (doc.get("name") or "nameless")
+        (directory / "_data").mkdir(parents=True)
+        (directory / "volume.json").write_text(json.dumps(doc))
+    store = VolumeStore(str(tmp_path))
+    assert [v.name for v in store.list()] == ["data", "later"]  # the nameless record is skipped
+    assert store.get("data").to_record() == old
+    assert store.get("later") == Volume("later", created=5_000_000_000)
+    assert store.view(store.get("data")) == {
+        "CreatedAt": "2023-11-14T22:13:20Z", "Driver": "local", "Labels": None,
+        "Mountpoint": str(tmp_path / "volumes" / "data" / "_data"), "Name": "data",
+        "Options": {"type": "tmpfs", "device": "tmpfs"}, "Scope": "local"}
+    made = store.create("new", labels={"a": "b"})
+    assert Volume.from_record(json.loads((tmp_path / "volumes" / "new" / "volume.json").read_text())) == made

@@ -8,7 +8,7 @@ from dockyard.api.http import Request, Response
 from dockyard.engine.specs.volumes import VolumeCreate
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
-from dockyard.volumes.store import Volume
+from dockyard.volumes.records import Volume
 
 LIST_FILTERS = {"dangling", "driver", "label", "name"}
 PRUNE_FILTERS = {"label", "label!", "all"}

@@ -11,27 +11,18 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass, field
 
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.util.atomic import read_json, sweep, write_json
 from dockyard.util.ids import new_id
 from dockyard.util.names import valid_name
-from dockyard.util.timefmt import now_ns, rfc3339_ns
+from dockyard.util.timefmt import now_ns
+from dockyard.volumes.records import LOCAL_DRIVER, Volume
 
-LOCAL_DRIVER = "local"
 log = logging.getLogger("dockyard.volumes")
 _LOCAL_OPTIONS = {"type", "device", "o", "size"}
 
-
-@dataclass
-class Volume:
-    name: str
-    driver: str = LOCAL_DRIVER
-    labels: dict[str, str] | None = None  # None when the request had none (Docker prints null)
-    options: dict[str, str] = field(default_factory=dict)
-    created: int = 0  # ns
-    anonymous: bool = False
+__all__ = ["LOCAL_DRIVER", "Volume", "VolumeStore", "validate_name", "validate_options"]
 
 
 def validate_name(name: str) -> None:
@@ -54,13 +45,13 @@ def validate_options(driver: str, options: dict[str, str]) -> None:
 
 
 class VolumeStore:
-    def __init__(self, data_root: str) -> None:
+    def __init__(self, data_root: str, idmap=None) -> None:
         self.root = os.path.join(data_root, "volumes")
         os.makedirs(self.root, mode=0o701, exist_ok=True)
         self._lock = threading.RLock()
         self._volumes: dict[str, Volume] = {}
         self._users: dict[str, set[str]] = {}  # volume name -> container IDs
-        self.idmap = None  # set on a userns-remapped daemon
+        self.idmap = idmap  # a userns-remapped daemon's IdMap: its containers' root owns their volumes
         for name in os.listdir(self.root):
             directory = os.path.join(self.root, name)
             sweep(directory)
@@ -69,7 +60,7 @@ class VolumeStore:
                 self._remove_unrecorded(directory)
                 continue
             try:
-                self._volumes[name] = Volume(**read_json(meta))
+                self._volumes[name] = Volume.from_record(read_json(meta))
             except (OSError, ValueError, TypeError):
                 log.warning("skipping unreadable volume record %s", meta)
 
@@ -125,7 +116,7 @@ class VolumeStore:
             os.makedirs(os.path.join(directory, "_data"), mode=0o755, exist_ok=True)
             if self.idmap is not None:  # a remapped container's root owns its volumes
                 os.chown(os.path.join(directory, "_data"), self.idmap.uid_base, self.idmap.gid_base)
-            write_json(os.path.join(directory, "volume.json"), volume.__dict__)
+            write_json(os.path.join(directory, "volume.json"), volume.to_record())
             self._volumes[name] = volume
             return volume
 
@@ -176,15 +167,7 @@ class VolumeStore:
     # -- views -------------------------------------------------------------------------------------
     def view(self, volume: Volume) -> dict:
         """The Engine API's Volume object."""
-        return {
-            "CreatedAt": rfc3339_ns(volume.created - volume.created % 1_000_000_000),
-            "Driver": volume.driver,
-            "Labels": volume.labels,
-            "Mountpoint": self.mountpoint(volume.name),
-            "Name": volume.name,
-            "Options": volume.options or None,
-            "Scope": "local",
-        }
+        return volume.to_json(self.mountpoint(volume.name))
 
 
 def _mount_local(options: dict[str, str], path: str) -> None:

@@ -199,6 +199,7 @@ class NetworkService:
         network = new_network(name, driver_name, options, configs, internal=bool(spec.internal),
                               attachable=bool(spec.attachable), labels=dict(spec.labels or {}))
         network.enable_ipv6 = bool(given6)
+        network.scope = driver.capabilities().scope  # "local" for bridge; a cluster's overlay is "global"
         # Docker echoes the request's IPAM options: null when the client sent none (docker-py), {} from the CLI.
         network.ipam.options = dict(spec.ipam.options) if spec.ipam is not None and spec.ipam.options is not None \
             else None
