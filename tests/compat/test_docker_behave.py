@@ -278,6 +278,26 @@ def test_network_names_options_and_one_endpoint_at_create(daemon, sdk):
         daemon.docker("network", "rm", "test 01")
 
 
+def test_a_network_that_does_not_exist_yet_fails_the_start_not_the_create(daemon, names):
+    """As Docker 20.10: create keeps the endpoint asked for (NetworkID empty); start looks the network
+    up again, so it fails while the network is missing and works once it exists."""
+    names.append("bh-later")
+    ok(daemon, "create", "--name", "bh-later", "--network", "bh-later-net", "--network-alias", "x",
+       "busybox", "true")
+    endpoint = json.loads(ok(daemon, "inspect", "bh-later"))[0]["NetworkSettings"]["Networks"]["bh-later-net"]
+    assert (endpoint["NetworkID"], endpoint["Aliases"]) == ("", ["x"])
+    code, _, err = run(daemon, "start", "bh-later")
+    assert code != 0 and "network bh-later-net not found" in err
+    ok(daemon, "network", "create", "bh-later-net")
+    try:
+        ok(daemon, "start", "-a", "bh-later")
+        endpoint = json.loads(ok(daemon, "inspect", "bh-later"))[0]["NetworkSettings"]["Networks"]["bh-later-net"]
+        assert endpoint["NetworkID"] == json.loads(ok(daemon, "network", "inspect", "bh-later-net"))[0]["Id"]
+    finally:
+        daemon.docker("rm", "-f", "bh-later")
+        daemon.docker("network", "rm", "bh-later-net")
+
+
 def test_network_connect_links_and_mac_address(sdk):
     api = sdk.api
     net_id = api.create_network("bh-linknet")["Id"]

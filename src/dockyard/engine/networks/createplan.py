@@ -12,7 +12,7 @@ from dockyard.engine.networks.links import normalize_links
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.ports import normalize_port_bindings
 from dockyard.engine.networks.seams import ContainerRecords
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, NotFound
 from dockyard.network import namefiles
 
 
@@ -60,7 +60,18 @@ class CreatePlanner:
             return {"Networks": {"host": ep.empty_endpoint(self.networks.get("host").id)}, "Ports": {}}
         if mode == "none" or (mode == "default" and self.options.bridge == "none"):
             return {"Networks": {"none": ep.empty_endpoint(self.networks.get("none").id)}, "Ports": {}}
-        network = self.networks.get("bridge" if mode == "default" else mode)
+        try:
+            network = self.networks.get("bridge" if mode == "default" else mode)
+        except NotFound:
+            if mode in ("default", "bridge"):
+                raise
+            # As dockerd: a user network that does not exist yet is looked up again at start, which
+            # fails then if it still does not (docker-compose 1.x creates containers before networks).
+            given = endpoints_config.get(mode) or {}
+            endpoint = ep.requested_endpoint("", given, list(given.get("Aliases") or []), None)
+            host_config["Links"] = normalize_links(self.containers, host_config.get("Links") or [], name)
+            normalize_port_bindings(host_config.get("PortBindings"))
+            return {"Networks": {mode: endpoint}, "Ports": {}}
         if network.user_defined and mode != network.name:
             host_config["NetworkMode"] = network.name
         given = endpoints_config.get(mode) or endpoints_config.get(network.name) or {}
