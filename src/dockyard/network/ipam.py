@@ -7,6 +7,7 @@ the daemon starts.
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import cast
 
 from dockyard.errors import Conflict, InvalidParameter
 
@@ -34,7 +35,7 @@ def free_subnet(pools: list[tuple[str, int]], taken: list[IPv4Network]) -> IPv4N
     for base, size in pools:
         for candidate in ipaddress.ip_network(base).subnets(new_prefix=size):
             if not any(candidate.overlaps(t) for t in taken):
-                return candidate
+                return cast(IPv4Network, candidate)  # an IPv6 pool is not refused here (as before)
     raise InvalidParameter("could not find an available, non-overlapping IPv4 address pool among the defaults to "
                            "assign to the network")
 
@@ -85,7 +86,7 @@ def mac_for(address: str) -> str:
 
 def host_routes() -> list[tuple[str, IPv4Network]]:
     """(interface, network) for each IPv4 route the host has, but the default route."""
-    found = []
+    found: list[tuple[str, IPv4Network]] = []
     try:
         with open("/proc/net/route") as f:
             lines = f.read().splitlines()[1:]

@@ -2,6 +2,7 @@
 
 import ipaddress
 import os
+from collections.abc import Sequence
 
 from dockyard.errors import InvalidParameter
 
@@ -17,7 +18,7 @@ FALLBACK_NAMESERVERS = ["8.8.8.8", "8.8.4.4"]  # what Docker uses when the host 
 HOST_GATEWAY = "host-gateway"
 
 
-def hosts_file(extra: list[tuple[str, str]] = ()) -> str:
+def hosts_file(extra: Sequence[tuple[str, str]] = ()) -> str:
     return HOSTS_DEFAULT + "".join(f"{ip}\t{names}\n" for ip, names in extra)
 
 
@@ -35,7 +36,7 @@ def is_loopback(server: str) -> bool:
         return False
 
 
-def resolv_conf(host_text: str, *, dns: list[str] = (), search: list[str] = (), options: list[str] = (),
+def resolv_conf(host_text: str, *, dns: Sequence[str] = (), search: Sequence[str] = (), options: Sequence[str] = (),
                 embedded: bool = False) -> str:
     """The container's resolv.conf: the host's without loopback nameservers (a container cannot
     reach them), with --dns/--dns-search/--dns-option replacing the host's lines of that kind.

@@ -124,7 +124,7 @@ class Netlink:
         body = struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0)
         self.sock.send(struct.pack("=IHHII", 16 + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, self.seq, 0)
                        + body)
-        found = []
+        found: list[tuple[int, ipaddress.IPv4Interface]] = []
         while True:
             data = self.sock.recv(65536)
             offset = 0

@@ -110,6 +110,7 @@ class Watcher:
         return self.sock is not None
 
     def _readable(self) -> None:
+        assert self.sock is not None, "a reader only while the socket is open"
         relevant = False
         while True:
             try:

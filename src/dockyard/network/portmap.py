@@ -103,10 +103,12 @@ class Proxy:
         self.key = f"{mapping.proto}/{mapping.host_ip}:{mapping.host_port}"
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.DatagramTransport | None = None
+        sock = mapping.sock
+        assert sock is not None, "a mapping is proxied once allocate() has bound its socket"
         if mapping.proto == "udp":
-            self.loop.create_task(self._start_udp(mapping.sock))
+            self.loop.create_task(self._start_udp(sock))
         else:
-            userland.add(self.key, mapping.sock, self.target)
+            userland.add(self.key, sock, self.target)
 
     async def _start_udp(self, sock: socket.socket) -> None:
         self.transport, _ = await self.loop.create_datagram_endpoint(lambda: _UdpFront(self), sock=sock)

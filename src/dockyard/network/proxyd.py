@@ -72,6 +72,7 @@ class Userland:
 
     def _send(self, request: dict, sock: socket.socket | None) -> None:
         fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [sock.fileno()]))] if sock else []
+        assert self.sock is not None, "sent to a spawned proxy process only"
         self.sock.sendmsg([json.dumps(request).encode()], fds)
 
     def _spawn(self) -> None:
@@ -99,6 +100,7 @@ class Userland:
             if proc is not self.proc:
                 return
             log.warning("userland proxy (pid %d) ended (status %s); starting it again", proc.pid, proc.poll())
+            assert self.watch is not None, "set with the reader that calls this"
             loop = self.watch[0]
             self._stop(kill=True)
         loop.call_later(RESPAWN_DELAY, self._respawn)  # later: a process that cannot start must not spin

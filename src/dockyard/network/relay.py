@@ -229,23 +229,28 @@ class Connection:
         self.relay.handlers[self.client.fileno()] = self.on_client
         self.move(self.up)  # the client's first bytes are usually waiting already
 
+    # The handlers below run only once start() has made both directions.
     def on_client(self, events: int) -> None:
         if events & ERR:  # a reset
             self.close()
             return
+        up, down = self.up, self.down
+        assert up is not None and down is not None
         if events & (IN | HUP):
-            self.move(self.up)
+            self.move(up)
         if events & OUT:
-            self.move(self.down)
+            self.move(down)
 
     def on_upstream(self, events: int) -> None:
         if events & ERR:
             self.close()
             return
+        up, down = self.up, self.down
+        assert up is not None and down is not None
         if events & (IN | HUP):
-            self.move(self.down)
+            self.move(down)
         if events & OUT:
-            self.move(self.up)
+            self.move(up)
 
     def move(self, direction: Direction) -> None:
         if self.client.fileno() < 0:
@@ -261,6 +266,7 @@ class Connection:
         """Interest follows state: read where a direction waits for bytes, write where one
         waits for room; both directions done ends the connection."""
         up, down = self.up, self.down
+        assert up is not None and down is not None
         if up.done and down.done:
             self.close()
             return

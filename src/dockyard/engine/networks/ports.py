@@ -15,9 +15,11 @@ _HOST_PORT = re.compile(r"\d+(-\d+)?")
 def normalize_port_bindings(port_bindings: dict | None) -> None:
     """HostConfig.PortBindings as Docker keeps them: every key with its protocol ("80" is
     "80/tcp"), every host port a number or a range."""
-    for key, value in list((port_bindings or {}).items()):
+    if not port_bindings:
+        return
+    for key, value in list(port_bindings.items()):
         if "/" not in key:
-            port_bindings[key + "/tcp"] = port_bindings.pop(key)  # type: ignore[index]
+            port_bindings[key + "/tcp"] = port_bindings.pop(key)
         for binding in value or []:
             port = (binding or {}).get("HostPort") or ""
             if port and not _HOST_PORT.fullmatch(port):

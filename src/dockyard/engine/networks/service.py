@@ -6,6 +6,7 @@ HTTP: requests arrive as typed specs (engine/specs/networks.py), records leave a
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import os
@@ -231,9 +232,9 @@ class NetworkService:
         self._apply_rules()
         self.events.publish("network", "destroy", network.id, {"name": network.name, "type": network.driver})
 
-    def prune(self, keep: Callable[[Network], bool]) -> list[str]:
+    def prune(self, keep: Callable[[Network], bool]) -> builtins.list[str]:
         """Remove the user-defined networks no container uses (``keep(network)`` true = spare it)."""
-        used = set()
+        used: set[str] = set()
         for c in self.containers.list():
             used.update(((c.network_settings or {}).get("Networks") or {}).keys())
         deleted = []
