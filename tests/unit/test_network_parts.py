@@ -13,6 +13,7 @@ from dockyard.engine.networks.addresses import AddressSpace
 from dockyard.engine.networks.catalog import new_network
 from dockyard.engine.networks.dnsview import DNSView
 from dockyard.engine.networks.ports import normalize_port_bindings, ports_view, recorded_bindings, wanted_bindings
+from dockyard.engine.specs.containers import ContainerConfig, HostConfig, PortBinding
 from dockyard.engine.specs.networks import IPAM as IPAMSpec
 from dockyard.engine.specs.networks import IPAMPool, NetworkCreate
 from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound
@@ -176,12 +177,12 @@ def test_publish_specs_read_like_dockers():
 
 
 def test_port_bindings_get_their_protocol_and_only_numeric_host_ports():
-    bindings = {"80": [{"HostIp": "", "HostPort": "8080"}], "53/udp": None}
+    bindings = {"80": [PortBinding("", "8080")], "53/udp": None}
     normalize_port_bindings(bindings)
-    assert bindings == {"53/udp": None, "80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    assert bindings == {"53/udp": None, "80/tcp": [PortBinding("", "8080")]}
     with pytest.raises(InvalidParameter, match="invalid port specification: 'http'"):
-        normalize_port_bindings({"80/tcp": [{"HostPort": "http"}]})
-    assert wanted_bindings({"80/tcp": {}, "81/tcp": {}}, {"80/tcp": [{"HostIp": "", "HostPort": "1"}]}, True) == {
+        normalize_port_bindings({"80/tcp": [PortBinding(host_port="http")]})
+    assert wanted_bindings({"80/tcp": {}, "81/tcp": {}}, {"80/tcp": [PortBinding("", "1")]}, True) == {
         "80/tcp": [{"HostIp": "", "HostPort": "1"}], "81/tcp": [{"HostIp": "", "HostPort": ""}]}
     view = ports_view({"80/tcp": {}, "443/tcp": {}}, [Mapping("tcp", "0.0.0.0", 8080, 80),
                                                       Mapping("tcp", "::", 8080, 80), Mapping("udp", "", 5353, 53)])
@@ -336,7 +337,7 @@ def test_the_embedded_dns_answers_names_aliases_and_links_of_running_containers_
     app = new_network("app", "bridge", {}, [IPAMConfig("10.1.0.0/24", "10.1.0.1")], internal=False)
 
     def running(cid, name, networks, links=()):
-        c = Container(cid * 64, name, 0, "sh", [], {}, {"Links": list(links)}, "img")
+        c = Container(cid * 64, name, 0, "sh", [], ContainerConfig(), HostConfig(links=list(links)), "img")
         c.state.status, c.state.pid = "running", 1
         c.network_settings = {"Networks": networks}
         return c

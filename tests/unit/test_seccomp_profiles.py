@@ -5,6 +5,7 @@ import os
 import pytest
 
 from dockyard.engine import securityopts
+from dockyard.engine.specs.containers import HostConfig
 from dockyard.errors import InvalidParameter
 from dockyard.runtime.linux import seccomp
 from dockyard.runtime.linux.capabilities import DOCKER_DEFAULT
@@ -102,7 +103,7 @@ def test_security_opt_parsing_follows_moby():
         with pytest.raises(InvalidParameter, match=message):
             securityopts.parse([bad])
     with pytest.raises(InvalidParameter, match="Decoding seccomp profile failed"):
-        securityopts.validate({"SecurityOpt": ["seccomp={nope"]})
+        securityopts.validate(HostConfig(security_opt=["seccomp={nope"]))
 
 
 def test_privileged_drops_the_default_profile_but_keeps_a_custom_one():

@@ -5,16 +5,17 @@ import base64
 import posixpath
 import time
 
-from dockyard.api.codec import from_json, to_json
+from dockyard.api.codec import from_json
 from dockyard.api.filters import Filters, match_networks, match_ports, match_volumes, port_filter, until_ns
 from dockyard.api.http import Request, Response, end_hijack
+from dockyard.engine import logconfig
 from dockyard.engine.archive import Access
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.logfollow import LogFollower
 from dockyard.engine.mounts import public_view
 from dockyard.engine.netviews import network_settings_view, ports_list_view
-from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate
+from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate, config_json, host_config_json
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet
 from dockyard.runtime.process import Attacher
@@ -57,10 +58,10 @@ def inspect_view(service: ContainerService, c: Container) -> dict:
         "ProcessLabel": "",
         "AppArmorProfile": "",
         "ExecIDs": None,
-        "HostConfig": c.host_config,
+        "HostConfig": host_config_json(c.host_config),
         "GraphDriver": {"Name": c.driver, "Data": _graph_data(service, c)},
         "Mounts": [public_view(m) for m in c.mount_points],
-        "Config": c.config,
+        "Config": config_json(c.config),
         "NetworkSettings": network_settings_view(c),
     }
 
@@ -88,10 +89,10 @@ def list_view(service: ContainerService, c: Container, size: bool, link_names: l
         "Command": command_line(c),
         "Created": c.created // 1_000_000_000,
         "Ports": ports_list_view(c),
-        "Labels": c.config.get("Labels") or {},
+        "Labels": c.config.labels or {},
         "State": c.state.status,
         "Status": c.state.describe(),
-        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode", "default")},
+        "HostConfig": {"NetworkMode": c.host_config.network_mode or "default"},
         "NetworkSettings": {"Networks": (c.network_settings or {}).get("Networks") or {}},
         "Mounts": [public_view(m) for m in c.mount_points],
     }
@@ -119,7 +120,7 @@ def filter_containers(service: ContainerService, containers: list[Container], fi
     for c in containers:
         if not filters.match_regex("id", c.id) or not filters.match_regex("name", c.name):
             continue
-        if not filters.match_labels(c.config.get("Labels") or {}):
+        if not filters.match_labels(c.config.labels or {}):
             continue
         if filters.get("status") and c.state.status not in filters.get("status"):
             continue
@@ -151,13 +152,12 @@ def register(router, daemon) -> None:
     service = daemon.containers
 
     async def create(req: Request) -> Response:
-        # Typed and checked before anything is made; the engine still takes Docker's JSON (issue 15).
         spec = from_json(ContainerCreate, await req.json())
         if spec.host_config is not None and not spec.host_config.ipc_mode and \
                 tuple(int(p) for p in req.api_version.split(".")) < (1, 40):
             # As dockerd: clients older than API 1.40 (docker-compose 1.x) knew "shareable" as the default.
             spec.host_config.ipc_mode = "shareable"
-        container, warnings = service.create(to_json(spec), req.arg("name") or None)
+        container, warnings = service.create(spec, req.arg("name") or None)
         return Response(201, {"Id": container.id, "Warnings": warnings})
 
     async def start(req: Request) -> Response:
@@ -192,7 +192,7 @@ def register(router, daemon) -> None:
         # Refusing stopped containers is the CLI's business, as with Docker.
         if c.state.status in ("dead", "removing"):
             raise Conflict(f"You cannot attach to a container that is being removed: {c.id[:12]}")
-        tty = bool(c.config.get("Tty"))
+        tty = bool(c.config.tty)
         streams = {s for s, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if req.flag(name)}
         detach_keys = parse_detach_keys(req.arg("detachKeys"))
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
@@ -206,7 +206,7 @@ def register(router, daemon) -> None:
         # With logs and stream on a running container, the live part comes from the log file too,
         # from where the replay stopped, so no line comes twice (a TTY stays live: a prompt has no
         # newline to end its log record).
-        json_file = (c.host_config.get("LogConfig") or {}).get("Type", "json-file") == "json-file"
+        json_file = logconfig.reads_back(c.host_config.log_config)
         from_log = req.flag("logs") and req.flag("stream") and not tty and json_file and rt.run is not None
         follower = LogFollower(rt, rt.run if from_log else None, service.log_path(c.id))
 
@@ -232,7 +232,7 @@ def register(router, daemon) -> None:
                     # As in moby, detach keys only apply to a TTY: piped binary input may hold any bytes.
                     scanner = DetachScanner(detach_keys) if tty else None
                     pump = asyncio.ensure_future(_pump_stdin(rt, reader, scanner, attacher, tty=tty,
-                                                             stdin_once=bool(c.config.get("StdinOnce"))))
+                                                             stdin_once=bool(c.config.stdin_once)))
                 try:
                     if from_log:
                         await follower.follow(replay, writer.closed)
@@ -248,7 +248,7 @@ def register(router, daemon) -> None:
 
     async def logs(req: Request) -> Response | None:
         c = service.get(req.params["id"])
-        if (c.host_config.get("LogConfig") or {}).get("Type", "json-file") != "json-file":
+        if not logconfig.reads_back(c.host_config.log_config):
             raise NotImplementedYet("configured logging driver does not support reading")
         want_stdout, want_stderr = req.flag("stdout"), req.flag("stderr")
         if not (want_stdout or want_stderr):
@@ -263,7 +263,7 @@ def register(router, daemon) -> None:
                 raise InvalidParameter(f"invalid value for tail: {tail!r}; use a number or all") from None
         timestamps = req.flag("timestamps")
         details = req.flag("details")
-        tty = bool(c.config.get("Tty"))
+        tty = bool(c.config.tty)
         wanted = {name for name, on in (("stdout", want_stdout), ("stderr", want_stderr)) if on}
 
         def keep(r) -> bool:
@@ -468,7 +468,7 @@ def register(router, daemon) -> None:
         volume = max(holders, key=lambda m: len(m["Destination"]), default=None)
         if volume is not None and not volume.get("RW", True):
             raise DockyardError("mounted volume is marked read-only")
-        if volume is None and c.host_config.get("ReadonlyRootfs") and c.state.running:
+        if volume is None and c.host_config.readonly_rootfs and c.state.running:
             raise Conflict("container rootfs is marked read-only")
         request = {"op": "put", "path": path, "no_overwrite_dir_non_dir": req.flag("noOverwriteDirNonDir")}
         async with Access(service, c, request, writable=True, stdin=True) as access:
@@ -486,7 +486,7 @@ def register(router, daemon) -> None:
 
     async def update(req: Request) -> Response:
         c = service.get(req.params["id"])
-        warnings = await service.update(c, to_json(from_json(ContainerUpdate, await req.json())))
+        warnings = await service.update(c, from_json(ContainerUpdate, await req.json()))
         return Response(200, {"Warnings": warnings})
 
     router.add("POST", "/containers/create", create)

@@ -486,7 +486,7 @@ class Builder:
                 "Entrypoint": [], "Env": step.state.run_env(), "Healthcheck": None, "OnBuild": None,
                 "HostConfig": host_config, "AttachStdout": True, "AttachStderr": True}
         body.pop("Shell", None)
-        c, _ = containers.create(body, None)
+        c, _ = containers.create_from_config(body, None)
         step.out.stream(f" ---> Running in {c.id[:12]}\n")
         return c
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
+from dockyard.engine.specs.containers import config_json
 from dockyard.errors import Conflict, NotFound
 from dockyard.images import reference
 from dockyard.images.changes import apply_changes
@@ -47,8 +48,9 @@ class CommitService:
         if c.state.status == "removing":
             raise Conflict(f"You cannot commit container {c.id} which is being removed")
         # Everything that can be refused is checked before the container is touched.
-        base = c.config if options.config is None else options.config
-        config = merge(apply_changes(copy.deepcopy(base), options.changes), c.config)
+        container_config = config_json(c.config)  # an image keeps its config in Docker's JSON
+        base = container_config if options.config is None else options.config
+        config = merge(apply_changes(copy.deepcopy(base), options.changes), container_config)
         try:
             parent = self.store.get(c.image_id)
         except NotFound:
@@ -94,13 +96,13 @@ class CommitService:
         history_row = {"created": created}
         if options.author:
             history_row["author"] = options.author
-        created_by = " ".join(c.config.get("Cmd") or [])
+        created_by = " ".join(c.config.cmd or [])
         if created_by:
             history_row["created_by"] = created_by
         if options.comment:
             history_row["comment"] = options.comment
         return add_child_image(self.store, parent, diff_id, config, history_row=history_row, created=created,
-                               container=c.id, container_config=c.config, author=options.author)
+                               container=c.id, container_config=config_json(c.config), author=options.author)
 
     def layer_from_container(self, cid: str) -> str | None:
         """The container's changes as a layer tar in the content store (None when it changed nothing);

@@ -2,8 +2,16 @@
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
+from dockyard.engine.specs.containers import (
+    ContainerConfig,
+    HostConfig,
+    config_from_json,
+    config_json,
+    host_config_from_json,
+    host_config_json,
+)
 from dockyard.util.timefmt import human_duration, rfc3339_ns
 
 
@@ -70,8 +78,8 @@ class Container:
     created: int  # ns
     path: str
     args: list[str]
-    config: dict  # Docker's Config, merged with the image's
-    host_config: dict
+    config: ContainerConfig  # the request's Config, merged with the image's
+    host_config: HostConfig
     image_id: str
     state: State = field(default_factory=State)
     driver: str = "overlay2"
@@ -81,12 +89,20 @@ class Container:
     network_settings: dict = field(default_factory=dict)  # endpoints, ports, sandbox: see engine/networks.py
 
     def to_record(self) -> dict:
-        return asdict(self)
+        """The record on disk (config.v2.json): Config and HostConfig in Docker's JSON, as inspect
+        shows them, so that records of every version read alike."""
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        record["state"] = asdict(self.state)
+        record["config"] = config_json(self.config)
+        record["host_config"] = host_config_json(self.host_config)
+        return record
 
     @classmethod
     def from_record(cls, record: dict) -> "Container":
         record = dict(record)
         record["state"] = State(**record.get("state", {}))
+        record["config"] = config_from_json(record.get("config"))
+        record["host_config"] = host_config_from_json(record.get("host_config"))
         return cls(**record)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import errno
 import json
 import logging
@@ -18,9 +20,20 @@ from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.runtimes import Runtimes
+from dockyard.engine.specs.codec import from_json, to_json
+from dockyard.engine.specs.containers import (
+    ContainerConfig,
+    ContainerCreate,
+    ContainerUpdate,
+    HostConfig,
+    Resources,
+    RestartPolicy,
+    config_from_json,
+    is_empty,
+)
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
-from dockyard.images.store import Image, ImageStore
+from dockyard.images.store import ImageStore
 from dockyard.network.namefiles import write_name_files
 from dockyard.runtime.launcher import Launcher
 from dockyard.runtime.linux import cgroups, resources
@@ -133,7 +146,7 @@ class ContainerService:
                     callback(c)
                 continue
             if c.state.status in ("exited", "created") and c.state.started_at and restart.restart_on_daemon_start(
-                    c.host_config.get("RestartPolicy") or {}, c.manually_stopped):
+                    c.host_config.restart_policy, c.manually_stopped):
                 try:
                     await self._start(c)
                 except DockyardError as exc:
@@ -194,7 +207,7 @@ class ContainerService:
             os.close(dir_fd)
         rt.stdin_writer = writer
         rt.started.set()
-        await pump_output(reader, bool(c.config.get("Tty")), rt.attachers)
+        await pump_output(reader, bool(c.config.tty), rt.attachers)
 
     def _record_exit_from_file(self, c: Container) -> None:
         try:
@@ -209,7 +222,7 @@ class ContainerService:
         self._save(c)
 
     def emit(self, c: Container, action: str, **extra: str) -> None:
-        attributes = {**(c.config.get("Labels") or {}), "image": c.config.get("Image", ""),
+        attributes = {**(c.config.labels or {}), "image": c.config.image or "",
                       "name": c.name.lstrip("/"), **extra}
         self.events.publish("container", action, c.id, attributes)
 
@@ -240,7 +253,7 @@ class ContainerService:
             parent = self.get(parent_name) if parent_name else None
         except NotFound:
             parent = None
-        for entry in (parent.host_config.get("Links") or []) if parent else []:
+        for entry in (parent.host_config.links or []) if parent else []:
             target, _, link_alias = entry.rpartition(":")
             if link_alias.rsplit("/", 1)[-1] == alias:
                 try:
@@ -253,7 +266,7 @@ class ContainerService:
         """`DELETE /containers/<parent>/<alias>?link=1`: the parent forgets the link (Docker's rmLink);
         both containers stay."""
         parent, entry, _target = self.linked(ref)
-        parent.host_config["Links"] = [e for e in parent.host_config.get("Links") or [] if e != entry] or None
+        parent.host_config.links = [e for e in parent.host_config.links or [] if e != entry] or None
         self._save(parent)
 
     def find(self, cid: str) -> Container | None:
@@ -264,7 +277,7 @@ class ContainerService:
         lists among the container's names."""
         names: dict[str, list[str]] = {}
         for parent in self._containers.values():
-            for entry in parent.host_config.get("Links") or []:
+            for entry in parent.host_config.links or []:
                 target, _, alias = entry.partition(":")
                 cid = self._names.get(target)
                 if cid:
@@ -275,8 +288,8 @@ class ContainerService:
         return self._runtime[c.id]
 
     # -- create ----------------------------------------------------------------------------
-    def create(self, body: dict, name: str | None) -> tuple[Container, list[str]]:
-        image_ref = body.get("Image") or ""
+    def create(self, spec: ContainerCreate, name: str | None) -> tuple[Container, list[str]]:
+        image_ref = spec.image or ""
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         if name:
@@ -288,23 +301,19 @@ class ContainerService:
                                f'"{self._names[name]}". You have to remove (or rename) that container to be able '
                                "to reuse that name.")
         image = self.images.get(image_ref)
-        host_config = body.get("HostConfig") or {}
-        if not isinstance(host_config, dict):
-            raise InvalidParameter("HostConfig must be an object")
-        host_config = dict(host_config)
-        host_config["LogConfig"] = logconfig.validate(host_config.get("LogConfig"))
-        resources.validate({}, host_config)
+        host_config = copy.deepcopy(spec.host_config) if spec.host_config is not None else HostConfig()
+        host_config.log_config = logconfig.validate(host_config.log_config)
+        resources.validate({}, to_json(host_config))  # the runtime's checks, in Docker's names
         securityopts.validate(host_config)
-        if host_config.get("Init"):
+        if host_config.init:
             self.init_binary()
-        host_config["RestartPolicy"] = restart.validate(host_config.get("RestartPolicy"),
-                                                        bool(host_config.get("AutoRemove")))
+        host_config.restart_policy = restart.validate(host_config.restart_policy, bool(host_config.auto_remove))
         warnings = isolation.validate(host_config, self.get, self.idmap)
-        if host_config.get("NetworkMode") == "host" and host_config.get("PortBindings"):
+        if host_config.network_mode == "host" and host_config.port_bindings:
             warnings.append("Published ports are discarded when using host network mode")
-        host_config["Runtime"] = self.runtimes.resolve(host_config.get("Runtime"))
-        config = merge_config(body, image)
-        command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+        host_config.runtime = self.runtimes.resolve(host_config.runtime)
+        config = merge_config(spec, config_from_json(image.config.get("config")))
+        command = list(config.entrypoint or []) + list(config.cmd or [])
         if not command:
             raise InvalidParameter("No command specified")
         cid = new_id()
@@ -314,11 +323,12 @@ class ContainerService:
             while name in self._names:
                 retry += 1
                 name = "/" + generate_name(retry)
-        network_settings = self.network.plan_create(cid, config, host_config, body.get("NetworkingConfig"),
+        networking = to_json(spec.networking_config) if spec.networking_config is not None else None
+        network_settings = self.network.plan_create(cid, config, host_config, networking,
                                                     name=name) if self.network else {}
-        if not config.get("Hostname"):
-            config["Hostname"] = cid[:12]
-        config["Image"] = image_ref
+        if not config.hostname:
+            config.hostname = cid[:12]
+        config.image = image_ref
         # Strictly increasing even within one clock tick or after the clock steps back: `ps -l`
         # and the list order rely on it.
         created = self._last_created = max(now_ns(), self._last_created + 1)
@@ -335,8 +345,8 @@ class ContainerService:
             self._use_volumes(container)
             os.makedirs(directory)
             self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain),
-                                 (INIT_TARGET,) if host_config.get("Init") else ())
-            write_name_files(directory, config["Hostname"])
+                                 (INIT_TARGET,) if host_config.init else ())
+            write_name_files(directory, config.hostname)
             self._save(container)
         except BaseException:
             self._names.pop(name, None)
@@ -350,41 +360,49 @@ class ContainerService:
         self.emit(container, "create")
         return container, warnings
 
+    def create_from_config(self, body: dict, name: str | None = None) -> tuple[Container, list[str]]:
+        """create() for a body in Docker's JSON that the engine's own parts hold (a build stage's
+        image config and RUN settings): read as records are, without the checks of a client's
+        request, which no client would be there to read."""
+        return self.create(from_json(ContainerCreate, body, strict=False), name)
+
     # -- start -----------------------------------------------------------------------------
     def build_spec(self, c: Container) -> dict:
         config = c.config
-        user = resolve_user(config.get("User") or "", lambda path: self.snapshotter.read_file(c.id, path),
-                            c.host_config.get("GroupAdd") or ())
+        host_config = c.host_config
+        user = resolve_user(config.user or "", lambda path: self.snapshotter.read_file(c.id, path),
+                            host_config.group_add or ())
         directory = self._dir(c.id)
         args = [c.path, *c.args]
-        if c.host_config.get("Init"):
+        if host_config.init:
             # Docker's --init: a real init (tini) as PID 1 reaps zombies and forwards signals.
             args = [INIT_TARGET, "--", *args]
         spec = build_spec(
             args=args,
-            env=process_env(config.get("Env") or [], config["Hostname"], bool(config.get("Tty"))),
-            cwd=config.get("WorkingDir") or "/",
+            env=process_env(config.env or [], config.hostname or "", bool(config.tty)),
+            cwd=config.working_dir or "/",
             user=user,
-            hostname=config["Hostname"],
-            tty=bool(config.get("Tty")),
+            hostname=config.hostname or "",
+            tty=bool(config.tty),
             rootfs=os.path.join(self.state_dir(c.id), "rootfs"),
             files=NameFiles(os.path.join(directory, "hostname"), os.path.join(directory, "hosts"),
                             os.path.join(directory, "resolv.conf")),
             cgroups_path=self.cgroup_path(c),
-            readonly_rootfs=bool(c.host_config.get("ReadonlyRootfs")),
+            readonly_rootfs=bool(host_config.readonly_rootfs),
         )
-        isolation.apply(spec, c.host_config, self.get, cgroups.version() == 1,
+        isolation.apply(spec, host_config, self.get, cgroups.version() == 1,
                         lambda cid: self._dir(cid or c.id), self.idmap)
-        securityopts.apply(spec, c.host_config)
-        limits = {k: c.host_config[k] for k in resources.RESOURCE_FIELDS if c.host_config.get(k)}
+        securityopts.apply(spec, host_config)
+        # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
+        wire = to_json(host_config)
+        limits = {k: wire[k] for k in resources.RESOURCE_FIELDS if wire.get(k)}
         if limits:
-            # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
             spec["linux"]["resources"] = limits
-        user_mounts = oci_mounts(self.volumes, c.mount_points, c.host_config.get("Tmpfs") or {})
+        user_mounts = oci_mounts(self.volumes, c.mount_points, host_config.tmpfs or {})
         if user_mounts:
             taken = {m["destination"] for m in user_mounts}  # a user's /etc/hosts mount replaces ours
             spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in taken] + user_mounts
-        if c.host_config.get("Init"):
+        if host_config.init:
             spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": self.init_binary(),
                                    "options": ["bind", "ro"]})
         return spec
@@ -407,7 +425,7 @@ class ContainerService:
     @staticmethod
     def cgroup_path(c: Container) -> str:
         """`/dockyard/<id>`, or `<--cgroup-parent>/<id>`, in every hierarchy."""
-        parent = "/" + (c.host_config.get("CgroupParent") or "dockyard").strip("/")
+        parent = "/" + (c.host_config.cgroup_parent or "dockyard").strip("/")
         return f"{parent.rstrip('/')}/{c.id}"
 
     async def pause(self, c: Container) -> None:
@@ -453,7 +471,7 @@ class ContainerService:
         try:
             await self._start(c)
         except Exception:
-            if c.host_config.get("AutoRemove") and not c.state.running:
+            if c.host_config.auto_remove and not c.state.running:
                 await self.remove(c, force=True)
             raise
         return True
@@ -473,8 +491,8 @@ class ContainerService:
         for point in c.mount_points:
             if needs_copy(self.volumes, point):
                 await fill_from_image(self, c, point)
-        if c.host_config.get("IpcMode") == "shareable":
-            isolation.mount_shareable_shm(self._dir(c.id), c.host_config.get("ShmSize") or 0)
+        if c.host_config.ipc_mode == "shareable":
+            isolation.mount_shareable_shm(self._dir(c.id), c.host_config.shm_size or 0)
         plan = await self.network.prepare(c) if self.network else None
         try:
             spec = self.build_spec(c)
@@ -492,21 +510,21 @@ class ContainerService:
             except FileNotFoundError:
                 pass
         config = c.config
-        log_config = c.host_config.get("LogConfig") or {}
-        log_options = log_config.get("Config") or {}
+        log_config = c.host_config.log_config
+        log_options = (log_config.config if log_config else None) or {}
         request = {
             "id": c.id,
             "spec": spec,
             "rootfs_mounts": [m.to_dict() for m in self.snapshotter.mounts(c.id)],
-            "log_path": self.log_path(c.id) if log_config.get("Type", "json-file") == "json-file" else None,
+            "log_path": self.log_path(c.id) if logconfig.reads_back(log_config) else None,
             "log_max_size": logconfig.parse_size(log_options["max-size"]) if "max-size" in log_options else -1,
             "log_max_file": int(log_options.get("max-file", "1")),
-            "log_attrs": logconfig.attributes(log_options, config.get("Labels") or {}, config.get("Env") or []),
+            "log_attrs": logconfig.attributes(log_options, config.labels or {}, config.env or []),
             "state_dir": state_dir,
-            "tty": bool(config.get("Tty")),
-            "open_stdin": bool(config.get("OpenStdin")),
+            "tty": bool(config.tty),
+            "open_stdin": bool(config.open_stdin),
         }
-        oci_runtime = self.runtimes.oci_request(c.host_config.get("Runtime"))
+        oci_runtime = self.runtimes.oci_request(c.host_config.runtime)
         if oci_runtime:
             request["oci_runtime"] = oci_runtime
         try:
@@ -537,7 +555,7 @@ class ContainerService:
         rt.ctl_writer = launched.ctl_writer
         rt.stdin_writer = launched.io_writer
         rt.started.set()
-        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(config.get("Tty")), rt.attachers))
+        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(config.tty), rt.attachers))
         asyncio.ensure_future(self._watch(c, launched.ctl_reader, pump))
 
     async def _watch(self, c: Container, ctl: asyncio.StreamReader, pump: asyncio.Future) -> None:
@@ -590,9 +608,9 @@ class ContainerService:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(c.state.exit_code)
-        if c.host_config.get("AutoRemove"):
+        if c.host_config.auto_remove:
             asyncio.ensure_future(self._auto_remove(c))
-        elif rt is not None and restart.should_restart(c.host_config.get("RestartPolicy") or {}, c.state.exit_code,
+        elif rt is not None and restart.should_restart(c.host_config.restart_policy, c.state.exit_code,
                                                        c.restart_count, c.manually_stopped):
             self._schedule_restart(c, rt)
 
@@ -681,9 +699,8 @@ class ContainerService:
         if not c.state.running:
             return False
         if timeout is None:
-            timeout = c.config.get("StopTimeout")
-            timeout = 10 if timeout is None else int(timeout)
-        stop_signal = parse_signal(c.config.get("StopSignal") or "SIGTERM")
+            timeout = 10 if c.config.stop_timeout is None else int(c.config.stop_timeout)
+        stop_signal = parse_signal(c.config.stop_signal or "SIGTERM")
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._runtime[c.id].exit_waiters.append(waiter)
@@ -725,15 +742,16 @@ class ContainerService:
         self._names.pop(old, None)
         self.emit(c, "rename", oldName=old)
 
-    async def update(self, c: Container, changes: dict) -> list[str]:
+    async def update(self, c: Container, update: ContainerUpdate) -> list[str]:
         """`docker update`: resources on the live cgroup and the restart policy; returns warnings."""
-        merged = resources.validate(c.host_config, changes)
-        policy = c.host_config.get("RestartPolicy") or {}
-        if changes.get("RestartPolicy") and changes["RestartPolicy"].get("Name"):
-            if c.host_config.get("AutoRemove"):
+        changes = to_json(update)  # the runtime takes resources in Docker's names
+        merged = resources.validate(to_json(c.host_config), changes)
+        policy = c.host_config.restart_policy or RestartPolicy("no", 0)
+        if update.restart_policy is not None and update.restart_policy.name:
+            if c.host_config.auto_remove:
                 raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the "
                                        "container")
-            policy = restart.validate(changes["RestartPolicy"], False)
+            policy = restart.validate(update.restart_policy, False)
         if c.state.running:
             try:
                 await asyncio.to_thread(resources.apply, Cgroup(self.cgroup_path(c)),
@@ -741,10 +759,11 @@ class ContainerService:
             except OSError as exc:  # a value the kernel refuses that no rule above foresaw
                 raise InvalidParameter(f"Cannot update container {c.id}: {exc.strerror or exc}"
                                        f"{f' ({os.path.basename(exc.filename)})' if exc.filename else ''}") from None
-        for key, value in merged.items():
-            if value is not None:
-                c.host_config[key] = value
-        c.host_config["RestartPolicy"] = policy
+        kept = from_json(Resources, {k: v for k, v in merged.items() if v is not None}, strict=False)
+        for f in dataclasses.fields(Resources):
+            if getattr(kept, f.name) is not None:
+                setattr(c.host_config, f.name, getattr(kept, f.name))
+        c.host_config.restart_policy = policy
         self._save(c)
         self.emit(c, "update")
         return []
@@ -754,7 +773,7 @@ class ContainerService:
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
         rt = self._runtime[c.id]
-        if c.config.get("Tty") and rt.ctl_writer is not None:
+        if c.config.tty and rt.ctl_writer is not None:
             rt.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
 
     async def wait(self, c: Container, condition: str = "not-running") -> int:
@@ -883,7 +902,7 @@ class ContainerService:
     def image_name(self, c: Container) -> str:
         """The IMAGE column of `docker ps`: the reference the container was created from while it
         still names the container's image, its ID otherwise."""
-        label = c.config.get("Image") or c.image_id
+        label = c.config.image or c.image_id
         try:
             return label if self.images.get(label).id == c.image_id else c.image_id
         except (NotFound, InvalidParameter):
@@ -931,7 +950,7 @@ class ContainerService:
                 continue
             if until_ns is not None and c.created >= until_ns:
                 continue
-            if not label_filter(c.config.get("Labels") or {}):
+            if not label_filter(c.config.labels or {}):
                 continue
             size = tree_size(self.snapshotter.fs_path(c.id))
             await self.remove(c)
@@ -943,57 +962,59 @@ class ContainerService:
         return [c for c in self._containers.values() if c.image_id == image_id]
 
 
-def merge_config(body: dict, image: Image) -> dict:
+def merge_config(request: ContainerConfig, image: ContainerConfig) -> ContainerConfig:
     """Docker's merge of a create request with the image's config (daemon/commit.go merge)."""
-    image_config = image.config.get("config") or {}
-    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
-    if not config.get("User"):
-        config["User"] = image_config.get("User", "")
-    env = list(image_config.get("Env") or [])
-    for entry in config.get("Env") or []:
+    config = ContainerConfig(**{f.name: copy.deepcopy(getattr(request, f.name))
+                                for f in dataclasses.fields(ContainerConfig)})
+    if not config.user:
+        config.user = image.user or ""
+    env = list(image.env or [])
+    for entry in config.env or []:
         key = entry.partition("=")[0]
         env = [e for e in env if e.partition("=")[0] != key] + [entry]
-    config["Env"] = env
-    labels = dict(image_config.get("Labels") or {})
-    labels.update(config.get("Labels") or {})
-    config["Labels"] = labels
-    if not config.get("Entrypoint"):
-        if not config.get("Cmd"):
-            config["Cmd"] = image_config.get("Cmd")
-        if config.get("Entrypoint") is None:
-            config["Entrypoint"] = image_config.get("Entrypoint")
-    if config.get("Entrypoint") == [""]:
+    config.env = env
+    config.labels = {**(image.labels or {}), **(config.labels or {})}
+    if not config.entrypoint:
+        if not config.cmd:
+            config.cmd = image.cmd
+        if config.entrypoint is None:
+            config.entrypoint = image.entrypoint
+    if config.entrypoint == [""]:
         # `--entrypoint ""`: after the merge (so the image's CMD is not taken), Docker resets it.
-        config["Entrypoint"] = None
-    if not config.get("WorkingDir"):
-        config["WorkingDir"] = image_config.get("WorkingDir", "")
-    for key in ("ExposedPorts", "Volumes"):
-        merged = dict(image_config.get(key) or {})
-        merged.update(config.get(key) or {})
-        config[key] = merged or None
-    if isinstance(config.get("Healthcheck"), dict):  # Docker keeps no null fields (omitempty): StartPeriod: null
-        config["Healthcheck"] = {k: v for k, v in config["Healthcheck"].items() if v is not None}
-    for key in ("StopSignal", "Healthcheck", "OnBuild"):
-        if not config.get(key) and image_config.get(key):
-            config[key] = image_config[key]
-    for key, default in (("Hostname", ""), ("Domainname", ""), ("AttachStdin", False), ("AttachStdout", False),
-                         ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False)):
-        config.setdefault(key, default)
+        config.entrypoint = None
+    if not config.working_dir:
+        config.working_dir = image.working_dir or ""
+    config.exposed_ports = {**(image.exposed_ports or {}), **(config.exposed_ports or {})} or None
+    config.volumes = {**(image.volumes or {}), **(config.volumes or {})} or None
+    if not config.stop_signal and image.stop_signal:
+        config.stop_signal = image.stop_signal
+    if is_empty(config.healthcheck) and not is_empty(image.healthcheck):
+        config.healthcheck = image.healthcheck
+    if not config.on_build and image.on_build:
+        config.on_build = image.on_build
+    for name in ("hostname", "domainname"):
+        if getattr(config, name) is None:
+            setattr(config, name, "")
+    for name in ("attach_stdin", "attach_stdout", "attach_stderr", "tty", "open_stdin", "stdin_once"):
+        if getattr(config, name) is None:
+            setattr(config, name, False)
     return config
 
 
-def normalize_host_config(host_config: dict) -> dict:
-    out = dict(host_config)
-    out.setdefault("NetworkMode", "default")
-    out.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-    out.setdefault("AutoRemove", False)
-    out.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-    out.setdefault("Binds", None)
-    out.setdefault("Privileged", False)
-    out.setdefault("ReadonlyRootfs", False)
-    if not out.get("IpcMode"):
-        out["IpcMode"] = "private"  # dockerd's default-ipc-mode since 20.10 (API clients >= 1.40)
-    for key in ("PidMode", "UsernsMode", "Isolation"):  # "" when unset, as Docker reports them
-        if out.get(key) is None:
-            out[key] = ""
-    return out
+def normalize_host_config(host_config: HostConfig) -> HostConfig:
+    """The defaults Docker reports for what the request left unset."""
+    if host_config.network_mode is None:
+        host_config.network_mode = "default"
+    if host_config.restart_policy is None:
+        host_config.restart_policy = RestartPolicy("no", 0)
+    for name in ("auto_remove", "privileged", "readonly_rootfs"):
+        if getattr(host_config, name) is None:
+            setattr(host_config, name, False)
+    if host_config.log_config is None:
+        host_config.log_config = logconfig.validate(None)
+    if not host_config.ipc_mode:
+        host_config.ipc_mode = "private"  # dockerd's default-ipc-mode since 20.10 (API clients >= 1.40)
+    for name in ("pid_mode", "userns_mode", "isolation"):  # "" when unset, as Docker reports them
+        if getattr(host_config, name) is None:
+            setattr(host_config, name, "")
+    return host_config

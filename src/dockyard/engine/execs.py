@@ -49,13 +49,13 @@ class ExecService:
 
     def _process(self, c: Container, e: Exec, container_spec: dict) -> dict:
         config = e.config
-        user = resolve_user(config.get("User") or c.config.get("User") or "",
+        user = resolve_user(config.get("User") or c.config.user or "",
                             lambda path: self.containers.snapshotter.read_file(c.id, path),
-                            c.host_config.get("GroupAdd") or ())
-        env = process_env(list(c.config.get("Env") or []) + list(config.get("Env") or []),
-                          c.config["Hostname"], bool(config.get("Tty")))
+                            c.host_config.group_add or ())
+        env = process_env(list(c.config.env or []) + list(config.get("Env") or []),
+                          c.config.hostname or "", bool(config.get("Tty")))
         process = build_process(args=list(config["Cmd"]), env=env,
-                                cwd=config.get("WorkingDir") or c.config.get("WorkingDir") or "/", user=user,
+                                cwd=config.get("WorkingDir") or c.config.working_dir or "/", user=user,
                                 tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
         if not config.get("Privileged"):
             # An exec holds what the container holds (its --cap-add/--cap-drop/--privileged).

@@ -9,6 +9,7 @@ import time
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.execs import ExecService
+from dockyard.engine.specs.containers import HealthConfig
 from dockyard.errors import DockyardError
 from dockyard.runtime.process import Attacher
 from dockyard.util.frames import STDERR, STDOUT
@@ -23,8 +24,8 @@ MAX_LOG_ENTRIES = 5
 MAX_OUTPUT = 4096
 
 
-def probe_command(healthcheck: dict | None) -> list[str] | None:
-    test = (healthcheck or {}).get("Test") or []
+def probe_command(healthcheck: HealthConfig | None) -> list[str] | None:
+    test = (healthcheck.test if healthcheck else None) or []
     if not test or test[0] == "NONE":
         return None
     if test[0] == "CMD-SHELL":
@@ -42,7 +43,7 @@ class HealthMonitor:
         containers.on_start.append(self.watch)
 
     def watch(self, c: Container) -> None:
-        command = probe_command(c.config.get("Healthcheck"))
+        command = probe_command(c.config.healthcheck)
         if command is None:
             return
         old = self._tasks.pop(c.id, None)
@@ -52,11 +53,11 @@ class HealthMonitor:
         self._tasks[c.id] = asyncio.ensure_future(self._loop(c, command))
 
     async def _loop(self, c: Container, command: list[str]) -> None:
-        hc = c.config.get("Healthcheck") or {}
-        interval = (hc.get("Interval") or DEFAULT_INTERVAL) / 1e9
-        timeout = (hc.get("Timeout") or DEFAULT_TIMEOUT) / 1e9
-        retries = hc.get("Retries") or DEFAULT_RETRIES
-        start_period = (hc.get("StartPeriod") or 0) / 1e9
+        hc = c.config.healthcheck or HealthConfig()
+        interval = (hc.interval or DEFAULT_INTERVAL) / 1e9
+        timeout = (hc.timeout or DEFAULT_TIMEOUT) / 1e9
+        retries = hc.retries or DEFAULT_RETRIES
+        start_period = (hc.start_period or 0) / 1e9
         started = time.monotonic()
         pid = c.state.pid
         try:

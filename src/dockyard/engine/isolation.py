@@ -7,6 +7,7 @@ import os
 import re
 import stat
 
+from dockyard.engine.specs.containers import DeviceMapping, HostConfig, Ulimit
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux import capabilities
 from dockyard.util import syscalls as sc
@@ -24,10 +25,9 @@ _DEVICE_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 
 
-def _modes(host_config: dict) -> dict[str, str]:
-    return {kind: host_config.get(key) or "" for kind, key in
-            (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode"), ("userns", "UsernsMode"),
-             ("cgroupns", "CgroupnsMode"))}
+def _modes(host_config: HostConfig) -> dict[str, str]:
+    return {"pid": host_config.pid_mode or "", "ipc": host_config.ipc_mode or "", "uts": host_config.uts_mode or "",
+            "userns": host_config.userns_mode or "", "cgroupns": host_config.cgroupns_mode or ""}
 
 
 def capability_name(name: str) -> str:
@@ -40,12 +40,12 @@ def capability_name(name: str) -> str:
     return full
 
 
-def capability_set(host_config: dict) -> tuple[list[str], list[str]]:
+def capability_set(host_config: HostConfig) -> tuple[list[str], list[str]]:
     """Docker's TweakCapabilities: (the capabilities to grant, those the host cannot give)."""
-    add = [capability_name(c) for c in host_config.get("CapAdd") or []]
-    drop = [capability_name(c) for c in host_config.get("CapDrop") or []]
+    add = [capability_name(c) for c in host_config.cap_add or []]
+    drop = [capability_name(c) for c in host_config.cap_drop or []]
     known = capabilities.NAMES[: capabilities.last_cap() + 1]
-    if host_config.get("Privileged"):
+    if host_config.privileged:
         wanted = list(known)
     elif "ALL" in add:
         wanted = [c for c in known if c not in drop]
@@ -58,11 +58,11 @@ def capability_set(host_config: dict) -> tuple[list[str], list[str]]:
     return [c for c in wanted if c in grantable], [c for c in wanted if c not in grantable]
 
 
-def parse_device(entry: dict) -> dict:
+def parse_device(entry: DeviceMapping) -> dict:
     """One HostConfig.Devices entry -> an OCI linux.devices entry (from the host node's stat)."""
-    host = entry.get("PathOnHost") or ""
-    inside = entry.get("PathInContainer") or host
-    permissions = entry.get("CgroupPermissions") or "rwm"
+    host = entry.path_on_host or ""
+    inside = entry.path_in_container or host
+    permissions = entry.cgroup_permissions or "rwm"
     if not re.fullmatch(r"[rwm]{1,3}", permissions):
         raise InvalidParameter(f"invalid device mode: {permissions}")
     try:
@@ -100,24 +100,24 @@ def host_devices() -> list[dict]:
     return out
 
 
-def parse_ulimit(entry: dict) -> dict:
-    name = entry.get("Name") or ""
+def parse_ulimit(entry: Ulimit) -> dict:
+    name = entry.name or ""
     if name not in ULIMITS:
         raise InvalidParameter(f"invalid ulimit type: {name}")
-    soft, hard = int(entry.get("Soft", 0)), int(entry.get("Hard", 0))
+    soft, hard = int(entry.soft or 0), int(entry.hard or 0)
     if soft > hard and hard != -1:
         raise InvalidParameter(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
     return {"type": "RLIMIT_" + name.upper(), "soft": soft, "hard": hard}
 
 
-def check_sysctl(key: str, host_config: dict) -> None:
+def check_sysctl(key: str, host_config: HostConfig) -> None:
     modes = _modes(host_config)
     if key in _SYSCTL_IPC or key.startswith("fs.mqueue."):
         if modes["ipc"] == "host":
             raise InvalidParameter(f"sysctl {key!r} not allowed with host IPC namespace")
         return
     if key.startswith("net."):
-        if (host_config.get("NetworkMode") or "") == "host":
+        if (host_config.network_mode or "") == "host":
             raise InvalidParameter(f"sysctl {key!r} not allowed in host network namespace")
         return
     if key in ("kernel.domainname", "kernel.hostname"):
@@ -137,13 +137,13 @@ def _check_mode(kind: str, mode: str) -> None:
     raise InvalidParameter(f"invalid {flag}: {mode}")
 
 
-def validate(host_config: dict, find_container, idmap=None) -> list[str]:
+def validate(host_config: HostConfig, find_container, idmap=None) -> list[str]:
     """Refuse bad isolation settings before the container exists; return Docker-style warnings."""
     warnings = []
-    if idmap is not None and host_config.get("Privileged") and host_config.get("UsernsMode") != "host":
+    if idmap is not None and host_config.privileged and host_config.userns_mode != "host":
         raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
                                "container in the host namespace when running privileged mode")
-    isolation_value = host_config.get("Isolation") or ""
+    isolation_value = host_config.isolation or ""
     if isolation_value not in ("", "default"):  # moby's verifyPlatformContainerSettings on Linux
         raise InvalidParameter(f'Invalid isolation: "{isolation_value}" - linux only supports \'default\'')
     for kind, mode in _modes(host_config).items():
@@ -154,29 +154,29 @@ def validate(host_config: dict, find_container, idmap=None) -> list[str]:
     if missing:
         warnings.append("This host's capability bounding set does not include " + ", ".join(missing)
                         + "; the container starts without them")
-    for entry in host_config.get("Devices") or []:
+    for entry in host_config.devices or []:
         parse_device(entry)
-    for rule in host_config.get("DeviceCgroupRules") or []:
+    for rule in host_config.device_cgroup_rules or []:
         if not _DEVICE_RULE.match(rule):
             raise InvalidParameter(f"invalid device cgroup rule format: '{rule}'")
-    for entry in host_config.get("Ulimits") or []:
-        parse_ulimit(entry)
-    for key in host_config.get("Sysctls") or {}:
+    for ulimit in host_config.ulimits or []:
+        parse_ulimit(ulimit)
+    for key in host_config.sysctls or {}:
         check_sysctl(key, host_config)
-    parent = host_config.get("CgroupParent") or ""
+    parent = host_config.cgroup_parent or ""
     if ".." in parent.split("/") or parent.endswith(".slice"):
         raise InvalidParameter(f"invalid cgroup parent {parent!r}: use a cgroupfs path such as /mygroup "
                                "(the systemd cgroup driver is not supported)")
-    shm = host_config.get("ShmSize") or 0
+    shm = host_config.shm_size or 0
     if shm < 0:
         raise InvalidParameter("SHM size can not be less than 0")
-    adj = host_config.get("OomScoreAdj") or 0
+    adj = host_config.oom_score_adj or 0
     if not -1000 <= adj <= 1000:
         raise InvalidParameter(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
-    if host_config.get("KernelMemory"):
+    if host_config.kernel_memory:
         warnings.append("Kernel memory limits are not supported on cgroup v2 and deprecated on v1; "
                         "the limit is discarded")
-    if host_config.get("OomKillDisable") and not host_config.get("Memory"):
+    if host_config.oom_kill_disable and not host_config.memory:
         warnings.append("OOM killer is disabled for the container, but no memory limit is set, this can "
                         "result in the system running out of resources.")
     return warnings
@@ -208,12 +208,12 @@ def unmount_shareable_shm(container_dir: str) -> None:
         sc.umount2(path, sc.MNT_DETACH)
 
 
-def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, container_dir, idmap=None) -> None:
+def apply(spec: dict, host_config: HostConfig, find_container, cgroup_v1: bool, container_dir, idmap=None) -> None:
     """Shape the OCI spec from HostConfig's isolation settings (at start). ``idmap``: the daemon's
     --userns-remap ranges, which give the container a user namespace unless `--userns host`."""
     linux = spec["linux"]
     process = spec["process"]
-    privileged = bool(host_config.get("Privileged"))
+    privileged = bool(host_config.privileged)
     granted, _missing = capability_set(host_config)
     root_user = process["user"]["uid"] == 0
     process["capabilities"] = {"bounding": granted, "effective": granted if root_user else [],
@@ -246,29 +246,29 @@ def apply(spec: dict, host_config: dict, find_container, cgroup_v1: bool, contai
         # (a remount read-only is refused there).
         if (m["destination"] == "/sys" and privileged) or (m.get("type") == "cgroup" and (privileged or remapped)):
             m["options"] = [o for o in m["options"] if o != "ro"]
-    for entry in host_config.get("Devices") or []:
+    for entry in host_config.devices or []:
         device = parse_device(entry)
         rules.append(f"{device['type']} {device['major']}:{device['minor']} {device.pop('permissions')}")
         devices = [d for d in devices if d["path"] != device["path"]] + [device]
-    rules += list(host_config.get("DeviceCgroupRules") or [])
+    rules += list(host_config.device_cgroup_rules or [])
     linux["devices"] = devices
     linux["deviceRules"] = rules  # Docker's rule strings; the runtime writes them to the devices cgroup
-    if host_config.get("Ulimits"):
-        process["rlimits"] = [parse_ulimit(u) for u in host_config["Ulimits"]]
-    if host_config.get("Sysctls"):
-        linux["sysctl"] = dict(host_config["Sysctls"])
-    if host_config.get("OomScoreAdj"):
-        process["oomScoreAdj"] = host_config["OomScoreAdj"]
+    if host_config.ulimits:
+        process["rlimits"] = [parse_ulimit(u) for u in host_config.ulimits]
+    if host_config.sysctls:
+        linux["sysctl"] = dict(host_config.sysctls)
+    if host_config.oom_score_adj:
+        process["oomScoreAdj"] = host_config.oom_score_adj
     # The API's own lists (the docker CLI sends empty ones for `--security-opt systempaths=unconfined`).
-    for field, key in (("MaskedPaths", "maskedPaths"), ("ReadonlyPaths", "readonlyPaths")):
-        if host_config.get(field) is not None and not privileged:
-            linux[key] = list(host_config[field])
+    for paths, key in ((host_config.masked_paths, "maskedPaths"), (host_config.readonly_paths, "readonlyPaths")):
+        if paths is not None and not privileged:
+            linux[key] = list(paths)
     if remapped:
         linux["namespaces"].append({"type": "user"})
         linux["uidMappings"], linux["gidMappings"] = idmap.oci()
 
 
-def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container, container_dir) -> None:
+def _shm(spec: dict, host_config: HostConfig, ipc_mode: str, find_container, container_dir) -> None:
     """/dev/shm: its own tmpfs sized by --shm-size, a host-side tmpfs another container can join
     (shareable), the host's, a shareable donor's, or none. ``container_dir(id)`` is a container's
     directory on the host."""
@@ -283,12 +283,12 @@ def _shm(spec: dict, host_config: dict, ipc_mode: str, find_container, container
     elif ipc_mode.startswith("container:"):
         donor_id, _pid = _running_pid(find_container, ipc_mode[10:], "IPC")
         donor = find_container(donor_id)
-        if (donor.host_config.get("IpcMode") or "") != "shareable":
+        if (donor.host_config.ipc_mode or "") != "shareable":
             raise Conflict(f"cannot join IPC of container {donor_id[:12]}: non-shareable IPC (hint: use "
                            "IpcMode:shareable for the donor container)")
         shm.update(type="bind", source=shm_path(container_dir(donor_id)), options=["rbind", "rprivate"])
     elif ipc_mode == "shareable":
         shm.update(type="bind", source=shm_path(container_dir(None)), options=["rbind", "rprivate"])
     else:
-        size = host_config.get("ShmSize") or DEFAULT_SHM_SIZE
+        size = host_config.shm_size or DEFAULT_SHM_SIZE
         shm["options"] = [o for o in shm["options"] if not o.startswith("size=")] + [f"size={size}"]

@@ -1,5 +1,6 @@
 """`--log-driver` and `--log-opt`: the json-file driver (with rotation) and none."""
 
+from dockyard.engine.specs.containers import LogConfig
 from dockyard.errors import InvalidParameter
 from dockyard.util.units import parse_bytes
 
@@ -14,10 +15,10 @@ def parse_size(text: str) -> int:
         raise InvalidParameter(str(exc)) from None
 
 
-def validate(log_config: dict | None) -> dict:
-    config = dict(log_config or {})
-    driver = config.get("Type") or "json-file"
-    options = dict(config.get("Config") or {})
+def validate(log_config: LogConfig | None) -> LogConfig:
+    """The logging settings with the default driver filled in, or Docker's error for them."""
+    driver = (log_config.type if log_config else None) or "json-file"
+    options = dict((log_config.config if log_config else None) or {})
     if driver not in DRIVERS:
         raise InvalidParameter(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
     if driver == "none" and options:
@@ -37,7 +38,12 @@ def validate(log_config: dict | None) -> dict:
         if str(options["compress"]).lower() in ("1", "t", "true") and (
                 int(options.get("max-file", "1")) < 2 or "max-size" not in options):
             raise InvalidParameter("compress cannot be true when max-file is less than 2 or max-size is not set")
-    return {"Type": driver, "Config": options}
+    return LogConfig(driver, options)
+
+
+def reads_back(log_config: LogConfig | None) -> bool:
+    """Whether `docker logs` can read what the driver kept (json-file keeps a file)."""
+    return ((log_config.type if log_config else None) or "json-file") == "json-file"
 
 
 def attributes(options: dict, labels: dict, env: list[str]) -> dict:

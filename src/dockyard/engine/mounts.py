@@ -8,6 +8,8 @@ private fields (lower-case keys) the engine needs later.
 
 import os
 
+from dockyard.engine.specs.codec import to_json
+from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.volumes import specs
 from dockyard.volumes.store import VolumeStore
@@ -40,40 +42,37 @@ class MountPlanner:
         self.volumes = volumes
         self.find_container = find_container  # name or ID -> Container (NotFound otherwise)
 
-    def plan(self, host_config: dict, config: dict, image_volumes: dict) -> list[dict]:
+    def plan(self, host_config: HostConfig, config: ContainerConfig, image_volumes: dict) -> list[dict]:
         """Validate every spec, then create the volumes they name; return the mount points."""
         points: dict[str, dict] = {}
         explicit: set[str] = set()
-        tmpfs = host_config.get("Tmpfs") or {}
-        if not isinstance(tmpfs, dict):
-            raise InvalidParameter("HostConfig.Tmpfs must be an object of path: options")
+        tmpfs = host_config.tmpfs or {}
         for path, options in tmpfs.items():
             specs.validate({"Type": "tmpfs", "Target": path})
             specs.tmpfs_options(options or "")
-        for entry in host_config.get("VolumesFrom") or []:
+        for entry in host_config.volumes_from or []:
             name, rw = _volumes_from(entry)
             source = self.find_container(name)
             for mp in getattr(source, "mount_points", []) or []:
                 copied = dict(mp, RW=bool(mp.get("RW")) and rw, copy_data=False)
                 points[copied["Destination"]] = copied
-        driver = host_config.get("VolumeDriver") or ""
-        for raw in host_config.get("Binds") or []:
+        driver = host_config.volume_driver or ""
+        for raw in host_config.binds or []:
             spec = specs.parse_bind(raw, driver)
             target = os.path.normpath(spec["Target"])
             if target in explicit or target in tmpfs:
                 raise _duplicate(target)
             explicit.add(target)
             points[target] = self._point(spec, spec.pop("Mode"), from_binds=True)
-        for spec in host_config.get("Mounts") or []:
-            if not isinstance(spec, dict):
-                raise InvalidParameter("HostConfig.Mounts entries must be objects")
+        for mount in host_config.mounts or []:
+            spec = to_json(mount)  # the volumes layer reads a mount in Docker's words
             specs.validate(spec, bind_must_exist=True)
             target = os.path.normpath(spec["Target"])
             if target in explicit or target in tmpfs:
                 raise _duplicate(spec["Target"])
             explicit.add(target)
             points[target] = self._point(spec, "", from_binds=False)
-        for path in list(config.get("Volumes") or {}) + list(image_volumes or {}):
+        for path in list(config.volumes or {}) + list(image_volumes or {}):
             target = os.path.normpath(path)
             if not target.startswith("/"):
                 raise InvalidParameter(f"invalid mount config for type \"volume\": invalid mount path: '{path}' "

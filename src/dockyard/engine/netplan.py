@@ -25,8 +25,8 @@ def apply_network_plan(spec: dict, plan: dict, c: Container) -> None:
         # `--network none`: the runtime makes the namespace, so the defaults travel in the spec.
         spec["linux"]["sysctl"] = {**DEFAULT_SYSCTLS, **(spec["linux"].get("sysctl") or {})}
     if plan.get("env"):
-        spec["process"]["env"] = process_env(plan["env"] + list(c.config.get("Env") or []),
-                                             c.config.get("Hostname", ""), bool(c.config.get("Tty")))
+        spec["process"]["env"] = process_env(plan["env"] + list(c.config.env or []),
+                                             c.config.hostname or "", bool(c.config.tty))
     if plan.get("files_dir"):
         for mount in spec["mounts"]:
             name = NAME_FILES.get(mount["destination"])

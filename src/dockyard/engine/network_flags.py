@@ -39,7 +39,7 @@ def network_options(args: argparse.Namespace):
 
     try:
         pools = [parse_pool(text) for text in args.default_address_pools]
-        validate({"Dns": args.dns})
+        validate(args.dns, None, None)
     except DockyardError as exc:
         raise SystemExit(f"dockyardd: {exc}") from None
     if len(args.bridge) > 15:

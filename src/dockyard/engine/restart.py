@@ -1,5 +1,6 @@
 """Restart policies (`--restart`) and Docker's backoff, as moby's restartmanager applies them."""
 
+from dockyard.engine.specs.containers import RestartPolicy
 from dockyard.errors import InvalidParameter
 
 POLICIES = ("no", "always", "on-failure", "unless-stopped")
@@ -8,10 +9,10 @@ MAX_DELAY = 60.0
 RESET_AFTER = 10.0  # a container that ran this long starts again from the initial delay
 
 
-def validate(policy: dict | None, auto_remove: bool) -> dict:
-    policy = dict(policy or {})
-    name = policy.get("Name") or "no"
-    retries = policy.get("MaximumRetryCount") or 0
+def validate(policy: RestartPolicy | None, auto_remove: bool) -> RestartPolicy:
+    """The policy with its defaults filled in, or Docker's error for it."""
+    name = (policy.name if policy else None) or "no"
+    retries = (policy.maximum_retry_count if policy else None) or 0
     if name not in POLICIES:
         raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
                                "'on-failure', or 'unless-stopped'")
@@ -21,16 +22,16 @@ def validate(policy: dict | None, auto_remove: bool) -> dict:
         raise InvalidParameter("invalid restart policy: maximum retry count can only be used with 'on-failure'")
     if auto_remove and name != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    return {"Name": name, "MaximumRetryCount": retries}
+    return RestartPolicy(name, retries)
 
 
-def should_restart(policy: dict, exit_code: int, restart_count: int, manually_stopped: bool) -> bool:
-    name = policy.get("Name") or "no"
+def should_restart(policy: RestartPolicy | None, exit_code: int, restart_count: int, manually_stopped: bool) -> bool:
+    name = (policy.name if policy else None) or "no"
     if manually_stopped or name == "no":
         return False
     if name in ("always", "unless-stopped"):
         return True
-    retries = policy.get("MaximumRetryCount") or 0
+    retries = (policy.maximum_retry_count if policy else None) or 0
     return exit_code != 0 and (retries == 0 or restart_count < retries)
 
 
@@ -40,8 +41,8 @@ def next_delay(previous: float, uptime: float) -> float:
     return min(previous * 2, MAX_DELAY)
 
 
-def restart_on_daemon_start(policy: dict, manually_stopped: bool) -> bool:
+def restart_on_daemon_start(policy: RestartPolicy | None, manually_stopped: bool) -> bool:
     """Docker restarts `always` containers when the daemon starts, and `unless-stopped` ones unless
     a user stopped them."""
-    name = policy.get("Name") or "no"
+    name = (policy.name if policy else None) or "no"
     return name == "always" or (name == "unless-stopped" and not manually_stopped)

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from dockyard.engine.specs.containers import HostConfig
 from dockyard.errors import InvalidParameter
 from dockyard.runtime import seccomp_profiles
 from dockyard.runtime.linux import seccomp
@@ -131,11 +132,11 @@ def seccomp_profile(options: SecurityOptions, privileged: bool, bounding: list[s
         raise InvalidParameter(f"invalid seccomp profile: {exc}") from None
 
 
-def validate(host_config: dict) -> SecurityOptions:
+def validate(host_config: HostConfig) -> SecurityOptions:
     """At create: refuse what start would refuse, before anything is made."""
-    options = parse(host_config.get("SecurityOpt"))
+    options = parse(host_config.security_opt)
     _check_host_support(options)
-    profile = seccomp_profile(options, bool(host_config.get("Privileged")), list(DOCKER_DEFAULT))
+    profile = seccomp_profile(options, bool(host_config.privileged), list(DOCKER_DEFAULT))
     if profile is not None and options.seccomp not in ("", BUILTIN):
         try:
             seccomp.compile_cached(profile)  # what only libseccomp can tell: architectures, rule clashes
@@ -144,14 +145,14 @@ def validate(host_config: dict) -> SecurityOptions:
     return options
 
 
-def apply(spec: dict, host_config: dict) -> None:
+def apply(spec: dict, host_config: HostConfig) -> None:
     """Write the container's security options into its OCI spec (after its capabilities are set)."""
-    options = parse(host_config.get("SecurityOpt"))
+    options = parse(host_config.security_opt)
     process = spec["process"]
     process["noNewPrivileges"] = options.no_new_privileges
     if options.apparmor and options.apparmor != UNCONFINED:
         process["apparmorProfile"] = options.apparmor
-    profile = seccomp_profile(options, bool(host_config.get("Privileged")),
+    profile = seccomp_profile(options, bool(host_config.privileged),
                               process.get("capabilities", {}).get("bounding", []))
     if profile is None:
         spec["linux"].pop("seccomp", None)

@@ -78,14 +78,14 @@ def read_host_resolv() -> str:
         return ""
 
 
-def validate(host_config: dict) -> None:
+def validate(dns: list[str] | None, extra_hosts: list[str] | None, dns_search: list[str] | None) -> None:
     """--dns, --add-host and --dns-search as the daemon receives them."""
-    for server in host_config.get("Dns") or []:
+    for server in dns or []:
         try:
             ipaddress.ip_address(server)
         except ValueError:
             raise InvalidParameter(f"{server} is not an ip address") from None
-    for entry in host_config.get("ExtraHosts") or []:
+    for entry in extra_hosts or []:
         name, sep, ip = entry.partition(":")
         if not sep or not name or not ip:
             raise InvalidParameter(f'bad format for add-host: "{entry}"')
@@ -94,15 +94,15 @@ def validate(host_config: dict) -> None:
                 ipaddress.ip_address(ip)
             except ValueError:
                 raise InvalidParameter(f'invalid IP address in add-host: "{ip}"') from None
-    for domain in host_config.get("DnsSearch") or []:
+    for domain in dns_search or []:
         if domain != "." and (domain.startswith(".") or domain.endswith(".") or len(domain) > 255):
             raise InvalidParameter(f"{domain} is not a valid domain")
 
 
-def extra_host_entries(host_config: dict, gateway: str) -> list[tuple[str, str]]:
+def extra_host_entries(extra_hosts: list[str] | None, gateway: str) -> list[tuple[str, str]]:
     """--add-host name:ip lines; host-gateway is the default bridge's gateway, as in Docker."""
     out = []
-    for entry in host_config.get("ExtraHosts") or []:
+    for entry in extra_hosts or []:
         name, _, ip = entry.partition(":")
         out.append((gateway if ip == HOST_GATEWAY else ip, name))
     return out

@@ -12,6 +12,7 @@ from dockyard.engine.networks.links import normalize_links
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.ports import normalize_port_bindings
 from dockyard.engine.networks.seams import ContainerRecords
+from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.network import namefiles
 
@@ -22,23 +23,23 @@ class CreatePlanner:
         self.containers = containers
         self.networks = networks
 
-    def plan_create(self, cid: str, config: dict, host_config: dict, networking: dict | None,
+    def plan_create(self, cid: str, config: ContainerConfig, host_config: HostConfig, networking: dict | None,
                     name: str = "") -> dict:
         """Validate the create request's networking and return the container's initial
         NetworkSettings; fills HostConfig.NetworkMode ("container:<full id>") and the hostname
         where Docker does."""
-        namefiles.validate(host_config)
-        mode = host_config.get("NetworkMode") or "default"
-        host_config["NetworkMode"] = mode
+        namefiles.validate(host_config.dns, host_config.extra_hosts, host_config.dns_search)
+        mode = host_config.network_mode or "default"
+        host_config.network_mode = mode
         endpoints_config = (networking or {}).get("EndpointsConfig") or {}
         if len(endpoints_config) > 1:  # moby's verifyNetworkingConfig
             raise InvalidParameter("Container cannot be connected to network endpoints: "
                                    + ", ".join(endpoints_config))
-        publishes = bool(host_config.get("PortBindings")) or bool(host_config.get("PublishAllPorts"))
+        publishes = bool(host_config.port_bindings) or bool(host_config.publish_all_ports)
         # Host mode only discards published ports (the caller warns, as Docker does).
         if mode.startswith("container:") and publishes:
             raise InvalidParameter("conflicting options: port publishing and the container type network mode")
-        if host_config.get("Links") and (mode == "host" or mode.startswith("container:")):
+        if host_config.links and (mode == "host" or mode.startswith("container:")):
             kind = "host type networking" if mode == "host" else "container type network"
             raise InvalidParameter(f"conflicting options: {kind} can't be used with links. This would result in "
                                    "undefined behavior")
@@ -46,17 +47,17 @@ class CreatePlanner:
             target = self.containers.get(mode.split(":", 1)[1])
             if target.id == cid:
                 raise InvalidParameter("cannot join own network namespace")
-            if config.get("Hostname"):
+            if config.hostname:
                 raise InvalidParameter("conflicting options: hostname and the network mode")
-            if host_config.get("Dns") or host_config.get("ExtraHosts"):
+            if host_config.dns or host_config.extra_hosts:
                 raise InvalidParameter("conflicting options: dns and the network mode")
-            host_config["NetworkMode"] = f"container:{target.id}"
-            config["Hostname"] = target.config.get("Hostname", "")
-            config["Domainname"] = target.config.get("Domainname", "")
+            host_config.network_mode = f"container:{target.id}"
+            config.hostname = target.config.hostname or ""
+            config.domainname = target.config.domainname or ""
             return {"Networks": {}, "Ports": {}}
         if mode == "host":
-            if not config.get("Hostname"):
-                config["Hostname"] = socket.gethostname()
+            if not config.hostname:
+                config.hostname = socket.gethostname()
             return {"Networks": {"host": ep.empty_endpoint(self.networks.get("host").id)}, "Ports": {}}
         if mode == "none" or (mode == "default" and self.options.bridge == "none"):
             return {"Networks": {"none": ep.empty_endpoint(self.networks.get("none").id)}, "Ports": {}}
@@ -69,11 +70,11 @@ class CreatePlanner:
             # fails then if it still does not (docker-compose 1.x creates containers before networks).
             given = endpoints_config.get(mode) or {}
             endpoint = ep.requested_endpoint("", given, list(given.get("Aliases") or []), None)
-            host_config["Links"] = normalize_links(self.containers, host_config.get("Links") or [], name)
-            normalize_port_bindings(host_config.get("PortBindings"))
+            host_config.links = normalize_links(self.containers, host_config.links or [], name)
+            normalize_port_bindings(host_config.port_bindings)
             return {"Networks": {mode: endpoint}, "Ports": {}}
         if network.user_defined and mode != network.name:
-            host_config["NetworkMode"] = network.name
+            host_config.network_mode = network.name
         given = endpoints_config.get(mode) or endpoints_config.get(network.name) or {}
         ipam_config = given.get("IPAMConfig") or None
         aliases = list(given.get("Aliases") or [])
@@ -93,6 +94,6 @@ class CreatePlanner:
                 except ValueError:
                     raise InvalidParameter(f"invalid IPv4 address: {address}") from None
         endpoint = ep.requested_endpoint(network.id, given, aliases, None)
-        host_config["Links"] = normalize_links(self.containers, host_config.get("Links") or [], name)
-        normalize_port_bindings(host_config.get("PortBindings"))
+        host_config.links = normalize_links(self.containers, host_config.links or [], name)
+        normalize_port_bindings(host_config.port_bindings)
         return {"Networks": {network.name: endpoint}, "Ports": {}}

@@ -25,7 +25,7 @@ class DNSView:
         own = (asking.network_settings or {}).get("Networks") or {}
         networks = [n for n in own if n in user_defined]
         link_aliases = {}
-        for entry in asking.host_config.get("Links") or []:
+        for entry in asking.host_config.links or []:
             target, _, alias = entry.partition(":")
             link_aliases[alias.rsplit("/", 1)[-1].lower()] = target.lstrip("/").lower()
         found = []
@@ -55,5 +55,5 @@ class DNSView:
         return None
 
     def upstreams(self, c: Container) -> list[str]:
-        return list(c.host_config.get("Dns") or self.dns or
+        return list(c.host_config.dns or self.dns or
                     namefiles.host_resolvers(namefiles.read_host_resolv()) or namefiles.FALLBACK_NAMESERVERS)

@@ -26,7 +26,7 @@ def normalize_links(containers: ContainerRecords, entries: list[str], owner: str
 def link_environment(containers: ContainerRecords, c: Container) -> tuple[list[str], list[tuple[str, str]]]:
     """(environment variables, (ip, names) hosts entries) for the links of ``c``."""
     env, hosts = [], []
-    for entry in c.host_config.get("Links") or []:
+    for entry in c.host_config.links or []:
         target_name, _, alias_path = entry.partition(":")
         alias = alias_path.rsplit("/", 1)[-1]
         try:
@@ -39,7 +39,7 @@ def link_environment(containers: ContainerRecords, c: Container) -> tuple[list[s
         ip = endpoint.get("IPAddress") or ""
         if not ip:
             continue  # on a user-defined network a link is a DNS alias only (see dnsview.py)
-        env += linkenv.environment(c.name, alias, target.name, ip, target.config.get("ExposedPorts") or {},
-                                   target.config.get("Env") or [])
-        hosts.append((ip, linkenv.hosts_names(alias, target.name.lstrip("/"), target.config.get("Hostname", ""))))
+        env += linkenv.environment(c.name, alias, target.name, ip, target.config.exposed_ports or {},
+                                   target.config.env or [])
+        hosts.append((ip, linkenv.hosts_names(alias, target.name.lstrip("/"), target.config.hostname or "")))
     return env, hosts

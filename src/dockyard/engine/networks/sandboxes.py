@@ -68,7 +68,7 @@ class Sandboxes:
 
     def mode(self, c: Container) -> str:
         """bridge (any network with a driver), host, none or container."""
-        mode = c.host_config.get("NetworkMode") or "default"
+        mode = c.host_config.network_mode or "default"
         if mode == "default":
             return "none" if self.options.bridge == "none" else "bridge"
         if mode.startswith("container:"):
@@ -88,26 +88,27 @@ class Sandboxes:
         host_resolv = namefiles.read_host_resolv()
         hc = c.host_config
         if mode == "container":
-            target = self.containers.get(hc["NetworkMode"].split(":", 1)[1])
+            target = self.containers.get((hc.network_mode or "").split(":", 1)[1])
             if not target.state.running:
                 raise Conflict(f"cannot join network of a non running container: {target.id}")
             path = (target.network_settings or {}).get("SandboxKey") or f"/proc/{target.state.pid}/ns/net"
             self.live[c.id] = Live(None)
             return {"namespace": path, "env": [], "files_dir": self.containers.container_dir(target.id)}
-        hostname, domain = c.config.get("Hostname", ""), c.config.get("Domainname", "")
+        hostname, domain = c.config.hostname or "", c.config.domainname or ""
         if mode == "host":
             with contextlib.suppress(OSError), open("/etc/hosts") as f:
                 hosts = f.read()
-            hosts = hosts + "".join(f"{ip}\t{n}\n" for ip, n in namefiles.extra_host_entries(hc, self._gateway()))
-            resolv = namefiles.resolv_conf(host_resolv, dns=hc.get("Dns") or [], search=hc.get("DnsSearch") or [],
-                                           options=hc.get("DnsOptions") or [])
+            extra = namefiles.extra_host_entries(hc.extra_hosts, self._gateway())
+            hosts = hosts + "".join(f"{ip}\t{n}\n" for ip, n in extra)
+            resolv = namefiles.resolv_conf(host_resolv, dns=hc.dns or [], search=hc.dns_search or [],
+                                           options=hc.dns_options or [])
             namefiles.write_name_files(directory, hostname, hosts, resolv)
             self.live[c.id] = Live(None)
             return {"namespace": "host", "env": [], "files_dir": None}
-        extra = namefiles.extra_host_entries(hc, self._gateway())
+        extra = namefiles.extra_host_entries(hc.extra_hosts, self._gateway())
         if mode == "none":
-            resolv = namefiles.resolv_conf(host_resolv, dns=hc.get("Dns") or [], search=hc.get("DnsSearch") or [],
-                                           options=hc.get("DnsOptions") or [])
+            resolv = namefiles.resolv_conf(host_resolv, dns=hc.dns or [], search=hc.dns_search or [],
+                                           options=hc.dns_options or [])
             namefiles.write_name_files(directory, hostname, namefiles.hosts_file(extra), resolv)
             self.live[c.id] = Live(None)
             return {"namespace": None, "env": [], "files_dir": None}
@@ -117,8 +118,8 @@ class Sandboxes:
         primary = networks[next(iter(networks))]
         embedded = any(self.networks.get(n).user_defined for n in networks)
         own = [namefiles.own_entry(primary["IPAddress"], hostname, domain)] if primary["IPAddress"] else []
-        resolv = namefiles.resolv_conf(host_resolv, dns=hc.get("Dns") or [], search=hc.get("DnsSearch") or [],
-                                       options=hc.get("DnsOptions") or [], embedded=embedded)
+        resolv = namefiles.resolv_conf(host_resolv, dns=hc.dns or [], search=hc.dns_search or [],
+                                       options=hc.dns_options or [], embedded=embedded)
         namefiles.write_name_files(directory, hostname, namefiles.hosts_file(extra + link_hosts + own), resolv)
         return {"namespace": path, "env": link_env, "files_dir": None}
 
@@ -169,12 +170,11 @@ class Sandboxes:
                 if address6:
                     allocated6[network.id] = address6
             primary = networks[0]
-            exposed = dict(c.config.get("ExposedPorts") or {})
-            bindings = wanted_bindings(exposed, c.host_config.get("PortBindings"),
-                                       bool(c.host_config.get("PublishAllPorts")))
+            exposed = dict(c.config.exposed_ports or {})
+            bindings = wanted_bindings(exposed, c.host_config.port_bindings, bool(c.host_config.publish_all_ports))
             host_ip = primary.options.get(HOST_BINDING) or self.options.host_ip
             live.mappings = await asyncio.to_thread(portmap.allocate, bindings, host_ip)
-            mac_wanted = c.config.get("MacAddress") or ""
+            mac_wanted = c.config.mac_address or ""
             for index, (network, (_nid, address)) in enumerate(zip(networks, allocated, strict=True)):
                 # The endpoint's own MAC (EndpointSettings.MacAddress), else --mac-address for the first.
                 mac = settings["Networks"][network.name].get("MacAddress") or (mac_wanted if index == 0 else "")

@@ -22,6 +22,7 @@ from dockyard.engine.networks.netfilter import Netfilter
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.sandboxes import Sandboxes
 from dockyard.engine.networks.seams import ContainerRecords, EventSink
+from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.engine.specs.networks import NetworkCreate
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter
 from dockyard.network import netns
@@ -245,7 +246,7 @@ class NetworkService:
         return deleted
 
     # -- containers ----------------------------------------------------------------------------
-    def plan_create(self, cid: str, config: dict, host_config: dict, networking: dict | None,
+    def plan_create(self, cid: str, config: ContainerConfig, host_config: HostConfig, networking: dict | None,
                     name: str = "") -> dict:
         return self.planner.plan_create(cid, config, host_config, networking, name)
 

@@ -3,8 +3,9 @@
 These are the domain side of the Engine API's request bodies (container create and update,
 networks, volumes, execs). Each field names the key it has in Docker's JSON (``wire``) and, where
 the engine has a rule about its value, a check; the conversion from and to JSON, with Go's
-type rules, lives at the API edge (``dockyard.api.codec``). Keeping the key next to the field
-means one list per record, not a type here and a key table there that drift apart.
+type rules, lives in ``dockyard.engine.specs.codec``: the API edge decodes requests with it, the
+container records on disk are read and written with it. Keeping the key next to the field means
+one list per record, not a type here and a key table there that drift apart.
 """
 
 from __future__ import annotations

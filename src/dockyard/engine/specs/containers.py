@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dockyard.engine.specs import checks, wire
+from dockyard.engine.specs.codec import from_json, to_json
 from dockyard.engine.specs.networks import NetworkingConfig
 
 
@@ -235,3 +236,36 @@ class ContainerUpdate(Resources):
     """The body of `POST /containers/{id}/update`."""
 
     restart_policy: RestartPolicy | None = wire("RestartPolicy")
+
+
+# What a container's Config and HostConfig show (inspect, the record on disk, commit): the keys that
+# are set, and these ones also when they are not, as the engine has always reported them.
+CONFIG_ALWAYS = ("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts",
+                 "Tty", "OpenStdin", "StdinOnce", "Env", "Image", "Volumes", "WorkingDir", "Entrypoint", "Labels")
+HOST_CONFIG_ALWAYS = ("Binds", "Links")
+
+
+def config_json(config: ContainerConfig) -> dict:
+    """Docker's JSON for a container's Config. Cmd is left out only where an entrypoint of the
+    request stood alone (the image's CMD is not taken then)."""
+    always = CONFIG_ALWAYS if config.cmd is None and config.entrypoint else (*CONFIG_ALWAYS, "Cmd")
+    return to_json(config, always)
+
+
+def host_config_json(host_config: HostConfig) -> dict:
+    return to_json(host_config, HOST_CONFIG_ALWAYS)
+
+
+def config_from_json(body: dict | None) -> ContainerConfig:
+    """A Config the engine wrote (a record on disk) or an image carries: read without the request
+    checks, so that a record always loads."""
+    return from_json(ContainerConfig, body or {}, strict=False)
+
+
+def host_config_from_json(body: dict | None) -> HostConfig:
+    return from_json(HostConfig, body or {}, strict=False)
+
+
+def is_empty(spec: object) -> bool:
+    """No field set: what Docker's merge takes as "not given" (an empty Healthcheck object)."""
+    return spec is None or not to_json(spec)
