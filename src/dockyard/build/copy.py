@@ -22,8 +22,8 @@ from typing import BinaryIO
 from dockyard.build.context import archive_head
 from dockyard.build.fsview import FSView
 from dockyard.errors import InvalidParameter
+from dockyard.util.tarstream import TarWriter, read_chunks
 
-BLOCK = 512
 _WILDCARDS = set("*?[")
 
 
@@ -260,6 +260,7 @@ def plan(copier: Copier, sources: list[Source], dest: str, *, instruction: str, 
 def write_layer(entries: list[Entry], out: BinaryIO, clamp: int | None = None) -> None:
     """A PAX layer tar of ``entries`` ended as Go's tar ends (two zero blocks), like the layers
     commit writes; ``clamp`` caps modification times (reproducible builds)."""
+    tar = TarWriter(out)
     for e in entries:
         info = tarfile.TarInfo(e.name)
         info.mode, info.uid, info.gid = e.mode, e.uid, e.gid
@@ -273,23 +274,15 @@ def write_layer(entries: list[Entry], out: BinaryIO, clamp: int | None = None) -
             info.type = tarfile.FIFOTYPE
         else:
             info.size = e.size()
-        out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        tar.header(info)
         if e.kind != "file":
             continue
-        written = 0
         if e.data is not None:
-            out.write(e.data)
-            written = len(e.data)
+            tar.data([e.data], info.size)
         else:
             with open(e.source, "rb") as f:
-                while written < info.size and (chunk := f.read(min(1 << 20, info.size - written))):
-                    out.write(chunk)
-                    written += len(chunk)
-        if written < info.size:
-            out.write(b"\0" * (info.size - written))  # the file shrank meanwhile: keep the tar valid
-        if info.size % BLOCK:
-            out.write(b"\0" * (BLOCK - info.size % BLOCK))
-    out.write(b"\0" * (2 * BLOCK))
+                tar.data(read_chunks(f.read, info.size), info.size)  # a file that shrank meanwhile is zero-filled
+    tar.close()
 
 
 def is_archive(view: FSView, rel: str) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dockyard.catalog.bootstrap import Layer
 from dockyard.catalog.recipes import LABEL, Recipe
+from dockyard.util import tarstream
 
 ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x",
                  "i686": "386"}
@@ -66,9 +67,9 @@ class ArchiveReader:
         info = tarfile.TarInfo(name)
         info.size = len(data) if isinstance(data, bytes) else size
         info.mode = 0o644
-        self._parts.append(info.tobuf(format=tarfile.PAX_FORMAT))
+        self._parts.append(tarstream.pax_header(info))
         self._parts.append(data)
-        self._parts.append(b"\0" * (-info.size % tarfile.BLOCKSIZE))
+        self._parts.append(tarstream.padding(info.size))
 
     def read(self, size: int = -1) -> bytes:
         while True:

@@ -95,7 +95,8 @@ def _query(values: dict) -> dict:
 def _context(source: str, dockerfile: str | None, query: dict):
     """(body, size) for the context: bytes, a ContextTar (which sends itself), or None for a URL (sent
     as `remote`, with no body)."""
-    from dockyard.build.context import ContextTar, archive_head, padding, tar_header
+    from dockyard.build.context import ContextTar, archive_head
+    from dockyard.util.tarstream import END, padding, ustar_header
 
     if source.startswith(("http://", "https://")):
         query["remote"] = source
@@ -107,8 +108,8 @@ def _context(source: str, dockerfile: str | None, query: dict):
     if source == "-":
         data = sys.stdin.buffer.read()
         if not archive_head(data[:777]):  # a Dockerfile on stdin: a context holding only it
-            data = b"".join((tar_header("Dockerfile", "file", 0o644, len(data), int(time.time())), data,
-                             padding(len(data)), bytes(1024)))
+            data = b"".join((ustar_header("Dockerfile", "file", 0o644, len(data), int(time.time())), data,
+                             padding(len(data)), END))
         return data, len(data)
     if not os.path.isdir(source):
         raise UsageError(f'unable to prepare context: path "{source}" not found')

@@ -20,9 +20,10 @@ from dockyard.errors import Conflict, NotFound
 from dockyard.images import reference
 from dockyard.images.changes import apply_changes
 from dockyard.images.child import add_child_image
-from dockyard.images.diff import BLOCK, write_diff
+from dockyard.images.diff import write_diff
 from dockyard.images.layers import chunks
 from dockyard.images.store import Image, ImageStore
+from dockyard.util.tarstream import END
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 
@@ -85,7 +86,7 @@ class CommitService:
                 if self.containers.find(cid) is None or not self.containers.snapshotter.exists(cid):
                     raise Conflict(f"container {cid[:12]} was removed while it was being committed") from None
                 raise
-            if tmp.tell() == 2 * BLOCK:
+            if tmp.tell() == len(END):
                 return None  # Docker's empty layer: kept out of rootfs, marked empty in history
             tmp.seek(0)
             return self.store.content.ingest(chunks(tmp))

@@ -12,6 +12,7 @@ the same changes give the same tar.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import stat
 import tarfile
@@ -30,10 +31,10 @@ from dockyard.images.layers import (
 )
 from dockyard.storage.overlay import OverlaySnapshotter
 from dockyard.storage.snapshotter import Snapshotter
+from dockyard.util.tarstream import TarWriter, padding
 
 # The DiffID of a tar with no entries (two zero blocks), which Docker leaves out of rootfs.diff_ids.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
-BLOCK = 512
 _CAPS_XATTR = "security.capability"
 # Overlay features that put a file's data or a directory's contents somewhere else than the upper
 # dir; a tar of the upper dir would then be wrong, so refuse instead of writing a broken layer.
@@ -224,7 +225,7 @@ class LayerTarWriter:
     (two zero blocks, no record padding), so an empty diff has Docker's empty-layer DiffID."""
 
     def __init__(self, out: BinaryIO) -> None:
-        self._out = out
+        self._tar = TarWriter(out)
         self._links: dict[tuple[int, int], str] = {}
 
     def add(self, change: Change) -> None:
@@ -238,7 +239,7 @@ class LayerTarWriter:
             self._entry(change)
 
     def close(self) -> None:
-        self._out.write(b"\0" * (2 * BLOCK))
+        self._tar.close()
 
     @staticmethod
     def _info(name: str, st: os.stat_result | None, pax: dict[str, str]) -> tarfile.TarInfo:
@@ -257,7 +258,7 @@ class LayerTarWriter:
         info.pax_headers = pax
         if self.idmap is not None:
             info.uid, info.gid = self.idmap.container_uid(info.uid), self.idmap.container_gid(info.gid)
-        self._out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+        self._tar.header(info)
 
     def _whiteout(self, change: Change) -> None:
         parent, _, base = change.name.rpartition("/")
@@ -304,8 +305,7 @@ class LayerTarWriter:
             if regions is None:
                 info.size = st.st_size
                 self._header(info, pax)
-                self._copy(fd, 0, st.st_size)
-                self._pad(st.st_size)
+                self._tar.data(_region(fd, 0, st.st_size), st.st_size)
                 return
             # GNU sparse 1.0 in PAX (what GNU tar writes; Go's and Python's readers know it): the
             # data holds a text map of (offset, length) pairs, then only the data regions.
@@ -313,34 +313,29 @@ class LayerTarWriter:
                 regions.append((st.st_size, 0))
             sparse_map = f"{len(regions)}\n" + "".join(f"{o}\n{n}\n" for o, n in regions)
             map_bytes = sparse_map.encode()
-            map_bytes += b"\0" * (-len(map_bytes) % BLOCK)
+            map_bytes += padding(len(map_bytes))
             parent, _, base = info.name.rpartition("/")
             real_name = info.name
             info.name = f"{parent}/GNUSparseFile.0/{base}" if parent else f"GNUSparseFile.0/{base}"
             info.size = len(map_bytes) + sum(n for _, n in regions)
             self._header(info, {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.name": real_name,
                                 "GNU.sparse.realsize": str(st.st_size), **pax})
-            self._out.write(map_bytes)
-            for offset, length in regions:
-                self._copy(fd, offset, length)
-            self._pad(info.size)
+            self._tar.data(itertools.chain([map_bytes], *(_region(fd, o, n) for o, n in regions)), info.size)
         finally:
             os.close(fd)
 
-    def _copy(self, fd: int, offset: int, length: int) -> None:
-        """Exactly ``length`` bytes: a file that shrank meanwhile is padded, one that grew is cut."""
-        while length > 0:
-            data = os.pread(fd, min(CHUNK, length), offset)
-            if not data:
-                self._out.write(b"\0" * length)
-                return
-            self._out.write(data)
-            offset += len(data)
-            length -= len(data)
 
-    def _pad(self, size: int) -> None:
-        if size % BLOCK:
-            self._out.write(b"\0" * (BLOCK - size % BLOCK))
+def _region(fd: int, offset: int, length: int) -> Iterator[bytes]:
+    """Exactly ``length`` bytes of the file from ``offset``: zeros for what a file that shrank
+    meanwhile no longer has (per region, so the later regions keep their place)."""
+    while length > 0:
+        data = os.pread(fd, min(CHUNK, length), offset)
+        if not data:
+            yield bytes(length)
+            return
+        yield data
+        offset += len(data)
+        length -= len(data)
 
 
 def _data_regions(fd: int, size: int) -> list[tuple[int, int]] | None:
