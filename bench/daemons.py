@@ -232,8 +232,8 @@ def iptables_rules() -> dict[str, list[str]]:
     return tables
 
 
-def iptables_dockerds() -> list[str]:
-    """Command lines of the running dockerds that manage iptables rules (no --iptables=false)."""
+def running_dockerds() -> list[list[str]]:
+    """Command lines of the dockerds running now."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -241,9 +241,14 @@ def iptables_dockerds() -> list[str]:
                 argv = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if os.path.basename(argv[0]) == "dockerd" and "--iptables=false" not in argv:
-            found.append(" ".join(argv).strip())
+        if os.path.basename(argv[0]) == "dockerd":
+            found.append(argv)
     return found
+
+
+def iptables_dockerds() -> list[str]:
+    """Command lines of the running dockerds that manage iptables rules (no --iptables=false)."""
+    return [" ".join(argv).strip() for argv in running_dockerds() if "--iptables=false" not in argv]
 
 
 def undo_iptables(before: dict[str, list[str]], bridges: list[str]) -> list[str]:
@@ -276,8 +281,13 @@ def dockerd_paths_present() -> dict[str, bool]:
 
 
 def remove_dockerd_paths(before: dict[str, bool]) -> tuple[list[str], list[str]]:
-    """Remove what dockerd created outside its roots and did not exist ``before``: (cleaned, leftovers)."""
+    """Remove what dockerd created outside its roots and did not exist ``before``: (cleaned, leftovers).
+    Call it once our dockerd has stopped. While another dockerd runs (a neighbour's, started
+    meanwhile), the paths may be its own (/run/docker/netns, its key): they are left alone."""
     cleaned, leftovers = [], []
+    if running_dockerds():
+        return cleaned, [f"{p} left in place: another Docker daemon runs" for p in DOCKERD_SYSTEM_PATHS
+                         if not before.get(p) and os.path.lexists(p)]
     for path in DOCKERD_SYSTEM_PATHS:
         if before.get(path) or not os.path.lexists(path):
             continue
@@ -566,12 +576,10 @@ class Daemons:
                     self.leftovers.append(f"cgroup {path} of a Dockyard container could not be removed")
                 else:
                     self.leftovers.append(f"cgroup {path} of a removed Dockyard container was left: removed it")
-        for iface in sorted(net_interfaces() - self.ifaces_before):
-            if iface == "docker0" and "dockerd" in self.versions:
-                subprocess.run(["ip", "link", "delete", "docker0"], capture_output=True)
-                self.cleaned.append("deleted the docker0 interface")
-            else:
-                self.leftovers.append(f"new network interface {iface}")
+        # Our dockerds run with --bridge=none or a bridge made (and deleted) here: a docker0 that
+        # appeared meanwhile is a neighbouring Docker daemon's, in use.
+        for iface in sorted(net_interfaces() - self.ifaces_before - {"docker0"}):
+            self.leftovers.append(f"new network interface {iface}")
         after = iptables_chains()
         if self.chains_before is not None and after is not None and after - self.chains_before:
             self.leftovers.append(f"new iptables chains: {sorted(after - self.chains_before)}")
