@@ -12,6 +12,7 @@ import pytest
 from rawhttp import connect, exchange, read_all, read_response
 
 from dockyard.httpserver import Limits, Request, Response, Server
+from dockyard.httpserver import head as heads
 
 LIMITS = Limits(max_head=4096, head_timeout=0.5, idle_timeout=1.0, body_timeout=0.5, drain_limit=1024)
 
@@ -54,8 +55,13 @@ async def handler(req: Request) -> Response | None:
 GONE = threading.Event()
 
 
-@pytest.fixture(scope="module")
-def server_path():
+@pytest.fixture(scope="module", params=["llhttp", "h11"])
+def server_path(request):
+    """The server with each head parser: llhttp (httptools) and h11 (where httptools is missing)."""
+    if request.param == "llhttp" and heads.httptools is None:
+        pytest.skip("httptools is not installed")
+    saved = heads.LLHTTP
+    heads.LLHTTP = request.param == "llhttp"
     directory = tempfile.mkdtemp(prefix="httpserver-")
     path = os.path.join(directory, "s.sock")
     loop = asyncio.new_event_loop()
@@ -77,6 +83,7 @@ def server_path():
     thread.join(10)
     os.unlink(path)
     os.rmdir(directory)
+    heads.LLHTTP = saved
 
 
 def test_keep_alive_and_pipelining(server_path):
@@ -260,3 +267,38 @@ def test_a_tls_hello_on_a_plain_socket_is_answered_at_once(server_path):
 def test_a_header_with_a_line_break_is_never_sent(server_path):
     out = exchange(server_path, b"GET /inject HTTP/1.1\r\nHost: x\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 500 ") and b"Set-Cookie" not in out
+
+
+PARSERS = [heads._parse_h11, *([heads._parse_llhttp] if heads.httptools else [])]
+
+
+@pytest.mark.parametrize("parse", PARSERS)
+def test_both_head_parsers_read_the_same_head(parse):
+    head = parse(b"POST /v1.41/x?a=1 HTTP/1.1\r\nHost: d\r\nContent-Length: 5\r\nX-A: 1\r\nx-a: 2\r\n\r\n")
+    assert (head.method, head.target, head.http_version, head.length, head.chunked) == \
+        (b"POST", b"/v1.41/x?a=1", b"1.1", 5, False)
+    assert [(k.lower(), v) for k, v in head.headers] == \
+        [(b"host", b"d"), (b"content-length", b"5"), (b"x-a", b"1"), (b"x-a", b"2")]
+    head = parse(b"PUT /y HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+    assert (head.http_version, head.length, head.chunked) == (b"1.0", None, True)
+    head = parse(b"POST /a HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    assert (head.method, head.length) == (b"POST", 0)
+
+
+@pytest.mark.parametrize("parse", PARSERS)
+@pytest.mark.parametrize("raw", [
+    b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n",
+    b"POST /echo HTTP/1.1\r\nContent-Length: +3\r\n\r\n",
+    b"GET /echo HTTP/1.1\r\nBad Header\r\n\r\n",
+    b"GET /echo HTTP/9.9\r\n\r\n",
+    b"GET /a b HTTP/1.1\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nAccept: */*\r\n\r\n",
+])
+def test_both_head_parsers_refuse_the_same_heads(parse, raw):
+    with pytest.raises(heads.BadHead):
+        head = parse(raw)
+        if head.http_version not in (b"1.0", b"1.1"):
+            raise heads.BadHead(505, "version")

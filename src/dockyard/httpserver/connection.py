@@ -12,16 +12,12 @@ import os
 from email.utils import formatdate
 from http import HTTPStatus
 
-import h11
-
+from dockyard.httpserver import head as heads
 from dockyard.httpserver.errors import BadBody, HTTPError
 from dockyard.httpserver.request import Request
 from dockyard.httpserver.response import Response
 
 log = logging.getLogger("dockyard.httpserver")
-
-MAX_CONTENT_LENGTH = (1 << 63) - 1
-
 
 def reason(status: int) -> bytes:
     try:
@@ -41,32 +37,11 @@ def http_date(loop: asyncio.AbstractEventLoop) -> bytes:
     return _date_cache[1]
 
 
-def framing_error(head: bytes) -> str | None:
-    """What h11 lets through but a server must refuse (request smuggling): several Content-Length
-    fields (even equal ones), a list in one, and Content-Length beside Transfer-Encoding."""
-    lengths: list[bytes] = []
-    chunked = False
-    for line in head.split(b"\n")[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            lengths.append(value.strip())
-        elif name == b"transfer-encoding":
-            chunked = True
-    if len(lengths) > 1 or (lengths and b"," in lengths[0]):
-        return "duplicate Content-Length header"
-    if lengths and chunked:
-        return "both Content-Length and Transfer-Encoding"
-    if lengths and int(lengths[0]) > MAX_CONTENT_LENGTH:  # h11 has checked the digits
-        return "Content-Length too large"
-    return None
-
-
-def _head_of(raw: bytearray) -> bytes:
-    for end in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")):
-        if end >= 0:
-            return bytes(raw[:end])
-    return bytes(raw)
+def header_line(name: str, value) -> bytes:
+    value = str(value)
+    if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+        raise ValueError(f"line break in response header {name!r}")  # header injection
+    return f"{name}: {value}".encode("latin-1")
 
 
 class Connection(asyncio.Protocol):
@@ -74,7 +49,6 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.limits = server.limits
         self.loop = asyncio.get_running_loop()
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
         self.transport: asyncio.Transport | None = None
         self.peer_gone = asyncio.Event()  # EOF or connection lost
         self.closed = asyncio.Event()  # connection lost (both directions)
@@ -134,25 +108,44 @@ class Connection(asyncio.Protocol):
             self._waiter.set_result(None)
 
     # -- I/O for the request loop, requests and hijacked streams -------------------------
+    async def _fill(self, have: int, timeout: float | None) -> bool:
+        """Wait until more than ``have`` bytes are buffered (or EOF); False when ``timeout`` passed
+        first."""
+        if len(self._buffer) > have or self._eof:
+            return True
+        if self._waiter is not None:
+            raise RuntimeError("a second reader on one HTTP connection")
+        if self._read_paused and not self._lost:  # the reader wants more than the buffer's share
+            self._read_paused = False
+            self.transport.resume_reading()
+        self._waiter = self.loop.create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._waiter
+        except TimeoutError:
+            return False
+        finally:
+            self._waiter = None
+        return True
+
     async def receive(self, timeout: float | None) -> bytes | None:
         """What arrived since the last call (b"" at EOF), or None when ``timeout`` passed first."""
-        if not self._buffer and not self._eof:
-            if self._waiter is not None:
-                raise RuntimeError("a second reader on one HTTP connection")
-            self._waiter = self.loop.create_future()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
-            except TimeoutError:
-                return None
-            finally:
-                self._waiter = None
-        data = bytes(self._buffer)
-        self._buffer.clear()
-        if self._read_paused and not self._lost:
+        if not await self._fill(0, timeout):
+            return None
+        return self.take(len(self._buffer))
+
+    def take(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes, removed from the buffer."""
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        if self._read_paused and not self._lost and len(self._buffer) < self.limits.read_buffer:
             self._read_paused = False
             self.transport.resume_reading()
         return data
+
+    def unread(self, data: bytes) -> None:
+        """Put back what a body reader received beyond its body (the next request's bytes)."""
+        self._buffer[:0] = data
 
     @property
     def lost(self) -> bool:
@@ -196,7 +189,6 @@ class Connection(asyncio.Protocol):
                     return
                 if not await self._respond(request):
                     return
-                self._next_cycle()
         except ConnectionError:
             pass
         except Exception:  # noqa: BLE001 - one connection's failure never reaches the server
@@ -204,57 +196,49 @@ class Connection(asyncio.Protocol):
         finally:
             self.close()
 
-    def _next_cycle(self) -> None:
-        """h11 parses requests only (responses are framed here, see start_response): a fresh
-        parser per request, given what the last one had received beyond its request."""
-        data, closed = self.h11.trailing_data
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head)
-        if data:
-            self.h11.receive_data(data)  # (b"" would mean EOF to h11)
-        if closed:
-            self.h11.receive_data(b"")
-
     async def _next_request(self) -> Request | None:
-        raw = bytearray(self.h11.trailing_data[0])
+        """Wait for a whole head (the next request's bytes stay in the buffer until the handler of
+        this one has returned), parse it; None when the connection is done."""
         first = self._fresh and self.transport.get_extra_info("sslcontext") is None
         self._fresh = False
+        buffer = self._buffer
+        seen = 0
         while True:
-            try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                self.send_error(exc.error_status_hint, str(exc) or "malformed request")
+            # Empty lines before a request line are ignored (RFC 9112, 2.2).
+            while buffer.startswith(b"\r\n") or buffer.startswith(b"\n"):
+                del buffer[:2 if buffer[0] == 13 else 1]
+            if first and buffer[:1] == b"\x16":
+                # A TLS ClientHello on a plain port (Docker tries HTTPS first): answer at once,
+                # as Go's server does, so the client falls back to HTTP instead of waiting.
+                self.transport.write(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an "
+                                     b"HTTPS server.\n")
+                self.transport.close()
                 return None
-            if event is h11.NEED_DATA:
-                started = bool(raw.strip())
-                data = await self.receive(self.limits.head_timeout if started else self.limits.idle_timeout)
-                if data is None:
-                    if started:
-                        self.send_error(408, "the request head did not arrive in time")
-                    return None
-                if first and not raw and data[:1] == b"\x16":
-                    # A TLS ClientHello on a plain port (Docker tries HTTPS first): answer at once,
-                    # as Go's server does, so the client falls back to HTTP instead of waiting.
-                    self.transport.write(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an "
-                                         b"HTTPS server.\n")
-                    self.transport.close()
-                    return None
-                raw += data
-                self.h11.receive_data(data)
-                continue
-            if isinstance(event, h11.Request):
-                if event.http_version not in (b"1.0", b"1.1"):
-                    self.send_error(505, "HTTP version not supported")
-                    return None
-                head = _head_of(raw)
-                if len(head) > self.limits.max_head:  # h11 only checks heads still incomplete
-                    self.send_error(431, "request header fields too large")
-                    return None
-                problem = framing_error(head)
-                if problem:
-                    self.send_error(400, problem)
-                    return None
-                return Request(self, event)
-            return None  # ConnectionClosed
+            end = heads.find_end(buffer, max(seen - 2, 0))
+            if end >= 0:
+                break
+            if len(buffer) > self.limits.max_head:
+                self.send_error(431, "request header fields too large")
+                return None
+            if self._eof:
+                if buffer:
+                    self.send_error(400, "the request head ended early")
+                return None
+            seen = len(buffer)
+            if not await self._fill(seen, self.limits.head_timeout if buffer else self.limits.idle_timeout):
+                if buffer:
+                    self.send_error(408, "the request head did not arrive in time")
+                return None
+        if end > self.limits.max_head:
+            self.send_error(431, "request header fields too large")
+            return None
+        raw = self.take(end)
+        try:
+            head = heads.parse(raw)
+        except heads.BadHead as exc:
+            self.send_error(exc.status, exc.message)
+            return None
+        return Request(self, head, raw)
 
     async def _respond(self, request: Request) -> bool:
         """Run the handler and answer; True when the connection can serve the next request."""
@@ -292,11 +276,9 @@ class Connection(asyncio.Protocol):
     def head(self, status: int, headers: list[tuple[str, str]], phrase: bytes | None = None) -> bytes:
         """A response head: status line, the server's default headers, ``headers``, Date."""
         lines = [b"HTTP/1.1 %d %s" % (status, phrase or reason(status))]
-        for name, value in (*self.server.default_headers, *headers):
-            value = str(value)
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                raise ValueError(f"line break in response header {name!r}")  # header injection
-            lines.append(f"{name}: {value}".encode("latin-1"))
+        if self.server.default_head:
+            lines.append(self.server.default_head)
+        lines += [header_line(name, value) for name, value in headers]
         lines.append(b"Date: " + http_date(self.loop))
         return b"\r\n".join(lines) + b"\r\n\r\n"
 

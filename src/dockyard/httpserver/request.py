@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import h11
 
 from dockyard.httpserver.errors import BadBody
+from dockyard.httpserver.head import Head
 from dockyard.httpserver.response import RawStream, ResponseStream
 
 
@@ -35,10 +36,10 @@ class Headers:
 
 
 class Request:
-    def __init__(self, connection, event: h11.Request) -> None:
+    def __init__(self, connection, head: Head, raw_head: bytes) -> None:
         self._conn = connection
-        self.method = event.method.decode("ascii")
-        self.target = event.target.decode("latin-1")
+        self.method = head.method.decode("ascii")
+        self.target = head.target.decode("latin-1")
         if self.target.startswith("/"):
             raw_path, _, self.query_string = self.target.partition("?")
         else:  # absolute-form (a proxy's request) or "*"
@@ -47,8 +48,8 @@ class Request:
         self.raw_path = raw_path
         self.path = unquote(raw_path)
         self._query: dict[str, list[str]] | None = None
-        self.headers = Headers(event.headers)
-        self.http_version = event.http_version.decode("ascii")
+        self.headers = Headers(head.headers)
+        self.http_version = head.http_version.decode("ascii")
         tokens = {t.strip().lower() for t in self.headers.get("connection").split(",")}
         # HTTP/1.0 keeps the connection only when asked (ab, old proxies), and only for a response
         # of known length (see Connection.start_response).
@@ -56,10 +57,11 @@ class Request:
         self.wants_close = "close" in tokens or (self.http_version == "1.0" and not self.keep_alive_1_0)
         self.waiting_for_continue = self.http_version == "1.1" and \
             self.headers.get("expect").lower() == "100-continue"
-        length = self.headers.get("content-length")
-        self._remaining = int(length) if length else (None if "transfer-encoding" in self.headers else 0)
+        self._remaining = head.length  # None: chunked, read through h11 (see _next_chunk)
+        self._raw_head = raw_head
+        self._chunks: h11.Connection | None = None
         self._pending = b""
-        self.body_done = False
+        self.body_done = head.length == 0
         self.stream: ResponseStream | None = None
         self.hijacked = False
         self._head_sent = False
@@ -83,29 +85,55 @@ class Request:
         return data
 
     async def _next_data(self) -> bytes:
+        if self.body_done:
+            return b""
         conn = self._conn
-        while not self.body_done:
-            if self.waiting_for_continue:
-                self.waiting_for_continue = False
-                conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            try:
-                event = conn.h11.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise BadBody(f"malformed request body: {exc}") from None
-            if event is h11.NEED_DATA:
-                data = await conn.receive(conn.limits.body_timeout)
-                if data is None:
-                    raise BadBody("the request body did not arrive in time", 408)
-                conn.h11.receive_data(data)
-            elif isinstance(event, h11.Data):
-                if self._remaining:
-                    self._remaining -= len(event.data)
-                return bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                self.body_done = True
-            else:
-                raise BadBody("the request body ended early")
-        return b""
+        if self.waiting_for_continue:
+            self.waiting_for_continue = False
+            conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._remaining is None:
+            return await self._next_chunk()
+        data = await conn.receive(conn.limits.body_timeout)
+        if data is None:
+            raise BadBody("the request body did not arrive in time", 408)
+        if not data:
+            raise BadBody("the request body ended early")
+        if len(data) > self._remaining:
+            conn.unread(data[self._remaining:])  # the next request's
+            data = data[:self._remaining]
+        self._remaining -= len(data)
+        self.body_done = not self._remaining
+        return data
+
+    async def _next_chunk(self) -> bytes:
+        """A chunked body, decoded by h11 (given the head again, then the body's bytes)."""
+        conn = self._conn
+        parser = self._chunks
+        try:
+            if parser is None:
+                parser = self._chunks = h11.Connection(h11.SERVER, max_incomplete_event_size=conn.limits.max_head)
+                parser.receive_data(self._raw_head)
+                if not isinstance(parser.next_event(), h11.Request):
+                    raise BadBody("malformed request head")
+            while True:
+                event = parser.next_event()
+                if event is h11.NEED_DATA:
+                    data = await conn.receive(conn.limits.body_timeout)
+                    if data is None:
+                        raise BadBody("the request body did not arrive in time", 408)
+                    parser.receive_data(data)  # b"": the end of the stream, which h11 then refuses
+                elif isinstance(event, h11.Data):
+                    return bytes(event.data)
+                elif isinstance(event, h11.EndOfMessage):
+                    self.body_done = True
+                    leftover = parser.trailing_data[0]
+                    if leftover:
+                        conn.unread(leftover)  # the next request's
+                    return b""
+                else:
+                    raise BadBody("the request body ended early")
+        except h11.RemoteProtocolError as exc:
+            raise BadBody(f"malformed request body: {exc}") from None
 
     async def stream_body(self, size: int = 1 << 16) -> AsyncIterator[bytes]:
         while chunk := await self.read_chunk(size):
@@ -182,4 +210,4 @@ class Request:
         else:
             conn.write(conn.head(200, list(headers.items())))
         await conn.drain()
-        return RawStream(conn, conn.h11.trailing_data[0])
+        return RawStream(conn, b"")  # what the client sent after the head is in the connection's buffer

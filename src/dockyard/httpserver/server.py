@@ -6,7 +6,7 @@ import socket
 import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Mapping
 
-from dockyard.httpserver.connection import Connection
+from dockyard.httpserver.connection import Connection, header_line
 from dockyard.httpserver.limits import Limits
 from dockyard.httpserver.request import Request
 from dockyard.httpserver.response import Response
@@ -27,6 +27,8 @@ class Server:
         self.handler = handler
         self.limits = limits or Limits()
         self.default_headers = list((default_headers or {}).items())
+        # Encoded once: they open every response head.
+        self.default_head = b"\r\n".join(header_line(k, v) for k, v in self.default_headers)
         self.connections: set[Connection] = set()
         self._servers: list[asyncio.AbstractServer] = []
 
