@@ -19,7 +19,7 @@ from dockyard.engine.specs.containers import ContainerCreate, ContainerUpdate, c
 from dockyard.engine.stats import empty_sample, sample
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotImplementedYet
 from dockyard.runtime.process import Attacher
-from dockyard.util.aio import first_of
+from dockyard.util.aio import first_of, flushed
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -538,6 +538,8 @@ async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner |
             attacher.detached = True
             attacher.done.set()
         elif stdin_once and rt.ctl_writer is not None:
+            if rt.stdin_writer is not None:
+                await flushed(rt.stdin_writer)  # all the input is in the shim's socket before the close
             rt.ctl_writer.write(b'{"close_stdin": true}\n')
     except (ConnectionError, OSError):
         pass

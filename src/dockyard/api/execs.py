@@ -6,7 +6,7 @@ from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response, end_hijack
 from dockyard.engine.specs.execs import ExecCreate, ExecStart
 from dockyard.runtime.process import Attacher
-from dockyard.util.aio import first_of
+from dockyard.util.aio import first_of, flushed
 from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
@@ -89,6 +89,7 @@ async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner | 
             attacher.detached = True
             attacher.done.set()
         else:
+            await flushed(writer)  # all the input is in the shim's socket before the close
             e.launched.ctl_writer.write(b'{"close_stdin": true}\n')
     except (ConnectionError, OSError):
         pass

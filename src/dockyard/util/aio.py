@@ -17,3 +17,16 @@ async def first_of(*events: asyncio.Event, timeout: float | None = None) -> asyn
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
     return next((waiters[w] for w in waiters if w in done), None)
+
+
+async def flushed(writer: asyncio.StreamWriter) -> None:
+    """Until everything written to ``writer`` has gone to the kernel. ``drain()`` alone returns as
+    soon as the buffer is under the high-water mark, with up to 64 KiB still queued here: a message
+    that must come after that data on another socket (the shim's "close_stdin") waits for this."""
+    transport = writer.transport
+    transport.set_write_buffer_limits(high=0)
+    try:
+        await writer.drain()
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits()
