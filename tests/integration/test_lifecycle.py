@@ -158,12 +158,14 @@ def test_init_is_pid_1_reaps_zombies_and_forwards_signals(daemon, names):
     daemon.cli("run", "-d", "--init", "--name", "with-init", "busybox", "sh", "-c",
                "trap 'exit 0' TERM; (sleep 0.1 &) ; echo ready; while true; do sleep 0.1; done")
     wait_for_log(daemon, "with-init", "ready")
-    r = daemon.cli("exec", "with-init", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; sleep 0.5; "
-                   "ps -o stat,comm | grep -c '^Z' || true")
+    # Zombies whose parent is PID 1: the orphaned sleep once it exits, until init reaps it (the
+    # shell's own children and the exec's are reaped by their shells, and may be seen mid-way).
+    r = daemon.cli("exec", "with-init", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+                   "for i in $(seq 200); do z=$(ps -o stat,ppid | grep -c '^Z *1$'); [ $z = 0 ] && break; "
+                   "sleep 0.1; done; echo $z")
     first, zombies = r.stdout.decode().splitlines()
     assert first.startswith("/sbin/docker-init -- sh -c")
     assert zombies == "0"
-    started = time.time()
-    assert daemon.cli("stop", "-t", "5", "with-init").returncode == 0
-    assert time.time() - started < 3  # SIGTERM reached the shell through init
+    assert daemon.cli("stop", "-t", "30", "with-init").returncode == 0
+    # Exit code 0, not 137: SIGTERM reached the shell's trap through init before any SIGKILL.
     assert state(daemon, "with-init")["ExitCode"] == 0
