@@ -74,6 +74,32 @@ def test_rmi_refuses_while_a_stopped_container_uses_the_image(daemon):
     assert lines[0] == "Untagged: inuse:1" and lines[1] == f"Deleted: {iid}"
 
 
+def test_rmi_forced_past_a_stopped_container_keeps_its_layers(fresh_daemon):
+    """As Docker: `rmi -f` deletes an image a stopped container uses (no layer is reported deleted); the
+    container still starts from its layers, across a daemon restart, and they go with the container."""
+    import os
+
+    daemon = fresh_daemon
+    out(daemon.cli("run", "--name", "layered-src", "busybox", "sh", "-c", "echo kept > /kept"))
+    iid = out(daemon.cli("commit", "layered-src", "layered:1")).strip()
+    out(daemon.cli("rm", "layered-src"))
+    cid = out(daemon.cli("create", "layered:1", "cat", "/kept")).strip()
+    layerdb = os.path.join(daemon.data_root, "image", "layerdb")
+    layers = set(os.listdir(layerdb))
+    lines = out(daemon.cli("rmi", "-f", "layered:1")).splitlines()
+    assert lines == ["Untagged: layered:1", f"Deleted: {iid}"]
+    assert daemon.cli("image", "inspect", iid).returncode == 1
+    assert iid[7:19] not in out(daemon.cli("images", "-a", "-q"))
+    assert set(os.listdir(layerdb)) == layers
+    assert out(daemon.cli("start", "-a", cid)) == "kept\n"
+    assert json.loads(out(daemon.cli("inspect", "--size", cid)))[0]["SizeRootFs"] > 0
+    daemon.stop()
+    daemon.start()
+    assert out(daemon.cli("start", "-a", cid)) == "kept\n"
+    out(daemon.cli("rm", cid))
+    assert set(os.listdir(layerdb)) < layers  # the committed layer went with the container
+
+
 def test_rmi_several_reports_each_and_fails_on_missing(daemon):
     import_image(daemon, "multi:a", "ENV A=1")
     import_image(daemon, "multi:b", "ENV B=1")

@@ -136,6 +136,9 @@ class ContainerService:
             self._last_created = max(self._last_created, c.created)
             self._use_volumes(c)
             self._reconcile(c)
+        for image_id in self.images.held():  # a crash between a container's removal and this release
+            if not self.uses_image(image_id):
+                self.images.release_held(image_id)
 
     async def apply_policies_at_boot(self) -> None:
         """Start the containers whose restart policy says so (after load()), and resume the
@@ -813,6 +816,8 @@ class ContainerService:
         self._release_volumes(c, remove_anonymous=volumes)
         del self._containers[c.id]
         self._names.pop(c.name, None)
+        if not self.uses_image(c.image_id):  # the layers of an image `rmi -f` deleted under it
+            await asyncio.to_thread(self.images.release_held, c.image_id)
         self.execs.forget_container(c.id)
         self.emit(c, "destroy")
         rt = self._runtime.pop(c.id, None)
@@ -897,7 +902,8 @@ class ContainerService:
     def sizes(self, c: Container) -> tuple[int, int]:
         """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
         rw = tree_size(self.snapshotter.fs_path(c.id))
-        return rw, rw + self.images.get(c.image_id).size
+        held = self.images.held_size(c.image_id)  # the image was deleted under the container
+        return rw, rw + (held if held is not None else self.images.get(c.image_id).size)
 
     def image_name(self, c: Container) -> str:
         """The IMAGE column of `docker ps`: the reference the container was created from while it

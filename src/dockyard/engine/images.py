@@ -95,11 +95,8 @@ class ImageService:
         parent = self.store.get(image_id).parent
         for ref in self.store.references_to(image_id):
             self._untag(image_id, ref, records)
-        if self.containers.uses_image(image_id):
-            # Forced past a stopped container: Docker deletes the image record and keeps the layers
-            # for the container; Dockyard keeps the (now dangling) image itself until the container goes.
-            return
-        released = self.store.delete_image(image_id)
+        # Forced past a stopped container, the image goes as in Docker; its layers stay for the container.
+        released = self.store.delete_image(image_id, hold_layers=bool(self.containers.uses_image(image_id)))
         self.events.publish("image", "delete", image_id, {"name": image_id})
         records.append({"Deleted": image_id})
         records.extend({"Deleted": chain} for chain in released)

@@ -48,6 +48,10 @@ class ImageStore:
         sweep(self.root)
         sweep(self._db)
         self._refs: dict[str, str] = read_json(self._refs_path) if os.path.exists(self._refs_path) else {}
+        # Deleted images whose layers stopped containers still stand on (`rmi -f`, as Docker): image ID ->
+        # {"diff_ids": [...], "size": n}, until release_held() once no container uses the image.
+        self._held_path = os.path.join(self.root, "held.json")
+        self._held: dict[str, dict] = read_json(self._held_path) if os.path.exists(self._held_path) else {}
         for name in os.listdir(self._db):
             if name.endswith(".json"):
                 self._load(name[:-5])
@@ -166,27 +170,62 @@ class ImageStore:
             self._refs = refs
             return image_id
 
-    def delete_image(self, image_id: str) -> list[str]:
-        """Remove an untagged image and every layer no other image needs; return those layers' chain IDs."""
-        released: list[str] = []
+    def delete_image(self, image_id: str, *, hold_layers: bool = False) -> list[str]:
+        """Remove an untagged image and every layer no other image needs; return those layers' chain IDs.
+        With ``hold_layers`` (containers stand on the image) its layers stay until release_held()."""
         with self._lock:
             if any(i == image_id for i in self._refs.values()):
                 raise Conflict(f"image {image_id} is still tagged")
-            image = self._images.pop(image_id, None)
+            image = self._images.get(image_id)
             if image is None:
-                return released
+                return []
+            if hold_layers:  # recorded before the image goes: a crash in between keeps both
+                self._write_held({**self._held, image_id: {"diff_ids": image.diff_ids, "size": image.size}})
+            del self._images[image_id]
             os.unlink(os.path.join(self._db, image_id[7:] + ".json"))
             self.content.delete(image_id)
-            still_used_chains = set()
-            still_used_diffs = set()
-            for other in self._images.values():
-                still_used_chains.update(chain_ids(other.diff_ids))
-                still_used_diffs.update(other.diff_ids)
-            for chain in reversed(chain_ids(image.diff_ids)):
-                if chain not in still_used_chains:
-                    self.layers.release(chain)
-                    released.append(chain)
-            for diff_id in image.diff_ids:
-                if diff_id not in still_used_diffs:
-                    self.content.delete(diff_id)
+            return [] if hold_layers else self._release_unused(image.diff_ids)
+
+    def held(self) -> list[str]:
+        """IDs of deleted images whose layers are held for containers."""
+        with self._lock:
+            return list(self._held)
+
+    def held_size(self, image_id: str) -> int | None:
+        with self._lock:
+            entry = self._held.get(image_id)
+            return None if entry is None else int(entry.get("size") or 0)
+
+    def release_held(self, image_id: str) -> list[str]:
+        """The last container standing on a deleted image is gone: free the layers no image needs."""
+        with self._lock:
+            entry = self._held.get(image_id)
+            if entry is None:
+                return []
+            held = dict(self._held)
+            del held[image_id]
+            self._write_held(held)
+            return self._release_unused(list(entry.get("diff_ids") or []))
+
+    def _write_held(self, held: dict[str, dict]) -> None:
+        write_json(self._held_path, held)
+        self._held = held
+
+    def _release_unused(self, diff_ids: list[str]) -> list[str]:
+        """Release the chains (top first) and layer blobs of ``diff_ids`` that no image and no held image
+        uses; the caller holds the lock."""
+        still_used_chains: set[str] = set()
+        still_used_diffs: set[str] = set()
+        for other in [*(i.diff_ids for i in self._images.values()),
+                      *(list(e.get("diff_ids") or []) for e in self._held.values())]:
+            still_used_chains.update(chain_ids(other))
+            still_used_diffs.update(other)
+        released: list[str] = []
+        for chain in reversed(chain_ids(diff_ids)):
+            if chain not in still_used_chains:
+                self.layers.release(chain)
+                released.append(chain)
+        for diff_id in diff_ids:
+            if diff_id not in still_used_diffs:
+                self.content.delete(diff_id)
         return released
