@@ -91,6 +91,19 @@ class FakeImages:
         except KeyError:
             raise NotFound(f"No such image: {ref}") from None
 
+    # no image is deleted under a container here (`rmi -f` holds the layers of such images)
+    @staticmethod
+    def held() -> list[str]:
+        return []
+
+    @staticmethod
+    def held_size(image_id: str) -> int | None:
+        return None
+
+    @staticmethod
+    def release_held(image_id: str) -> list[str]:
+        return []
+
 
 class FakeLauncher:
     """Answers each launch as a shim would: the process's PID, or the error the test set. The
