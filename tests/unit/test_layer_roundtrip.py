@@ -7,8 +7,11 @@ comparing with the original (the copy snapshotter's way). The overlay route also
 layer in overlay format (whiteout devices, opaque xattrs) and checks the stacked mount.
 """
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import shutil
 import stat
@@ -16,11 +19,12 @@ import subprocess
 import tempfile
 
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockyard.images.diff import LayerTarWriter, naive_changes, overlay_changes
-from dockyard.images.layers import apply_tar, is_overlay_xattr
+from dockyard.images.layers import apply_tar, decompressed, is_overlay_xattr
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="device nodes, owners and overlay mounts need root")
 
@@ -312,3 +316,13 @@ def test_copy_snapshot_round_trip_over_a_layer_stack(spec, first, second):
         second_tar, _ = layer_tar(naive_changes(flat, [layer, base]))
         apply_tar(io.BytesIO(second_tar), result, overlay_whiteouts=False)
         assert snapshot(result) == snapshot(flat)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress,
+                                      lambda data: zstandard.ZstdCompressor().compress(data), lambda data: data])
+def test_every_decompressed_reader_can_peek(compress):
+    """docker load peeks at the decompressed archive to tell an empty input apart (zstd's reader had no peek)."""
+    plain = b"ustar-like payload " * 1000
+    reader = decompressed(io.BytesIO(compress(plain)))
+    assert reader.peek(1)[:1] == b"u"
+    assert reader.read() == plain

@@ -18,7 +18,7 @@ import stat
 import tarfile
 import tempfile
 import threading
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from dockyard.build import ignore
 from dockyard.build.context import archive_head
@@ -93,6 +93,10 @@ class Member:
                                self.mtime))
 
 
+# A member's header: name, kind, mode, uid, gid, mtime, content offset, size, link target, sparse data.
+_Header = tuple[str, int, int, int, int, int, int, int, str, bytes | None]
+
+
 class ContextArchive:
     """An indexed context tar. Build it with ``open_context``; ``close()`` when the build is done."""
 
@@ -121,13 +125,14 @@ class ContextArchive:
             member.offset, member.size, member.data = found.offset, found.size, found.data
             member.mode = stat.S_IFREG | stat.S_IMODE(member.mode)
 
-    def _tarfile_headers(self) -> list[tuple]:
-        out = []
+    def _tarfile_headers(self) -> list[_Header]:
+        out: list[_Header] = []
         try:
             with tarfile.open(fileobj=io.BytesIO(self._buffer) if isinstance(self._buffer, bytes)
                               else self._buffer, mode="r:") as tar:
                 for info in tar:
-                    data = tar.extractfile(info).read() if info.isreg() and info.issparse() else None
+                    reader = tar.extractfile(info) if info.isreg() and info.issparse() else None
+                    data = reader.read() if reader is not None else None
                     out.append((info.name, _TYPES.get(info.type, 0), info.mode, info.uid, info.gid,
                                 int(info.mtime), info.offset_data, info.size, info.linkname, data))
         except tarfile.ReadError as exc:
@@ -262,11 +267,11 @@ _TYPES = {tarfile.REGTYPE: stat.S_IFREG, tarfile.AREGTYPE: stat.S_IFREG, tarfile
 _ZERO_BLOCK = bytes(BLOCK)
 
 
-def _ustar_headers(view: memoryview) -> list[tuple] | None:
+def _ustar_headers(view: memoryview) -> list[_Header] | None:
     """The headers of a plain USTAR (or old GNU) tar, read directly: a few microseconds each where
     tarfile takes tens. None when the tar uses anything else (PAX, GNU long names, base-256
     numbers, a bad checksum), for tarfile to read or to reject."""
-    out = []
+    out: list[_Header] = []
     offset = 0
     end = len(view)
     try:
@@ -324,7 +329,8 @@ def open_context(spool: Spool) -> ContextArchive:
 
         plain = Spool(spool.tmp_dir, spool.limit)
         try:
-            plain.copy_from(decompressed(io.BytesIO(buffer) if isinstance(buffer, bytes) else _MmapReader(buffer)))
+            source = io.BytesIO(buffer) if isinstance(buffer, bytes) else cast(BinaryIO, _MmapReader(buffer))
+            plain.copy_from(decompressed(source))
         except (OSError, EOFError, ValueError) as exc:
             plain.close()
             raise InvalidParameter(f"the build context is not a valid compressed tar archive: {exc}") from None

@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from dockyard.build import cache as step_cache
@@ -69,7 +70,8 @@ class BuildOptions:
     platform: str = ""
     host_config: dict = field(default_factory=dict)  # resource limits for RUN containers
     source_date_epoch: int | None = None  # reproducible: fixed times, clamped file times
-    pull_image: object = None  # async (ref, emit) -> None, when the base must be pulled
+    # Pulls the base image when it is missing: async (ref, emit).
+    pull_image: Callable[[reference.Reference, Callable[[dict], None]], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -482,7 +484,7 @@ class Builder:
             host_config["NetworkMode"] = self.options.network_mode
         if self.options.extra_hosts:
             host_config["ExtraHosts"] = list(self.options.extra_hosts)
-        body = {**copy.deepcopy(step.state.config), "Image": step.image.id, "Cmd": cmd,
+        body = {**copy.deepcopy(step.state.config), "Image": step.image.id if step.image else "", "Cmd": cmd,
                 "Entrypoint": [], "Env": step.state.run_env(), "Healthcheck": None, "OnBuild": None,
                 "HostConfig": host_config, "AttachStdout": True, "AttachStderr": True}
         body.pop("Shell", None)

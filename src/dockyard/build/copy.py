@@ -146,7 +146,7 @@ class Copier:
 
     def add_path(self, rel: str, dest: str) -> None:
         """The entry at ``rel`` in the source view as ``dest``; a directory's contents go under it."""
-        st = self.src.lstat(rel)
+        st = self.src.lstat_existing(rel)
         kind = _kind(st)
         if kind is None:
             return
@@ -230,7 +230,7 @@ def plan(copier: Copier, sources: list[Source], dest: str, *, instruction: str, 
             name = posixpath.join(target, source.path) if dest_dir_syntax or copier.dest_is_dir(target) else target
             copier.add_data(name.lstrip("/"), source.data, source.mode)
             continue
-        st = copier.src.lstat(rel)
+        st = copier.src.lstat_existing(rel)
         if rel in archive_set or stat.S_ISDIR(st.st_mode):
             copier.add_path(rel, target.strip("/"))
             continue
@@ -247,7 +247,7 @@ def plan(copier: Copier, sources: list[Source], dest: str, *, instruction: str, 
     label = "multi:" + checksum
     if len(expanded) == 1 and expanded[0][0].data is None and expanded[0][1] not in archive_set:
         rel = expanded[0][1]
-        st = copier.src.lstat(rel)
+        st = copier.src.lstat_existing(rel)
         if stat.S_ISDIR(st.st_mode):
             label = "dir:" + checksum
         elif stat.S_ISREG(st.st_mode):

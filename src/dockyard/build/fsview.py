@@ -69,15 +69,28 @@ class FSView:
         path = self.find(rel)
         return os.lstat(path) if path else None
 
-    def readlink(self, rel: str) -> str:
-        return os.readlink(self.find(rel))
+    def existing(self, rel: str) -> str:
+        """The host path of the entry ``rel``, which must exist."""
+        path = self.find(rel)
+        if path is None:
+            raise FileNotFoundError(rel)
+        return path
 
-    def content(self, rel: str) -> str:
+    def lstat_existing(self, rel: str) -> os.stat_result:
+        st = self.lstat(rel)
+        if st is None:
+            raise FileNotFoundError(rel)
+        return st
+
+    def readlink(self, rel: str) -> str:
+        return os.readlink(self.existing(rel))
+
+    def content(self, rel: str) -> str | bytes:
         """Where a regular file's content is: its host path (archive views give the bytes)."""
-        return self.find(rel)
+        return self.existing(rel)
 
     def head(self, rel: str, n: int) -> bytes:
-        with open(self.find(rel), "rb") as f:
+        with open(self.existing(rel), "rb") as f:
             return f.read(n)
 
     def listdir(self, rel: str) -> list[str]:

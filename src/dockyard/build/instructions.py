@@ -42,8 +42,9 @@ class StageState:
         """Declared args with a value, and predefined ones given with --build-arg."""
         out = {k: v for k, v in self.args.items() if v is not None}
         for key in PREDEFINED_ARGS:
-            if self.build_args.get(key) is not None and key not in self.args:
-                out[key] = self.build_args[key]
+            value = self.build_args.get(key)
+            if value is not None and key not in self.args:
+                out[key] = value
         return out
 
     def expansion_env(self) -> dict[str, str]:
@@ -87,7 +88,7 @@ def apply_metadata(instruction: Instruction, state: StageState) -> str:
     config = state.config
     if cmd == "ENV":
         env_before = state.expansion_env()
-        pairs = [(process_word(k, env_before, state.escape), process_word(v, env_before, state.escape))
+        pairs = [(process_word(k, env_before, state.escape), process_word(v or "", env_before, state.escape))
                  for k, v in name_values(instruction, state.escape)]
         env = list(config.get("Env") or [])
         for key, value in pairs:
@@ -96,7 +97,7 @@ def apply_metadata(instruction: Instruction, state: StageState) -> str:
         return "ENV " + " ".join(f"{k}={v}" for k, v in pairs)
     if cmd == "LABEL":
         labels = dict(config.get("Labels") or {})
-        pairs = [(state.expand(k), state.expand(v)) for k, v in name_values(instruction, state.escape)]
+        pairs = [(state.expand(k), state.expand(v or "")) for k, v in name_values(instruction, state.escape)]
         for key, value in pairs:
             if not key:
                 raise InvalidParameter("LABEL names can not be blank")
@@ -129,8 +130,8 @@ def apply_metadata(instruction: Instruction, state: StageState) -> str:
             low, _, high = number.partition("-")
             if not low.isdigit() or (high and not high.isdigit()):
                 raise InvalidParameter(f"invalid containerPort: {number}")
-            for value in range(int(low), int(high or low) + 1):
-                ports[f"{value}/{proto}"] = {}
+            for port_number in range(int(low), int(high or low) + 1):
+                ports[f"{port_number}/{proto}"] = {}
         config["ExposedPorts"] = ports
         return "EXPOSE " + " ".join(written)
     if cmd == "VOLUME":
@@ -175,9 +176,9 @@ def apply_metadata(instruction: Instruction, state: StageState) -> str:
         return "HEALTHCHECK " + _health_text(config["Healthcheck"])
     if cmd == "ARG":
         texts = []
-        for key, value in name_values(instruction, state.escape):
+        for key, declared in name_values(instruction, state.escape):
             given = state.build_args.get(key)
-            default = state.expand(value) if value is not None else None
+            default = state.expand(declared) if declared is not None else None
             if given is not None:
                 state.args[key] = given
             elif default is not None:
@@ -187,7 +188,7 @@ def apply_metadata(instruction: Instruction, state: StageState) -> str:
             else:
                 state.args.setdefault(key, None)
             state.used_args.add(key)
-            texts.append(key if value is None else f"{key}={value}")
+            texts.append(key if declared is None else f"{key}={declared}")
         return "ARG " + " ".join(texts)
     raise InvalidParameter(f"{cmd} is not a metadata instruction")
 

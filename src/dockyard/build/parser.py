@@ -204,7 +204,7 @@ def split_words(text: str, escape: str = "\\") -> list[str]:
     return words
 
 
-def name_values(instruction: Instruction, escape: str = "\\") -> list[tuple[str, str]]:
+def name_values(instruction: Instruction, escape: str = "\\") -> list[tuple[str, str | None]]:
     """ENV/LABEL/ARG pairs, quotes kept: `K=V K2="a b"` or the legacy `K value with spaces`."""
     words = split_words(instruction.rest, escape)
     if not words:
@@ -214,7 +214,7 @@ def name_values(instruction: Instruction, escape: str = "\\") -> list[tuple[str,
         if not value.strip():
             raise ParseError(f"{instruction.cmd} must have two arguments")
         return [(key, value.strip())]
-    out = []
+    out: list[tuple[str, str | None]] = []
     for word in words:
         key, sep, value = word.partition("=")
         if not key:

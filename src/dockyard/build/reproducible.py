@@ -20,5 +20,7 @@ def clamp_layer(source: BinaryIO, out: BinaryIO, epoch: int) -> None:
             member.uname = member.gname = ""
             writer.header(member)
             if member.isreg() and member.size:
-                writer.data(read_chunks(tar.extractfile(member).read, member.size), member.size)
+                data = tar.extractfile(member)
+                assert data is not None  # a regular member always has a reader
+                writer.data(read_chunks(data.read, member.size), member.size)
     writer.close()

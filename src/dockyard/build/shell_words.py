@@ -44,7 +44,7 @@ class Lexer:
         return out
 
     def word(self) -> str:
-        parts = []
+        parts: list[str] = []
         while self.pos < len(self.text):
             parts.append(self._piece())
         return "".join(parts)
@@ -72,7 +72,7 @@ class Lexer:
         return self.text[start:end]
 
     def _double_quoted(self) -> str:
-        out = []
+        out: list[str] = []
         while True:
             if self.pos >= len(self.text):
                 raise InvalidParameter("unexpected end of statement while looking for matching double-quote")
@@ -114,15 +114,15 @@ class Lexer:
         value = self.env.get(name)
         is_set = value is not None and (value != "" or not colon)
         if ch == "-":
-            return value if is_set else word
+            return value if value is not None and is_set else word
         if ch == "+":
             return word if is_set else ""
-        if not is_set:
+        if value is None or not is_set:
             raise InvalidParameter(f"{name}: {word or 'is not allowed to be unset'}")
         return value
 
     def _until_brace(self) -> str:
-        parts = []
+        parts: list[str] = []
         while True:
             if self.pos >= len(self.text):
                 raise InvalidParameter(f"missing '}}' in substitution: {self.text}")

@@ -48,7 +48,7 @@ def squash_changes(upper: list[str], lower: list[str]) -> Iterator[Change]:
 def _merged(names: list[str], layers: list[str]) -> tuple[list[str], bool]:
     """The directories (top first) that make up one directory across ``layers``, and whether they
     hide what is below the build (an opaque directory, or a non-directory under it)."""
-    found = []
+    found: list[str] = []
     for layer in layers:
         path = os.path.join(layer, *names)
         st = _lstat(path)

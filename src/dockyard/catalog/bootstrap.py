@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from dockyard.catalog.cache import PackageCache
 from dockyard.catalog.recipes import SUITE, Recipe
@@ -169,7 +170,8 @@ def bootstrap(recipe: Recipe, cache: PackageCache, source_date_epoch: int, *, up
                 reader.join()
                 raise BootstrapError(f"mmdebstrap's output could not be read ({exc}):\n" + "".join(tail)) from None
             finally:
-                proc.stdout.close()
+                if proc.stdout is not None:
+                    proc.stdout.close()
             code = proc.wait()
             reader.join()
         if code != 0:
@@ -250,7 +252,7 @@ def _write_layer(stream, path: Path, transform: Callable) -> tuple[str, int]:
     with open(path, "wb") as raw:
         out = _HashingWriter(raw)
         with tarfile.open(fileobj=stream, mode="r|") as tar_in, \
-                tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
+                tarfile.open(fileobj=cast(BinaryIO, out), mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
             transform(tar_in, tar_out)
     return out.sha.hexdigest(), out.size
 
@@ -271,5 +273,4 @@ def copy_layer(tar_in: tarfile.TarFile, tar_out: tarfile.TarFile) -> None:
 def normalise(member: tarfile.TarInfo) -> None:
     """Owners by number, no access or change times: nothing of the machine or the hour in the layer."""
     member.uname = member.gname = ""
-    for key in ("atime", "ctime", "uname", "gname"):
-        member.pax_headers.pop(key, None)
+    member.pax_headers = {k: v for k, v in member.pax_headers.items() if k not in ("atime", "ctime", "uname", "gname")}

@@ -65,7 +65,7 @@ def make_layer(mtime: int):
         binary = None
         for member in tar_in:
             if member.name.removeprefix("./") == "bin/busybox" and member.isreg():
-                binary = tar_in.extractfile(member).read()
+                binary = tar_in.extractfile(member).read()  # type: ignore[union-attr]  # a regular member
         if binary is None:
             raise BootstrapError("busybox-static's package has no /bin/busybox")
         applets = _applets(binary)

@@ -65,7 +65,7 @@ class ArchiveReader:
 
     def _member(self, name: str, data: bytes | Path, size: int | None = None) -> None:
         info = tarfile.TarInfo(name)
-        info.size = len(data) if isinstance(data, bytes) else size
+        info.size = len(data) if isinstance(data, bytes) else size if size is not None else data.stat().st_size
         info.mode = 0o644
         self._parts.append(tarstream.pax_header(info))
         self._parts.append(data)

@@ -171,17 +171,21 @@ class Converger:
             if action.kind == "create":
                 cid = self.create(service, action.number, image_id)
                 to_start.append((cid, name))
-            elif action.kind == "recreate":
-                cid = self.recreate(service, action.container, image_id, options)
+                self.names.setdefault(service.name, name)
+                continue
+            container = action.container
+            assert container is not None  # every action but create is about an existing container
+            if action.kind == "recreate":
+                cid = self.recreate(service, container, image_id, options)
                 to_start.append((cid, name))
             elif action.kind == "start":
-                to_start.append((action.container.id, action.container.name))
+                to_start.append((container.id, container.name))
             elif action.kind == "noop":
-                self.progress.event("Container", action.container.name, "Running", done=True)
+                self.progress.event("Container", container.name, "Running", done=True)
             elif action.kind == "remove":
-                self.stop_and_remove(service, action.container, options.timeout)
+                self.stop_and_remove(service, container, options.timeout)
             if action.kind != "remove":
-                self.names.setdefault(service.name, name if action.container is None else action.container.name)
+                self.names.setdefault(service.name, container.name)
         if not options.no_start:
             for cid, name in to_start:
                 self.start(service, cid, name)

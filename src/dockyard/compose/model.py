@@ -48,19 +48,19 @@ class PortSpec:
             host_ip, _, text = text[1:].partition("]:")
         parts = text.rsplit(":", 2)
         if len(parts) == 3:
-            host_ip, published, target = parts
+            host_ip, published, container = parts
         elif len(parts) == 2:
-            published, target = parts
+            published, container = parts
         else:
-            published, target = "", parts[0]
+            published, container = "", parts[0]
         try:
-            if "-" in target:
-                low, high = (int(p) for p in target.split("-"))
+            if "-" in container:
+                low, high = (int(p) for p in container.split("-"))
                 if published and "-" in published:
                     plow, _ = (int(p) for p in published.split("-"))
                     return [cls(p, str(plow + i), host_ip, protocol) for i, p in enumerate(range(low, high + 1))]
                 return [cls(p, published, host_ip, protocol) for p in range(low, high + 1)]
-            return [cls(int(target), published, host_ip, protocol)]
+            return [cls(int(container), published, host_ip, protocol)]
         except ValueError:
             raise ComposeError(f"{where}: invalid port specification: {value!r}") from None
 

@@ -21,7 +21,7 @@ def limit() -> int:
         return 16
 
 
-def run_graph(names: list[str], deps: dict[str, set[str]], operation: Callable[[str], None], *,
+def run_graph(names: list[str], deps: dict[str, set[str]], operation: Callable[[str], object], *,
               reverse: bool = False) -> None:
     """`operation(name)` for each name, respecting `deps` (name -> the names it needs first)."""
     wanted = set(names)

@@ -125,7 +125,7 @@ def _restart(value: str | None) -> dict | None:
     return {"Name": name, "MaximumRetryCount": int(count) if count else 0}
 
 
-def _ulimits(spec: dict) -> list[dict]:
+def _ulimits(spec: dict | None) -> list[dict]:
     out = []
     for name, value in (spec or {}).items():
         if isinstance(value, dict):
@@ -171,7 +171,9 @@ def create_body(project: Project, service: Service, number: int, *, image_id: st
     for entry in c.get("expose") or []:
         text = str(entry)
         exposed[text if "/" in text else f"{text}/tcp"] = {}
-    binds, mounts, anonymous = [], [], {}
+    binds: list[str] = []
+    mounts: list[dict] = []
+    anonymous: dict[str, dict] = {}
     tmpfs = {}
     for entry in c.get("tmpfs") or []:
         path, _, options = str(entry).partition(":")
@@ -265,7 +267,7 @@ def create_body(project: Project, service: Service, number: int, *, image_id: st
     if links:
         host["Links"] = links
     endpoints: dict = {}
-    mode = service.network_mode
+    mode = service.network_mode or ""
     if mode:
         if mode.startswith("service:"):
             other = mode.split(":", 1)[1]

@@ -92,10 +92,10 @@ class RegistryClient:
             conn.close()
 
     # -- endpoint selection and auth ----------------------------------------------------------
-    def ping(self) -> None:
+    def ping(self) -> Endpoint:
         """GET /v2/ on each candidate endpoint; keep the first that answers like a registry."""
         if self.endpoint is not None:
-            return
+            return self.endpoint
         last_error = ""
         candidates = self.options.endpoints(self.domain) if not self.push else self._push_endpoints()
         preferred = self.options.working.get(self.domain)
@@ -121,7 +121,7 @@ class RegistryClient:
                 self.endpoint = None
                 continue
             self.options.working[self.domain] = endpoint.base
-            return
+            return endpoint
         raise RegistryUnavailable(last_error or f"no endpoint for registry {self.domain}")
 
     def _push_endpoints(self) -> list[Endpoint]:
@@ -185,15 +185,14 @@ class RegistryClient:
 
     # -- requests ---------------------------------------------------------------------------
     def url(self, path: str) -> str:
-        self.ping()
-        return self.endpoint.base + path
+        return self.ping().base + path
 
     def request(self, method: str, path_or_url: str, *, headers: dict[str, str] | None = None, body=None,
                 ok: tuple[int, ...] = (200,), follow: bool = True) -> Response:
         """Send a request to the registry (a path like /v2/... or a Location URL) and return the response
         when its status is in ``ok``; otherwise raise Docker's error for it."""
-        self.ping()
-        url = path_or_url if "://" in path_or_url else self.endpoint.base + path_or_url
+        base = self.ping().base
+        url = path_or_url if "://" in path_or_url else base + path_or_url
         for attempt in range(5):
             all_headers = {**self._authorization(method, url), **(headers or {})}
             raw = self._send(method, url, all_headers, body)

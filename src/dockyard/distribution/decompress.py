@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 import zstandard
 
@@ -16,7 +17,7 @@ class Decompressor:
     def __init__(self) -> None:
         self._kind: str | None = None
         self._head = b""
-        self._obj = None
+        self._obj: Any = None  # zlib's or zstandard's decompressobj, once the kind is known
 
     def _new(self):
         if self._kind == "gzip":

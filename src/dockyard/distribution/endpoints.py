@@ -52,7 +52,7 @@ class RegistryOptions:
             addresses = [ipaddress.ip_address(hostname)]
         except ValueError:
             try:
-                addresses = [ipaddress.ip_address(info[4][0].split("%")[0])
+                addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0])
                              for info in socket.getaddrinfo(hostname, None)]
             except (OSError, ValueError):
                 return False

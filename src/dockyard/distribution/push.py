@@ -37,7 +37,7 @@ class Pusher(Transfer):
     def push(self, repo: Reference, tag: str | None) -> list[PushedTag]:
         """Push ``repo:tag``, or every local tag of ``repo`` when ``tag`` is None."""
         targets = self._targets(repo, tag)
-        sources = set()
+        sources: set[str] = set()
         for _ref, image in targets:
             for diff_id in image.diff_ids:
                 for info in self.record.blobs(diff_id).values():
@@ -66,9 +66,10 @@ class Pusher(Transfer):
                     refs.append((ref, image))
         if not refs:
             raise NotFound(f"An image does not exist locally with the tag: {repo.familiar_name}")
-        return sorted(refs, key=lambda r: r[0].tag)
+        return sorted(refs, key=lambda r: r[0].tag or "")
 
     def _push_image(self, client: RegistryClient, ref: Reference, image: Image) -> PushedTag:
+        assert ref.tag is not None  # _targets gives tagged references only
         diff_ids = image.diff_ids
         order = list(reversed(range(len(diff_ids))))  # dockerd lists the top layer first
         for i in order:

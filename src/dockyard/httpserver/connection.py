@@ -11,6 +11,7 @@ import logging
 import os
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import cast
 
 from dockyard.httpserver import head as heads
 from dockyard.httpserver.errors import BadBody, HTTPError
@@ -49,7 +50,8 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.limits = server.limits
         self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
+        # Set by connection_made, which the event loop calls before anything else.
+        self.transport: asyncio.Transport = cast(asyncio.Transport, None)
         self.peer_gone = asyncio.Event()  # EOF or connection lost
         self.closed = asyncio.Event()  # connection lost (both directions)
         self._buffer = bytearray()
@@ -326,6 +328,7 @@ class Connection(asyncio.Protocol):
         await self.drain()
 
     async def _send_file(self, request: Request, response: Response, headers: list[tuple[str, str]]) -> None:
+        assert response.file_path is not None  # a file response
         with open(response.file_path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             headers.append(("Content-Length", str(size)))

@@ -18,7 +18,7 @@ try:
     if not hasattr(httptools.HttpRequestParser, "set_dangerous_leniencies"):  # before llhttp (0.1)
         raise ImportError("httptools too old")
 except ImportError:
-    httptools = None
+    httptools = None  # type: ignore[assignment]  # h11 reads heads instead
 
 LLHTTP = httptools is not None  # which parser reads heads (tests switch it to run both)
 

@@ -14,7 +14,7 @@ import posixpath
 import shutil
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dockyard.errors import InvalidParameter
 from dockyard.images.layers import CHUNK, decompressed
@@ -58,7 +58,7 @@ class StagedArchive:
         with open(found.path, "rb") as f:
             return f.read()
 
-    def read_json(self, name: str, what: str):
+    def read_json(self, name: str, what: str) -> Any:
         try:
             return json.loads(self.read(name, what))
         except ValueError as exc:
@@ -83,7 +83,7 @@ def stage(stream: BinaryIO, root: str) -> StagedArchive:
     staged = StagedArchive(root)
     try:
         raw = decompressed(stream)
-        if not raw.peek(1):
+        if not raw.peek(1):  # type: ignore[attr-defined]  # every reader decompressed() gives can peek
             raise InvalidParameter("invalid archive: the input is empty; give an archive made by `docker save`")
         with tarfile.open(fileobj=raw, mode="r|", bufsize=CHUNK) as tar:
             for member in tar:
@@ -126,6 +126,7 @@ def _stage_member(staged: StagedArchive, tar: tarfile.TarFile, member: tarfile.T
     except (FileExistsError, NotADirectoryError):
         raise InvalidParameter(f"invalid archive: a parent of {name!r} is a file") from None
     source = tar.extractfile(member)
+    assert source is not None  # a regular member always has a reader
     hasher = hashlib.sha256()
     size = 0
     with open(path, "wb") as out:

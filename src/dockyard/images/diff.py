@@ -232,6 +232,7 @@ class LayerTarWriter:
         if change.kind == "whiteout":
             self._whiteout(change)
         elif change.kind == "opaque":
+            assert change.st is not None  # an opaque directory is stat'ed
             info = self._info(change.name, change.st, {})
             info.mode = change.st.st_mode & 0o777
             self._header(info, {})
@@ -269,7 +270,9 @@ class LayerTarWriter:
 
     def _entry(self, change: Change) -> None:
         st = change.st
-        pax = {XATTR_PAX_PREFIX + k: v.decode("utf-8", "surrogateescape") for k, v in sorted(change.xattrs.items())}
+        assert st is not None  # an added entry is stat'ed
+        pax = {XATTR_PAX_PREFIX + k: v.decode("utf-8", "surrogateescape")
+               for k, v in sorted((change.xattrs or {}).items())}
         info = self._info(change.name, st, pax)
         mode = st.st_mode
         if stat.S_ISREG(mode):

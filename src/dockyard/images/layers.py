@@ -15,7 +15,7 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from dockyard.errors import InvalidParameter
 
@@ -33,18 +33,20 @@ def is_overlay_xattr(name: str) -> bool:
 
 def decompressed(raw: BinaryIO) -> BinaryIO:
     """Wrap ``raw`` so it reads uncompressed bytes (gzip, bzip2, xz, zstd or plain tar)."""
-    peekable = raw if hasattr(raw, "peek") else _Peekable(raw)
+    peekable: Any = raw if hasattr(raw, "peek") else _Peekable(raw)
     head = peekable.peek(6)[:6]
     if head.startswith(b"\x1f\x8b"):
-        return gzip.GzipFile(fileobj=peekable, mode="rb")
+        return cast(BinaryIO, gzip.GzipFile(fileobj=peekable, mode="rb"))
     if head.startswith(b"BZh"):
-        return bz2.BZ2File(peekable, "rb")
+        return cast(BinaryIO, bz2.BZ2File(peekable, "rb"))
     if head.startswith(b"\xfd7zXZ\x00"):
-        return lzma.LZMAFile(peekable, "rb")
+        return cast(BinaryIO, lzma.LZMAFile(peekable, "rb"))
     if head.startswith(b"\x28\xb5\x2f\xfd"):
         import zstandard  # imported here: only zstd layers need it
 
-        return zstandard.ZstdDecompressor().stream_reader(peekable, read_across_frames=True)
+        # zstandard's reader has no peek(), which every reader returned here offers (docker load uses it).
+        reader = zstandard.ZstdDecompressor().stream_reader(peekable, read_across_frames=True)
+        return cast(BinaryIO, _Peekable(cast(BinaryIO, reader)))
     return peekable
 
 
@@ -122,10 +124,10 @@ def apply_tar(source: str | BinaryIO, dest: str, *, overlay_whiteouts: bool = Tr
     overlay lower dir, or deletions when it is a flattened copy. With ``diff_id`` the tar's digest
     is checked as it is read; a mismatch raises InvalidParameter (the caller discards ``dest``).
     """
-    owned = isinstance(source, str)
-    raw = open(source, "rb") if owned else source
+    raw: BinaryIO = open(source, "rb") if isinstance(source, str) else source
     try:
-        reader = _Hashing(raw) if diff_id else raw
+        hashing = _Hashing(raw) if diff_id else None
+        reader = cast(BinaryIO, hashing) if hashing is not None else raw
         applier = _Applier(os.path.realpath(dest), overlay_whiteouts)
         with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
@@ -133,12 +135,12 @@ def apply_tar(source: str | BinaryIO, dest: str, *, overlay_whiteouts: bool = Tr
                     member.uid, member.gid = idmap.host_uid(member.uid), idmap.host_gid(member.gid)
                 applier.apply(tar, member)
         applier.finish()
-        if diff_id:
-            actual = reader.drain()
+        if hashing is not None:
+            actual = hashing.drain()
             if actual != diff_id:
                 raise InvalidParameter(f"layer DiffID mismatch: expected {diff_id}, got {actual}")
     finally:
-        if owned:
+        if isinstance(source, str):
             raw.close()
 
 
@@ -254,7 +256,9 @@ class _Applier:
                 if member.sparse is not None:
                     _copy_sparse(tar, member, out)
                 else:
-                    with tar.extractfile(member) as data:
+                    data = tar.extractfile(member)
+                    assert data is not None  # a regular member always has a reader
+                    with data:
                         shutil.copyfileobj(data, out, CHUNK)
         else:
             raise InvalidParameter(f"invalid layer: {member.name!r} has an unsupported type {member.type!r}")
@@ -334,7 +338,7 @@ def _copy_sparse(tar: tarfile.TarFile, member: tarfile.TarInfo, out: BinaryIO) -
     """Write only the data regions of a sparse member, which the archive stores back to back; the
     holes stay holes. Reads the archive forward only, so it works on streams."""
     tar.fileobj.seek(member.offset_data)
-    for offset, length in member.sparse:
+    for offset, length in cast(list[tuple[int, int]], member.sparse):  # typeshed says bytes
         out.seek(offset)
         remaining = length
         while remaining:

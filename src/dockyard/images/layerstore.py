@@ -3,6 +3,7 @@ and keeps its uncompressed tar (named by DiffID) in the content store."""
 
 import hashlib
 import os
+from typing import overload
 
 from dockyard.images.content import ContentStore
 from dockyard.images.layers import apply_tar
@@ -59,6 +60,12 @@ class LayerStore:
     def size(self, chain: str) -> int:
         return read_json(self._meta_path(chain))["size"]
 
+    @overload
+    @staticmethod
+    def snapshot_key(chain: str) -> str: ...
+    @overload
+    @staticmethod
+    def snapshot_key(chain: None) -> None: ...
     @staticmethod
     def snapshot_key(chain: str | None) -> str | None:
         return chain.removeprefix("sha256:") if chain else None

@@ -171,7 +171,7 @@ def _manifests(staged: StagedArchive, descriptor: object, depth: int, *, top: bo
     document = staged.read_json(name, "manifest")
     if not isinstance(document, dict):
         raise InvalidParameter(f"invalid archive: {name} is not a manifest or an index")
-    media_type = document.get("mediaType") or descriptor.get("mediaType")
+    media_type = document.get("mediaType") or (descriptor.get("mediaType") if isinstance(descriptor, dict) else None)
     if media_type in layout.INDEX_TYPES or (media_type is None and "manifests" in document):
         found_images = []
         for child in document.get("manifests") or []:

@@ -65,8 +65,8 @@ class Reference:
 
 
 def _invalid(text: str) -> InvalidParameter:
-    if text.lower() != text and _REFERENCE.match(text.lower()):
-        name = _REFERENCE.match(text.lower()).group("name")
+    if text.lower() != text and (lowered := _REFERENCE.match(text.lower())):
+        name = lowered.group("name")
         _domain, path = _split_domain(text[: len(name)])
         return InvalidParameter(f"invalid reference format: repository name ({path}) must be lowercase")
     return InvalidParameter("invalid reference format")

@@ -99,7 +99,7 @@ def archive(store: ImageStore, items: list[SaveItem]) -> Iterator[bytes]:
         for tag in item.tags:
             index.append({**descriptor, "annotations": {layout.ANNOTATION_IMAGE_NAME: str(tag),
                                                         layout.ANNOTATION_REF_NAME: tag.tag}})
-            repositories.setdefault(tag.familiar_name, {})[tag.tag] = image.diff_ids[-1].partition(":")[2]
+            repositories.setdefault(tag.familiar_name, {})[tag.tag or "latest"] = image.diff_ids[-1].partition(":")[2]
         if not item.tags:
             index.append(descriptor)
         docker_manifest.append({"Config": layout.blob_path(image.id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import threading
@@ -76,7 +77,7 @@ class ImageStore:
                 out.append(image)
             return out
 
-    def _names_by_image(self) -> dict[str, tuple[list[str], list[str]]]:
+    def _names_by_image(self) -> dict[str, tuple[builtins.list[str], builtins.list[str]]]:
         """image ID -> (tags, digests) in Docker's familiar form; digest references are kept
         like tags (as Docker's repositories.json does) but reported apart, as RepoDigests."""
         names: dict[str, tuple[list[str], list[str]]] = {}
@@ -109,11 +110,11 @@ class ImageStore:
             raise NotFound(f"No such image: {ref.familiar()}")
         return image_id
 
-    def references_to(self, image_id: str) -> list[reference.Reference]:
+    def references_to(self, image_id: str) -> builtins.list[reference.Reference]:
         with self._lock:
             return [reference.parse(r) for r, i in sorted(self._refs.items()) if i == image_id]
 
-    def children(self, image_id: str) -> list[Image]:
+    def children(self, image_id: str) -> builtins.list[Image]:
         with self._lock:
             return [i for i in self._images.values() if i.parent == image_id]
 
@@ -140,7 +141,7 @@ class ImageStore:
             return self._images[image_id]
 
     def _write_meta(self, image: Image) -> None:
-        meta = {"size": image.size, "last_tag_time": image.last_tag_time}
+        meta: dict[str, object] = {"size": image.size, "last_tag_time": image.last_tag_time}
         if image.parent:
             meta["parent"] = image.parent
         write_json(os.path.join(self._db, image.id[7:] + ".json"), meta)
@@ -170,7 +171,7 @@ class ImageStore:
             self._refs = refs
             return image_id
 
-    def delete_image(self, image_id: str, *, hold_layers: bool = False) -> list[str]:
+    def delete_image(self, image_id: str, *, hold_layers: bool = False) -> builtins.list[str]:
         """Remove an untagged image and every layer no other image needs; return those layers' chain IDs.
         With ``hold_layers`` (containers stand on the image) its layers stay until release_held()."""
         with self._lock:
@@ -186,7 +187,7 @@ class ImageStore:
             self.content.delete(image_id)
             return [] if hold_layers else self._release_unused(image.diff_ids)
 
-    def held(self) -> list[str]:
+    def held(self) -> builtins.list[str]:
         """IDs of deleted images whose layers are held for containers."""
         with self._lock:
             return list(self._held)
@@ -196,7 +197,7 @@ class ImageStore:
             entry = self._held.get(image_id)
             return None if entry is None else int(entry.get("size") or 0)
 
-    def release_held(self, image_id: str) -> list[str]:
+    def release_held(self, image_id: str) -> builtins.list[str]:
         """The last container standing on a deleted image is gone: free the layers no image needs."""
         with self._lock:
             entry = self._held.get(image_id)
@@ -211,7 +212,7 @@ class ImageStore:
         write_json(self._held_path, held)
         self._held = held
 
-    def _release_unused(self, diff_ids: list[str]) -> list[str]:
+    def _release_unused(self, diff_ids: builtins.list[str]) -> builtins.list[str]:
         """Release the chains (top first) and layer blobs of ``diff_ids`` that no image and no held image
         uses; the caller holds the lock."""
         still_used_chains: set[str] = set()
@@ -220,7 +221,7 @@ class ImageStore:
                       *(list(e.get("diff_ids") or []) for e in self._held.values())]:
             still_used_chains.update(chain_ids(other))
             still_used_diffs.update(other)
-        released: list[str] = []
+        released: builtins.list[str] = []
         for chain in reversed(chain_ids(diff_ids)):
             if chain not in still_used_chains:
                 self.layers.release(chain)

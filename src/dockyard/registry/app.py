@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from dockyard.registry import auth, blobs, listing, manifests
 from dockyard.registry.config import Config
@@ -19,6 +20,9 @@ from dockyard.registry.jwt import Access
 from dockyard.registry.names import check_name
 from dockyard.registry.storage import Storage
 from dockyard.registry.uploads import Uploads
+
+if TYPE_CHECKING:
+    from dockyard.registry.gc import PeriodicCollector
 
 log = logging.getLogger("dockyard.registry")
 
@@ -36,7 +40,7 @@ class RegistryApp:
         self.access = auth.make(config.auth)
         self.notifier = None
         self.proxy = None
-        self.collector = None
+        self.collector: PeriodicCollector | None = None
         if config.endpoints:
             from dockyard.registry.notifications import Notifier
 
@@ -59,8 +63,8 @@ class RegistryApp:
         if self.config.gc.enabled:
             from dockyard.registry.gc import PeriodicCollector
 
-            self.collector = PeriodicCollector(self.storage, self.config.gc)
-            self.collector.start()
+            collector = self.collector = PeriodicCollector(self.storage, self.config.gc)
+            collector.start()
 
     async def _check_storage(self) -> None:
         """distribution's storagedriver health check: every request is answered 503 while failing."""
@@ -167,19 +171,19 @@ class RegistryApp:
             if not upload_id:
                 _allow(method, ("POST",))
                 return await blobs.start_upload(self, request, name)
-            handler = {"GET": blobs.upload_status, "PATCH": blobs.patch_upload, "PUT": blobs.finish_upload,
-                       "DELETE": blobs.cancel_upload}.get(method)
             _allow(method, ("GET", "PATCH", "PUT", "DELETE"))
-            return await handler(self, request, name, upload_id)
+            upload_handler = {"GET": blobs.upload_status, "PATCH": blobs.patch_upload, "PUT": blobs.finish_upload,
+                              "DELETE": blobs.cancel_upload}[method]
+            return await upload_handler(self, request, name, upload_id)
         if match["digest"] is not None:
             _allow(method, ("GET", "HEAD", "DELETE"))
-            handler = blobs.delete_blob if method == "DELETE" else blobs.get_blob
-            return await handler(self, request, name, match["digest"])
+            blob_handler = blobs.delete_blob if method == "DELETE" else blobs.get_blob
+            return await blob_handler(self, request, name, match["digest"])
         if match["reference"] is not None:
             _allow(method, ("GET", "HEAD", "PUT", "DELETE"))
-            handler = {"PUT": manifests.put_manifest, "DELETE": manifests.delete_manifest}.get(
+            manifest_handler = {"PUT": manifests.put_manifest, "DELETE": manifests.delete_manifest}.get(
                 method, manifests.get_manifest)
-            return await handler(self, request, name, match["reference"])
+            return await manifest_handler(self, request, name, match["reference"])
         if match["tags"] is not None:
             _allow(method, ("GET",))
             return await listing.tags_list(self, request, name)

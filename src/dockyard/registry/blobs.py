@@ -30,7 +30,7 @@ async def get_blob(app: RegistryApp, request: Request, name: str, digest_text: s
     if range_header:
         match = _RANGE.fullmatch(range_header.strip())
         start, end = _byte_range(match, info.size) if match else (None, None)
-        if start is None:
+        if start is None or end is None:
             raise RegistryError("RANGE_INVALID", detail={"range": range_header},
                                 headers={"Content-Range": f"bytes */{info.size}"})
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"

@@ -61,7 +61,7 @@ def sign(claims: dict, key_pem: bytes, chain_der: list[bytes]) -> str:
         raise TokenInvalid("the signing key must be RSA or ECDSA")
     header = {"typ": "JWT", "alg": alg, "x5c": [base64.b64encode(der).decode() for der in chain_der]}
     signing_input = f"{b64encode(json.dumps(header).encode())}.{b64encode(json.dumps(claims).encode())}".encode()
-    if alg == "RS256":
+    if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(signing_input, padding.PKCS1v15(), _hash_for(alg))
     else:
         der = key.sign(signing_input, ec.ECDSA(_hash_for(alg)))

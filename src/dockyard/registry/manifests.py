@@ -117,7 +117,7 @@ async def get_manifest(app: RegistryApp, request: Request, name: str, reference:
         found = await app.proxy.fetch_manifest(name, reference, request.headers.get("accept", ""))
         if found is not None:
             digest, body = found
-    if body is None:
+    if body is None or digest is None:
         digest = _resolve(app, name, reference)
         body = app.storage.get_manifest(name, digest)
         if body is None:
@@ -205,10 +205,10 @@ async def delete_manifest(app: RegistryApp, request: Request, name: str, referen
         app.notify(request, "delete", name, str(digest))
     else:
         check_tag(reference)
-        digest = app.storage.resolve_tag(name, reference)
-        if digest is None or not app.storage.untag(name, reference):
+        tagged = app.storage.resolve_tag(name, reference)
+        if tagged is None or not app.storage.untag(name, reference):
             raise RegistryError("MANIFEST_UNKNOWN", detail={"Tag": reference})
-        app.notify(request, "delete", name, str(digest), tag=reference)
+        app.notify(request, "delete", name, str(tagged), tag=reference)
     return Response(202, {"Content-Length": "0"})
 
 

@@ -14,6 +14,7 @@ import os
 import stat
 import sys
 import tarfile
+from typing import Any
 
 from dockyard.runtime.linux.mounts import mount_filesystem, mount_one
 from dockyard.util import syscalls as sc
@@ -116,7 +117,7 @@ def _serve(request: dict) -> None:
 
 
 # Inside the chroot or the container's mount namespace, the container's own root is the boundary.
-_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+_TRUSTED: dict[str, Any] = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 if __name__ == "__main__":
     main()

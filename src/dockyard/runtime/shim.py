@@ -51,7 +51,7 @@ def _exit_code(status: int) -> int:
     return 128 - code if code < 0 else code
 
 
-def run(request: dict, ctl: int, stdio: int) -> None:
+def run(request: dict, ctl: int | None, stdio: int) -> None:
     """Never returns. ``request`` carries spec, rootfs_mounts, log_path, state_dir, tty, open_stdin."""
     os.setsid()
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -166,7 +166,7 @@ def _map_user_namespace(request: dict, child: int, sync: tuple[int, int, int, in
     return pid_1
 
 
-def _run_with_oci_runtime(request: dict, ctl: int, stdio: int, child_stdio: tuple[int, int, int],
+def _run_with_oci_runtime(request: dict, ctl: int | None, stdio: int, child_stdio: tuple[int, int, int],
                           outputs: dict[int, int], stdin_w: int | None, tty: bool) -> None:
     """Start the container with runc/crun (runtime/oci.py), then supervise it (never returns)."""
     try:

@@ -71,8 +71,8 @@ def _merge(src: str, dst: str) -> None:
     except OSError:
         opaque = False
     if opaque:
-        for entry in os.listdir(dst):
-            _remove(os.path.join(dst, entry))
+        for name in os.listdir(dst):
+            _remove(os.path.join(dst, name))
     for entry in os.scandir(src):
         target = os.path.join(dst, entry.name)
         st = entry.stat(follow_symlinks=False)

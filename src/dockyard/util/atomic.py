@@ -39,7 +39,7 @@ def sweep(directory: str) -> list[str]:
     """Remove the temporary files a killed process left in ``directory`` (``NAME.tmp.PID``, never
     renamed into place), saying so in the log; returns their names. Call it at start-up, before
     anything writes there."""
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except FileNotFoundError:

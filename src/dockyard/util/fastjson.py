@@ -7,7 +7,7 @@
 try:
     import _json
 except ImportError:  # pragma: no cover - CPython always has it; other interpreters fall back
-    _json = None
+    _json = None  # type: ignore[assignment]
 
 
 class _ScannerContext:
@@ -26,7 +26,8 @@ class _ScannerContext:
         self.parse_constant = constant
 
 
-_scanner = _json.make_scanner(_ScannerContext()) if _json else None
+# The C scanner reads its settings off any object, as json.JSONDecoder passes itself.
+_scanner = _json.make_scanner(_ScannerContext()) if _json else None  # type: ignore[arg-type]
 _WHITESPACE = " \t\n\r"
 
 

@@ -40,7 +40,7 @@ class JsonLogWriter:
             return
         stamp = rfc3339_ns(now_ns())
         for record in records:
-            entry = {"log": record.decode("utf-8", "replace"), "stream": stream, "time": stamp}
+            entry: dict[str, object] = {"log": record.decode("utf-8", "replace"), "stream": stream, "time": stamp}
             if self._attrs:
                 entry["attrs"] = self._attrs
             line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
@@ -132,7 +132,7 @@ class LogCursor:
     def read_all(self) -> list[LogRecord]:
         """Everything logged so far, oldest first; the cursor is then at the end."""
         self._file = self._open()
-        records = []
+        records: list[LogRecord] = []
         for name in log_files(self._path)[:-1]:
             records += _records_in(name)
         return records + self._read_current()

@@ -7,6 +7,7 @@ container service hands each reference to `use`/`release` (also when it loads at
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import shutil
@@ -89,7 +90,7 @@ class VolumeStore:
         with self._lock:
             return sorted(self._volumes.values(), key=lambda v: v.name)
 
-    def users(self, name: str) -> list[str]:
+    def users(self, name: str) -> builtins.list[str]:
         with self._lock:
             return sorted(self._users.get(name, ()))
 
@@ -178,7 +179,7 @@ def _mount_local(options: dict[str, str], path: str) -> None:
     if options.get("size") and "size=" not in data:
         data = ",".join(filter(None, [data, f"size={options['size']}"]))
     device = options["device"]
-    fstype = options["type"]
+    fstype: str | None = options["type"]
     if "bind" in options.get("o", "").split(","):
         flags |= sc.MS_BIND
         fstype = None

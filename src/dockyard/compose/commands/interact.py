@@ -140,6 +140,7 @@ def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_fro
 
         class _Args:
             services: list[str] = []
+            timeout: int | None = None
 
         _Args.timeout = timeout
         if abort:

@@ -91,10 +91,10 @@ def _braced(text: str, pos: int, env: Mapping[str, str], where: str) -> tuple[st
     value = env.get(name)
     present = value is not None and (value != "" or not colon)
     if operator == "-":
-        return (value if present else argument), pos
+        return (value if value is not None and present else argument), pos
     if operator == "+":
         return (argument if present else ""), pos
-    if not present:
+    if value is None or not present:
         place = f"{where}: " if where else ""
         raise InterpolationError(f"{place}required variable {name} is missing a value"
                                  + (f": {argument}" if argument else ""), exit_code=15)

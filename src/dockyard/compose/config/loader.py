@@ -280,7 +280,7 @@ def _resolve_paths(service: dict, base_dir: str) -> dict:
         service["build"] = build
     if service.get("env_file"):
         entries = service["env_file"] if isinstance(service["env_file"], list) else [service["env_file"]]
-        resolved = []
+        resolved: list[str | dict] = []
         for entry in entries:
             if isinstance(entry, dict):
                 resolved.append({**entry, "path": _absolute(entry["path"], base_dir)})

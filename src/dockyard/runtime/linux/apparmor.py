@@ -14,7 +14,7 @@ def change_onexec(profile: str) -> None:
         try:
             os.write(fd, f"exec {profile}".encode())
         except OSError as exc:
-            raise OSError(exc.errno, f"applying AppArmor profile {profile}: {os.strerror(exc.errno)}") from None
+            raise OSError(exc.errno, f"applying AppArmor profile {profile}: {os.strerror(exc.errno or 0)}") from None
         finally:
             os.close(fd)
         return

@@ -75,6 +75,7 @@ class Cgroup:
                 _inherit_cpuset(parent, current)
 
     def _create_unified(self) -> None:
+        assert self.unified is not None  # only called on the v2 hierarchy
         base = self.unified[: -len(self.path)]
         current = base
         try:

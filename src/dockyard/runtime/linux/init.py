@@ -97,7 +97,7 @@ def _apply_limits(process: dict) -> None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(process["oomScoreAdj"]))
         except OSError as exc:
-            raise StartError(f"write /proc/self/oom_score_adj: {exc.strerror.lower()}") from None
+            raise StartError(f"write /proc/self/oom_score_adj: {(exc.strerror or '').lower()}") from None
 
 
 def _home_of(uid: int) -> str:
@@ -139,7 +139,7 @@ def exec_process(process: dict, seccomp_filter: seccomp.Filter | str | None = No
     os.chdir(cwd)
     args = process["args"]
     executable = _lookup_executable(args[0], env)
-    environ = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    environ = dict(e.partition("=")[::2] for e in env)
     if seccomp_filter and no_new_privs:
         seccomp.install(seccomp_filter)  # as late as possible: execve is the last call it sees from us
     os.execve(executable, args, environ)

@@ -172,7 +172,7 @@ def validate(current: dict, update: dict) -> dict:
     if (merged.get("NanoCpus") or 0) > (os.cpu_count() or 1) * 1_000_000_000:
         raise InvalidParameter(f"Range of CPUs is from 0.01 to {os.cpu_count() or 1}.00, as there are only "
                                f"{os.cpu_count() or 1} CPUs available")
-    if merged.get("BlkioWeight") and not 10 <= merged["BlkioWeight"] <= 1000:
+    if (weight := merged.get("BlkioWeight") or 0) and not 10 <= weight <= 1000:
         raise InvalidParameter("Range of blkio weight is from 10 to 1000")
     for field in THROTTLES_V1:
         for entry in merged.get(field) or []:

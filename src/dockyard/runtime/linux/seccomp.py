@@ -262,4 +262,4 @@ def install(f: Filter) -> None:
         else:
             sc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog))
     except OSError as exc:
-        raise OSError(exc.errno, f"loading the seccomp filter: {os.strerror(exc.errno)}") from None
+        raise OSError(exc.errno, f"loading the seccomp filter: {os.strerror(exc.errno or 0)}") from None
