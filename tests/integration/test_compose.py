@@ -620,3 +620,30 @@ def test_scale_stats_volumes_commit_export_attach_wait(daemon, tmp_path):
             api(daemon, "DELETE", "/images/ops-web:snap")
         except Exception:  # noqa: BLE001 - the test may have ended before the commit
             pass
+
+
+def test_up_attached_aborts_on_container_exit(daemon, tmp_path):
+    """`up --abort-on-container-exit` prints every container's output, stops the project when the first
+    container exits and exits with that container's code."""
+    app = tmp_path / "abort"
+    app.mkdir()
+    (app / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          job:
+            image: busybox
+            command: ["sh", "-c", "sleep 1; echo job done; exit 3"]
+          server:
+            image: busybox
+            init: true
+            command: ["sh", "-c", "echo serving; sleep 600"]
+    """))
+    compose = Compose(daemon.host, app)
+    try:
+        out = compose("up", "--abort-on-container-exit", check=False)
+        assert out.returncode == 3, out.stdout + out.stderr
+        assert "job-1     | job done" in out.stdout, out.stdout
+        assert "Aborting on container exit..." in out.stdout
+        server = api(daemon, "GET", "/containers/abort-server-1/json")
+        assert server["State"]["Running"] is False
+    finally:
+        compose("down", check=False)

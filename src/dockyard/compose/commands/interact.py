@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 from dockyard.client.engine import ContainerSummary
 from dockyard.client.transport import APIError
@@ -98,9 +99,10 @@ def logs(ctx, args) -> int:
 
 
 def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_from: str | None,
-                timeout: int | None, since: float | None = None) -> int:
+                stop_project: Callable[[], object], since: float | None = None) -> int:
     """`up` without -d: every container's output until they all exit (or one, with --abort-on-container-exit);
-    Ctrl+C stops the project's containers."""
+    Ctrl+C stops the project's containers (``stop_project``: `up`'s own stop, so the two modules need not
+    import each other)."""
     containers = state.project_containers(ctx.engine, project.name, services=services)
     names = [_short_name(project.name, c) for c in containers]
     sys.stdout.write(f"Attaching to {', '.join(names)}\n")
@@ -136,16 +138,9 @@ def attach_logs(ctx, project, services: list[str], *, abort: bool, exit_code_fro
         sys.stderr.write("Gracefully stopping... (press Ctrl+C again to force)\n")
         stop_all = True
     if stop_all:
-        from dockyard.compose.commands.lifecycle import stop
-
-        class _Args:
-            services: list[str] = []
-            timeout: int | None = None
-
-        _Args.timeout = timeout
         if abort:
             sys.stdout.write("Aborting on container exit...\n")
-        stop(ctx, _Args)
+        stop_project()
     if exit_code_from:
         for container, code in exited:
             if container.labels.get("com.docker.compose.service") == exit_code_from:

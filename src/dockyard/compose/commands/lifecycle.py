@@ -60,7 +60,8 @@ def up(ctx, args) -> int:
 
     shown = names if args.attach_dependencies or not args.services else args.services
     return attach_logs(ctx, project, shown, abort=args.abort_on_container_exit, exit_code_from=args.exit_code_from,
-                       timeout=args.timeout, since=started)
+                       stop_project=lambda: stop(ctx, argparse.Namespace(services=[], timeout=args.timeout)),
+                       since=started)
 
 
 def _wait(ctx, project, names: list[str], timeout: int | None) -> int:
