@@ -189,9 +189,9 @@ def run_cli(argv: list[str]) -> int:
         return 0
     name, args = rest[0], rest[1:]
     if name == "registry":  # the registry server runs in this process, with no daemon involved
-        from dockyard.cli import registry_server
+        from dockyard.registry import commands as registry_commands
 
-        return registry_server.main(args)
+        return registry_commands.main(args)
     kind = None
     if name in GROUPS:
         group = name

@@ -3,6 +3,6 @@ without the rest of the CLI (what the catalog's registry:2 image runs as /usr/bi
 
 import sys
 
-from dockyard.cli.registry_server import main
+from dockyard.registry.commands import main
 
 sys.exit(main(sys.argv[1:]))

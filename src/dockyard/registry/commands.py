@@ -1,5 +1,6 @@
-"""`dockyard registry serve|garbage-collect|token-server`: the registry server's commands (run in
-this process, not through the daemon)."""
+"""`dockyard registry serve|garbage-collect|token-server` (and `python3 -m dockyard.registry ...`): the
+registry server's commands, run in this process, not through the daemon. They live with the registry,
+which the CLI runs, so the registry's own image carries no CLI module."""
 
 from __future__ import annotations
 
@@ -122,9 +123,11 @@ def _garbage_collect(args: list[str]) -> int:
     return 0
 
 
-def _token_server(args: list[str]) -> int:
-    from dockyard.cli.flags import UsageError
+class UsageError(Exception):
+    """Bad command-line usage; the message is printed with a pointer to --help."""
 
+
+def _token_server(args: list[str]) -> int:
     options = {"addr": "127.0.0.1:5001", "key": "", "cert": "", "issuer": "", "service": "", "htpasswd": "",
                "expiration": "300", "tls-cert": "", "tls-key": ""}
     anonymous = False
