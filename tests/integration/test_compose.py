@@ -647,3 +647,49 @@ def test_up_attached_aborts_on_container_exit(daemon, tmp_path):
         assert server["State"]["Running"] is False
     finally:
         compose("down", check=False)
+
+
+def test_network_addresses_ipv6_and_link_local(daemon, tmp_path):
+    """A service's fixed addresses on a compose network: IPv4 and IPv6 (a link-local IPv6 subnet, as
+    docker-compose's own suite uses), link-local IPs and a MAC address per network."""
+    from netstate import free_prefix
+
+    prefix = free_prefix()
+    subnet, address = f"{prefix}.0/24", f"{prefix}.10"
+    app = tmp_path / "addr"
+    app.mkdir()
+    (app / "compose.yaml").write_text(textwrap.dedent(f"""\
+        services:
+          web:
+            image: busybox
+            init: true
+            command: sleep 600
+            networks:
+              static:
+                ipv4_address: {address}
+                ipv6_address: fe80::1001:102
+                link_local_ips: [169.254.8.8]
+                mac_address: 02:42:ac:1f:fb:0a
+        networks:
+          static:
+            enable_ipv6: true
+            ipam:
+              config:
+                - subnet: {subnet}
+                - subnet: fe80::/64
+                  gateway: fe80::1001:1
+    """))
+    compose = Compose(daemon.host, app)
+    try:
+        compose("up", "-d")
+        container = api(daemon, "GET", "/containers/addr-web-1/json")
+        endpoint = container["NetworkSettings"]["Networks"]["addr_static"]
+        assert endpoint["IPAMConfig"] == {"IPv4Address": address, "IPv6Address": "fe80::1001:102",
+                                          "LinkLocalIPs": ["169.254.8.8"]}
+        assert (endpoint["IPAddress"], endpoint["GlobalIPv6Address"], endpoint["MacAddress"]) == (
+            address, "fe80::1001:102", "02:42:ac:1f:fb:0a")
+        assert api(daemon, "GET", "/networks/addr_static")["EnableIPv6"] is True
+        route = compose("exec", "-T", "web", "ip", "-6", "route", "show", "default").stdout
+        assert "via fe80::1001:1 dev eth0" in route
+    finally:
+        compose("down", check=False)

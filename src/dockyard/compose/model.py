@@ -105,6 +105,8 @@ class ServiceNetwork:
     ipv4_address: str = ""
     ipv6_address: str = ""
     priority: int = 0
+    link_local_ips: tuple[str, ...] = ()
+    mac_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -242,7 +244,8 @@ def build_service(name: str, config: dict, project_name: str) -> Service:
         for net, spec in (config.get("networks") or {"default": None}).items():
             spec = spec or {}
             networks[net] = ServiceNetwork(tuple(spec.get("aliases") or ()), spec.get("ipv4_address") or "",
-                                           spec.get("ipv6_address") or "", int(spec.get("priority") or 0))
+                                           spec.get("ipv6_address") or "", int(spec.get("priority") or 0),
+                                           tuple(spec.get("link_local_ips") or ()), spec.get("mac_address") or "")
     depends_on = {dep: Dependency((spec or {}).get("condition", "service_started"),
                                   str((spec or {}).get("restart", False)).lower() == "true",
                                   bool((spec or {}).get("required", True)))

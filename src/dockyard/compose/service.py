@@ -309,7 +309,10 @@ def endpoint_body(service: Service, network: str, number: int, oneoff: bool = Fa
     spec = service.networks[network]
     aliases = [service.name, *spec.aliases] if not oneoff else list(spec.aliases)
     body: dict = {"Aliases": aliases}
-    if spec.ipv4_address or spec.ipv6_address:
-        body["IPAMConfig"] = {k: v for k, v in (("IPv4Address", spec.ipv4_address),
-                                                 ("IPv6Address", spec.ipv6_address)) if v}
+    ipam = {k: v for k, v in (("IPv4Address", spec.ipv4_address), ("IPv6Address", spec.ipv6_address),
+                              ("LinkLocalIPs", list(spec.link_local_ips))) if v}
+    if ipam:
+        body["IPAMConfig"] = ipam
+    if spec.mac_address:
+        body["MacAddress"] = spec.mac_address
     return body
