@@ -188,8 +188,8 @@ ln -sf /proc/self/fd/1 "$ROOT"/var/log/apache2/other_vhosts_access.log
 # behind the official image's paths, config and entry point. Only the modules the server imports go
 # in (tests/unit/test_registry_parts.py serves from those files alone).
 REGISTRY_MODULES = (
-    "__init__.py", "errors.py", "distribution/__init__.py", "distribution/auth.py", "util/__init__.py",
-    "util/durations.py", "httpserver/*", "oci/*", "registry/*",
+    "__init__.py", "errors.py", "distribution/__init__.py", "distribution/auth.py", "images/__init__.py",
+    "images/content.py", "util/__init__.py", "util/durations.py", "httpserver/*", "oci/*", "registry/*",
 )
 REGISTRY = Recipe(
     "registry:2", "Docker registry (Dockyard's registry server) on port 5000, data in /var/lib/registry",

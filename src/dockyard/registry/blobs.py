@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
 
+from dockyard.registry.context import Registry
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.http import FileSlice, Request, Response
 from dockyard.registry.names import check_name, parse_digest
-
-if TYPE_CHECKING:
-    from dockyard.registry.app import RegistryApp
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _CONTENT_RANGE = re.compile(r"(?:bytes[ =])?(\d+)-(\d+)(?:/(\d+|\*))?")
 
 
-async def get_blob(app: RegistryApp, request: Request, name: str, digest_text: str) -> Response:
+async def get_blob(app: Registry, request: Request, name: str, digest_text: str) -> Response:
     digest = parse_digest(digest_text)
     info = app.storage.repo_blob(name, digest)
     if info is None and app.proxy is not None:
@@ -58,7 +55,7 @@ def _byte_range(match: re.Match, size: int) -> tuple[int | None, int | None]:
     return start, end
 
 
-async def delete_blob(app: RegistryApp, request: Request, name: str, digest_text: str) -> Response:
+async def delete_blob(app: Registry, request: Request, name: str, digest_text: str) -> Response:
     digest = parse_digest(digest_text)
     if not app.config.delete_enabled:
         raise RegistryError("UNSUPPORTED", "The operation is unsupported.")
@@ -68,17 +65,17 @@ async def delete_blob(app: RegistryApp, request: Request, name: str, digest_text
     return Response(202, {"Docker-Content-Digest": str(digest), "Content-Length": "0"})
 
 
-def _upload_headers(app: RegistryApp, request: Request, name: str, upload_id: str, offset: int) -> dict[str, str]:
+def _upload_headers(app: Registry, request: Request, name: str, upload_id: str, offset: int) -> dict[str, str]:
     return {"Location": app.url_for(request, f"/v2/{name}/blobs/uploads/{upload_id}"),
             "Range": f"0-{max(offset - 1, 0)}", "Docker-Upload-UUID": upload_id, "Content-Length": "0"}
 
 
-def _blob_created(app: RegistryApp, request: Request, name: str, digest: str) -> Response:
+def _blob_created(app: Registry, request: Request, name: str, digest: str) -> Response:
     return Response(201, {"Location": app.url_for(request, f"/v2/{name}/blobs/{digest}"),
                           "Docker-Content-Digest": digest, "Content-Length": "0"})
 
 
-async def start_upload(app: RegistryApp, request: Request, name: str) -> Response:
+async def start_upload(app: Registry, request: Request, name: str) -> Response:
     mount, source = request.arg("mount"), request.arg("from")
     if mount and source:
         digest = parse_digest(mount)
@@ -107,7 +104,7 @@ class _NoSize:
     size = 0
 
 
-async def _append_checked(app: RegistryApp, request: Request, upload, *, expect_length: bool = False) -> None:
+async def _append_checked(app: Registry, request: Request, upload, *, expect_length: bool = False) -> None:
     """Append the body after checking Content-Range against the upload's offset (416 when a chunk
     comes out of order) and Content-Length against what arrived."""
     content_range = request.header("content-range")
@@ -132,19 +129,19 @@ async def _append_checked(app: RegistryApp, request: Request, upload, *, expect_
         raise RegistryError("SIZE_INVALID", detail={"offset": before + written})
 
 
-async def upload_status(app: RegistryApp, request: Request, name: str, upload_id: str) -> Response:
+async def upload_status(app: Registry, request: Request, name: str, upload_id: str) -> Response:
     upload = app.uploads.get(name, upload_id)
     return Response(204, _upload_headers(app, request, name, upload.id, upload.offset))
 
 
-async def patch_upload(app: RegistryApp, request: Request, name: str, upload_id: str) -> Response:
+async def patch_upload(app: Registry, request: Request, name: str, upload_id: str) -> Response:
     upload = app.uploads.get(name, upload_id)
     async with upload.lock:
         await _append_checked(app, request, upload)
         return Response(202, _upload_headers(app, request, name, upload.id, upload.offset))
 
 
-async def finish_upload(app: RegistryApp, request: Request, name: str, upload_id: str) -> Response:
+async def finish_upload(app: Registry, request: Request, name: str, upload_id: str) -> Response:
     upload = app.uploads.get(name, upload_id)
     digest_text = request.arg("digest")
     if not digest_text:
@@ -159,7 +156,7 @@ async def finish_upload(app: RegistryApp, request: Request, name: str, upload_id
     return _blob_created(app, request, name, str(digest))
 
 
-async def cancel_upload(app: RegistryApp, request: Request, name: str, upload_id: str) -> Response:
+async def cancel_upload(app: Registry, request: Request, name: str, upload_id: str) -> Response:
     upload = app.uploads.get(name, upload_id)
     app.uploads.discard(upload)
     return Response(204, {"Content-Length": "0"})

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from dockyard.registry.context import Registry
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.http import Request, Response
-
-if TYPE_CHECKING:
-    from dockyard.registry.app import RegistryApp
 
 MAX_ENTRIES = 1000  # distribution's default catalog page
 
@@ -39,7 +36,7 @@ def _page(request: Request, items: list[str], path: str) -> tuple[list[str], dic
     return page, headers
 
 
-async def tags_list(app: RegistryApp, request: Request, name: str) -> Response:
+async def tags_list(app: Registry, request: Request, name: str) -> Response:
     _limit(request)  # a bad n is refused before anything is looked up
     if not os.path.isdir(os.path.join(app.storage.repo_path(name), "_manifests")):
         raise RegistryError("NAME_UNKNOWN", detail={"name": name})
@@ -48,6 +45,6 @@ async def tags_list(app: RegistryApp, request: Request, name: str) -> Response:
     return Response.json({"name": name, "tags": page}, headers=headers)
 
 
-async def catalog(app: RegistryApp, request: Request) -> Response:
+async def catalog(app: Registry, request: Request) -> Response:
     page, headers = _page(request, app.storage.repositories(), "/v2/_catalog")
     return Response.json({"repositories": page}, headers=headers)

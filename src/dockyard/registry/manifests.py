@@ -6,15 +6,12 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from dockyard.oci import mediatypes as mt
+from dockyard.registry.context import Registry
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.http import Request, Response
 from dockyard.registry.names import Digest, check_tag, is_digest, parse_digest
-
-if TYPE_CHECKING:
-    from dockyard.registry.app import RegistryApp
 
 MAX_MANIFEST = 4 << 20  # distribution's limit
 
@@ -92,7 +89,7 @@ def media_type_of(body: bytes) -> str:
     return mt.OCI_INDEX if "manifests" in document else mt.OCI_MANIFEST
 
 
-def _resolve(app: RegistryApp, name: str, reference: str) -> Digest:
+def _resolve(app: Registry, name: str, reference: str) -> Digest:
     if is_digest(reference):
         return parse_digest(reference)
     check_tag(reference)
@@ -111,7 +108,7 @@ def _accepts(request: Request) -> set[str]:
     return values
 
 
-async def get_manifest(app: RegistryApp, request: Request, name: str, reference: str) -> Response:
+async def get_manifest(app: Registry, request: Request, name: str, reference: str) -> Response:
     body = digest = None
     if app.proxy is not None:
         found = await app.proxy.fetch_manifest(name, reference, request.headers.get("accept", ""))
@@ -135,7 +132,7 @@ async def get_manifest(app: RegistryApp, request: Request, name: str, reference:
                           "ETag": f'"{digest}"'}, body)
 
 
-def _negotiate(app: RegistryApp, name: str, body: bytes, media_type: str,
+def _negotiate(app: Registry, name: str, body: bytes, media_type: str,
                accepted: set[str]) -> tuple[bytes, Digest, str]:
     """distribution's fallbacks for a client that does not accept what is stored: a list is
     answered with its linux/amd64 image, an OCI manifest with MANIFEST_UNKNOWN."""
@@ -153,7 +150,7 @@ def _negotiate(app: RegistryApp, name: str, body: bytes, media_type: str,
     raise RegistryError("MANIFEST_UNKNOWN", f"manifest of type {media_type} is not accepted by the client")
 
 
-async def put_manifest(app: RegistryApp, request: Request, name: str, reference: str) -> Response:
+async def put_manifest(app: Registry, request: Request, name: str, reference: str) -> Response:
     try:
         body = await request.body(MAX_MANIFEST)
     except ValueError:
@@ -195,7 +192,7 @@ def _store(storage, name: str, digest: Digest, body: bytes, tag: str, subject: D
         storage.set_tag(name, tag, digest)
 
 
-async def delete_manifest(app: RegistryApp, request: Request, name: str, reference: str) -> Response:
+async def delete_manifest(app: Registry, request: Request, name: str, reference: str) -> Response:
     if not app.config.delete_enabled:
         raise RegistryError("UNSUPPORTED", "The operation is unsupported.")
     if is_digest(reference):
@@ -212,7 +209,7 @@ async def delete_manifest(app: RegistryApp, request: Request, name: str, referen
     return Response(202, {"Content-Length": "0"})
 
 
-async def get_referrers(app: RegistryApp, request: Request, name: str, subject_text: str) -> Response:
+async def get_referrers(app: Registry, request: Request, name: str, subject_text: str) -> Response:
     subject = parse_digest(subject_text)
     wanted = request.arg("artifactType")
     descriptors = []

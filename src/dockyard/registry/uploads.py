@@ -1,49 +1,42 @@
-"""Blob upload sessions: monolithic and chunked, resumable by offset (containerd's ingest model).
+"""Blob upload sessions: monolithic and chunked, resumable by offset.
 
-An upload's bytes go to ``_uploads/<id>/data``; the sha256 state is kept in memory as bytes
-arrive, and rebuilt from the file after a restart. Finishing fsyncs the file, verifies the digest
-the client named (sha256 or sha512) and renames the file into the blob store.
+An upload is an ingest of the content store (dockyard.images.content.Ingest, containerd's
+content.Writer) kept in distribution's place for it, ``_uploads/<id>/`` with its ``data`` and
+``startedat``: bytes are appended at its offset with the sha256 state following them in memory,
+rebuilt from the file after a restart. Finishing verifies the digest the client named (sha256 or
+sha512) on the synced file and renames it into the blob store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from dockyard.errors import NotFound
+from dockyard.images.content import DigestMismatch, Ingest
 from dockyard.registry.errors import RegistryError
 from dockyard.registry.names import Digest
-from dockyard.registry.storage import Storage, atomic_write
-
-CHUNK = 1 << 20
+from dockyard.registry.storage import Storage
 
 
 @dataclass
 class Upload:
     name: str
     id: str
-    directory: str
-    started: float
-    offset: int = 0
-    sha256: hashlib._Hash = field(default_factory=hashlib.sha256)
+    ingest: Ingest
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
-    def data(self) -> str:
-        return os.path.join(self.directory, "data")
+    def offset(self) -> int:
+        return self.ingest.offset
 
-
-def _hash_file(path: str, algorithm: str) -> str:
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+    @property
+    def directory(self) -> str:
+        return self.ingest.directory
 
 
 class Uploads:
@@ -53,13 +46,7 @@ class Uploads:
 
     def start(self, name: str) -> Upload:
         upload_id = str(uuid.uuid4())
-        directory = self.storage.upload_dir(name, upload_id)
-        os.makedirs(directory)
-        started = time.time()
-        open(os.path.join(directory, "data"), "wb").close()
-        atomic_write(os.path.join(directory, "startedat"), time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                          time.gmtime(started)).encode())
-        upload = Upload(name, upload_id, directory, started)
+        upload = Upload(name, upload_id, Ingest.create(self.storage.upload_dir(name, upload_id), upload_id))
         self.active[upload_id] = upload
         return upload
 
@@ -72,45 +59,34 @@ class Uploads:
         except ValueError:
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
         directory = self.storage.upload_dir(name, upload_id)
-        data = os.path.join(directory, "data")
-        if upload is not None or not os.path.isfile(data):
+        if upload is not None or not os.path.isfile(os.path.join(directory, "data")):
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id})
-        # An upload from before a restart: its hash state is rebuilt from what is on disk.
-        upload = Upload(name, upload_id, directory, os.stat(directory).st_mtime)
-        with open(data, "rb") as f:
-            while chunk := f.read(CHUNK):
-                upload.sha256.update(chunk)
-                upload.offset += len(chunk)
+        try:  # an upload from before a restart: resumed where its data ends
+            upload = Upload(name, upload_id, Ingest.resume(directory, upload_id))
+        except NotFound:
+            raise RegistryError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id}) from None
         self.active[upload_id] = upload
         return upload
 
     async def append(self, upload: Upload, chunks: AsyncIterator[bytes]) -> int:
         """Append a request body; what arrived before a client dropped stays (a resumable offset)."""
         written = 0
-        with open(upload.data, "ab") as f:
-            try:
-                async for chunk in chunks:
-                    f.write(chunk)
-                    upload.sha256.update(chunk)
-                    upload.offset += len(chunk)
-                    written += len(chunk)
-            finally:
-                f.flush()
+        try:
+            async for chunk in chunks:
+                written += upload.ingest.write(chunk)
+        finally:
+            upload.ingest.close()
         return written
 
     async def finish(self, upload: Upload, digest: Digest) -> int:
         """Verify and commit; the upload is gone afterwards whatever the outcome of the check."""
         size = upload.offset
         try:
-            await asyncio.to_thread(_fsync_path, upload.data)
-            if digest.algorithm == "sha256":
-                actual = upload.sha256.hexdigest()
-            else:
-                actual = await asyncio.to_thread(_hash_file, upload.data, digest.algorithm)
-            if actual != digest.hex:
-                raise RegistryError("DIGEST_INVALID", detail={"digest": str(digest),
-                                                              "actual": f"{digest.algorithm}:{actual}"})
-            await asyncio.to_thread(self.storage.commit_blob, upload.data, digest)
+            try:
+                await asyncio.to_thread(upload.ingest.verify, None, str(digest))
+            except DigestMismatch as exc:
+                raise RegistryError("DIGEST_INVALID", detail={"digest": str(digest), "actual": exc.actual}) from None
+            await asyncio.to_thread(self.storage.commit_blob, upload.ingest.data, digest)
             await asyncio.to_thread(self.storage.link_blob, upload.name, digest)
         finally:
             self.discard(upload)
@@ -118,7 +94,7 @@ class Uploads:
 
     def discard(self, upload: Upload) -> None:
         self.active.pop(upload.id, None)
-        shutil.rmtree(upload.directory, ignore_errors=True)
+        upload.ingest.discard()
 
     def purge(self, older_than: float) -> int:
         """Remove uploads started before ``older_than`` (distribution's uploadpurging)."""
@@ -133,11 +109,3 @@ class Uploads:
                 except OSError:
                     continue
         return removed
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
