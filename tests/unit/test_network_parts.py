@@ -375,3 +375,52 @@ def test_volume_records_on_disk_load_and_volumes_show_as_dockers(tmp_path):
         "Options": {"type": "tmpfs", "device": "tmpfs"}, "Scope": "local"}
     made = store.create("new", labels={"a": "b"})
     assert Volume.from_record(json.loads((tmp_path / "volumes" / "new" / "volume.json").read_text())) == made
+
+
+def test_a_create_request_is_planned_and_a_created_container_connected_and_disconnected(tmp_path):
+    import asyncio
+
+    containers = FakeContainers()
+    service, events = _service(tmp_path, FakeDriver(), containers)
+    service.load()
+    app = service.create(NetworkCreate(name="app"))
+    target = Container("t" * 64, "/target", 0, "sh", [], ContainerConfig(hostname="tgt"), HostConfig(), "img")
+    containers.containers.append(target)
+
+    host_config = HostConfig(network_mode="app", links=["target:db"],
+                             port_bindings={"80": [PortBinding("", "8080")]})
+    settings = service.plan_create("c" * 64, ContainerConfig(), host_config, {"EndpointsConfig": {"app": {
+        "Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.90.0.9"}, "MacAddress": "02:42:AA:00:00:01"}}},
+        name="/web")
+    endpoint = settings["Networks"]["app"]
+    assert (endpoint["NetworkID"], endpoint["Aliases"], endpoint["MacAddress"]) == (app.id, ["web"],
+                                                                                    "02:42:aa:00:00:01")
+    assert host_config.links == ["/target:/web/db"] and list(host_config.port_bindings) == ["80/tcp"]
+    joined = HostConfig(network_mode="container:target")
+    config = ContainerConfig()
+    assert service.plan_create("c" * 64, config, joined, None) == {"Networks": {}, "Ports": {}}
+    assert (joined.network_mode, config.hostname) == ("container:" + target.id, "tgt")
+    for hc, networking, message in (
+            (HostConfig(network_mode="container:target", port_bindings={"80/tcp": []}), None, "port publishing"),
+            (HostConfig(network_mode="host", links=["target:t"]), None, "can't be used with links"),
+            (HostConfig(network_mode="app"), {"EndpointsConfig": {"app": {}, "other": {}}}, "network endpoints"),
+            (HostConfig(network_mode="app"), {"EndpointsConfig": {"app": {"IPAMConfig": {"IPv4Address": "10.1.1.1"}}}},
+             "no configured subnet or ip-range contain the IP address 10.1.1.1"),
+            (HostConfig(network_mode="app"), {"EndpointsConfig": {"app": {"MacAddress": "nope"}}}, "invalid MAC")):
+        with pytest.raises(InvalidParameter, match=message):
+            service.plan_create("c" * 64, ContainerConfig(), hc, networking)
+
+    # A created container: connect and disconnect change only its record (its sandbox comes at start).
+    web = Container("c" * 64, "/web", 0, "sh", [], ContainerConfig(), host_config, "img")
+    web.network_settings = settings
+    containers.containers.append(web)
+    other = service.create(NetworkCreate(name="other"))
+    asyncio.run(service.connect("other", web, {"Aliases": ["w2"]}))
+    assert web.network_settings["Networks"]["other"]["Aliases"] == ["w2"] and containers.saved == [web.id]
+    with pytest.raises(Forbidden, match="endpoint with name web already exists in network other"):
+        asyncio.run(service.connect("other", web, None))
+    assert service.prune(lambda n: False) == []  # both networks are used by web
+    asyncio.run(service.disconnect(other.id, web))
+    assert "other" not in web.network_settings["Networks"]
+    assert events.published[-2:] == [("network", "connect"), ("network", "disconnect")]
+    assert service.prune(lambda n: False) == ["other"]

@@ -6,7 +6,8 @@
 - defaultbridge.py  the predefined networks and the default bridge's settings
 - netfilter.py   the rules, their keeper and the kernel switches they need
 - createplan.py  a create request's networking, checked
-- sandboxes.py   a started container's namespace, endpoints, ports and DNS server; connect
+- sandboxes.py   a started container's namespace, endpoints, ports and DNS server
+- connections.py network connect and disconnect
 - endpoints.py, ports.py, links.py, dnsview.py   what the records, port bindings, links and
                  the embedded DNS server look like
 - seams.py       what the service needs from the rest of the engine (Protocols)

@@ -1,6 +1,6 @@
 """The container side of networking: a sandbox (network namespace) per started container with
 an endpoint on each of its networks, its published ports, its embedded DNS server and its name
-files; connect and disconnect of a running container; and the clean-up when it stops.
+files, and the clean-up when it stops (connect and disconnect are connections.py).
 
 What survives a daemon restart is in the container's record (NetworkSettings: endpoints, ports,
 the sandbox path); what the daemon holds besides (``Live``) is rebuilt from it by ``adopt``.
@@ -25,7 +25,7 @@ from dockyard.engine.networks.links import link_environment
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.ports import ports_view, recorded_bindings, wanted_bindings
 from dockyard.engine.networks.seams import ContainerRecords, EventSink
-from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter, NotFound
+from dockyard.errors import Conflict, DockyardError, NotFound
 from dockyard.network import ipam, namefiles, netns, portmap, sandbox
 from dockyard.network.dns import Resolver, make_sockets
 from dockyard.network.drivers.registry import DriverRegistry
@@ -139,7 +139,7 @@ class Sandboxes:
         prefix = ipaddress.IPv6Network(v6.subnet).prefixlen
         return f"{address6}/{prefix}", v6.gateway if default_route and not network.internal else ""
 
-    def _interface(self, network: Network, ifname: str, address: str, mac: str, *, default_route: bool,
+    def interface(self, network: Network, ifname: str, address: str, mac: str, *, default_route: bool,
                    address6: str) -> Interface:
         v4 = network.ipv4
         assert v4 is not None, "a network with a driver has an IPv4 subnet"
@@ -178,7 +178,7 @@ class Sandboxes:
             for index, (network, (_nid, address)) in enumerate(zip(networks, allocated, strict=True)):
                 # The endpoint's own MAC (EndpointSettings.MacAddress), else --mac-address for the first.
                 mac = settings["Networks"][network.name].get("MacAddress") or (mac_wanted if index == 0 else "")
-                interfaces[network.name] = self._interface(network, f"eth{index}", address, mac,
+                interfaces[network.name] = self.interface(network, f"eth{index}", address, mac,
                                                            default_route=index == 0,
                                                            address6=allocated6.get(network.id, ""))
             await asyncio.to_thread(self._build_sandbox, path, [(n, interfaces[n.name]) for n in networks])
@@ -193,7 +193,7 @@ class Sandboxes:
             self.live[c.id] = live
             if live.port_rules:
                 await asyncio.to_thread(self.rules_changed)
-            await self._start_services(c, live)
+            await self.start_services(c, live)
         except BaseException:
             for nid, address in allocated:
                 self.addresses.release(nid, address)
@@ -216,7 +216,7 @@ class Sandboxes:
             sandbox.destroy(path)
             raise
 
-    async def _start_services(self, c: Container, live: Live, proxies: bool = True) -> None:
+    async def start_services(self, c: Container, live: Live, proxies: bool = True) -> None:
         """The userland proxies and, on user-defined networks, the embedded DNS server."""
         ip = next((e["IPAddress"] for e in c.network_settings["Networks"].values() if e.get("IPAddress")), "")
         if self.options.userland_proxy and proxies:
@@ -305,72 +305,6 @@ class Sandboxes:
 
     async def _restart_services(self, c: Container, live: Live) -> None:
         try:
-            await self._start_services(c, live)
+            await self.start_services(c, live)
         except (OSError, DockyardError) as exc:
             log.warning("container %s: restoring its proxies and DNS server failed: %s", c.id[:12], exc)
-
-    # -- connect and disconnect -----------------------------------------------------------------
-    async def connect(self, ref: str, c: Container, endpoint_config: dict | None) -> None:
-        network = self.networks.get(ref)
-        mode = self.mode(c)
-        if mode in ("host", "container") or network.driver in ("host", "null"):
-            raise Forbidden("container cannot be disconnected from host network or connected to host network"
-                            if "host" in (mode, network.name) else
-                            "container sharing network namespace with another container or host cannot be "
-                            "connected to any other network")
-        if mode == "none":
-            raise Forbidden("container cannot be connected to multiple networks with one of the networks in private "
-                            "(none) mode")
-        settings = c.network_settings
-        if network.name in settings["Networks"]:
-            raise Forbidden(f"endpoint with name {c.name.lstrip('/')} already exists in network {network.name}")
-        given = endpoint_config or {}
-        ipam_config = given.get("IPAMConfig") or None
-        aliases = list(given.get("Aliases") or [])
-        if not network.user_defined and (aliases or (ipam_config or {}).get("IPv4Address")):
-            raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
-        endpoint = ep.requested_endpoint(network.id, given, aliases,
-                                         c.id[:12] if network.user_defined and c.state.running else None)
-        live = self.live.get(c.id)
-        if c.state.running and live is not None and live.path:
-            address = self.addresses.allocate(network, (ipam_config or {}).get("IPv4Address") or "")
-            try:
-                address6 = self.addresses.allocate6(network, (ipam_config or {}).get("IPv6Address") or "")
-            except BaseException:
-                self.addresses.release(network.id, address)
-                raise
-            taken = {i["ifname"] for i in (settings.get("Interfaces") or {}).values()}
-            ifname = next(f"eth{n}" for n in range(64) if f"eth{n}" not in taken)
-            iface = self._interface(network, ifname, address, endpoint["MacAddress"], default_route=False,
-                                    address6=address6)
-            try:
-                await asyncio.to_thread(self.drivers.get(network.driver).join, network, live.path, iface)
-            except BaseException:
-                self.addresses.release(network.id, address, address6)
-                raise
-            ep.fill_endpoint(endpoint, network, iface)
-            settings.setdefault("Interfaces", {})[network.name] = {"ifname": ifname, "veth": iface.veth}
-            if live.resolver is None and network.user_defined:
-                settings["Networks"][network.name] = endpoint
-                await self._start_services(c, live, proxies=False)
-        settings["Networks"][network.name] = endpoint
-        self.containers.save(c)
-        self.events.publish("network", "connect", network.id, {"container": c.id, "name": network.name,
-                                                               "type": network.driver})
-
-    async def disconnect(self, ref: str, c: Container, force: bool = False) -> None:
-        network = self.networks.get(ref)
-        settings = c.network_settings or {}
-        if network.name not in (settings.get("Networks") or {}):
-            raise Forbidden(f"container {c.id} is not connected to network {network.name}")
-        if network.driver in ("host", "null") and c.state.running:
-            raise Forbidden("container cannot be disconnected from host network or connected to host network")
-        endpoint = settings["Networks"].pop(network.name)
-        interface = (settings.get("Interfaces") or {}).pop(network.name, None)
-        driver = self.drivers.find(network.driver)
-        if interface and driver is not None:
-            await asyncio.to_thread(driver.leave, network, interface["veth"])
-        self.addresses.release(network.id, endpoint.get("IPAddress") or "", endpoint.get("GlobalIPv6Address") or "")
-        self.containers.save(c)
-        self.events.publish("network", "disconnect", network.id, {"container": c.id, "name": network.name,
-                                                                  "type": network.driver})

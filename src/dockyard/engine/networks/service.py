@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dockyard.engine.container import Container
 from dockyard.engine.networks.addresses import AddressSpace, HostNetworks, host_networks
 from dockyard.engine.networks.catalog import NetworkCatalog, new_network
+from dockyard.engine.networks.connections import Connections
 from dockyard.engine.networks.createplan import CreatePlanner
 from dockyard.engine.networks.defaultbridge import default_bridge_config, default_bridge_options
 from dockyard.engine.networks.dnsview import DNSView
@@ -65,6 +66,7 @@ class NetworkService:
         self.planner = CreatePlanner(options, containers, self.catalog)
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
                                    self.drivers, DNSView(containers, self.catalog.all, options.dns), self._apply_rules)
+        self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
 
     # -- start-up and shut-down ------------------------------------------------------------
     def load(self) -> None:
@@ -257,7 +259,7 @@ class NetworkService:
         self.sandboxes.release(c)
 
     async def connect(self, ref: str, c: Container, endpoint_config: dict | None) -> None:
-        await self.sandboxes.connect(ref, c, endpoint_config)
+        await self.connections.connect(ref, c, endpoint_config)
 
     async def disconnect(self, ref: str, c: Container, force: bool = False) -> None:
-        await self.sandboxes.disconnect(ref, c, force)
+        await self.connections.disconnect(ref, c, force)
