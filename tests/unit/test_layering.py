@@ -78,3 +78,15 @@ def test_an_upward_import_breaks_the_layers(tmp_path):
     result = _lint_imports(tmp_path, env)
     assert result.returncode == 1
     assert "pkg.low.x -> pkg.high" in result.stdout
+
+
+def test_the_architecture_page_names_files_that_exist():
+    """docs/architecture.md maps features to files: a moved or renamed module must move on the map too."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"`([\w./]+\.py)`", text))
+    assert len(named) > 50
+    missing = sorted(name for name in named
+                     if not (ROOT / "src" / "dockyard" / name).exists() and not (ROOT / name).exists())
+    assert not missing, f"docs/architecture.md names files that do not exist: {missing}"
