@@ -45,6 +45,11 @@ def header_line(name: str, value) -> bytes:
     return f"{name}: {value}".encode("latin-1")
 
 
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
 class Connection(asyncio.Protocol):
     def __init__(self, server) -> None:
         self.server = server
@@ -107,7 +112,7 @@ class Connection(asyncio.Protocol):
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+            self._waiter.set_result(True)
 
     # -- I/O for the request loop, requests and hijacked streams -------------------------
     async def _fill(self, have: int, timeout: float | None) -> bool:
@@ -120,15 +125,15 @@ class Connection(asyncio.Protocol):
         if self._read_paused and not self._lost:  # the reader wants more than the buffer's share
             self._read_paused = False
             self.transport.resume_reading()
-        self._waiter = self.loop.create_future()
+        # A timer handle, not asyncio.timeout(): this wait happens several times per request.
+        self._waiter = waiter = self.loop.create_future()
+        timer = self.loop.call_later(timeout, _expire, waiter) if timeout is not None else None
         try:
-            async with asyncio.timeout(timeout):
-                await self._waiter
-        except TimeoutError:
-            return False
+            return await waiter
         finally:
             self._waiter = None
-        return True
+            if timer is not None:
+                timer.cancel()
 
     async def receive(self, timeout: float | None) -> bytes | None:
         """What arrived since the last call (b"" at EOF), or None when ``timeout`` passed first."""
