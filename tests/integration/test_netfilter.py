@@ -105,6 +105,15 @@ class HostDocker:
     def cleanup(self) -> None:
         self.docker("rmi", "busybox:nf")
 
+    def unusable(self) -> str | None:
+        """Why this dockerd cannot run a container on its default bridge, if it cannot: it answers
+        but its bridge is gone (deleted behind its back; it makes it again only at a restart)."""
+        r = self.docker("network", "inspect", "-f", '{{index .Options "com.docker.network.bridge.name"}}', "bridge")
+        if r.returncode != 0:
+            return r.stderr.decode().strip()
+        name = r.stdout.decode().strip() or "docker0"
+        return None if os.path.exists(f"/sys/class/net/{name}") else f"its bridge {name} is gone"
+
 
 def _docker(bridge_cidr: str, *, may_share: bool) -> PrivateDocker | HostDocker:
     """A dockerd with iptables on its own bridge; or, when one runs on this host already, that one
@@ -112,6 +121,9 @@ def _docker(bridge_cidr: str, *, may_share: bool) -> PrivateDocker | HostDocker:
     running = _bench_daemons().iptables_dockerds()
     if running:
         if may_share and os.path.exists("/var/run/docker.sock") and HostDocker().docker("version").returncode == 0:
+            why = HostDocker().unusable()
+            if why is not None:
+                pytest.skip(f"the Docker daemon on this host cannot run containers: {why}")
             return HostDocker()
         pytest.skip(f"a dockerd with iptables already runs here ({running[0][:120]}); a second one would "
                     "flush its DOCKER chains")
