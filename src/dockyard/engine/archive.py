@@ -1,16 +1,25 @@
-"""`docker cp` and `docker export`: the daemon's side of the fsaccess helper."""
+"""`docker cp` and `docker export`: the daemon's side of the fsaccess helper; and a new volume filled
+from what the image holds at its mount point, read the same way."""
+
+from __future__ import annotations
 
 import asyncio
 import json
 import logging
 import os
 import shutil
+import stat
 import sys
+import tarfile
+import tempfile
+from typing import TYPE_CHECKING
 
 from dockyard.engine.container import Container
-from dockyard.engine.containers import ContainerService
 from dockyard.engine.mounts import oci_mounts
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+
+if TYPE_CHECKING:  # the container service imports this module (fill_from_image)
+    from dockyard.engine.containers import ContainerService
 
 log = logging.getLogger("dockyard.archive")
 
@@ -31,7 +40,7 @@ class Access:
         self.proc: asyncio.subprocess.Process | None = None
         self._mountpoint: str | None = None
 
-    async def __aenter__(self) -> "Access":
+    async def __aenter__(self) -> Access:
         c = self.c
         if c.state.status in ("running", "paused", "restarting") and c.state.pid:
             self.request["pid"] = c.state.pid
@@ -73,3 +82,42 @@ class Access:
             await self.proc.wait()
         if self._mountpoint:  # the mount lived in the helper's namespace: only the directory is left
             shutil.rmtree(self._mountpoint, ignore_errors=True)
+
+
+async def fill_from_image(containers: ContainerService, c: Container, point: dict) -> None:
+    """Copy what the image holds at the mount point into the empty volume (owner and mode of the
+    directory too), as Docker does on first mount unless `nocopy`."""
+    st = containers.snapshotter.lstat(c.id, point["Destination"])
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return
+    target = containers.volumes.mountpoint(point["Name"])
+    with tempfile.TemporaryFile(dir=containers.volumes.root) as spool:
+        async with Access(containers, c, {"op": "get", "path": point["Destination"]}, volumes=False) as access:
+            if not await access.proc.stdout.readline():  # the path's stat line, then the tar
+                raise await access.failure() or InvalidParameter(f"could not read {point['Destination']}")
+            while data := await access.proc.stdout.read(1 << 16):
+                spool.write(data)
+            error = await access.failure()
+            if error:
+                raise error
+        spool.seek(0)
+        await asyncio.to_thread(_extract_below_top, spool, target)
+
+
+def _extract_below_top(fileobj, target: str) -> None:
+    """Extract a `docker cp`-style tar (one top directory) so the top directory becomes ``target``."""
+    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+    with tarfile.open(fileobj=fileobj, mode="r:") as tar:
+        for member in tar:
+            top, _, rest = member.name.partition("/")
+            if not rest:
+                if member.isdir():
+                    os.chown(target, member.uid, member.gid)
+                    os.chmod(target, member.mode)
+                continue
+            if ".." in rest.split("/"):
+                continue
+            member.name = rest
+            if member.islnk():
+                member.linkname = member.linkname.partition("/")[2]
+            tar.extract(member, target, numeric_owner=True, **trusted)

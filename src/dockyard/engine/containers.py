@@ -14,10 +14,11 @@ import shutil
 import signal
 
 from dockyard.engine import isolation, logconfig, restart, securityopts
+from dockyard.engine.archive import fill_from_image
 from dockyard.engine.container import Container, Run, Runtime, State
 from dockyard.engine.events import EventBus
 from dockyard.engine.execrecords import ExecRecords
-from dockyard.engine.mounts import MountPlanner, fill_from_image, needs_copy, oci_mounts
+from dockyard.engine.mounts import MountPlanner, needs_copy, oci_mounts
 from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.runtimes import Runtimes
 from dockyard.engine.specs.codec import from_json, to_json
