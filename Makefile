@@ -43,7 +43,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,compose]'
+	$(VENV)/bin/pip install -q -e '.[test,compose,machine]'
 	# Byte-code up front: with PYTHONDONTWRITEBYTECODE set, every CLI call would recompile (~11 ms).
 	$(PY) -m compileall -q src
 	touch $@

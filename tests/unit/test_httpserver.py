@@ -302,3 +302,62 @@ def test_both_head_parsers_refuse_the_same_heads(parse, raw):
         head = parse(raw)
         if head.http_version not in (b"1.0", b"1.1"):
             raise heads.BadHead(505, "version")
+
+
+def test_tls_hijack_goes_on_after_the_clients_close_notify(tmp_path):
+    """Docker's CLI ends its input with CloseWrite, on TLS a close_notify, and reads on: the output
+    written after it still arrives (asyncio's own TLS transport would close the connection)."""
+    import ssl
+
+    from dockyard.machine import certs
+
+    ca = certs.Pair(str(tmp_path / "ca.pem"), str(tmp_path / "ca-key.pem"))
+    certs.make_ca(ca)
+    pair = certs.Pair(str(tmp_path / "server.pem"), str(tmp_path / "server-key.pem"))
+    certs.make_leaf(ca, pair, "test", server=True, ips=["127.0.0.1"])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pair.cert, pair.key)
+    loop = asyncio.new_event_loop()
+    server = Server(handler, LIMITS)
+    addresses = loop.run_until_complete(server.listen_tcp("127.0.0.1", 0, ssl=context))
+    port = addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = ssl.create_default_context(cafile=ca.cert).wrap_bio(incoming, outgoing,
+                                                                     server_hostname="127.0.0.1")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            while True:
+                try:
+                    client.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    s.sendall(outgoing.read())
+                    incoming.write(s.recv(65536))
+            client.write(b"POST /hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly input")
+            s.sendall(outgoing.read())
+            try:
+                client.unwrap()  # close_notify: our half-close
+            except ssl.SSLWantReadError:
+                pass
+            s.sendall(outgoing.read())
+            received = b""
+            while data := s.recv(65536):
+                incoming.write(data)
+                while True:
+                    try:
+                        chunk = client.read(65536)
+                    except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                        break
+                    if not chunk:
+                        break
+                    received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert body == b"EARLY INPUTBYE"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

@@ -99,7 +99,7 @@ def register(router, daemon) -> None:
                                "Mirrors": []},
             "NCPU": os.cpu_count() or 1, "MemTotal": _mem_total(), "GenericResources": None,
             "DockerRootDir": daemon.options.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
-            "Name": daemon.name, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+            "Name": daemon.name, "Labels": daemon.labels, "ExperimentalBuild": False, "ServerVersion": __version__,
             "Runtimes": daemon.runtimes.info(), "DefaultRuntime": daemon.runtimes.default,
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                       "Error": "", "RemoteManagers": None},

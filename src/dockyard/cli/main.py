@@ -147,6 +147,7 @@ Management Commands:
   compose     Define and run multi-container applications
   container   Manage containers
   image       Manage images
+  machine     Create and manage machines (Docker hosts on this box) running dockyardd
   network     Manage networks
   registry    Run a registry server (serve, garbage-collect, token-server)
   system      Manage Docker
@@ -192,6 +193,10 @@ def run_cli(argv: list[str]) -> int:
         from dockyard.registry import commands as registry_commands
 
         return registry_commands.main(args)
+    if name == "machine":  # machines are namespaces and daemons of their own, made without the host's daemon
+        from dockyard.cli import machine
+
+        return machine.main(args)
     kind = None
     if name in GROUPS:
         group = name

@@ -87,6 +87,7 @@ class ContainerService:
         self.runtimes = runtimes or Runtimes(exec_root)
         self.execs = execs if execs is not None else ExecRecords()  # forgotten with their container
         self.idmap = None  # a userns-remapped daemon's IdMap (set by the daemon)
+        self.cgroup_parent = "dockyard"  # dockyardd --cgroup-parent: for containers that name none
         self.mounts = MountPlanner(volumes, self.get)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
         self.network = None  # engine.networks.NetworkService, wired by the daemon
@@ -426,10 +427,10 @@ class ContainerService:
         raise InvalidParameter("--init needs an init binary on the host: apt-get install tini "
                                f"(looked for {', '.join(INIT_BINARIES)})")
 
-    @staticmethod
-    def cgroup_path(c: Container) -> str:
-        """`/dockyard/<id>`, or `<--cgroup-parent>/<id>`, in every hierarchy."""
-        parent = "/" + (c.host_config.cgroup_parent or "dockyard").strip("/")
+    def cgroup_path(self, c: Container) -> str:
+        """`/dockyard/<id>` (the daemon's --cgroup-parent), or the container's `--cgroup-parent`/<id>,
+        in every hierarchy."""
+        parent = "/" + (c.host_config.cgroup_parent or self.cgroup_parent).strip("/")
         return f"{parent.rstrip('/')}/{c.id}"
 
     async def pause(self, c: Container) -> None:

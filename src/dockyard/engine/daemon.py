@@ -42,6 +42,8 @@ class DaemonOptions:
     runtimes: list[str] = field(default_factory=list)  # --add-runtime name=path
     default_runtime: str = ""
     userns_remap: str = ""  # "", "default", "user[:group]"
+    cgroup_parent: str = "dockyard"  # where containers that name no --cgroup-parent go
+    labels: list[str] = field(default_factory=list)  # --label key=value, shown by `docker info`
 
 
 class Daemon:
@@ -73,6 +75,7 @@ class Daemon:
                                            self.image_store, self.snapshotter, launcher, self.events, self.volumes,
                                            self.runtimes, exec_records)
         self.containers.idmap = self.idmap
+        self.containers.cgroup_parent = options.cgroup_parent
         self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
                                        self.events)
         self.containers.network = self.networks
@@ -86,6 +89,7 @@ class Daemon:
                                    self.events)
         self.health = HealthMonitor(self.containers, self.execs)
         self.name = platform.node()
+        self.labels = list(options.labels)
 
     def _engine_id(self) -> str:
         path = os.path.join(self.options.data_root, "engine-id")

@@ -50,9 +50,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="runtime options; the cgroup driver is cgroupfs (systemd is not supported)")
     p.add_argument("--userns-remap", default="", metavar="default|USER[:GROUP]",
                    help="run containers in a user namespace mapped to the user's /etc/subuid and /etc/subgid ranges")
+    p.add_argument("--cgroup-parent", default="dockyard",
+                   help='parent cgroup of containers that name none (default "dockyard")')
+    p.add_argument("--label", action="append", default=[], dest="labels", metavar="KEY=VALUE",
+                   help="a label of this daemon, shown by `docker info` (repeatable)")
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-v", "--version", action="version", version=f"Dockyard version {__version__}")
     args = p.parse_args(argv)
+    parent = args.cgroup_parent.strip("/")
+    if not parent or ".." in parent.split("/") or parent.endswith(".slice"):
+        p.error(f"--cgroup-parent {args.cgroup_parent!r}: use a cgroupfs path such as /mygroup")
+    for label in args.labels:
+        if not label.partition("=")[0].strip():
+            p.error(f"--label {label!r}: a label is KEY=VALUE")
     for option in args.exec_opts:
         key, _, value = option.partition("=")
         if key.strip() != "native.cgroupdriver":
@@ -115,7 +125,8 @@ async def _serve(args: argparse.Namespace, launcher) -> None:
 
     daemon = Daemon(DaemonOptions(args.data_root, args.exec_root, args.storage_driver, args.insecure_registries,
                                   args.registry_mirrors, args.registry_certs_dir, network_options(args),
-                                  args.runtimes, args.default_runtime, args.userns_remap), launcher)
+                                  args.runtimes, args.default_runtime, args.userns_remap, args.cgroup_parent,
+                                  args.labels), launcher)
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()

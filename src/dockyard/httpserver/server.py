@@ -35,6 +35,14 @@ class Server:
     def _factory(self) -> Connection:
         return Connection(self)
 
+    def _tls_factory(self, context: ssl_module.SSLContext | None):
+        """Connections under TLS of our own (tls.py: the client may half-close), or plain ones."""
+        if context is None:
+            return self._factory
+        from dockyard.httpserver.tls import TLSLayer
+
+        return lambda: TLSLayer(context, Connection(self))
+
     async def listen_unix(self, path: str, mode: int | None = None) -> None:
         """Listen on a unix socket at ``path`` (an old socket file there is replaced)."""
         if os.path.exists(path):
@@ -48,7 +56,7 @@ class Server:
     async def listen_tcp(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None) -> list[tuple]:
         """Listen on TCP (TLS when ``ssl`` is given); the bound addresses (port 0 picks one)."""
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(self._factory, host, port, ssl=ssl, backlog=self.limits.backlog)
+        server = await loop.create_server(self._tls_factory(ssl), host, port, backlog=self.limits.backlog)
         self._servers.append(server)
         return [s.getsockname() for s in server.sockets]
 
@@ -58,7 +66,7 @@ class Server:
         if sock.family == socket.AF_UNIX:
             server = await loop.create_unix_server(self._factory, sock=sock, backlog=self.limits.backlog)
         else:
-            server = await loop.create_server(self._factory, sock=sock, ssl=ssl, backlog=self.limits.backlog)
+            server = await loop.create_server(self._tls_factory(ssl), sock=sock, backlog=self.limits.backlog)
         self._servers.append(server)
 
     async def close(self) -> None:

@@ -4,14 +4,20 @@ These run rarely (network create, daemon start), so the `ip` tool is good enough
 per-container path uses netlink (netlink.py).
 """
 
-import os
+import socket
 import subprocess
 
 from dockyard.errors import SystemError_
 
 
 def exists(name: str) -> bool:
-    return os.path.exists(f"/sys/class/net/{name}")
+    """Asked of the kernel in the daemon's own network namespace: /sys/class/net shows the namespace
+    of whoever mounted /sys, which is not ours in a machine (a daemon entered with nsenter)."""
+    try:
+        socket.if_nametoindex(name)
+        return True
+    except OSError:
+        return False
 
 
 def addresses(name: str) -> list[str]:
