@@ -23,6 +23,9 @@ from netstate import free_prefix
 
 NAMES = ("m1", "m2", "m3")
 HTTPD = "mkdir -p /www && echo hello-from-$0 > /www/index.html && exec httpd -f -p 80 -h /www"
+# The same server, ending on SIGTERM (httpd as PID 1 ignores it and would wait out a stop's 10 s).
+HTTPD_TERM = "mkdir -p /www && echo hello-from-$0 > /www/index.html && trap 'exit 0' TERM && " \
+             "httpd -f -p 80 -h /www & wait"
 RETRY = "for i in $(seq 50); do {cmd} && exit 0; sleep 0.1; done; exit 1"
 REGISTRY_CONFIG = """version: 0.1
 log:
@@ -240,7 +243,7 @@ def test_stop_and_start_keep_images_and_containers(fleet):
 
 
 def test_machines_survive_a_restart_of_the_host_daemon(fleet):
-    ok(fleet.docker("m1", "run", "-d", "--name", "long", "-p", "8082:80", "busybox", "sh", "-c", HTTPD, "m1"))
+    ok(fleet.docker("m1", "run", "-d", "--name", "long", "-p", "8082:80", "busybox", "sh", "-c", HTTPD_TERM, "m1"))
     try:
         fleet.host.stop()
         fleet.host.start()

@@ -77,7 +77,7 @@ class TLSLayer(asyncio.Protocol):
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self.sslobj = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport  # set by connection_made, before any other call
         self.handshaken = False
         self._queued: list[bytes] = []  # what the app wrote before the handshake finished
         self._eof_to_app = False

@@ -12,6 +12,7 @@ import getpass
 import ipaddress
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dockyard.util.atomic import write_bytes
@@ -87,7 +88,8 @@ def make_ca(pair: Pair) -> None:
     _write(pair, cert, key)
 
 
-def make_leaf(ca: Pair, pair: Pair, org: str, *, server: bool, ips: list[str] = (), names: list[str] = ()) -> None:
+def make_leaf(ca: Pair, pair: Pair, org: str, *, server: bool, ips: Sequence[str] = (),
+              names: Sequence[str] = ()) -> None:
     """A certificate signed by ``ca``: for a server (its SANs are ``ips`` and ``names``) or a client."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes

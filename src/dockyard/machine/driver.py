@@ -8,7 +8,7 @@ machine's server certificate. The service calls the methods below; a driver neve
 
 Adding a driver (for example ``kvm``, where KVM works): implement ``Driver``, give it
 ``create_flags`` (prefixed with its name, as docker-machine's ``--virtualbox-*``), and register
-its class in ``DRIVERS``. Its configuration lives in the record's ``Driver`` object, which it
+its class in ``drivers.DRIVERS``. Its configuration lives in the record's ``Driver`` object, which it
 writes in ``configure`` and reads back in ``__init__``.
 """
 
@@ -16,9 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-
-from dockyard.machine.model import Host
-from dockyard.machine.store import Store
 
 
 @dataclass(frozen=True)
@@ -86,19 +83,3 @@ class Driver(Protocol):
 
     def home(self) -> str:
         """The directory relative ``scp`` paths and ``ssh`` start in."""
-
-
-def driver_class(name: str) -> type:
-    from dockyard.machine.errors import MachineError
-    from dockyard.machine.netns import NetnsDriver
-
-    drivers = {"netns": NetnsDriver}
-    try:
-        return drivers[name]
-    except KeyError:
-        raise MachineError(f"Driver {name!r} not found. Do you have the plugin binary accessible in your PATH? "
-                           f"(built-in drivers: {', '.join(drivers)})") from None
-
-
-def driver_for(store: Store, host: Host) -> Driver:
-    return driver_class(host.driver_name)(store, host)

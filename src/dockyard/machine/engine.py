@@ -47,8 +47,12 @@ def check(options: EngineOptions) -> None:
 
 
 def _daemon_parser():
-    try:
-        from dockyard.daemon.main import parse_args  # the composition root's new home
-    except ImportError:
-        from dockyard.engine.daemon_main import parse_args
-    return parse_args
+    """dockyardd's own flag parser, wherever the daemon's composition root lives."""
+    import importlib
+
+    for name in ("dockyard.daemon.main", "dockyard.engine.daemon_main"):
+        try:
+            return importlib.import_module(name).parse_args
+        except ImportError:
+            continue
+    raise MachineError("dockyardd's flag parser was not found in this installation")

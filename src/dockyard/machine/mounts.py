@@ -21,7 +21,7 @@ def mounts_under(*roots: str) -> list[str]:
 
 def unmount_under(*roots: str) -> list[str]:
     """Detach every mount under ``roots``; returns those that stayed."""
-    from dockyard.runtime.linux import syscalls as sc
+    from dockyard.util.syscalls import MNT_DETACH, umount2
 
     for _ in range(5):
         points = mounts_under(*roots)
@@ -29,5 +29,5 @@ def unmount_under(*roots: str) -> list[str]:
             return []
         for point in sorted(set(points), key=len, reverse=True):
             with contextlib.suppress(OSError):
-                sc.umount2(point, sc.MNT_DETACH)
+                umount2(point, MNT_DETACH)
     return mounts_under(*roots)

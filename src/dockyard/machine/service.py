@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.machine import certs, engine
-from dockyard.machine.driver import Driver, driver_class, driver_for
+from dockyard.machine.driver import Driver
+from dockyard.machine.drivers import driver_class, driver_for
 from dockyard.machine.errors import HostAlreadyInState, HostNotRunning, MachineError
 from dockyard.machine.model import ENGINE_PORT, RUNNING, STOPPED, AuthOptions, EngineOptions, Host
 from dockyard.machine.store import Store
