@@ -24,8 +24,7 @@ from netstate import free_prefix
 NAMES = ("m1", "m2", "m3")
 HTTPD = "mkdir -p /www && echo hello-from-$0 > /www/index.html && exec httpd -f -p 80 -h /www"
 # The same server, ending on SIGTERM (httpd as PID 1 ignores it and would wait out a stop's 10 s).
-HTTPD_TERM = "mkdir -p /www && echo hello-from-$0 > /www/index.html && trap 'exit 0' TERM && " \
-             "httpd -f -p 80 -h /www & wait"
+HTTPD_TERM = "mkdir -p /www; echo hello-from-$0 > /www/index.html; trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"
 RETRY = "for i in $(seq 50); do {cmd} && exit 0; sleep 0.1; done; exit 1"
 REGISTRY_CONFIG = """version: 0.1
 log:
