@@ -12,7 +12,7 @@ import stat
 import sys
 import tarfile
 import tempfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockyard.engine.container import Container
 from dockyard.engine.mounts import oci_mounts
@@ -59,8 +59,15 @@ class Access:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20)
         return self
 
+    @property
+    def output(self) -> asyncio.StreamReader:
+        """The helper's stdout, once entered."""
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout
+
     async def failure(self) -> DockyardError | None:
         """The helper's error, mapped to the domain error its status names, once it has exited."""
+        assert self.proc is not None and self.proc.stderr is not None  # entered
         code = await self.proc.wait()
         if code == 0:
             return None
@@ -93,9 +100,9 @@ async def fill_from_image(containers: ContainerService, c: Container, point: dic
     target = containers.volumes.mountpoint(point["Name"])
     with tempfile.TemporaryFile(dir=containers.volumes.root) as spool:
         async with Access(containers, c, {"op": "get", "path": point["Destination"]}, volumes=False) as access:
-            if not await access.proc.stdout.readline():  # the path's stat line, then the tar
+            if not await access.output.readline():  # the path's stat line, then the tar
                 raise await access.failure() or InvalidParameter(f"could not read {point['Destination']}")
-            while data := await access.proc.stdout.read(1 << 16):
+            while data := await access.output.read(1 << 16):
                 spool.write(data)
             error = await access.failure()
             if error:
@@ -106,7 +113,7 @@ async def fill_from_image(containers: ContainerService, c: Container, point: dic
 
 def _extract_below_top(fileobj, target: str) -> None:
     """Extract a `docker cp`-style tar (one top directory) so the top directory becomes ``target``."""
-    trusted = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+    trusted: dict[str, Any] = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
     with tarfile.open(fileobj=fileobj, mode="r:") as tar:
         for member in tar:
             top, _, rest = member.name.partition("/")
