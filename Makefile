@@ -89,6 +89,14 @@ test: venv test-packages
 	$(VENV)/bin/ruff check src tests tools/check_imports.py bench $(BENCH_SCRIPTS) conformance/run conformance/compose
 	$(VENV)/bin/pytest -q
 
+# The static checks alone, in seconds (make test runs them too): ruff, the layering contract
+# (docs/architecture.md), function-level imports hiding a cycle, and the type check.
+lint: venv
+	$(VENV)/bin/ruff check src tests tools/check_imports.py bench $(BENCH_SCRIPTS) conformance/run conformance/compose
+	$(VENV)/bin/lint-imports --no-logo --no-cache
+	$(PY) tools/check_imports.py
+	$(VENV)/bin/mypy
+
 # Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh.
 test-catalog: venv test-packages
 	DOCKYARD_TEST_CATALOG=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/catalog
