@@ -70,3 +70,5 @@ def test_usage_errors_point_to_the_command_help(capsys):
     assert capsys.readouterr().err == "unknown flag: --bogus\nSee 'dockyard ps --help'.\n"
     assert run_cli(["ps", "--help"]) == 0
     assert "Usage:  dockyard ps [OPTIONS]" in capsys.readouterr().out
+    assert run_cli(["run", "--help"]) == 0  # run's -h is --hostname; --help is still the help, as in Docker
+    assert "Usage:  dockyard run [OPTIONS] IMAGE [COMMAND] [ARG...]" in capsys.readouterr().out

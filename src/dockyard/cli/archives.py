@@ -52,6 +52,7 @@ def save(client: Client, values: dict, names: list[str]) -> int:
 
 @command(LOAD)
 def load(client: Client, values: dict, _args: list[str]) -> int:
+    source = sys.stdin.buffer
     if values["input"]:
         try:
             source = open(values["input"], "rb")
@@ -61,8 +62,6 @@ def load(client: Client, values: dict, _args: list[str]) -> int:
     elif sys.stdin.isatty():
         sys.stderr.write("requested load from stdin, but stdin is empty\n")
         return 1
-    else:
-        source = sys.stdin.buffer
     tty = sys.stdout.isatty()
     quiet = values["quiet"] or not tty  # as the docker CLI: no progress unless on a terminal
     try:

@@ -178,7 +178,7 @@ class _View:
         self.mode = mode
         self.quiet = quiet
         self.step = 0
-        self.title = ""
+        self.title: str | None = ""
         self.started = time.monotonic()
         self.build_started = self.started
         self.cached = False

@@ -135,6 +135,7 @@ def build(client: Client, values: dict, names: list[str]) -> int:
         digest = catalog.recipe_digest(recipe, epoch, FINGERPRINT)
         status, image = _status(client, recipe, digest)
         if status == "built" and not values["rebuild"]:
+            assert image is not None  # a built image is found
             _tag_aliases(client, recipe, image["Id"])
             display.end(f"up to date {image['Id'][:19]}")
             if values["quiet"]:

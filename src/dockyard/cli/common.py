@@ -57,7 +57,7 @@ def read_lines_file(path: str, what: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except OSError as exc:
-        raise UsageError(f"open {path}: {exc.strerror.lower()}") from None
+        raise UsageError(f"open {path}: {(exc.strerror or str(exc)).lower()}") from None
     out = []
     for number, line in enumerate(lines, 1):
         text = line.lstrip()

@@ -34,10 +34,10 @@ class Command:
 
 
 def _defaults(options: tuple[Opt, ...]) -> dict:
-    values = {}
+    values: dict = {}
     for opt in options:
         if opt.kind == "list":
-            values[opt.dest] = list(opt.default or [])
+            values[opt.dest] = list(opt.default) if isinstance(opt.default, list | tuple) else []
         elif opt.kind == "bool":
             values[opt.dest] = bool(opt.default)
         else:
@@ -60,7 +60,7 @@ def _store(values: dict, opt: Opt, raw: str | None, shown: str) -> None:
         values[opt.dest].append(raw)
     elif opt.kind == "int":
         try:
-            values[opt.dest] = int(raw)
+            values[opt.dest] = int(raw or "")  # never None: a value flag always has its argument
         except ValueError:
             raise UsageError(f'invalid argument "{raw}" for "{shown}" flag: strconv.ParseInt: parsing "{raw}": '
                              "invalid syntax") from None
@@ -80,7 +80,7 @@ def parse(command: Command, argv: list[str]) -> tuple[dict, list[str]]:
         if arg == "--":
             positionals += argv[i:]
             break
-        if arg in ("--help", "-h") and "-h" not in by_name:
+        if arg == "--help" or (arg == "-h" and "-h" not in by_name):  # -h is run's --hostname
             values["help"] = True
             continue
         if arg.startswith("--") and len(arg) > 2:

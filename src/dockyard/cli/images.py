@@ -85,7 +85,7 @@ def image_rows(image: dict, show_digests: bool) -> list[tuple[str, str, str]]:
     for ref in digests:
         repo, _, digest = ref.partition("@")
         by_repo_digests.setdefault(repo, []).append(digest)
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for repo, repo_tags in by_repo_tags.items():
         repo_digests = by_repo_digests.pop(repo, []) if show_digests else []
         by_repo_digests.pop(repo, None)
@@ -117,7 +117,7 @@ def import_(client: Client, values: dict, args: list[str]) -> int:
         try:
             stream = open(source, "rb")
         except OSError as exc:
-            sys.stderr.write(f"open {source}: {exc.strerror.lower()}\n")
+            sys.stderr.write(f"open {source}: {(exc.strerror or str(exc)).lower()}\n")
             return 1
     response = client.send("POST", "/images/create", query=query, body=stream)
     for message in response.json_lines():

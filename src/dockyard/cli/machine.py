@@ -173,6 +173,7 @@ def main(argv: list[str]) -> int:
         if values["help"]:
             sys.stdout.write(help_text(command))
             return 0
+        assert handler is not None  # only ssh (handled above) has none
         return handler(machines, values, positionals, argv) or 0
     except UsageError as exc:
         sys.stderr.write(f"{exc}\nSee '{PROGRAM} {name} --help'.\n")

@@ -55,16 +55,13 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool, detach_keys: 
     from dockyard.util.detachkeys import DetachScanner, parse
 
     detached: list = []
-    restore = None
+    saved = None  # the terminal's settings, while it is in raw mode
     if tty and stdin and sys.stdin.isatty():
         import termios
         import tty as tty_module
 
         saved = termios.tcgetattr(sys.stdin.fileno())
         tty_module.setraw(sys.stdin.fileno())
-
-        def restore() -> None:
-            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
 
     try:
         if stdin:
@@ -74,8 +71,8 @@ def stream_attached(response: Response, *, tty: bool, stdin: bool, detach_keys: 
             threading.Thread(target=_pump_stdin, args=(response.sock, scanner, detached), daemon=True).start()
         copy_output(response, multiplexed=not tty)
     finally:
-        if restore:
-            restore()
+        if saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
         response.close()
     return bool(detached)
 

@@ -4,6 +4,7 @@ len, printf, println, pad, truncate, eq/ne/lt/le/gt/ge, and/or/not)."""
 
 import json
 import re
+from collections.abc import Callable
 
 from dockyard.cli.flags import UsageError
 
@@ -99,9 +100,9 @@ def parse(template: str) -> list[Node]:
         elif word == "end":
             if stack[-1][1] is None:
                 raise TemplateError("template: unexpected {{end}}")
-            _, block = stack.pop()
-            while getattr(block, "chained", False):
-                _, block = stack.pop()
+            _, ended = stack.pop()
+            while getattr(ended, "chained", False):
+                _, ended = stack.pop()
         else:
             commands, variables = _split_pipeline(expr)
             stack[-1][0].append(Action(commands, variables))
@@ -153,7 +154,7 @@ def _printf(fmt: str, *args) -> str:
     return converted % tuple(values)
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., object]] = {
     "json": lambda v: json.dumps(v, separators=(",", ":")),
     "join": lambda items, sep: sep.join(to_text(i) for i in (items or [])),
     "split": lambda text, sep: text.split(sep),
@@ -290,7 +291,7 @@ def _execute(nodes: list[Node], scope: _Scope, out: list[str]) -> None:
                     elif len(names) == 2:
                         variables[names[0]], variables[names[1]] = key, item
                     _execute(node.body, _Scope(item, variables), out)
-        else:
+        elif isinstance(node, Action):
             value = _pipeline(node.pipeline, scope)
             if node.variables:
                 scope.variables[node.variables[0]] = value

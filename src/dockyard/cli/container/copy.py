@@ -61,7 +61,7 @@ def _from_container(client: Client, container: str, src: str, dest: str) -> int:
             if rename:
                 top, sep, rest = member.name.partition("/")
                 member.name = rename + (sep + rest if sep else "")
-            tar.extract(member, target_dir, numeric_owner=os.geteuid() == 0, **_SAFE)
+            tar.extract(member, target_dir, numeric_owner=os.geteuid() == 0, **_SAFE)  # type: ignore[arg-type]
     return 0
 
 
@@ -96,6 +96,7 @@ def cp(client: Client, _values: dict, args: list[str]) -> int:
     try:
         if src_container:
             return _from_container(client, src_container, src, dest)
+        assert dest_container is not None  # one of the two, checked above
         return _to_container(client, src, dest_container, dest)
     except APIError as exc:
         daemon_error(exc.message)
