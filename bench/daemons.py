@@ -180,8 +180,11 @@ def rmdir_tree(path: str) -> None:
 
 def dockerd_command(dockerd: str, tmp: Path, host: str, cgroup_parent: str) -> list[str]:
     """A private dockerd under ``tmp``: its own socket, roots, pidfile and containerd, no
-    /etc/docker/daemon.json, no bridge, iptables rules or sysctl changes, its containers'
-    cgroups under ``cgroup_parent``. Writes ``tmp``/docker-daemon.json."""
+    /etc/docker/daemon.json, no iptables rules or sysctl changes, its containers' cgroups under
+    ``cgroup_parent``. Writes ``tmp``/docker-daemon.json. Give it a bridge with with_own_bridge()
+    or with_bridge_and_iptables() before starting it: with --bridge=none, dockerd deletes the host's
+    docker0 as it starts (moby's removeDefaultBridgeInterface), which breaks a Docker daemon
+    running beside."""
     config = tmp / "docker-daemon.json"
     config.write_text("{}\n")
     return [dockerd, "-H", host, "--data-root", str(tmp / "docker-data"), "--exec-root", str(tmp / "docker-exec"),
@@ -189,12 +192,24 @@ def dockerd_command(dockerd: str, tmp: Path, host: str, cgroup_parent: str) -> l
             "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", f"--cgroup-parent=/{cgroup_parent}"]
 
 
-def with_bridge_and_iptables(argv: list[str], bridge: str, gateway_cidr: str) -> list[str]:
-    """``argv`` of dockerd_command turned into a dockerd with a bridge of its own (made here, up, with
-    ``gateway_cidr``; delete it afterwards) and its iptables rules (remove them with undo_iptables)."""
+def make_bridge(bridge: str, gateway_cidr: str) -> None:
+    """A bridge for a private dockerd, up, with ``gateway_cidr``; delete it after the dockerd stopped."""
     check(["ip", "link", "add", bridge, "type", "bridge"])
     check(["ip", "addr", "add", gateway_cidr, "dev", bridge])
     check(["ip", "link", "set", bridge, "up"])
+
+
+def with_own_bridge(argv: list[str], bridge: str, gateway_cidr: str) -> list[str]:
+    """``argv`` of dockerd_command on a bridge of its own (made here; delete it afterwards), still
+    without iptables rules: its containers run with --network none or talk only on that bridge."""
+    make_bridge(bridge, gateway_cidr)
+    return [a for a in argv if a != "--bridge=none"] + [f"--bridge={bridge}"]
+
+
+def with_bridge_and_iptables(argv: list[str], bridge: str, gateway_cidr: str) -> list[str]:
+    """``argv`` of dockerd_command turned into a dockerd with a bridge of its own (made here, up, with
+    ``gateway_cidr``; delete it afterwards) and its iptables rules (remove them with undo_iptables)."""
+    make_bridge(bridge, gateway_cidr)
     drop = {"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"}
     return [a for a in argv if a not in drop] + [f"--bridge={bridge}", "--iptables=true"]
 
@@ -474,13 +489,14 @@ class Daemons:
             self.docker_host = f"unix://{self.tmp}/docker.sock"
             self.log("starting a private dockerd")
             argv = dockerd_command(dockerd, self.tmp, self.docker_host, self.docker_cgroup_parent)
+            bridge = f"dkb{os.getpid():x}"[:15]
+            self.bridges.append(bridge)
             if networking:
-                bridge = f"dkb{os.getpid():x}"[:15]
-                self.bridges.append(bridge)
                 argv = with_bridge_and_iptables(argv, bridge, f"{self.docker_subnet}.1/24") + ["--ip-forward=false"]
                 self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, iptables")
             else:
-                self.notes.append("docker: a private dockerd with its own containerd, --bridge=none --iptables=false")
+                argv = with_own_bridge(argv, bridge, f"{self.docker_subnet}.1/24")
+                self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, no iptables")
             self.start_daemon("dockerd", argv, [docker, "-H", self.docker_host, "version"])
         self.versions["docker server"] = first_line(
             [docker, "-H", self.docker_host, "version", "--format", "{{.Server.Version}} (containerd "
@@ -576,8 +592,8 @@ class Daemons:
                     self.leftovers.append(f"cgroup {path} of a Dockyard container could not be removed")
                 else:
                     self.leftovers.append(f"cgroup {path} of a removed Dockyard container was left: removed it")
-        # Our dockerds run with --bridge=none or a bridge made (and deleted) here: a docker0 that
-        # appeared meanwhile is a neighbouring Docker daemon's, in use.
+        # Our dockerds run on a bridge made (and deleted) here: a docker0 that appeared meanwhile
+        # is a neighbouring Docker daemon's, in use.
         for iface in sorted(net_interfaces() - self.ifaces_before - {"docker0"}):
             self.leftovers.append(f"new network interface {iface}")
         after = iptables_chains()

@@ -165,15 +165,15 @@ def _bench_daemons():
 
 
 class PrivateDocker:
-    """A Debian docker.io dockerd of our own (socket, roots, containerd under a temp dir; no bridge,
-    no iptables), for interoperability tests. Its containers need `--network none`. With
-    ``bridge_cidr`` (e.g. 10.1.2.1/24) it gets a bridge of its own and its iptables rules, which
-    cleanup() removes with the bridge."""
+    """A Debian docker.io dockerd of our own (socket, roots, containerd under a temp dir, a bridge of
+    its own, no iptables), for interoperability tests. Its containers need `--network none`. With
+    ``bridge_cidr`` (e.g. 10.1.2.1/24) it also gets its iptables rules, which cleanup() removes with
+    the bridge. (Never --bridge=none: dockerd then deletes the host's docker0 as it starts.)"""
 
     def __init__(self, bridge_cidr: str | None = None) -> None:
         self.bench = _bench_daemons()
         self.bridge_cidr = bridge_cidr
-        self.bridge = f"dk{os.urandom(3).hex()}" if bridge_cidr else None
+        self.bridge = f"dk{os.urandom(3).hex()}"
         self.rules_before = self.bench.iptables_rules() if bridge_cidr else {}
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-dockerd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/docker.sock"
@@ -187,8 +187,10 @@ class PrivateDocker:
         if not dockerd or not os.path.exists(DOCKER_CLI):
             return "dockerd or the docker CLI is not installed (apt-get install docker.io)"
         argv = self.bench.dockerd_command(dockerd, self.dir, self.host, self.cgroup_parent)
-        if self.bridge:
+        if self.bridge_cidr:
             argv = self.bench.with_bridge_and_iptables(argv, self.bridge, self.bridge_cidr)
+        else:
+            argv = self.bench.with_own_bridge(argv, self.bridge, f"{self.bench.free_subnet24()}.1/24")
         with open(self.dir / "dockerd.log", "wb") as log:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
@@ -228,8 +230,8 @@ class PrivateDocker:
                 self.proc.wait()
         self.bench.unmount_under(str(self.dir))
         shutil.rmtree(self.dir, ignore_errors=True)
-        if self.bridge:
-            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
+        if self.bridge_cidr:
             self.bench.undo_iptables(self.rules_before, [self.bridge])
         self.bench.remove_dockerd_paths(self.paths_before)
         for hierarchy in Path("/sys/fs/cgroup").glob("*"):

@@ -16,7 +16,7 @@ from conftest import DOCKER_CLI, ROOT
 from registry import Registry
 
 sys.path.insert(0, str(ROOT / "bench"))
-from daemons import DOCKERD_SYSTEM_PATHS, mounts_under, rmdir_tree  # noqa: E402
+from daemons import dockerd_paths_present, free_subnet24, make_bridge, mounts_under, remove_dockerd_paths  # noqa: E402
 
 DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
 
@@ -25,17 +25,20 @@ class PrivateDockerd:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-dockerd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/docker.sock"
-        self.existed = {p: os.path.lexists(p) for p in DOCKERD_SYSTEM_PATHS}
+        self.existed = dockerd_paths_present()
+        self.bridge = f"dk{os.urandom(3).hex()}"  # never --bridge=none: dockerd would delete the host's docker0
         self.proc: subprocess.Popen | None = None
         self.env = {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": str(self.dir / "config")}
 
     def start(self) -> "PrivateDockerd":
         (self.dir / "daemon.json").write_text("{}\n")
+        make_bridge(self.bridge, f"{free_subnet24()}.1/24")
         log = open(self.dir / "dockerd.log", "wb")
         self.proc = subprocess.Popen(
             [DOCKERD, "-H", self.host, "--data-root", str(self.dir / "data"), "--exec-root", str(self.dir / "exec"),
              "--pidfile", str(self.dir / "docker.pid"), "--config-file", str(self.dir / "daemon.json"),
-             "--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"],
+             f"--bridge={self.bridge}", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
+             "--ip-masq=false"],
             stdout=log, stderr=log, start_new_session=True)
         deadline = time.time() + 40
         while time.time() < deadline:
@@ -62,12 +65,8 @@ class PrivateDockerd:
         for target in sorted(mounts_under(str(self.dir)), key=len, reverse=True):
             subprocess.run(["umount", "-l", target], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
-        for path, existed in self.existed.items():
-            if not existed and os.path.lexists(path):
-                if os.path.isdir(path) and not os.path.islink(path):
-                    rmdir_tree(path)
-                else:
-                    os.unlink(path)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
+        remove_dockerd_paths(self.existed)
 
 
 @pytest.fixture(scope="module")
