@@ -74,15 +74,13 @@ def test_underlay_refuses_bad_flags(bridge, cidr, flag):
         Underlay.parse(bridge, cidr)
 
 
-def test_engine_options_become_dockyardd_flags_checked_by_its_parser():
+def test_engine_options_become_dockyardd_flags():
     options = EngineOptions(["debug", "--mtu=1400"], ["X=1"], ["10.0.0.0/8"], ["a=b"], ["http://m"], "vfs")
     spec = engine.spec(options)
     assert spec.flags == ["--label", "a=b", "--insecure-registry", "10.0.0.0/8", "--registry-mirror", "http://m",
                           "--storage-driver", "vfs", "--debug", "--mtu=1400"]
     assert spec.env == {"X": "1"}
     engine.check(options)
-    with pytest.raises(MachineError, match="no-such-flag"):
-        engine.check(EngineOptions(arbitrary_flags=["no-such-flag=1"]))
     with pytest.raises(MachineError, match="--engine-env"):
         engine.check(EngineOptions(env=["=x"]))
 

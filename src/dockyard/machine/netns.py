@@ -269,7 +269,12 @@ class NetnsDriver:
         delay = 0.01
         while True:
             if proc.poll() is not None:
-                raise MachineError(f"the engine of {self.host.name} exited with {proc.returncode}:\n{self._log_tail()}")
+                tail = self._log_tail()
+                refused = [line for line in tail.splitlines() if line.startswith("dockyardd: error:")]
+                if refused:  # its flags (--engine-opt, --engine-label, ...) were refused: argparse's words
+                    raise MachineError(f"the engine of {self.host.name} refused its options: "
+                                       f"{refused[-1].removeprefix('dockyardd: error: ')}")
+                raise MachineError(f"the engine of {self.host.name} exited with {proc.returncode}:\n{tail}")
             try:
                 client.call("GET", "/_ping")
                 if self._engine_pid() == proc.pid:  # the pidfile is written before the socket listens
