@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.containerstore import ContainerStore
 from dockyard.engine.events import EventBus
 from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.runtimes import Runtimes
@@ -91,6 +92,15 @@ class FakeImages:
         except KeyError:
             raise NotFound(f"No such image: {ref}") from None
 
+    def held(self) -> list[str]:
+        return []
+
+    def held_size(self, image_id: str) -> int | None:
+        return None
+
+    def release_held(self, image_id: str) -> list[str]:
+        return []
+
     # no image is deleted under a container here (`rmi -f` holds the layers of such images)
     @staticmethod
     def held() -> list[str]:
@@ -150,8 +160,9 @@ def make_engine(tmp: str | None = None, *images: FakeImage) -> Engine:
     tmp = tmp or tempfile.mkdtemp()
     data_root, exec_root = os.path.join(tmp, "data"), os.path.join(tmp, "exec")
     launcher, execs, events = FakeLauncher(), ExecRecords(), EventBus()
-    service = ContainerService(data_root, exec_root, FakeImages(*images), FakeSnapshotter(os.path.join(tmp, "fs")),
-                               launcher, events, VolumeStore(data_root), Runtimes(exec_root), execs)
+    service = ContainerService(ContainerStore(data_root, exec_root), FakeImages(*images),
+                               FakeSnapshotter(os.path.join(tmp, "fs")), launcher, events, VolumeStore(data_root),
+                               Runtimes(exec_root), execs)
     return Engine(service, launcher, execs, events, data_root)
 
 

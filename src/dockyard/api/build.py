@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import BadRequest, Request, Response
@@ -13,6 +14,10 @@ from dockyard.distribution.auth import credentials_from_json
 from dockyard.engine.specs.containers import HostConfig
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.images import reference
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 _RESOURCES = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
               ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota"), ("shmsize", "ShmSize"))
@@ -87,7 +92,7 @@ def options_from_request(req: Request) -> BuildOptions:
         squash=req.flag("squash"), platform=req.arg("platform"), host_config=host_config, source_date_epoch=epoch)
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     service = daemon.builds
 
     async def build(req: Request) -> Response | None:
@@ -214,7 +219,7 @@ async def _receive(req: Request, service):
         raise
 
 
-def _puller(daemon, req: Request, loop: asyncio.AbstractEventLoop):
+def _puller(daemon: Daemon, req: Request, loop: asyncio.AbstractEventLoop):
     """FROM an image that is not here (or --pull): pull it, its progress in the build's stream."""
     configs = {}
     header = req.headers.get("x-registry-config", "")

@@ -1,13 +1,21 @@
 """`POST /commit`: a container's changes become an image."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response
 from dockyard.engine.commit import CommitOptions
 from dockyard.engine.specs.containers import ContainerConfig
 from dockyard.images import reference
 
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
-def register(router, daemon) -> None:
+
+def register(router: Router, daemon: Daemon) -> None:
     async def commit(req: Request) -> Response:
         c = daemon.containers.get(req.arg("container"))
         repo, tag = req.arg("repo"), req.arg("tag")

@@ -1,9 +1,12 @@
 """Container endpoints: create, start, wait, attach, logs, inspect, list, remove."""
 
+from __future__ import annotations
+
 import asyncio
 import base64
 import posixpath
 import time
+from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json
 from dockyard.api.filters import Filters, match_networks, match_ports, match_volumes, port_filter, until_ns
@@ -25,6 +28,10 @@ from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import rfc3339_fixed, rfc3339_ns
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 LIST_FILTERS = {"ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name",
                 "network", "publish", "since", "status", "volume"}
@@ -148,7 +155,7 @@ def filter_containers(service: ContainerService, containers: list[Container], fi
     return out
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     service = daemon.containers
 
     async def create(req: Request) -> Response:

@@ -8,6 +8,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
@@ -16,6 +17,10 @@ from dockyard.distribution.auth import credentials_from_json, decode_registry_au
 from dockyard.errors import DockyardError, InvalidParameter
 from dockyard.images import reference
 from dockyard.images.reference import Reference
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 SEARCH_FILTERS = {"stars", "is-official", "is-automated"}
@@ -87,7 +92,7 @@ def pull_reference(from_image: str, tag: str) -> tuple[Reference, bool]:
     return ref, not ref.tag and not ref.digest
 
 
-async def pull(req: Request, daemon) -> None:
+async def pull(req: Request, daemon: Daemon) -> None:
     """`POST /images/create?fromImage=...`: called by the images module's create handler."""
     ref, all_tags = pull_reference(req.arg("fromImage"), req.arg("tag"))
     credentials = _credentials(req)
@@ -102,7 +107,7 @@ async def pull(req: Request, daemon) -> None:
         daemon.events.publish("image", "pull", name, {"name": name})
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     async def push(req: Request) -> None:
         repo = reference.parse(req.params["name"], default_tag=False)
         tag = req.arg("tag") or None

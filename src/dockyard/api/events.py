@@ -1,10 +1,17 @@
 """GET /events: recent events (since/until) and then live ones, as JSON lines."""
 
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 from dockyard.api.filters import Filters
 from dockyard.api.http import Request, Response
 from dockyard.util.aio import first_of
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 EVENT_FILTERS = {"config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope",
                  "secret", "service", "type", "volume"}
@@ -36,7 +43,7 @@ def matches(event: dict, filters: Filters) -> bool:
     return filters.match_labels(attributes)
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     bus = daemon.events
 
     async def events(req: Request) -> Response | None:

@@ -1,6 +1,9 @@
 """Exec endpoints: create, start (hijacked or detached), inspect, resize."""
 
+from __future__ import annotations
+
 import asyncio
+from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import Request, Response, end_hijack
@@ -11,8 +14,12 @@ from dockyard.util.detachkeys import DetachScanner
 from dockyard.util.detachkeys import parse as parse_detach_keys
 from dockyard.util.frames import STDERR, STDOUT, frame
 
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
-def register(router, daemon) -> None:
+
+def register(router: Router, daemon: Daemon) -> None:
     execs = daemon.execs
     containers = daemon.containers
 

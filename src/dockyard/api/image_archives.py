@@ -1,7 +1,10 @@
 """Image archive endpoints: `GET /images/{name}/get`, `GET /images/get?names=`, `POST /images/load`."""
 
+from __future__ import annotations
+
 import asyncio
 import io
+from typing import TYPE_CHECKING
 
 from dockyard.api.bodystream import BodyReader, feed
 from dockyard.api.http import Request, Response
@@ -10,8 +13,12 @@ from dockyard.images.load import load as load_archive
 from dockyard.images.save import archive, resolve
 from dockyard.util import tarstream
 
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
-def register(router, daemon) -> None:
+
+def register(router: Router, daemon: Daemon) -> None:
     store = daemon.image_store
 
     async def send_archive(req: Request, names: list[str]) -> Response | None:

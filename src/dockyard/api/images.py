@@ -1,7 +1,10 @@
 """Image endpoints: list, inspect, import (`POST /images/create?fromSrc=-` or a URL), tag, history, remove,
 prune."""
 
+from __future__ import annotations
+
 import asyncio
+from typing import TYPE_CHECKING
 
 from dockyard.api import distribution
 from dockyard.api.bodystream import consume
@@ -13,10 +16,14 @@ from dockyard.images.importer import import_rootfs
 from dockyard.images.store import Image
 from dockyard.util.timefmt import parse_rfc3339, rfc3339_ns
 
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
+
 LIST_FILTERS = {"dangling", "label", "before", "since", "reference"}
 
 
-def inspect_view(daemon, image: Image) -> dict:
+def inspect_view(daemon: Daemon, image: Image) -> dict:
     config = image.config
     lower = daemon.layers.snapshot_key(image.top_chain)
     graph = {}
@@ -115,7 +122,7 @@ def _import_url(store, url: str, changes: list[str], message: str) -> Image:
         return import_rootfs(store, response, changes=changes, message=message, source=url)
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     store = daemon.image_store
 
     async def list_(req: Request) -> Response:

@@ -1,5 +1,9 @@
 """Network endpoints: list, inspect, create, remove, prune, connect, disconnect."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
@@ -8,17 +12,21 @@ from dockyard.errors import InvalidParameter
 from dockyard.network.records import Network
 from dockyard.util.timefmt import parse_rfc3339
 
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
+
 LIST_FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
 PRUNE_FILTERS = {"until", "label", "label!"}
 
 
-def network_view(daemon, network: Network, containers: bool = True) -> dict:
+def network_view(daemon: Daemon, network: Network, containers: bool = True) -> dict:
     view = network.to_json()
     view["Containers"] = daemon.networks.endpoints(network) if containers else {}
     return view
 
 
-def _matches(daemon, network: Network, filters: Filters) -> bool:
+def _matches(daemon: Daemon, network: Network, filters: Filters) -> bool:
     if filters.get("name") and not any(n in network.name for n in filters.get("name")):
         return False
     if filters.get("id") and not any(network.id.startswith(i) for i in filters.get("id")):
@@ -41,7 +49,7 @@ def _matches(daemon, network: Network, filters: Filters) -> bool:
     return filters.match_labels(network.labels)
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     service = daemon.networks
 
     async def list_(req: Request) -> Response:

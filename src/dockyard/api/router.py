@@ -1,13 +1,19 @@
 """Routing, API version negotiation and the mapping of domain errors to Docker's statuses."""
 
+from __future__ import annotations
+
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.api.http import BadRequest, Request, Response, error_response
 from dockyard.errors import DockyardError
 from dockyard.httpserver import HTTPError
+
+if TYPE_CHECKING:
+    from dockyard.engine.daemon import Daemon
 
 log = logging.getLogger("dockyard.api")
 
@@ -96,7 +102,7 @@ def _no_such(message: str) -> Handler:
     return handler
 
 
-def build_router(daemon) -> Router:
+def build_router(daemon: Daemon) -> Router:
     from dockyard.api import build as build_api
     from dockyard.api import (
         commit,

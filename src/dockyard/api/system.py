@@ -1,13 +1,20 @@
 """/_ping, /version and /info."""
 
+from __future__ import annotations
+
 import os
 import platform
+from typing import TYPE_CHECKING
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.api.http import Request, Response
 from dockyard.images.importer import host_architecture
 from dockyard.network.bridge import read_sysctl
 from dockyard.util.timefmt import now_ns, rfc3339_ns
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 PING_HEADERS = {
     "Builder-Version": "1",
@@ -43,14 +50,14 @@ def _cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
-def _warnings(daemon) -> list[str] | None:
+def _warnings(daemon: Daemon) -> list[str] | None:
     """Docker's `Warnings`: lines the CLI prints under `info` (None when all is well)."""
     keeper = daemon.networks.keeper
     found = [w for w in (keeper.warning() if keeper is not None else None,) if w]
     return found or None
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     async def ping(req: Request) -> Response:
         return Response(200, "OK" if req.method != "HEAD" else None, dict(PING_HEADERS))
 
@@ -121,7 +128,7 @@ def register(router, daemon) -> None:
     router.add("GET", "/info", info)
 
 
-def _disk_usage(daemon) -> dict:
+def _disk_usage(daemon: Daemon) -> dict:
     """GET /system/df: images with their shared and unique sizes and container counts, containers
     with their writable-layer sizes, volumes with their sizes and reference counts. The build cache is
     empty until Dockyard builds images."""

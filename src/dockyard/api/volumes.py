@@ -1,6 +1,9 @@
 """Volume endpoints: create, list, inspect, remove, prune."""
 
+from __future__ import annotations
+
 import asyncio
+from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json
 from dockyard.api.filters import Filters
@@ -9,6 +12,10 @@ from dockyard.engine.specs.volumes import VolumeCreate
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
 from dockyard.volumes.records import Volume
+
+if TYPE_CHECKING:
+    from dockyard.api.router import Router
+    from dockyard.engine.daemon import Daemon
 
 LIST_FILTERS = {"dangling", "driver", "label", "name"}
 PRUNE_FILTERS = {"label", "label!", "all"}
@@ -24,14 +31,14 @@ def _boolean_filter(filters: Filters, key: str) -> bool | None:
     return value in ("true", "1")
 
 
-def usage_view(daemon, volume: Volume) -> dict:
+def usage_view(daemon: Daemon, volume: Volume) -> dict:
     view = daemon.volumes.view(volume)
     view["UsageData"] = {"Size": tree_size(daemon.volumes.mountpoint(volume.name)),
                          "RefCount": len(daemon.volumes.users(volume.name))}
     return view
 
 
-def register(router, daemon) -> None:
+def register(router: Router, daemon: Daemon) -> None:
     store = daemon.volumes
 
     async def create(req: Request) -> Response:

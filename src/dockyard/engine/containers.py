@@ -1,4 +1,8 @@
-"""The container service: create, start, wait, attach, logs, remove. Knows nothing of HTTP."""
+"""The container service: the rules of a container's life (create, start, stop, restart, remove,
+auto-remove, exec bookkeeping), on the record store and the seams of engine/seams.py. Knows
+nothing of HTTP. Its parts live beside it: records (containerstore), the Config merge
+(configmerge), the OCI spec (ocispec), the init layer (initlayer), crash reconciliation
+(reconcile), restart scheduling (restarts) and `top`."""
 
 from __future__ import annotations
 
@@ -13,56 +17,47 @@ import os
 import shutil
 import signal
 
-from dockyard.engine import isolation, logconfig, restart, securityopts
+from dockyard.engine import isolation, logconfig, reconcile, restart, securityopts
 from dockyard.engine.archive import fill_from_image
+from dockyard.engine.configmerge import merge_config, normalize_host_config
 from dockyard.engine.container import Container, Run, Runtime, State
+from dockyard.engine.containerstore import ContainerStore
 from dockyard.engine.events import EventBus
 from dockyard.engine.execrecords import ExecRecords
-from dockyard.engine.mounts import MountPlanner, needs_copy, oci_mounts
+from dockyard.engine.initlayer import init_layer, prepare_rootfs
+from dockyard.engine.mounts import MountPlanner, needs_copy
 from dockyard.engine.netplan import apply_network_plan
+from dockyard.engine.ocispec import INIT_TARGET, SpecBuilder, cgroup_path, init_binary
+from dockyard.engine.restarts import RestartSchedule
 from dockyard.engine.runtimes import Runtimes
+from dockyard.engine.seams import ContainerLayers, ImageSource, NetworkAttachment, ProcessLauncher
 from dockyard.engine.specs.codec import from_json, to_json
 from dockyard.engine.specs.containers import (
-    ContainerConfig,
     ContainerCreate,
     ContainerUpdate,
     HostConfig,
     Resources,
     RestartPolicy,
     config_from_json,
-    is_empty,
 )
+from dockyard.engine.top import top
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
 from dockyard.images.layerstore import tree_size
-from dockyard.images.store import ImageStore
 from dockyard.network.namefiles import write_name_files
-from dockyard.runtime.launcher import Launcher
-from dockyard.runtime.linux import cgroups, resources
+from dockyard.runtime.linux import resources
 from dockyard.runtime.linux.cgroups import Cgroup
-from dockyard.runtime.linux.users import resolve as resolve_user
+from dockyard.runtime.linux.userns import IdMap
 from dockyard.runtime.process import launch, pump_output, read_exit
-from dockyard.runtime.shim import SOCKET_NAME, short_path
-from dockyard.runtime.spec import NameFiles, build_spec, process_env
-from dockyard.storage.snapshotter import Snapshotter
-from dockyard.util.atomic import read_json, sweep, write_json
+from dockyard.storage.snapshotter import Mount
 from dockyard.util.ids import new_id
-from dockyard.util.names import generate_name, valid_name
+from dockyard.util.names import generate_name
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import now_ns
 from dockyard.volumes.store import VolumeStore
 
 log = logging.getLogger("dockyard.containers")
 
-# --init: a static init binary from the host, bind-mounted where Docker puts its docker-init.
-INIT_BINARIES = ("/usr/bin/tini-static", "/usr/bin/docker-init")
 CGROUP_GONE = (errno.ENOENT, errno.ENODEV)  # a cgroup file whose cgroup is removed or being removed
-INIT_TARGET = "/sbin/docker-init"
-INIT_DIRS = ("/proc", "/sys", "/dev")
-INIT_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev/console")
-
-
-def init_layer(cid: str) -> str:
-    return f"{cid}-init"
 
 
 class StartFailed(DockyardError):
@@ -72,70 +67,71 @@ class StartFailed(DockyardError):
 
 
 class ContainerService:
-    def __init__(self, data_root: str, exec_root: str, images: ImageStore, snapshotter: Snapshotter,
-                 launcher: Launcher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes | None = None,
-                 execs: ExecRecords | None = None) -> None:
-        self.root = os.path.join(data_root, "containers")
-        self.exec_root = exec_root
-        os.makedirs(self.root, exist_ok=True)
-        os.makedirs(exec_root, exist_ok=True)
+    def __init__(self, store: ContainerStore, images: ImageSource, snapshotter: ContainerLayers,
+                 launcher: ProcessLauncher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes,
+                 execs: ExecRecords, network: NetworkAttachment | None = None, idmap: IdMap | None = None,
+                 cgroup_parent: str = "dockyard") -> None:
+        self.store = store
         self.images = images
         self.snapshotter = snapshotter
         self.launcher = launcher
         self.events = events
         self.volumes = volumes
-        self.runtimes = runtimes or Runtimes(exec_root)
-        self.execs = execs if execs is not None else ExecRecords()  # forgotten with their container
-        self.idmap = None  # a userns-remapped daemon's IdMap (set by the daemon)
-        self.cgroup_parent = "dockyard"  # dockyardd --cgroup-parent: for containers that name none
-        self.mounts = MountPlanner(volumes, self.get)
+        self.runtimes = runtimes
+        self.execs = execs  # forgotten with their container
+        self.network = network  # None: containers get no networking (tests of the engine's rules)
+        self.idmap = idmap  # a userns-remapped daemon's ranges
+        self.cgroup_parent = cgroup_parent  # dockyardd --cgroup-parent: for containers that name none
+        self.mounts = MountPlanner(volumes, store.get)
+        self.specs = SpecBuilder(snapshotter, volumes, store.get, store.container_dir, store.state_dir, idmap,
+                                 cgroup_parent)
+        self.restarts = RestartSchedule(store.save)
         self.on_start: list = []  # callbacks run after each successful start (health checks)
-        self.network = None  # engine.networks.NetworkService, wired by the daemon
-        self._containers: dict[str, Container] = {}
-        self._names: dict[str, str] = {}  # "/name" -> id
-        self._runtime: dict[str, Runtime] = {}
-        self._last_created = 0  # ns: the newest container's creation time
 
-    # -- persistence -----------------------------------------------------------------------
-    def _dir(self, cid: str) -> str:
-        return os.path.join(self.root, cid)
-
+    # -- the records (see ContainerStore) ----------------------------------------------------
     def container_dir(self, cid: str) -> str:
-        """Where the container's record, log and name files (hostname, hosts, resolv.conf) live."""
-        return self._dir(cid)
+        return self.store.container_dir(cid)
 
     def state_dir(self, cid: str) -> str:
-        return os.path.join(self.exec_root, cid)
+        return self.store.state_dir(cid)
 
     def log_path(self, cid: str) -> str:
-        return os.path.join(self._dir(cid), f"{cid}-json.log")
+        return self.store.log_path(cid)
 
     def save(self, c: Container) -> None:
-        self._save(c)
+        self.store.save(c)
 
-    def _save(self, c: Container) -> None:
-        write_json(os.path.join(self._dir(c.id), "config.v2.json"), c.to_record())
+    def list(self) -> list[Container]:
+        return self.store.list()
+
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def find(self, cid: str) -> Container | None:
+        return self.store.find(cid)
+
+    def linked(self, ref: str) -> tuple[Container, str, Container]:
+        return self.store.linked(ref)
+
+    def link_names(self) -> dict[str, list[str]]:
+        return self.store.link_names()
+
+    def runtime(self, c: Container) -> Runtime:
+        return self.store.runtime(c)
+
+    def uses_image(self, image_id: str) -> list[Container]:
+        return self.store.uses_image(image_id)
 
     def load(self) -> None:
         """Rebuild the indexes from disk, and finish or undo what a crash interrupted: files left
         by a create or remove that never completed go; containers that ran or stopped while we
         were away are reconciled with what their shims recorded."""
-        for cid in os.listdir(self.root):
-            sweep(os.path.join(self.root, cid))
-            path = os.path.join(self.root, cid, "config.v2.json")
-            if not os.path.exists(path):
+        for cid, c in self.store.scan():
+            if c is None:
                 log.info("removing the leftovers of an interrupted create or remove: %s", cid)
                 self._delete_files(cid)
                 continue
-            try:
-                c = Container.from_record(read_json(path))
-            except (OSError, ValueError, TypeError):
-                log.warning("skipping unreadable container record %s", path)
-                continue
-            self._containers[c.id] = c
-            self._names[c.name] = c.id
-            self._runtime[c.id] = Runtime()
-            self._last_created = max(self._last_created, c.created)
+            self.store.add(c)
             self._use_volumes(c)
             self._reconcile(c)
         for image_id in self.images.held():  # a crash between a container's removal and this release
@@ -157,33 +153,23 @@ class ContainerService:
                 except DockyardError as exc:
                     log.warning("restarting %s at daemon start failed: %s", c.id[:12], exc)
 
-    def _live_shim(self, c: Container) -> dict | None:
-        """The shim's pid.json if that shim still runs and still parents that container process."""
-        try:
-            record = read_json(os.path.join(self.state_dir(c.id), "pid.json"))
-            with open(f"/proc/{record['pid']}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, KeyError, IndexError):
-            return None
-        return record if ppid == record["shim"] else None
-
     def _reconcile(self, c: Container) -> None:
-        live = self._live_shim(c)
+        state_dir = self.state_dir(c.id)
+        live = reconcile.live_shim(state_dir)
         if live and c.state.status not in ("running", "paused"):
-            # We died between launching the shim and recording the start: adopt the container.
-            c.state = State(status="running", pid=live["pid"], shim_pid=live["shim"],
-                            started_at=live.get("started_at") or now_ns(), health=c.state.health)
-            self._save(c)
+            c.state = reconcile.adopted_state(c, live)
+            self.save(c)
         if not c.state.running:
             return
         if live is None:
-            self._record_exit_from_file(c)
+            c.state = reconcile.exit_state(c, state_dir)
+            self.save(c)
             return
         pidfd = os.pidfd_open(live["shim"])
         loop = asyncio.get_event_loop()
-        rt = self._runtime[c.id]
+        rt = self.runtime(c)
         rt.run = Run()
-        pump = asyncio.ensure_future(self._reconnect_stdio(c, rt))
+        pump = asyncio.ensure_future(reconcile.reconnect_stdio(c, rt, state_dir))
 
         def shim_exited() -> None:
             loop.remove_reader(pidfd)
@@ -199,98 +185,22 @@ class ContainerService:
 
         loop.add_reader(pidfd, shim_exited)
 
-    async def _reconnect_stdio(self, c: Container, rt: Runtime) -> None:
-        """Take the container's output stream and stdin back from its shim, so attach and
-        `logs -f` work again for containers that outlived a previous daemon."""
-        dir_fd = os.open(self.state_dir(c.id), os.O_PATH | os.O_CLOEXEC)
-        try:
-            reader, writer = await asyncio.open_unix_connection(short_path(dir_fd, SOCKET_NAME))
-        except OSError as exc:
-            log.warning("cannot reattach to the output of %s: %s", c.id[:12], exc)
-            return
-        finally:
-            os.close(dir_fd)
-        rt.stdin_writer = writer
-        rt.started.set()
-        await pump_output(reader, bool(c.config.tty), rt.attachers)
-
     def _record_exit_from_file(self, c: Container) -> None:
-        try:
-            record = read_json(os.path.join(self.state_dir(c.id), "exit.json"))
-            code, finished = record["exit_code"], record["finished_at"]
-            error = ""
-        except (OSError, ValueError, KeyError):
-            code, finished, record = 255, now_ns(), {}
-            error = "the container's supervisor ended without recording an exit status"
-        c.state = State(status="exited", exit_code=code, started_at=c.state.started_at, finished_at=finished,
-                        error=error, health=c.state.health, oom_killed=bool(record.get("oom_killed")))
-        self._save(c)
+        c.state = reconcile.exit_state(c, self.state_dir(c.id))
+        self.save(c)
 
     def emit(self, c: Container, action: str, **extra: str) -> None:
         attributes = {**(c.config.labels or {}), "image": c.config.image or "",
                       "name": c.name.lstrip("/"), **extra}
         self.events.publish("container", action, c.id, attributes)
 
-    # -- lookups ---------------------------------------------------------------------------
-    def list(self) -> list[Container]:
-        return sorted(self._containers.values(), key=lambda c: c.created, reverse=True)
-
-    def get(self, ref: str) -> Container:
-        """Full ID, then name, then a unique ID prefix, as Docker resolves them."""
-        if ref in self._containers:
-            return self._containers[ref]
-        cid = self._names.get(ref if ref.startswith("/") else "/" + ref)
-        if cid:
-            return self._containers[cid]
-        if ref:
-            matches = [c for cid, c in self._containers.items() if cid.startswith(ref)]
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                raise InvalidParameter(f"Multiple IDs found with provided prefix: {ref}")
-        raise NotFound(f"No such container: {ref}")
-
-    def linked(self, ref: str) -> tuple[Container, str, Container]:
-        """A legacy link named `<parent>/<alias>`: (parent, its HostConfig.Links entry, target), as
-        Docker's name registry resolves it; NotFound in Docker's words otherwise."""
-        parent_name, _, alias = ("/" + ref.lstrip("/")).rpartition("/")
-        try:
-            parent = self.get(parent_name) if parent_name else None
-        except NotFound:
-            parent = None
-        for entry in (parent.host_config.links or []) if parent else []:
-            target, _, link_alias = entry.rpartition(":")
-            if link_alias.rsplit("/", 1)[-1] == alias:
-                try:
-                    return parent, entry, self.get(target)
-                except NotFound:
-                    break
-        raise NotFound(f"No such container: {ref}")
-
+    # -- links -------------------------------------------------------------------------------
     def remove_link(self, ref: str) -> None:
         """`DELETE /containers/<parent>/<alias>?link=1`: the parent forgets the link (Docker's rmLink);
         both containers stay."""
         parent, entry, _target = self.linked(ref)
         parent.host_config.links = [e for e in parent.host_config.links or [] if e != entry] or None
-        self._save(parent)
-
-    def find(self, cid: str) -> Container | None:
-        return self._containers.get(cid)
-
-    def link_names(self) -> dict[str, list[str]]:
-        """Container ID -> the legacy link names that point at it ("/parent/alias"), which Docker
-        lists among the container's names."""
-        names: dict[str, list[str]] = {}
-        for parent in self._containers.values():
-            for entry in parent.host_config.links or []:
-                target, _, alias = entry.partition(":")
-                cid = self._names.get(target)
-                if cid:
-                    names.setdefault(cid, []).append(f"{parent.name}/{alias.rsplit('/', 1)[-1]}")
-        return names
-
-    def runtime(self, c: Container) -> Runtime:
-        return self._runtime[c.id]
+        self.save(parent)
 
     # -- create ----------------------------------------------------------------------------
     def create(self, spec: ContainerCreate, name: str | None) -> tuple[Container, list[str]]:
@@ -298,20 +208,14 @@ class ContainerService:
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         if name:
-            if not valid_name(name.removeprefix("/")):
-                raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-            name = "/" + name.lstrip("/")
-            if name in self._names:
-                raise Conflict(f'Conflict. The container name "{name}" is already in use by container '
-                               f'"{self._names[name]}". You have to remove (or rename) that container to be able '
-                               "to reuse that name.")
+            name = self.store.check_name(name)
         image = self.images.get(image_ref)
         host_config = copy.deepcopy(spec.host_config) if spec.host_config is not None else HostConfig()
         host_config.log_config = logconfig.validate(host_config.log_config)
         resources.validate({}, to_json(host_config))  # the runtime's checks, in Docker's names
         securityopts.validate(host_config)
         if host_config.init:
-            self.init_binary()
+            init_binary()
         host_config.restart_policy = restart.validate(host_config.restart_policy, bool(host_config.auto_remove))
         warnings = isolation.validate(host_config, self.get, self.idmap)
         if host_config.network_mode == "host" and host_config.port_bindings:
@@ -325,7 +229,7 @@ class ContainerService:
         if not name:
             name = "/" + generate_name()
             retry = 0
-            while name in self._names:
+            while self.store.taken(name):
                 retry += 1
                 name = "/" + generate_name(retry)
         networking = to_json(spec.networking_config) if spec.networking_config is not None else None
@@ -334,34 +238,31 @@ class ContainerService:
         if not config.hostname:
             config.hostname = cid[:12]
         config.image = image_ref
-        # Strictly increasing even within one clock tick or after the clock steps back: `ps -l`
-        # and the list order rely on it.
-        created = self._last_created = max(now_ns(), self._last_created + 1)
+        created = self.store.next_created(now_ns())
         container = Container(
             id=cid, name=name, created=created, path=command[0], args=command[1:], config=config,
             host_config=normalize_host_config(host_config), image_id=image.id, driver=self.snapshotter.name,
             network_settings=network_settings,
         )
-        self._names[name] = cid  # reserve the name before any slow step
-        directory = self._dir(cid)
+        self.store.reserve_name(name, cid)  # before any slow step
+        directory = self.container_dir(cid)
         try:
             # Validates every mount spec before it creates any volume they name.
             container.mount_points = self.mounts.plan(host_config, config, {})
             self._use_volumes(container)
             os.makedirs(directory)
-            self._prepare_rootfs(cid, self.images.layers.snapshot_key(image.top_chain),
-                                 (INIT_TARGET,) if host_config.init else ())
+            prepare_rootfs(self.snapshotter, cid, self.images.layers.snapshot_key(image.top_chain),
+                           (INIT_TARGET,) if host_config.init else (), self.idmap)
             write_name_files(directory, config.hostname)
-            self._save(container)
+            self.save(container)
         except BaseException:
-            self._names.pop(name, None)
+            self.store.release_name(name)
             self._release_volumes(container, remove_anonymous=True)
             self.snapshotter.remove(cid)
             self.snapshotter.remove(init_layer(cid))
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        self._containers[cid] = container
-        self._runtime[cid] = Runtime()
+        self.store.add(container)
         self.emit(container, "create")
         return container, warnings
 
@@ -373,65 +274,17 @@ class ContainerService:
 
     # -- start -----------------------------------------------------------------------------
     def build_spec(self, c: Container) -> dict:
-        config = c.config
-        host_config = c.host_config
-        user = resolve_user(config.user or "", lambda path: self.snapshotter.read_file(c.id, path),
-                            host_config.group_add or ())
-        directory = self._dir(c.id)
-        args = [c.path, *c.args]
-        if host_config.init:
-            # Docker's --init: a real init (tini) as PID 1 reaps zombies and forwards signals.
-            args = [INIT_TARGET, "--", *args]
-        spec = build_spec(
-            args=args,
-            env=process_env(config.env or [], config.hostname or "", bool(config.tty)),
-            cwd=config.working_dir or "/",
-            user=user,
-            hostname=config.hostname or "",
-            tty=bool(config.tty),
-            rootfs=os.path.join(self.state_dir(c.id), "rootfs"),
-            files=NameFiles(os.path.join(directory, "hostname"), os.path.join(directory, "hosts"),
-                            os.path.join(directory, "resolv.conf")),
-            cgroups_path=self.cgroup_path(c),
-            readonly_rootfs=bool(host_config.readonly_rootfs),
-        )
-        isolation.apply(spec, host_config, self.get, cgroups.version() == 1,
-                        lambda cid: self._dir(cid or c.id), self.idmap)
-        securityopts.apply(spec, host_config)
-        # Docker's HostConfig names; the runtime writes them into the cgroup before exec.
-        wire = to_json(host_config)
-        limits = {k: wire[k] for k in resources.RESOURCE_FIELDS if wire.get(k)}
-        if limits:
-            spec["linux"]["resources"] = limits
-        user_mounts = oci_mounts(self.volumes, c.mount_points, host_config.tmpfs or {})
-        if user_mounts:
-            taken = {m["destination"] for m in user_mounts}  # a user's /etc/hosts mount replaces ours
-            spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in taken] + user_mounts
-        if host_config.init:
-            spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": self.init_binary(),
-                                   "options": ["bind", "ro"]})
-        return spec
+        return self.specs.build(c)
 
     def running_spec(self, c: Container) -> dict:
         """The spec the container was started with (rebuilt after a daemon restart)."""
-        rt = self._runtime.get(c.id)
+        rt = self.store.runtime_of(c.id)
         if rt is not None and rt.spec is not None:
             return rt.spec
         return self.build_spec(c)
 
-    @staticmethod
-    def init_binary() -> str:
-        for candidate in INIT_BINARIES:
-            if os.path.exists(candidate):
-                return candidate
-        raise InvalidParameter("--init needs an init binary on the host: apt-get install tini "
-                               f"(looked for {', '.join(INIT_BINARIES)})")
-
     def cgroup_path(self, c: Container) -> str:
-        """`/dockyard/<id>` (the daemon's --cgroup-parent), or the container's `--cgroup-parent`/<id>,
-        in every hierarchy."""
-        parent = "/" + (c.host_config.cgroup_parent or self.cgroup_parent).strip("/")
-        return f"{parent.rstrip('/')}/{c.id}"
+        return cgroup_path(c, self.cgroup_parent)
 
     async def pause(self, c: Container) -> None:
         if not c.state.running:
@@ -448,7 +301,7 @@ class ContainerService:
         if c.state.status != "running":  # it exited while the freeze ran: its exit stands
             raise Conflict(f"Container {c.id} is not running")
         c.state.status = "paused"
-        self._save(c)
+        self.save(c)
         self.emit(c, "pause")
 
     async def unpause(self, c: Container) -> None:
@@ -463,7 +316,7 @@ class ContainerService:
         if c.state.status != "paused":  # it exited while the thaw ran: its exit stands
             return
         c.state.status = "running"
-        self._save(c)
+        self.save(c)
         self.emit(c, "unpause")
 
     async def start(self, c: Container) -> bool:
@@ -497,13 +350,13 @@ class ContainerService:
             if needs_copy(self.volumes, point):
                 await fill_from_image(self, c, point)
         if c.host_config.ipc_mode == "shareable":
-            isolation.mount_shareable_shm(self._dir(c.id), c.host_config.shm_size or 0)
+            isolation.mount_shareable_shm(self.container_dir(c.id), c.host_config.shm_size or 0)
         plan = await self.network.prepare(c) if self.network else None
         try:
             spec = self.build_spec(c)
             if plan is not None:
                 apply_network_plan(spec, plan, c)
-            self._runtime[c.id].spec = spec
+            self.runtime(c).spec = spec
         except BaseException:
             self._release_network(c)
             raise
@@ -538,7 +391,7 @@ class ContainerService:
             self._release_network(c)
             raise
         message = launched.first
-        rt = self._runtime[c.id]
+        rt = self.runtime(c)
         if "error" in message:
             launched.close()
             self._release_network(c)
@@ -546,14 +399,14 @@ class ContainerService:
             code = 126 if "permission denied" in error else 127
             c.state = State(status="created" if not c.state.started_at else "exited", exit_code=code,
                             error=error, started_at=c.state.started_at, finished_at=c.state.finished_at)
-            self._save(c)
+            self.save(c)
             raise StartFailed("failed to create task for container: OCI runtime create failed: "
                               f"unable to start container process: {error}: unknown")
         # FinishedAt stays that of the last run, as Docker's SetRunning leaves it
         c.state = State(status="running", pid=message["pid"], shim_pid=message.get("shim", 0),
                         started_at=now_ns(), finished_at=c.state.finished_at)
         rt.run = Run()  # in the step that records "running": a follower that sees one sees the other
-        self._save(c)
+        self.save(c)
         self.emit(c, "start")
         for callback in self.on_start:
             callback(c)
@@ -569,7 +422,7 @@ class ContainerService:
             await asyncio.wait_for(asyncio.shield(pump), timeout=5)
         except TimeoutError:
             pass
-        rt = self._runtime.get(c.id)
+        rt = self.store.runtime_of(c.id)
         if rt is not None:
             if rt.ctl_writer:
                 rt.ctl_writer.close()
@@ -582,7 +435,7 @@ class ContainerService:
             c.state = State(status="exited", exit_code=message["exit"], started_at=c.state.started_at,
                             finished_at=message["finished"], health=c.state.health,
                             oom_killed=bool(message.get("oom_killed")))
-            self._save(c)
+            self.save(c)
         else:
             self._record_exit_from_file(c)
         if rt is not None:
@@ -599,15 +452,15 @@ class ContainerService:
     def _release_network(self, c: Container) -> None:
         if self.network is not None:
             self.network.release(c)
-            self._save(c)
+            self.save(c)
 
     def _after_exit(self, c: Container) -> None:
-        isolation.unmount_shareable_shm(self._dir(c.id))
+        isolation.unmount_shareable_shm(self.container_dir(c.id))
         self._release_network(c)
         if c.state.oom_killed:
             self.emit(c, "oom")
         self.emit(c, "die", exitCode=str(c.state.exit_code))
-        rt = self._runtime.get(c.id)
+        rt = self.store.runtime_of(c.id)
         if rt is not None:
             waiters, rt.exit_waiters = rt.exit_waiters, []
             for waiter in waiters:
@@ -617,18 +470,10 @@ class ContainerService:
             asyncio.ensure_future(self._auto_remove(c))
         elif rt is not None and restart.should_restart(c.host_config.restart_policy, c.state.exit_code,
                                                        c.restart_count, c.manually_stopped):
-            self._schedule_restart(c, rt)
-
-    def _schedule_restart(self, c: Container, rt: Runtime) -> None:
-        uptime = (c.state.finished_at - c.state.started_at) / 1e9
-        rt.restart_delay = restart.next_delay(rt.restart_delay, uptime)
-        c.state.status = "restarting"
-        self._save(c)
-        loop = asyncio.get_running_loop()
-        rt.pending_restart = loop.call_later(rt.restart_delay, lambda: asyncio.ensure_future(self._restart_now(c)))
+            self.restarts.schedule(c, rt, self._restart_now)
 
     async def _restart_now(self, c: Container) -> None:
-        rt = self._runtime.get(c.id)
+        rt = self.store.runtime_of(c.id)
         if rt is None or c.state.status != "restarting":
             return
         rt.pending_restart = None
@@ -641,14 +486,7 @@ class ContainerService:
 
     def cancel_restart(self, c: Container) -> bool:
         """Stop a pending policy restart; True if there was one."""
-        rt = self._runtime.get(c.id)
-        if rt is None or rt.pending_restart is None:
-            return False
-        rt.pending_restart.cancel()
-        rt.pending_restart = None
-        c.state.status = "exited"
-        self._save(c)
-        return True
+        return self.restarts.cancel(c, self.store.runtime_of(c.id))
 
     async def _auto_remove(self, c: Container) -> None:
         try:
@@ -666,7 +504,7 @@ class ContainerService:
             raise Conflict(f"Container {c.id} is not running")
         if manual:
             c.manually_stopped = True
-            self._save(c)
+            self.save(c)
             self.emit(c, "kill", signal=str(sig))
         try:
             os.kill(c.state.pid, sig)
@@ -676,19 +514,19 @@ class ContainerService:
             # A frozen process cannot act on a signal; Docker thaws it so the signal lands.
             Cgroup(self.cgroup_path(c)).thaw()
             c.state.status = "running"
-            self._save(c)
+            self.save(c)
 
     async def kill_and_wait(self, c: Container, sig: int) -> None:
         """`docker kill`: with SIGKILL, Docker answers once the exit is recorded (at most 10 s)."""
         waiter = None
         if sig == signal.SIGKILL and c.state.status in ("running", "paused"):
             waiter = asyncio.get_running_loop().create_future()
-            self._runtime[c.id].exit_waiters.append(waiter)
+            self.runtime(c).exit_waiters.append(waiter)
         try:
             self.kill(c, sig, manual=True)
         except BaseException:
             if waiter is not None:
-                self._runtime[c.id].exit_waiters.remove(waiter)
+                self.runtime(c).exit_waiters.remove(waiter)
             raise
         if waiter is not None:
             with contextlib.suppress(TimeoutError):
@@ -698,7 +536,7 @@ class ContainerService:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
         Returns False when the container was not running (Docker answers 304)."""
         c.manually_stopped = True
-        self._save(c)  # durable before the signal: a crash now must not undo the user's stop
+        self.save(c)  # durable before the signal: a crash now must not undo the user's stop
         if self.cancel_restart(c):
             return True
         if not c.state.running:
@@ -708,7 +546,7 @@ class ContainerService:
         stop_signal = parse_signal(c.config.stop_signal or "SIGTERM")
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        self._runtime[c.id].exit_waiters.append(waiter)
+        self.runtime(c).exit_waiters.append(waiter)
         self.emit(c, "kill", signal=str(stop_signal))
         if timeout != 0:
             self.kill(c, stop_signal)
@@ -727,24 +565,18 @@ class ContainerService:
         return True
 
     def rename(self, c: Container, new_name: str) -> None:
-        if not valid_name(new_name.removeprefix("/")):
-            raise InvalidParameter(f"Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        new_name = "/" + new_name.lstrip("/")
-        if new_name == c.name:
+        if "/" + new_name.lstrip("/") == c.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
-        if new_name in self._names:
-            raise Conflict(f'Conflict. The container name "{new_name}" is already in use by container '
-                           f'"{self._names[new_name]}". You have to remove (or rename) that container to be able '
-                           "to reuse that name.")
+        new_name = self.store.check_name(new_name)
         old = c.name
         c.name = new_name
         try:
-            self._save(c)
+            self.save(c)
         except BaseException:
             c.name = old
             raise
-        self._names[new_name] = c.id
-        self._names.pop(old, None)
+        self.store.reserve_name(new_name, c.id)
+        self.store.release_name(old)
         self.emit(c, "rename", oldName=old)
 
     async def update(self, c: Container, update: ContainerUpdate) -> list[str]:
@@ -769,7 +601,7 @@ class ContainerService:
             if getattr(kept, f.name) is not None:
                 setattr(c.host_config, f.name, getattr(kept, f.name))
         c.host_config.restart_policy = policy
-        self._save(c)
+        self.save(c)
         self.emit(c, "update")
         return []
 
@@ -777,12 +609,12 @@ class ContainerService:
         """Set a TTY container's window size (the shim owns the terminal's master side)."""
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
-        rt = self._runtime[c.id]
+        rt = self.runtime(c)
         if c.config.tty and rt.ctl_writer is not None:
             rt.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
 
     async def wait(self, c: Container, condition: str = "not-running") -> int:
-        rt = self._runtime[c.id]
+        rt = self.runtime(c)
         loop = asyncio.get_running_loop()
         if condition == "removed":
             waiter = loop.create_future()
@@ -795,7 +627,7 @@ class ContainerService:
         return await waiter
 
     async def remove(self, c: Container, *, force: bool = False, volumes: bool = False) -> None:
-        if c.id not in self._containers:
+        if self.find(c.id) is None:
             return
         if c.state.status == "restarting" and force:
             self.cancel_restart(c)
@@ -806,23 +638,21 @@ class ContainerService:
                     procedure = "Unpause and then " + procedure.lower()
                 raise Conflict(f"You cannot remove a {c.state.status} container {c.id}. {procedure}")
             waiter = asyncio.get_running_loop().create_future()
-            self._runtime[c.id].exit_waiters.append(waiter)
+            self.runtime(c).exit_waiters.append(waiter)
             self.kill(c, signal.SIGKILL)
             await asyncio.wait_for(waiter, timeout=30)
-        if c.id not in self._containers:  # removed meanwhile (auto-remove)
+        if self.find(c.id) is None:  # removed meanwhile (auto-remove)
             return
         if c.state.status == "removing":
             raise Conflict(f"removal of container {c.id[:12]} is already in progress")
         c.state.status = "removing"
         await asyncio.to_thread(self._delete_files, c.id)
         self._release_volumes(c, remove_anonymous=volumes)
-        del self._containers[c.id]
-        self._names.pop(c.name, None)
+        rt = self.store.drop(c)
         if not self.uses_image(c.image_id):  # the layers of an image `rmi -f` deleted under it
             await asyncio.to_thread(self.images.release_held, c.image_id)
         self.execs.forget_container(c.id)
         self.emit(c, "destroy")
-        rt = self._runtime.pop(c.id, None)
         if rt is not None:
             for waiter in rt.removed_waiters:
                 if not waiter.done():
@@ -847,51 +677,14 @@ class ContainerService:
                     log.warning("could not remove volume %s of container %s: %s", point["Name"], c.id[:12], exc)
 
     def _delete_files(self, cid: str) -> None:
-        # The record goes first: a crash part-way leaves orphan files, never a record without files.
-        isolation.unmount_shareable_shm(self._dir(cid))
-        try:
-            os.unlink(os.path.join(self._dir(cid), "config.v2.json"))
-        except FileNotFoundError:
-            pass
+        isolation.unmount_shareable_shm(self.container_dir(cid))
+        self.store.delete_record(cid)  # first: a crash part-way leaves orphan files, never a record without files
         self.snapshotter.remove(cid)
         self.snapshotter.remove(init_layer(cid))
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
-        shutil.rmtree(self._dir(cid), ignore_errors=True)
+        shutil.rmtree(self.container_dir(cid), ignore_errors=True)
 
-    def _prepare_rootfs(self, cid: str, image_key: str | None, extra_files: tuple[str, ...] = ()) -> None:
-        """The container's writable layer over an "init" layer holding the mount points the runtime
-        needs (as Docker's -init layer does), so they never show up in diff, export or commit."""
-        fs = self.snapshotter.begin_layer(init_layer(cid))
-        try:
-            for directory in INIT_DIRS:
-                if self.snapshotter.lstat(image_key, directory) is None:
-                    os.makedirs(os.path.join(fs, directory.lstrip("/")), mode=0o755, exist_ok=True)
-            for path in INIT_FILES + extra_files:  # extra: --init's binary, bind-mounted too
-                parent = os.path.dirname(path)
-                target_parent = os.path.join(fs, parent.lstrip("/"))
-                if not os.path.isdir(target_parent):
-                    os.makedirs(target_parent, mode=0o755)
-                    below = self.snapshotter.lstat(image_key, parent)
-                    if below is not None:  # keep the image's owner and mode on the shared parent
-                        os.chmod(target_parent, below.st_mode & 0o7777)
-                        os.chown(target_parent, below.st_uid, below.st_gid)
-                os.close(os.open(os.path.join(fs, path.lstrip("/")), os.O_CREAT | os.O_WRONLY, 0o755))
-            if self.idmap is not None:  # what the daemon made here belongs to the container's root
-                for dirpath, dirnames, filenames in os.walk(fs):
-                    for name in dirnames + filenames:
-                        path = os.path.join(dirpath, name)
-                        st = os.lstat(path)
-                        if st.st_uid < self.idmap.size:
-                            os.lchown(path, self.idmap.host_uid(st.st_uid), self.idmap.host_gid(st.st_gid))
-            self.snapshotter.commit_layer(init_layer(cid), image_key)
-        except BaseException:
-            self.snapshotter.abort_layer(init_layer(cid))
-            raise
-        self.snapshotter.prepare(cid, init_layer(cid))
-        if self.idmap is not None:  # the merged root directory takes its owner from the upper dir
-            os.chown(self.snapshotter.fs_path(cid), self.idmap.uid_base, self.idmap.gid_base)
-
-    def rootfs_mounts(self, c: Container) -> list:
+    def rootfs_mounts(self, c: Container) -> list[Mount]:
         """The mounts that make the container's root filesystem (none once its layer is gone)."""
         return self.snapshotter.mounts(c.id) if self.snapshotter.exists(c.id) else []
 
@@ -925,35 +718,12 @@ class ContainerService:
 
     def top(self, c: Container, ps_args: str) -> dict:
         """`docker top`: the host's `ps` output, limited to the container's processes."""
-        import shlex
-        import subprocess
-
-        if not c.state.running:
-            raise Conflict(f"Container {c.id} is not running")
-        pids = {str(p) for p in Cgroup(self.cgroup_path(c)).pids()}
-        try:
-            args = shlex.split(ps_args or "-ef")
-        except ValueError as exc:
-            raise InvalidParameter(f"invalid ps arguments {ps_args!r}: {exc}") from None
-        result = subprocess.run(["ps", *args], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise InvalidParameter(f"ps: {result.stderr.strip() or 'failed'}")
-        lines = result.stdout.splitlines()
-        titles = lines[0].split()
-        if "PID" not in titles:
-            raise InvalidParameter("Couldn't find PID field in ps output")
-        pid_index = titles.index("PID")
-        processes = []
-        for line in lines[1:]:
-            fields = line.split(None, len(titles) - 1)
-            if len(fields) > pid_index and fields[pid_index] in pids:
-                processes.append(fields)
-        return {"Titles": titles, "Processes": processes}
+        return top(c, self.cgroup_path(c), ps_args)
 
     async def prune(self, until_ns: int | None, label_filter) -> tuple[list[str], int]:
         """`docker container prune`: remove stopped containers; returns (IDs, bytes reclaimed)."""
         deleted, reclaimed = [], 0
-        for c in list(self._containers.values()):
+        for c in self.list():
             if c.state.running or c.state.status == "removing":
                 continue
             if until_ns is not None and c.created >= until_ns:
@@ -965,64 +735,3 @@ class ContainerService:
             deleted.append(c.id)
             reclaimed += size
         return deleted, reclaimed
-
-    def uses_image(self, image_id: str) -> list[Container]:
-        return [c for c in self._containers.values() if c.image_id == image_id]
-
-
-def merge_config(request: ContainerConfig, image: ContainerConfig) -> ContainerConfig:
-    """Docker's merge of a create request with the image's config (daemon/commit.go merge)."""
-    config = ContainerConfig(**{f.name: copy.deepcopy(getattr(request, f.name))
-                                for f in dataclasses.fields(ContainerConfig)})
-    if not config.user:
-        config.user = image.user or ""
-    env = list(image.env or [])
-    for entry in config.env or []:
-        key = entry.partition("=")[0]
-        env = [e for e in env if e.partition("=")[0] != key] + [entry]
-    config.env = env
-    config.labels = {**(image.labels or {}), **(config.labels or {})}
-    if not config.entrypoint:
-        if not config.cmd:
-            config.cmd = image.cmd
-        if config.entrypoint is None:
-            config.entrypoint = image.entrypoint
-    if config.entrypoint == [""]:
-        # `--entrypoint ""`: after the merge (so the image's CMD is not taken), Docker resets it.
-        config.entrypoint = None
-    if not config.working_dir:
-        config.working_dir = image.working_dir or ""
-    config.exposed_ports = {**(image.exposed_ports or {}), **(config.exposed_ports or {})} or None
-    config.volumes = {**(image.volumes or {}), **(config.volumes or {})} or None
-    if not config.stop_signal and image.stop_signal:
-        config.stop_signal = image.stop_signal
-    if is_empty(config.healthcheck) and not is_empty(image.healthcheck):
-        config.healthcheck = image.healthcheck
-    if not config.on_build and image.on_build:
-        config.on_build = image.on_build
-    for name in ("hostname", "domainname"):
-        if getattr(config, name) is None:
-            setattr(config, name, "")
-    for name in ("attach_stdin", "attach_stdout", "attach_stderr", "tty", "open_stdin", "stdin_once"):
-        if getattr(config, name) is None:
-            setattr(config, name, False)
-    return config
-
-
-def normalize_host_config(host_config: HostConfig) -> HostConfig:
-    """The defaults Docker reports for what the request left unset."""
-    if host_config.network_mode is None:
-        host_config.network_mode = "default"
-    if host_config.restart_policy is None:
-        host_config.restart_policy = RestartPolicy("no", 0)
-    for name in ("auto_remove", "privileged", "readonly_rootfs"):
-        if getattr(host_config, name) is None:
-            setattr(host_config, name, False)
-    if host_config.log_config is None:
-        host_config.log_config = logconfig.validate(None)
-    if not host_config.ipc_mode:
-        host_config.ipc_mode = "private"  # dockerd's default-ipc-mode since 20.10 (API clients >= 1.40)
-    for name in ("pid_mode", "userns_mode", "isolation"):  # "" when unset, as Docker reports them
-        if getattr(host_config, name) is None:
-            setattr(host_config, name, "")
-    return host_config

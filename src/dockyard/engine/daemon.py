@@ -1,16 +1,16 @@
-"""Daemon wiring: paths, stores and services, built once at start-up."""
+"""The daemon's options and its services, as one typed object: the composition root
+(dockyard/daemon/main.py) builds it once at start-up, the API handlers reach the engine through it."""
 
-import os
-import platform
-from dataclasses import dataclass, field, replace
+from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from dockyard.build.service import BuildService
-from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR, RegistryOptions
+from dockyard.distribution.endpoints import DEFAULT_CERTS_DIR
 from dockyard.distribution.service import DistributionService
 from dockyard.engine.commit import CommitService
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.events import EventBus
-from dockyard.engine.execrecords import ExecRecords
 from dockyard.engine.execs import ExecService
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.images import ImageService
@@ -19,14 +19,8 @@ from dockyard.engine.runtimes import Runtimes
 from dockyard.images.content import ContentStore
 from dockyard.images.layerstore import LayerStore
 from dockyard.images.store import ImageStore
-from dockyard.runtime.launcher import Launcher
-from dockyard.runtime.linux import userns
-from dockyard.storage.copy import CopySnapshotter
-from dockyard.storage.overlay import OverlaySnapshotter, overlay_works
+from dockyard.runtime.linux.userns import IdMap
 from dockyard.storage.snapshotter import Snapshotter
-from dockyard.util.atomic import write_bytes
-from dockyard.util.ids import new_id
-from dockyard.util.timefmt import now_ns
 from dockyard.volumes.store import VolumeStore
 
 
@@ -46,64 +40,26 @@ class DaemonOptions:
     labels: list[str] = field(default_factory=list)  # --label key=value, shown by `docker info`
 
 
+@dataclass
 class Daemon:
-    def __init__(self, options: DaemonOptions, launcher: Launcher) -> None:
-        self.idmap = None
-        if options.userns_remap:
-            # Like Docker: a remapped daemon keeps its own tree, <data-root>/<uid>.<gid>, whose layers are
-            # unpacked in the remapped range.
-            self.idmap = userns.remap(options.userns_remap)
-            os.makedirs(options.data_root, mode=0o701, exist_ok=True)
-            options = replace(options, data_root=os.path.join(options.data_root,
-                                                                f"{self.idmap.uid_base}.{self.idmap.gid_base}"))
-        self.options = options
-        self.started_at = now_ns()
-        os.makedirs(options.data_root, mode=0o710, exist_ok=True)
-        os.makedirs(options.exec_root, mode=0o700, exist_ok=True)
-        self.id = self._engine_id()
-        self.snapshotter = self._snapshotter()
-        self.content = ContentStore(os.path.join(options.data_root, "content"))
-        self.layers = LayerStore(os.path.join(options.data_root, "image"), self.content, self.snapshotter)
-        self.image_store = ImageStore(options.data_root, self.content, self.layers)
-        self.events = EventBus()
-        self.volumes = VolumeStore(options.data_root)
-        if self.idmap is not None:
-            self.layers.idmap = self.volumes.idmap = self.idmap
-        self.runtimes = Runtimes(options.exec_root, options.runtimes, options.default_runtime)
-        exec_records = ExecRecords()
-        self.containers = ContainerService(options.data_root, os.path.join(options.exec_root, "containers"),
-                                           self.image_store, self.snapshotter, launcher, self.events, self.volumes,
-                                           self.runtimes, exec_records)
-        self.containers.idmap = self.idmap
-        self.containers.cgroup_parent = options.cgroup_parent
-        self.networks = NetworkService(options.data_root, options.exec_root, options.network, self.containers,
-                                       self.events)
-        self.containers.network = self.networks
-        self.images = ImageService(self.image_store, self.containers, self.events)
-        self.execs = ExecService(self.containers, exec_records)
-        self.distribution = DistributionService(self.image_store, RegistryOptions(
-            list(options.insecure_registries), options.registry_certs_dir, list(options.registry_mirrors)),
-            options.data_root)
-        self.commits = CommitService(self.containers, self.image_store, self.events)
-        self.builds = BuildService(options.data_root, self.image_store, self.containers, self.commits, self.images,
-                                   self.events)
-        self.health = HealthMonitor(self.containers, self.execs)
-        self.name = platform.node()
-        self.labels = list(options.labels)
-
-    def _engine_id(self) -> str:
-        path = os.path.join(self.options.data_root, "engine-id")
-        try:
-            with open(path) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            engine_id = new_id()
-            write_bytes(path, engine_id.encode())
-            return engine_id
-
-    def _snapshotter(self) -> Snapshotter:
-        root = os.path.join(self.options.data_root, "overlay2")
-        driver = self.options.storage_driver
-        if driver == "vfs" or (not driver and not overlay_works(root)):
-            return CopySnapshotter(os.path.join(self.options.data_root, "vfs"))
-        return OverlaySnapshotter(root)
+    options: DaemonOptions  # with data_root already moved under <uid>.<gid> on a remapped daemon
+    id: str  # the engine ID `docker info` shows, kept in <data-root>/engine-id
+    name: str  # the host's name
+    labels: list[str]  # dockyardd --label
+    started_at: int  # ns
+    idmap: IdMap | None
+    snapshotter: Snapshotter
+    content: ContentStore
+    layers: LayerStore
+    image_store: ImageStore
+    events: EventBus
+    volumes: VolumeStore
+    runtimes: Runtimes
+    containers: ContainerService
+    networks: NetworkService
+    images: ImageService
+    execs: ExecService
+    distribution: DistributionService
+    commits: CommitService
+    builds: BuildService
+    health: HealthMonitor

@@ -40,7 +40,6 @@ class HealthMonitor:
         self.containers = containers
         self.execs = execs
         self._tasks: dict[str, asyncio.Task] = {}
-        containers.on_start.append(self.watch)
 
     def watch(self, c: Container) -> None:
         command = probe_command(c.config.healthcheck)

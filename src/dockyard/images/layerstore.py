@@ -43,13 +43,13 @@ def tree_size(path: str) -> int:
 
 
 class LayerStore:
-    def __init__(self, root: str, content: ContentStore, snapshotter: Snapshotter) -> None:
+    def __init__(self, root: str, content: ContentStore, snapshotter: Snapshotter, idmap=None) -> None:
         self._db = os.path.join(root, "layerdb")
         os.makedirs(self._db, exist_ok=True)
         sweep(self._db)
         self.content = content
         self.snapshotter = snapshotter
-        self.idmap = None  # set on a userns-remapped daemon: layers are unpacked in the remapped range
+        self.idmap = idmap  # a userns-remapped daemon's: layers are unpacked in the remapped range
 
     def _meta_path(self, chain: str) -> str:
         return os.path.join(self._db, chain.removeprefix("sha256:") + ".json")

@@ -19,7 +19,7 @@ class Netfilter:
     def __init__(self, options: NetworkOptions) -> None:
         prefix = "DOCKYARD" if options.bridge in ("dockyard0", "none") else f"DY-{options.bridge}"
         self.firewall = Firewall(prefix, userland_proxy=options.userland_proxy) if options.iptables else None
-        # Puts our rules back when another program removes them (its task runs from daemon_main).
+        # Puts our rules back when another program removes them (its task runs from daemon/main.py).
         self.keeper = RuleKeeper(self.firewall) if self.firewall is not None else None
         self.ip_forward = options.ip_forward
 

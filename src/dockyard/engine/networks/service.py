@@ -61,7 +61,7 @@ class NetworkService:
         self.catalog = NetworkCatalog(NetworkStore(data_root))
         self.addresses = AddressSpace(self.catalog.all, options.default_pools, host_networks)
         self.netfilter = Netfilter(options)
-        self.keeper = self.netfilter.keeper  # daemon_main runs its task; `docker info` shows its warning
+        self.keeper = self.netfilter.keeper  # daemon/main.py runs its task; `docker info` shows its warning
         self.netns_dir = os.path.join(exec_root, "netns")
         self.planner = CreatePlanner(options, containers, self.catalog)
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
