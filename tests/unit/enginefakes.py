@@ -92,15 +92,6 @@ class FakeImages:
         except KeyError:
             raise NotFound(f"No such image: {ref}") from None
 
-    def held(self) -> list[str]:
-        return []
-
-    def held_size(self, image_id: str) -> int | None:
-        return None
-
-    def release_held(self, image_id: str) -> list[str]:
-        return []
-
     # no image is deleted under a container here (`rmi -f` holds the layers of such images)
     @staticmethod
     def held() -> list[str]:

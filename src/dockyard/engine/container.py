@@ -87,6 +87,9 @@ class Container:
     manually_stopped: bool = False  # by stop or kill: restart policies stand down
     mount_points: list[dict] = field(default_factory=list)  # see engine/mounts.py
     network_settings: dict = field(default_factory=dict)  # endpoints, ports, sandbox: see engine/networks.py
+    # Secrets and configs a cluster agent gave the container (engine/backend.py): {"Kind", "Source",
+    # "Target"}, bind-mounted read-only at start; their bytes live under the exec root, never on disk.
+    task_files: list[dict] = field(default_factory=list)
 
     def to_record(self) -> dict:
         """The record on disk (config.v2.json): Config and HostConfig in Docker's JSON, as inspect

@@ -84,6 +84,9 @@ class SpecBuilder:
         if user_mounts:
             taken = {m["destination"] for m in user_mounts}  # a user's /etc/hosts mount replaces ours
             spec["mounts"] = [m for m in spec["mounts"] if m["destination"] not in taken] + user_mounts
+        for task_file in c.task_files:  # a cluster agent's secrets and configs (engine/backend.py)
+            spec["mounts"].append({"destination": task_file["Target"], "type": "bind", "source": task_file["Source"],
+                                   "options": ["rbind", "rprivate", "ro"]})
         if host_config.init:
             spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": init_binary(),
                                    "options": ["bind", "ro"]})
