@@ -7,6 +7,7 @@ nothing of HTTP. Its parts live beside it: records (containerstore), the Config 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import copy
 import dataclasses
@@ -30,7 +31,7 @@ from dockyard.engine.netplan import apply_network_plan
 from dockyard.engine.ocispec import INIT_TARGET, SpecBuilder, cgroup_path, init_binary
 from dockyard.engine.restarts import RestartSchedule
 from dockyard.engine.runtimes import Runtimes
-from dockyard.engine.seams import ContainerLayers, ImageSource, NetworkAttachment, ProcessLauncher
+from dockyard.engine.seams import ContainerLayers, ImageSource, NetworkAttachment, ProcessLauncher, VolumeUse
 from dockyard.engine.specs.codec import from_json, to_json
 from dockyard.engine.specs.containers import (
     ContainerCreate,
@@ -53,7 +54,6 @@ from dockyard.util.ids import new_id
 from dockyard.util.names import generate_name
 from dockyard.util.signals import parse_signal
 from dockyard.util.timefmt import now_ns
-from dockyard.volumes.store import VolumeStore
 
 log = logging.getLogger("dockyard.containers")
 
@@ -68,7 +68,7 @@ class StartFailed(DockyardError):
 
 class ContainerService:
     def __init__(self, store: ContainerStore, images: ImageSource, snapshotter: ContainerLayers,
-                 launcher: ProcessLauncher, events: EventBus, volumes: VolumeStore, runtimes: Runtimes,
+                 launcher: ProcessLauncher, events: EventBus, volumes: VolumeUse, runtimes: Runtimes,
                  execs: ExecRecords, network: NetworkAttachment | None = None, idmap: IdMap | None = None,
                  cgroup_parent: str = "dockyard") -> None:
         self.store = store
@@ -113,13 +113,13 @@ class ContainerService:
     def linked(self, ref: str) -> tuple[Container, str, Container]:
         return self.store.linked(ref)
 
-    def link_names(self) -> dict[str, list[str]]:
+    def link_names(self) -> dict[str, builtins.list[str]]:
         return self.store.link_names()
 
     def runtime(self, c: Container) -> Runtime:
         return self.store.runtime(c)
 
-    def uses_image(self, image_id: str) -> list[Container]:
+    def uses_image(self, image_id: str) -> builtins.list[Container]:
         return self.store.uses_image(image_id)
 
     def load(self) -> None:
@@ -203,7 +203,7 @@ class ContainerService:
         self.save(parent)
 
     # -- create ----------------------------------------------------------------------------
-    def create(self, spec: ContainerCreate, name: str | None) -> tuple[Container, list[str]]:
+    def create(self, spec: ContainerCreate, name: str | None) -> tuple[Container, builtins.list[str]]:
         image_ref = spec.image or ""
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
@@ -266,7 +266,7 @@ class ContainerService:
         self.emit(container, "create")
         return container, warnings
 
-    def create_from_config(self, body: dict, name: str | None = None) -> tuple[Container, list[str]]:
+    def create_from_config(self, body: dict, name: str | None = None) -> tuple[Container, builtins.list[str]]:
         """create() for a body in Docker's JSON that the engine's own parts hold (a build stage's
         image config and RUN settings): read as records are, without the checks of a client's
         request, which no client would be there to read."""
@@ -579,7 +579,7 @@ class ContainerService:
         self.store.release_name(old)
         self.emit(c, "rename", oldName=old)
 
-    async def update(self, c: Container, update: ContainerUpdate) -> list[str]:
+    async def update(self, c: Container, update: ContainerUpdate) -> builtins.list[str]:
         """`docker update`: resources on the live cgroup and the restart policy; returns warnings."""
         changes = to_json(update)  # the runtime takes resources in Docker's names
         merged = resources.validate(to_json(c.host_config), changes)
@@ -684,14 +684,14 @@ class ContainerService:
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self.container_dir(cid), ignore_errors=True)
 
-    def rootfs_mounts(self, c: Container) -> list[Mount]:
+    def rootfs_mounts(self, c: Container) -> builtins.list[Mount]:
         """The mounts that make the container's root filesystem (none once its layer is gone)."""
         return self.snapshotter.mounts(c.id) if self.snapshotter.exists(c.id) else []
 
     def rootfs_path(self, c: Container) -> str:
         return os.path.join(self.state_dir(c.id), "rootfs")
 
-    def changes(self, c: Container) -> list[tuple[str, int]]:
+    def changes(self, c: Container) -> builtins.list[tuple[str, int]]:
         return self.snapshotter.changes(c.id)
 
     def sizes(self, c: Container) -> tuple[int, int]:
@@ -720,7 +720,7 @@ class ContainerService:
         """`docker top`: the host's `ps` output, limited to the container's processes."""
         return top(c, self.cgroup_path(c), ps_args)
 
-    async def prune(self, until_ns: int | None, label_filter) -> tuple[list[str], int]:
+    async def prune(self, until_ns: int | None, label_filter) -> tuple[builtins.list[str], int]:
         """`docker container prune`: remove stopped containers; returns (IDs, bytes reclaimed)."""
         deleted, reclaimed = [], 0
         for c in self.list():

@@ -5,6 +5,7 @@ which is why it stands apart from the service."""
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 from collections.abc import Iterator
@@ -143,7 +144,9 @@ class ContainerStore:
             parent = self.get(parent_name) if parent_name else None
         except NotFound:
             parent = None
-        for entry in (parent.host_config.links or []) if parent else []:
+        if parent is None:
+            raise NotFound(f"No such container: {ref}")
+        for entry in parent.host_config.links or []:
             target, _, link_alias = entry.rpartition(":")
             if link_alias.rsplit("/", 1)[-1] == alias:
                 try:
@@ -152,10 +155,10 @@ class ContainerStore:
                     break
         raise NotFound(f"No such container: {ref}")
 
-    def link_names(self) -> dict[str, list[str]]:
+    def link_names(self) -> dict[str, builtins.list[str]]:
         """Container ID -> the legacy link names that point at it ("/parent/alias"), which Docker
         lists among the container's names."""
-        names: dict[str, list[str]] = {}
+        names: dict[str, builtins.list[str]] = {}
         for parent in self._containers.values():
             for entry in parent.host_config.links or []:
                 target, _, alias = entry.partition(":")
@@ -164,5 +167,5 @@ class ContainerStore:
                     names.setdefault(cid, []).append(f"{parent.name}/{alias.rsplit('/', 1)[-1]}")
         return names
 
-    def uses_image(self, image_id: str) -> list[Container]:
+    def uses_image(self, image_id: str) -> builtins.list[Container]:
         return [c for c in self._containers.values() if c.image_id == image_id]

@@ -8,11 +8,11 @@ private fields (lower-case keys) the engine needs later.
 
 import os
 
+from dockyard.engine.seams import VolumeUse
 from dockyard.engine.specs.codec import to_json
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.volumes import specs
-from dockyard.volumes.store import VolumeStore
 
 PUBLIC_FIELDS = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
 # --tmpfs and --mount type=tmpfs mounts start from these flags, as Docker's do.
@@ -38,7 +38,7 @@ class MountPlanner:
     """Resolves the mount points of a container being created; volumes are created as a side
     effect only once everything validated (see ``plan``)."""
 
-    def __init__(self, volumes: VolumeStore, find_container) -> None:
+    def __init__(self, volumes: VolumeUse, find_container) -> None:
         self.volumes = volumes
         self.find_container = find_container  # name or ID -> Container (NotFound otherwise)
 
@@ -123,7 +123,7 @@ class MountPlanner:
             point["anonymous"] = volume.anonymous
 
 
-def _exists(volumes: VolumeStore, name: str) -> bool:
+def _exists(volumes: VolumeUse, name: str) -> bool:
     try:
         volumes.get(name)
         return True
@@ -131,7 +131,7 @@ def _exists(volumes: VolumeStore, name: str) -> bool:
         return False
 
 
-def oci_mounts(volumes: VolumeStore, mount_points: list[dict], tmpfs: dict) -> list[dict]:
+def oci_mounts(volumes: VolumeUse, mount_points: list[dict], tmpfs: dict) -> list[dict]:
     """The OCI mounts for a starting container, parents before children."""
     out = []
     for point in mount_points:
@@ -181,7 +181,7 @@ def _check_source_propagation(source: str, *, shared_only: bool) -> None:
         raise InvalidParameter(f"path {source} is mounted on {best} but it is not a shared or slave mount")
 
 
-def needs_copy(volumes: VolumeStore, point: dict) -> bool:
+def needs_copy(volumes: VolumeUse, point: dict) -> bool:
     """An empty volume that asks to be filled from the image at its mount point."""
     if point["Type"] != "volume" or not point.get("copy_data"):
         return False

@@ -11,6 +11,7 @@ from typing import Protocol
 from dockyard.engine.container import Container
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.storage.snapshotter import Mount
+from dockyard.volumes.records import Volume
 
 
 class LayerKeys(Protocol):
@@ -90,9 +91,16 @@ class NetworkAttachment(Protocol):
 
 
 class VolumeUse(Protocol):
-    """The volume store, as containers reference their volumes."""
+    """The volume store, as containers make, reference and mount their volumes."""
 
     root: str
+
+    def create(self, name: str = "", *, driver: str = "", options: dict | None = None,
+               labels: dict | None = None, anonymous: bool = False) -> Volume: ...
+    def get(self, name: str) -> Volume: ...
+    def activate(self, name: str) -> str:
+        """The volume's directory, ready to mount."""
+        ...
 
     def use(self, name: str, container_id: str) -> None: ...
     def release(self, name: str, container_id: str) -> None: ...

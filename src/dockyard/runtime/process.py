@@ -5,8 +5,8 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from dockyard.runtime.launcher import Launcher
 from dockyard.util.frames import STDOUT, split_frames
 
 
@@ -33,7 +33,13 @@ class Launched:
         self.ctl_writer.close()
 
 
-async def launch(launcher: Launcher, request: dict) -> Launched:
+class Launches(Protocol):
+    """The launcher (runtime/launcher.py), or a test's stand-in for it."""
+
+    def launch(self, request: dict, fds: list[int]) -> None: ...
+
+
+async def launch(launcher: Launches, request: dict) -> Launched:
     """Hand ``request`` to the launcher with fresh control and stdio sockets; wait for the shim's
     first word: the PID once the process has exec'd, or why it could not."""
     ctl_ours, ctl_theirs = socket.socketpair()
