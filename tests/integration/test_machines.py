@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BIN, DOCKER_CLI, PrivateDaemon
-from netstate import free_prefix
+from netstate import free_port_pair, free_prefix
 
 NAMES = ("m1", "m2", "m3")
 HTTPD = "mkdir -p /www && echo hello-from-$0 > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -140,6 +140,7 @@ def registry_image() -> bytes:
 @pytest.fixture(scope="module")
 def fleet(busybox_tar):
     host = PrivateDaemon(busybox_tar).start()
+    host.import_busybox()
     fleet = Fleet(host)
     try:
         def create(name: str) -> subprocess.CompletedProcess:
@@ -196,6 +197,22 @@ def test_published_port_of_one_machine_reached_from_another(fleet):
         assert "hello-from-m1" in out
     finally:
         fleet.docker("m1", "rm", "-f", "web")
+
+
+def test_machines_reach_the_host_and_nothing_beyond_the_underlay(fleet):
+    port = free_port_pair()
+    ok(fleet.host.docker("run", "-d", "--name", "host-web", "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD, "host"))
+    try:
+        # The host's published ports on its underlay address, as a VirtualBox VM reaches them.
+        url = f"http://{fleet.prefix}.1:{port}/"
+        assert "hello-from-host" in ok(fleet.docker("m2", "run", "--rm", "busybox", "sh", "-c",
+                                                    RETRY.format(cmd=f"wget -qO- {url}")))
+    finally:
+        fleet.host.docker("rm", "-f", "host-web")
+    assert "default" not in ok(fleet.machine("ssh", "m2", "ip route"))
+    forward = subprocess.run(["iptables", "-S", f"DYM-FWD-{fleet.bridge}"], capture_output=True, text=True).stdout
+    assert f"-A DYM-FWD-{fleet.bridge} -i {fleet.bridge} -j DROP" in forward
+    assert f"-A DYM-FWD-{fleet.bridge} -o {fleet.bridge} -j DROP" in forward
 
 
 def test_push_on_one_machine_pull_on_another(fleet):
@@ -292,6 +309,12 @@ def test_commands_print_what_docker_machine_prints(fleet):
     out = ok(fleet.machine("ssh", "m2", "hostname; ip -4 -o addr show eth0; echo spot > dog.file"))
     assert out.split()[0] == "m2" and fleet.ip("m2") in out
     assert "m2" in ok(fleet.machine("ssh", "m2", "docker", "info", "--format", "{{.Name}}"))
+    # New certificates: the engine restarts with them (its containers run on) and clients still connect.
+    ok(fleet.docker("m2", "run", "-d", "--name", "through", "busybox", "sleep", "1000"))
+    out = ok(fleet.machine("regenerate-certs", "-f", "m2"))
+    assert "Regenerating TLS certificates" in out and "Restarting docker..." in out
+    assert ok(fleet.docker("m2", "inspect", "-f", "{{.State.Running}}", "through")).strip() == "true"
+    ok(fleet.docker("m2", "rm", "-f", "through"))
     # scp between machines, as the book does: the file lands in the other machine's home.
     ok(fleet.machine("scp", "m2:dog.file", "m3:dog.file"))
     assert ok(fleet.machine("ssh", "m3", "cat dog.file")).strip() == "spot"

@@ -1,7 +1,8 @@
 """The underlay: a bridge on the host with a subnet of its own, where every netns machine has a
-veth. Machines reach each other and the host on it, and nothing else: netfilter drops what would
-be forwarded between the underlay and any other interface, and what enters the host from the
-underlay with an address outside the subnet.
+veth. Machines reach each other and the host on it, and nothing else: they have no default route,
+and netfilter drops what would be forwarded between the underlay and any other interface (but for
+connections to the host that the host itself redirects: its daemons' published ports), and what
+enters the host from the underlay with an address outside the subnet.
 
 The bridge carries an alias naming it an underlay, so a bridge someone else made is never taken
 over or deleted. It is made on the first machine's start and removed, with its rules, when the
@@ -135,6 +136,9 @@ class Underlay:
         # Declaring a chain in a --noflush restore flushes it: the content is rewritten, never appended.
         rules = (f"*filter\n:{forward} - [0:0]\n:{inbound} - [0:0]\n"
                  f"-A {forward} -i {br} -o {br} -j ACCEPT\n"  # machine to machine (bridged, with br_netfilter)
+                 # Addressed to the host and redirected by it (its daemons' published ports, as a VirtualBox
+                 # VM reaches them on the host-only address): the host's own rules decide.
+                 f"-A {forward} -m conntrack --ctstate DNAT -j RETURN\n"
                  f"-A {forward} -i {br} -j DROP\n"
                  f"-A {forward} -o {br} -j DROP\n"
                  f"-A {inbound} -i {br} ! -s {net} -j DROP\n"
