@@ -230,10 +230,10 @@ class NetnsDriver:
 
     def _plug(self) -> None:
         prefix = self.underlay.network.prefixlen
-        _run(["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns", self._ns("net")],
-             what=f"making the veth {self.veth}")
-        _run(["ip", "link", "set", "dev", self.veth, "master", self.config.bridge, "up"],
-             what=f"plugging {self.veth} into {self.config.bridge}")
+        _run(["ip", "-batch", "-"],
+             f"link add {self.veth} type veth peer name eth0 netns {self._ns('net')}\n"
+             f"link set dev {self.veth} master {self.config.bridge} up\n",
+             what=f"plugging the veth {self.veth} into {self.config.bridge}")
         _run(["nsenter", f"--net={self._ns('net')}", "ip", "-batch", "-"],
              "link set dev lo up\n"
              f"link set dev eth0 address {self.mac}\n"

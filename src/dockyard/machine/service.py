@@ -4,7 +4,6 @@ through ``log`` in docker-machine's words; the CLI owns argument parsing and tab
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import ssl
@@ -111,19 +110,28 @@ class Machines:
 
     def docker_version(self, host: Host, timeout: float = 10) -> str:
         """The engine's version, asked over TLS the way a client will (so the certificates are checked too)."""
+        import socket
+
         ip = self.driver(host).ip()
-        connection = http.client.HTTPSConnection(ip, ENGINE_PORT, context=self.tls_context(host), timeout=timeout)
         try:
-            connection.request("GET", "/version")
-            response = connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+            with socket.create_connection((ip, ENGINE_PORT), timeout=timeout) as raw:
+                with self.tls_context(host).wrap_socket(raw, server_hostname=ip) as tls:
+                    tls.sendall(f"GET /version HTTP/1.1\r\nHost: {ip}\r\nConnection: close\r\n\r\n".encode())
+                    answer = b""
+                    while chunk := tls.recv(65536):
+                        answer += chunk
+        except (OSError, ssl.SSLError) as exc:
             raise MachineError(f"Error checking TLS connection: {exc}") from None
-        finally:
-            connection.close()
-        if response.status != 200:
-            raise MachineError(f"Error checking TLS connection: the engine answered {response.status}")
-        return json.loads(body).get("Version", "")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1] if head.count(b" ") >= 1 else b""
+        if status != b"200":
+            raise MachineError(f"Error checking TLS connection: the engine answered {status.decode() or 'nothing'}")
+        if b"chunked" in head.lower():
+            body = _unchunk(body)
+        try:
+            return json.loads(body).get("Version", "")
+        except ValueError:
+            raise MachineError("Error checking TLS connection: the engine's /version is not JSON") from None
 
     def listing(self, host: Host, timeout: float) -> Listing:
         try:
@@ -196,3 +204,14 @@ class Machines:
         if driver.state()[0] == RUNNING:
             self.log("Restarting docker...")
             driver.restart_engine(engine.spec(host.engine))
+
+
+def _unchunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, body = out + body[:size], body[size + 2:]
+    return out

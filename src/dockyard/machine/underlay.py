@@ -130,19 +130,32 @@ class Underlay:
         forward, inbound = self.chains
         return [("FORWARD", ["-j", forward]), ("INPUT", ["-i", self.bridge, "-j", inbound])]
 
-    def _apply_rules(self) -> None:
+    def _rules(self) -> list[str]:
         forward, inbound = self.chains
         br, net = self.bridge, str(self.network)
+        return [f"-A {forward} -i {br} -o {br} -j ACCEPT",  # machine to machine (bridged, with br_netfilter)
+                # Addressed to the host and redirected by it (its daemons' published ports, as a VirtualBox
+                # VM reaches them on the host-only address): the host's own rules decide.
+                f"-A {forward} -m conntrack --ctstate DNAT -j RETURN",
+                f"-A {forward} -i {br} -j DROP",
+                f"-A {forward} -o {br} -j DROP",
+                f"-A {inbound} -s {net} -i {br} -j RETURN",
+                f"-A {inbound} -i {br} -j DROP"]
+
+    def _in_place(self) -> bool:
+        """Every rule and jump there, in order (one iptables-save: the common case on a start)."""
+        saved = _run(["iptables-save", "-t", "filter"]).stdout.splitlines()
+        forward, inbound = self.chains
+        ours = [line for line in saved if line.startswith((f"-A {forward} ", f"-A {inbound} "))]
+        jumps = [f"-A {chain} {' '.join(rule)}" for chain, rule in self._jumps()]
+        return ours == self._rules() and all(jump in saved for jump in jumps)
+
+    def _apply_rules(self) -> None:
+        if self._in_place():
+            return
+        forward, inbound = self.chains
         # Declaring a chain in a --noflush restore flushes it: the content is rewritten, never appended.
-        rules = (f"*filter\n:{forward} - [0:0]\n:{inbound} - [0:0]\n"
-                 f"-A {forward} -i {br} -o {br} -j ACCEPT\n"  # machine to machine (bridged, with br_netfilter)
-                 # Addressed to the host and redirected by it (its daemons' published ports, as a VirtualBox
-                 # VM reaches them on the host-only address): the host's own rules decide.
-                 f"-A {forward} -m conntrack --ctstate DNAT -j RETURN\n"
-                 f"-A {forward} -i {br} -j DROP\n"
-                 f"-A {forward} -o {br} -j DROP\n"
-                 f"-A {inbound} -i {br} ! -s {net} -j DROP\n"
-                 "COMMIT\n")
+        rules = f"*filter\n:{forward} - [0:0]\n:{inbound} - [0:0]\n" + "\n".join(self._rules()) + "\nCOMMIT\n"
         result = _run(["iptables-restore", "-w", "--noflush"], rules)
         if result.returncode != 0:
             raise MachineError(f"the underlay's netfilter rules could not be applied: {result.stderr.strip()}")
