@@ -334,7 +334,8 @@ class NetnsDriver:
         left = unmount_under(self.run_dir, self.machine_dir)  # the namespace pins, the engine's mounts
         if left:
             raise MachineError(f"mounts of {self.host.name} could not be detached: {', '.join(left)}")
-        subprocess.run(["ip", "link", "del", "dev", self.veth], capture_output=True)  # gone with the namespace
+        if os.path.exists(f"/sys/class/net/{self.veth}"):  # our /sys is the host's namespace, where the veth is
+            subprocess.run(["ip", "link", "del", "dev", self.veth], capture_output=True)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             os.rmdir(RUN_ROOT)  # the last machine's release takes the common directory too
