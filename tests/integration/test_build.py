@@ -141,20 +141,60 @@ def test_multi_stage_targets_and_stage_references(daemon, tmp_path):
                                               "Dockerfile"
 
 
-def test_independent_stages_build_in_parallel(daemon, tmp_path):
-    ctx = write(tmp_path, {"Dockerfile": "FROM busybox AS a\nRUN sleep 1 && echo a > /a\n"
-                                         "FROM busybox AS b\nRUN sleep 1 && echo b > /b\n"
-                                         "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"})
-    import time
+class Rendezvous:
+    """An HTTP server on the host that answers each of ``names`` only once all of them have asked
+    (or, after ``patience`` seconds, answers "alone"): steps that can fetch "both" ran at the same
+    time, however loaded the machine is."""
 
-    started = time.monotonic()
-    out = build(daemon, ctx, "--no-cache", "-t", "parallel:1")
-    took = time.monotonic() - started
+    def __init__(self, names: set[str], patience: float = 60) -> None:
+        import http.server
+        import threading
+
+        arrived: set[str] = set()
+        everyone = threading.Event()
+        lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                with lock:
+                    arrived.add(self.path.strip("/"))
+                    if arrived >= names:
+                        everyone.set()
+                body = b"both\n" if everyone.wait(patience) else b"alone\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_independent_stages_build_in_parallel(daemon, tmp_path):
+    # Each stage's RUN asks a host server that answers only once both stages have asked: a builder
+    # that ran them one after the other would get "alone" (no timing involved).
+    gateway = daemon.extra_args[daemon.extra_args.index("--bip") + 1].split("/")[0]
+    meeting = Rendezvous({"a", "b"})
+    try:
+        url = f"http://{gateway}:{meeting.port}"
+        ctx = write(tmp_path, {"Dockerfile": f"FROM busybox AS a\nRUN wget -qO /a {url}/a\n"
+                                             f"FROM busybox AS b\nRUN wget -qO /b {url}/b\n"
+                                             "FROM busybox\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"})
+        out = build(daemon, ctx, "--no-cache", "-t", "parallel:1")
+    finally:
+        meeting.close()
     text = out.stdout.decode()
-    # Both sleeps overlapped; the output still reads stage by stage.
-    assert took < 1.9, took
-    assert text.index("Step 2/7 : RUN sleep 1 && echo a") < text.index("Step 3/7 : FROM busybox AS b")
-    assert run(daemon, "parallel:1", "cat", "/a", "/b").stdout == b"a\nb\n"
+    # Both steps overlapped; the output still reads stage by stage.
+    assert text.index("Step 2/7 : RUN wget -qO /a") < text.index("Step 3/7 : FROM busybox AS b")
+    assert run(daemon, "parallel:1", "cat", "/a", "/b").stdout == b"both\nboth\n"
 
 
 def test_cache_rules(daemon, tmp_path):
