@@ -35,11 +35,9 @@ def test_stop_sends_sigterm_and_a_handler_exits_cleanly(daemon, names):
     names.append("stopper")
     daemon.cli("run", "-d", "--name", "stopper", "busybox", "sh", "-c", TRAP_TERM)
     wait_for_log(daemon, "stopper", "ready")
-    started = time.time()
     r = daemon.cli("stop", "stopper")
     assert r.returncode == 0 and r.stdout == b"stopper\n"
-    assert time.time() - started < 5
-    s = state(daemon, "stopper")
+    s = state(daemon, "stopper")  # exit code 0, not 137: the handler ended it before any SIGKILL
     assert (s["Status"], s["ExitCode"], s["Running"]) == ("exited", 0, False)
     assert "got-term" in daemon.cli("logs", "stopper").stdout.decode()
     assert "Exited (0)" in daemon.cli("ps", "-a", "--filter", "name=stopper").stdout.decode()
@@ -52,8 +50,7 @@ def test_stop_kills_after_the_timeout(daemon, names):
     daemon.cli("run", "-d", "--name", "stubborn", "busybox", "sleep", "60")  # PID 1 ignores SIGTERM
     started = time.time()
     assert daemon.cli("stop", "-t", "1", "stubborn").returncode == 0
-    elapsed = time.time() - started
-    assert 0.9 < elapsed < 6
+    assert time.time() - started > 0.9  # it waited the timeout (no upper bound: a loaded host is slow)
     assert state(daemon, "stubborn")["ExitCode"] == 137
 
 
