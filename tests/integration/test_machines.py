@@ -12,8 +12,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -256,6 +258,20 @@ def test_stop_and_start_keep_images_and_containers(fleet):
     assert ok(fleet.machine("status", "m2")).strip() == "Stopped"
     ok(fleet.machine("start", "m2"))
     assert ok(fleet.docker("m2", "run", "--rm", "busybox", "echo", "back")).strip() == "back"
+    # An engine that dies leaves the machine in Error, saying why; start brings it back.
+    pid = int(Path(f"/run/dym/{fleet.key('m2')}/dockyardd.pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(500):
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.01)
+    row = ok(fleet.machine("ls", "--filter", "name=m2", "--format", "{{.State}}|{{.Error}}")).strip()
+    assert row.startswith("Error|dockyardd of m2 is not running")
+    ok(fleet.machine("start", "m2"))
+    assert ok(fleet.docker("m2", "run", "--rm", "busybox", "echo", "again")).strip() == "again"
 
 
 def test_machines_survive_a_restart_of_the_host_daemon(fleet):
