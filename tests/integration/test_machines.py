@@ -297,6 +297,9 @@ def test_commands_print_what_docker_machine_prints(fleet):
     ip = fleet.ip("m1")
     directory = os.path.join(fleet.storage, "machines", "m1")
     assert ok(fleet.machine("url", "m1")).strip() == f"tcp://{ip}:2376"
+    assert ok(fleet.machine("version", "m1")).strip() == ok(fleet.docker("m1", "version", "-f",
+                                                                        "{{.Server.Version}}")).strip()
+    assert "Get the URL of a machine" in ok(fleet.machine("help", "url"))
     assert ok(fleet.machine("ip", "m1", "m2")).split() != []
     assert ok(fleet.machine("inspect", "-f", "{{.Driver.IPAddress}}", "m1")).strip() == ip
     record = fleet.record("m1")

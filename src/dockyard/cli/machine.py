@@ -45,6 +45,7 @@ Commands:
   status            Get the status of a machine
   stop              Stop a machine
   url               Get the URL of a machine
+  version           Show the Dockyard version or a machine's docker version
 
 Run 'dockyard machine COMMAND --help' for more information on a command.
 """
@@ -116,6 +117,7 @@ COMMANDS = {
     "status": Command("machine status", "[arg...]", "Get the status of a machine", ()),
     "stop": Command("machine stop", "[arg...]", "Stop a machine", ()),
     "url": Command("machine url", "[arg...]", "Get the URL of a machine", ()),
+    "version": Command("machine version", "[arg...]", "Show the Dockyard version or a machine's docker version", ()),
 }
 
 
@@ -149,6 +151,8 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"Incorrect Usage. flag provided but not defined: {arg}\n\n{USAGE}")
             return 1
     rest = argv[i:]
+    if rest[:1] == ["help"] and len(rest) > 1:  # `help COMMAND` is `COMMAND --help`
+        rest = [rest[1], "--help"]
     if not rest or rest[0] == "help":
         sys.stdout.write(USAGE)
         return 0
@@ -546,6 +550,19 @@ def regenerate_certs(machines, values: dict, args: list[str], argv: list[str]) -
     return _for_each(machines, args, lambda host: machines.regenerate_certs(host, values["client_certs"]))
 
 
+def version(machines, values: dict, args: list[str], argv: list[str]) -> int:
+    """Without a name, this program's version; with one, the machine's engine's (over TLS)."""
+    if not args:
+        from dockyard import __version__
+
+        _info(f"dockyard machine version {__version__}")
+        return 0
+    host = _one(machines, args)
+    machines.require_running(host)
+    _info(machines.docker_version(host))
+    return 0
+
+
 def _ssh(machines, args: list[str]) -> int:
     if args and args[0] in ("-h", "--help", "-help"):
         sys.stdout.write(f"\nUsage:  {PROGRAM} ssh [arg...]\n\nLog into or run a command on a machine with SSH.\n\n"
@@ -614,4 +631,4 @@ def _scp_path(machines, arg: str) -> str:
 
 HANDLERS = {"active": active, "config": config, "create": create, "env": env, "inspect": inspect, "ip": ip,
             "kill": kill, "ls": ls, "regenerate-certs": regenerate_certs, "restart": restart, "rm": rm, "scp": scp,
-            "ssh": None, "start": start, "status": status, "stop": stop, "url": url}
+            "ssh": None, "start": start, "status": status, "stop": stop, "url": url, "version": version}
