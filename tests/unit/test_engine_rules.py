@@ -17,7 +17,7 @@ from dockyard.engine.specs.containers import (
     config_json,
     host_config_json,
 )
-from dockyard.errors import InvalidParameter
+from dockyard.errors import Conflict, DockyardError, InvalidParameter
 
 
 def run(coro):
@@ -179,3 +179,17 @@ def test_host_config_defaults_are_dockers():
     assert view["NetworkMode"] == "default" and view["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
     assert view["LogConfig"] == {"Type": "json-file", "Config": {}} and view["IpcMode"] == "private"
     assert view["Binds"] is None and view["Links"] is None and view["PidMode"] == "" and view["Memory"] == 1 << 30
+
+
+def test_docker_cp_into_a_read_only_mount_or_rootfs_is_refused(tmp_path):
+    engine = make_engine(str(tmp_path))
+    [c] = load_records(engine, container_record(ReadonlyRootfs=True))
+    c.mount_points = [{"Type": "volume", "Destination": "/data", "RW": True},
+                      {"Type": "bind", "Destination": "/data/ro", "RW": False}]
+    engine.service.check_writable(c, "/data/x")  # the innermost mount holding the path decides
+    engine.service.check_writable(c, "/etc/x")  # a stopped container's rootfs takes the copy
+    with pytest.raises(DockyardError, match="mounted volume is marked read-only"):
+        engine.service.check_writable(c, "data/ro/../ro/file")
+    c.state.status = "running"
+    with pytest.raises(Conflict, match="container rootfs is marked read-only"):
+        engine.service.check_writable(c, "/etc/x")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import posixpath
 import time
 from typing import TYPE_CHECKING
 
@@ -468,15 +467,7 @@ def register(router: Router, daemon: Daemon) -> None:
         path = req.arg("path")
         if not path:
             raise InvalidParameter("the path parameter is required: ?path=/in/the/container")
-        # moby's checkIfPathIsInAVolume: the innermost mount holding the path decides.
-        target = posixpath.normpath(posixpath.join("/", path))
-        holders = [m for m in c.mount_points
-                   if target == m["Destination"] or target.startswith(m["Destination"].rstrip("/") + "/")]
-        volume = max(holders, key=lambda m: len(m["Destination"]), default=None)
-        if volume is not None and not volume.get("RW", True):
-            raise DockyardError("mounted volume is marked read-only")
-        if volume is None and c.host_config.readonly_rootfs and c.state.running:
-            raise Conflict("container rootfs is marked read-only")
+        service.check_writable(c, path)
         request = {"op": "put", "path": path, "no_overwrite_dir_non_dir": req.flag("noOverwriteDirNonDir")}
         async with Access(service, c, request, writable=True, stdin=True) as access:
             try:

@@ -15,6 +15,7 @@ import errno
 import json
 import logging
 import os
+import posixpath
 import shutil
 import signal
 
@@ -683,6 +684,19 @@ class ContainerService:
         self.snapshotter.remove(init_layer(cid))
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self.container_dir(cid), ignore_errors=True)
+
+    @staticmethod
+    def check_writable(c: Container, path: str) -> None:
+        """`docker cp` into a container: may ``path`` be written? moby's checkIfPathIsInAVolume:
+        the innermost mount holding the path decides; a running container's read-only rootfs refuses."""
+        target = posixpath.normpath(posixpath.join("/", path))
+        holders = [m for m in c.mount_points
+                   if target == m["Destination"] or target.startswith(m["Destination"].rstrip("/") + "/")]
+        volume = max(holders, key=lambda m: len(m["Destination"]), default=None)
+        if volume is not None and not volume.get("RW", True):
+            raise DockyardError("mounted volume is marked read-only")
+        if volume is None and c.host_config.readonly_rootfs and c.state.running:
+            raise Conflict("container rootfs is marked read-only")
 
     def rootfs_mounts(self, c: Container) -> builtins.list[Mount]:
         """The mounts that make the container's root filesystem (none once its layer is gone)."""
