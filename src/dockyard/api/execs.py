@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from dockyard.api.codec import from_json, to_json
+from dockyard.api.codec import from_json
 from dockyard.api.http import Request, Response, end_hijack
+from dockyard.engine.container import Container
+from dockyard.engine.execrecords import Exec
 from dockyard.engine.specs.execs import ExecCreate, ExecStart
 from dockyard.runtime.process import Attacher
 from dockyard.util.aio import first_of, flushed
@@ -19,13 +21,34 @@ if TYPE_CHECKING:
     from dockyard.engine.daemon import Daemon
 
 
+def exec_view(e: Exec, c: Container) -> dict:
+    """`GET /exec/{id}/json`, as moby's ExecInspect."""
+    config = e.config
+    cmd = config.cmd or []
+    return {
+        "ID": e.id,
+        "Running": e.running,
+        "ExitCode": e.exit_code,
+        "ProcessConfig": {"tty": bool(config.tty), "entrypoint": cmd[0] if cmd else "", "arguments": cmd[1:],
+                          "privileged": bool(config.privileged), "user": config.user or "",
+                          "workingDir": config.working_dir or ""},
+        "OpenStdin": bool(config.attach_stdin),
+        "OpenStderr": bool(config.attach_stderr),
+        "OpenStdout": bool(config.attach_stdout),
+        "CanRemove": False,
+        "ContainerID": c.id,
+        "DetachKeys": config.detach_keys or "",
+        "Pid": e.pid,
+    }
+
+
 def register(router: Router, daemon: Daemon) -> None:
     execs = daemon.execs
     containers = daemon.containers
 
     async def create(req: Request) -> Response:
         c = containers.get(req.params["id"])
-        e = execs.create(c, to_json(from_json(ExecCreate, await req.json())))
+        e = execs.create(c, from_json(ExecCreate, await req.json()))
         return Response(201, {"Id": e.id})
 
     async def start(req: Request) -> Response | None:
@@ -34,12 +57,12 @@ def register(router: Router, daemon: Daemon) -> None:
         if body.detach:
             await execs.start(e)
             return Response(200)
-        tty = bool(e.config.get("Tty"))
+        tty = bool(e.config.tty)
         # moby frames the stream by the start request's Tty, not the exec's: a TTY exec started with
         # Tty false (docker-py's exec_start default) comes back framed as stdout.
         raw = bool(body.tty)
-        streams = {s for s, key in ((STDOUT, "AttachStdout"), (STDERR, "AttachStderr")) if e.config.get(key)}
-        keys = parse_detach_keys(e.config.get("DetachKeys") or "")
+        streams = {s for s, wanted in ((STDOUT, e.config.attach_stdout), (STDERR, e.config.attach_stderr)) if wanted}
+        keys = parse_detach_keys(e.config.detach_keys or "")
         scanner = DetachScanner(keys) if tty else None  # detach keys only apply to a TTY, as in moby
         content_type = "application/vnd.docker.raw-stream" if raw else "application/vnd.docker.multiplexed-stream"
         reader, writer = await req.hijack(content_type)
@@ -58,7 +81,7 @@ def register(router: Router, daemon: Daemon) -> None:
             await writer.drain()
             writer.close()
             return None
-        pump = asyncio.ensure_future(_pump_stdin(e, reader, scanner, attacher)) if e.config.get("AttachStdin") else None
+        pump = asyncio.ensure_future(_pump_stdin(e, reader, scanner, attacher)) if e.config.attach_stdin else None
         # A client that hangs up ends this handler; the process runs on, as with Docker.
         await first_of(attacher.done, writer.closed)
         if not attacher.detached:
@@ -67,7 +90,8 @@ def register(router: Router, daemon: Daemon) -> None:
         return None
 
     async def inspect(req: Request) -> Response:
-        return Response(200, execs.inspect(execs.get(req.params["id"])))
+        e = execs.get(req.params["id"])
+        return Response(200, exec_view(e, containers.get(e.container_id)))
 
     async def resize(req: Request) -> Response:
         e = execs.get(req.params["id"])

@@ -5,6 +5,7 @@ removes the container (also an auto-removed one), does not depend on the service
 import asyncio
 from dataclasses import dataclass, field
 
+from dockyard.engine.specs.execs import ExecCreate
 from dockyard.errors import NotFound
 from dockyard.runtime.process import Launched
 
@@ -13,7 +14,7 @@ from dockyard.runtime.process import Launched
 class Exec:
     id: str
     container_id: str
-    config: dict  # the create request: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys
+    config: ExecCreate  # the create request
     running: bool = False
     exit_code: int | None = None
     pid: int = 0

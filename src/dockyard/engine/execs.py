@@ -7,15 +7,12 @@ import json
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
 from dockyard.engine.execrecords import Exec, ExecRecords
+from dockyard.engine.specs.execs import ExecCreate
 from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.process import launch, pump_output, read_exit
 from dockyard.runtime.spec import build_process, process_env
 from dockyard.util.ids import new_id
-
-EXEC_FIELDS = {name.lower(): name for name in (
-    "User", "Privileged", "Tty", "ConsoleSize", "AttachStdin", "AttachStderr", "AttachStdout", "Detach",
-    "DetachKeys", "Env", "WorkingDir", "Cmd")}
 
 
 class ExecService:
@@ -23,17 +20,15 @@ class ExecService:
         self.containers = containers
         self.records = records
 
-    def create(self, c: Container, config: dict, *, internal: bool = False) -> Exec:
+    def create(self, c: Container, config: ExecCreate, *, internal: bool = False) -> Exec:
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state.status == "restarting":
             raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
-        # Go's JSON decoding matches field names regardless of case: docker-py sends `detachKeys`.
-        config = {EXEC_FIELDS.get(key.lower(), key): value for key, value in config.items()}
-        cmd = config.get("Cmd")
-        if not cmd or not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd):
+        cmd = config.cmd
+        if not cmd:
             raise InvalidParameter("No exec command specified")
         e = Exec(new_id(), c.id, config, internal=internal)
         self.records.add(e)
@@ -49,15 +44,15 @@ class ExecService:
 
     def _process(self, c: Container, e: Exec, container_spec: dict) -> dict:
         config = e.config
-        user = resolve_user(config.get("User") or c.config.user or "",
+        user = resolve_user(config.user or c.config.user or "",
                             lambda path: self.containers.snapshotter.read_file(c.id, path),
                             c.host_config.group_add or ())
-        env = process_env(list(c.config.env or []) + list(config.get("Env") or []),
-                          c.config.hostname or "", bool(config.get("Tty")))
-        process = build_process(args=list(config["Cmd"]), env=env,
-                                cwd=config.get("WorkingDir") or c.config.working_dir or "/", user=user,
-                                tty=bool(config.get("Tty")), privileged=bool(config.get("Privileged")))
-        if not config.get("Privileged"):
+        env = process_env(list(c.config.env or []) + list(config.env or []),
+                          c.config.hostname or "", bool(config.tty))
+        process = build_process(args=list(config.cmd or []), env=env,
+                                cwd=config.working_dir or c.config.working_dir or "/", user=user,
+                                tty=bool(config.tty), privileged=bool(config.privileged))
+        if not config.privileged:
             # An exec holds what the container holds (its --cap-add/--cap-drop/--privileged).
             granted = list(container_spec["process"]["capabilities"]["bounding"])
             root = user.uid == 0
@@ -84,8 +79,8 @@ class ExecService:
             "process": self._process(c, e, container_spec),
             "seccomp": container_spec["linux"].get("seccomp"),
             "cgroups_path": self.containers.cgroup_path(c),
-            "tty": bool(e.config.get("Tty")),
-            "open_stdin": bool(e.config.get("AttachStdin")),
+            "tty": bool(e.config.tty),
+            "open_stdin": bool(e.config.attach_stdin),
         }
         launched = await launch(self.containers.launcher, request)
         if "error" in launched.first:
@@ -97,11 +92,11 @@ class ExecService:
             raise StartFailed(f"OCI runtime exec failed: exec failed: unable to start container process: "
                               f"{launched.first['error']}: unknown")
         if not e.internal:
-            self.containers.emit(c, "exec_start: " + " ".join(e.config["Cmd"]), execID=e.id)
+            self.containers.emit(c, "exec_start: " + " ".join(e.config.cmd or []), execID=e.id)
         e.launched = launched
         e.pid = launched.first["pid"]
         e.running = True
-        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(e.config.get("Tty")), e.attachers))
+        pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(e.config.tty), e.attachers))
         asyncio.ensure_future(self._watch(e, pump))
 
     async def _watch(self, e: Exec, pump: asyncio.Future) -> None:
@@ -122,23 +117,5 @@ class ExecService:
     def resize(self, e: Exec, height: int, width: int) -> None:
         if e.launched is None or not e.running:
             raise Conflict(f"Exec {e.id} is not running")
-        if e.config.get("Tty"):
+        if e.config.tty:
             e.launched.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
-
-    def inspect(self, e: Exec) -> dict:
-        c = self.containers.get(e.container_id)
-        return {
-            "ID": e.id,
-            "Running": e.running,
-            "ExitCode": e.exit_code,
-            "ProcessConfig": {"tty": bool(e.config.get("Tty")), "entrypoint": e.config["Cmd"][0],
-                              "arguments": e.config["Cmd"][1:], "privileged": bool(e.config.get("Privileged")),
-                              "user": e.config.get("User", ""), "workingDir": e.config.get("WorkingDir", "")},
-            "OpenStdin": bool(e.config.get("AttachStdin")),
-            "OpenStderr": bool(e.config.get("AttachStderr")),
-            "OpenStdout": bool(e.config.get("AttachStdout")),
-            "CanRemove": False,
-            "ContainerID": c.id,
-            "DetachKeys": e.config.get("DetachKeys", ""),
-            "Pid": e.pid,
-        }

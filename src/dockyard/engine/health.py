@@ -10,6 +10,7 @@ from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.execs import ExecService
 from dockyard.engine.specs.containers import HealthConfig
+from dockyard.engine.specs.execs import ExecCreate
 from dockyard.errors import DockyardError
 from dockyard.runtime.process import Attacher
 from dockyard.util.frames import STDERR, STDOUT
@@ -83,7 +84,7 @@ class HealthMonitor:
                 output.extend(data[: MAX_OUTPUT - len(output)])
 
         try:
-            e = self.execs.create(c, {"Cmd": command, "AttachStdout": True, "AttachStderr": True}, internal=True)
+            e = self.execs.create(c, ExecCreate(cmd=command, attach_stdout=True, attach_stderr=True), internal=True)
             e.attachers.append(Attacher(collect, {STDOUT, STDERR}))
             await self.execs.start(e)
         except DockyardError as exc:
