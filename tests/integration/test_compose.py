@@ -693,3 +693,33 @@ def test_network_addresses_ipv6_and_link_local(daemon, tmp_path):
         assert "via fe80::1001:1 dev eth0" in route
     finally:
         compose("down", check=False)
+
+
+def test_run_joins_every_network_of_its_service(daemon, tmp_path):
+    """A one-off container is on all its service's networks (the first at create, the others
+    connected before it starts) and finds its dependency by name; --rm removes only it."""
+    app = tmp_path / "oneoff"
+    app.mkdir()
+    (app / "compose.yaml").write_text(textwrap.dedent("""\
+        services:
+          web:
+            image: busybox
+            networks: [front, back]
+            depends_on: [db]
+          db:
+            image: busybox
+            init: true
+            command: sleep 600
+            networks: [back]
+        networks:
+          front:
+          back:
+    """))
+    compose = Compose(daemon.host, app)
+    try:
+        out = compose("run", "--rm", "-T", "web", "sh", "-c",
+                      "nslookup db >/dev/null && echo db-ok; ip -4 -o addr show | grep -c -v ' lo '").stdout
+        assert out.split() == ["db-ok", "2"]
+        assert names_of(project_containers(daemon, "oneoff")) == ["oneoff-db-1"]
+    finally:
+        compose("down", check=False)
