@@ -98,7 +98,8 @@ async def consume(request: Request, work: Callable[[BinaryIO], T]) -> T:
         result = await asyncio.to_thread(run)
     finally:
         await asyncio.wait({feeder})  # the worker has abandoned the body, so the feeder stops
-    if feeder.exception() is not None:
-        raise feeder.exception()
+    error = feeder.exception()
+    if error is not None:
+        raise error
     await request.drain()  # what the worker did not need (a tar's end padding)
     return result

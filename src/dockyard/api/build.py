@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json, to_json
@@ -37,7 +38,7 @@ def _json_arg(req: Request, name: str, kind: type, default, *, strings: bool = T
         return default
     if not isinstance(value, kind):
         raise BadRequest(f"invalid {name} parameter: expected a JSON {kind.__name__}")
-    items = value.values() if isinstance(value, dict) else value
+    items: Iterable[object] = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     if strings and not all(isinstance(v, str) or (v is None and name == "buildargs") for v in items):
         raise BadRequest(f"invalid {name} parameter: the values must be strings")
     return value
@@ -178,8 +179,9 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
             writing.cancel()
             raise
         detail = {"message": str(exc)}
-        if getattr(exc, "code", None) is not None:  # a RUN's exit status, as Docker reports it
-            detail = {"code": exc.code, "message": str(exc)}
+        code = getattr(exc, "code", None)  # a RUN's exit status, as Docker reports it
+        if code is not None:
+            detail = {"code": code, "message": str(exc)}
         emit({"errorDetail": detail, "error": str(exc)})
     except (ConnectionError, asyncio.CancelledError):
         writing.cancel()
@@ -196,6 +198,8 @@ async def _stream_build(req: Request, service, context, options: BuildOptions) -
         await asyncio.gather(building, watching, return_exceptions=True)
     queue.put_nowait(done)
     await writing
+    if stream is None:  # a build that said nothing still answers with its (empty) stream
+        stream = await req.start_stream(200, "application/json")
     await stream.finish()
 
 

@@ -42,6 +42,7 @@ async def _streamed(req: Request, work: Callable[[progress.Emit, threading.Event
         loop.call_soon_threadsafe(queue.put_nowait, message)
 
     def run() -> None:
+        outcome: object
         try:
             outcome = work(emit, cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the event loop below

@@ -134,7 +134,8 @@ def register(router: Router, daemon: Daemon) -> None:
 
     async def create(req: Request) -> Response | None:
         if req.arg("fromImage"):
-            return await distribution.pull(req, daemon)
+            await distribution.pull(req, daemon)
+            return None
         source = req.arg("fromSrc")
         repo, tag = req.arg("repo"), req.arg("tag")
         target = reference.parse_repository_and_tag(repo, tag) if repo else None

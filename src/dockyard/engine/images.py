@@ -139,7 +139,7 @@ class ImageService:
             rows.insert(0, {"Id": "<missing>", "Created": parse_rfc3339(created) // 1_000_000_000 if created else 0,
                             "CreatedBy": entry.get("created_by", ""), "Tags": None, "Size": size,
                             "Comment": entry.get("comment", "")})
-        current: Image | None = image
+        current: Image = image
         for row in rows:
             row["Id"] = current.id
             tags = [r.familiar() for r in self.store.references_to(current.id) if not r.digest]

@@ -24,7 +24,7 @@ def _host_memory() -> int:
 
 def _networks(pid: int) -> dict:
     """Per-interface counters inside the container's network namespace, without `lo` (as Docker)."""
-    networks = {}
+    networks: dict[str, dict] = {}
     try:
         with open(f"/proc/{pid}/net/dev") as f:
             lines = f.readlines()[2:]
