@@ -15,8 +15,9 @@ PIDFILE    := /run/dockyardd.pid
 APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini mmdebstrap
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
 # Docker's own daemon (and its runc) for the interoperability and runtime tests, a C compiler
-# for the seccomp probe; skopeo as a third registry client for the registry server.
-APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo docker-compose
+# for the seccomp probe; skopeo as a third registry client for the registry server; etcd for the
+# swarm store's contract tests (and the managers' members).
+APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-dev skopeo docker-compose etcd-server etcd-client
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils docker-compose
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
@@ -43,7 +44,7 @@ system-packages:
 $(VENV)/.installed: pyproject.toml
 	/usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test,compose,machine]'
+	$(VENV)/bin/pip install -q -e '.[test,compose,machine,cluster]'
 	# Byte-code up front: with PYTHONDONTWRITEBYTECODE set, every CLI call would recompile (~11 ms).
 	$(PY) -m compileall -q src
 	touch $@

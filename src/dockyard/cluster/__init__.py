@@ -1,0 +1,1 @@
+"""Swarm mode: the cluster's state (store/), its objects, and later the manager and agent."""
