@@ -1,0 +1,105 @@
+"""The swarm's root CA and the node certificates it issues, as swarmkit shapes them (ca/certificates.go):
+
+- the root: ECDSA P-256, subject CN "swarm-ca", valid 20 years (RootCAExpiration), a CA that signs;
+- a node's certificate: CN the node ID, OU its role ("swarm-manager" / "swarm-worker"), O the
+  cluster ID, DNS names the role and the node ID, valid the cluster's NodeCertExpiry (90 days),
+  usable for TLS server and client both, as every manager/worker link is mutual TLS.
+
+Imported only on the swarm path: cryptography comes with the "cluster" extra.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROOT_CN = "swarm-ca"
+ROOT_VALIDITY = datetime.timedelta(days=365 * 20)
+# Certificates start a little in the past, as swarmkit's (cfssl's backdate), so that a peer whose
+# clock is slightly behind does not refuse a fresh certificate.
+BACKDATE = datetime.timedelta(hours=1)
+ROLE_OU = {"manager": "swarm-manager", "worker": "swarm-worker"}
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class RootCA:
+    def __init__(self, cert_pem: bytes, key_pem: bytes | None) -> None:
+        """A root CA; without its key it can only verify (a worker's copy), not sign."""
+        self.cert_pem = cert_pem
+        self.key_pem = key_pem
+        self.cert = x509.load_pem_x509_certificate(cert_pem)
+
+    @classmethod
+    def generate(cls) -> RootCA:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ROOT_CN)])
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE).not_valid_after(now + ROOT_VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+    def issuer_subject_der(self) -> bytes:
+        """The TLSInfo.CertIssuerSubject Docker shows: the root's subject, DER."""
+        return self.cert.subject.public_bytes()
+
+    def issuer_public_key_der(self) -> bytes:
+        """The TLSInfo.CertIssuerPublicKey Docker shows: the root's SubjectPublicKeyInfo, DER."""
+        return self.cert.public_key().public_bytes(serialization.Encoding.DER,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def issue(self, node_id: str, role: str, cluster_id: str, expiry: datetime.timedelta) -> IssuedCertificate:
+        """A new key and a certificate for a node (the manager issuing on init, or on a valid join)."""
+        if self.key_pem is None:
+            raise ValueError("this root CA has no signing key")
+        signer = serialization.load_pem_private_key(self.key_pem, password=None)
+        assert isinstance(signer, ec.EllipticCurvePrivateKey)
+        key = ec.generate_private_key(ec.SECP256R1())
+        ou = ROLE_OU[role]
+        now = _now()
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, cluster_id),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+                x509.NameAttribute(NameOID.COMMON_NAME, node_id),
+            ]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE).not_valid_after(now + expiry)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(ou), x509.DNSName(node_id)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+            .sign(signer, hashes.SHA256())
+        )
+        return IssuedCertificate(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
