@@ -3,6 +3,7 @@ store), so the engine's rules can be tested without root, a kernel or a runtime.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -108,12 +109,18 @@ class FakeImages:
 
 class FakeLauncher:
     """Answers each launch as a shim would: the process's PID, or the error the test set. The
-    test ends a process with exit(): the shim's last word on the control socket."""
+    test ends a process with exit(): the shim's last word on the control socket. With ``hold``
+    set, a launch stops half-way (the daemon waits for the PID) until the test calls release();
+    ``arrived`` is set when such a launch comes in. PIDs are above the highest pid_max Linux
+    allows (2**22), so a signal the engine sends them reaches no process."""
 
     def __init__(self) -> None:
         self.error: str | None = None
         self.requests: list[dict] = []
         self.shims: dict[str, tuple[socket.socket, socket.socket]] = {}
+        self.hold = False
+        self.arrived: asyncio.Event | None = None
+        self.held: dict[str, tuple[socket.socket, socket.socket]] = {}
 
     def launch(self, request: dict, fds: list[int]) -> None:
         ctl, io = (socket.socket(fileno=os.dup(fd)) for fd in fds)
@@ -123,8 +130,20 @@ class FakeLauncher:
             ctl.close()
             io.close()
             return
+        if self.hold:
+            self.held[request["id"]] = (ctl, io)
+            if self.arrived is not None:
+                self.arrived.set()
+            return
+        self._answer(request["id"], ctl, io)
+
+    def release(self, cid: str) -> None:
+        """The held launch of ``cid`` goes on: its process has started."""
+        self._answer(cid, *self.held.pop(cid))
+
+    def _answer(self, cid: str, ctl: socket.socket, io: socket.socket) -> None:
         ctl.sendall(json.dumps({"pid": 2 ** 22 + len(self.requests), "shim": 0}).encode() + b"\n")
-        self.shims[request["id"]] = (ctl, io)
+        self.shims[cid] = (ctl, io)
 
     def exit(self, cid: str, code: int, finished: int = 1) -> None:
         ctl, io = self.shims.pop(cid)
@@ -133,9 +152,19 @@ class FakeLauncher:
         ctl.close()
 
     def close(self) -> None:
-        for ctl, io in self.shims.values():
+        for ctl, io in [*self.shims.values(), *self.held.values()]:
             ctl.close()
             io.close()
+
+
+async def until(predicate) -> None:
+    """Let the event loop run until ``predicate`` holds (an engine's own timers, such as a restart
+    policy's backoff, decide when); 10 s at most."""
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never held")
 
 
 @dataclass

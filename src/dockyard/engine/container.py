@@ -131,4 +131,7 @@ class Runtime:
     stdin_writer: asyncio.StreamWriter | None = None
     restart_delay: float = 0.0  # the last backoff delay, in seconds
     pending_restart: asyncio.TimerHandle | None = None
+    # Set while a start (a user's or the policy's) is under way, done when it ends: until then the
+    # process has no PID, so stop, kill, pause and rm wait for it (ContainerService.settled).
+    starting: asyncio.Future | None = None
     spec: dict | None = None  # the OCI spec of the running process (execs share its seccomp and privileges)

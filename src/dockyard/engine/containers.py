@@ -287,11 +287,21 @@ class ContainerService:
     def cgroup_path(self, c: Container) -> str:
         return cgroup_path(c, self.cgroup_parent)
 
+    async def settled(self, c: Container) -> None:
+        """Wait until no start of ``c`` is under way. Docker's container lock makes stop, kill,
+        pause and rm wait for a start; here they wait for Runtime.starting, so that none of them
+        meets a container that counts as running (or restarting) while its PID is still 0."""
+        while (rt := self.store.runtime_of(c.id)) is not None and rt.starting is not None:
+            await asyncio.shield(rt.starting)  # a caller that goes away leaves the start alone
+
     async def pause(self, c: Container) -> None:
+        await self.settled(c)
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
         if c.state.status == "paused":
             raise Conflict(f"Container {c.id} is already paused")
+        if c.state.status == "restarting":  # waiting out the policy's backoff: no process to freeze
+            raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         try:
             await asyncio.to_thread(Cgroup(self.cgroup_path(c)).freeze)
         except OSError as exc:
@@ -324,6 +334,7 @@ class ContainerService:
         """A start a user asked for (`docker start`, the builder's RUN). False when the container
         runs or waits for a policy restart already (Docker answers 304 Not Modified). The start
         re-arms the restart policy; a --rm container whose start fails is removed, as Docker's is."""
+        await self.settled(c)  # a second `docker start` meanwhile finds the first one's process
         if c.state.status in ("running", "paused", "restarting"):
             return False
         c.manually_stopped = False
@@ -343,6 +354,17 @@ class ContainerService:
         await self._start(c)
 
     async def _start(self, c: Container, *, policy_restart: bool = False) -> None:
+        """One start at a time, marked in Runtime.starting from here to its end (see settled())."""
+        await self.settled(c)
+        rt = self.runtime(c)
+        rt.starting = done = asyncio.get_running_loop().create_future()  # no await since settled()
+        try:
+            await self._launch(c, policy_restart=policy_restart)
+        finally:
+            rt.starting = None
+            done.set_result(None)
+
+    async def _launch(self, c: Container, *, policy_restart: bool) -> None:
         if c.state.status in ("running", "paused") or (c.state.status == "restarting" and not policy_restart):
             return
         if c.state.status in ("removing", "dead"):
@@ -519,6 +541,7 @@ class ContainerService:
 
     async def kill_and_wait(self, c: Container, sig: int) -> None:
         """`docker kill`: with SIGKILL, Docker answers once the exit is recorded (at most 10 s)."""
+        await self.settled(c)
         waiter = None
         if sig == signal.SIGKILL and c.state.status in ("running", "paused"):
             waiter = asyncio.get_running_loop().create_future()
@@ -536,6 +559,7 @@ class ContainerService:
     async def stop(self, c: Container, timeout: int | None = None) -> bool:
         """SIGTERM (or the image's STOPSIGNAL), then SIGKILL after ``timeout`` seconds.
         Returns False when the container was not running (Docker answers 304)."""
+        await self.settled(c)  # a start under way (the policy's too) ends first; this stop then ends it
         c.manually_stopped = True
         self.save(c)  # durable before the signal: a crash now must not undo the user's stop
         if self.cancel_restart(c):
@@ -582,6 +606,7 @@ class ContainerService:
 
     async def update(self, c: Container, update: ContainerUpdate) -> builtins.list[str]:
         """`docker update`: resources on the live cgroup and the restart policy; returns warnings."""
+        await self.settled(c)  # a start under way: its cgroup is not made yet
         changes = to_json(update)  # the runtime takes resources in Docker's names
         merged = resources.validate(to_json(c.host_config), changes)
         policy = c.host_config.restart_policy or RestartPolicy("no", 0)
@@ -590,7 +615,7 @@ class ContainerService:
                 raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the "
                                        "container")
             policy = restart.validate(update.restart_policy, False)
-        if c.state.running:
+        if c.state.running and c.state.status != "restarting":  # as Docker: the next start applies them
             try:
                 await asyncio.to_thread(resources.apply, Cgroup(self.cgroup_path(c)),
                                         {k: v for k, v in merged.items() if k in changes})
@@ -628,6 +653,7 @@ class ContainerService:
         return await waiter
 
     async def remove(self, c: Container, *, force: bool = False, volumes: bool = False) -> None:
+        await self.settled(c)
         if self.find(c.id) is None:
             return
         if c.state.status == "restarting" and force:

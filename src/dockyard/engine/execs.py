@@ -65,9 +65,12 @@ class ExecService:
 
     async def start(self, e: Exec) -> None:
         """Launch the exec's process; output goes to ``e.attachers``, which callers add first."""
+        c = self.containers.get(e.container_id)
+        await self.containers.settled(c)  # a start under way has no PID to join yet
         if e.started:
             raise Conflict(f"Error: Exec command {e.id} has already run")
-        c = self.containers.get(e.container_id)
+        if c.state.status == "restarting":
+            raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
         if not c.state.running or c.state.status == "paused":
             raise Conflict(f"Container {c.id} is not running")
         e.started = True

@@ -13,6 +13,8 @@ from dockyard.runtime.linux.cgroups import Cgroup
 def top(c: Container, cgroup_path: str, ps_args: str) -> dict:
     if not c.state.running:
         raise Conflict(f"Container {c.id} is not running")
+    if c.state.status == "restarting":  # between two runs: no process, perhaps no cgroup
+        raise Conflict(f"Container {c.id} is restarting, wait until the container is running")
     pids = {str(p) for p in Cgroup(cgroup_path).pids()}
     try:
         args = shlex.split(ps_args or "-ef")
