@@ -184,3 +184,30 @@ def test_pause_exec_start_top_and_update_of_a_restarting_container_answer_as_doc
         assert c.state.status == "exited"
 
     asyncio.run(scenario())
+
+
+def test_joining_the_namespaces_of_a_restarting_container_answers_as_docker(tmp_path):
+    engine = make_engine(str(tmp_path))
+    donor, joiner = load_records(engine, container_record(RestartPolicy={"Name": "always", "MaximumRetryCount": 0}),
+                                 container_record())
+
+    async def scenario():
+        assert await engine.service.start(donor)
+        joiner.host_config.pid_mode = f"container:{donor.id}"
+        engine.launcher.hold, engine.launcher.arrived = True, asyncio.Event()
+        engine.launcher.exit(donor.id, 1)
+        await engine.launcher.arrived.wait()  # the policy's start, held: PID 0
+        with pytest.raises(Conflict, match=RESTARTING):
+            await engine.service.start(joiner)
+        engine.launcher.hold = False
+        engine.launcher.release(donor.id)
+        await until(lambda: donor.state.status == "running")
+        assert await engine.service.start(joiner)  # joins the new process's namespace
+        pid_ns = [n for n in engine.launcher.requests[-1]["spec"]["linux"]["namespaces"] if n["type"] == "pid"]
+        assert pid_ns == [{"type": "pid", "path": f"/proc/{donor.state.pid}/ns/pid"}]
+        for c in (joiner, donor):
+            stop = asyncio.ensure_future(engine.service.stop(c, 5))
+            await _exit_once_signalled(engine, c, 143)
+            assert await stop
+
+    asyncio.run(scenario())

@@ -400,8 +400,9 @@ def register(router: Router, daemon: Daemon) -> None:
         c = service.get(req.params["id"])
         stream_mode = req.flag("stream", True) and not req.flag("one-shot")
         previous = empty_sample()
-        if not c.state.running:
-            # Docker answers a stopped container with one empty sample rather than an error.
+        if not c.state.running or (c.state.status == "restarting" and not stream_mode):
+            # Docker answers a stopped (or, without a stream, restarting) container with one empty
+            # sample rather than an error.
             return Response(200, {**empty_sample(), "name": c.name, "id": c.id, "precpu_stats": previous["cpu_stats"]})
         if not req.flag("stream", True) and not req.flag("one-shot"):
             previous = await asyncio.to_thread(sample, c, service.cgroup_path(c))

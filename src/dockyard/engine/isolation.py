@@ -184,6 +184,8 @@ def validate(host_config: HostConfig, find_container, idmap=None) -> list[str]:
 
 def _running_pid(find_container, name: str, what: str) -> tuple[str, int]:
     target = find_container(name)  # NotFound: "No such container: x"
+    if target.state.status == "restarting":  # between two runs: no process, so no namespace to join
+        raise Conflict(f"Container {target.id} is restarting, wait until the container is running")
     if not target.state.running or not target.state.pid:
         raise Conflict(f"cannot join {what} of a non running container: {target.id}")
     return target.id, target.state.pid

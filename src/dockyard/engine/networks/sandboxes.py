@@ -89,6 +89,8 @@ class Sandboxes:
         hc = c.host_config
         if mode == "container":
             target = self.containers.get((hc.network_mode or "").split(":", 1)[1])
+            if target.state.status == "restarting":  # its namespace went with its last process
+                raise Conflict(f"Container {target.id} is restarting, wait until the container is running")
             if not target.state.running:
                 raise Conflict(f"cannot join network of a non running container: {target.id}")
             path = (target.network_settings or {}).get("SandboxKey") or f"/proc/{target.state.pid}/ns/net"
