@@ -61,6 +61,34 @@ def test_daemon_restart_reattaches_to_a_running_container(fresh_daemon):
     assert d.client.call("GET", f"/containers/{cid}/json")["State"]["ExitCode"] == 137
 
 
+def test_daemon_says_ready_on_notify_socket_once_it_answers(tmp_path):
+    """sd_notify as dockerd does it: READY=1 and MAINPID on $NOTIFY_SOCKET, sent once requests are
+    answered (what a machine's create waits for, instead of polling)."""
+    import select
+    import socket
+
+    from conftest import network_args
+
+    from dockyard.cli.client import Client
+
+    notify_path = str(tmp_path / "notify.sock")
+    sock_path = str(tmp_path / "d.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(notify_path)
+        proc = subprocess.Popen([str(BIN / "dockyardd"), "-H", f"unix://{sock_path}", "--data-root",
+                                 str(tmp_path / "data"), "--exec-root", str(tmp_path / "exec"), *network_args()],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                env={**os.environ, "NOTIFY_SOCKET": notify_path})
+        try:
+            assert select.select([notify], [], [], 30)[0], "no READY=1 within 30 s"
+            message = notify.recv(4096).decode().split("\n")
+            assert "READY=1" in message and f"MAINPID={proc.pid}" in message
+            assert Client(f"unix://{sock_path}").call("GET", "/version")["Version"]  # at once: no retry
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+
+
 def _make_certs(directory: Path) -> None:
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.http import BadRequest, Request, Response
-from dockyard.build.builder import BuildOptions
 from dockyard.distribution.auth import credentials_from_json
 from dockyard.engine.specs.containers import HostConfig
 from dockyard.errors import DockyardError, InvalidParameter
@@ -18,6 +17,7 @@ from dockyard.images import reference
 
 if TYPE_CHECKING:
     from dockyard.api.router import Router
+    from dockyard.build.builder import BuildOptions
     from dockyard.engine.daemon import Daemon
 
 _RESOURCES = (("memory", "Memory"), ("memswap", "MemorySwap"), ("cpushares", "CpuShares"),
@@ -84,6 +84,8 @@ def options_from_request(req: Request) -> BuildOptions:
             raise InvalidParameter(f"invalid SOURCE_DATE_EPOCH {given_epoch!r}: give seconds since 1970") from None
     elif req.flag("reproducible"):
         epoch = 0
+    from dockyard.build.builder import BuildOptions  # with the builder, loaded by the first build
+
     return BuildOptions(
         tags=tags, dockerfile=req.arg("dockerfile") or "Dockerfile",
         build_args={str(k): (None if v is None else str(v)) for k, v in build_args.items()},

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from dockyard.build.archive import ContextArchive, Spool, open_context
-from dockyard.build.builder import Builder, BuildOptions
 from dockyard.build.cache import BuildCache
 from dockyard.errors import Conflict, NotFound
-from dockyard.images.store import Image
 from dockyard.util.timefmt import rfc3339_ns
+
+if TYPE_CHECKING:
+    from dockyard.build.archive import ContextArchive, Spool
+    from dockyard.build.builder import BuildOptions
+    from dockyard.images.store import Image
+# The builder and the context archive are imported by the requests that use them: dockyardd starts
+# (and a machine is up) sooner without them.
 
 
 class BuildService:
@@ -29,6 +33,8 @@ class BuildService:
 
     def spool(self) -> Spool:
         """Where a context is received (then given to ``open_context``)."""
+        from dockyard.build.archive import Spool
+
         return Spool(self.tmp_root)
 
     def read_context(self, source: BinaryIO) -> ContextArchive:
@@ -39,10 +45,14 @@ class BuildService:
         except BaseException:
             spool.close()
             raise
+        from dockyard.build.archive import open_context
+
         return open_context(spool)
 
     async def build(self, context: ContextArchive, options: BuildOptions, emit) -> Image:
         """Build from ``context`` (the caller closes it)."""
+        from dockyard.build.builder import Builder
+
         return await Builder(self, context, options, emit).run()
 
     # -- the cache records -------------------------------------------------------------------

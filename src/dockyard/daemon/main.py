@@ -12,6 +12,7 @@ import os
 import platform
 import resource
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -128,6 +129,20 @@ def _raise_fd_limit() -> None:
             log.warning("could not raise the open-files limit from %d to %d: %s", soft, hard, exc)
 
 
+def _notify_ready(path: str) -> None:
+    """sd_notify's READY=1, as dockerd sends it under systemd (Type=notify): a supervisor (systemd, a
+    machine's driver) waits for one datagram instead of polling the socket. Sent once every listener
+    accepts and the boot's reconcile is done, so "ready" means a request is answered at once."""
+    if not path:
+        return
+    address = "\0" + path[1:] if path.startswith("@") else path  # "@name": an abstract socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            sock.sendto(f"READY=1\nMAINPID={os.getpid()}\n".encode(), address)
+        except OSError as exc:
+            log.warning("could not tell %s that the daemon is ready: %s", path, exc)
+
+
 def _engine_id(data_root: str) -> str:
     from dockyard.util.atomic import write_bytes
     from dockyard.util.ids import new_id
@@ -215,7 +230,7 @@ def build_daemon(options: DaemonOptions, launcher: Launcher) -> Daemon:
                   execs, distribution, commits, builds, health)
 
 
-async def _serve(args: argparse.Namespace, launcher: Launcher) -> None:
+async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
     from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
     from dockyard.engine.daemon import DaemonOptions
@@ -253,6 +268,7 @@ async def _serve(args: argparse.Namespace, launcher: Launcher) -> None:
     stackdump.install(args.exec_root, loop, signal.SIGUSR1)  # as dockerd's goroutine dump
     print(f"dockyardd {__version__} serving the Engine API on {', '.join(args.host or [DEFAULT_SOCKET])}",
           file=sys.stderr, flush=True)
+    _notify_ready(notify_socket)
     keeper = daemon.networks.keeper
     keeping = asyncio.create_task(keeper.run()) if keeper is not None else None
     await stop.wait()
@@ -281,12 +297,13 @@ def main(argv: list[str] | None = None) -> None:
             _tls_context(args)  # refuse before doing anything else
     from dockyard.runtime.launcher import Launcher
 
+    notify_socket = os.environ.pop("NOTIFY_SOCKET", "")  # the daemon's own: not the launcher's or a shim's
     launcher = Launcher.fork()  # before asyncio creates any thread
     if args.pidfile:
         with open(args.pidfile, "w") as f:
             f.write(str(os.getpid()))
     try:
-        asyncio.run(_serve(args, launcher))
+        asyncio.run(_serve(args, launcher, notify_socket))
     finally:
         launcher.close()
         if args.pidfile:

@@ -3,7 +3,8 @@ dockyardd.
 
 What a running machine holds, and where:
 - ``/run/dym/<key>/net`` and ``uts``: the namespaces, pinned by bind mounts; ``docker.sock`` (the
-  engine's unix socket) and ``dockyardd.pid``;
+  engine's unix socket), ``dockyardd.pid``, and while the engine starts ``notify.sock``, where it
+  says READY=1;
 - ``dym<key>`` on the host, the veth whose peer is the machine's ``eth0`` on the underlay;
 - the cgroup subtree ``dockyard-machines/<key>`` (``cgroup.MachineCgroup``) with every process;
 - ``<store>/machines/<name>/``: the engine's data root (``data``) and exec root (``exec``), kept
@@ -22,12 +23,15 @@ import contextlib
 import hashlib
 import ipaddress
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from socket import AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM
+from socket import socket as Socket  # the driver's `socket` is the engine's path
 
 from dockyard.machine.cgroup import MachineCgroup
 from dockyard.machine.driver import DriverFlag, EngineSpec, Shell
@@ -255,19 +259,38 @@ class NetnsDriver:
     def _start_engine(self, engine: EngineSpec) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env.update(engine.env)
-        with open(self.log_path, "wb") as log:
-            # The shell moves itself into the machine's cgroup, then becomes nsenter, then dockyardd
-            # (one PID throughout), so the launcher, shims and containers all start inside it.
-            proc = subprocess.Popen(
-                ["sh", "-c", 'echo $$ > "$0" && exec "$@"', self.cgroup.engine_procs, "nsenter",
-                 f"--net={self._ns('net')}", f"--uts={self._ns('uts')}", "--", *self._engine_argv(engine)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/", start_new_session=True)
-        from dockyard.client.transport import Client
+        # dockyardd says READY=1 on this socket (sd_notify) once it answers requests, boot reconcile
+        # done: create waits for that datagram, not for a poll of the API socket to succeed.
+        notify_path = os.path.join(self.run_dir, "notify.sock")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(notify_path)
+        with Socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC) as notify:
+            notify.bind(notify_path)
+            env["NOTIFY_SOCKET"] = notify_path
+            try:
+                with open(self.log_path, "wb") as log:
+                    # The shell moves itself into the machine's cgroup, then becomes nsenter, then
+                    # dockyardd (one PID throughout), so the launcher, shims and containers all
+                    # start inside it.
+                    proc = subprocess.Popen(
+                        ["sh", "-c", 'echo $$ > "$0" && exec "$@"', self.cgroup.engine_procs, "nsenter",
+                         f"--net={self._ns('net')}", f"--uts={self._ns('uts')}", "--", *self._engine_argv(engine)],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/", start_new_session=True)
+                self._wait_ready(proc, notify)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(notify_path)
 
-        client = Client("unix://" + self.socket)
+    def _wait_ready(self, proc: subprocess.Popen, notify: Socket) -> None:
+        """Until the engine's READY=1, or its exit (its log's last words in the error)."""
         deadline = time.monotonic() + READY_TIMEOUT
-        delay = 0.01
         while True:
+            # A short wait, so an engine that dies before saying anything is noticed at once.
+            if select.select([notify], [], [], 0.05)[0]:
+                message = notify.recv(4096).decode(errors="replace").split("\n")
+                if "READY=1" in message and f"MAINPID={proc.pid}" in message:
+                    return
+                continue
             if proc.poll() is not None:
                 tail = self._log_tail()
                 refused = [line for line in tail.splitlines() if line.startswith("dockyardd: error:")]
@@ -275,17 +298,9 @@ class NetnsDriver:
                     raise MachineError(f"the engine of {self.host.name} refused its options: "
                                        f"{refused[-1].removeprefix('dockyardd: error: ')}")
                 raise MachineError(f"the engine of {self.host.name} exited with {proc.returncode}:\n{tail}")
-            try:
-                client.call("GET", "/_ping")
-                if self._engine_pid() == proc.pid:  # the pidfile is written before the socket listens
-                    return
-            except Exception:  # noqa: BLE001 - not listening yet
-                pass
             if time.monotonic() > deadline:
                 raise MachineError(f"the engine of {self.host.name} did not answer within {READY_TIMEOUT:.0f} s:\n"
                                    f"{self._log_tail()}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
