@@ -96,7 +96,7 @@ def test_archive_is_a_loadable_docker_archive(tmp_path):
     assert document["config"]["ExposedPorts"] == {"80/tcp": {}}
     assert document["config"]["StopSignal"] == "SIGQUIT"
     assert document["config"]["Labels"] == {recipes.LABEL: "sha256:d"}
-    reader = ArchiveReader(recipes.NGINX, layer, config)
+    reader = ArchiveReader(recipes.NGINX, [layer], config)
     data = b""
     while chunk := reader.read(700):
         data += chunk
@@ -147,3 +147,15 @@ def test_image_cache_keeps_the_last_build_per_image(tmp_path):
     before = cache.lists_digest()
     (cache.lists / "x_Packages").write_text("Package: a\n")
     assert cache.lists_digest() != before
+
+
+def test_an_image_on_a_base_lists_the_base_layers_and_history_first(tmp_path):
+    base_layer = Layer(tmp_path / "base.tar", "sha256:" + "aa" * 32, 10)
+    base = config_bytes(recipes.DEBIAN_SLIM, base_layer, "sha256:b", 1747699200)
+    layer = Layer(tmp_path / "nginx.tar", "sha256:" + "bb" * 32, 10)
+    document = json.loads(config_bytes(recipes.NGINX, layer, "sha256:n", 1747699200, base))
+    assert document["rootfs"]["diff_ids"] == [base_layer.diff_id, layer.diff_id]
+    assert [h["created_by"] for h in document["history"]] == [
+        "dockyard catalog build debian:bookworm-slim: mmdebstrap --variant=minbase",
+        "dockyard catalog build nginx:latest: on debian:bookworm-slim, apt-get install nginx"]
+    assert document["config"]["StopSignal"] == "SIGQUIT"  # the image's own config, not the base's

@@ -315,3 +315,26 @@ def test_the_registry_images_modules_are_closed_under_imports(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_registry_images_debian_packages_cover_its_imports():
+    """Every module outside the standard library and Dockyard that the image's files import comes
+    from one of its Debian packages (python3-h11 was once missing: the server died at start-up)."""
+    import ast
+    import sys
+
+    from dockyard.catalog.recipes import REGISTRY, PackageFile, whole
+
+    debian = {"h11": "python3-h11", "yaml": "python3-yaml", "bcrypt": "python3-bcrypt",
+              "cryptography": "python3-cryptography"}
+    imported = set()
+    for spec in (f for f in REGISTRY.files if isinstance(f, PackageFile)):
+        for node in ast.walk(ast.parse(spec.content())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"dockyard"}
+    assert third_party <= set(debian), f"no Debian package known for {third_party - set(debian)}"
+    assert {debian[name] for name in third_party} <= set(whole(REGISTRY).packages)
+    assert "h11" in third_party

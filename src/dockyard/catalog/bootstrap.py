@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from dockyard.catalog.cache import PackageCache
-from dockyard.catalog.recipes import SUITE, Recipe
+from dockyard.catalog.recipes import SUITE, Recipe, whole
 
 Progress = Callable[[str], None]
 MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
@@ -112,6 +112,8 @@ def _stage_files(recipe: Recipe, root: Path, source_date_epoch: int) -> None:
 
 
 def command(recipe: Recipe, cache: PackageCache, work: Path, *, update: bool) -> list[str]:
+    """mmdebstrap's argv for ``recipe``'s whole root (its bases' packages, files and commands too)."""
+    recipe = whole(recipe)
     fill, save = cache.hook_scripts(save_lists=update)
     (work / "fill.sh").write_text(fill)
     (work / "save.sh").write_text(save)
@@ -141,7 +143,8 @@ def command(recipe: Recipe, cache: PackageCache, work: Path, *, update: bool) ->
 
 def bootstrap(recipe: Recipe, cache: PackageCache, source_date_epoch: int, *, update: bool, progress: Progress,
               log_path: Path, transform: Callable) -> Layer:
-    """Run mmdebstrap for ``recipe`` and write its layer with ``transform(tar_in, tar_out)``."""
+    """Run mmdebstrap for ``recipe``'s whole root and write it as a layer with ``transform(tar_in, tar_out)``."""
+    recipe = whole(recipe)
     cache.prepare()
     remove_abandoned(cache)
     work = Path(cache.tmp) / f"build-{recipe.reference.replace(':', '-').replace('/', '-')}-{os.getpid()}"

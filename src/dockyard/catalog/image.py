@@ -1,6 +1,6 @@
 """A built layer as an image: its config (created at SOURCE_DATE_EPOCH, so the ID depends on the
-inputs alone) and the `docker load` archive that carries both to the daemon, streamed without
-copying the layer."""
+inputs alone; on a base, the base's layers and history come first) and the `docker load` archive
+that carries config and layers to the daemon, streamed without copying the layers."""
 
 import hashlib
 import io
@@ -18,7 +18,8 @@ ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64l
                  "i686": "386"}
 
 
-def config_bytes(recipe: Recipe, layer: Layer, digest: str, source_date_epoch: int) -> bytes:
+def config_bytes(recipe: Recipe, layer: Layer, digest: str, source_date_epoch: int, base: bytes | None = None) -> bytes:
+    """The image config; ``base`` is the base image's config when ``recipe`` is a layer on one."""
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(source_date_epoch))
     spec = recipe.config
     config: dict = {"Env": list(spec.env), "Labels": {LABEL: digest}}
@@ -35,30 +36,37 @@ def config_bytes(recipe: Recipe, layer: Layer, digest: str, source_date_epoch: i
     if spec.stop_signal:
         config["StopSignal"] = spec.stop_signal
     packages = " ".join(recipe.packages) or ("busybox-static" if recipe.variant == "busybox" else "")
+    if base is None:
+        created_by = f"dockyard catalog build {recipe.reference}: mmdebstrap --variant={recipe.variant} {packages}"
+        diff_ids, history = [], []
+    else:
+        below = json.loads(base)
+        created_by = f"dockyard catalog build {recipe.reference}: on {recipe.base}, apt-get install {packages}"
+        diff_ids, history = below["rootfs"]["diff_ids"], below["history"]
     document = {
         "architecture": ARCHITECTURES.get(platform.machine(), platform.machine()),
         "os": "linux",
         "created": created,
         "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
-        "history": [{"created": created, "created_by": f"dockyard catalog build {recipe.reference}: "
-                     f"mmdebstrap --variant={recipe.variant} {packages}".rstrip(),
-                     "comment": "built from Debian packages"}],
+        "rootfs": {"type": "layers", "diff_ids": [*diff_ids, layer.diff_id]},
+        "history": [*history, {"created": created, "created_by": created_by.rstrip(),
+                               "comment": "built from Debian packages"}],
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
 class ArchiveReader:
-    """A `docker save` style archive (config, layer, manifest.json) as a readable stream."""
+    """A `docker save` style archive (config, layers lowest first, manifest.json) as a readable stream."""
 
-    def __init__(self, recipe: Recipe, layer: Layer, config: bytes) -> None:
+    def __init__(self, recipe: Recipe, layers: list[Layer], config: bytes) -> None:
         config_name = hashlib.sha256(config).hexdigest() + ".json"
-        layer_name = layer.diff_id.removeprefix("sha256:") + "/layer.tar"
+        layer_names = [layer.diff_id.removeprefix("sha256:") + "/layer.tar" for layer in layers]
         manifest = json.dumps([{"Config": config_name, "RepoTags": list(recipe.references),
-                                "Layers": [layer_name]}]).encode()
+                                "Layers": layer_names}]).encode()
         self._parts: list[bytes | Path] = []
         self._member(config_name, config)
-        self._member(layer_name, layer.path, layer.size)
+        for name, layer in zip(layer_names, layers, strict=True):
+            self._member(name, layer.path, layer.size)
         self._member("manifest.json", manifest)
         self._parts.append(b"\0" * (tarfile.RECORDSIZE * 2))  # end of archive, padded like tarfile does
         self._current: io.BufferedReader | io.BytesIO | None = None

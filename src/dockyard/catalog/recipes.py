@@ -8,11 +8,11 @@ lists and SOURCE_DATE_EPOCH give the same image ID.
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 
 # Bump when the way images are assembled changes, so images built the old way show as outdated.
-FORMAT = 1
+FORMAT = 2
 SUITE = "bookworm"
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 LABEL = "org.dockyard.catalog.recipe"
@@ -79,6 +79,9 @@ class Recipe:
     script: str = ""
     aliases: tuple[str, ...] = ()  # further NAME:TAG tags for the same image
     replaceable: str = field(default="", compare=False)  # a note `catalog ls` shows
+    # The catalog image this one is a layer on (its main tag), as the official images are built
+    # FROM debian:bookworm-slim: images on the same base share its layer on disk and in transfers.
+    base: str = ""
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -94,6 +97,8 @@ def recipe_digest(recipe: Recipe, source_date_epoch: int, builder: str = "") -> 
     document["format"] = FORMAT
     document["source_date_epoch"] = source_date_epoch
     document["builder"] = builder
+    if recipe.base:  # a new base means a new layer below, so a new image
+        document["base"] = recipe_digest(find(recipe.base), source_date_epoch, builder)
     return "sha256:" + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -111,6 +116,7 @@ DEBIAN_SLIM = _debian("bookworm-slim", True, ("debian:12-slim",))
 PYTHON = Recipe(
     "python:3.11-slim", "Python 3.11 with pip and venv (Debian's python3)",
     ImageConfig(cmd=("python3",), env=(PATH, "LANG=C.UTF-8", "PYTHON_VERSION=3.11.2")),
+    base="debian:bookworm-slim",
     packages=("python3", "python3-pip", "python3-venv", "python-is-python3", "ca-certificates"),
     # Debian marks its Python "externally managed" (PEP 668); the official image lets pip install.
     script="rm -f \"$ROOT\"/usr/lib/python3.*/EXTERNALLY-MANAGED\n",
@@ -120,6 +126,7 @@ NGINX = Recipe(
     "nginx:latest", "nginx web server: default page on port 80, logs to stdout/stderr",
     ImageConfig(entrypoint=("/docker-entrypoint.sh",), cmd=("nginx", "-g", "daemon off;"), ports=("80/tcp",),
                 stop_signal="SIGQUIT"),
+    base="debian:bookworm-slim",
     packages=("nginx",),
     files=(FileSpec("/docker-entrypoint.sh", "nginx/docker-entrypoint.sh", 0o755),
            FileSpec("/etc/nginx/nginx.conf", "nginx/nginx.conf"),
@@ -139,6 +146,7 @@ REDIS = Recipe(
     "redis:latest", "Redis key-value store on port 6379, data in /data",
     ImageConfig(entrypoint=("docker-entrypoint.sh",), cmd=("redis-server",), ports=("6379/tcp",),
                 volumes=("/data",), working_dir="/data"),
+    base="debian:bookworm-slim",
     packages=("redis-server",),
     files=(FileSpec("/usr/local/bin/docker-entrypoint.sh", "redis/docker-entrypoint.sh", 0o755),),
     script='mkdir -p "$ROOT"/data\nrun chown redis:redis /data\n',
@@ -150,6 +158,7 @@ POSTGRES = Recipe(
                 volumes=("/var/lib/postgresql/data",), stop_signal="SIGINT",
                 env=("PATH=/usr/local/sbin:/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                      "LANG=en_US.utf8", "PG_MAJOR=15", "PGDATA=/var/lib/postgresql/data")),
+    base="debian:bookworm-slim",
     packages=("postgresql-15", "postgresql-client-15", "locales"),
     files=(FileSpec("/usr/local/bin/docker-entrypoint.sh", "postgres/docker-entrypoint.sh", 0o755),),
     script="""\
@@ -171,6 +180,7 @@ HTTPD = Recipe(
     "httpd:latest", "Apache httpd 2.4 on port 80, pages in /usr/local/apache2/htdocs",
     ImageConfig(cmd=("httpd-foreground",), ports=("80/tcp",), working_dir="/usr/local/apache2",
                 stop_signal="SIGWINCH", env=(PATH, "HTTPD_PREFIX=/usr/local/apache2")),
+    base="debian:bookworm-slim",
     packages=("apache2",),
     aliases=("httpd:2.4",),
     files=(FileSpec("/usr/local/bin/httpd-foreground", "httpd/httpd-foreground", 0o755),
@@ -195,7 +205,8 @@ REGISTRY = Recipe(
     "registry:2", "Docker registry (Dockyard's registry server) on port 5000, data in /var/lib/registry",
     ImageConfig(entrypoint=("/entrypoint.sh",), cmd=("/etc/docker/registry/config.yml",), ports=("5000/tcp",),
                 volumes=("/var/lib/registry",)),
-    packages=("python3", "python3-h11", "python3-yaml", "python3-bcrypt", "python3-cryptography"),
+    base="python:3.11-slim",
+    packages=("python3-h11", "python3-yaml", "python3-bcrypt", "python3-cryptography"),
     aliases=("registry:latest",),
     files=(FileSpec("/entrypoint.sh", "registry/entrypoint.sh", 0o755),
            FileSpec("/usr/bin/registry", "registry/registry.sh", 0o755),
@@ -205,6 +216,23 @@ REGISTRY = Recipe(
 )
 
 RECIPES: tuple[Recipe, ...] = (BUSYBOX, DEBIAN, DEBIAN_SLIM, PYTHON, NGINX, REDIS, POSTGRES, HTTPD, REGISTRY)
+
+
+def chain(recipe: Recipe) -> tuple[Recipe, ...]:
+    """``recipe``'s bases, lowest first, then ``recipe``: one recipe per layer of its image."""
+    return (*chain(find(recipe.base)), recipe) if recipe.base else (recipe,)
+
+
+def whole(recipe: Recipe) -> Recipe:
+    """What mmdebstrap makes for ``recipe``: its root with every base's packages, files and
+    commands before its own (layering.py then keeps only what differs from the base); a recipe
+    with no base, so whole(whole(r)) == whole(r)."""
+    if not recipe.base:
+        return recipe
+    below = whole(find(recipe.base))
+    return replace(recipe, base="", variant=below.variant, slim=below.slim,
+                   packages=(*below.packages, *(p for p in recipe.packages if p not in below.packages)),
+                   files=(*below.files, *recipe.files), script=below.script + recipe.script)
 
 
 def find(name: str) -> Recipe:

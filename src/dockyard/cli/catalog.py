@@ -123,7 +123,9 @@ def build(client: Client, values: dict, names: list[str]) -> int:
     except (LookupError, ValueError) as exc:
         sys.stderr.write(f"{exc.args[0]}\n")
         return 1
-    chosen = list(dict.fromkeys(chosen))  # each image once, in the order given
+    named = set(chosen)
+    # Each image once, in the order given, after the bases it is a layer on (needed to build it).
+    chosen = list(dict.fromkeys(r for recipe in chosen for r in catalog.chain(recipe)))
     from dockyard.catalog.bootstrap import FINGERPRINT, BootstrapError
     from dockyard.catalog.cache import PackageCache
 
@@ -132,34 +134,35 @@ def build(client: Client, values: dict, names: list[str]) -> int:
     refresh = values["pull"]
     for number, recipe in enumerate(chosen, 1):
         display.begin(f"[{number}/{len(chosen)}] {recipe.reference}")
+        rebuild = values["rebuild"] and recipe in named  # a base is only built when it is not up to date
         digest = catalog.recipe_digest(recipe, epoch, FINGERPRINT)
         status, image = _status(client, recipe, digest)
-        if status == "built" and not values["rebuild"]:
+        if status == "built" and not rebuild:
             assert image is not None  # a built image is found
             _tag_aliases(client, recipe, image["Id"])
             display.end(f"up to date {image['Id'][:19]}")
-            if values["quiet"]:
+            if values["quiet"] and recipe in named:
                 sys.stdout.write(image["Id"] + "\n")
             continue
         update = refresh or not cache.has_lists()
         kept = None
-        if not update and not values["rebuild"]:
-            kept = cache.built(recipe.reference, _key(digest, cache))
+        if not update and not rebuild:
+            kept = _kept(cache, recipe, epoch)
         try:
             if kept is not None:
                 display.stage("loading the image built before from the same inputs")
-                image_id = _load(client, recipe, kept[0], kept[1])
+                image_id = _load(client, recipe, *kept)
                 display.end(f"loaded {image_id[:19]} (built before from the same inputs), "
                             f"tagged {', '.join(recipe.references)}")
             else:
                 try:
-                    image_id = _build_one(client, recipe, digest, epoch, cache, display, update=update)
+                    image_id = _build_one(client, recipe, epoch, cache, display, update=update)
                 except BootstrapError:
                     if update:
                         raise
                     # Cached lists can name versions the mirror has dropped since (a point release).
                     display.stage("failed with the cached package lists; retrying with fresh ones")
-                    image_id = _build_one(client, recipe, digest, epoch, cache, display, update=True)
+                    image_id = _build_one(client, recipe, epoch, cache, display, update=True)
                 display.end(f"built {image_id[:19]}, tagged {', '.join(recipe.references)}")
         except BootstrapError as exc:
             display.end("failed")
@@ -167,29 +170,54 @@ def build(client: Client, values: dict, names: list[str]) -> int:
             return 1
         if update:
             refresh = False  # the lists are fresh for the rest of this run
-        if values["quiet"]:
+        if values["quiet"] and recipe in named:
             sys.stdout.write(image_id + "\n")
     return 0
 
 
-def _build_one(client: Client, recipe, digest: str, epoch: int, cache, display: _Display, *, update: bool) -> str:
-    from dockyard.catalog.bootstrap import bootstrap, copy_layer
+def _build_one(client: Client, recipe, epoch: int, cache, display: _Display, *, update: bool) -> str:
+    """Bootstrap ``recipe``, keep its layer and config in the image cache and load it; an image on a
+    base gets the layer that differs from the base's layers (built first if the cache lacks them)."""
+    from dockyard.catalog.bootstrap import FINGERPRINT, Layer, bootstrap, copy_layer
     from dockyard.catalog.busybox import make_layer
     from dockyard.catalog.image import config_bytes
+    from dockyard.catalog.layering import diff_layer
+    from dockyard.catalog.recipes import find, recipe_digest
 
+    below, base_config = [], None
+    if recipe.base:
+        base = find(recipe.base)
+        found = _kept(cache, base, epoch)
+        if found is None:  # not kept (a cleaned cache, other lists): made again, the same bytes
+            display.stage(f"building its base {base.reference} first")
+            _build_one(client, base, epoch, cache, display, update=update)
+            update = False
+            found = _kept(cache, base, epoch)
+        if found is None:
+            raise RuntimeError(f"{base.reference} was built but is not in the image cache {cache.images}")
+        below, base_config = found
     transform = make_layer(epoch) if recipe.variant == "busybox" else copy_layer
     cache.prepare()
     log_path = cache.logs / (recipe.reference.replace(":", "_").replace("/", "_") + ".log")
     display.stage("update package lists" if update else "using cached package lists")
     layer = bootstrap(recipe, cache, epoch, update=update, progress=display.stage, log_path=log_path,
                       transform=transform)
+    if recipe.base:
+        display.stage(f"comparing with {recipe.base} for the layer on it")
+        root = layer
+        try:
+            layer = diff_layer(root.path, [b.path for b in below],
+                               root.path.with_name(root.path.name.replace("build-", "build-diff-", 1)), epoch)
+        finally:
+            root.path.unlink(missing_ok=True)
+    digest = recipe_digest(recipe, epoch, FINGERPRINT)
     try:
-        config = config_bytes(recipe, layer, digest, epoch)
+        config = config_bytes(recipe, layer, digest, epoch, base_config)
         path = cache.keep_built(recipe.reference, _key(digest, cache), layer.path, config)
     finally:
         layer.path.unlink(missing_ok=True)
     display.stage(f"loading {layer.size / 1e6:.1f} MB layer into the daemon")
-    return _load(client, recipe, path, config)
+    return _load(client, recipe, [*below, Layer(path, layer.diff_id, layer.size)], config)
 
 
 def _key(digest: str, cache) -> str:
@@ -199,16 +227,32 @@ def _key(digest: str, cache) -> str:
     return hashlib.sha256(f"{digest}\n{cache.lists_digest()}".encode()).hexdigest()
 
 
-def _load(client: Client, recipe, layer_path, config: bytes) -> str:
-    """`POST /images/load` of the layer and config; returns the image ID (the config's digest)."""
-    import hashlib
+def _kept(cache, recipe, epoch: int):
+    """The layers (lowest first) and config kept in the image cache for ``recipe`` and its bases
+    from the current inputs, or None when one of them is missing."""
     import json
 
-    from dockyard.catalog.bootstrap import BootstrapError, Layer
+    from dockyard.catalog.bootstrap import FINGERPRINT, Layer
+    from dockyard.catalog.recipes import chain, recipe_digest
+
+    layers, config = [], b""
+    for part in chain(recipe):
+        found = cache.built(part.reference, _key(recipe_digest(part, epoch, FINGERPRINT), cache))
+        if found is None or not found[0].is_file():
+            return None
+        path, config = found
+        layers.append(Layer(path, json.loads(config)["rootfs"]["diff_ids"][-1], path.stat().st_size))
+    return layers, config
+
+
+def _load(client: Client, recipe, layers: list, config: bytes) -> str:
+    """`POST /images/load` of the layers and config; returns the image ID (the config's digest)."""
+    import hashlib
+
+    from dockyard.catalog.bootstrap import BootstrapError
     from dockyard.catalog.image import ArchiveReader
 
-    diff_id = json.loads(config)["rootfs"]["diff_ids"][0]
-    reader = ArchiveReader(recipe, Layer(layer_path, diff_id, os.path.getsize(layer_path)), config)
+    reader = ArchiveReader(recipe, layers, config)
     try:
         response = client.send("POST", "/images/load", query={"quiet": True}, body=reader,
                                headers={"Content-Type": "application/x-tar"})
