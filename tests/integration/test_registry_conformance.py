@@ -124,6 +124,44 @@ def test_pull_manifest_by_tag_and_digest_and_blobs(reg):
     assert status == 200 and got == b"layer" and headers["Docker-Content-Digest"] == layer
 
 
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+
+
+def test_content_negotiation_by_accept(reg):
+    """A client that does not accept a manifest list gets the linux/amd64 image it names (what old
+    Docker clients rely on); one that does not accept OCI manifests gets MANIFEST_UNKNOWN."""
+    children = {}
+    for arch in ("amd64", "arm64"):
+        config = json.dumps({"architecture": arch, "os": "linux"}).encode()
+        layer = arch.encode() * 10
+        manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                               "digest": upload(reg, "pull/multi", config), "size": len(config)},
+                    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                "digest": upload(reg, "pull/multi", layer), "size": len(layer)}]}
+        body = json.dumps(manifest).encode()
+        assert put_manifest(reg, "pull/multi", digest_of(body), body, DOCKER_MANIFEST)[0] == 201
+        children[arch] = body
+    manifests = [{"mediaType": DOCKER_MANIFEST, "digest": digest_of(body), "size": len(body),
+                  "platform": {"architecture": arch, "os": "linux"}} for arch, body in children.items()]
+    listed = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_LIST, "manifests": manifests[::-1]}).encode()
+    assert put_manifest(reg, "pull/multi", "v1", listed, DOCKER_LIST)[0] == 201
+    status, headers, got = call(reg, "GET", "/v2/pull/multi/manifests/v1", None,
+                                {"Accept": f"{DOCKER_MANIFEST}, {DOCKER_LIST}"})
+    assert status == 200 and got == listed and headers["Content-Type"] == DOCKER_LIST
+    status, headers, got = call(reg, "GET", "/v2/pull/multi/manifests/v1", None, {"Accept": DOCKER_MANIFEST})
+    assert status == 200 and got == children["amd64"]
+    assert headers["Docker-Content-Digest"] == digest_of(children["amd64"])
+    assert headers["Content-Type"] == DOCKER_MANIFEST
+    body, _ = image(reg, "pull/multi")
+    assert put_manifest(reg, "pull/multi", "oci", body)[0] == 201
+    status, _, got = call(reg, "GET", "/v2/pull/multi/manifests/oci", None, {"Accept": DOCKER_MANIFEST})
+    assert status == 404 and code(got) == "MANIFEST_UNKNOWN"
+    status, _, got = call(reg, "GET", "/v2/pull/multi/manifests/oci", None, {"Accept": OCI_MANIFEST})
+    assert status == 200 and got == body
+
+
 def test_pull_unknown_things(reg):
     status, _, body = call(reg, "GET", "/v2/pull/app/manifests/nope", None, {"Accept": OCI_MANIFEST})
     assert status == 404 and code(body) == "MANIFEST_UNKNOWN"

@@ -208,6 +208,65 @@ def test_token_server_issues_tokens_docker_login_and_push_work(daemon, token_ser
         reg.stop()
 
 
+@pytest.mark.parametrize("auth", ["htpasswd-tls", "token"])
+def test_dockyard_docker_py_and_skopeo_log_in_push_and_pull(daemon, token_server, tmp_path, auth):
+    """The clients the docker CLI tests above leave out, against both secured set-ups."""
+    import docker
+
+    if auth == "htpasswd-tls":
+        reg, user, password = DockyardRegistry(users={"frank": "pw2"}, tls=True).start(), "frank", "pw2"
+    else:
+        reg, user, password = DockyardRegistry(token=token_server).start(), "dave", "pa55"
+    client = docker.DockerClient(base_url=daemon.host, version="auto")
+    try:
+        # dockyard's own CLI, its login kept in a config directory of the test's own
+        env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "dockyard-config")}
+        dockyard = lambda *a, **kw: subprocess.run([DOCKYARD, "-H", daemon.host, *a], capture_output=True,  # noqa: E731
+                                                   timeout=120, env=env, **kw)
+        name = f"{reg.host}/clients/dockyard"
+        import_as(daemon, name)
+        denied = dockyard("push", name)
+        # Docker's words: Basic gets "no basic auth credentials", a token service "unauthorized"
+        assert denied.returncode == 1, denied.stderr
+        assert b"no basic auth credentials" in denied.stderr or b"unauthorized" in denied.stderr.lower(), denied.stderr
+        assert dockyard("login", "-u", user, "--password-stdin", reg.host, input=b"wrong\n").returncode == 1
+        assert "Login Succeeded" in ok(dockyard("login", "-u", user, "--password-stdin", reg.host,
+                                                 input=password.encode() + b"\n"))
+        assert "latest: digest: sha256:" in ok(dockyard("push", name))
+        ok(dockyard("rmi", name))
+        ok(dockyard("pull", name))
+        ok(dockyard("logout", reg.host))
+        # docker-py: credentials in the request (X-Registry-Auth), no config file
+        name = f"{reg.host}/clients/docker-py"
+        import_as(daemon, name)
+        credentials = {"username": user, "password": password}
+        assert client.login(username=user, password=password, registry=reg.host)["Status"] == "Login Succeeded"
+        lines = list(client.images.push(name, tag="latest", stream=True, decode=True, auth_config=credentials))
+        assert not [line for line in lines if "error" in line], lines
+        client.images.remove(name, force=True)
+        assert f"{name}:latest" in client.images.pull(name, tag="latest", auth_config=credentials).tags
+        # skopeo: out to an OCI layout and back into another repository, trusting the registry's CA
+        skopeo = shutil.which("skopeo")
+        if skopeo is None:
+            pytest.fail("skopeo is not installed: `make test-packages` installs it")
+        tls = [f"--src-cert-dir={reg.certs_dir(tmp_path / 'certs')}/{reg.host}"] if reg.tls else \
+            ["--src-tls-verify=false"]
+        dest_tls = [f"--dest-cert-dir={tmp_path / 'certs'}/{reg.host}"] if reg.tls else ["--dest-tls-verify=false"]
+        run = lambda *a: subprocess.run([skopeo, *a], capture_output=True, timeout=120)  # noqa: E731
+        assert run("copy", *tls, f"docker://{name}:latest", f"oci:{tmp_path}/layout:v1").returncode != 0
+        ok(run("copy", *tls, f"--src-creds={user}:{password}", f"docker://{name}:latest",
+               f"oci:{tmp_path}/layout:v1"))
+        ok(run("copy", *dest_tls, f"--dest-creds={user}:{password}", f"oci:{tmp_path}/layout:v1",
+               f"docker://{reg.host}/clients/skopeo:v1"))
+        ok(daemon.docker("login", "-u", user, "--password-stdin", reg.host, input=password.encode() + b"\n"))
+        ok(daemon.docker("pull", f"{reg.host}/clients/skopeo:v1"))
+        assert daemon.cli("run", "--rm", f"{reg.host}/clients/skopeo:v1", "echo", "back").stdout == b"back\n"
+        ok(daemon.docker("logout", reg.host))
+    finally:
+        client.close()
+        reg.stop()
+
+
 def test_silly_auth_wants_any_authorization_header():
     reg = DockyardRegistry(extra="auth:\n  silly:\n    realm: http://127.0.0.1:1/token\n    service: silly\n")
     reg.start()
