@@ -97,6 +97,21 @@ def test_web_servers_answer_on_their_published_port(d, image, expected):
     assert config(d, "httpd")["StopSignal"] == "SIGWINCH"
 
 
+def test_nginx_fills_its_templates_from_the_environment(d, tmp_path):
+    """The official image's /etc/nginx/templates/*.template -> /etc/nginx/conf.d, set variables only."""
+    (tmp_path / "default.conf.template").write_text(
+        "server {\n listen ${NGINX_PORT};\n location / { return 200 'port ${NGINX_PORT} $request_method\\n'; }\n}\n")
+    port = free_port()
+    run(d, "run", "-d", "--name", "cat-nginx-tpl", "-e", "NGINX_PORT=8080", "-v", f"{tmp_path}:/etc/nginx/templates:ro",
+        "-p", f"127.0.0.1:{port}:8080", "nginx")
+    try:
+        assert answering(d, "cat-nginx-tpl", f"http://127.0.0.1:{port}/") == "port 8080 GET\n"
+        wait_for_log(d, "cat-nginx-tpl", "20-envsubst-on-templates.sh: Running envsubst on "
+                     "/etc/nginx/templates/default.conf.template to /etc/nginx/conf.d/default.conf")
+    finally:
+        d.cli("rm", "-f", "cat-nginx-tpl")
+
+
 def test_redis_answers_pong_to_another_container(d):
     run(d, "run", "-d", "--name", "cat-redis", "redis")
     try:

@@ -3,6 +3,7 @@ load archive."""
 
 import io
 import json
+import os
 import shutil
 import tarfile
 
@@ -112,15 +113,13 @@ def test_command_reuses_the_cache_and_skips_update_when_asked(tmp_path, monkeypa
     monkeypatch.setattr("dockyard.catalog.bootstrap.host_sources", lambda: ["/etc/apt/sources.list.d/x.sources"])
     cache = PackageCache(tmp_path / "cache")
     argv = command(recipes.NGINX, cache, tmp_path, update=False)
-    assert "--skip=update" in argv and "--include=nginx" in argv and "--variant=minbase" in argv
+    assert "--skip=update" in argv and "--include=nginx,gettext-base" in argv and "--variant=minbase" in argv
     assert argv[-3:] == ["bookworm", "-", "/etc/apt/sources.list.d/x.sources"]
     assert str(cache.debs) in (tmp_path / "fill.sh").read_text()
     assert "--skip=update" not in command(recipes.BUSYBOX, cache, tmp_path, update=True)
 
 
 def test_work_of_dead_builds_is_removed(tmp_path):
-    import os
-
     cache = PackageCache(tmp_path / "cache")
     cache.prepare()
     dead = 2 ** 22 + 12345  # above the kernel's pid_max default: no such process
@@ -157,5 +156,27 @@ def test_an_image_on_a_base_lists_the_base_layers_and_history_first(tmp_path):
     assert document["rootfs"]["diff_ids"] == [base_layer.diff_id, layer.diff_id]
     assert [h["created_by"] for h in document["history"]] == [
         "dockyard catalog build debian:bookworm-slim: mmdebstrap --variant=minbase",
-        "dockyard catalog build nginx:latest: on debian:bookworm-slim, apt-get install nginx"]
+        "dockyard catalog build nginx:latest: on debian:bookworm-slim, apt-get install nginx gettext-base"]
     assert document["config"]["StopSignal"] == "SIGQUIT"  # the image's own config, not the base's
+
+
+def test_a_build_beside_another_never_loses_the_layers_it_reads(tmp_path):
+    """Two builds share the image cache (a test suite's --rebuild beside a user's build): the same
+    key is kept once and left in place, and a pinned layer outlives its entry being replaced."""
+    cache = PackageCache(tmp_path / "cache")
+    cache.prepare()
+    first = tmp_path / "one.tar"
+    first.write_bytes(b"one")
+    kept = cache.keep_built("debian:bookworm-slim", "k1", first, b"{1}")
+    inode = kept.stat().st_ino
+    pinned = cache.pin(kept)
+    again = tmp_path / "again.tar"
+    again.write_bytes(b"one")
+    assert cache.keep_built("debian:bookworm-slim", "k1", again, b"{1}") == kept
+    assert kept.stat().st_ino == inode and not again.exists()  # left in place, the new copy dropped
+    newer = tmp_path / "newer.tar"
+    newer.write_bytes(b"newer")
+    cache.keep_built("debian:bookworm-slim", "k2", newer, b"{2}")  # other lists: the old entry goes
+    assert not kept.exists() and pinned.read_bytes() == b"one"
+    assert pinned.name.endswith(f"-{os.getpid()}.layer.tar")  # removed with the process if left behind
+    pinned.unlink()

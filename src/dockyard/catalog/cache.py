@@ -88,8 +88,15 @@ class PackageCache:
 
     def keep_built(self, reference: str, key: str, layer: Path, config: bytes) -> Path:
         """Move ``layer`` into the image cache beside ``config``, replacing what was kept for
-        ``reference`` before; returns the layer's new path."""
+        ``reference`` before; returns the layer's new path.
+
+        What is kept under the same key and config is left in place (the same inputs gave the same
+        bytes, and a build beside this one may be reading them): ``layer`` is dropped instead."""
         base = self.images / _safe(reference)
+        kept = base / key
+        if _same(kept, config):
+            layer.unlink(missing_ok=True)
+            return kept / "layer.tar"
         staging = base / f".new-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -98,8 +105,24 @@ class PackageCache:
         for old in os.listdir(base):
             if not old.startswith("."):
                 shutil.rmtree(base / old, ignore_errors=True)
-        os.replace(staging, base / key)
-        return base / key / "layer.tar"
+        try:
+            os.replace(staging, kept)
+        except OSError:
+            # Another build kept the same key between the removal and here: a directory replaces
+            # only an empty one, so its copy stays (the same bytes) and this one goes.
+            shutil.rmtree(staging, ignore_errors=True)
+            if not _same(kept, config):
+                raise
+        return kept / "layer.tar"
+
+    def pin(self, layer: Path) -> Path:
+        """A hard link to a kept layer under tmp/, so a build or load that uses it keeps it even if
+        another build replaces the image cache's entry meanwhile; the caller unlinks it (or the
+        next build does, once this process is gone: the name ends in its PID)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        pinned = self.tmp / f"build-pin-{os.urandom(6).hex()}-{os.getpid()}.layer.tar"
+        os.link(layer, pinned)
+        return pinned
 
     def deb_count(self) -> int:
         return sum(1 for name in os.listdir(self.debs) if name.endswith(".deb")) if self.debs.is_dir() else 0
@@ -129,6 +152,13 @@ if [ "$SAVE_LISTS" = 1 ]; then
 fi
 """
         return fill, save
+
+
+def _same(kept: Path, config: bytes) -> bool:
+    try:
+        return (kept / "config.json").read_bytes() == config and (kept / "layer.tar").is_file()
+    except OSError:
+        return False
 
 
 def _safe(reference: str) -> str:

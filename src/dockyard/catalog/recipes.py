@@ -127,8 +127,9 @@ NGINX = Recipe(
     ImageConfig(entrypoint=("/docker-entrypoint.sh",), cmd=("nginx", "-g", "daemon off;"), ports=("80/tcp",),
                 stop_signal="SIGQUIT"),
     base="debian:bookworm-slim",
-    packages=("nginx",),
+    packages=("nginx", "gettext-base"),  # gettext-base: envsubst, for the templates step
     files=(FileSpec("/docker-entrypoint.sh", "nginx/docker-entrypoint.sh", 0o755),
+           FileSpec("/docker-entrypoint.d/20-envsubst-on-templates.sh", "nginx/20-envsubst-on-templates.sh", 0o755),
            FileSpec("/etc/nginx/nginx.conf", "nginx/nginx.conf"),
            FileSpec("/etc/nginx/conf.d/default.conf", "nginx/default.conf"),
            FileSpec("/usr/share/nginx/html/index.html", "nginx/index.html")),

@@ -151,7 +151,10 @@ def build(client: Client, values: dict, names: list[str]) -> int:
         try:
             if kept is not None:
                 display.stage("loading the image built before from the same inputs")
-                image_id = _load(client, recipe, *kept)
+                try:
+                    image_id = _load(client, recipe, *kept)
+                finally:
+                    _unpin(kept[0])
                 display.end(f"loaded {image_id[:19]} (built before from the same inputs), "
                             f"tagged {', '.join(recipe.references)}")
             else:
@@ -178,11 +181,7 @@ def build(client: Client, values: dict, names: list[str]) -> int:
 def _build_one(client: Client, recipe, epoch: int, cache, display: _Display, *, update: bool) -> str:
     """Bootstrap ``recipe``, keep its layer and config in the image cache and load it; an image on a
     base gets the layer that differs from the base's layers (built first if the cache lacks them)."""
-    from dockyard.catalog.bootstrap import FINGERPRINT, Layer, bootstrap, copy_layer
-    from dockyard.catalog.busybox import make_layer
-    from dockyard.catalog.image import config_bytes
-    from dockyard.catalog.layering import diff_layer
-    from dockyard.catalog.recipes import find, recipe_digest
+    from dockyard.catalog.recipes import find
 
     below, base_config = [], None
     if recipe.base:
@@ -194,8 +193,25 @@ def _build_one(client: Client, recipe, epoch: int, cache, display: _Display, *, 
             update = False
             found = _kept(cache, base, epoch)
         if found is None:
-            raise RuntimeError(f"{base.reference} was built but is not in the image cache {cache.images}")
+            from dockyard.catalog.bootstrap import BootstrapError
+
+            raise BootstrapError(f"{base.reference} was built but its layer is not in the image cache {cache.images} "
+                                 "(removed by another build?); build again")
         below, base_config = found
+    try:
+        return _build_layer(client, recipe, epoch, cache, display, below, base_config, update=update)
+    finally:
+        _unpin(below)
+
+
+def _build_layer(client: Client, recipe, epoch: int, cache, display: _Display, below: list, base_config,
+                 *, update: bool) -> str:
+    from dockyard.catalog.bootstrap import FINGERPRINT, Layer, bootstrap, copy_layer
+    from dockyard.catalog.busybox import make_layer
+    from dockyard.catalog.image import config_bytes
+    from dockyard.catalog.layering import diff_layer
+    from dockyard.catalog.recipes import recipe_digest
+
     transform = make_layer(epoch) if recipe.variant == "busybox" else copy_layer
     cache.prepare()
     log_path = cache.logs / (recipe.reference.replace(":", "_").replace("/", "_") + ".log")
@@ -217,7 +233,11 @@ def _build_one(client: Client, recipe, epoch: int, cache, display: _Display, *, 
     finally:
         layer.path.unlink(missing_ok=True)
     display.stage(f"loading {layer.size / 1e6:.1f} MB layer into the daemon")
-    return _load(client, recipe, [*below, Layer(path, layer.diff_id, layer.size)], config)
+    own = [Layer(cache.pin(path), layer.diff_id, layer.size)]
+    try:
+        return _load(client, recipe, [*below, *own], config)
+    finally:
+        _unpin(own)
 
 
 def _key(digest: str, cache) -> str:
@@ -229,20 +249,32 @@ def _key(digest: str, cache) -> str:
 
 def _kept(cache, recipe, epoch: int):
     """The layers (lowest first) and config kept in the image cache for ``recipe`` and its bases
-    from the current inputs, or None when one of them is missing."""
+    from the current inputs, or None when one of them is missing. The layers are pinned (see
+    PackageCache.pin): the caller unlinks them with _unpin."""
     import json
 
     from dockyard.catalog.bootstrap import FINGERPRINT, Layer
     from dockyard.catalog.recipes import chain, recipe_digest
 
     layers, config = [], b""
-    for part in chain(recipe):
-        found = cache.built(part.reference, _key(recipe_digest(part, epoch, FINGERPRINT), cache))
-        if found is None or not found[0].is_file():
-            return None
-        path, config = found
-        layers.append(Layer(path, json.loads(config)["rootfs"]["diff_ids"][-1], path.stat().st_size))
+    try:
+        for part in chain(recipe):
+            found = cache.built(part.reference, _key(recipe_digest(part, epoch, FINGERPRINT), cache))
+            if found is None:
+                _unpin(layers)
+                return None
+            path, config = found
+            pinned = cache.pin(path)
+            layers.append(Layer(pinned, json.loads(config)["rootfs"]["diff_ids"][-1], pinned.stat().st_size))
+    except FileNotFoundError:  # replaced by another build between the look-up and the link
+        _unpin(layers)
+        return None
     return layers, config
+
+
+def _unpin(layers: list) -> None:
+    for layer in layers:
+        layer.path.unlink(missing_ok=True)
 
 
 def _load(client: Client, recipe, layers: list, config: bytes) -> str:
