@@ -327,14 +327,23 @@ def test_the_registry_images_debian_packages_cover_its_imports():
 
     debian = {"h11": "python3-h11", "yaml": "python3-yaml", "bcrypt": "python3-bcrypt",
               "cryptography": "python3-cryptography"}
-    imported = set()
+    def names(node: ast.AST) -> set[str]:
+        if isinstance(node, ast.Import):
+            return {alias.name.split(".")[0] for alias in node.names}
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            return {node.module.split(".")[0]}
+        return set()
+
+    imported, optional = set(), set()
     for spec in (f for f in REGISTRY.files if isinstance(f, PackageFile)):
-        for node in ast.walk(ast.parse(spec.content())):
-            if isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"dockyard"}
+        tree = ast.parse(spec.content())
+        for node in ast.walk(tree):
+            imported |= names(node)
+            # `try: import x / except ImportError:` is a module used when present (httptools)
+            if isinstance(node, ast.Try) and any("ImportError" in ast.unparse(h.type or ast.Name("")) for h in
+                                                  node.handlers):
+                optional |= {n for child in node.body for inner in ast.walk(child) for n in names(inner)}
+    third_party = imported - optional - set(sys.stdlib_module_names) - {"dockyard"}
     assert third_party <= set(debian), f"no Debian package known for {third_party - set(debian)}"
     assert {debian[name] for name in third_party} <= set(whole(REGISTRY).packages)
     assert "h11" in third_party

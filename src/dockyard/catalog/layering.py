@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 from pathlib import Path
+from typing import BinaryIO, cast
 
 from dockyard.catalog.bootstrap import Layer, normalise
 
@@ -35,9 +36,10 @@ def _content(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
     if not member.isreg():
         return ""
     sha = hashlib.sha256()
-    with tar.extractfile(member) as data:
-        while chunk := data.read(1 << 20):
-            sha.update(chunk)
+    data = tar.extractfile(member)
+    assert data is not None  # a regular file has contents
+    while chunk := data.read(1 << 20):
+        sha.update(chunk)
     return sha.hexdigest()
 
 
@@ -127,7 +129,7 @@ def diff_layer(whole: Path, below: list[Path], out: Path, source_date_epoch: int
     with open(out, "wb") as raw:
         writer = _Hashing(raw, sha)
         with tarfile.open(whole, "r|") as tar_in, \
-                tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
+                tarfile.open(fileobj=cast(BinaryIO, writer), mode="w|", format=tarfile.PAX_FORMAT) as tar_out:
             _whiteouts(tar_out, "", whiteouts, source_date_epoch)
             for member in tar_in:
                 name = _name(member)
@@ -148,6 +150,8 @@ def _whiteouts(tar: tarfile.TarFile, directory: str, whiteouts: dict[str, list[s
 
 
 class _Hashing:
+    """A write-only stream that hashes and counts what passes (tarfile's stream mode only writes)."""
+
     def __init__(self, out, sha) -> None:
         self.out, self.sha, self.size = out, sha, 0
 

@@ -256,7 +256,8 @@ def _kept(cache, recipe, epoch: int):
     from dockyard.catalog.bootstrap import FINGERPRINT, Layer
     from dockyard.catalog.recipes import chain, recipe_digest
 
-    layers, config = [], b""
+    layers: list[Layer] = []
+    config = b""
     try:
         for part in chain(recipe):
             found = cache.built(part.reference, _key(recipe_digest(part, epoch, FINGERPRINT), cache))
