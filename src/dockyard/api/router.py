@@ -13,6 +13,7 @@ from dockyard.errors import DockyardError
 from dockyard.httpserver import HTTPError
 
 if TYPE_CHECKING:
+    from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon
 
 log = logging.getLogger("dockyard.api")
@@ -102,7 +103,7 @@ def _no_such(message: str) -> Handler:
     return handler
 
 
-def build_router(daemon: Daemon) -> Router:
+def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
     from dockyard.api import build as build_api
     from dockyard.api import (
         commit,
@@ -118,7 +119,11 @@ def build_router(daemon: Daemon) -> Router:
     )
 
     router = Router()
-    system.register(router, daemon)
+    system.register(router, daemon, swarm)
+    if swarm is not None:
+        from dockyard.api import swarm as swarm_api
+
+        swarm_api.register(router, swarm)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)

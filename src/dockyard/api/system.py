@@ -14,6 +14,7 @@ from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 if TYPE_CHECKING:
     from dockyard.api.router import Router
+    from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon
 
 PING_HEADERS = {
@@ -57,7 +58,7 @@ def _warnings(daemon: Daemon) -> list[str] | None:
     return found or None
 
 
-def register(router: Router, daemon: Daemon) -> None:
+def register(router: Router, daemon: Daemon, swarm: SwarmService | None = None) -> None:
     async def ping(req: Request) -> Response:
         return Response(200, "OK" if req.method != "HEAD" else None, dict(PING_HEADERS))
 
@@ -79,6 +80,14 @@ def register(router: Router, daemon: Daemon) -> None:
         running = sum(1 for c in containers if c.state.status == "running")
         paused = sum(1 for c in containers if c.state.status == "paused")
         images = daemon.image_store.list()
+        swarm_block: dict = {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                             "Error": "", "RemoteManagers": None}
+        if swarm is not None:
+            import asyncio
+
+            from dockyard.api.swarm import info_json
+
+            swarm_block = info_json(await asyncio.to_thread(swarm.info))
         return Response(200, {
             "ID": daemon.id,
             "Containers": len(containers),
@@ -108,8 +117,7 @@ def register(router: Router, daemon: Daemon) -> None:
             "DockerRootDir": daemon.options.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": daemon.name, "Labels": daemon.labels, "ExperimentalBuild": False, "ServerVersion": __version__,
             "Runtimes": daemon.runtimes.info(), "DefaultRuntime": daemon.runtimes.default,
-            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
-                      "Error": "", "RemoteManagers": None},
+            "Swarm": swarm_block,
             "LiveRestoreEnabled": False, "Isolation": "", "InitBinary": "",
             "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},

@@ -20,7 +20,7 @@ _SECRET_LEN = 25  # 36**25 > 2**128
 _SECRET_BYTES = 16
 
 
-def _base36(number: int, width: int) -> str:
+def base36(number: int, width: int) -> str:
     digits = ""
     while number:
         number, rest = divmod(number, 36)
@@ -35,7 +35,7 @@ def ca_digest(root_ca_pem: bytes) -> str:
 def generate_join_token(root_ca_pem: bytes) -> str:
     digest = int(ca_digest(root_ca_pem), 16)
     secret = int.from_bytes(secrets.token_bytes(_SECRET_BYTES), "big")
-    return f"SWMTKN-1-{_base36(digest, _DIGEST_LEN)}-{_base36(secret, _SECRET_LEN)}"
+    return f"SWMTKN-1-{base36(digest, _DIGEST_LEN)}-{base36(secret, _SECRET_LEN)}"
 
 
 def ca_digest_from_token(token: str) -> str:

@@ -23,6 +23,7 @@ from dockyard import __version__
 from dockyard.engine.network_flags import add_network_flags, network_options
 
 if TYPE_CHECKING:
+    from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon, DaemonOptions
     from dockyard.runtime.launcher import Launcher
     from dockyard.storage.snapshotter import Snapshotter
@@ -230,6 +231,18 @@ def build_daemon(options: DaemonOptions, launcher: Launcher) -> Daemon:
                   execs, distribution, commits, builds, health)
 
 
+def _swarm_service(data_root: str) -> SwarmService:
+    """Swarm mode's service, on <data-root>/swarm; it imports etcd's client only once a swarm exists."""
+    from pathlib import Path
+
+    from dockyard.cluster.swarm import EngineDescription, SwarmService
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    engine = EngineDescription(platform.node(), __version__, platform.machine(), "linux",
+                               (os.cpu_count() or 1) * 1_000_000_000, memory)
+    return SwarmService(Path(data_root) / "swarm", engine)
+
+
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
     from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
@@ -243,7 +256,12 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()
-    router = build_router(daemon)
+    swarm = _swarm_service(daemon.options.data_root)
+    try:
+        await asyncio.to_thread(swarm.load)  # a manager's etcd member comes back with its daemon
+    except Exception:  # noqa: BLE001 - the engine serves without its swarm rather than not at all
+        log.exception("the swarm's store did not come back; swarm commands answer unavailable")
+    router = build_router(daemon, swarm)
 
     _raise_fd_limit()
     server = Server(router, default_headers=COMMON_HEADERS)
@@ -278,6 +296,7 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
         with contextlib.suppress(asyncio.CancelledError):
             await keeping
     daemon.networks.shutdown()
+    await asyncio.to_thread(swarm.shutdown)
     for host in args.host or [DEFAULT_SOCKET]:
         if host.startswith("unix://"):
             try:
