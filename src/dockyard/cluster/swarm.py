@@ -188,8 +188,10 @@ class SwarmService:
                 raw = json.loads(self._state_file.read_text())
             except FileNotFoundError:
                 return
-            state = LocalState(**raw)
-            self._connect(state)
+            # The node is in a swarm even when its member does not come back: init must then refuse
+            # (not erase the swarm's data), /info says "error", and leave --force still works.
+            self._state = LocalState(**raw)
+            self._connect(self._state)
 
     def _connect(self, state: LocalState) -> None:
         member = self._make_member(state, self._root)
