@@ -535,7 +535,12 @@ class ContainerService:
             pass
         if c.state.status == "paused":
             # A frozen process cannot act on a signal; Docker thaws it so the signal lands.
-            Cgroup(self.cgroup_path(c)).thaw()
+            try:
+                Cgroup(self.cgroup_path(c)).thaw()
+            except OSError as exc:
+                if exc.errno not in CGROUP_GONE:
+                    raise
+                # SIGKILL ended it before the thaw and its shim removed the cgroup: nothing to thaw.
             c.state.status = "running"
             self.save(c)
 
