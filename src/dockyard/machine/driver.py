@@ -14,6 +14,7 @@ writes in ``configure`` and reads back in ``__init__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,6 +36,9 @@ class EngineSpec:
 
     flags: list[str]
     env: dict[str, str]
+    # Called just before the engine starts: waits for files the engine reads (create makes the
+    # server certificate while the driver makes the host) and raises what making them raised.
+    files_ready: Callable[[], object] = lambda: None
 
 
 @dataclass(frozen=True)

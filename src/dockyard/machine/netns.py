@@ -219,6 +219,7 @@ class NetnsDriver:
                 self.underlay.release_if_unused()
                 raise
         try:
+            engine.files_ready()
             self._start_engine(engine)
         except BaseException:
             self.kill()

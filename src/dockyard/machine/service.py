@@ -8,7 +8,8 @@ import json
 import os
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from dockyard.machine import certs, engine
 from dockyard.machine.driver import Driver
@@ -65,6 +66,7 @@ class Machines:
                            os.path.join(directory, "server-key.pem"), self.store.root, list(tls_sans))
         host = Host(name, driver_name, {}, options, auth)
         driver = cls(self.store, host)
+        pool = ThreadPoolExecutor(1)
         try:
             with self.store.lock():
                 driver.configure(driver_flags)  # chooses the address: saved before the lock goes
@@ -72,18 +74,24 @@ class Machines:
                 ca, client = certs.bootstrap(self.store.certs, self.log)
             self.log("Creating machine...")
             self.log(f"({name}) Copying certs to the local machine directory...")
-            certs.machine_certs(ca, client, directory, name, driver.ip(), tls_sans)
+            # The server pair (most of it loading cryptography) is made on a thread while the driver
+            # makes the host (mostly waiting for ip, unshare and iptables); the engine, which reads
+            # it, starts once it is written.
+            making = pool.submit(certs.machine_certs, ca, client, directory, name, driver.ip(), tls_sans)
             self.log(f"({name}) Creating a {driver_name} machine with address {driver.ip()}...")
             self.log("Waiting for machine to be running, this may take a few minutes...")
-            driver.start(engine.spec(options))
+            driver.start(replace(engine.spec(options), files_ready=making.result))
             self.log("Checking connection to Docker...")
             self.docker_version(host, timeout=10)
         except BaseException:
+            pool.shutdown(cancel_futures=True)  # the certificates are written before the machine goes
             with contextlib.suppress(Exception):
                 driver.remove()
             with contextlib.suppress(OSError):
                 self.store.remove(name)
             raise
+        finally:
+            pool.shutdown()
         self.log("Docker is up and running!")
         self.log("To see how to connect your Docker Client to the Docker Engine running on this virtual machine, "
                  f"run: {program} env {name}")
