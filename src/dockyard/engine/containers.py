@@ -51,6 +51,7 @@ from dockyard.runtime.linux.cgroups import Cgroup
 from dockyard.runtime.linux.userns import IdMap
 from dockyard.runtime.process import launch, pump_output, read_exit
 from dockyard.storage.snapshotter import Mount
+from dockyard.util.aio import background
 from dockyard.util.ids import new_id
 from dockyard.util.names import generate_name
 from dockyard.util.signals import parse_signal
@@ -437,7 +438,7 @@ class ContainerService:
         rt.stdin_writer = launched.io_writer
         rt.started.set()
         pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(config.tty), rt.attachers))
-        asyncio.ensure_future(self._watch(c, launched.ctl_reader, pump))
+        background(self._watch(c, launched.ctl_reader, pump))
 
     async def _watch(self, c: Container, ctl: asyncio.StreamReader, pump: asyncio.Future) -> None:
         message = await read_exit(ctl)
@@ -490,7 +491,7 @@ class ContainerService:
                 if not waiter.done():
                     waiter.set_result(c.state.exit_code)
         if c.host_config.auto_remove:
-            asyncio.ensure_future(self._auto_remove(c))
+            background(self._auto_remove(c))
         elif rt is not None and restart.should_restart(c.host_config.restart_policy, c.state.exit_code,
                                                        c.restart_count, c.manually_stopped):
             self.restarts.schedule(c, rt, self._restart_now)

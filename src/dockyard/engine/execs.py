@@ -12,6 +12,7 @@ from dockyard.errors import Conflict, InvalidParameter
 from dockyard.runtime.linux.users import resolve as resolve_user
 from dockyard.runtime.process import launch, pump_output, read_exit
 from dockyard.runtime.spec import build_process, process_env
+from dockyard.util.aio import background
 from dockyard.util.ids import new_id
 
 
@@ -100,7 +101,7 @@ class ExecService:
         e.pid = launched.first["pid"]
         e.running = True
         pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(e.config.tty), e.attachers))
-        asyncio.ensure_future(self._watch(e, pump))
+        background(self._watch(e, pump))
 
     async def _watch(self, e: Exec, pump: asyncio.Future) -> None:
         message = await read_exit(e.launched.ctl_reader)

@@ -15,6 +15,8 @@ import socket
 import struct
 from collections.abc import Callable
 
+from dockyard.util.aio import background
+
 log = logging.getLogger("dockyard.dns")
 
 ADDRESS = "127.0.0.11"
@@ -127,7 +129,7 @@ class Resolver:
                     if response is not None and not self.transport.is_closing():
                         self.transport.sendto(response, addr)
 
-                loop.create_task(reply())
+                background(reply())
 
         transport, _ = await loop.create_datagram_endpoint(Udp, sock=udp)
         self.closers.append(transport.close)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter, SystemError_
 from dockyard.network.proxyd import Userland
+from dockyard.util.aio import background
 
 
 @dataclass
@@ -106,7 +107,7 @@ class Proxy:
         sock = mapping.sock
         assert sock is not None, "a mapping is proxied once allocate() has bound its socket"
         if mapping.proto == "udp":
-            self.loop.create_task(self._start_udp(sock))
+            background(self._start_udp(sock))
         else:
             userland.add(self.key, sock, self.target)
 
@@ -136,7 +137,7 @@ class _UdpFront(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:
         upstream = self.upstreams.get(addr)
         if upstream is None:
-            self.proxy.loop.create_task(self._open(addr, data))
+            background(self._open(addr, data))
         else:
             upstream.sendto(data)
 

@@ -34,6 +34,7 @@ from dockyard.network.portmap import Mapping
 from dockyard.network.proxyd import Userland
 from dockyard.network.records import HOST_BINDING, Network
 from dockyard.network.sandbox import Interface
+from dockyard.util.aio import background
 from dockyard.util.ids import new_id
 
 log = logging.getLogger("dockyard.networks")
@@ -299,7 +300,7 @@ class Sandboxes:
         if driver is not None and primary is not None:
             live.port_rules = driver.port_rules(primary, primary_ip, live.mappings)
         self.live[c.id] = live
-        asyncio.get_event_loop().create_task(self._restart_services(c, live))
+        background(self._restart_services(c, live))
 
     def adopt_unattached(self, c: Container) -> None:
         """A running container on none, host or another's namespace: nothing of ours to restore."""
