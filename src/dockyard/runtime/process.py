@@ -84,6 +84,22 @@ async def read_exit(ctl: asyncio.StreamReader) -> dict:
             message = json.loads(line)
             if "exit" in message:
                 return message
-    except (ConnectionError, ValueError):
+    except ConnectionError:
+        # A shim that exits with our last message (close_stdin) unread resets the socket, and a
+        # StreamReader raises that reset before handing out the lines it already holds: the exit
+        # line can be among them (an exec then showed exit code 126 after printing all its output).
+        return _exit_in(bytes(getattr(ctl, "_buffer", b"")))
+    except ValueError:
         pass
+    return {}
+
+
+def _exit_in(data: bytes) -> dict:
+    for line in data.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and "exit" in message:
+            return message
     return {}

@@ -32,6 +32,18 @@ from dockyard.util.timefmt import now_ns
 _READ = 65536
 
 
+def _discard_unread(fd: int | None) -> None:
+    """Read what the daemon sent and nobody read (a late close_stdin): closing a unix socket with
+    unread input resets the daemon's end instead of ending it, and the reset can overtake our exit."""
+    if fd is None:
+        return
+    try:
+        while select.select([fd], [], [], 0)[0] and os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+
+
 def _send(fd: int | None, data: bytes) -> int | None:
     """Write everything to a daemon socket; forget the socket once the daemon has gone."""
     if fd is None:
@@ -370,6 +382,7 @@ def _supervise(request: dict, pid: int, ctl: int | None, stdio: int | None, outp
         write_json(os.path.join(request["state_dir"], "exit.json"),
                    {"exit_code": exit_code, "finished_at": finished, "oom_killed": oom_killed}, durable=False)
     _send(ctl, json.dumps({"exit": exit_code, "finished": finished, "oom_killed": oom_killed}).encode() + b"\n")
+    _discard_unread(ctl)
     os._exit(0)
 
 
