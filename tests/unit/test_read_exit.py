@@ -4,7 +4,7 @@ import asyncio
 import json
 import socket
 
-from dockyard.runtime.process import read_exit
+from dockyard.runtime.process import ControlSender, read_exit
 
 
 def test_exit_line_survives_a_reset_that_arrives_with_it() -> None:
@@ -37,3 +37,22 @@ def test_no_exit_line_is_an_empty_answer() -> None:
             writer.close()
 
     assert asyncio.run(scenario()) == {}
+
+
+def test_a_control_message_to_an_exited_shim_keeps_its_exit_line() -> None:
+    async def scenario() -> dict:
+        daemon_end, shim_end = socket.socketpair()
+        control = ControlSender(daemon_end)
+        reader, writer = await asyncio.open_unix_connection(sock=daemon_end)
+        shim_end.sendall(json.dumps({"exit": 0, "finished": 1}).encode() + b"\n")
+        shim_end.close()  # the shim has exited; its exit line waits in our queue
+        control.send({"close_stdin": True})  # EPIPE: must not close our reading side
+        for _ in range(5):
+            await asyncio.sleep(0)
+        try:
+            return await read_exit(reader)
+        finally:
+            writer.close()
+            control.close()
+
+    assert asyncio.run(scenario()).get("exit") == 0

@@ -536,9 +536,9 @@ async def _pump_stdin(rt, reader: asyncio.StreamReader, scanner: DetachScanner |
         if tty:
             attacher.detached = True
             attacher.done.set()
-        elif stdin_once and rt.ctl_writer is not None:
+        elif stdin_once and rt.control is not None:
             if rt.stdin_writer is not None:
                 await flushed(rt.stdin_writer)  # all the input is in the shim's socket before the close
-            rt.ctl_writer.write(b'{"close_stdin": true}\n')
+            rt.control.send({"close_stdin": True})
     except (ConnectionError, OSError):
         pass

@@ -121,6 +121,6 @@ async def _pump_stdin(e, reader: asyncio.StreamReader, scanner: DetachScanner | 
             attacher.done.set()
         else:
             await flushed(writer)  # all the input is in the shim's socket before the close
-            e.launched.ctl_writer.write(b'{"close_stdin": true}\n')
+            e.launched.control.send({"close_stdin": True})
     except (ConnectionError, OSError):
         pass

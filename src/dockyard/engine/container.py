@@ -12,6 +12,7 @@ from dockyard.engine.specs.containers import (
     host_config_from_json,
     host_config_json,
 )
+from dockyard.runtime.process import ControlSender
 from dockyard.util.timefmt import human_duration, rfc3339_ns
 
 
@@ -123,6 +124,7 @@ class Runtime:
     """What the daemon holds in memory for a container while it lives: never persisted."""
 
     ctl_writer: asyncio.StreamWriter | None = None
+    control: ControlSender | None = None  # resize and close_stdin for the shim
     attachers: list = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     run: Run | None = None  # the current start while a process runs (paused included)

@@ -12,7 +12,6 @@ import contextlib
 import copy
 import dataclasses
 import errno
-import json
 import logging
 import os
 import posixpath
@@ -435,6 +434,7 @@ class ContainerService:
         for callback in self.on_start:
             callback(c)
         rt.ctl_writer = launched.ctl_writer
+        rt.control = launched.control
         rt.stdin_writer = launched.io_writer
         rt.started.set()
         pump = asyncio.ensure_future(pump_output(launched.io_reader, bool(config.tty), rt.attachers))
@@ -451,6 +451,9 @@ class ContainerService:
             if rt.ctl_writer:
                 rt.ctl_writer.close()
                 rt.ctl_writer = None
+            if rt.control:
+                rt.control.close()
+                rt.control = None
             if rt.stdin_writer:
                 rt.stdin_writer.close()
                 rt.stdin_writer = None
@@ -642,8 +645,8 @@ class ContainerService:
         if not c.state.running:
             raise Conflict(f"Container {c.id} is not running")
         rt = self.runtime(c)
-        if c.config.tty and rt.ctl_writer is not None:
-            rt.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
+        if c.config.tty and rt.control is not None:
+            rt.control.send({"resize": [height, width]})
 
     async def wait(self, c: Container, condition: str = "not-running") -> int:
         rt = self.runtime(c)

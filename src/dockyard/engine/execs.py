@@ -2,7 +2,6 @@
 they live in memory only (see engine/execrecords.py)."""
 
 import asyncio
-import json
 
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService, StartFailed
@@ -122,4 +121,4 @@ class ExecService:
         if e.launched is None or not e.running:
             raise Conflict(f"Exec {e.id} is not running")
         if e.config.tty:
-            e.launched.ctl_writer.write(json.dumps({"resize": [height, width]}).encode() + b"\n")
+            e.launched.control.send({"resize": [height, width]})

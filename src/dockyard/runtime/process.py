@@ -20,17 +20,41 @@ class Attacher:
         self.detached = False  # the client typed the detach keys
 
 
+class ControlSender:
+    """Sends the daemon's control messages (resize, close_stdin) to a shim on its own duplicate of
+    the control socket, outside the stream transport. A shim that has just exited makes that write
+    fail (EPIPE); through the transport, the failure closed the socket for reading too and dropped
+    the exit line still queued in the kernel (an exec then showed exit code 126)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock.dup()
+        self._sock.setblocking(False)
+
+    def send(self, message: dict) -> None:
+        if self._sock.fileno() < 0:
+            return
+        try:  # a few dozen bytes: the socket's queue takes them whole or the shim is gone
+            self._sock.send(json.dumps(message).encode() + b"\n", socket.MSG_NOSIGNAL)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 @dataclass
 class Launched:
     first: dict  # {"pid", "shim"} or {"error"}
     ctl_reader: asyncio.StreamReader
-    ctl_writer: asyncio.StreamWriter
+    ctl_writer: asyncio.StreamWriter  # only closed: messages go through ``control``
     io_reader: asyncio.StreamReader
     io_writer: asyncio.StreamWriter
+    control: ControlSender
 
     def close(self) -> None:
         self.io_writer.close()
         self.ctl_writer.close()
+        self.control.close()
 
 
 class Launches(Protocol):
@@ -49,11 +73,12 @@ async def launch(launcher: Launches, request: dict) -> Launched:
     finally:
         ctl_theirs.close()
         io_theirs.close()
+    control = ControlSender(ctl_ours)
     ctl_reader, ctl_writer = await asyncio.open_unix_connection(sock=ctl_ours)
     io_reader, io_writer = await asyncio.open_unix_connection(sock=io_ours)
     line = await ctl_reader.readline()
     first = json.loads(line) if line else {"error": "the process supervisor exited during start"}
-    return Launched(first, ctl_reader, ctl_writer, io_reader, io_writer)
+    return Launched(first, ctl_reader, ctl_writer, io_reader, io_writer, control)
 
 
 async def pump_output(reader: asyncio.StreamReader, tty: bool, attachers: list[Attacher]) -> None:
