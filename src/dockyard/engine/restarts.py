@@ -9,15 +9,12 @@ from collections.abc import Awaitable, Callable
 
 from dockyard.engine import restart
 from dockyard.engine.container import Container, Runtime
+from dockyard.util.aio import background
 
 
 class RestartSchedule:
     def __init__(self, save: Callable[[Container], None]) -> None:
         self.save = save
-        # The policy's starts under way. The event loop holds tasks only weakly: without this, a
-        # start waiting on its launch could be collected half-way, leaving the container
-        # `restarting` with PID 0 and nothing left to cancel.
-        self.running: set[asyncio.Task] = set()
 
     def schedule(self, c: Container, rt: Runtime, due: Callable[[Container], Awaitable[None]]) -> None:
         """Mark the container restarting and call ``due`` after the backoff delay."""
@@ -29,9 +26,8 @@ class RestartSchedule:
         rt.pending_restart = loop.call_later(rt.restart_delay, self._run, c, due)
 
     def _run(self, c: Container, due: Callable[[Container], Awaitable[None]]) -> None:
-        task = asyncio.ensure_future(due(c))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
+        # Held until it ends: a start collected half-way left the container `restarting`, PID 0.
+        background(due(c))
 
     def cancel(self, c: Container, rt: Runtime | None) -> bool:
         """Stop a pending restart; True if there was one (the container is exited again)."""

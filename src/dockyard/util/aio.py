@@ -1,16 +1,16 @@
 """Small asyncio helpers."""
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any
 
 # The event loop keeps only weak references to tasks: a task nobody holds can be collected while it
 # waits on a future that is not itself reachable from the loop (a restart policy's start was, and
 # left its container "restarting" with PID 0). Fire-and-forget tasks are held here until they end.
-_BACKGROUND: set[asyncio.Task] = set()
+_BACKGROUND: set[asyncio.Future] = set()
 
 
-def background(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+def background(coro: Awaitable[Any]) -> asyncio.Future:
     """Run ``coro`` as a task that stays referenced until it ends, for work nobody awaits."""
     task = asyncio.ensure_future(coro)
     _BACKGROUND.add(task)
