@@ -121,9 +121,11 @@ def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
     router = Router()
     system.register(router, daemon, swarm)
     if swarm is not None:
+        from dockyard.api import nodes as nodes_api
         from dockyard.api import swarm as swarm_api
 
         swarm_api.register(router, swarm)
+        nodes_api.register(router, swarm)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)

@@ -10,16 +10,16 @@ import json
 from typing import Any
 
 from dockyard.api.http import BadRequest, Request, Response
-from dockyard.cluster.objects import Cluster, ClusterSpec, Node, Version
+from dockyard.cluster.objects import Cluster, ClusterSpec, TLSInfo, Version
 from dockyard.cluster.swarm import InitRequest, SwarmInfo, SwarmService
 from dockyard.errors import InvalidParameter, NotImplementedYet
 
 
-def _time(value: datetime.datetime) -> str:
+def api_time(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _version(version: Version) -> dict[str, int]:
+def api_version(version: Version) -> dict[str, int]:
     return {"Index": version.index}
 
 
@@ -84,47 +84,22 @@ def merge_spec(raw: Any, base: ClusterSpec, zero_keeps_base: bool) -> ClusterSpe
     return spec
 
 
-def _tls_json(cluster: Cluster) -> dict[str, str]:
-    t = cluster.tls_info
+def tls_json(t: TLSInfo) -> dict[str, str]:
     return {"TrustRoot": t.trust_root, "CertIssuerSubject": base64.b64encode(t.cert_issuer_subject).decode(),
             "CertIssuerPublicKey": base64.b64encode(t.cert_issuer_public_key).decode()}
 
 
 def cluster_json(cluster: Cluster, with_tokens: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "ID": cluster.id, "Version": _version(cluster.version), "CreatedAt": _time(cluster.created_at),
-        "UpdatedAt": _time(cluster.updated_at), "Spec": spec_json(cluster.spec), "TLSInfo": _tls_json(cluster),
+        "ID": cluster.id, "Version": api_version(cluster.version), "CreatedAt": api_time(cluster.created_at),
+        "UpdatedAt": api_time(cluster.updated_at), "Spec": spec_json(cluster.spec),
+        "TLSInfo": tls_json(cluster.tls_info),
         "RootRotationInProgress": cluster.root_rotation_in_progress,
         "DefaultAddrPool": list(cluster.default_addr_pool), "SubnetSize": cluster.subnet_size,
         "DataPathPort": cluster.data_path_port,
     }
     if with_tokens:
         body["JoinTokens"] = {"Worker": cluster.join_tokens.worker, "Manager": cluster.join_tokens.manager}
-    return body
-
-
-def node_json(node: Node, tls: dict[str, str] | None) -> dict[str, Any]:
-    d = node.description
-    spec: dict[str, Any] = {"Labels": dict(node.spec.labels), "Role": node.spec.role.value,
-                            "Availability": node.spec.availability.value}
-    if node.spec.name:
-        spec["Name"] = node.spec.name
-    body: dict[str, Any] = {
-        "ID": node.id, "Version": _version(node.version), "CreatedAt": _time(node.created_at),
-        "UpdatedAt": _time(node.updated_at), "Spec": spec,
-        "Description": {
-            "Hostname": d.hostname, "Platform": {"Architecture": d.platform.architecture, "OS": d.platform.os},
-            "Resources": {"NanoCPUs": d.resources.nano_cpus, "MemoryBytes": d.resources.memory_bytes},
-            "Engine": {"EngineVersion": d.engine_version, "Labels": dict(d.engine_labels), "Plugins": []},
-            "TLSInfo": tls or {},
-        },
-        "Status": {"State": node.status.state.value, "Addr": node.status.addr},
-    }
-    if node.status.message:
-        body["Status"]["Message"] = node.status.message
-    if node.manager_status is not None:
-        m = node.manager_status
-        body["ManagerStatus"] = {"Leader": m.leader, "Reachability": m.reachability.value, "Addr": m.addr}
     return body
 
 
@@ -185,19 +160,7 @@ def register(router, swarm: SwarmService) -> None:
         await asyncio.to_thread(swarm.leave, req.flag("force"))
         return Response(200, None)
 
-    async def nodes(req: Request) -> Response:
-        found = await asyncio.to_thread(swarm.nodes)
-        cluster = await asyncio.to_thread(swarm.inspect)
-        return Response(200, [node_json(n, _tls_json(cluster)) for n in found])
-
-    async def node(req: Request) -> Response:
-        found = await asyncio.to_thread(swarm.node, req.params["id"])
-        cluster = await asyncio.to_thread(swarm.inspect)
-        return Response(200, node_json(found, _tls_json(cluster)))
-
     router.add("POST", "/swarm/init", init)
     router.add("GET", "/swarm", inspect)
     router.add("POST", "/swarm/update", update)
     router.add("POST", "/swarm/leave", leave)
-    router.add("GET", "/nodes", nodes)
-    router.add("GET", "/nodes/{id}", node)

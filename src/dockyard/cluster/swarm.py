@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dockyard.cluster import codec
+from dockyard.cluster.nodes import NODES_PREFIX, find_node
 from dockyard.cluster.objects import (
     DEFAULT_LISTEN_PORT,
     Cluster,
@@ -39,9 +40,10 @@ from dockyard.cluster.objects import (
     Resources,
     TLSInfo,
 )
+from dockyard.cluster.rpc import SequenceConflict
 from dockyard.cluster.store.api import Compare, Put, Store
 from dockyard.cluster.tokens import base36
-from dockyard.errors import InvalidParameter, NotFound, Unavailable
+from dockyard.errors import InvalidParameter, Unavailable
 
 if TYPE_CHECKING:
     from dockyard.cluster.store.member import EtcdMember
@@ -56,7 +58,6 @@ LAST_MANAGER = ("You are attempting to leave the swarm on a node that is partici
 
 CLUSTER_KEY = "/swarm/cluster"
 CA_KEY = "/swarm/ca"
-NODES_PREFIX = "/swarm/nodes/"
 
 
 def new_id() -> str:
@@ -302,6 +303,10 @@ class SwarmService:
 
     # -- reads and updates (a manager's)
 
+    def store(self) -> Store:
+        """The cluster store of this manager; Docker's "not a swarm manager" (503) on any other node."""
+        return self._require_store()
+
     def _require_store(self) -> Store:
         if self._store is None:
             raise Unavailable(NOT_MANAGER)
@@ -325,7 +330,7 @@ class SwarmService:
         store = self._require_store()
         cluster = self.inspect()
         if version != cluster.version.index:
-            raise InvalidParameter("update out of sequence")
+            raise SequenceConflict()
         cluster.spec = spec
         cluster.updated_at = _now()
         if rotate_worker_token or rotate_manager_token:
@@ -337,21 +342,14 @@ class SwarmService:
             if rotate_manager_token:
                 cluster.join_tokens.manager = generate_join_token(pem)
         if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster))]):
-            raise InvalidParameter("update out of sequence")
+            raise SequenceConflict()
 
     def nodes(self) -> list[Node]:
         return [codec.decode(Node, kv.value, kv.mod_revision) for kv in self._require_store().range(NODES_PREFIX)]
 
     def node(self, ref: str) -> Node:
         """A node by ID, unique ID prefix or hostname, as Docker finds them."""
-        found = self.nodes()
-        for pick in ([n for n in found if n.id == ref], [n for n in found if n.description.hostname == ref],
-                     [n for n in found if ref and n.id.startswith(ref)]):
-            if len(pick) == 1:
-                return pick[0]
-            if len(pick) > 1:
-                raise InvalidParameter(f"node {ref} is ambiguous ({len(pick)} matches found)")
-        raise NotFound(f"node {ref} not found")
+        return find_node(self.nodes(), ref)
 
     def info(self) -> SwarmInfo:
         state = self._state

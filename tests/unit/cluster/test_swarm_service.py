@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dockyard.cluster.rpc import SequenceConflict
 from dockyard.cluster.store import MemoryStore, StoreUnavailable
 from dockyard.cluster.swarm import (
     ALREADY_IN_SWARM,
@@ -62,7 +63,7 @@ def test_init_inspect_leave(tmp_path: Path) -> None:
     assert (info.local_node_state, info.nodes, info.managers) == ("active", 1, 1)
 
     cluster = swarm.inspect()
-    with pytest.raises(InvalidParameter, match="update out of sequence"):
+    with pytest.raises(SequenceConflict, match="update out of sequence"):
         swarm.update(cluster.version.index - 1, cluster.spec)
     swarm.update(cluster.version.index, cluster.spec, rotate_worker_token=True)
     after = swarm.inspect()
