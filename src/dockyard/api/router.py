@@ -126,6 +126,10 @@ def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
 
         swarm_api.register(router, swarm)
         nodes_api.register(router, swarm)
+        from dockyard.api import configs, secrets
+
+        secrets.register(router, swarm)
+        configs.register(router, swarm)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)
