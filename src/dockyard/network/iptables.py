@@ -64,31 +64,31 @@ def _section(text: str, table: str) -> list[str]:
     return lines[start:lines.index("COMMIT", start)]
 
 
-class Firewall:
-    def __init__(self, prefix: str, *, userland_proxy: bool = True) -> None:
+class OwnChains:
+    """Chains of one owner in the nat and filter tables, rewritten whole by ``restore`` and kept:
+    ``heal`` puts back what another program removed, ``teardown`` removes them and their jumps.
+    A subclass says which chains it owns (``own_chains``) and which jumps lead into them
+    (``_jumps``); Firewall (the bridge driver's rules) and the routing mesh's node rules
+    (network/mesh/noderules.py) are the two."""
+
+    def __init__(self, prefix: str, empty: str, netns: str = "") -> None:
         self.prefix = prefix
-        self.userland_proxy = userland_proxy
-        self.nat_chain = prefix
-        self.post_chain = f"{prefix}-POST"
-        self.forward_chain = f"{prefix}-FWD"
-        self.isolation_chain = f"{prefix}-ISO"
-        # What the last `apply` wrote: the reference `heal` compares the kernel's rules with.
-        self._wanted = self.render([], [])
-        # apply (event loop or a worker thread) and heal (a worker thread) never interleave, so
-        # heal never mistakes a half-done apply for rules someone removed.
+        # A namespace pinned at this path instead of the daemon's own (a node of a test).
+        self.netns = netns
+        # What the last `restore` wrote: the reference `heal` compares the kernel's rules with.
+        self._wanted = empty
+        # restore (event loop or a worker thread) and heal (a worker thread) never interleave, so
+        # heal never mistakes a half-done restore for rules someone removed.
         self._lock = threading.Lock()
 
+    def _run(self, args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
+        return _run([*(["nsenter", f"--net={self.netns}"] if self.netns else []), *args], stdin)
+
     def _jumps(self) -> list[tuple[str, str, list[str]]]:
-        output_match = ["!", "-d", "127.0.0.0/8"] if self.userland_proxy else []
-        return [
-            ("nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", self.nat_chain]),
-            ("nat", "OUTPUT", [*output_match, "-m", "addrtype", "--dst-type", "LOCAL", "-j", self.nat_chain]),
-            ("nat", "POSTROUTING", ["-j", self.post_chain]),
-            ("filter", "FORWARD", ["-j", self.forward_chain]),
-        ]
+        raise NotImplementedError
 
     def own_chains(self) -> dict[str, tuple[str, ...]]:
-        return {"nat": (self.nat_chain, self.post_chain), "filter": (self.forward_chain, self.isolation_chain)}
+        raise NotImplementedError
 
     def watched_chains(self) -> set[tuple[str, str]]:
         """(table, chain) pairs whose loss concerns us: our chains and those holding our jumps."""
@@ -130,7 +130,7 @@ class Firewall:
     def heal(self) -> list[str]:
         """Put back whatever of our jumps and chains is missing; returns what was restored."""
         with self._lock:
-            saved = _run(["iptables-save"])
+            saved = self._run(["iptables-save"])
             if saved.returncode != 0:
                 raise SystemError_(f"iptables-save failed: {saved.stderr.strip()}")
             if "is incompatible" in saved.stdout:  # nft rules iptables cannot show: it hides the table
@@ -138,7 +138,7 @@ class Firewall:
                                    "rules were added to it); the daemon's rules are not checked meanwhile")
             gone, lines = self.missing(saved.stdout)
             if lines:
-                result = _run(["iptables-restore", "-w", "--noflush"], "\n".join(lines) + "\n")
+                result = self._run(["iptables-restore", "-w", "--noflush"], "\n".join(lines) + "\n")
                 if result.returncode != 0:
                     raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
             return gone
@@ -149,13 +149,44 @@ class Firewall:
 
     def _teardown(self) -> None:
         for table, chain, rule in self._jumps():
-            while _run(["iptables", "-w", "-t", table, "-D", chain, *rule]).returncode == 0:
+            while self._run(["iptables", "-w", "-t", table, "-D", chain, *rule]).returncode == 0:
                 pass
         for table, chains in self.own_chains().items():
             for chain in chains:
-                _run(["iptables", "-w", "-t", table, "-F", chain])
+                self._run(["iptables", "-w", "-t", table, "-F", chain])
             for chain in chains:
-                _run(["iptables", "-w", "-t", table, "-X", chain])
+                self._run(["iptables", "-w", "-t", table, "-X", chain])
+
+    def restore(self, text: str) -> None:
+        """Rewrite our chains from ``text`` (iptables-restore input declaring each chain, which
+        flushes it) in one transaction, and keep it as what `heal` compares with."""
+        with self._lock:
+            result = self._run(["iptables-restore", "-w", "--noflush"], text)
+            if result.returncode != 0:
+                raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
+            self._wanted = text
+
+
+class Firewall(OwnChains):
+    def __init__(self, prefix: str, *, userland_proxy: bool = True) -> None:
+        self.userland_proxy = userland_proxy
+        self.nat_chain = prefix
+        self.post_chain = f"{prefix}-POST"
+        self.forward_chain = f"{prefix}-FWD"
+        self.isolation_chain = f"{prefix}-ISO"
+        super().__init__(prefix, self.render([], []))
+
+    def _jumps(self) -> list[tuple[str, str, list[str]]]:
+        output_match = ["!", "-d", "127.0.0.0/8"] if self.userland_proxy else []
+        return [
+            ("nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", self.nat_chain]),
+            ("nat", "OUTPUT", [*output_match, "-m", "addrtype", "--dst-type", "LOCAL", "-j", self.nat_chain]),
+            ("nat", "POSTROUTING", ["-j", self.post_chain]),
+            ("filter", "FORWARD", ["-j", self.forward_chain]),
+        ]
+
+    def own_chains(self) -> dict[str, tuple[str, ...]]:
+        return {"nat": (self.nat_chain, self.post_chain), "filter": (self.forward_chain, self.isolation_chain)}
 
     def render(self, bridges: list[BridgeRules], ports: list[PortRule]) -> str:
         nat = [f":{self.nat_chain} - [0:0]", f":{self.post_chain} - [0:0]"]
@@ -189,9 +220,4 @@ class Firewall:
         return "*nat\n" + "\n".join(nat) + "\nCOMMIT\n*filter\n" + "\n".join(flt) + "\nCOMMIT\n"
 
     def apply(self, bridges: list[BridgeRules], ports: list[PortRule]) -> None:
-        text = self.render(bridges, ports)
-        with self._lock:
-            result = _run(["iptables-restore", "-w", "--noflush"], text)
-            if result.returncode != 0:
-                raise SystemError_(f"iptables-restore failed: {result.stderr.strip()}")
-            self._wanted = text
+        self.restore(self.render(bridges, ports))

@@ -11,9 +11,10 @@ shows a warning from then on.
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from typing import Protocol
 
 from dockyard.errors import DockyardError
-from dockyard.network.iptables import Firewall
 from dockyard.network.nfwatch import Watcher, generation
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
@@ -23,15 +24,28 @@ SETTLE = 0.1  # a burst of ruleset changes (another daemon starting) gets one ch
 FIGHT_REPAIRS, FIGHT_WINDOW = 3, 10  # this many repairs within this many seconds: someone fights us
 
 
+class Kept(Protocol):
+    """What the keeper keeps: network/iptables.py's Firewall, network/mesh's Mesh."""
+
+    prefix: str
+
+    def heal(self) -> list[str]: ...
+
+    def watched_chains(self) -> set[tuple[str, str]]: ...
+
+
 class RuleKeeper:
-    def __init__(self, firewall: Firewall) -> None:
+    def __init__(self, firewall: Kept, generation: Callable[[], object] | None = None) -> None:
         self.firewall = firewall
+        # What tells that nothing changed since the last clean check (Mesh: one generation per
+        # namespace it programs); by default the daemon's own nftables generation.
+        self._own_generation = generation
         self.repairs = 0  # how many checks found rules removed (and put them back)
         self.repaired_at = 0
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nft: bool | None = None  # does iptables write nftables? (asked at the first check)
-        self._clean: int | None = None  # ruleset generation at the last check that found all in place
+        self._clean: object = None  # ruleset generation at the last check that found all in place
         self._recent: list[int] = []  # times of the latest repairs
         self._told = False
 
@@ -40,9 +54,11 @@ class RuleKeeper:
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
-    def _generation(self) -> int | None:
+    def _generation(self) -> object:
         """nftables' ruleset generation, when iptables writes nftables (not iptables-legacy, whose
         changes it does not count)."""
+        if self._own_generation is not None:
+            return self._own_generation()
         if self._nft is None:
             import subprocess
 

@@ -1,0 +1,140 @@
+"""The routing mesh on a one-node lab of network namespaces (tests/meshlab.py): busybox httpd
+tasks behind a service VIP and behind an ingress port, a client outside the node, the client's
+address as the tasks see it, a task taken out of the balancing, mode=host, rules removed behind
+the mesh's back, and a teardown that leaves no rule. Nothing here touches the host's own
+namespace."""
+
+import collections
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from meshlab import MeshLab, mac  # noqa: E402
+from netstate import free_prefix  # noqa: E402
+
+from dockyard.network.mesh.model import (  # noqa: E402
+    Backend,
+    HostPort,
+    IngressPeer,
+    IngressSandbox,
+    IngressService,
+    NodeMesh,
+    PublishedPort,
+    VirtualIP,
+)
+from dockyard.network.mesh.nftrender import ReturnPath, SandboxMesh  # noqa: E402
+from dockyard.network.mesh.programmer import Mesh  # noqa: E402
+from dockyard.network.rulekeeper import RuleKeeper  # noqa: E402
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    lab = MeshLab((free_prefix(), free_prefix(), free_prefix()), tasks=3)
+    lab.vc = lab._ns("vc")  # a container on the service's network that calls it by its VIP
+    lab._attach(lab.vc, "eth0", lab.ovl, "br0", f"{lab.ingress_net}.50/24", "vc")
+    yield lab
+    lab.close()
+    assert not [n for n in os.listdir("/run/netns") if lab.tag in n]
+
+
+@pytest.fixture
+def mesh(lab):
+    mesh = Mesh("DYM-" + lab.tag, node_netns=lab.path(lab.node))
+    yield mesh
+    mesh.teardown()
+    for ns in lab.names:
+        assert "dockyard_mesh" not in subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "ruleset"],
+                                                     capture_output=True, text=True).stdout, ns
+        assert "3100:" not in subprocess.run(["ip", "netns", "exec", ns, "ip", "rule"], capture_output=True,
+                                             text=True).stdout, ns
+    saved = subprocess.run(["ip", "netns", "exec", lab.node, "iptables-save"], capture_output=True, text=True).stdout
+    assert "DYM-" not in saved
+
+
+def backends(lab, unhealthy=()):
+    return [Backend(t.ingress_ip, healthy=t.name not in unhealthy, task=t.name) for t in lab.tasks]
+
+
+def ingress(lab, mesh, svc: IngressService) -> None:
+    """What the swarm side does for an ingress service on this node: the node's port, the
+    sandbox's balancing, and every task's way back to the sandbox."""
+    mesh.program_node(NodeMesh(ingress=[svc]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, "gw0"))
+    mesh.program_sandbox(lab.path(lab.sbox), SandboxMesh(ingress=[svc]))
+    peer = IngressPeer("node1", lab.sbox_ingress_ip, mac(lab.sbox, "eth0"))
+    for task in lab.tasks:
+        mesh.program_sandbox(lab.path(task.ns), SandboxMesh(return_path=ReturnPath("eth0", [peer])))
+
+
+def spread(lab, ns: str, address: str, port: int, n: int) -> collections.Counter:
+    return collections.Counter(lab.who(ns, address, port) for _ in range(n))
+
+
+def test_a_vip_spreads_connections_over_the_tasks_and_they_see_the_caller(lab, mesh):
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("web", lab.vip, backends(lab))]))
+    caller = f"{lab.ingress_net}.50"
+    assert spread(lab, lab.vc, lab.vip, 80, 9) == {("t0", caller): 3, ("t1", caller): 3, ("t2", caller): 3}
+
+
+def test_an_ingress_port_spreads_over_the_tasks_and_they_see_the_client_address(lab, mesh):
+    ingress(lab, mesh, IngressService("web", (PublishedPort(8080, 80),), backends(lab)))
+    client = lab.client_ip
+    assert spread(lab, lab.client, lab.node_ip, 8080, 9) == {("t0", client): 3, ("t1", client): 3,
+                                                             ("t2", client): 3}
+
+
+def test_an_unhealthy_task_gets_no_new_connections_and_other_connections_carry_on(lab, mesh):
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("web", lab.vip, backends(lab))]))
+    held = lab.connect(lab.vc, lab.vip, 80)  # the first connection goes to t0 and stays open
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("web", lab.vip,
+                                                                       backends(lab, unhealthy={"t1"}))]))
+    names = collections.Counter(name for name, _ in spread(lab, lab.vc, lab.vip, 80, 8).elements())
+    assert names == {"t0": 4, "t2": 4}
+    assert lab.ask(held).startswith("t0 ")
+    # A task that stopped leaves the list altogether: the same.
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("web", lab.vip, backends(lab)[:1])]))
+    assert {name for name, _ in spread(lab, lab.vc, lab.vip, 80, 3)} == {"t0"}
+
+
+def test_an_ingress_task_that_turns_unhealthy_leaves_the_balancing(lab, mesh):
+    ingress(lab, mesh, IngressService("web", (PublishedPort(8080, 80),), backends(lab)))
+    ingress(lab, mesh, IngressService("web", (PublishedPort(8080, 80),), backends(lab, unhealthy={"t0", "t2"})))
+    assert spread(lab, lab.client, lab.node_ip, 8080, 3) == {("t1", lab.client_ip): 3}
+
+
+def test_a_vip_without_a_healthy_task_refuses_connections_at_once(lab, mesh):
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("web", lab.vip, backends(lab, {"t0", "t1",
+                                                                                                     "t2"}))]))
+    with pytest.raises(ConnectionRefusedError):
+        lab.connect(lab.vc, lab.vip, 80)
+
+
+def test_a_host_mode_port_reaches_the_task_on_this_node_and_keeps_the_client_address(lab, mesh):
+    task = lab.tasks[2]
+    host = HostPort("api", PublishedPort(9090, 80, mode="host"), task.gw_ip)
+    mesh.program_node(NodeMesh(host_ports=[host]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, "gw0"))
+    assert spread(lab, lab.client, lab.node_ip, 9090, 3) == {("t2", lab.client_ip): 3}
+    with pytest.raises(ConnectionRefusedError):  # the ingress port is not published
+        lab.connect(lab.client, lab.node_ip, 8080)
+
+
+def test_rules_removed_behind_the_mesh_back_are_put_back_by_the_keeper(lab, mesh):
+    ingress(lab, mesh, IngressService("web", (PublishedPort(8080, 80),), backends(lab)))
+    keeper = RuleKeeper(mesh, generation=mesh.generation)
+    assert keeper.check() == []
+    assert keeper.check() == []  # nothing changed: skipped on the generations alone
+    subprocess.run(["ip", "netns", "exec", lab.sbox, "nft", "delete", "table", "ip", "dockyard_mesh"], check=True)
+    subprocess.run(["ip", "netns", "exec", lab.node, "iptables", "-t", "nat", "-D", "PREROUTING", "-m", "addrtype",
+                    "--dst-type", "LOCAL", "-j", mesh.prefix], check=True)
+    with pytest.raises(OSError):
+        lab.connect(lab.client, lab.node_ip, 8080)
+    restored = keeper.check()
+    assert f"jump nat PREROUTING -> {mesh.prefix}" in restored
+    assert f"routing mesh table dockyard_mesh in {lab.path(lab.sbox)}" in restored
+    assert {name for name, _ in spread(lab, lab.client, lab.node_ip, 8080, 3)} == {"t0", "t1", "t2"}
