@@ -7,9 +7,9 @@ from typing import Any
 
 from dockyard.api.payloads import field, parse_common, parse_driver, register_kind
 from dockyard.cluster.payloads import Payloads
-from dockyard.cluster.secrets import SECRET, SecretSpec, rpc_error
+from dockyard.cluster.rpc import InvalidArgument, RpcError
+from dockyard.cluster.secrets import SECRET, SecretSpec
 from dockyard.cluster.swarm import SwarmService
-from dockyard.errors import DockyardError, InvalidParameter
 
 
 def parse_spec(raw: dict[str, Any]) -> SecretSpec:
@@ -17,11 +17,11 @@ def parse_spec(raw: dict[str, Any]) -> SecretSpec:
     driver = parse_driver(field(raw, "Driver"), "Driver")
     if driver is not None:
         if not driver.name:
-            raise InvalidParameter(rpc_error("InvalidArgument", "secret driver must have a name"))
+            raise InvalidArgument("secret driver must have a name")
         # swarmkit asks the plugin store for a secrets provider; Dockyard runs no plugins. Docker's
         # text and status (500, gRPC's Unknown), with the way out.
-        raise DockyardError(rpc_error("Unknown", f'plugin "{driver.name}" not found') + " (Dockyard has no "
-                            "plugins: create the secret without --driver to keep it in the swarm's encrypted store)")
+        raise RpcError(f'plugin "{driver.name}" not found (Dockyard has no plugins: create the secret without '
+                       "--driver to keep it in the swarm's encrypted store)")
     return SecretSpec(name, labels, data, None, templating)
 
 

@@ -20,9 +20,10 @@ from typing import Any
 from dockyard.cluster import codec
 from dockyard.cluster.datakey import DataKey, KeyEncryptionKey, seal, unseal
 from dockyard.cluster.references import services_using
-from dockyard.cluster.secrets import Kind, rpc_error, validate_spec
+from dockyard.cluster.rpc import AlreadyExists, InvalidArgument, SequenceConflict
+from dockyard.cluster.secrets import Kind, validate_spec
 from dockyard.cluster.store.api import Compare, Delete, Put, Store
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, Unavailable
+from dockyard.errors import InvalidParameter, NotFound, Unavailable
 
 Payload = Any  # a Secret or a Config (kind.object_type)
 ServicesUsing = Callable[[Store, Kind, str], list[str]]
@@ -92,7 +93,7 @@ class Payloads:
         """By full ID, then full name, then unique ID prefix: moby's getSecret / getConfig."""
         word = self.kind.word
         if not ref:
-            raise InvalidParameter(rpc_error("InvalidArgument", f"{word} ID must be provided"))
+            raise InvalidArgument(f"{word} ID must be provided")
         found = self._all(store)
         for pick in ([o for o in found if o.id == ref], [o for o in found if o.spec.name == ref],
                      [o for o in found if o.id.startswith(ref)]):
@@ -126,7 +127,7 @@ class Payloads:
         name_key = self._names_prefix() + spec.name
         if not store.txn([Compare(name_key, 0), Compare(self.kind.prefix + object_id, 0)],
                          [Put(self.kind.prefix + object_id, codec.encode(obj)), Put(name_key, object_id.encode())]):
-            raise Conflict(rpc_error("AlreadyExists", f"{self.kind.word} {spec.name} already exists"))
+            raise AlreadyExists(f"{self.kind.word} {spec.name} already exists")
         return object_id
 
     def update(self, ref: str, version: int, spec: Any) -> None:
@@ -135,12 +136,12 @@ class Payloads:
         current = self._find(store, ref)
         if spec.name != current.spec.name or (spec.data and not hmac.compare_digest(
                 spec.data, self._opened(current, self._key(store)).spec.data)):
-            raise InvalidParameter(rpc_error("InvalidArgument", "only updates to Labels are allowed"))
+            raise InvalidArgument("only updates to Labels are allowed")
         updated = replace(current, updated_at=_now(), spec=replace(current.spec, labels=dict(spec.labels)))
         key = self.kind.prefix + current.id
         if version != current.version.index or not store.txn([Compare(key, version)],
                                                              [Put(key, codec.encode(updated))]):
-            raise DockyardError(rpc_error("Unknown", "update out of sequence"))  # Docker's 500
+            raise SequenceConflict
 
     def remove(self, ref: str) -> None:
         store = self._store()
@@ -149,8 +150,8 @@ class Payloads:
             users = self._users(store, self.kind, current.id)
             if users:
                 word = "service" if len(users) == 1 else "services"
-                raise InvalidParameter(rpc_error("InvalidArgument", f"{self.kind.word} '{current.spec.name}' is in "
-                                                 f"use by the following {word}: {', '.join(users)}"))
+                raise InvalidArgument(f"{self.kind.word} '{current.spec.name}' is in use by the following {word}: "
+                                      f"{', '.join(users)}")
             key = self.kind.prefix + current.id
             if store.txn([Compare(key, current.version.index)],
                          [Delete(key), Delete(self._names_prefix() + current.spec.name)]):

@@ -2,8 +2,9 @@
 
 dockerd passes swarmkit's gRPC errors through unchanged: the message is the gRPC status text
 ("rpc error: code = FailedPrecondition desc = ...") and the HTTP status comes from the code
-(moby's api/server/httpstatus: InvalidArgument and FailedPrecondition 400, NotFound 404, Unknown
-500). Clients and scripts match these texts, so Dockyard writes them the same way (docs/compat.md).
+(moby's api/server/httpstatus: InvalidArgument and FailedPrecondition 400, NotFound 404,
+AlreadyExists 409, Unknown 500). Clients and scripts match these texts, so Dockyard writes them
+the same way (docs/compat.md).
 """
 
 from __future__ import annotations
@@ -37,3 +38,8 @@ class FailedPrecondition(RpcError):
 class InvalidArgument(RpcError):
     code = "InvalidArgument"
     status = 400
+
+
+class AlreadyExists(RpcError):
+    code = "AlreadyExists"
+    status = 409

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dockyard.cluster.objects import Version
-from dockyard.errors import InvalidParameter
+from dockyard.cluster.rpc import InvalidArgument
 
 # swarmkit's manager/controlapi/common.go: configs and secrets share their naming rule.
 _VALID_NAME = re.compile(r"^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$")
@@ -83,17 +83,11 @@ SECRET = Kind("secret", "/swarm/secrets/", MAX_SECRET_SIZE, False, Secret, Secre
 CONFIG = Kind("config", "/swarm/configs/", MAX_CONFIG_SIZE, True, Config, ConfigSpec)
 
 
-def rpc_error(code: str, desc: str) -> str:
-    """A manager's answer as Docker's daemon passes swarmkit's gRPC status on to its clients."""
-    return f"rpc error: code = {code} desc = {desc}"
-
-
 def validate_spec(kind: Kind, spec: SecretSpec | ConfigSpec) -> None:
     """swarmkit's validateSecretSpec / validateConfigSpec, with Docker's texts."""
     if not spec.name:
-        raise InvalidParameter(rpc_error("InvalidArgument", "name must be provided"))
+        raise InvalidArgument("name must be provided")
     if len(spec.name) > 64 or not _VALID_NAME.match(spec.name):
-        raise InvalidParameter(rpc_error("InvalidArgument", INVALID_NAME))
+        raise InvalidArgument(INVALID_NAME)
     if not 0 < len(spec.data) < kind.max_size:
-        raise InvalidParameter(rpc_error("InvalidArgument", f"{kind.word} data must be larger than 0 and less "
-                                                            f"than {kind.max_size} bytes"))
+        raise InvalidArgument(f"{kind.word} data must be larger than 0 and less than {kind.max_size} bytes")

@@ -10,9 +10,10 @@ import pytest
 
 from dockyard.cluster.datakey import DATA_KEY_KEY, LOCKED, DataKey, SealBroken, seal, unseal
 from dockyard.cluster.payloads import PayloadFilters, Payloads
+from dockyard.cluster.rpc import AlreadyExists, InvalidArgument, SequenceConflict
 from dockyard.cluster.secrets import CONFIG, SECRET, ConfigSpec, Driver, SecretSpec
 from dockyard.cluster.store import MemoryStore
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound, Unavailable
+from dockyard.errors import InvalidParameter, NotFound, Unavailable
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_a_config_shows_its_data(store) -> None:
     ("ok", b"x" * 512000, "secret data must be larger than 0 and less than 512000 bytes"),
 ])
 def test_bad_secrets_are_refused_with_swarmkit_texts_and_nothing_is_stored(store, name, data, text) -> None:
-    with pytest.raises(InvalidParameter, match=None) as refused:
+    with pytest.raises(InvalidArgument) as refused:
         _secrets(store).create(SecretSpec(name, {}, data))
     assert text in str(refused.value)
     assert store.range("/swarm/secrets") == []
@@ -64,7 +65,7 @@ def test_bad_secrets_are_refused_with_swarmkit_texts_and_nothing_is_stored(store
 def test_names_are_unique_and_a_removed_name_is_free_again(store) -> None:
     secrets = _secrets(store)
     first = secrets.create(SecretSpec("a.b_c-1", {}, b"1"))
-    with pytest.raises(Conflict, match=r"^rpc error: code = AlreadyExists desc = secret a.b_c-1 already exists$"):
+    with pytest.raises(AlreadyExists, match=r"^rpc error: code = AlreadyExists desc = secret a.b_c-1 already exists$"):
         secrets.create(SecretSpec("a.b_c-1", {}, b"2"))
     Payloads(CONFIG, lambda: store).create(ConfigSpec("a.b_c-1", {}, b"3"))  # configs have names of their own
     secrets.remove(first)
@@ -115,11 +116,11 @@ def test_update_changes_labels_only_at_the_version_read(store) -> None:
     assert after.spec.labels == {"b": "2"} and after.version.index > before.version.index
     assert after.updated_at >= before.updated_at and after.created_at == before.created_at
     assert secrets.opened(sid).spec.data == b"data"
-    with pytest.raises(DockyardError, match="^rpc error: code = Unknown desc = update out of sequence$") as stale:
+    with pytest.raises(SequenceConflict, match="^rpc error: code = Unknown desc = update out of sequence$") as stale:
         secrets.update(sid, before.version.index, SecretSpec("s", {"c": "3"}))
     assert stale.value.status == 500  # as Docker answers it
     for spec in (SecretSpec("renamed", {}), SecretSpec("s", {}, b"other data")):
-        with pytest.raises(InvalidParameter, match="only updates to Labels are allowed"):
+        with pytest.raises(InvalidArgument, match="only updates to Labels are allowed"):
             secrets.update(sid, after.version.index, spec)
     secrets.update(sid, after.version.index, SecretSpec("s", {}, b"data"))  # the same data is no change
     assert secrets.get(sid).spec.labels == {}
@@ -130,10 +131,10 @@ def test_removal_is_refused_while_services_use_it(store) -> None:
     secrets = _secrets(store, users=lambda s, kind, oid: users.get(secrets.get(oid).spec.name, []))
     for name in ("web", "db"):
         secrets.create(SecretSpec(name, {}, b"x"))
-    with pytest.raises(InvalidParameter, match="^rpc error: code = InvalidArgument desc = secret 'web' is in use by "
+    with pytest.raises(InvalidArgument, match="^rpc error: code = InvalidArgument desc = secret 'web' is in use by "
                                                "the following service: frontend$"):
         secrets.remove("web")
-    with pytest.raises(InvalidParameter, match="secret 'db' is in use by the following services: api, worker$"):
+    with pytest.raises(InvalidArgument, match="secret 'db' is in use by the following services: api, worker$"):
         secrets.remove("db")
     assert len(secrets.list()) == 2
 
