@@ -9,7 +9,7 @@ after the handler has returned, so two coroutines never wait for the same bytes.
 import asyncio
 import logging
 import os
-from email.utils import formatdate
+import time
 from http import HTTPStatus
 from typing import cast
 
@@ -28,13 +28,23 @@ def reason(status: int) -> bytes:
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
+# RFC 9110's IMF-fixdate in English whatever the locale (email.utils.formatdate's, without importing
+# the email package at every daemon start).
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _imf_date(now: float) -> str:
+    t = time.gmtime(now)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
 
 
 def http_date(loop: asyncio.AbstractEventLoop) -> bytes:
     global _date_cache
     second = int(loop.time())
     if _date_cache[0] != second:
-        _date_cache = (second, formatdate(usegmt=True).encode())
+        _date_cache = (second, _imf_date(time.time()).encode())
     return _date_cache[1]
 
 

@@ -10,8 +10,6 @@ fields, Content-Length beside Transfer-Encoding, lengths that are not plain digi
 
 from dataclasses import dataclass
 
-import h11
-
 try:
     import httptools
 
@@ -114,6 +112,8 @@ def _parse_llhttp(raw: bytes) -> Head:
 
 
 def _parse_h11(raw: bytes) -> Head:
+    import h11  # here, not with the server: with httptools installed only odd heads need it
+
     parser = h11.Connection(h11.SERVER, max_incomplete_event_size=len(raw) + 1)
     parser.receive_data(raw)
     try:

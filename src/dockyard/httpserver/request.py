@@ -3,14 +3,15 @@ answer at length (a stream, a hijacked connection)."""
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import h11
 
 from dockyard.httpserver.errors import BadBody
 from dockyard.httpserver.head import Head
 from dockyard.httpserver.response import RawStream, ResponseStream
+
+if TYPE_CHECKING:
+    import h11
 
 
 class Headers:
@@ -107,6 +108,8 @@ class Request:
 
     async def _next_chunk(self) -> bytes:
         """A chunked body, decoded by h11 (given the head again, then the body's bytes)."""
+        import h11  # imported by the first chunked body, not at the daemon's start
+
         conn = self._conn
         parser = self._chunks
         try:

@@ -1,7 +1,5 @@
 """`docker import URL`: the daemon opens the root filesystem tarball at an http(s) URL as a stream."""
 
-import urllib.error
-import urllib.request
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -19,6 +17,9 @@ def normalize(source: str) -> str:
 
 def open_url(source: str) -> BinaryIO:
     """The response body of a GET of ``source``, for reading as it arrives; Docker's error words."""
+    import urllib.error  # here: urllib.request and the email package cost the daemon's start-up
+    import urllib.request
+
     url = normalize(source)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

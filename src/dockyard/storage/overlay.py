@@ -1,7 +1,6 @@
 """Overlay snapshotter: image layers are read-only lower dirs; a container gets an upper dir."""
 
 import os
-import subprocess
 import tempfile
 
 from dockyard.storage.snapshotter import Mount, Snapshotter
@@ -54,15 +53,18 @@ class OverlaySnapshotter(Snapshotter):
 
 
 def overlay_works(root: str) -> bool:
-    """Try a real overlay mount under ``root`` (some filesystems cannot hold upper dirs)."""
+    """Try a real overlay mount under ``root`` (some filesystems cannot hold upper dirs). By system
+    call: run at every daemon start, where mount(8) and umount(8) cost two processes."""
+    from dockyard.util.syscalls import mount, umount2
+
     os.makedirs(root, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root) as tmp:
         for name in ("lower", "upper", "work", "merged"):
             os.mkdir(os.path.join(tmp, name))
         opts = f"lowerdir={tmp}/lower,upperdir={tmp}/upper,workdir={tmp}/work"
-        result = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, f"{tmp}/merged"],
-                                capture_output=True)
-        if result.returncode != 0:
+        try:
+            mount("overlay", f"{tmp}/merged", "overlay", 0, opts)
+        except OSError:
             return False
-        subprocess.run(["umount", f"{tmp}/merged"], check=False)
+        umount2(f"{tmp}/merged")
         return True
