@@ -1,8 +1,11 @@
 """Shared fixtures: a private dockyardd on a temporary data root and socket, with busybox imported."""
 
+import contextlib
 import os
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,20 +65,29 @@ class PrivateDaemon:
         self.client = Client(self.host)
 
     def start(self) -> "PrivateDaemon":
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "dockyardd"), "-H", self.host, "--data-root", self.data_root, "--exec-root", self.exec_root,
-             *self.extra_args], stdout=log, stderr=log, start_new_session=True)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                self._give_up("dockyardd exited early")
-            try:
-                self.client.call("GET", "/_ping")
-                return self
-            except Exception:  # noqa: BLE001 - not listening yet
-                time.sleep(0.05)
-        self._give_up("dockyardd did not answer within 15 s")
+        """Start dockyardd and return once it says READY=1 on a notify socket of ours (sd_notify, as
+        systemd and a machine's driver wait for it): no polling of the API socket."""
+        notify_path = os.path.join(self.dir, "notify.sock")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(notify_path)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as notify:
+            notify.bind(notify_path)
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [str(BIN / "dockyardd"), "-H", self.host, "--data-root", self.data_root, "--exec-root",
+                     self.exec_root, *self.extra_args], stdout=log, stderr=log, start_new_session=True,
+                    env={**os.environ, "NOTIFY_SOCKET": notify_path})
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                # A short wait, so a daemon that exits before saying anything is noticed at once.
+                if select.select([notify], [], [], 0.1)[0]:
+                    lines = notify.recv(4096).decode(errors="replace").split("\n")
+                    if "READY=1" in lines and f"MAINPID={self.proc.pid}" in lines:
+                        return self
+                elif self.proc.poll() is not None:
+                    self._give_up("dockyardd exited early")
+        self._give_up("dockyardd did not say READY=1 within 30 s")
+        raise AssertionError("not reached")
 
     def _give_up(self, why: str) -> None:
         """A daemon that never came up leaves nothing behind; its log goes into the error."""
