@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dockyard.cluster import codec
 from dockyard.cluster.nodes import NODES_PREFIX, find_node
@@ -48,6 +49,8 @@ from dockyard.errors import InvalidParameter, Unavailable
 if TYPE_CHECKING:
     from dockyard.cluster.store.member import EtcdMember
 
+log = logging.getLogger(__name__)
+
 NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this '
                "node to swarm and try again.")
 ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join '
@@ -58,6 +61,14 @@ LAST_MANAGER = ("You are attempting to leave the swarm on a node that is partici
 
 CLUSTER_KEY = "/swarm/cluster"
 CA_KEY = "/swarm/ca"
+
+
+class SwarmListener(Protocol):
+    """Something that runs while this node is in a swarm (heartbeats, certificate renewal)."""
+
+    def swarm_started(self, swarm: SwarmService) -> None: ...
+
+    def swarm_stopping(self) -> None: ...
 
 
 def new_id() -> str:
@@ -161,6 +172,17 @@ class SwarmService:
         self._state: LocalState | None = None
         self._member: EtcdMember | None = None
         self._store: Store | None = None
+        self._listeners: list[SwarmListener] = []
+
+    def add_listener(self, listener: SwarmListener) -> None:
+        self._listeners.append(listener)
+
+    def _started(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener.swarm_started(self)
+            except Exception:  # noqa: BLE001 - the swarm serves without a helper rather than not at all
+                log.exception("%s did not start with the swarm", type(listener).__name__)
 
     # -- wiring of the real store (the defaults; unit tests pass a memory store and no member)
 
@@ -193,6 +215,7 @@ class SwarmService:
             # (not erase the swarm's data), /info says "error", and leave --force still works.
             self._state = LocalState(**raw)
             self._connect(self._state)
+            self._started()
 
     def _connect(self, state: LocalState) -> None:
         member = self._make_member(state, self._root)
@@ -203,6 +226,8 @@ class SwarmService:
         """At daemon stop: the member stops with its daemon and comes back with it."""
         with self._lock:
             if self._store is not None:
+                for listener in self._listeners:
+                    listener.swarm_stopping()
                 self._store.close()
             if self._member is not None:
                 self._member.stop()
@@ -274,6 +299,7 @@ class SwarmService:
             except BaseException:
                 self._abandon()
                 raise
+            self._started()
             return node_id
 
     def _describe(self, node_id: str, role: NodeRole, addr: str, now: datetime.datetime) -> Node:

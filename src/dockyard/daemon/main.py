@@ -240,7 +240,11 @@ def _swarm_service(data_root: str) -> SwarmService:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     engine = EngineDescription(platform.node(), __version__, platform.machine(), "linux",
                                (os.cpu_count() or 1) * 1_000_000_000, memory)
-    return SwarmService(Path(data_root) / "swarm", engine)
+    swarm = SwarmService(Path(data_root) / "swarm", engine)
+    from dockyard.cluster.heartbeat import HeartbeatService
+
+    swarm.add_listener(HeartbeatService())  # Down/Ready from heartbeats while the node is in a swarm
+    return swarm
 
 
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
