@@ -1,6 +1,7 @@
 """What the embedded DNS server of a container on a user-defined network answers: the names
 (container names, short IDs, network aliases, links) of the running containers it shares a
-network with, reverse names, and the upstream servers for everything else."""
+network with, the swarm services attached to those networks (network/mesh/records.py: a service's
+name and aliases, tasks.<service>), reverse names, and the upstream servers for everything else."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from collections.abc import Callable, Iterable
 from dockyard.engine.container import Container
 from dockyard.engine.networks.seams import ContainerRecords
 from dockyard.network import namefiles
+from dockyard.network.mesh.records import MemoryRecords, RecordSource, resolve
 from dockyard.network.records import Network
 
 
 class DNSView:
     def __init__(self, containers: ContainerRecords, networks: Callable[[], Iterable[Network]],
-                 dns: list[str]) -> None:
+                 dns: list[str], services: RecordSource | None = None) -> None:
         self.containers = containers
+        # Swarm services' records: filled by the swarm side (empty outside a swarm).
+        self.services = services if services is not None else MemoryRecords()
         self._networks = networks
         self.dns = dns  # dockyardd --dns: upstreams for containers without their own --dns
 
     def lookup(self, asking: Container, name: str) -> list[str] | None:
         wanted = name.lower()
-        user_defined = {n.name for n in self._networks() if n.user_defined}
+        user_defined = {n.name: n.id for n in self._networks() if n.user_defined}
         own = (asking.network_settings or {}).get("Networks") or {}
         networks = [n for n in own if n in user_defined]
         link_aliases = {}
@@ -44,7 +48,9 @@ class DNSView:
                 names = {c.name.lstrip("/").lower(), c.id[:12], *(a.lower() for a in endpoint.get("Aliases") or [])}
                 if short in names or wanted == c.id:
                     found.append(endpoint["IPAddress"])
-        return found or None
+        if found:
+            return found
+        return resolve(self.services, [key for n in networks for key in (user_defined[n], n)], name)
 
     def reverse(self, asking: Container, ip: str) -> str | None:
         for network in (asking.network_settings or {}).get("Networks") or {}:

@@ -30,6 +30,7 @@ from dockyard.network import netns
 from dockyard.network.drivers.bridge import BridgeDriver
 from dockyard.network.drivers.registry import BUILTIN, DriverRegistry
 from dockyard.network.iptables import BridgeRules
+from dockyard.network.mesh.records import MemoryRecords
 from dockyard.network.records import ENABLE_IPV6, PREDEFINED, Network
 from dockyard.network.store import NetworkStore
 
@@ -64,8 +65,11 @@ class NetworkService:
         self.keeper = self.netfilter.keeper  # daemon/main.py runs its task; `docker info` shows its warning
         self.netns_dir = os.path.join(exec_root, "netns")
         self.planner = CreatePlanner(options, containers, self.catalog)
+        # Swarm services' DNS records (name, aliases, tasks.<name>): the swarm side fills them.
+        self.service_records = MemoryRecords()
+        dns = DNSView(containers, self.catalog.all, options.dns, self.service_records)
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
-                                   self.drivers, DNSView(containers, self.catalog.all, options.dns), self._apply_rules)
+                                   self.drivers, dns, self._apply_rules)
         self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
 
     # -- start-up and shut-down ------------------------------------------------------------
