@@ -1,13 +1,15 @@
 """A one-node routing mesh built of network namespaces, for tests/integration/test_mesh.py and
-bench/mesh: everything lives in namespaces named after a random tag (nothing is added to the
-host's own namespace, no address leaves the machine) and `close` removes all of it.
+bench/mesh: everything lives in namespaces named after a random tag (no address leaves the
+machine) and `close` removes all of it.
 
-    client ──veth── node ──gw0 bridge── sbox (ingress sandbox) ──br0 bridge (in ns ovl)── tasks
-                      └──────gw0────────────────────────────── tasks' second leg (default route)
+    client ──veth── node ──gw bridge── sbox (ingress sandbox) ──br0 bridge (in ns ovl)── tasks
+                      └──────gw─────────────────────────────── tasks' second leg (default route)
 
 ``ovl`` stands in for the overlay's namespace (its bridge is where the VXLAN device would be);
-``gw0`` for docker_gwbridge. Each task runs busybox httpd with a CGI that prints its name and
-the client address it sees, and a 32 MB file for throughput.
+``gw`` (dy<tag>gw) for docker_gwbridge. The node is a namespace of its own, or this host's
+(``host_node``: then the gateway bridge and the veths' node ends are in the host, named dy<tag>...).
+Each task runs busybox httpd with a CGI that prints its name and the client address it sees, a
+small page and, for throughput, a sparse file of ``big_mb`` MB.
 """
 
 from __future__ import annotations
@@ -43,17 +45,23 @@ class Task:
     name: str
     ns: str
     ingress_ip: str  # on br0 (the ingress network)
-    gw_ip: str  # on gw0 (the node's gateway bridge)
+    gw_ip: str  # on the node's gateway bridge
     server: subprocess.Popen | None = None
 
 
 class MeshLab:
-    def __init__(self, prefixes: tuple[str, str, str], tasks: int = 3, big_mb: int = 0) -> None:
+    def __init__(self, prefixes: tuple[str, str, str], tasks: int = 3, big_mb: int = 0,
+                 host_node: bool = False) -> None:
+        """``host_node``: this host's own namespace is the node (its nat and filter tables, beside
+        whatever else has rules there); its links are named dy<tag>... and removed by ``close``."""
         self.tag = os.urandom(3).hex()
         self.ingress_net, self.gw_net, self.outside_net = prefixes  # three free 10.a.b prefixes
         self.names: list[str] = []
         self.dir = tempfile.mkdtemp(prefix="dockyard-meshlab-")
-        self.node, self.sbox, self.ovl, self.client = (self._ns(n) for n in ("node", "sbox", "ovl", "client"))
+        self.node = "" if host_node else self._ns("node")
+        self.sbox, self.ovl, self.client = (self._ns(n) for n in ("sbox", "ovl", "client"))
+        self.gw = f"dy{self.tag}gw"  # docker_gwbridge's stand-in, on the node
+        self.host_links: list[str] = [self.gw, f"dy{self.tag}out"] if host_node else []
         self.tasks: list[Task] = []
         self.node_ip = f"{self.outside_net}.1"
         self.client_ip = f"{self.outside_net}.2"
@@ -75,33 +83,36 @@ class MeshLab:
 
     @staticmethod
     def path(ns: str) -> str:
-        return f"/run/netns/{ns}"
+        return f"/run/netns/{ns}" if ns else ""
 
     def _veth(self, a_ns: str, a: str, b_ns: str, b: str) -> None:
-        sh("ip", "link", "add", a, "netns", a_ns, "type", "veth", "peer", "name", b, "netns", b_ns)
+        where = ["netns", b_ns] if b_ns else []  # "": the host's own namespace
+        sh("ip", "link", "add", a, "netns", a_ns, "type", "veth", "peer", "name", b, *where)
         sh("ip", "link", "set", a, "up", ns=a_ns)
         sh("ip", "link", "set", b, "up", ns=b_ns)
 
     def _build(self, tasks: int, big_mb: int) -> None:
-        for ns, bridge in ((self.ovl, "br0"), (self.node, "gw0")):
+        for ns, bridge in ((self.ovl, "br0"), (self.node, self.gw)):
             sh("ip", "link", "add", bridge, "type", "bridge", ns=ns)
             sh("ip", "link", "set", bridge, "up", ns=ns)
-        sh("ip", "addr", "add", f"{self.gw_net}.1/24", "dev", "gw0", ns=self.node)
+        sh("ip", "addr", "add", f"{self.gw_net}.1/24", "dev", self.gw, ns=self.node)
         sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=self.node)
         # The outside client.
-        self._veth(self.client, "eth0", self.node, "out0")
+        self._veth(self.client, "eth0", self.node, f"dy{self.tag}out")
         sh("ip", "addr", "add", f"{self.client_ip}/24", "dev", "eth0", ns=self.client)
-        sh("ip", "addr", "add", f"{self.node_ip}/24", "dev", "out0", ns=self.node)
+        sh("ip", "addr", "add", f"{self.node_ip}/24", "dev", f"dy{self.tag}out", ns=self.node)
         sh("ip", "route", "add", "default", "via", self.node_ip, ns=self.client)
         # The ingress sandbox: a leg on the ingress network, one on the gateway bridge.
         self._attach(self.sbox, "eth0", self.ovl, "br0", f"{self.sbox_ingress_ip}/24", "sbox")
-        self._attach(self.sbox, "eth1", self.node, "gw0", f"{self.sbox_gw_ip}/24", "sbox")
+        self._attach(self.sbox, "eth1", self.node, self.gw, f"{self.sbox_gw_ip}/24", "sbox")
         sh("ip", "route", "add", "default", "via", f"{self.gw_net}.1", ns=self.sbox)
         for i in range(tasks):
             self.add_task(i, big_mb)
 
     def _attach(self, ns: str, ifname: str, bridge_ns: str, bridge: str, cidr: str, role: str) -> None:
-        host_end = f"v{role[:6]}{ifname[-1]}"
+        host_end = f"dy{self.tag}{role[:4]}{ifname[-1]}"
+        if not bridge_ns:
+            self.host_links.append(host_end)
         self._veth(ns, ifname, bridge_ns, host_end)
         sh("ip", "link", "set", host_end, "master", bridge, ns=bridge_ns)
         sh("ip", "addr", "add", cidr, "dev", ifname, ns=ns)
@@ -110,7 +121,7 @@ class MeshLab:
         name = f"t{i}"
         task = Task(name, self._ns(name), f"{self.ingress_net}.{10 + i}", f"{self.gw_net}.{10 + i}")
         self._attach(task.ns, "eth0", self.ovl, "br0", f"{task.ingress_ip}/24", name)
-        self._attach(task.ns, "eth1", self.node, "gw0", f"{task.gw_ip}/24", name)
+        self._attach(task.ns, "eth1", self.node, self.gw, f"{task.gw_ip}/24", name)
         sh("ip", "route", "add", "default", "via", f"{self.gw_net}.1", ns=task.ns)
         www = os.path.join(self.dir, name)
         os.makedirs(os.path.join(www, "cgi-bin"))
@@ -177,4 +188,6 @@ class MeshLab:
                 task.server.wait()
         for name in reversed(self.names):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        for link in self.host_links:  # a veth goes with its namespace end; the bridge does not
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -65,7 +65,7 @@ def backends(lab, unhealthy=()):
 def ingress(lab, mesh, svc: IngressService) -> None:
     """What the swarm side does for an ingress service on this node: the node's port, the
     sandbox's balancing, and every task's way back to the sandbox."""
-    mesh.program_node(NodeMesh(ingress=[svc]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, "gw0"))
+    mesh.program_node(NodeMesh(ingress=[svc]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, lab.gw))
     mesh.program_sandbox(lab.path(lab.sbox), SandboxMesh(ingress=[svc]))
     peer = IngressPeer("node1", lab.sbox_ingress_ip, mac(lab.sbox, "eth0"))
     for task in lab.tasks:
@@ -118,7 +118,7 @@ def test_a_vip_without_a_healthy_task_refuses_connections_at_once(lab, mesh):
 def test_a_host_mode_port_reaches_the_task_on_this_node_and_keeps_the_client_address(lab, mesh):
     task = lab.tasks[2]
     host = HostPort("api", PublishedPort(9090, 80, mode="host"), task.gw_ip)
-    mesh.program_node(NodeMesh(host_ports=[host]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, "gw0"))
+    mesh.program_node(NodeMesh(host_ports=[host]), IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, lab.gw))
     assert spread(lab, lab.client, lab.node_ip, 9090, 3) == {("t2", lab.client_ip): 3}
     with pytest.raises(ConnectionRefusedError):  # the ingress port is not published
         lab.connect(lab.client, lab.node_ip, 8080)
