@@ -160,3 +160,45 @@ def test_outside_a_swarm_the_commands_say_so(daemon) -> None:
     out = _refused(daemon.docker("secret", "ls"))
     assert "This node is not a swarm manager." in out
     assert "This node is not a swarm manager." in _refused(daemon.docker("config", "create", "x", "-", input=b"1"))
+
+
+def test_the_dockyard_cli_answers_as_the_docker_cli(swarm, tmp_path) -> None:
+    d = swarm
+    source = tmp_path / "token"
+    source.write_bytes(b"s3cr3t")
+    sid = _ok(d.cli("secret", "create", "-l", "tier=db", "--template-driver", "golang", "token2", str(source))).strip()
+    other = _ok(d.cli("secret", "create", "token10", "-", input=b"other")).strip()
+    cid = _ok(d.cli("config", "create", "--label", "a=b", "site.conf", "-", input=b"listen 80\n")).strip()
+
+    def same(*args: str, input: bytes | None = None) -> str:
+        ours, theirs = d.cli(*args, input=input), d.docker(*args, input=input)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr), args
+        return ours.stdout.decode()
+
+    assert same("secret", "ls", "--format", "{{.ID}} {{.Name}} [{{.Driver}}] {{.Labels}}").splitlines() == [
+        f"{sid} token2 [] tier=db", f"{other} token10 [] "]  # natural order: 2 before 10
+    assert same("secret", "ls", "-q", "--filter", "label=tier") == sid + "\n"
+    header = same("secret", "ls", "--format", "table {{.Name}}\t{{.Driver}}").splitlines()[0]
+    assert header.split() == ["NAME", "DRIVER"]
+    assert d.cli("secret", "ls").stdout.decode().splitlines()[0].split() == ["ID", "NAME", "DRIVER", "CREATED",
+                                                                             "UPDATED"]
+    assert "Labels:\n - tier=db\n" in same("secret", "inspect", "--pretty", "token2")
+    same("secret", "inspect", "token2", other)
+    same("secret", "inspect", "--format", "{{.Spec.Name}} {{.Spec.Templating.Name}}", "token2")
+    same("secret", "inspect", "token2", "nosuch")
+    same("secret", "inspect", "--format", "pretty{{.ID}}", "token2")
+    same("config", "inspect", "--pretty", "site.conf")
+    same("config", "inspect", cid)
+    assert same("config", "ls", "--format", "{{.Name}}") == "site.conf\n"
+    assert d.cli("config", "ls").stdout.decode().splitlines()[0].split() == ["ID", "NAME", "CREATED", "UPDATED"]
+    same("secret", "create", "empty", "-", input=b"")
+    same("secret", "create", "missing", str(tmp_path / "nosuch"))
+    same("secret", "create", "--driver", "vault", "ext", str(source))
+    same("secret", "create", "token2", str(source))
+    same("config", "create", "missing", str(tmp_path / "nosuch"))
+    same("config", "create", "empty", "-", input=b"")
+    partly = d.cli("secret", "rm", "token2", "nosuch", other)
+    assert (partly.returncode, partly.stdout) == (1, f"token2\n{other}\n".encode())
+    assert partly.stderr == b"Error response from daemon: secret nosuch not found\n"
+    assert d.cli("secret", "ls", "-q").stdout == b""
+    assert _ok(d.cli("config", "rm", cid)) == cid + "\n"

@@ -67,6 +67,8 @@ MODULES = {
     "catalog ls": "catalog",
     "catalog build": "catalog",
     "compose": "compose",
+    "secret create": "secret", "secret ls": "secret", "secret inspect": "secret", "secret rm": "secret",
+    "config create": "config", "config ls": "config", "config inspect": "config", "config rm": "config",
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
@@ -88,6 +90,9 @@ GROUPS = {
                 "rm": "network rm", "remove": "network rm", "prune": "network prune",
                 "connect": "network connect", "disconnect": "network disconnect"},
 }
+for _kind in ("secret", "config"):
+    GROUPS[_kind] = {"create": f"{_kind} create", "ls": f"{_kind} ls", "list": f"{_kind} ls",
+                     "inspect": f"{_kind} inspect", "rm": f"{_kind} rm", "remove": f"{_kind} rm"}
 GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume", "network": "network"}
 
 USAGE = """
@@ -145,11 +150,13 @@ Management Commands:
   builder     Manage builds
   catalog     Build familiar images (busybox, debian, nginx, redis, ...) from Debian packages
   compose     Define and run multi-container applications
+  config      Manage Swarm configs
   container   Manage containers
   image       Manage images
   machine     Create and manage machines (Docker hosts on this box) running dockyardd
   network     Manage networks
   registry    Run a registry server (serve, garbage-collect, token-server)
+  secret      Manage Swarm secrets
   system      Manage Docker
   volume      Manage volumes
 """
