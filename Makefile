@@ -12,7 +12,7 @@ PIDFILE    := /run/dockyardd.pid
 # What the engine needs from the system: busybox for the offline base image, iproute2 and
 # iptables for networking, Python's venv module for the install, crun as the reference runtime,
 # tini for --init, mmdebstrap for `dockyard catalog` (images built from Debian packages).
-APT_PACKAGES      := busybox-static iproute2 iptables python3-venv crun tar tini mmdebstrap
+APT_PACKAGES      := busybox-static iproute2 iptables nftables python3-venv crun tar tini mmdebstrap
 # What the tests add: a real registry (CNCF distribution) with htpasswd auth and TLS for pull/push,
 # Docker's own daemon (and its runc) for the interoperability and runtime tests, a C compiler
 # for the seccomp probe; skopeo as a third registry client for the registry server; etcd for the
@@ -21,7 +21,7 @@ APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils docker-compose
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
-BENCHES       := lifecycle pull save-load commit ports build netfilter registry compose machine
+BENCHES       := lifecycle pull save-load commit ports build netfilter registry compose machine mesh
 BENCH_SCRIPTS := bench/run_latency $(addprefix bench/,$(subst -,_,$(BENCHES)))
 
 # Install the Debian packages named in $(1) that are missing, saying which ($(2)).

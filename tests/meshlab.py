@@ -49,27 +49,55 @@ class Task:
     server: subprocess.Popen | None = None
 
 
+@dataclass
+class Node:
+    """A node of the lab: its namespace ("" = this host's), gateway bridge, ingress sandbox and
+    the subnet it shares with the client."""
+
+    ns: str
+    gw: str
+    gw_net: str
+    outside_net: str
+    sbox: str
+    sbox_ingress_ip: str
+
+    @property
+    def ip(self) -> str:
+        return f"{self.outside_net}.1"
+
+    @property
+    def client_ip(self) -> str:
+        return f"{self.outside_net}.2"
+
+    @property
+    def sbox_gw_ip(self) -> str:
+        return f"{self.gw_net}.2"
+
+
 class MeshLab:
     def __init__(self, prefixes: tuple[str, str, str], tasks: int = 3, big_mb: int = 0,
                  host_node: bool = False) -> None:
         """``host_node``: this host's own namespace is the node (its nat and filter tables, beside
         whatever else has rules there); its links are named dy<tag>... and removed by ``close``."""
         self.tag = os.urandom(3).hex()
-        self.ingress_net, self.gw_net, self.outside_net = prefixes  # three free 10.a.b prefixes
+        self.ingress_net = prefixes[0]  # three free 10.a.b prefixes: ingress, gateway, outside
         self.names: list[str] = []
+        self.host_links: list[str] = []
         self.dir = tempfile.mkdtemp(prefix="dockyard-meshlab-")
-        self.node = "" if host_node else self._ns("node")
-        self.sbox, self.ovl, self.client = (self._ns(n) for n in ("sbox", "ovl", "client"))
-        self.gw = f"dy{self.tag}gw"  # docker_gwbridge's stand-in, on the node
-        self.host_links: list[str] = [self.gw, f"dy{self.tag}out"] if host_node else []
         self.tasks: list[Task] = []
-        self.node_ip = f"{self.outside_net}.1"
-        self.client_ip = f"{self.outside_net}.2"
-        self.sbox_gw_ip = f"{self.gw_net}.2"
-        self.sbox_ingress_ip = f"{self.ingress_net}.2"
+        self.nodes: list[Node] = []
         self.vip = f"{self.ingress_net}.100"
         try:
-            self._build(tasks, big_mb)
+            self.ovl, self.client = self._ns("ovl"), self._ns("client")
+            sh("ip", "link", "add", "br0", "type", "bridge", ns=self.ovl)
+            sh("ip", "link", "set", "br0", "up", ns=self.ovl)
+            first = self.add_node(prefixes[1], prefixes[2], host=host_node)
+            # The first node's names, as most tests use one node.
+            self.node, self.gw, self.sbox = first.ns, first.gw, first.sbox
+            self.node_ip, self.client_ip = first.ip, first.client_ip
+            self.sbox_gw_ip, self.sbox_ingress_ip = first.sbox_gw_ip, first.sbox_ingress_ip
+            for i in range(tasks):
+                self.add_task(i, big_mb)
         except BaseException:
             self.close()
             raise
@@ -91,23 +119,31 @@ class MeshLab:
         sh("ip", "link", "set", a, "up", ns=a_ns)
         sh("ip", "link", "set", b, "up", ns=b_ns)
 
-    def _build(self, tasks: int, big_mb: int) -> None:
-        for ns, bridge in ((self.ovl, "br0"), (self.node, self.gw)):
-            sh("ip", "link", "add", bridge, "type", "bridge", ns=ns)
-            sh("ip", "link", "set", bridge, "up", ns=ns)
-        sh("ip", "addr", "add", f"{self.gw_net}.1/24", "dev", self.gw, ns=self.node)
-        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=self.node)
-        # The outside client.
-        self._veth(self.client, "eth0", self.node, f"dy{self.tag}out")
-        sh("ip", "addr", "add", f"{self.client_ip}/24", "dev", "eth0", ns=self.client)
-        sh("ip", "addr", "add", f"{self.node_ip}/24", "dev", f"dy{self.tag}out", ns=self.node)
-        sh("ip", "route", "add", "default", "via", self.node_ip, ns=self.client)
+    def add_node(self, gw_net: str, outside_net: str, host: bool = False) -> Node:
+        """Another node on the ingress network, with its ingress sandbox and a leg of the client's
+        (the client's interface eth<i> on ``outside_net``); tasks stay where they are."""
+        i = len(self.nodes)
+        suffix = str(i) if i else ""
+        node = Node("" if host else self._ns(f"node{suffix}"), f"dy{self.tag}gw{suffix}", gw_net, outside_net,
+                    self._ns(f"sbox{suffix}"), f"{self.ingress_net}.{2 + i}")
+        self.nodes.append(node)
+        if host:
+            self.host_links += [node.gw, f"dy{self.tag}out"]
+        sh("ip", "link", "add", node.gw, "type", "bridge", ns=node.ns)
+        sh("ip", "link", "set", node.gw, "up", ns=node.ns)
+        sh("ip", "addr", "add", f"{gw_net}.1/24", "dev", node.gw, ns=node.ns)
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=node.ns)
+        # The outside client's leg.
+        self._veth(self.client, f"eth{i}", node.ns, f"dy{self.tag}out{suffix}")
+        sh("ip", "addr", "add", f"{node.client_ip}/24", "dev", f"eth{i}", ns=self.client)
+        sh("ip", "addr", "add", f"{node.ip}/24", "dev", f"dy{self.tag}out{suffix}", ns=node.ns)
+        if not i:
+            sh("ip", "route", "add", "default", "via", node.ip, ns=self.client)
         # The ingress sandbox: a leg on the ingress network, one on the gateway bridge.
-        self._attach(self.sbox, "eth0", self.ovl, "br0", f"{self.sbox_ingress_ip}/24", "sbox")
-        self._attach(self.sbox, "eth1", self.node, self.gw, f"{self.sbox_gw_ip}/24", "sbox")
-        sh("ip", "route", "add", "default", "via", f"{self.gw_net}.1", ns=self.sbox)
-        for i in range(tasks):
-            self.add_task(i, big_mb)
+        self._attach(node.sbox, "eth0", self.ovl, "br0", f"{node.sbox_ingress_ip}/24", f"sb{i}")
+        self._attach(node.sbox, "eth1", node.ns, node.gw, f"{node.sbox_gw_ip}/24", f"sb{i}")
+        sh("ip", "route", "add", "default", "via", f"{gw_net}.1", ns=node.sbox)
+        return node
 
     def _attach(self, ns: str, ifname: str, bridge_ns: str, bridge: str, cidr: str, role: str) -> None:
         host_end = f"dy{self.tag}{role[:4]}{ifname[-1]}"
@@ -119,10 +155,10 @@ class MeshLab:
 
     def add_task(self, i: int, big_mb: int = 0) -> Task:
         name = f"t{i}"
-        task = Task(name, self._ns(name), f"{self.ingress_net}.{10 + i}", f"{self.gw_net}.{10 + i}")
+        task = Task(name, self._ns(name), f"{self.ingress_net}.{10 + i}", f"{self.nodes[0].gw_net}.{10 + i}")
         self._attach(task.ns, "eth0", self.ovl, "br0", f"{task.ingress_ip}/24", name)
         self._attach(task.ns, "eth1", self.node, self.gw, f"{task.gw_ip}/24", name)
-        sh("ip", "route", "add", "default", "via", f"{self.gw_net}.1", ns=task.ns)
+        sh("ip", "route", "add", "default", "via", f"{self.nodes[0].gw_net}.1", ns=task.ns)
         www = os.path.join(self.dir, name)
         os.makedirs(os.path.join(www, "cgi-bin"))
         with open(os.path.join(www, "cgi-bin", "who"), "w") as f:

@@ -138,3 +138,27 @@ def test_rules_removed_behind_the_mesh_back_are_put_back_by_the_keeper(lab, mesh
     assert f"jump nat PREROUTING -> {mesh.prefix}" in restored
     assert f"routing mesh table dockyard_mesh in {lab.path(lab.sbox)}" in restored
     assert {name for name, _ in spread(lab, lab.client, lab.node_ip, 8080, 3)} == {"t0", "t1", "t2"}
+
+
+def test_a_task_on_one_node_answers_a_client_of_another_node_and_sees_its_address(lab, mesh):
+    """Two nodes on the ingress network; the tasks run on the first (their default route is its
+    gateway bridge). A client of the second node reaches them through that node's ingress
+    sandbox, and their replies go back the same way (not through their default gateway): the
+    connection's mark names the sandbox it came from."""
+    second = lab.nodes[1] if len(lab.nodes) > 1 else lab.add_node(free_prefix(), free_prefix())
+    other = Mesh("DYM-" + lab.tag + "b", node_netns=lab.path(second.ns))
+    try:
+        svc = IngressService("web", (PublishedPort(8080, 80),), backends(lab))
+        for node, node_mesh in ((lab.nodes[0], mesh), (second, other)):
+            node_mesh.program_node(NodeMesh(ingress=[svc]), IngressSandbox(lab.path(node.sbox), node.sbox_gw_ip,
+                                                                           node.gw))
+            node_mesh.program_sandbox(lab.path(node.sbox), SandboxMesh(ingress=[svc]))
+        peers = [IngressPeer(f"node{i}", n.sbox_ingress_ip, mac(n.sbox, "eth0")) for i, n in enumerate(lab.nodes)]
+        for task in lab.tasks:
+            mesh.program_sandbox(lab.path(task.ns), SandboxMesh(return_path=ReturnPath("eth0", peers)))
+        via_second = spread(lab, lab.client, second.ip, 8080, 6)
+        assert via_second == {("t0", second.client_ip): 2, ("t1", second.client_ip): 2, ("t2", second.client_ip): 2}
+        via_first = spread(lab, lab.client, lab.node_ip, 8080, 3)
+        assert via_first == {("t0", lab.client_ip): 1, ("t1", lab.client_ip): 1, ("t2", lab.client_ip): 1}
+    finally:
+        other.teardown()
