@@ -21,12 +21,12 @@ def mounts_under(*roots: str) -> list[str]:
 
 def unmount_under(*roots: str) -> list[str]:
     """Detach every mount under ``roots``; returns those that stayed."""
-    from dockyard.util.syscalls import MNT_DETACH, umount2
-
     for _ in range(5):
         points = mounts_under(*roots)
         if not points:
             return []
+        from dockyard.util.syscalls import MNT_DETACH, umount2  # ctypes: only when there is something to detach
+
         for point in sorted(set(points), key=len, reverse=True):
             with contextlib.suppress(OSError):
                 umount2(point, MNT_DETACH)

@@ -26,12 +26,12 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from socket import AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM
-from socket import socket as Socket  # the driver's `socket` is the engine's path
+from socket import socket as Socket  # for annotations: in the class, `socket` is the engine's path
 
 from dockyard.machine.cgroup import MachineCgroup
 from dockyard.machine.driver import DriverFlag, EngineSpec, Shell
@@ -40,6 +40,9 @@ from dockyard.machine.model import ENGINE_PORT, ERROR, RUNNING, STOPPED, Host
 from dockyard.machine.mounts import unmount_under
 from dockyard.machine.store import Store
 from dockyard.machine.underlay import DEFAULT_BRIDGE, DEFAULT_CIDR, Underlay
+from dockyard.network import netns
+from dockyard.network.netlink import Netlink
+from dockyard.util import syscalls as sc
 
 RUN_ROOT = "/run/dym"
 READY_TIMEOUT = 60.0
@@ -80,12 +83,6 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
-
-
-def _run(args: list[str], stdin: str | None = None, what: str = "") -> None:
-    result = subprocess.run(args, input=stdin, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise MachineError(f"{what or args[0]} failed: {(result.stderr or result.stdout).strip()}")
 
 
 def _dockyardd() -> str:
@@ -226,24 +223,49 @@ class NetnsDriver:
             raise
 
     def _make_namespaces(self) -> None:
+        """The network and UTS namespaces, pinned at their files, the hostname set inside: made by a
+        thread of this process (unshare, sethostname, bind mounts), not by unshare(1)."""
+        uts = self._ns("uts")
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
-        for kind in ("net", "uts"):
-            os.close(os.open(self._ns(kind), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
-        # util-linux's unshare pins both namespaces at the files and sets the hostname inside.
-        _run(["unshare", f"--net={self._ns('net')}", f"--uts={self._ns('uts')}", "hostname", self.host.name],
-             what=f"making the namespaces of {self.host.name}")
+        os.close(os.open(uts, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
+
+        def name_it() -> None:  # in the new network namespace's thread, which ends afterwards
+            sc.unshare(sc.CLONE_NEWUTS)
+            sc.sethostname(self.host.name)
+            sc.mount("/proc/thread-self/ns/uts", uts, None, sc.MS_BIND)
+
+        try:
+            netns.create(self._ns("net"), name_it)
+        except OSError as exc:
+            raise MachineError(f"making the namespaces of {self.host.name} failed: {exc}") from None
 
     def _plug(self) -> None:
-        prefix = self.underlay.network.prefixlen
-        _run(["ip", "-batch", "-"],
-             f"link add {self.veth} type veth peer name eth0 netns {self._ns('net')}\n"
-             f"link set dev {self.veth} master {self.config.bridge} up\n",
-             what=f"plugging the veth {self.veth} into {self.config.bridge}")
-        _run(["nsenter", f"--net={self._ns('net')}", "ip", "-batch", "-"],
-             "link set dev lo up\n"
-             f"link set dev eth0 address {self.mac}\n"
-             f"addr add {self.config.ip_address}/{prefix} dev eth0\n"
-             "link set dev eth0 up\n", what=f"configuring eth0 of {self.host.name}")
+        """The veth, made by rtnetlink requests (no ip(8) processes): ``dym<key>`` on the underlay
+        bridge, its peer created directly in the machine as ``eth0`` with the machine's MAC, then
+        inside the machine lo and eth0 up with the machine's address."""
+        address = ipaddress.IPv4Interface(f"{self.config.ip_address}/{self.underlay.network.prefixlen}")
+        try:
+            bridge = socket.if_nametoindex(self.config.bridge)
+            fd = os.open(self._ns("net"), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                with Netlink() as nl:
+                    nl.add_veth(self.veth, "eth0", peer_netns_fd=fd, peer_mac=self.mac, master=bridge)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise MachineError(f"plugging the veth {self.veth} into {self.config.bridge} failed: {exc}") from None
+
+        def inside() -> None:
+            with Netlink() as nl:
+                nl.set_up(socket.if_nametoindex("lo"))
+                eth0 = socket.if_nametoindex("eth0")
+                nl.add_address(eth0, address)
+                nl.set_up(eth0)
+
+        try:
+            netns.run_in(self._ns("net"), inside)
+        except OSError as exc:
+            raise MachineError(f"configuring eth0 of {self.host.name} failed: {exc}") from None
 
     def _engine_argv(self, engine: EngineSpec) -> list[str]:
         auth = self.host.auth
@@ -265,7 +287,7 @@ class NetnsDriver:
         notify_path = os.path.join(self.run_dir, "notify.sock")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(notify_path)
-        with Socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC) as notify:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as notify:
             notify.bind(notify_path)
             env["NOTIFY_SOCKET"] = notify_path
             try:
@@ -350,8 +372,8 @@ class NetnsDriver:
         left = unmount_under(self.run_dir, self.machine_dir)  # the namespace pins, the engine's mounts
         if left:
             raise MachineError(f"mounts of {self.host.name} could not be detached: {', '.join(left)}")
-        if os.path.exists(f"/sys/class/net/{self.veth}"):  # our /sys is the host's namespace, where the veth is
-            subprocess.run(["ip", "link", "del", "dev", self.veth], capture_output=True)
+        with contextlib.suppress(OSError), Netlink() as nl:
+            nl.delete_link_named(self.veth)  # and its peer with it, if the namespace is still there
         shutil.rmtree(self.run_dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             os.rmdir(RUN_ROOT)  # the last machine's release takes the common directory too

@@ -14,15 +14,31 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import subprocess
 from dataclasses import dataclass
 
 from dockyard.machine.errors import MachineError
+from dockyard.network.netlink import Netlink
 
 ALIAS = "dockyard machine underlay"
 DEFAULT_BRIDGE = "dymachines0"
 DEFAULT_CIDR = "192.168.99.1/24"  # VirtualBox's host-only network, where docker-machine's hosts lived
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+
+
+def _index(name: str) -> int:
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return 0  # gone meanwhile: it has no address
+
+
+def _name(index: int) -> str:
+    try:
+        return socket.if_indextoname(index)
+    except OSError:
+        return f"link {index}"
 
 
 def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -82,21 +98,26 @@ class Underlay:
             return False
 
     def check(self) -> None:
-        """Refuse a bridge that is not an underlay, or one with another subnet, or a subnet in use elsewhere."""
+        """Refuse a bridge that is not an underlay, or one with another subnet, or a subnet in use elsewhere.
+        The addresses come from one rtnetlink dump (no ip(8) process)."""
+        try:
+            with Netlink() as nl:
+                addresses = nl.ipv4_addresses()
+        except OSError as exc:
+            raise MachineError(f"listing the host's addresses failed: {exc}") from None
         if self.exists():
             if not self._ours():
                 raise MachineError(f"the interface {self.bridge} exists and is not a machine underlay: choose another "
                                    "--netns-underlay-bridge")
-            have = _run(["ip", "-o", "-4", "addr", "show", "dev", self.bridge]).stdout.split()
-            if self.cidr not in have:
+            index = _index(self.bridge)
+            if self.gateway not in [interface for at, interface in addresses if at == index]:
                 raise MachineError(f"the underlay {self.bridge} already has another address than {self.cidr}: use "
                                    "the same --netns-underlay-cidr as its machines, or another bridge")
             return
-        for line in _run(["ip", "-o", "-4", "addr"]).stdout.splitlines():
-            words = line.split()
-            if len(words) > 3 and ipaddress.IPv4Interface(words[3]).network.overlaps(self.network):
-                raise MachineError(f"the underlay subnet {self.network} overlaps {words[3]} on {words[1]}: choose "
-                                   "another --netns-underlay-cidr")
+        for index, interface in addresses:
+            if interface.network.overlaps(self.network):
+                raise MachineError(f"the underlay subnet {self.network} overlaps {interface} on {_name(index)}: "
+                                   "choose another --netns-underlay-cidr")
 
     def ensure(self) -> None:
         self.check()
