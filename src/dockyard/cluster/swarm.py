@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dockyard.cluster import codec
+from dockyard.cluster.autolock import LOCKED, LOCKED_LEAVE, Autolock, new_unlock_key
 from dockyard.cluster.nodes import NODES_PREFIX, find_node
 from dockyard.cluster.objects import (
     DEFAULT_LISTEN_PORT,
@@ -123,6 +124,7 @@ class SwarmInfo:
     nodes: int = 0
     managers: int = 0
     cluster: Cluster | None = None
+    error: str = ""
 
 
 def _split_host_port(text: str, default_port: int) -> tuple[str, int]:
@@ -163,11 +165,13 @@ def _now() -> datetime.datetime:
 class SwarmService:
     def __init__(self, root: Path, engine: EngineDescription,
                  open_store: Callable[[str], Store] | None = None,
-                 make_member: Callable[[LocalState, Path], EtcdMember] | None = None) -> None:
+                 make_member: Callable[[LocalState, Path], EtcdMember] | None = None,
+                 autolock: Autolock | None = None) -> None:
         self._root = root  # <data-root>/swarm
         self._engine = engine
         self._open_store = open_store or self._etcd_store
         self._make_member = make_member or self._etcd_member
+        self.autolock = autolock or Autolock(root / "certificates")
         self._lock = threading.RLock()  # one lifecycle change at a time
         self._state: LocalState | None = None
         self._member: EtcdMember | None = None
@@ -214,6 +218,18 @@ class SwarmService:
             # The node is in a swarm even when its member does not come back: init must then refuse
             # (not erase the swarm's data), /info says "error", and leave --force still works.
             self._state = LocalState(**raw)
+            if self.autolock.locked():
+                log.info("the swarm is locked: its store member starts after `swarm unlock`")
+                return
+            self._connect(self._state)
+            self._started()
+
+    def unlock(self, unlock_key: str) -> None:
+        """A locked manager given the key that opens its node key: its member starts, it serves."""
+        with self._lock:
+            if self._state is None:
+                raise Unavailable(NOT_MANAGER)
+            self.autolock.unlock(unlock_key)
             self._connect(self._state)
             self._started()
 
@@ -285,6 +301,8 @@ class SwarmService:
                 key_file = certs / "swarm-node.key"
                 key_file.write_bytes(issued.key_pem)
                 key_file.chmod(0o600)
+                if request.spec.encryption_config.auto_lock_managers:
+                    self.autolock.relock(new_unlock_key())
                 node = self._describe(node_id, NodeRole.MANAGER, advertise_host, now)
                 node.manager_status = ManagerStatus(state.advertise_addr, leader=True)
                 ca_record = {"cert": ca.cert_pem.decode(), "key": (ca.key_pem or b"").decode()}
@@ -316,6 +334,7 @@ class SwarmService:
         self._state_file.unlink(missing_ok=True)
         self.shutdown()
         self._state = None
+        self.autolock.forget()
         for part in ("etcd", "certificates"):
             shutil.rmtree(self._root / part, ignore_errors=True)
 
@@ -323,6 +342,8 @@ class SwarmService:
         with self._lock:
             if self._state is None:
                 raise Unavailable(NOT_IN_SWARM)
+            if not force and self.autolock.locked():
+                raise Unavailable(LOCKED_LEAVE)
             if not force and self._role() == NodeRole.MANAGER and self._manager_count() <= 1:
                 raise Unavailable(LAST_MANAGER)
             self._abandon()
@@ -334,6 +355,8 @@ class SwarmService:
         return self._require_store()
 
     def _require_store(self) -> Store:
+        if self._store is None and self._state is not None and self.autolock.locked():
+            raise Unavailable(LOCKED)
         if self._store is None:
             raise Unavailable(NOT_MANAGER)
         return self._store
@@ -352,11 +375,14 @@ class SwarmService:
         return codec.decode(Cluster, kv.value, kv.mod_revision)
 
     def update(self, version: int, spec: ClusterSpec, rotate_worker_token: bool = False,
-               rotate_manager_token: bool = False) -> None:
+               rotate_manager_token: bool = False, rotate_unlock_key: bool = False) -> None:
         store = self._require_store()
         cluster = self.inspect()
         if version != cluster.version.index:
             raise SequenceConflict()
+        locking = spec.encryption_config.auto_lock_managers
+        old_key = self.autolock.unlock_key() or None
+        rekey = locking != cluster.spec.encryption_config.auto_lock_managers or (locking and rotate_unlock_key)
         cluster.spec = spec
         cluster.updated_at = _now()
         if rotate_worker_token or rotate_manager_token:
@@ -367,8 +393,30 @@ class SwarmService:
                 cluster.join_tokens.worker = generate_join_token(pem)
             if rotate_manager_token:
                 cluster.join_tokens.manager = generate_join_token(pem)
+        if rekey:
+            self._rekey(store, new_unlock_key() if locking else None)
         if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster))]):
+            if rekey:
+                self._rekey(store, old_key)  # the spec did not change: neither do the keys
             raise SequenceConflict()
+
+    def _rekey(self, store: Store, new_key: str | None) -> None:
+        """Autolock on, off or rotated: the data key re-wrapped, then the node key re-encrypted."""
+        from dockyard.cluster.autolock import parse_unlock_key
+        from dockyard.cluster.datakey import DataKey
+
+        old_kek = self.autolock.kek()
+        new_kek = parse_unlock_key(new_key) if new_key else None
+        DataKey(store).rewrap(old_kek, new_kek)
+        try:
+            self.autolock.relock(new_key)
+        except BaseException:
+            DataKey(store).rewrap(new_kek, old_kek)
+            raise
+
+    def kek(self) -> bytes | None:
+        """The key-encryption key that wraps the swarm's data key while autolock is on."""
+        return self.autolock.kek()
 
     def nodes(self) -> list[Node]:
         return [codec.decode(Node, kv.value, kv.mod_revision) for kv in self._require_store().range(NODES_PREFIX)]
@@ -382,6 +430,8 @@ class SwarmService:
         if state is None:
             return SwarmInfo()
         host = state.advertise_addr.rpartition(":")[0]
+        if self.autolock.locked():
+            return SwarmInfo("", host, "locked", False, error=LOCKED)
         try:
             nodes = self.nodes()
             cluster = self.inspect()
