@@ -14,13 +14,13 @@ import posixpath
 from dataclasses import dataclass
 from typing import Protocol
 
+from dockyard.engine import taskfiles
 from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.specs.codec import to_json
 from dockyard.engine.specs.containers import ContainerCreate
 from dockyard.engine.specs.networks import EndpointSettings
 from dockyard.errors import Conflict, InvalidParameter
-from dockyard.util.atomic import write_bytes
 
 SECRETS_DIR = "/run/secrets"  # where a secret with a relative target appears, as in swarm
 
@@ -99,18 +99,18 @@ class EngineBackend:
         targets = [f.path_in_container() for f in files]
         if len(set(targets)) != len(targets):
             raise InvalidParameter(f"two secrets or configs of container {c.id[:12]} have the same target")
-        # Under the exec root (a tmpfs at /run): a secret never reaches the disk, as in swarm.
-        directory = os.path.join(self.containers.state_dir(c.id), "task-files")
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        recorded = []
-        for index, (f, target) in enumerate(zip(files, targets, strict=True)):
-            source = os.path.join(directory, f"{index}-{f.kind}-{os.path.basename(f.name) or 'file'}")
-            write_bytes(source, f.data, durable=False)
-            os.chmod(source, f.mode)
-            if (f.uid, f.gid) != (os.geteuid(), os.getegid()):
-                os.chown(source, f.uid, f.gid)
-            recorded.append({"Kind": f.kind, "Source": source, "Target": target})
-        c.task_files = recorded
+        # In a tmpfs of the container's own (engine/taskfiles.py): a secret never reaches a disk, as in swarm.
+        idmap = self.containers.idmap if (c.host_config.userns_mode or "") != "host" else None
+        in_memory = [taskfiles.FileInMemory(f"{i}-{f.kind}-{os.path.basename(f.name) or 'file'}", f.data,
+                                            idmap.host_uid(f.uid) if idmap else f.uid,
+                                            idmap.host_gid(f.gid) if idmap else f.gid, f.mode)
+                     for i, f in enumerate(files)]
+        state_dir = self.containers.state_dir(c.id)
+        sources = taskfiles.write(state_dir, in_memory) if files else []
+        if not files:
+            taskfiles.release(state_dir)
+        c.task_files = [{"Kind": f.kind, "Source": source, "Target": target}
+                        for f, source, target in zip(files, sources, targets, strict=True)]
         self.containers.save(c)
 
     async def start_container(self, ref: str) -> None:

@@ -18,7 +18,7 @@ import posixpath
 import shutil
 import signal
 
-from dockyard.engine import isolation, logconfig, reconcile, restart, securityopts
+from dockyard.engine import isolation, logconfig, reconcile, restart, securityopts, taskfiles
 from dockyard.engine.archive import fill_from_image
 from dockyard.engine.configmerge import merge_config, normalize_host_config
 from dockyard.engine.container import Container, Run, Runtime, State
@@ -717,6 +717,7 @@ class ContainerService:
         self.store.delete_record(cid)  # first: a crash part-way leaves orphan files, never a record without files
         self.snapshotter.remove(cid)
         self.snapshotter.remove(init_layer(cid))
+        taskfiles.release(self.state_dir(cid))  # a task's in-memory secrets and configs
         shutil.rmtree(self.state_dir(cid), ignore_errors=True)
         shutil.rmtree(self.container_dir(cid), ignore_errors=True)
 
