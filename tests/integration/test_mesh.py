@@ -17,6 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from meshlab import MeshLab, mac  # noqa: E402
 from netstate import free_prefix  # noqa: E402
 
+from dockyard.network.mesh.controller import (  # noqa: E402
+    GATEWAY,
+    Ingress,
+    MeshController,
+    SandboxState,
+    ServiceState,
+    TaskState,
+)
 from dockyard.network.mesh.model import (  # noqa: E402
     Backend,
     HostPort,
@@ -162,3 +170,22 @@ def test_a_task_on_one_node_answers_a_client_of_another_node_and_sees_its_addres
         assert via_first == {("t0", lab.client_ip): 1, ("t1", lab.client_ip): 1, ("t2", lab.client_ip): 1}
     finally:
         other.teardown()
+
+
+def test_the_controller_programs_every_place_and_follows_a_tasks_health(lab, mesh):
+    """The seam the swarm side drives: facts in (service, tasks, sandboxes, this node's ingress),
+    rules out; a task turning unhealthy leaves the VIP's and the ingress port's balancing."""
+    ctl = MeshController(mesh, "node1")
+    peer = IngressPeer("node1", lab.sbox_ingress_ip, mac(lab.sbox, "eth0"))
+    ctl.set_ingress(Ingress("ingress", IngressSandbox(lab.path(lab.sbox), lab.sbox_gw_ip, lab.gw), (peer,)))
+    ctl.set_service(ServiceState("web", vips={"ingress": lab.vip}, ports=(PublishedPort(8080, 80),)))
+    for t in lab.tasks:
+        ctl.set_task(TaskState(t.name, "web", "node1", {"ingress": t.ingress_ip, GATEWAY: t.gw_ip}))
+        ctl.add_sandbox(SandboxState(lab.path(t.ns), {"ingress": "eth0"}, task=t.name))
+    ctl.add_sandbox(SandboxState(lab.path(lab.vc), {"ingress": "eth0"}))
+    everyone = {"t0", "t1", "t2"}
+    assert {name for name, _ in spread(lab, lab.vc, lab.vip, 80, 3)} == everyone
+    assert {name for name, _ in spread(lab, lab.client, lab.node_ip, 8080, 3)} == everyone
+    ctl.set_task_health("t1", False)
+    assert {name for name, _ in spread(lab, lab.vc, lab.vip, 80, 4)} == {"t0", "t2"}
+    assert spread(lab, lab.client, lab.node_ip, 8080, 4) == {("t0", lab.client_ip): 2, ("t2", lab.client_ip): 2}
