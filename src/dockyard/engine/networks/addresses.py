@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable
 
+from dockyard.engine.networks.seams import ClusterNetworks
 from dockyard.engine.specs.networks import IPAMPool
 from dockyard.errors import Forbidden, InvalidParameter
 from dockyard.network import ipam
@@ -45,12 +46,18 @@ class AddressSpace:
         self._host_networks = host_networks
         self.pools: dict[str, ipam.Pool] = {}
         self.pools6: dict[str, ipam.Pool] = {}  # the IPv6 subnet of networks made with EnableIPv6
+        # The swarm's networks: their addresses are handed out once for the whole cluster.
+        self.cluster: ClusterNetworks | None = None
+        self._swarm: dict[str, Network] = {}
 
     # -- subnets of networks ----------------------------------------------------------------
     def own_subnets(self, exclude_id: str | None = None) -> list[ipaddress.IPv4Network]:
         """The IPv4 subnets of this daemon's networks."""
         return [ipaddress.IPv4Network(c.subnet) for n in self._networks() if n.id != exclude_id
                 for c in n.ipam.config if c.subnet and not c.is_ipv6]
+
+    def own_subnets_text(self) -> list[str]:
+        return [str(n) for n in self.own_subnets()]
 
     def taken_subnets(self, exclude_bridge: str = "", exclude_id: str | None = None) -> list:
         """What an automatic choice must not overlap: the host's routes and addresses (but those
@@ -121,6 +128,9 @@ class AddressSpace:
     # -- addresses of endpoints ---------------------------------------------------------------
     def open(self, network: Network) -> None:
         """The network's pools (once: a pool rebuilt from container records keeps its addresses)."""
+        if network.scope == "swarm":
+            self._swarm[network.id] = network
+            return
         v4 = network.ipv4
         if v4 is not None and network.id not in self.pools:
             pool = self.pools[network.id] = ipam.Pool(ipaddress.IPv4Network(v4.subnet),
@@ -134,11 +144,17 @@ class AddressSpace:
                                                 ipaddress.IPv6Network(v6.ip_range) if v6.ip_range else None)
 
     def close(self, network_id: str) -> None:
+        self._swarm.pop(network_id, None)
         self.pools.pop(network_id, None)
         self.pools6.pop(network_id, None)
 
     def allocate(self, network: Network, wanted: str = "") -> str:
         """An IPv4 address for an endpoint (``wanted`` if given and free)."""
+        if network.scope == "swarm":
+            if self.cluster is None:
+                raise InvalidParameter(f"network {network.name} is a swarm network and this node is in no swarm")
+            self._swarm[network.id] = network
+            return self.cluster.allocate_address(network, wanted)
         return str(self.pools[network.id].allocate(wanted))
 
     def allocate6(self, network: Network, wanted: str = "") -> str:
@@ -151,6 +167,9 @@ class AddressSpace:
         return str(pool.allocate(wanted))
 
     def release(self, network_id: str, address: str = "", address6: str = "") -> None:
+        # A swarm network's: also after a daemon restart, when it was not opened in this run.
+        if address and network_id not in self.pools and self.cluster is not None:
+            self.cluster.release_address(network_id, address)
         if address and network_id in self.pools:
             self.pools[network_id].release(address)
         if address6 and network_id in self.pools6:
@@ -159,6 +178,8 @@ class AddressSpace:
     def reserve(self, network_id: str, address: str = "", address6: str = "") -> bool:
         """Mark addresses a running container already has (after a daemon restart) as used;
         False when the network has no IPv4 pool (it failed to come up)."""
+        if network_id in self._swarm:
+            return True  # held in the cluster since it was allocated
         if address6 and network_id in self.pools6:
             self.pools6[network_id].used.add(ipaddress.IPv6Address(address6))
         if address and network_id in self.pools:

@@ -3,6 +3,7 @@ Docker resolves a network reference."""
 
 from __future__ import annotations
 
+from dockyard.engine.networks.seams import ClusterNetworks
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.network.records import IPAM, IPAMConfig, Network
 from dockyard.network.store import NetworkStore
@@ -18,9 +19,25 @@ def new_network(name: str, driver: str, options: dict[str, str], configs: list[I
 
 
 class NetworkCatalog:
+    """The daemon's own networks, and the swarm's (scope "swarm") as last read from the cluster:
+    those are re-read when a reference is not found and when networks are listed, so a network
+    made on another manager is found at once; they are never written to this daemon's disk."""
+
     def __init__(self, store: NetworkStore) -> None:
         self.store = store
         self._networks: dict[str, Network] = {}
+        self._swarm: dict[str, Network] = {}
+        self.cluster: ClusterNetworks | None = None
+
+    def refresh_swarm(self) -> None:
+        if self.cluster is not None:
+            self._swarm = {n.id: n for n in self.cluster.list()}
+
+    def remember_swarm(self, network: Network) -> None:
+        self._swarm[network.id] = network
+
+    def forget_swarm(self, network_id: str) -> None:
+        self._swarm.pop(network_id, None)
 
     def load(self) -> None:
         for network in self.store.load():
@@ -36,12 +53,22 @@ class NetworkCatalog:
 
     def get(self, ref: str) -> Network:
         """Full ID, then name, then a unique ID prefix, as Docker resolves networks."""
-        if ref in self._networks:
-            return self._networks[ref]
-        for network in self._networks.values():
+        try:
+            return self._find(ref)
+        except NotFound:
+            if self.cluster is None:
+                raise
+        self.refresh_swarm()
+        return self._find(ref)
+
+    def _find(self, ref: str) -> Network:
+        known = {**self._swarm, **self._networks}
+        if ref in known:
+            return known[ref]
+        for network in known.values():
             if network.name == ref:
                 return network
-        matches = [n for n in self._networks.values() if ref and n.id.startswith(ref)]
+        matches = [n for n in known.values() if ref and n.id.startswith(ref)]
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -49,11 +76,12 @@ class NetworkCatalog:
         raise NotFound(f"network {ref} not found")
 
     def find_name(self, name: str) -> Network | None:
-        return next((n for n in self._networks.values() if n.name == name), None)
+        return next((n for n in self.all() if n.name == name), None)
 
     def all(self) -> list[Network]:
-        """In the order they were added (start-up: the order of their files)."""
-        return list(self._networks.values())
+        """In the order they were added (start-up: the order of their files), the swarm's last."""
+        return [*self._networks.values(), *(n for i, n in self._swarm.items() if i not in self._networks)]
 
     def sorted(self) -> list[Network]:
-        return sorted(self._networks.values(), key=lambda n: n.name)
+        self.refresh_swarm()
+        return sorted(self.all(), key=lambda n: n.name)

@@ -11,6 +11,7 @@ from dockyard.engine.networks.addresses import AddressSpace
 from dockyard.engine.networks.catalog import NetworkCatalog
 from dockyard.engine.networks.sandboxes import Sandboxes
 from dockyard.engine.networks.seams import ContainerRecords, EventSink
+from dockyard.engine.networks.swarmscope import check_attachable
 from dockyard.errors import Forbidden, InvalidParameter
 from dockyard.network.drivers.registry import DriverRegistry
 
@@ -36,6 +37,7 @@ class Connections:
         if mode == "none":
             raise Forbidden("container cannot be connected to multiple networks with one of the networks in private "
                             "(none) mode")
+        check_attachable(network)
         settings = c.network_settings
         if network.name in settings["Networks"]:
             raise Forbidden(f"endpoint with name {c.name.lstrip('/')} already exists in network {network.name}")

@@ -12,6 +12,7 @@ from dockyard.engine.networks.links import normalize_links
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.ports import normalize_port_bindings
 from dockyard.engine.networks.seams import ContainerRecords
+from dockyard.engine.networks.swarmscope import check_attachable
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.errors import InvalidParameter, NotFound
 from dockyard.network import namefiles
@@ -73,6 +74,7 @@ class CreatePlanner:
             host_config.links = normalize_links(self.containers, host_config.links or [], name)
             normalize_port_bindings(host_config.port_bindings)
             return {"Networks": {mode: endpoint}, "Ports": {}}
+        check_attachable(network)
         if network.user_defined and mode != network.name:
             host_config.network_mode = network.name
         given = endpoints_config.get(mode) or endpoints_config.get(network.name) or {}

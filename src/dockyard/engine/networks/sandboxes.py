@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from dockyard.engine.container import Container
 from dockyard.engine.networks import endpoints as ep
+from dockyard.engine.networks import gateway as gwbridge
 from dockyard.engine.networks.addresses import AddressSpace
 from dockyard.engine.networks.catalog import NetworkCatalog
 from dockyard.engine.networks.dnsview import DNSView
@@ -65,6 +66,8 @@ class Sandboxes:
         self.dns = dns
         self.rules_changed = rules_changed  # re-applies the netfilter rules (published ports changed)
         self.live: dict[str, Live] = {}
+        # docker_gwbridge, made the first time a container needs it (the network service's create).
+        self.gateway_bridge: Callable[[], Network] = lambda: self.networks.get(gwbridge.NAME)
         self.userland = Userland()  # the proxy process, started with the first published TCP port
 
     def mode(self, c: Container) -> str:
@@ -173,25 +176,42 @@ class Sandboxes:
                 if address6:
                     allocated6[network.id] = address6
             primary = networks[0]
+            gateway = self.gateway_bridge() if gwbridge.needed(networks, self.drivers) else None
+            if gateway is not None:
+                gateway_address = self.addresses.allocate(gateway)
+                allocated.append((gateway.id, gateway_address))
             exposed = dict(c.config.exposed_ports or {})
             bindings = wanted_bindings(exposed, c.host_config.port_bindings, bool(c.host_config.publish_all_ports))
             host_ip = primary.options.get(HOST_BINDING) or self.options.host_ip
             live.mappings = await asyncio.to_thread(portmap.allocate, bindings, host_ip)
             mac_wanted = c.config.mac_address or ""
-            for index, (network, (_nid, address)) in enumerate(zip(networks, allocated, strict=True)):
+            # The default route: the first network that routes out (the primary, but for an overlay).
+            route_out = next((n for n in networks if gwbridge.routes_out(n, self.drivers)), primary)
+            for index, (network, (_nid, address)) in enumerate(zip(networks, allocated, strict=False)):
                 # The endpoint's own MAC (EndpointSettings.MacAddress), else --mac-address for the first.
                 mac = settings["Networks"][network.name].get("MacAddress") or (mac_wanted if index == 0 else "")
                 interfaces[network.name] = self.interface(network, f"eth{index}", address, mac,
-                                                           default_route=index == 0,
+                                                           default_route=network is route_out,
                                                            address6=allocated6.get(network.id, ""))
-            await asyncio.to_thread(self._build_sandbox, path, [(n, interfaces[n.name]) for n in networks])
+            joins = [(n, interfaces[n.name]) for n in networks]
+            if gateway is not None:
+                interfaces[gateway.name] = self.interface(gateway, f"eth{len(networks)}", gateway_address, "",
+                                                          default_route=True, address6="")
+                joins.append((gateway, interfaces[gateway.name]))
+            await asyncio.to_thread(self._build_sandbox, path, joins)
             for network in networks:
                 ep.fill_endpoint(settings["Networks"][network.name], network, interfaces[network.name])
             settings["Interfaces"] = {n: {"ifname": i.ifname, "veth": i.veth} for n, i in interfaces.items()}
+            if gateway is not None:
+                settings[gwbridge.SETTINGS_KEY] = {"NetworkID": gateway.id, "IPAddress": gateway_address,
+                                                   "MacAddress": interfaces[gateway.name].mac}
             settings["SandboxKey"] = path
             settings["SandboxID"] = new_id()
-            primary_ip = settings["Networks"][primary.name]["IPAddress"]
-            live.port_rules = self.drivers.get(primary.driver).port_rules(primary, primary_ip, live.mappings)
+            # Published ports of a container on an overlay are reached through docker_gwbridge.
+            ports_on, ports_ip = primary, settings["Networks"][primary.name]["IPAddress"]
+            if gateway is not None and not gwbridge.routes_out(primary, self.drivers):
+                ports_on, ports_ip = gateway, gateway_address
+            live.port_rules = self.drivers.get(ports_on.driver).port_rules(ports_on, ports_ip, live.mappings)
             settings["Ports"] = ports_view(exposed, live.mappings)
             self.live[c.id] = live
             if live.port_rules:
@@ -212,12 +232,25 @@ class Sandboxes:
 
     def _build_sandbox(self, path: str, joins: list[tuple[Network, Interface]]) -> None:
         sandbox.create(path)
+        joined: list[tuple[Network, Interface]] = []
         try:
             for network, iface in joins:
                 self.drivers.get(network.driver).join(network, path, iface)
+                joined.append((network, iface))
         except BaseException:
+            self._released(joined)
             sandbox.destroy(path)
             raise
+
+    def _released(self, joined: list[tuple[Network, Interface]]) -> None:
+        """Tell the drivers their endpoints' sandbox is going (an overlay withdraws them)."""
+        for network, iface in joined:
+            driver = self.drivers.find(network.driver)
+            if driver is not None:
+                try:
+                    driver.released(network, iface.veth)
+                except (OSError, DockyardError) as exc:
+                    log.warning("network %s: releasing endpoint %s failed: %s", network.name, iface.veth, exc)
 
     async def start_services(self, c: Container, live: Live, proxies: bool = True) -> None:
         """The userland proxies and, on user-defined networks, the embedded DNS server."""
@@ -250,10 +283,19 @@ class Sandboxes:
         self._close_services(live)
         portmap.release(live.mappings)
         if live.path:
+            self._released(self._interfaces(c))
             sandbox.destroy(live.path)
         self.forget_runtime(c)
         if live.port_rules:
             self.rules_changed()
+
+    def _interfaces(self, c: Container) -> list[tuple[Network, Interface]]:
+        """A running container's endpoints, as far as release needs them (network, host end)."""
+        found = []
+        for name, iface in ((c.network_settings or {}).get("Interfaces") or {}).items():
+            with contextlib.suppress(NotFound):
+                found.append((self.networks.get(name), Interface(iface["ifname"], iface["veth"], "", "", "", 0)))
+        return found
 
     def forget_runtime(self, c: Container) -> None:
         """Drop from the record what only a running sandbox has (addresses back to their pools)."""
@@ -265,6 +307,9 @@ class Sandboxes:
                                            endpoint.get("GlobalIPv6Address") or "")
             settings["Networks"][name] = ep.stopped_endpoint(endpoint)
         settings.pop("Interfaces", None)
+        gateway = settings.pop(gwbridge.SETTINGS_KEY, None)
+        if gateway:
+            self.addresses.release(gateway["NetworkID"], gateway["IPAddress"])
         settings["SandboxKey"] = ""
         settings["SandboxID"] = ""
         settings["Ports"] = {}
@@ -292,6 +337,9 @@ class Sandboxes:
                                               endpoint.get("GlobalIPv6Address") or "")
             if endpoint.get("IPAddress") and has_pool and not primary_ip:
                 primary_ip, primary = endpoint["IPAddress"], network
+        gateway = settings.get(gwbridge.SETTINGS_KEY)
+        if gateway:
+            self.addresses.reserve(gateway["NetworkID"], gateway["IPAddress"])
         try:
             live.mappings = portmap.allocate(recorded_bindings(settings.get("Ports")), self.options.host_ip)
         except DockyardError as exc:

@@ -5,9 +5,11 @@ tests pass in-memory fakes."""
 
 from __future__ import annotations
 
+import builtins
 from typing import Protocol
 
 from dockyard.engine.container import Container
+from dockyard.network.records import Network
 
 
 class ContainerRecords(Protocol):
@@ -28,3 +30,36 @@ class ContainerRecords(Protocol):
 
 class EventSink(Protocol):
     def publish(self, kind: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> dict: ...
+
+
+class ClusterNetworks(Protocol):
+    """The swarm's networks (scope "swarm"), kept in the cluster store by its managers: records,
+    addresses and VNIs handed out once for the whole cluster. cluster/overlay.py's SwarmNetworks
+    is the real one; without a swarm every call but ``list`` refuses with Docker's "This node is
+    not a swarm manager"."""
+
+    def list(self) -> list[Network]:
+        """Every swarm network this node can see ([] outside a swarm)."""
+        ...
+
+    def require_manager(self) -> None: ...
+
+    def subnet(self, taken: builtins.list[str]) -> str:
+        """A free subnet from the swarm's default address pool (CIDR), none of ``taken``."""
+        ...
+
+    def create(self, network: Network, wanted_vnis: builtins.list[int]) -> builtins.list[int]:
+        """Store ``network`` with its VNIs (``wanted_vnis`` or allocated); Conflict on a taken name or VNI."""
+        ...
+
+    def delete(self, network: Network) -> None:
+        """The record, its VNIs, addresses and peers."""
+        ...
+
+    def in_use(self, network: Network) -> bool:
+        """Has the network an endpoint on any node?"""
+        ...
+
+    def allocate_address(self, network: Network, wanted: str) -> str: ...
+
+    def release_address(self, network_id: str, address: str) -> None: ...

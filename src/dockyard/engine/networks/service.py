@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
 
 from dockyard.engine.container import Container
+from dockyard.engine.networks import gateway as gwbridge
 from dockyard.engine.networks.addresses import AddressSpace, HostNetworks, host_networks
 from dockyard.engine.networks.catalog import NetworkCatalog, new_network
 from dockyard.engine.networks.connections import Connections
@@ -22,7 +24,8 @@ from dockyard.engine.networks.dnsview import DNSView
 from dockyard.engine.networks.netfilter import Netfilter
 from dockyard.engine.networks.options import NetworkOptions
 from dockyard.engine.networks.sandboxes import Sandboxes
-from dockyard.engine.networks.seams import ContainerRecords, EventSink
+from dockyard.engine.networks.seams import ClusterNetworks, ContainerRecords, EventSink
+from dockyard.engine.networks.swarmscope import SwarmScope
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig
 from dockyard.engine.specs.networks import NetworkCreate
 from dockyard.errors import Conflict, DockyardError, Forbidden, InvalidParameter
@@ -71,6 +74,16 @@ class NetworkService:
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
                                    self.drivers, dns, self._apply_rules)
         self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
+        self.swarm = SwarmScope(self.catalog, self.addresses)
+        self.sandboxes.gateway_bridge = self._gateway_bridge
+
+    def _gateway_bridge(self) -> Network:
+        return self.catalog.find_name(gwbridge.NAME) or self.create(gwbridge.spec(self.options.bridge))
+
+    def attach_cluster(self, cluster: ClusterNetworks) -> None:
+        """The swarm's networks (composition root: once the swarm service exists)."""
+        self.catalog.cluster = cluster
+        self.addresses.cluster = cluster
 
     # -- start-up and shut-down ------------------------------------------------------------
     def load(self) -> None:
@@ -170,6 +183,13 @@ class NetworkService:
                              if endpoint["IPAddress"] else "",
                              "IPv6Address": f"{endpoint['GlobalIPv6Address']}/{endpoint['GlobalIPv6PrefixLen']}"
                              if endpoint.get("GlobalIPv6Address") else ""}
+            gateway = (c.network_settings or {}).get(gwbridge.SETTINGS_KEY) or {}
+            if gateway.get("NetworkID") == network.id and c.state.running:
+                # As Docker shows a sandbox's docker_gwbridge endpoint (it is none of the container's Networks).
+                name = f"gateway_{(c.network_settings or {}).get('SandboxID', '')[:12]}"
+                prefix = ipaddress.IPv4Network(network.ipv4.subnet).prefixlen if network.ipv4 else 32
+                out[name] = {"Name": name, "EndpointID": "", "MacAddress": gateway.get("MacAddress", ""),
+                             "IPv4Address": f"{gateway['IPAddress']}/{prefix}", "IPv6Address": ""}
         return out
 
     # -- networks --------------------------------------------------------------------------
@@ -179,6 +199,7 @@ class NetworkService:
             raise InvalidParameter(f"invalid name: {name}")
         if name in PREDEFINED:
             raise Forbidden(f"operation is not permitted on predefined {name} network ")
+        self.catalog.refresh_swarm()
         if self.catalog.find_name(name) is not None:
             raise Conflict(f"network with name {name} already exists")
         driver_name = spec.driver or "bridge"
@@ -186,6 +207,10 @@ class NetworkService:
             raise Forbidden(f'only one instance of "{driver_name}" network is allowed')
         driver = self.drivers.get(driver_name)
         options = {k: str(v) for k, v in (spec.options or {}).items()}
+        if driver.capabilities().scope == "swarm":
+            network = self.swarm.create(spec, driver, options)
+            self.events.publish("network", "create", network.id, {"name": name, "type": driver_name})
+            return network
         pending = new_network(name, driver_name, options, [], internal=bool(spec.internal))
         driver.validate(pending, [n for n in self.catalog.all() if n.driver == driver_name])
         given = list((spec.ipam.config if spec.ipam is not None else None) or [])
@@ -232,10 +257,16 @@ class NetworkService:
         network = self.get(ref)
         if not network.user_defined:
             raise Forbidden(f"{network.name} is a pre-defined network and cannot be removed")
-        if self.endpoints(network):
+        if self.endpoints(network) or (network.scope == "swarm" and self.swarm.in_use(network)):
             raise Forbidden(f"error while removing network: network {network.name} id {network.id} has active "
                             "endpoints")
-        self._drop(network)
+        if network.scope == "swarm":
+            self.swarm.remove(network)
+            driver = self.drivers.find(network.driver)
+            if driver is not None:
+                driver.delete_network(network)
+        else:
+            self._drop(network)
         self._apply_rules()
         self.events.publish("network", "destroy", network.id, {"name": network.name, "type": network.driver})
 
@@ -246,6 +277,8 @@ class NetworkService:
             used.update(((c.network_settings or {}).get("Networks") or {}).keys())
         deleted = []
         for network in self.catalog.all():
+            if network.scope == "swarm" and self.swarm.in_use(network):
+                continue
             if network.user_defined and network.name not in used and not keep(network):
                 self.remove(network.id)
                 deleted.append(network.name)

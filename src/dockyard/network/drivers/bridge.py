@@ -75,6 +75,9 @@ class BridgeDriver:
     def leave(self, network: Network, host_end: str) -> None:
         sandbox.remove_interface(host_end)
 
+    def released(self, network: Network, host_end: str) -> None:
+        pass  # the veth goes with the container's namespace
+
     def network_rules(self, network: Network) -> BridgeRules | None:
         v4 = network.ipv4
         if v4 is None:

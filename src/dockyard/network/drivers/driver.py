@@ -65,6 +65,11 @@ class Driver(Protocol):
         """Take an endpoint's interface out of its sandbox, by the name ``endpoint`` gave its host
         side (recorded with the container, so this works after a daemon restart too)."""
 
+    def released(self, network: Network, host_end: str) -> None:
+        """The sandbox holding the endpoint is going (its container stopped): drop what the driver
+        holds for it. The kernel deletes the interface with the namespace, so nothing is deleted
+        here (bridge: nothing to do; overlay: the endpoint is withdrawn from the other nodes)."""
+
     def network_rules(self, network: Network) -> BridgeRules | None:
         """The netfilter rules the network itself needs (forwarding, masquerade, isolation)."""
 

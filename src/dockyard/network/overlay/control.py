@@ -39,6 +39,10 @@ class PeerTable(Protocol):
 
     def peers(self, network_id: str) -> list[Peer]: ...
 
+    def endpoints(self, network_id: str, vtep: str) -> list[str]:
+        """The endpoints the node at ``vtep`` published on the network."""
+        ...
+
     def watch(self, network_id: str) -> PeerWatch:
         """Changes to the network's peers from now on (list after starting the watch: none is lost)."""
         ...
@@ -125,6 +129,10 @@ class MemoryPeerTable:
     def peers(self, network_id: str) -> list[Peer]:
         with self._cond:
             return sorted(self._peers.get(network_id, {}).values())
+
+    def endpoints(self, network_id: str, vtep: str) -> list[str]:
+        with self._cond:
+            return sorted(endpoint for (at, endpoint) in self._peers.get(network_id, {}) if at == vtep)
 
     def watch(self, network_id: str) -> PeerWatch:
         with self._cond:

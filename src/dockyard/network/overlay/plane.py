@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import socket
+import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from dockyard.network import netns, sandbox
 from dockyard.network.netlink import NetlinkError
 from dockyard.network.overlay.control import PeerTable, PeerWatch
 from dockyard.network.overlay.kernel import OverlayNetlink
-from dockyard.network.overlay.peers import Entries, Peer, changes, entries
+from dockyard.network.overlay.peers import Entries, Fdb, Neighbour, Peer, changes, entries
 from dockyard.network.sandbox import Interface
 
 log = logging.getLogger("dockyard.networks.overlay")
@@ -48,7 +50,6 @@ class Plane:
         self.path = path  # the pinned namespace
         self.vtep = vtep  # this node's underlay address
         self.peers = peers
-        self.local: dict[str, Peer] = {}  # endpoint (its veth's name in the namespace) -> peer
         self.programmed = Entries()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,13 +89,37 @@ class Plane:
         except BaseException:
             self.destroy()
             raise
-        self._thread = threading.Thread(target=self._follow, name=f"overlay-{spec.network_id[:12]}", daemon=True)
+        self._start_following()
+
+    def _start_following(self) -> None:
+        self._thread = threading.Thread(target=self._follow, name=f"overlay-{self.spec.network_id[:12]}",
+                                        daemon=True)
         self._thread.start()
 
     @staticmethod
     def _enslave_vxlan() -> None:
         with OverlayNetlink() as nl:
             nl.set_master_up(socket.if_nametoindex(VXLAN), socket.if_nametoindex(BRIDGE))
+
+    def adopt(self) -> bool:
+        """Follow the peers again in the namespace a previous run of the daemon left (its
+        containers kept running); False when there is none. What is programmed is read back from
+        the kernel, so entries of peers that left meanwhile are removed by the first sync."""
+        if not netns.is_pinned(self.path):
+            return False
+        self.programmed = netns.run_in(self.path, _programmed)
+        self._watch = self.peers.watch(self.spec.network_id)
+        self.sync()
+        self._start_following()
+        return True
+
+    @staticmethod
+    def remove_leftover(path: str) -> None:
+        """A namespace a previous run left, with nothing following it any more."""
+        if netns.is_pinned(path):
+            with contextlib.suppress(OSError):
+                netns.run_in(path, _delete_vxlan)
+        netns.remove(path)
 
     def destroy(self) -> None:
         """Stop following the peers and remove the namespace. The VXLAN device is deleted first,
@@ -105,10 +130,7 @@ class Plane:
             self._watch.cancel()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        if netns.is_pinned(self.path):
-            with contextlib.suppress(OSError):
-                netns.run_in(self.path, _delete_vxlan)
-        netns.remove(self.path)
+        self.remove_leftover(self.path)
         self.programmed = Entries()
 
     # -- endpoints ---------------------------------------------------------------------------
@@ -121,15 +143,18 @@ class Plane:
         except BaseException:
             self.leave(iface.veth)
             raise
-        self.local[iface.veth] = peer
 
     def leave(self, endpoint: str, *, delete_link: bool = True) -> None:
         """Withdraw a local endpoint; its veth is deleted unless its container's namespace is
         going anyway (the kernel deletes the pair with it)."""
-        self.local.pop(endpoint, None)
         if delete_link and netns.is_pinned(self.path):
             netns.run_in(self.path, lambda: sandbox.remove_interface(endpoint))
         self.peers.withdraw(self.spec.network_id, self.vtep, endpoint)
+
+    def endpoints(self) -> list[str]:
+        """This node's endpoints on the network, as the peer table has them (so a daemon that
+        restarted still knows when its last one leaves)."""
+        return self.peers.endpoints(self.spec.network_id, self.vtep)
 
     # -- peers -------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -174,3 +199,13 @@ class Plane:
 def _delete_vxlan() -> None:
     with OverlayNetlink() as nl:
         nl.delete_link_named(VXLAN)
+
+
+def _programmed() -> Entries:
+    """The static entries on vxlan0, read back from the kernel (run inside the namespace)."""
+    fdb = json.loads(subprocess.run(["bridge", "-j", "fdb", "show", "dev", VXLAN], capture_output=True, text=True,
+                                    check=True).stdout or "[]")
+    neighbours = json.loads(subprocess.run(["ip", "-j", "neigh", "show", "dev", VXLAN], capture_output=True,
+                                           text=True, check=True).stdout or "[]")
+    return Entries(frozenset(Fdb(e["mac"], e["dst"]) for e in fdb if "self" in e.get("flags", []) and e.get("dst")),
+                   frozenset(Neighbour(e["dst"], e["lladdr"]) for e in neighbours if e.get("lladdr")))
