@@ -19,12 +19,21 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
 from dockyard.network import netns
 
+# A UDP server answering each datagram with the task's name and the client address it sees.
+UDP_WHO = ("import socket, sys\n"
+           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+           "s.bind(('0.0.0.0', int(sys.argv[2])))\n"
+           "while True:\n"
+           "    data, peer = s.recvfrom(512)\n"
+           "    s.sendto(f'{sys.argv[1]} {peer[0]}'.encode(), peer)\n")
+UDP_PORT = 5300
 WHO = "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"{name} $REMOTE_ADDR\"\n"
 
 
@@ -47,6 +56,7 @@ class Task:
     ingress_ip: str  # on br0 (the ingress network)
     gw_ip: str  # on the node's gateway bridge
     server: subprocess.Popen | None = None
+    udp_server: subprocess.Popen | None = None
 
 
 @dataclass
@@ -171,8 +181,13 @@ class MeshLab:
                 f.truncate(big_mb << 20)
         task.server = subprocess.Popen(["ip", "netns", "exec", task.ns, "busybox", "httpd", "-f", "-p", "80",
                                         "-h", www], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        task.udp_server = subprocess.Popen(["ip", "netns", "exec", task.ns, sys.executable, "-c", UDP_WHO, name,
+                                            str(UDP_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.tasks.append(task)
         self.wait_listening(task.ns, task.ingress_ip, 80)
+        while self.udp_who(task.ns, task.ingress_ip, UDP_PORT, timeout=0.2) is None:
+            if task.udp_server.poll() is not None:
+                raise RuntimeError(f"the UDP server of {name} exited")
         return task
 
     def wait_listening(self, ns: str, address: str, port: int) -> None:
@@ -217,11 +232,24 @@ class MeshLab:
         # httpd listens on IPv6 too: an IPv4 client shows as [::ffff:a.b.c.d]
         return name, seen.strip("[]").removeprefix("::ffff:")
 
+    def udp_who(self, ns: str, address: str, port: int, timeout: float = 5) -> tuple[str, str] | None:
+        """(task name, client address it saw) of one datagram from a new socket, None on no answer."""
+        sock = netns.run_in(self.path(ns), lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        with sock:
+            sock.settimeout(timeout)
+            sock.sendto(b"who", (address, port))
+            try:
+                name, _, seen = sock.recv(512).decode().partition(" ")
+            except TimeoutError:
+                return None
+        return name, seen
+
     def close(self) -> None:
         for task in self.tasks:
-            if task.server is not None and task.server.poll() is None:
-                task.server.terminate()
-                task.server.wait()
+            for server in (task.server, task.udp_server):
+                if server is not None and server.poll() is None:
+                    server.terminate()
+                    server.wait()
         for name in reversed(self.names):
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         for link in self.host_links:  # a veth goes with its namespace end; the bridge does not

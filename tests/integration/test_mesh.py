@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from meshlab import MeshLab, mac  # noqa: E402
+from meshlab import UDP_PORT, MeshLab, mac  # noqa: E402
 from netstate import free_prefix  # noqa: E402
 
 from dockyard.network.mesh.controller import (  # noqa: E402
@@ -189,3 +189,14 @@ def test_the_controller_programs_every_place_and_follows_a_tasks_health(lab, mes
     ctl.set_task_health("t1", False)
     assert {name for name, _ in spread(lab, lab.vc, lab.vip, 80, 4)} == {"t0", "t2"}
     assert spread(lab, lab.client, lab.node_ip, 8080, 4) == {("t0", lab.client_ip): 2, ("t2", lab.client_ip): 2}
+
+
+def test_udp_through_an_ingress_port_and_a_vip_spreads_and_keeps_the_client_address(lab, mesh):
+    svc = IngressService("dns", (PublishedPort(5353, UDP_PORT, "udp"),), backends(lab))
+    ingress(lab, mesh, svc)
+    mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("dns", lab.vip, backends(lab))]))
+    via_port = collections.Counter(lab.udp_who(lab.client, lab.node_ip, 5353) for _ in range(6))
+    assert via_port == {("t0", lab.client_ip): 2, ("t1", lab.client_ip): 2, ("t2", lab.client_ip): 2}
+    caller = f"{lab.ingress_net}.50"
+    via_vip = collections.Counter(lab.udp_who(lab.vc, lab.vip, UDP_PORT) for _ in range(3))
+    assert via_vip == {("t0", caller): 1, ("t1", caller): 1, ("t2", caller): 1}
