@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from conftest import BIN, DOCKER_CLI, PrivateDaemon
 from netstate import free_port_pair, free_prefix
+from waiting import until
 
 NAMES = ("m1", "m2", "m3")
 HTTPD = "mkdir -p /www && echo hello-from-$0 > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -355,6 +356,33 @@ def test_bad_input_is_refused_and_changes_nothing(fleet):
     assert running.returncode == 1 and 'Machine "m1" is already running.' in running.stderr.decode()
     assert ok(fleet.machine("ls", "-q")).split() == before
     assert not os.path.exists(os.path.join(fleet.storage, "machines", "m9"))
+
+
+def test_the_host_daemon_puts_back_underlay_rules_another_program_removed(fleet):
+    """`dockyard machine` writes the underlay's rules and exits; the host's dockyardd keeps them (its
+    data root holds the store) as it keeps its own, and says so in its log."""
+    forward = f"DYM-FWD-{fleet.bridge}"
+    rule = [forward, "-i", fleet.bridge, "-o", fleet.bridge, "-j", "ACCEPT"]
+    jump = ["FORWARD", "-j", forward]
+    for removed in (rule, jump):
+        ok(subprocess.run(["iptables", "-w", "-D", *removed], capture_output=True))
+
+    def back() -> bool:
+        return all(subprocess.run(["iptables", "-w", "-C", *kept], capture_output=True).returncode == 0
+                   for kept in (rule, jump))
+
+    assert until(back, timeout=60), subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
+    assert until(lambda: f"jump '-A FORWARD -j {forward}' of the machine underlay {fleet.bridge}" in fleet.host.log())
+    said = [line for line in fleet.host.log().splitlines() if f"of the machine underlay {fleet.bridge}" in line]
+    assert any("restored rule" in line and "(removed by another program)" in line for line in said), said
+    # Machine to machine traffic crosses FORWARD again.
+    ok(fleet.docker("m1", "run", "-d", "--name", "kept", "-p", "8083:80", "busybox", "sh", "-c", HTTPD, "m1"))
+    try:
+        url = f"http://{fleet.ip('m1')}:8083/"
+        assert "hello-from-m1" in ok(fleet.docker("m2", "run", "--rm", "busybox", "sh", "-c",
+                                                  RETRY.format(cmd=f"wget -qO- {url}")))
+    finally:
+        fleet.docker("m1", "rm", "-f", "kept")
 
 
 def test_rm_leaves_nothing_behind(fleet):

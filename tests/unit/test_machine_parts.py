@@ -110,3 +110,22 @@ def test_ls_filters_use_docker_machines_words():
 ])
 def test_env_usage_hint_per_shell(shell, hint):
     assert cli._usage_hint(shell, ["env", "m1"]) == hint
+
+
+def test_underlay_names_what_of_its_rules_is_missing():
+    underlay = Underlay.parse("dymu0", "10.9.8.1/24")
+    whole = [*underlay._rules(), "-A FORWARD -j DYM-FWD-dymu0", "-A INPUT -i dymu0 -j DYM-IN-dymu0"]
+    assert underlay.missing(whole) == []
+    without = [line for line in whole if line != "-A DYM-FWD-dymu0 -i dymu0 -j DROP" and "FORWARD" not in line]
+    assert underlay.missing(without) == ["rule '-A DYM-FWD-dymu0 -i dymu0 -j DROP'",
+                                         "jump '-A FORWARD -j DYM-FWD-dymu0'"]
+    swapped = [whole[1], whole[0], *whole[2:]]
+    assert underlay.missing(swapped) == ["the order of the rules in DYM-FWD-dymu0 and DYM-IN-dymu0"]
+
+
+def test_underlay_keeper_reads_nothing_in_a_store_without_machines(tmp_path):
+    from dockyard.machine.keeper import UnderlayRules
+
+    rules = UnderlayRules(str(tmp_path / "machine"))
+    assert rules.heal() == []
+    assert ("filter", "FORWARD") in rules.watched_chains()

@@ -25,6 +25,7 @@ from dockyard.engine.network_flags import add_network_flags, network_options
 if TYPE_CHECKING:
     from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon, DaemonOptions
+    from dockyard.network.rulekeeper import RuleKeeper
     from dockyard.runtime.launcher import Launcher
     from dockyard.storage.snapshotter import Snapshotter
 from dockyard.util import stackdump
@@ -247,6 +248,15 @@ def _swarm_service(data_root: str) -> SwarmService:
     return swarm
 
 
+def _underlay_keeper(data_root: str) -> RuleKeeper:
+    """The keeper of the netfilter rules of the machines' underlays in the default machine store,
+    <data-root>/machine (`dockyard machine` writes them and exits)."""
+    from dockyard.machine.keeper import UnderlayRules
+    from dockyard.network.rulekeeper import RuleKeeper
+
+    return RuleKeeper(UnderlayRules(os.path.join(data_root, "machine")))
+
+
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
     from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
@@ -297,8 +307,12 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     _notify_ready(notify_socket)
     keeper = daemon.networks.keeper
     keeping = asyncio.create_task(keeper.run()) if keeper is not None else None
+    underlays = asyncio.create_task(_underlay_keeper(args.data_root).run())
     await stop.wait()
     await server.close()
+    underlays.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await underlays
     if keeping is not None:
         keeping.cancel()  # before shutdown removes the jumps, which the keeper would put back
         with contextlib.suppress(asyncio.CancelledError):

@@ -45,6 +45,14 @@ def _run(args: list[str], stdin: str | None = None) -> subprocess.CompletedProce
     return subprocess.run(args, input=stdin, capture_output=True, text=True)
 
 
+def save_filter() -> list[str]:
+    """The filter table as iptables-save prints it."""
+    result = _run(["iptables-save", "-t", "filter"])
+    if result.returncode != 0:
+        raise MachineError(f"iptables-save failed: {result.stderr.strip()}")
+    return result.stdout.splitlines()
+
+
 @dataclass(frozen=True)
 class Underlay:
     bridge: str
@@ -137,6 +145,10 @@ class Underlay:
         except FileNotFoundError:
             return []
 
+    def in_use(self) -> bool:
+        """Ours, and a machine's veth on it."""
+        return self.exists() and self._ours() and bool(self.ports())
+
     def release_if_unused(self) -> None:
         if self.exists() and self._ours() and not self.ports():
             self._remove_rules()
@@ -163,17 +175,24 @@ class Underlay:
                 f"-A {inbound} -s {net} -i {br} -j RETURN",
                 f"-A {inbound} -i {br} -j DROP"]
 
-    def _in_place(self) -> bool:
-        """Every rule and jump there, in order (one iptables-save: the common case on a start)."""
-        saved = _run(["iptables-save", "-t", "filter"]).stdout.splitlines()
+    def missing(self, saved: list[str]) -> list[str]:
+        """What of the underlay's rules and jumps ``saved`` (iptables-save's lines) lacks."""
         forward, inbound = self.chains
         ours = [line for line in saved if line.startswith((f"-A {forward} ", f"-A {inbound} "))]
+        missing = [f"rule '{rule}'" for rule in self._rules() if rule not in ours]
+        if not missing and ours != self._rules():
+            missing.append(f"the order of the rules in {forward} and {inbound}")
         jumps = [f"-A {chain} {' '.join(rule)}" for chain, rule in self._jumps()]
-        return ours == self._rules() and all(jump in saved for jump in jumps)
+        return missing + [f"jump '{jump}'" for jump in jumps if jump not in saved]
 
-    def _apply_rules(self) -> None:
-        if self._in_place():
-            return
+    def repair(self, saved: list[str] | None = None) -> list[str]:
+        """Put back whatever of the rules is missing (one iptables-save when all is there, the common
+        case); returns what was missing."""
+        if saved is None:
+            saved = save_filter()
+        missing = self.missing(saved)
+        if not missing:
+            return []
         forward, inbound = self.chains
         # Declaring a chain in a --noflush restore flushes it: the content is rewritten, never appended.
         rules = f"*filter\n:{forward} - [0:0]\n:{inbound} - [0:0]\n" + "\n".join(self._rules()) + "\nCOMMIT\n"
@@ -185,6 +204,10 @@ class Underlay:
                 result = _run(["iptables", "-w", "-I", chain, "1", *rule])
                 if result.returncode != 0:
                     raise MachineError(f"the jump to {rule[-1]} could not be added: {result.stderr.strip()}")
+        return missing
+
+    def _apply_rules(self) -> None:
+        self.repair()
 
     def _remove_rules(self) -> None:
         for chain, rule in self._jumps():
