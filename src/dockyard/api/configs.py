@@ -16,4 +16,4 @@ def parse_spec(raw: dict[str, Any]) -> ConfigSpec:
 
 
 def register(router, swarm: SwarmService) -> None:
-    register_kind(router, Payloads(CONFIG, swarm.store, swarm.kek), parse_spec, {"name", "id", "label"})
+    register_kind(router, Payloads(CONFIG, swarm.store), parse_spec, {"name", "id", "label"})

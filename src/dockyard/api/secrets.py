@@ -26,4 +26,4 @@ def parse_spec(raw: dict[str, Any]) -> SecretSpec:
 
 
 def register(router, swarm: SwarmService) -> None:
-    register_kind(router, Payloads(SECRET, swarm.store, swarm.kek), parse_spec, {"names", "name", "id", "label"})
+    register_kind(router, Payloads(SECRET, swarm.store), parse_spec, {"names", "name", "id", "label"})

@@ -11,8 +11,8 @@ from typing import Any
 
 from dockyard.api.http import BadRequest, Request, Response
 from dockyard.cluster.objects import Cluster, ClusterSpec, TLSInfo, Version
-from dockyard.cluster.swarm import InitRequest, SwarmInfo, SwarmService
-from dockyard.errors import InvalidParameter
+from dockyard.cluster.swarm import InitRequest, JoinRequest, SwarmInfo, SwarmService
+from dockyard.errors import InvalidParameter, NotImplementedYet
 
 
 def api_time(value: datetime.datetime) -> str:
@@ -79,9 +79,8 @@ def merge_spec(raw: Any, base: ClusterSpec, zero_keeps_base: bool) -> ClusterSpe
     c.node_cert_expiry = pick("CAConfig", "NodeCertExpiry", c.node_cert_expiry, "certificate expiry")
     if c.node_cert_expiry < 3600 * 1_000_000_000:
         raise InvalidParameter("minimum certificate expiry time is: 1h0m0s")
-    encryption = raw.get("EncryptionConfig")
-    if isinstance(encryption, dict) and "AutoLockManagers" in encryption:
-        spec.encryption_config.auto_lock_managers = bool(encryption["AutoLockManagers"])
+    if (raw.get("EncryptionConfig") or {}).get("AutoLockManagers"):
+        raise NotImplementedYet("autolock is not supported by Dockyard yet")
     return spec
 
 
@@ -112,7 +111,8 @@ def info_json(info: SwarmInfo) -> dict[str, Any]:
         "RemoteManagers": [{"NodeID": i, "Addr": a} for i, a in info.remote_managers] or None,
     }
     if info.local_node_state == "active":
-        block["Nodes"], block["Managers"] = info.nodes, info.managers
+        if info.nodes:  # omitempty in Docker's types.Info: a worker (or a manager without quorum) has none
+            block["Nodes"], block["Managers"] = info.nodes, info.managers
         if info.cluster is not None:
             block["Cluster"] = cluster_json(info.cluster, with_tokens=False)
     return block
@@ -121,20 +121,33 @@ def info_json(info: SwarmInfo) -> dict[str, Any]:
 def _init_request(raw: Any) -> InitRequest:
     if not isinstance(raw, dict):
         raise BadRequest("invalid JSON body: an object is required")
+    if raw.get("AutoLockManagers"):
+        raise NotImplementedYet("autolock (--autolock) is not supported by Dockyard yet")
     pool = raw.get("DefaultAddrPool") or []
     if not isinstance(pool, list) or not all(isinstance(p, str) for p in pool):
         raise InvalidParameter("invalid DefaultAddrPool: a list of CIDRs is required")
-    spec = merge_spec(raw.get("Spec"), ClusterSpec(), zero_keeps_base=True)
-    if raw.get("AutoLockManagers"):  # `swarm init --autolock` sets it here, beside the spec
-        spec.encryption_config.auto_lock_managers = True
     return InitRequest(
         listen_addr=str(raw.get("ListenAddr") or "0.0.0.0:2377"),
         advertise_addr=str(raw.get("AdvertiseAddr") or ""),
         force_new_cluster=bool(raw.get("ForceNewCluster")),
-        spec=spec,
+        spec=merge_spec(raw.get("Spec"), ClusterSpec(), zero_keeps_base=True),
         default_addr_pool=list(pool), subnet_size=_int(raw, "SubnetSize", "SubnetSize") or 0,
         data_path_port=_int(raw, "DataPathPort", "DataPathPort") or 0,
     )
+
+
+def _join_request(raw: Any) -> JoinRequest:
+    if not isinstance(raw, dict):
+        raise BadRequest("invalid JSON body: an object is required")
+    remotes = raw.get("RemoteAddrs") or []
+    if not isinstance(remotes, list) or not all(isinstance(a, str) for a in remotes):
+        raise InvalidParameter("invalid RemoteAddrs: a list of addresses is required")
+    availability = raw.get("Availability") or "active"
+    if not isinstance(availability, str):
+        raise InvalidParameter("invalid Availability: a string is required")
+    return JoinRequest(remote_addrs=list(remotes), token=str(raw.get("JoinToken") or ""),
+                       listen_addr=str(raw.get("ListenAddr") or "0.0.0.0:2377"),
+                       advertise_addr=str(raw.get("AdvertiseAddr") or ""), availability=availability.lower())
 
 
 def register(router, swarm: SwarmService) -> None:
@@ -155,26 +168,19 @@ def register(router, swarm: SwarmService) -> None:
         spec = merge_spec(body.get("Spec", body) if isinstance(body, dict) else body, current.spec,
                           zero_keeps_base=False)
         await asyncio.to_thread(swarm.update, int(raw_version), spec, req.flag("rotateWorkerToken"),
-                                req.flag("rotateManagerToken"), req.flag("rotateManagerUnlockKey"))
-        return Response(200, None)
-
-    async def unlock_key(req: Request) -> Response:
-        await asyncio.to_thread(swarm.inspect)  # a manager, unlocked: Docker's refusals otherwise
-        return Response(200, {"UnlockKey": swarm.autolock.unlock_key()})
-
-    async def unlock(req: Request) -> Response:
-        body = await req.json()
-        key = body.get("UnlockKey") if isinstance(body, dict) else None
-        await asyncio.to_thread(swarm.unlock, key if isinstance(key, str) else "")
+                                req.flag("rotateManagerToken"))
         return Response(200, None)
 
     async def leave(req: Request) -> Response:
         await asyncio.to_thread(swarm.leave, req.flag("force"))
         return Response(200, None)
 
+    async def join(req: Request) -> Response:
+        await asyncio.to_thread(swarm.join, _join_request(await req.json()))
+        return Response(200, None)
+
     router.add("POST", "/swarm/init", init)
     router.add("GET", "/swarm", inspect)
     router.add("POST", "/swarm/update", update)
     router.add("POST", "/swarm/leave", leave)
-    router.add("GET", "/swarm/unlockkey", unlock_key)
-    router.add("POST", "/swarm/unlock", unlock)
+    router.add("POST", "/swarm/join", join)

@@ -11,6 +11,8 @@ Imported only on the swarm path: cryptography comes with the "cluster" extra.
 from __future__ import annotations
 
 import datetime
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -76,13 +78,38 @@ class RootCA:
         return self.cert.public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
-    def issue(self, node_id: str, role: str, cluster_id: str, expiry: datetime.timedelta) -> IssuedCertificate:
-        """A new key and a certificate for a node (the manager issuing on init, or on a valid join)."""
+    def issue(self, node_id: str, role: str, cluster_id: str, expiry: datetime.timedelta,
+              addresses: Sequence[str] = ()) -> IssuedCertificate:
+        """A new key and a certificate for a node (the manager's own, on init)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        return IssuedCertificate(self.sign(key.public_key(), node_id, role, cluster_id, expiry, addresses),
+                                 _key_pem(key))
+
+    def sign_request(self, csr_pem: bytes, node_id: str, role: str, cluster_id: str, expiry: datetime.timedelta,
+                     addresses: Sequence[str] = ()) -> bytes:
+        """A certificate for the key of a joining node's CSR: its key never leaves the node. The
+        subject is the manager's choice (swarmkit ignores the CSR's), the signature must hold."""
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem)
+        except ValueError:
+            raise ValueError("the certificate signing request is not a PEM CSR") from None
+        if not csr.is_signature_valid:
+            raise ValueError("the certificate signing request's signature does not verify")
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            raise ValueError("the certificate signing request must carry an ECDSA key")
+        return self.sign(public_key, node_id, role, cluster_id, expiry, addresses)
+
+    def sign(self, public_key: ec.EllipticCurvePublicKey, node_id: str, role: str, cluster_id: str,
+             expiry: datetime.timedelta, addresses: Sequence[str] = ()) -> bytes:
+        """The node certificate for `public_key`.
+
+        `addresses` become IP SANs: swarmkit checks names of its own, but etcd's peers and clients
+        (Go's TLS, Python's ssl) check the server's certificate against the IP they dialled."""
         if self.key_pem is None:
             raise ValueError("this root CA has no signing key")
         signer = serialization.load_pem_private_key(self.key_pem, password=None)
         assert isinstance(signer, ec.EllipticCurvePrivateKey)
-        key = ec.generate_private_key(ec.SECP256R1())
         ou = ROLE_OU[role]
         now = _now()
         cert = (
@@ -92,14 +119,34 @@ class RootCA:
                 x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
                 x509.NameAttribute(NameOID.COMMON_NAME, node_id),
             ]))
-            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .issuer_name(self.cert.subject).public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE).not_valid_after(now + expiry)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(ou), x509.DNSName(node_id)]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(ou), x509.DNSName(node_id),
+                                                        *(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses)]),
+                           critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
             .sign(signer, hashes.SHA256())
         )
-        return IssuedCertificate(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def new_key_and_request() -> tuple[bytes, bytes]:
+    """A joining node's key (PEM, kept on the node) and a CSR for it (sent to the manager)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "swarm-join")]))
+           .sign(key, hashes.SHA256()))
+    return _key_pem(key), csr.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_identity(cert_pem: bytes) -> tuple[str, str]:
+    """(node ID, role) of a node certificate: its CN and OU."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    ou = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    role = {v: k for k, v in ROLE_OU.items()}.get(str(ou[0].value) if ou else "", "")
+    return (str(cn[0].value) if cn else ""), role

@@ -9,6 +9,7 @@ only once a swarm exists: a daemon outside swarm mode loads none of them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import json
@@ -17,14 +18,17 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.cluster import codec
-from dockyard.cluster.autolock import LOCKED, LOCKED_LEAVE, Autolock, new_unlock_key
+from dockyard.cluster.channel import Caller, Handlers
+from dockyard.cluster.keys import CA_KEY, CLUSTER_KEY
+from dockyard.cluster.membership import MEMBERS_PREFIX
 from dockyard.cluster.nodes import NODES_PREFIX, find_node
 from dockyard.cluster.objects import (
     DEFAULT_LISTEN_PORT,
@@ -45,10 +49,13 @@ from dockyard.cluster.objects import (
 from dockyard.cluster.rpc import SequenceConflict
 from dockyard.cluster.store.api import Compare, Put, Store
 from dockyard.cluster.tokens import base36
-from dockyard.errors import InvalidParameter, Unavailable
+from dockyard.errors import InvalidParameter, NotFound, Unavailable
 
 if TYPE_CHECKING:
+    from dockyard.cluster.channel import ManagerChannel
+    from dockyard.cluster.membership import Membership
     from dockyard.cluster.store.member import EtcdMember
+    from dockyard.cluster.swarmport import SwarmPort
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +66,16 @@ ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm lea
 NOT_IN_SWARM = "This node is not part of a swarm"
 LAST_MANAGER = ("You are attempting to leave the swarm on a node that is participating as a manager. Removing the "
                 "last manager erases all current state of the swarm. Use `--force` to ignore this message.")
+WORKER_NOT_MANAGER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. "
+                      "Please run this command on a manager node or promote the current node to a manager.")
+JOIN_TIMEOUT = ('Timeout was reached before node joined. The attempt to join the swarm will continue in the '
+                'background. Use the "docker info" command to see the current swarm status of your node.')
 
-CLUSTER_KEY = "/swarm/cluster"
-CA_KEY = "/swarm/ca"
+# The members' Raft heartbeat and election timeout (ms): the spec's ticks (1 and 10) at 200 ms,
+# twice etcd's defaults, so that a busy machine does not call elections for nothing; a dead
+# leader is replaced within a few seconds (swarmkit's 1 s ticks take over 10).
+RAFT_TIMING = (200, 2000)
+
 
 
 class SwarmListener(Protocol):
@@ -108,8 +122,10 @@ class LocalState:
     cluster_id: str
     advertise_addr: str  # host:port
     listen_addr: str  # host:port
-    client_url: str
+    client_url: str  # a manager's etcd member: its client URL (loopback) and peer URL ("" on a worker)
     peer_url: str
+    role: str = "manager"  # the role this node joined with, which decides what it runs at boot
+    managers: list[str] = field(default_factory=list)  # the managers' swarm addresses, as last known
 
 
 @dataclass(frozen=True)
@@ -152,9 +168,11 @@ def _default_address() -> str:
         return str(probe.getsockname()[0])
 
 
-def _free_loopback_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def _free_port(host: str) -> int:
+    """A port free now on `host` (the kernel's choice), for a member's peer or client URL."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -162,21 +180,77 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def _leave_refusal(reachable: int, unreachable: int) -> str | None:
+    """moby's Cluster.Leave for an active manager without --force: its refusal, if any."""
+    msg = "You are attempting to leave the swarm on a node that is participating as a manager. "
+    if reachable - 2 <= unreachable:  # removingManagerCausesLossOfQuorum
+        if reachable == 1 and unreachable == 0:  # isLastManager
+            return LAST_MANAGER
+        msg += (f"Removing this node leaves {reachable - 1} managers out of {reachable + unreachable}. Without a Raft "
+                "quorum your swarm will be inaccessible. ")
+        return msg + ("The only way to restore a swarm that has lost consensus is to reinitialize it with "
+                      "`--force-new-cluster`. Use `--force` to suppress this message.")
+    return None
+
+
+@dataclass
+class JoinRequest:
+    """`POST /swarm/join`, typed."""
+
+    remote_addrs: list[str]
+    token: str
+    listen_addr: str = f"0.0.0.0:{DEFAULT_LISTEN_PORT}"
+    advertise_addr: str = ""
+    availability: str = "active"
+
+
+class _PendingJoin:
+    """A join under way: it retries while the managers cannot be reached, until it succeeds, meets
+    a refusal, or `swarm leave` cancels it (Docker's "will continue in the background")."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def finish(self, error: BaseException | None) -> None:
+        self.error = error
+        self.done.set()
+
+
+def _no_port(state: LocalState, port: SwarmPort) -> Callable[[], None]:
+    return lambda: None
+
+
 class SwarmService:
     def __init__(self, root: Path, engine: EngineDescription,
                  open_store: Callable[[str], Store] | None = None,
-                 make_member: Callable[[LocalState, Path], EtcdMember] | None = None,
-                 autolock: Autolock | None = None) -> None:
+                 make_member: Callable[..., EtcdMember] | None = None,
+                 membership: Callable[[LocalState], Membership] | None = None,
+                 serve_port: Callable[[LocalState, SwarmPort], Callable[[], None]] | None = None,
+                 join_timeout: float = 20.0) -> None:
         self._root = root  # <data-root>/swarm
         self._engine = engine
+        # Unit tests give a store of their own: then nothing real (membership, swarm port) is made
+        # unless they give that too.
+        real = open_store is None
         self._open_store = open_store or self._etcd_store
         self._make_member = make_member or self._etcd_member
-        self.autolock = autolock or Autolock(root / "certificates")
+        self._membership_of = membership or (self._etcd_membership if real else None)
+        self._serve_port = serve_port or (self._port_server if real else _no_port)
+        self._join_timeout = join_timeout  # swarmConnectTimeout
         self._lock = threading.RLock()  # one lifecycle change at a time
         self._state: LocalState | None = None
         self._member: EtcdMember | None = None
         self._store: Store | None = None
         self._listeners: list[SwarmListener] = []
+        self._close_port: Callable[[], None] | None = None
+        self._pending: _PendingJoin | None = None
+        # The manager/worker channel's calls this manager answers; other parts (the dispatcher,
+        # the agent's task watch) register theirs here: see docs/design/swarm.md.
+        self.handlers = Handlers()
+        self.handlers.add_call("swarm.managers", self._managers_call)
+        self.handlers.add_call("swarm.promote", self._promote_call, roles=("manager",))
 
     def add_listener(self, listener: SwarmListener) -> None:
         self._listeners.append(listener)
@@ -188,28 +262,74 @@ class SwarmService:
             except Exception:  # noqa: BLE001 - the swarm serves without a helper rather than not at all
                 log.exception("%s did not start with the swarm", type(listener).__name__)
 
-    # -- wiring of the real store (the defaults; unit tests pass a memory store and no member)
+    # -- wiring of the real store, member, membership and port (unit tests pass their own)
 
-    @staticmethod
-    def _etcd_store(client_url: str) -> Store:
+    @property
+    def _certs(self) -> Path:
+        return self._root / "certificates"
+
+    def _tls_files(self) -> tuple[str, str, str]:
+        c = self._certs
+        return str(c / "swarm-root-ca.crt"), str(c / "swarm-node.crt"), str(c / "swarm-node.key")
+
+    def _etcd_store(self, client_url: str) -> Store:
         from dockyard.cluster.store.etcd import EtcdStore
 
-        return EtcdStore(client_url)
+        return EtcdStore(client_url, tls=self._tls_files() if client_url.startswith("https:") else None)
 
-    @staticmethod
-    def _etcd_member(state: LocalState, root: Path) -> EtcdMember:
-        from dockyard.cluster.store.member import EtcdMember, MemberConfig
+    def _etcd_member(self, state: LocalState, root: Path, initial_cluster: str = "", initial_state: str = "new",
+                     force_new_cluster: bool = False) -> EtcdMember:
+        from dockyard.cluster.store.member import EtcdMember, MemberConfig, MemberTLS
 
-        return EtcdMember(MemberConfig(state.node_id, root / "etcd", state.client_url, state.peer_url))
+        ca, cert, key = self._tls_files()
+        tls = MemberTLS(Path(ca), Path(cert), Path(key)) if state.client_url.startswith("https:") else None
+        return EtcdMember(MemberConfig(state.node_id, root / "etcd", state.client_url, state.peer_url, tls,
+                                       initial_cluster, initial_state, force_new_cluster, *RAFT_TIMING))
+
+    def _etcd_membership(self, state: LocalState) -> Membership:
+        from dockyard.cluster.channel import client_context
+        from dockyard.cluster.membership import EtcdMembership
+
+        return EtcdMembership(state.client_url, client_context(*self._tls_files()))
+
+    def _port_server(self, state: LocalState, port: SwarmPort) -> Callable[[], None]:
+        from dockyard.cluster.swarmport import PortServer, server_context
+
+        ca, cert, key = self._tls_files()
+        server = PortServer(port, server_context(ca, cert, key))
+        host, number = _split_host_port(state.listen_addr, DEFAULT_LISTEN_PORT)
+        try:
+            server.start(host, number)
+        except OSError as exc:
+            raise InvalidParameter(f"could not listen on the swarm port {state.listen_addr}: {exc.strerror or exc}; "
+                                   "use --listen-addr to choose another") from None
+        return server.close
+
+    def _channel(self) -> ManagerChannel:
+        """This node's channel to the swarm's managers (a worker's agent uses it: see swarm.md)."""
+        from dockyard.cluster.channel import ManagerChannel, client_context
+
+        state = self._state
+        if state is None:
+            raise Unavailable(NOT_IN_SWARM)
+        return ManagerChannel(lambda: self._state.managers if self._state else [], client_context(*self._tls_files()))
+
+    def channel(self) -> ManagerChannel:
+        return self._channel()
 
     @property
     def _state_file(self) -> Path:
         return self._root / "state.json"
 
+    def _write_state(self, state: LocalState) -> None:
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(state)))
+        os.replace(tmp, self._state_file)  # the swarm exists from here on
+
     # -- lifecycle
 
     def load(self) -> None:
-        """At daemon start: bring back the member and the store of a swarm this node is in."""
+        """At daemon start: bring back the member, store and swarm port of a swarm this node is in."""
         with self._lock:
             try:
                 raw = json.loads(self._state_file.read_text())
@@ -218,68 +338,87 @@ class SwarmService:
             # The node is in a swarm even when its member does not come back: init must then refuse
             # (not erase the swarm's data), /info says "error", and leave --force still works.
             self._state = LocalState(**raw)
-            if self.autolock.locked():
-                log.info("the swarm is locked: its store member starts after `swarm unlock`")
-                return
-            self._connect(self._state)
+            if self._state.role == NodeRole.MANAGER.value:
+                self._connect(self._state)
+                self._open_port(self._state)
             self._started()
 
-    def unlock(self, unlock_key: str) -> None:
-        """A locked manager given the key that opens its node key: its member starts, it serves."""
-        with self._lock:
-            if self._state is None:
-                raise Unavailable(NOT_MANAGER)
-            self.autolock.unlock(unlock_key)
-            self._connect(self._state)
-            self._started()
-
-    def _connect(self, state: LocalState) -> None:
-        member = self._make_member(state, self._root)
+    def _connect(self, state: LocalState, **member_options: Any) -> None:
+        member = self._make_member(state, self._root, **member_options)
         member.start()
         self._member, self._store, self._state = member, self._open_store(state.client_url), state
+
+    def _open_port(self, state: LocalState) -> None:
+        from dockyard.cluster.swarmport import SwarmPort
+
+        store = self._require_store()
+        record = store.get(CA_KEY)
+        root_pem = json.loads(record.value)["cert"].encode() if record else b""
+        self._close_port = self._serve_port(state, SwarmPort(root_pem, self._admit, self.handlers))
 
     def shutdown(self) -> None:
         """At daemon stop: the member stops with its daemon and comes back with it."""
         with self._lock:
+            if self._pending is not None:
+                self._pending.cancelled.set()
+            if self._close_port is not None:
+                self._close_port()
             if self._store is not None:
                 for listener in self._listeners:
                     listener.swarm_stopping()
                 self._store.close()
             if self._member is not None:
                 self._member.stop()
-            self._store = self._member = None
+            self._store = self._member = self._close_port = None
+
+    def _addresses(self, listen_addr: str, advertise_addr: str) -> tuple[str, int, str, int]:
+        listen_host, listen_port = _split_host_port(listen_addr, DEFAULT_LISTEN_PORT)
+        if advertise_addr:
+            advertise_host, advertise_port = _split_host_port(advertise_addr, listen_port)
+        else:
+            advertise_host = listen_host if listen_host not in ("0.0.0.0", "::", "") else _default_address()
+            advertise_port = listen_port
+        try:
+            ipaddress.ip_address(advertise_host)
+        except ValueError:
+            raise InvalidParameter(f"advertise address must be a non-zero IP address or network interface "
+                                   f"(with optional port number), got {advertise_host!r}") from None
+        return listen_host, listen_port, advertise_host, advertise_port
+
+    def _write_certificates(self, root_pem: bytes, cert_pem: bytes, key_pem: bytes) -> None:
+        certs = self._certs
+        certs.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (certs / "swarm-root-ca.crt").write_bytes(root_pem)
+        (certs / "swarm-node.crt").write_bytes(cert_pem)
+        key_file = certs / "swarm-node.key"
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key_pem)
 
     def init(self, request: InitRequest) -> str:
         with self._lock:
-            if self._state is not None and not request.force_new_cluster:
+            if self._state is not None and request.force_new_cluster:
+                return self._force_new_cluster(request)
+            if self._state is not None or self._pending is not None:
                 raise Unavailable(ALREADY_IN_SWARM)
-            if self._state is not None:
-                # TODO(next session): recover the old cluster's objects on a surviving manager.
-                raise InvalidParameter("--force-new-cluster on a manager is not supported yet by Dockyard")
-            listen_host, listen_port = _split_host_port(request.listen_addr, DEFAULT_LISTEN_PORT)
-            advertise = request.advertise_addr or ""
-            if advertise:
-                advertise_host, advertise_port = _split_host_port(advertise, listen_port)
-            else:
-                advertise_host = listen_host if listen_host not in ("0.0.0.0", "::", "") else _default_address()
-                advertise_port = listen_port
-            try:
-                ipaddress.ip_address(advertise_host)
-            except ValueError:
-                raise InvalidParameter(f"advertise address must be a non-zero IP address or network interface "
-                                       f"(with optional port number), got {advertise_host!r}") from None
+            listen_host, listen_port, advertise_host, advertise_port = self._addresses(request.listen_addr,
+                                                                                     request.advertise_addr)
             from dockyard.cluster.ca import RootCA  # cryptography: only on the swarm path
             from dockyard.cluster.tokens import generate_join_token
 
             node_id, cluster_id = new_id(), new_id()
             state = LocalState(node_id, cluster_id, f"{advertise_host}:{advertise_port}",
-                               f"{listen_host}:{listen_port}", f"http://127.0.0.1:{_free_loopback_port()}",
-                               f"http://{advertise_host}:{advertise_port}")
+                               f"{listen_host}:{listen_port}", f"https://127.0.0.1:{_free_port('127.0.0.1')}",
+                               f"https://{advertise_host}:{_free_port(advertise_host)}",
+                               managers=[f"{advertise_host}:{advertise_port}"])
             self._root.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(self._root / "etcd", ignore_errors=True)  # a half-made swarm of a crashed init
-            self._connect(state)
+            for part in ("etcd", "certificates"):  # a half-made swarm of a crashed init
+                shutil.rmtree(self._root / part, ignore_errors=True)
             try:
                 ca = RootCA.generate()
+                expiry = datetime.timedelta(microseconds=request.spec.ca_config.node_cert_expiry // 1000)
+                issued = ca.issue(node_id, "manager", cluster_id, expiry, [advertise_host, "127.0.0.1"])
+                self._write_certificates(ca.cert_pem, issued.cert_pem, issued.key_pem)
+                self._connect(state)
                 now = _now()
                 cluster = Cluster(
                     id=cluster_id, created_at=now, updated_at=now, spec=request.spec,
@@ -292,17 +431,6 @@ class SwarmService:
                     cluster.subnet_size = request.subnet_size
                 if request.data_path_port:
                     cluster.data_path_port = request.data_path_port
-                expiry = datetime.timedelta(microseconds=request.spec.ca_config.node_cert_expiry // 1000)
-                issued = ca.issue(node_id, "manager", cluster_id, expiry)
-                certs = self._root / "certificates"
-                certs.mkdir(mode=0o700, exist_ok=True)
-                (certs / "swarm-root-ca.crt").write_bytes(ca.cert_pem)
-                (certs / "swarm-node.crt").write_bytes(issued.cert_pem)
-                key_file = certs / "swarm-node.key"
-                key_file.write_bytes(issued.key_pem)
-                key_file.chmod(0o600)
-                if request.spec.encryption_config.auto_lock_managers:
-                    self.autolock.relock(new_unlock_key())
                 node = self._describe(node_id, NodeRole.MANAGER, advertise_host, now)
                 node.manager_status = ManagerStatus(state.advertise_addr, leader=True)
                 ca_record = {"cert": ca.cert_pem.decode(), "key": (ca.key_pem or b"").decode()}
@@ -310,15 +438,39 @@ class SwarmService:
                     Put(CLUSTER_KEY, codec.encode(cluster)),
                     Put(CA_KEY, json.dumps(ca_record).encode()),
                     Put(NODES_PREFIX + node_id, codec.encode(node)),
+                    Put(MEMBERS_PREFIX + node_id, json.dumps({"peer_url": state.peer_url}).encode()),
                 ])
-                tmp = self._state_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(state.__dict__))
-                os.replace(tmp, self._state_file)  # the swarm exists from here on
+                self._open_port(state)
+                self._write_state(state)
             except BaseException:
                 self._abandon()
                 raise
             self._started()
             return node_id
+
+    def _force_new_cluster(self, request: InitRequest) -> str:
+        """`swarm init --force-new-cluster` on a manager: its member restarts as the only member of
+        the store, with the data it has (etcd's --force-new-cluster), so a swarm that lost its
+        quorum (or a restored backup) is a one-manager swarm again; the other managers' members
+        are forgotten (their nodes show Unreachable until they are demoted or removed)."""
+        state = self._state
+        assert state is not None
+        if state.role != NodeRole.MANAGER.value:
+            raise Unavailable(WORKER_NOT_MANAGER)
+        _, _, advertise_host, advertise_port = self._addresses(request.listen_addr or state.listen_addr,
+                                                               request.advertise_addr or state.advertise_addr)
+        if f"{advertise_host}:{advertise_port}" != state.advertise_addr:
+            raise InvalidParameter(f"--force-new-cluster keeps this manager's address {state.advertise_addr}: its "
+                                   "certificate and store member are for that address (Dockyard does not move them)")
+        self.shutdown()
+        self._connect(state, force_new_cluster=True)
+        self._open_port(state)
+        store = self._require_store()
+        for kv in store.range(MEMBERS_PREFIX):
+            if kv.key != MEMBERS_PREFIX + state.node_id:
+                store.delete(kv.key)
+        self._started()
+        return state.node_id
 
     def _describe(self, node_id: str, role: NodeRole, addr: str, now: datetime.datetime) -> Node:
         e = self._engine
@@ -330,23 +482,187 @@ class SwarmService:
         )
 
     def _abandon(self) -> None:
-        """Forget this node's swarm: stop the member, remove its data and the local state."""
+        """Forget this node's swarm: stop the member and port, remove their data and the local state."""
         self._state_file.unlink(missing_ok=True)
         self.shutdown()
         self._state = None
-        self.autolock.forget()
         for part in ("etcd", "certificates"):
             shutil.rmtree(self._root / part, ignore_errors=True)
 
+    # -- join (the joining node's side; the manager's is admission.py behind the swarm port)
+
+    def join(self, request: JoinRequest) -> None:
+        from dockyard.cluster.admission import TOKEN_REFUSED
+        from dockyard.cluster.joining import validate_remote
+        from dockyard.cluster.rpc import InvalidArgument
+        from dockyard.cluster.tokens import ca_digest_from_token
+
+        with self._lock:
+            if self._state is not None or self._pending is not None:
+                raise Unavailable(ALREADY_IN_SWARM)
+            _split_host_port(request.listen_addr, DEFAULT_LISTEN_PORT)
+            if not request.remote_addrs:
+                raise InvalidParameter("at least 1 RemoteAddr is required to join")
+            remotes = [validate_remote(a, DEFAULT_LISTEN_PORT) for a in request.remote_addrs]
+            if not request.token:
+                raise InvalidArgument(TOKEN_REFUSED)
+            ca_digest_from_token(request.token)
+            if request.availability not in ("active", "pause", "drain"):
+                raise InvalidParameter(f"invalid Availability: {request.availability!r}")
+            pending = self._pending = _PendingJoin()
+        threading.Thread(target=self._join_until_done, args=(pending, request, remotes), name="swarm-join",
+                         daemon=True).start()
+        if not pending.done.wait(self._join_timeout):
+            raise Unavailable(JOIN_TIMEOUT)
+        if pending.error is not None:
+            raise pending.error
+
+    def _join_until_done(self, pending: _PendingJoin, request: JoinRequest, remotes: list[str]) -> None:
+        from dockyard.cluster.joining import Unreachable
+
+        while not pending.cancelled.is_set():
+            for remote in remotes:
+                try:
+                    self._join_once(pending, request, remote)
+                except Unreachable:
+                    continue
+                except BaseException as exc:  # noqa: BLE001 - a refusal ends the attempt, and is the answer
+                    with self._lock:
+                        if self._pending is pending:
+                            self._pending = None
+                    pending.finish(exc)
+                    return
+                pending.finish(None)
+                return
+            pending.cancelled.wait(1.0)
+        pending.finish(Unavailable(NOT_IN_SWARM))
+
+    def _join_once(self, pending: _PendingJoin, request: JoinRequest, remote: str) -> None:
+        from dockyard.cluster.ca import new_key_and_request
+        from dockyard.cluster.joining import fetch_root, request_join
+
+        root_pem, local_ip = fetch_root(remote, request.token, timeout=5)
+        listen_host, listen_port = _split_host_port(request.listen_addr, DEFAULT_LISTEN_PORT)
+        if request.advertise_addr:
+            advertise_host, advertise_port = _split_host_port(request.advertise_addr, listen_port)
+        else:  # the address this node reached the manager from: the one the swarm can reach it at
+            advertise_host = listen_host if listen_host not in ("0.0.0.0", "::", "") else local_ip
+            advertise_port = listen_port
+        key_pem, csr = new_key_and_request()
+        e = self._engine
+        body = {"Token": request.token, "CSR": csr.decode(), "Hostname": e.hostname, "EngineVersion": e.engine_version,
+                "Architecture": e.architecture, "OS": e.os, "NanoCPUs": e.nano_cpus, "MemoryBytes": e.memory_bytes,
+                "AdvertiseAddr": f"{advertise_host}:{advertise_port}", "ListenPort": listen_port,
+                "Availability": request.availability, "PeerPort": _free_port(advertise_host)}
+        context = ssl.create_default_context(cadata=root_pem.decode())
+        grant = request_join(remote, context, body, timeout=30)
+        with self._lock:
+            if pending.cancelled.is_set() or self._pending is not pending:
+                return  # left while the manager answered: the node it made shows Down, as Docker's
+            self._root.mkdir(parents=True, exist_ok=True)
+            for part in ("etcd", "certificates"):
+                shutil.rmtree(self._root / part, ignore_errors=True)
+            self._write_certificates(root_pem, grant.certificate, key_pem)
+            managers = list(dict.fromkeys([remote, *grant.managers]))
+            if grant.role == NodeRole.MANAGER.value:
+                peer_url = f"https://{advertise_host}:{body['PeerPort']}"
+                state = LocalState(grant.node_id, grant.cluster_id, f"{advertise_host}:{advertise_port}",
+                                   f"{listen_host}:{listen_port}", f"https://127.0.0.1:{_free_port('127.0.0.1')}",
+                                   peer_url, NodeRole.MANAGER.value, managers)
+            else:
+                state = LocalState(grant.node_id, grant.cluster_id, f"{advertise_host}:{advertise_port}",
+                                   f"{listen_host}:{listen_port}", "", "", NodeRole.WORKER.value, managers)
+            try:
+                self._state = state
+                if grant.role == NodeRole.MANAGER.value:
+                    cluster = ",".join(f"{name}={url}" for name, url in grant.members)
+                    self._connect(state, initial_cluster=cluster, initial_state="existing")
+                    # The manager that admitted us promotes our member once it has caught up.
+                    self._channel().call("swarm.promote", {}, timeout=45)
+                    self._open_port(state)
+                self._write_state(state)
+            except BaseException:
+                self._abandon()
+                raise
+            self._pending = None
+            self._started()
+
+    # -- the channel's calls this manager answers
+
+    def _admit(self, body: dict[str, Any], seen_from: str) -> dict[str, Any]:
+        from dockyard.cluster.admission import Admission
+        from dockyard.cluster.admission import JoinRequest as AdmissionRequest
+
+        state = self._state
+        if state is None or self._store is None:
+            raise Unavailable(NOT_MANAGER)
+        self._require_leader()
+        membership_of = self._membership_of
+        if membership_of is None:
+            raise Unavailable("this manager has no store membership to admit nodes with")
+        admission = Admission(self._store, lambda: membership_of(state), new_id, _now)
+        return admission.admit(AdmissionRequest.from_json(body), seen_from).to_json()
+
+    def _managers_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        nodes = self.nodes()
+        return {"Managers": [{"NodeID": n.id, "Addr": n.manager_status.addr}
+                             for n in nodes if n.manager_status is not None]}
+
+    def _promote_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """A manager that just joined asks for its learner member to become a voter."""
+        from dockyard.cluster.membership import promote_when_ready
+
+        state = self._state
+        store = self._require_store()
+        assert state is not None
+        kv = store.get(MEMBERS_PREFIX + caller.node_id)
+        if kv is None:
+            raise NotFound(f"node {caller.node_id} has no store member")
+        peer_url = json.loads(kv.value)["peer_url"]
+        membership = self._membership()
+        member = next((m for m in membership.members() if m.peer_url == peer_url), None)
+        if member is None:
+            raise NotFound(f"node {caller.node_id}'s store member is not in the member list")
+        if member.learner:
+            promote_when_ready(membership, member.id)
+        return {}
+
+    # -- leave
+
     def leave(self, force: bool) -> None:
         with self._lock:
+            if self._pending is not None:
+                self._pending.cancelled.set()
+                self._pending = None
+                if self._state is None:
+                    return
             if self._state is None:
                 raise Unavailable(NOT_IN_SWARM)
-            if not force and self.autolock.locked():
-                raise Unavailable(LOCKED_LEAVE)
-            if not force and self._role() == NodeRole.MANAGER and self._manager_count() <= 1:
-                raise Unavailable(LAST_MANAGER)
+            if self._state.role == NodeRole.MANAGER.value:
+                self._leave_as_manager(force)
             self._abandon()
+
+    def _leave_as_manager(self, force: bool) -> None:
+        """Refuse as Docker does when leaving would cost the quorum; otherwise take this node's
+        member out of the store's membership first (with --force, whatever that answers)."""
+        state = self._state
+        assert state is not None
+        try:
+            managers = [n for n in self.nodes() if n.manager_status is not None]
+            reachable = sum(1 for n in managers if n.manager_status and n.manager_status.reachability == "reachable")
+            unreachable = len(managers) - reachable
+            if not force:
+                refusal = _leave_refusal(reachable, unreachable)
+                if refusal is not None:
+                    raise Unavailable(refusal)
+            if reachable + unreachable > 1:
+                membership = self._membership()
+                local = membership.local_id()
+                self._require_store().delete(MEMBERS_PREFIX + state.node_id)
+                membership.remove(local)
+        except Unavailable:
+            if not force:
+                raise
 
     # -- reads and updates (a manager's)
 
@@ -355,11 +671,25 @@ class SwarmService:
         return self._require_store()
 
     def _require_store(self) -> Store:
-        if self._store is None and self._state is not None and self.autolock.locked():
-            raise Unavailable(LOCKED)
         if self._store is None:
+            if self._state is not None and self._state.role == NodeRole.WORKER.value:
+                raise Unavailable(WORKER_NOT_MANAGER)
             raise Unavailable(NOT_MANAGER)
         return self._store
+
+    def _membership(self) -> Membership:
+        if self._state is None or self._membership_of is None:
+            raise Unavailable(NOT_MANAGER)
+        return self._membership_of(self._state)
+
+    def _require_leader(self) -> None:
+        """Without a leader the store would answer only after its request timeout: say so at once."""
+        from dockyard.cluster.store.api import NoLeader
+
+        state = self._state
+        if (state is not None and self._member is not None and self._membership_of is not None
+                and self._membership_of(state).leader() is None):
+            raise NoLeader()
 
     def _role(self) -> NodeRole:
         assert self._state is not None
@@ -369,20 +699,19 @@ class SwarmService:
         return sum(1 for n in self.nodes() if n.spec.role == NodeRole.MANAGER)
 
     def inspect(self) -> Cluster:
-        kv = self._require_store().get(CLUSTER_KEY)
+        store = self._require_store()
+        self._require_leader()
+        kv = store.get(CLUSTER_KEY)
         if kv is None:
             raise Unavailable(NOT_MANAGER)
         return codec.decode(Cluster, kv.value, kv.mod_revision)
 
     def update(self, version: int, spec: ClusterSpec, rotate_worker_token: bool = False,
-               rotate_manager_token: bool = False, rotate_unlock_key: bool = False) -> None:
+               rotate_manager_token: bool = False) -> None:
         store = self._require_store()
         cluster = self.inspect()
         if version != cluster.version.index:
             raise SequenceConflict()
-        locking = spec.encryption_config.auto_lock_managers
-        old_key = self.autolock.unlock_key() or None
-        rekey = locking != cluster.spec.encryption_config.auto_lock_managers or (locking and rotate_unlock_key)
         cluster.spec = spec
         cluster.updated_at = _now()
         if rotate_worker_token or rotate_manager_token:
@@ -393,33 +722,28 @@ class SwarmService:
                 cluster.join_tokens.worker = generate_join_token(pem)
             if rotate_manager_token:
                 cluster.join_tokens.manager = generate_join_token(pem)
-        if rekey:
-            self._rekey(store, new_unlock_key() if locking else None)
         if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster))]):
-            if rekey:
-                self._rekey(store, old_key)  # the spec did not change: neither do the keys
             raise SequenceConflict()
 
-    def _rekey(self, store: Store, new_key: str | None) -> None:
-        """Autolock on, off or rotated: the data key re-wrapped, then the node key re-encrypted."""
-        from dockyard.cluster.autolock import parse_unlock_key
-        from dockyard.cluster.datakey import DataKey
+    def observe_managers(self, nodes: list[Node]) -> list[Node]:
+        """The nodes with their ManagerStatus as the store's membership shows it now (Leader,
+        Reachable, Unreachable); the nodes API passes its lists through this."""
+        from dockyard.cluster.membership import manager_statuses
 
-        old_kek = self.autolock.kek()
-        new_kek = parse_unlock_key(new_key) if new_key else None
-        DataKey(store).rewrap(old_kek, new_kek)
-        try:
-            self.autolock.relock(new_key)
-        except BaseException:
-            DataKey(store).rewrap(new_kek, old_kek)
-            raise
-
-    def kek(self) -> bytes | None:
-        """The key-encryption key that wraps the swarm's data key while autolock is on."""
-        return self.autolock.kek()
+        state = self._state
+        if state is None or self._member is None or self._membership_of is None:
+            return nodes
+        membership = self._membership_of(state)
+        members = membership.members()
+        node_members = {kv.key[len(MEMBERS_PREFIX):]: json.loads(kv.value)["peer_url"]
+                        for kv in self._require_store().range(MEMBERS_PREFIX)}
+        return manager_statuses(nodes, members, node_members, membership.leader(), membership.reachable(members))
 
     def nodes(self) -> list[Node]:
-        return [codec.decode(Node, kv.value, kv.mod_revision) for kv in self._require_store().range(NODES_PREFIX)]
+        store = self._require_store()
+        self._require_leader()
+        return self.observe_managers([codec.decode(Node, kv.value, kv.mod_revision)
+                                      for kv in store.range(NODES_PREFIX)])
 
     def node(self, ref: str) -> Node:
         """A node by ID, unique ID prefix or hostname, as Docker finds them."""
@@ -428,19 +752,40 @@ class SwarmService:
     def info(self) -> SwarmInfo:
         state = self._state
         if state is None:
-            return SwarmInfo()
+            return SwarmInfo(local_node_state="pending") if self._pending is not None else SwarmInfo()
         host = state.advertise_addr.rpartition(":")[0]
-        if self.autolock.locked():
-            return SwarmInfo("", host, "locked", False, error=LOCKED)
+        if state.role == NodeRole.WORKER.value:
+            return self._worker_info(state, host)
         try:
             nodes = self.nodes()
             cluster = self.inspect()
-        except Unavailable:
-            return SwarmInfo(state.node_id, host, "error", False)
+        except Unavailable as exc:
+            if self._member is None:
+                return SwarmInfo(state.node_id, host, "error", False, error=str(exc))
+            return SwarmInfo(state.node_id, host, "active", True, [(state.node_id, state.advertise_addr)],
+                             error=str(exc))
         managers = [n for n in nodes if n.manager_status is not None]
         return SwarmInfo(state.node_id, host, "active", True,
                          [(n.id, n.manager_status.addr) for n in managers if n.manager_status],
                          len(nodes), len(managers), cluster)
+
+    def _worker_info(self, state: LocalState, host: str) -> SwarmInfo:
+        """A worker's block: its managers as the swarm last told it (refreshed when one answers)."""
+        from dockyard.cluster.channel import ChannelError
+
+        remote = [("", a) for a in state.managers]
+        try:
+            answer = self._channel().call("swarm.managers", {}, timeout=2)
+            remote = [(str(m["NodeID"]), str(m["Addr"])) for m in answer.get("Managers") or []] or remote
+            fresh = [addr for _, addr in remote]
+            if fresh != state.managers:
+                with self._lock:
+                    if self._state is state:
+                        self._state = dataclasses.replace(state, managers=fresh)
+                        self._write_state(self._state)
+        except (ChannelError, KeyError, TypeError):
+            pass  # no manager answers: the ones it last knew, by address
+        return SwarmInfo(state.node_id, host, "active", False, remote)
 
     def local_node_id(self) -> str:
         return self._state.node_id if self._state else ""

@@ -69,6 +69,9 @@ class Request:
         self.gone = connection.peer_gone  # an asyncio.Event: set when the client hangs up or half-closes
         self.peer = connection.transport.get_extra_info("peername")  # (host, port) on TCP, "" on unix
         self.tls = connection.transport.get_extra_info("sslcontext") is not None
+        # The client's certificate as ssl's getpeercert() gives it: only one the server's CA verified
+        # (the swarm port asks for one without requiring it), else None.
+        self.peer_certificate = connection.transport.get_extra_info("peercert") if self.tls else None
 
     @property
     def query(self) -> dict[str, list[str]]:

@@ -49,8 +49,9 @@ def test_init_inspect_leave(tmp_path: Path) -> None:
     node_id = swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
     assert member.running
     state = json.loads((tmp_path / "state.json").read_text())
-    assert (state["node_id"], state["advertise_addr"], state["peer_url"]) == (
-        node_id, "127.0.0.1:4000", "http://127.0.0.1:4000")
+    assert (state["node_id"], state["advertise_addr"], state["role"]) == (node_id, "127.0.0.1:4000", "manager")
+    # The member's peer URL is on the advertise address, its client URL on loopback, both TLS.
+    assert state["peer_url"].startswith("https://127.0.0.1:") and state["client_url"].startswith("https://127.0.0.1:")
     with pytest.raises(Unavailable) as again:
         swarm.init(InitRequest(listen_addr="127.0.0.1:4001"))
     assert str(again.value) == ALREADY_IN_SWARM

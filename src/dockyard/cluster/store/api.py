@@ -19,6 +19,20 @@ class StoreUnavailable(Unavailable):
     """The store cannot be reached or has no quorum: the control plane refuses the request."""
 
 
+LOST_QUORUM = ("The swarm does not have a leader. It's possible that too few managers are online. Make sure more "
+               "than half of the managers are online.")
+
+
+class NoLeader(StoreUnavailable):
+    """The store has no leader (a quorum of managers is down): swarmkit's lost-quorum answer, as
+    dockerd passes it on (a gRPC error of code Unknown: HTTP 500, the gRPC text kept)."""
+
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__(f"rpc error: code = Unknown desc = {LOST_QUORUM}")
+
+
 class LeaseNotFound(NotFound):
     """A put named a lease that expired or was never granted; nothing was written."""
 

@@ -12,11 +12,25 @@ from contextlib import contextmanager
 from typing import Any
 
 import etcd3gw
+import requests
 from etcd3gw import exceptions as etcd_errors
 from etcd3gw.lease import Lease
 from etcd3gw.watch import Watcher
 
-from dockyard.cluster.store.api import Compare, Delete, Event, KeyValue, LeaseNotFound, Put, StoreUnavailable
+from dockyard.cluster.store.api import (
+    Compare,
+    Delete,
+    Event,
+    KeyValue,
+    LeaseNotFound,
+    NoLeader,
+    Put,
+    StoreUnavailable,
+)
+
+# What etcd answers when its member has no leader: a quorum of managers is down, or an election is on.
+_NO_LEADER = ("etcdserver: no leader", "etcdserver: request timed out", "etcdserver: leader changed",
+              "etcdserver: request timed out, possibly due to previous leader failure")
 
 
 def _b64(data: str | bytes) -> str:
@@ -41,19 +55,33 @@ def _reachable(client_url: str) -> Iterator[None]:
         detail = exc.detail_text or str(exc)
         raise StoreUnavailable(f"the cluster store at {client_url} is unavailable: {detail}") from exc
     except etcd_errors.Etcd3Exception as exc:
-        if "lease not found" in (exc.detail_text or ""):
+        detail = exc.detail_text or ""
+        if "lease not found" in detail:
             raise LeaseNotFound("etcdserver: requested lease not found") from exc
+        if any(sign in detail for sign in _NO_LEADER):
+            raise NoLeader() from exc
         raise
 
 
 class EtcdStore:
-    def __init__(self, client_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, client_url: str, timeout: float = 15.0, tls: tuple[str, str, str] | None = None) -> None:
+        """`tls`: (root CA, certificate, key) files for a member serving mutual TLS. The timeout is
+        above etcd's own request timeout (5 s + 2 elections), so that a write without quorum is
+        answered by etcd (no leader) rather than cut by the client."""
         scheme, _, hostport = client_url.partition("://")
         host, _, port = hostport.rpartition(":")
         self._url = client_url
+        session = requests.Session()
+        # The swarm's root is the only trust: REQUESTS_CA_BUNDLE in the daemon's environment would
+        # otherwise replace it (requests lets the environment override a session's verify).
+        session.trust_env = False
+        if tls is not None:
+            ca, cert, key = tls
+            session.verify = ca
+            session.cert = (cert, key)
         # The v3 gateway path is fixed for etcd >= 3.4; naming it skips etcd3gw's version probe.
         self._client = etcd3gw.Etcd3Client(host=host.strip("[]"), port=int(port), protocol=scheme,
-                                           timeout=timeout, api_path="/v3/")
+                                           timeout=timeout, api_path="/v3/", session=session)
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
         with _reachable(self._url):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -22,11 +23,37 @@ ETCD_BINARY = "/usr/bin/etcd"
 
 
 @dataclass(frozen=True)
+class MemberTLS:
+    """The node's certificate, key and the swarm's root: the member's peer and client TLS.
+
+    Peers must present a manager's certificate (its DNS SAN "swarm-manager"): a worker's is signed
+    by the same root but may not join the store. Clients only need the root's signature; the client
+    URL is on loopback, so only this node's daemon reaches it (etcd 3.4's
+    --client-cert-allowed-hostname would also refuse etcd's own JSON gateway)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
 class MemberConfig:
     name: str
     data_dir: Path  # <data-root>/swarm/etcd
-    client_url: str  # e.g. http://127.0.0.1:2379
-    peer_url: str  # e.g. http://127.0.0.1:2380
+    client_url: str  # e.g. https://127.0.0.1:2379
+    peer_url: str  # e.g. https://10.0.0.1:2380
+    tls: MemberTLS | None = None
+    # Read only when the data dir is new: a manager joining an existing swarm names every member
+    # (as MemberAdd answered) and "existing"; the swarm's first manager is alone and "new".
+    initial_cluster: str = ""
+    initial_state: str = "new"
+    # etcd's --force-new-cluster: keep this member's data, drop every other member (swarm init
+    # --force-new-cluster on a survivor). Given for one start only.
+    force_new_cluster: bool = False
+    # Raft timing, etcd's defaults; the swarm's members use longer ones (swarm.py: RAFT_TIMING).
+    # A lease cannot be shorter than 1.5 election timeouts.
+    heartbeat_ms: int = 100
+    election_ms: int = 1000
 
     @property
     def pid_file(self) -> Path:
@@ -37,13 +64,16 @@ class MemberConfig:
         return self.data_dir.parent / "etcd.log"
 
 
-def _is_etcd(pid: int) -> bool:
-    """The PID is a live etcd process (a recycled PID of something else must not be signalled)."""
+def _is_etcd(pid: int, data_dir: Path | None = None) -> bool:
+    """The PID is a live etcd process, serving `data_dir` when given: a recycled PID, or the PID
+    file of a restored backup naming another daemon's member, must not be signalled."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return bool(cmdline) and os.path.basename(cmdline[0]) == b"etcd"
+    if not cmdline or os.path.basename(cmdline[0]) != b"etcd":
+        return False
+    return data_dir is None or str(data_dir).encode() in cmdline
 
 
 class EtcdMember:
@@ -55,7 +85,7 @@ class EtcdMember:
     def command(self) -> list[str]:
         c = self.config
         # --initial-cluster* only matter for a new data dir; on restart etcd reads its membership from disk.
-        return [
+        command = [
             self._binary,
             "--name", c.name,
             "--data-dir", str(c.data_dir),
@@ -63,13 +93,28 @@ class EtcdMember:
             "--advertise-client-urls", c.client_url,
             "--listen-peer-urls", c.peer_url,
             "--initial-advertise-peer-urls", c.peer_url,
-            "--initial-cluster", f"{c.name}={c.peer_url}",
-            "--initial-cluster-state", "new",
-            "--initial-cluster-token", c.name,
+            "--initial-cluster", c.initial_cluster or f"{c.name}={c.peer_url}",
+            "--initial-cluster-state", c.initial_state,
+            "--heartbeat-interval", str(c.heartbeat_ms),
+            "--election-timeout", str(c.election_ms),
         ]
+        if c.initial_state == "new":
+            command += ["--initial-cluster-token", c.name]
+        if c.tls is not None:
+            t = c.tls
+            command += ["--cert-file", str(t.cert_file), "--key-file", str(t.key_file),
+                        "--trusted-ca-file", str(t.ca_file), "--client-cert-auth",
+                        "--peer-cert-file", str(t.cert_file), "--peer-key-file", str(t.key_file),
+                        "--peer-trusted-ca-file", str(t.ca_file), "--peer-client-cert-auth",
+                        "--peer-cert-allowed-hostname", "swarm-manager"]
+        if c.force_new_cluster:
+            command.append("--force-new-cluster")
+        return command
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the member (stopping one a previous daemon left running) and wait until it serves."""
+    def start(self, timeout: float = 30.0, leader_wait: float = 10.0) -> None:
+        """Start the member (stopping one a previous daemon left running) and wait until it serves,
+        then up to `leader_wait` seconds for a leader: a member whose swarm has no quorum (its
+        managers down) still starts, and the swarm answers that it has no leader."""
         self.stop()
         c = self.config
         c.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +123,7 @@ class EtcdMember:
                                              stderr=subprocess.STDOUT, start_new_session=True)
         c.pid_file.write_text(f"{self._process.pid}\n")
         deadline = time.monotonic() + timeout
-        while not self._healthy():
+        while (health := self.health()) is None:
             if self._process.poll() is not None:
                 tail = c.log_file.read_text(errors="replace").splitlines()[-5:]
                 self._forget()
@@ -87,13 +132,31 @@ class EtcdMember:
                 self.stop()
                 raise StoreUnavailable(f"etcd did not answer on {c.client_url} within {timeout:.0f}s; see {c.log_file}")
             time.sleep(0.05)
+        deadline = time.monotonic() + leader_wait
+        while not health and time.monotonic() < deadline and self._process.poll() is None:
+            time.sleep(0.1)
+            health = bool(self.health())
 
-    def _healthy(self) -> bool:
+    def client_context(self) -> ssl.SSLContext | None:
+        """TLS for talking to this member as a client (the node's own certificate)."""
+        if self.config.tls is None:
+            return None
+        t = self.config.tls
+        context = ssl.create_default_context(cafile=str(t.ca_file))
+        context.load_cert_chain(str(t.cert_file), str(t.key_file))
+        return context
+
+    def health(self) -> bool | None:
+        """None: the member does not answer; False: it serves but has no leader (etcd's health
+        "false", 503: the swarm has lost its quorum, or is electing); True: it has a leader."""
         try:
-            with urllib.request.urlopen(self.config.client_url + "/health", timeout=1) as resp:
-                return resp.status == 200 and b'"true"' in resp.read()
+            with urllib.request.urlopen(self.config.client_url + "/health", timeout=2,
+                                        context=self.client_context()) as resp:
+                return resp.status == 200
+        except urllib.error.HTTPError as exc:
+            return False if exc.code == 503 else None
         except (OSError, urllib.error.URLError):
-            return False
+            return None
 
     def pid(self) -> int | None:
         if self._process is not None and self._process.poll() is None:
@@ -102,7 +165,7 @@ class EtcdMember:
             pid = int(self.config.pid_file.read_text())
         except (OSError, ValueError):
             return None
-        return pid if _is_etcd(pid) else None
+        return pid if _is_etcd(pid, self.config.data_dir) else None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the member by its PID: TERM, then KILL after `timeout`."""
@@ -120,7 +183,7 @@ class EtcdMember:
     def _gone(self, pid: int) -> bool:
         if self._process is not None and self._process.pid == pid:
             return self._process.poll() is not None  # our child: reap it
-        return not _is_etcd(pid)
+        return not _is_etcd(pid, self.config.data_dir)
 
     def _forget(self) -> None:
         self._process = None

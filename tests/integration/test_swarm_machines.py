@@ -1,0 +1,105 @@
+"""Swarm mode across `dockyard machine` hosts, driven by the real docker CLI with each machine's
+`eval $(dockyard machine env NAME)` environment: join over mutual TLS, managers as etcd members
+(leader, reachability, quorum), token rotation, leave.
+
+Each machine is a network namespace with its own dockyardd and address on the module's underlay,
+so the swarm port (2377) and the members' ports are the machines' own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import PrivateDaemon
+from test_machines import Fleet, ok
+
+NAMES = ("s1", "s2", "s3")
+
+
+@pytest.fixture(scope="module")
+def fleet(busybox_tar):
+    host = PrivateDaemon(busybox_tar).start()
+    fleet = Fleet(host)
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            for result in pool.map(lambda name: fleet.machine("create", name), NAMES):
+                ok(result)
+        yield fleet
+    finally:
+        for name in NAMES:
+            fleet.docker(name, "swarm", "leave", "--force")
+        fleet.machine("rm", "-f", *fleet.machine("ls", "-q").stdout.decode().split())
+        host.cleanup()
+
+
+def swarm_info(fleet: Fleet, name: str) -> dict:
+    return json.loads(ok(fleet.docker(name, "info", "--format", "{{json .Swarm}}")))
+
+
+def node_rows(fleet: Fleet, name: str) -> dict[str, list[str]]:
+    """`docker node ls` on a machine: hostname -> the row's fields after the ID (and `*`)."""
+    rows = {}
+    table = "{{.Self}} {{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}"
+    for line in ok(fleet.docker(name, "node", "ls", "--format", table)).splitlines():
+        fields = line.split()
+        rows[fields[1]] = fields
+    return rows
+
+
+def test_a_worker_joins_with_the_docker_cli_and_leaves(fleet):
+    manager_ip, worker_ip = fleet.ip("s1"), fleet.ip("s2")
+    out = ok(fleet.docker("s1", "swarm", "init", "--advertise-addr", manager_ip))
+    assert "docker swarm join --token SWMTKN-1-" in out and f"{manager_ip}:2377" in out
+    token = ok(fleet.docker("s1", "swarm", "join-token", "-q", "worker")).strip()
+
+    bad = fleet.docker("s2", "swarm", "join", "--token", "SWMTKN-1-nonsense", f"{manager_ip}:2377")
+    assert bad.returncode != 0 and b"invalid join token" in bad.stderr
+    forged = token[:-25] + "0" * 25  # the right CA, a secret the swarm never issued
+    refused = fleet.docker("s2", "swarm", "join", "--token", forged, f"{manager_ip}:2377")
+    assert refused.returncode != 0
+    assert b"rpc error: code = InvalidArgument desc = A valid join token is necessary to join this cluster" \
+        in refused.stderr
+    assert swarm_info(fleet, "s2")["LocalNodeState"] == "inactive"
+
+    joined = ok(fleet.docker("s2", "swarm", "join", "--token", token, f"{manager_ip}:2377"))
+    assert joined.strip() == "This node joined a swarm as a worker."
+    again = fleet.docker("s2", "swarm", "join", "--token", token, f"{manager_ip}:2377")
+    assert again.returncode != 0 and b"This node is already part of a swarm." in again.stderr
+
+    info = swarm_info(fleet, "s2")
+    assert (info["LocalNodeState"], info["ControlAvailable"], info["NodeAddr"]) == ("active", False, worker_ip)
+    assert [m["Addr"] for m in info["RemoteManagers"]] == [f"{manager_ip}:2377"]
+    denied = fleet.docker("s2", "node", "ls")
+    assert denied.returncode != 0 and b"Worker nodes can't be used to view or modify cluster state" in denied.stderr
+
+    rows = node_rows(fleet, "s1")
+    assert rows["s1"][2:] == ["Ready", "Active", "Leader"] and rows["s1"][0] == "true"
+    assert rows["s2"][2:] == ["Ready", "Active"] and rows["s2"][0] == "false"
+    manager_info = swarm_info(fleet, "s1")
+    assert (manager_info["Nodes"], manager_info["Managers"]) == (2, 1)
+    worker_id = info["NodeID"]
+    assert ok(fleet.docker("s1", "node", "inspect", "-f", "{{.Spec.Role}} {{.Status.Addr}}", worker_id)).split() \
+        == ["worker", worker_ip]
+
+    # The worker's certificate: CN its node ID, OU its role, signed by the swarm's root.
+    path = os.path.join(fleet.storage, "machines", "s2", "data", "swarm", "certificates", "swarm-node.crt")
+    cert = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", path], capture_output=True,
+                          text=True, check=True).stdout
+    assert f"CN = {worker_id}" in cert and "OU = swarm-worker" in cert
+
+    # A rotated token is refused; the new one works.
+    ok(fleet.docker("s2", "swarm", "leave"))
+    assert swarm_info(fleet, "s2")["LocalNodeState"] == "inactive"
+    ok(fleet.docker("s1", "swarm", "join-token", "--rotate", "worker"))
+    stale = fleet.docker("s2", "swarm", "join", "--token", token, f"{manager_ip}:2377")
+    assert stale.returncode != 0 and b"A valid join token is necessary" in stale.stderr
+    fresh = ok(fleet.docker("s1", "swarm", "join-token", "-q", "worker")).strip()
+    assert ok(fleet.docker("s2", "swarm", "join", "--token", fresh, manager_ip)).strip() \
+        == "This node joined a swarm as a worker."
+    ok(fleet.docker("s2", "swarm", "leave"))
+    assert re.fullmatch(r"[0-9a-z]{25}", worker_id)
