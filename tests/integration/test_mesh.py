@@ -54,7 +54,7 @@ def lab():
 
 @pytest.fixture
 def mesh(lab):
-    mesh = Mesh("DYM-" + lab.tag, node_netns=lab.path(lab.node))
+    mesh = Mesh("DYMESH-" + lab.tag, node_netns=lab.path(lab.node))
     yield mesh
     mesh.teardown()
     for ns in lab.names:
@@ -63,7 +63,7 @@ def mesh(lab):
         assert "3100:" not in subprocess.run(["ip", "netns", "exec", ns, "ip", "rule"], capture_output=True,
                                              text=True).stdout, ns
     saved = subprocess.run(["ip", "netns", "exec", lab.node, "iptables-save"], capture_output=True, text=True).stdout
-    assert "DYM-" not in saved
+    assert "DYMESH-" not in saved
 
 
 def backends(lab, unhealthy=()):
@@ -154,7 +154,7 @@ def test_a_task_on_one_node_answers_a_client_of_another_node_and_sees_its_addres
     sandbox, and their replies go back the same way (not through their default gateway): the
     connection's mark names the sandbox it came from."""
     second = lab.nodes[1] if len(lab.nodes) > 1 else lab.add_node(free_prefix(), free_prefix())
-    other = Mesh("DYM-" + lab.tag + "b", node_netns=lab.path(second.ns))
+    other = Mesh("DYMESH-" + lab.tag + "b", node_netns=lab.path(second.ns))
     try:
         svc = IngressService("web", (PublishedPort(8080, 80),), backends(lab))
         for node, node_mesh in ((lab.nodes[0], mesh), (second, other)):

@@ -55,7 +55,7 @@ def test_an_ingress_port_on_this_host_works_beside_dockers_rules_and_leaves_noth
     assert any("-A FORWARD" in r for r in _docker_rules()), "Docker's rules are not on this host"
     docker_before = _docker_rules()
     lab = MeshLab((free_prefix(), free_prefix(), free_prefix()), tasks=2, host_node=True)
-    mesh = Mesh("DYM-" + lab.tag)
+    mesh = Mesh("DYMESH-" + lab.tag)
     try:
         svc = IngressService("web", (PublishedPort(18080 + int(lab.tag[:2], 16), 80),),
                              [Backend(t.ingress_ip, task=t.name) for t in lab.tasks])

@@ -65,31 +65,32 @@ def test_the_table_is_replaced_in_one_script_and_an_empty_mesh_only_deletes_it()
 
 
 def test_node_rules_send_ingress_ports_to_the_sandbox_and_host_ports_to_the_local_task():
-    rules = NodeRules("DYM-t")
+    rules = NodeRules("DYMESH-t")
     node = NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), (B1,))],
                     host_ports=[HostPort("api", PublishedPort(9090, 90, mode="host"), "172.18.0.9")])
     tables = parse_save(rules.render(node, IngressSandbox("/run/netns/x", "172.18.0.2", "gw0")))
-    assert tables["nat"]["DYM-t"] == [
+    assert tables["nat"]["DYMESH-t"] == [
         "-p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080",
         "-p tcp -m tcp --dport 9090 -j DNAT --to-destination 172.18.0.9:90"]
-    assert tables["nat"]["DYM-t-POST"] == ["-s 127.0.0.0/8 -o gw0 -j MASQUERADE"]
-    assert "-d 172.18.0.2/32 -o gw0 -p tcp -m tcp --dport 8080 -j ACCEPT" in tables["filter"]["DYM-t-FWD"]
+    assert tables["nat"]["DYMESH-t-POST"] == ["-s 127.0.0.0/8 -o gw0 -j MASQUERADE"]
+    assert "-d 172.18.0.2/32 -o gw0 -p tcp -m tcp --dport 8080 -j ACCEPT" in tables["filter"]["DYMESH-t-FWD"]
     assert ("-s 172.18.0.9/32 -i gw0 -p tcp -m tcp --sport 90 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
-            in tables["filter"]["DYM-t-FWD"])
-    assert rules.watched_chains() >= {("nat", "PREROUTING"), ("filter", "FORWARD"), ("nat", "DYM-t")}
+            in tables["filter"]["DYMESH-t-FWD"])
+    assert rules.watched_chains() >= {("nat", "PREROUTING"), ("filter", "FORWARD"), ("nat", "DYMESH-t")}
 
 
 def test_node_rules_put_back_a_missing_jump_and_a_flushed_chain():
-    rules = NodeRules("DYM-t")
+    rules = NodeRules("DYMESH-t")
     node = NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), (B1,))])
     rules._wanted = rules.render(node, IngressSandbox("/run/netns/x", "172.18.0.2", "gw0"))
-    saved = "*nat\n:PREROUTING ACCEPT [0:0]\n:DYM-t - [0:0]\n:DYM-t-POST - [0:0]\nCOMMIT\n*filter\n:DYM-t-FWD - [0:0]\n"
-    saved += "-A FORWARD -j DYM-t-FWD\n" + "".join(f"-A DYM-t-FWD {r}\n" for r in
-                                                  parse_save(rules._wanted)["filter"]["DYM-t-FWD"]) + "COMMIT\n"
+    saved = "*nat\n:PREROUTING ACCEPT [0:0]\n:DYMESH-t - [0:0]\n:DYMESH-t-POST - [0:0]\nCOMMIT\n"
+    saved += "*filter\n:DYMESH-t-FWD - [0:0]\n"
+    saved += "-A FORWARD -j DYMESH-t-FWD\n" + "".join(f"-A DYMESH-t-FWD {r}\n" for r in
+                                                  parse_save(rules._wanted)["filter"]["DYMESH-t-FWD"]) + "COMMIT\n"
     gone, lines = rules.missing(saved)
-    assert "rules of nat/DYM-t (0 found, 1 expected)" in gone
-    assert "jump nat PREROUTING -> DYM-t" in gone and "jump FORWARD -> DYM-t-FWD" not in gone
-    assert "-A DYM-t -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080" in lines
+    assert "rules of nat/DYMESH-t (0 found, 1 expected)" in gone
+    assert "jump nat PREROUTING -> DYMESH-t" in gone and "jump FORWARD -> DYMESH-t-FWD" not in gone
+    assert "-A DYMESH-t -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080" in lines
 
 
 @pytest.mark.parametrize("make, words", [
