@@ -130,6 +130,13 @@ def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
 
         secrets.register(router, swarm)
         configs.register(router, swarm)
+        from dockyard.api import services as services_api
+        from dockyard.api import tasks as tasks_api
+        from dockyard.cluster.services.control import control_for
+
+        control = control_for(swarm)
+        services_api.register(router, control, lambda: len(swarm.nodes()))
+        tasks_api.register(router, control)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)

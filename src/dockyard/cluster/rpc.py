@@ -43,3 +43,8 @@ class InvalidArgument(RpcError):
 class AlreadyExists(RpcError):
     code = "AlreadyExists"
     status = 409
+
+
+class Unimplemented(RpcError):
+    code = "Unimplemented"
+    status = 501

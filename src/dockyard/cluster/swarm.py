@@ -394,6 +394,11 @@ class SwarmService:
         key_file.touch(mode=0o600)
         key_file.write_bytes(key_pem)
 
+    def leaving(self) -> bool:
+        """True while this node leaves its swarm (or a failed init is undone): the state file goes
+        first, so a listener's swarm_stopping can tell a leave from a daemon stop."""
+        return self._state is not None and not self._state_file.exists()
+
     def init(self, request: InitRequest) -> str:
         with self._lock:
             if self._state is not None and request.force_new_cluster:

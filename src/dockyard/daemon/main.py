@@ -257,6 +257,17 @@ def _underlay_keeper(data_root: str) -> RuleKeeper:
     return RuleKeeper(UnderlayRules(os.path.join(data_root, "machine")))
 
 
+def _swarm_roles(daemon: Daemon):
+    """The manager's loops and the agent, run by this node while it is in a swarm; the agent runs
+    tasks through the engine's backend (moby's executor/backend.go)."""
+    from dockyard.cluster.agent.images import puller
+    from dockyard.cluster.roles import NodeRoles
+    from dockyard.engine.backend import EngineBackend
+
+    backend = EngineBackend(daemon.containers, daemon.networks)
+    return NodeRoles(backend, asyncio.get_running_loop(), puller(daemon.image_store, daemon.distribution))
+
+
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
     from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
@@ -271,6 +282,7 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()
     swarm = _swarm_service(daemon.options.data_root)
+    swarm.add_listener(_swarm_roles(daemon))
     try:
         await asyncio.to_thread(swarm.load)  # a manager's etcd member comes back with its daemon
     except Exception:  # noqa: BLE001 - the engine serves without its swarm rather than not at all

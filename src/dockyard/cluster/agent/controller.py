@@ -1,0 +1,187 @@
+"""One task's life on its node (swarmkit's agent/exec controller, driven as exec.Do does): accept,
+prepare (pull the image if the node lacks it, create the container), start once the task's desired
+state says so, watch the container until it exits, and stop it when the managers want the task
+shut down. Every step is reported; a status only moves forward.
+
+A controller adopts the task's container when one exists already (the daemon restarted while
+the task ran): it carries on from the container's state instead of making a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+
+from dockyard.cluster.agent import container as task_container
+from dockyard.cluster.services.task import ContainerStatus, Task, TaskState, TaskStatus
+from dockyard.engine.backend import ClusterBackend
+from dockyard.engine.container import Container
+from dockyard.errors import DockyardError, NotFound
+
+log = logging.getLogger("dockyard.cluster.agent")
+
+Report = Callable[[str, TaskStatus], Awaitable[None]]
+Pull = Callable[[str], Awaitable[None]]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Controller:
+    def __init__(self, task: Task, backend: ClusterBackend, report: Report, pull: Pull | None) -> None:
+        self.task = task
+        self._backend = backend
+        self._report = report
+        self._pull = pull
+        self._changed = asyncio.Event()
+        self._state = task.status.state
+        self._container_id = task.status.container_status.container_id if task.status.container_status else ""
+
+    def update(self, task: Task) -> None:
+        """The managers changed the task (its desired state, mostly)."""
+        self.task = task
+        self._changed.set()
+
+    async def _set(self, state: TaskState, message: str, err: str = "", exit_code: int | None = None) -> None:
+        self._state = state
+        status = TaskStatus(_now(), state, message, err)
+        if self._container_id:
+            c = self._find()
+            pid = c.state.pid if c is not None and c.state.running else 0
+            status.container_status = ContainerStatus(self._container_id, pid, exit_code or 0)
+        if state == TaskState.RUNNING:
+            status.ports = [p for p in self.task.endpoint_ports if p.publish_mode == "host"]
+        await self._report(self.task.id, status)
+
+    def _find(self) -> Container | None:
+        try:
+            return self._backend.inspect_container(self._container_id or self.task.container_name())
+        except NotFound:
+            return None
+
+    def _stopping(self) -> bool:
+        return self.task.desired_state >= TaskState.SHUTDOWN
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one task's trouble must not end the agent
+            log.exception("task %s: controller failed", self.task.id)
+
+    async def _run(self) -> None:
+        existing = self._find()
+        if existing is not None:
+            self._container_id = existing.id
+        while True:
+            self._changed.clear()
+            if self._stopping():
+                await self._shutdown()
+                return
+            if self._state.terminal():
+                await self._changed.wait()
+                continue
+            if self._state < TaskState.ACCEPTED:
+                await self._set(TaskState.ACCEPTED, "accepted")
+            elif self._state < TaskState.READY:
+                if not await self._prepare():
+                    return
+            elif self._state < TaskState.RUNNING:
+                if self.task.desired_state < TaskState.RUNNING:
+                    await self._changed.wait()  # ready, waiting for the managers' go
+                    continue
+                if not await self._start():
+                    return
+            else:
+                await self._watch()
+
+    async def _prepare(self) -> bool:
+        await self._set(TaskState.PREPARING, "preparing")
+        c = self._find()
+        if c is None:
+            request = task_container.create_request(self.task)
+            try:
+                if self._pull is not None:
+                    await self._pull(request.image or "")
+                c = await asyncio.to_thread(self._backend.create_managed_container, request,
+                                            self.task.container_name())
+            except DockyardError as exc:
+                await self._set(TaskState.REJECTED, "preparing", str(exc))
+                return False
+        self._container_id = c.id
+        if c.state.running:  # adopted: it runs already
+            await self._set(TaskState.RUNNING, "started")
+        elif c.state.status == "exited" and c.state.started_at:
+            await self._exited(c.state.exit_code)
+        else:
+            await self._set(TaskState.READY, "prepared")
+        return True
+
+    async def _start(self) -> bool:
+        await self._set(TaskState.STARTING, "starting")
+        try:
+            await self._backend.start_container(self._container_id)
+        except DockyardError as exc:
+            await self._set(TaskState.FAILED, "starting", str(exc))
+            return False
+        await self._set(TaskState.RUNNING, "started")
+        return True
+
+    async def _watch(self) -> None:
+        """Wait for the container to exit or for the managers to change the task."""
+        c = self._find()
+        if c is None:
+            await self._set(TaskState.FAILED, "started", "task: the container was removed")
+            return
+        if not c.state.running:
+            await self._exited(c.state.exit_code)
+            return
+        waiting = asyncio.ensure_future(self._backend.wait_container(self._container_id))
+        changed = asyncio.ensure_future(self._changed.wait())
+        try:
+            done, _ = await asyncio.wait({waiting, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            changed.cancel()
+        if waiting in done:
+            try:
+                code = waiting.result()
+            except NotFound:
+                await self._set(TaskState.FAILED, "started", "task: the container was removed")
+                return
+            if not self._stopping():
+                await self._exited(code)
+        else:
+            waiting.cancel()
+
+    async def _exited(self, code: int) -> None:
+        if code == 0:
+            await self._set(TaskState.COMPLETE, "finished", exit_code=0)
+        else:
+            await self._set(TaskState.FAILED, "started", f"task: non-zero exit ({code})", exit_code=code)
+
+    async def _shutdown(self) -> None:
+        c = self._find()
+        if c is not None and c.state.running:
+            spec = self.task.spec.container_spec
+            grace = (spec.stop_grace_period if spec and spec.stop_grace_period is not None else 10_000_000_000)
+            try:
+                await self._backend.stop_container(c.id, grace // 1_000_000_000)
+            except NotFound:
+                pass
+            c = self._find()
+        if not self._state.terminal():
+            code = c.state.exit_code if c is not None else None
+            await self._set(TaskState.SHUTDOWN, "shutdown", exit_code=code)
+
+    async def remove(self) -> None:
+        """The task is gone from the node's assignments: its container goes too."""
+        c = self._find()
+        if c is not None:
+            try:
+                await self._backend.remove_container(c.id, force=True)
+            except NotFound:
+                pass

@@ -1,0 +1,108 @@
+"""The manager's loops, run in passes: read the cluster (services, tasks, nodes), let each loop
+decide (restart supervisor, orchestrators, scheduler, reaper, in that order), write what they
+decided, then wait for the store to change or for a loop's timer.
+
+The loops are level-triggered: each pass looks at the whole state, so a write refused because an
+agent updated the task in between (versions differ) is simply decided again on the next pass,
+which that agent's write starts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections.abc import Callable
+
+from dockyard.cluster import codec
+from dockyard.cluster.manager import global_, jobs, reaper, replicated, restart, scheduler
+from dockyard.cluster.manager.state import Snapshot
+from dockyard.cluster.nodes import NODES_PREFIX
+from dockyard.cluster.objects import Cluster, Node
+from dockyard.cluster.services.records import Records
+from dockyard.cluster.store.api import Store, StoreUnavailable
+from dockyard.cluster.swarm import CLUSTER_KEY
+
+log = logging.getLogger("dockyard.cluster.manager")
+
+Loop = Callable[[Snapshot], None]
+LOOPS: tuple[Loop, ...] = (restart.supervise, replicated.reconcile, global_.reconcile, jobs.reconcile,
+                           scheduler.schedule, reaper.reap)
+BATCH = 100  # etcd refuses transactions of more than 128 operations by default
+IDLE_WAIT = 5.0  # a pass at least this often, in case a watch event was lost
+
+
+def read(store: Store, now: datetime.datetime) -> Snapshot:
+    records = Records(store)
+    kv = store.get(CLUSTER_KEY)
+    cluster = codec.decode(Cluster, kv.value, kv.mod_revision) if kv else None
+    nodes = {n.id: n for n in (codec.decode(Node, kv.value, kv.mod_revision) for kv in store.range(NODES_PREFIX))}
+    return Snapshot(now, cluster, nodes, {s.id: s for s in records.services()}, {t.id: t for t in records.tasks()})
+
+
+def write(store: Store, snap: Snapshot) -> int:
+    """Apply the pass's decisions; returns how many writes the store refused (to be decided again)."""
+    records = Records(store)
+    refused = 0
+    new = [t for t in snap.written.values() if not t.version.index]
+    for start in range(0, len(new), BATCH):
+        if not records.write_tasks(new[start:start + BATCH]):
+            refused += 1
+    for task in snap.written.values():
+        if task.version.index and not records.write_tasks([task]):
+            refused += 1
+    for task in snap.deleted.values():
+        if not records.write_tasks([], [task]):
+            refused += 1
+    for service in snap.services_written.values():
+        if not records.update_service(service):
+            refused += 1
+    return refused
+
+
+def run_pass(store: Store, now: datetime.datetime, loops: tuple[Loop, ...] = LOOPS) -> Snapshot:
+    snap = read(store, now)
+    for loop in loops:
+        loop(snap)
+    write(store, snap)
+    return snap
+
+
+class Manager:
+    """The loops on a thread of their own, for as long as this node manages the swarm."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="swarm-manager", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        watch = None
+        while not self._stop.is_set():
+            try:
+                if watch is None:
+                    watch = self._store.watch("/swarm/")
+                snap = run_pass(self._store, datetime.datetime.now(datetime.UTC))
+                wait = IDLE_WAIT
+                if snap.wake_at is not None:
+                    wait = min(wait, max((snap.wake_at - datetime.datetime.now(datetime.UTC)).total_seconds(), 0))
+                if snap.written or snap.deleted or snap.services_written:
+                    continue  # our own writes come back as events: look again at once
+                if watch.next(wait) is not None:
+                    while watch.next(0) is not None:  # a burst of changes is one pass
+                        pass
+            except StoreUnavailable as exc:
+                log.warning("the manager's loops wait for the store: %s", exc)
+                self._stop.wait(1.0)
+            except Exception:  # noqa: BLE001 - a loop's bug must not end the manager
+                log.exception("a manager pass failed")
+                self._stop.wait(1.0)
+        if watch is not None:
+            watch.cancel()

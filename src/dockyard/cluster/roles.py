@@ -1,0 +1,77 @@
+"""What this node runs for its swarm, started and stopped with it (a SwarmListener): the
+manager's loops (on a thread) and the agent (on the daemon's event loop). When the node leaves its
+swarm the tasks' containers go, as moby's Cluster.Leave removes them; at a daemon stop they keep
+running and the next start adopts them.
+
+SwarmService calls its listeners on a worker thread (its calls run in asyncio.to_thread), so the
+agent is started and stopped on the event loop while this thread waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dockyard.cluster.agent.agent import Agent
+from dockyard.cluster.agent.channel import StoreChannel
+from dockyard.cluster.agent.controller import Pull
+from dockyard.cluster.manager.runner import Manager
+from dockyard.engine.backend import ClusterBackend
+
+if TYPE_CHECKING:
+    from dockyard.cluster.swarm import SwarmService
+
+log = logging.getLogger("dockyard.cluster")
+STOP_TIMEOUT = 60.0
+
+
+class NodeRoles:
+    def __init__(self, backend: ClusterBackend, loop: asyncio.AbstractEventLoop, pull: Pull | None = None) -> None:
+        self._swarm: SwarmService | None = None
+        self._backend = backend
+        self._loop = loop
+        self._pull = pull
+        self._lock = threading.Lock()
+        self._manager: Manager | None = None
+        self._agent: Agent | None = None
+
+    def swarm_started(self, swarm: SwarmService) -> None:
+        with self._lock:
+            self._swarm = swarm
+            self._up(swarm)
+
+    def swarm_stopping(self) -> None:
+        with self._lock:
+            self._down(remove_containers=self._swarm is not None and self._swarm.leaving())
+
+    def _run(self, work: Callable[[], object]) -> None:
+        async def call() -> None:
+            result = work()
+            if asyncio.iscoroutine(result):
+                await result
+
+        future = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        future.result(STOP_TIMEOUT)
+
+    def _up(self, swarm: SwarmService) -> None:
+        if self._manager is not None:
+            return
+        store = swarm.store()
+        self._manager = Manager(store)
+        self._manager.start()
+        self._agent = Agent(swarm.local_node_id(), StoreChannel(store), self._backend, self._pull)
+        self._run(self._agent.start)
+
+    def _down(self, remove_containers: bool) -> None:
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            try:
+                self._run(lambda: agent.stop(remove_containers))
+            except Exception:  # noqa: BLE001 - the swarm still stops
+                log.exception("the agent did not stop cleanly")
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            manager.stop()

@@ -1,0 +1,310 @@
+"""The services' control API, as swarmkit's manager/controlapi and moby's daemon/cluster have it:
+create, read, update (with the version read, and rollback to the previous spec), remove, and the
+tasks' reads. Validation first, then one store transaction: bad input changes nothing.
+
+Errors keep Docker's words: moby resolves references itself ("service x not found"), while the
+rules inside swarmkit answer as gRPC errors do through the daemon
+("rpc error: code = InvalidArgument desc = ...").
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dockyard.cluster import codec
+from dockyard.cluster.rpc import AlreadyExists, FailedPrecondition, InvalidArgument, SequenceConflict, Unimplemented
+from dockyard.cluster.services.records import Records
+from dockyard.cluster.services.service import Service, UpdateStatus
+from dockyard.cluster.services.spec import ServiceSpec, TaskSpec
+from dockyard.cluster.services.task import Task, TaskState
+from dockyard.errors import DockyardError, InvalidParameter, NotFound
+
+_DNS_NAME = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$")
+SERVICE_FILTERS = {"name", "id", "label", "mode", "runtime"}
+TASK_FILTERS = {"name", "id", "label", "service", "node", "desired-state", "_up-to-date", "runtime"}
+
+
+def _invalid(desc: str) -> DockyardError:
+    return InvalidArgument(desc)
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def new_id() -> str:
+    from dockyard.cluster.swarm import new_id as swarm_id
+
+    return swarm_id()
+
+
+@dataclass(frozen=True)
+class ServiceCounts:
+    """ServiceStatus of `GET /services?status=true`."""
+
+    running: int
+    desired: int
+    completed: int
+
+
+def validate(spec: ServiceSpec) -> None:
+    """swarmkit's validateServiceSpec, in its order and words."""
+    name = spec.name or ""
+    if not name:
+        raise _invalid("meta: name must be provided")
+    if not _DNS_NAME.match(name):
+        raise _invalid("name must be valid as a DNS name component")
+    if len(name) > 63:
+        raise _invalid("name must be 63 characters or fewer")
+    task = spec.task()
+    if task.container_spec is None:
+        if task.plugin_spec is not None or task.network_attachment_spec is not None:
+            raise Unimplemented("RuntimeSpec: unimplemented runtime in service spec")
+        raise _invalid("TaskSpec: missing runtime")
+    _validate_resources(task)
+    policy = task.restart_policy
+    if policy is not None:
+        if (policy.delay or 0) < 0:
+            raise _invalid("TaskSpec: restart-delay cannot be negative")
+        if (policy.window or 0) < 0:
+            raise _invalid("TaskSpec: restart-window cannot be negative")
+    container = task.container_spec
+    image = container.image or ""
+    if not image:
+        raise _invalid("ContainerSpec: image reference must be provided")
+    from dockyard.images import reference
+
+    try:
+        reference.parse(image)
+    except InvalidParameter:
+        raise _invalid(f"ContainerSpec: {image!r} is not a valid repository/tag".replace("'", '"')) from None
+    targets = [m.target for m in container.mounts or []]
+    for target in targets:
+        if targets.count(target) > 1:
+            raise _invalid(f"ContainerSpec: duplicate mount point: {target}")
+    mode = spec.service_mode()
+    if mode.is_job():
+        if spec.update_config is not None:
+            raise _invalid("Jobs may not have an update config")
+    else:
+        update = spec.update_config
+        if update is not None:
+            if (update.delay or 0) < 0:
+                raise _invalid("TaskSpec: update-delay cannot be negative")
+            if (update.monitor or 0) < 0:
+                raise _invalid("TaskSpec: update-monitor cannot be negative")
+            if not 0 <= (update.max_failure_ratio or 0) <= 1:
+                raise _invalid("TaskSpec: update-maxfailureratio cannot be less than 0 or bigger than 1")
+    endpoint = spec.endpoint_spec
+    if endpoint is not None:
+        published = [(p.published_port, p.protocol or "tcp") for p in endpoint.ports or [] if p.published_port]
+        if endpoint.mode == "dnsrr" and any((p.publish_mode or "ingress") == "ingress" and p.published_port
+                                            for p in endpoint.ports or []):
+            raise _invalid("EndpointSpec: port published with ingress mode can't be used with dnsrr mode")
+        if len(set(published)) != len(published):
+            raise _invalid("EndpointSpec: duplicate published ports provided")
+
+
+def _validate_resources(task: TaskSpec) -> None:
+    resources = task.resources
+    if resources is None:
+        return
+    for part in (resources.limits, resources.reservations):
+        if part is None:
+            continue
+        cpus, memory = part.nano_cpus or 0, part.memory_bytes or 0
+        if cpus and cpus < 1_000_000:
+            raise _invalid(f"invalid cpu value {cpus / 1e9:g}: Must be at least 0.001")
+        if memory and memory < 4 * 1024 * 1024:
+            raise _invalid(f"invalid memory value {memory}: Must be at least 4MiB")
+
+
+def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
+    for want in wanted:
+        key, has_value, value = want.partition("=")
+        if key not in labels or (has_value and labels[key] != value):
+            return False
+    return True
+
+
+class ServiceControl:
+    def __init__(self, records: Callable[[], Records], node_ids: Callable[[str], str]) -> None:
+        self._records = records  # the store comes and goes with the swarm
+        self._node_id = node_ids  # a node reference (ID, name, prefix) -> its ID; NotFound otherwise
+
+    # -- services
+
+    def create(self, spec: ServiceSpec) -> Service:
+        if not spec.name:
+            from dockyard.util.names import generate_name
+
+            spec.name = generate_name()  # moby's daemon names an unnamed service, as a container
+        validate(spec)
+        stamp = now()
+        service = Service(new_id(), stamp, stamp, spec, spec_version=1)
+        if spec.service_mode().is_job():
+            service.job_iteration, service.last_execution = 0, stamp
+        if not self._records().create_service(service):
+            raise AlreadyExists("name conflicts with an existing object")
+        return service
+
+    def service(self, ref: str) -> Service:
+        """By full ID, then full name, then unique ID prefix (moby's getService)."""
+        records = self._records()
+        found = records.service(ref)
+        if found is not None:
+            return found
+        by_name = records.service_id_by_name(ref)
+        if by_name is not None and (found := records.service(by_name)) is not None:
+            return found
+        matches = [s for s in records.services() if ref and s.id.startswith(ref)]
+        if not matches:
+            raise NotFound(f"service {ref} not found")
+        if len(matches) > 1:
+            raise InvalidParameter(f"service {ref} is ambiguous ({len(matches)} matches found)")
+        return matches[0]
+
+    def services(self, filters: dict[str, list[str]]) -> list[Service]:
+        found = []
+        for service in self._records().services():
+            names, ids, modes = filters.get("name", []), filters.get("id", []), filters.get("mode", [])
+            if names and not any(service.name().startswith(n) for n in names):
+                continue
+            if ids and not any(service.id.startswith(i) for i in ids):
+                continue
+            if modes and service.spec.service_mode().kind() not in modes:
+                continue
+            if not _labels_match(service.spec.labels or {}, filters.get("label", [])):
+                continue
+            runtimes = filters.get("runtime", [])
+            if runtimes and "container" not in runtimes and "" not in runtimes:
+                continue
+            found.append(service)
+        return sorted(found, key=lambda s: s.id)
+
+    def counts(self, services: list[Service], node_count: int) -> dict[str, ServiceCounts]:
+        """Running, desired and completed tasks per service (swarmkit's ListServiceStatuses)."""
+        tasks = self._records().tasks()
+        out = {}
+        for service in services:
+            mine = [t for t in tasks if t.service_id == service.id]
+            running = sum(1 for t in mine if t.status.state == TaskState.RUNNING
+                          and t.desired_state == TaskState.RUNNING)
+            completed = sum(1 for t in mine if t.status.state == TaskState.COMPLETE
+                            and (service.job_iteration is None or t.job_iteration == service.job_iteration))
+            mode = service.spec.service_mode()
+            kind = mode.kind()
+            if kind == "replicated":
+                desired = service.spec.replicas()
+            elif kind == "replicated-job":
+                job = mode.replicated_job
+                total = job.total_completions if job and job.total_completions is not None else None
+                concurrent = job.max_concurrent if job and job.max_concurrent is not None else 1
+                total = concurrent if total is None else total
+                desired = max(min(concurrent, total - completed), 0)
+            else:
+                desired = sum(1 for t in mine if t.desired_state == TaskState.RUNNING
+                              or (kind == "global-job" and t.desired_state == TaskState.COMPLETE))
+                if kind == "global":
+                    desired = len({t.node_id for t in mine if t.desired_state == TaskState.RUNNING})
+            out[service.id] = ServiceCounts(running, desired, completed)
+        return out
+
+    def update(self, ref: str, version: int, spec: ServiceSpec | None, rollback: bool) -> Service:
+        service = self.service(ref)
+        records = self._records()
+        if rollback:
+            if service.previous_spec is None:
+                raise FailedPrecondition(f"service {service.id} does not have a previous spec")
+            current, current_version = service.spec, service.spec_version
+            service.spec, service.spec_version = service.previous_spec, service.previous_spec_version
+            service.previous_spec, service.previous_spec_version = current, current_version
+            service.update_status = UpdateStatus("rollback_started", now(), None, "manually requested rollback")
+        else:
+            assert spec is not None
+            validate(spec)
+            if spec.service_mode().kind() != service.spec.service_mode().kind():
+                raise Unimplemented("service mode change is not allowed")
+            if spec.name != service.spec.name:
+                raise Unimplemented("renaming services is not supported")
+            service.previous_spec, service.previous_spec_version = service.spec, service.spec_version
+            service.spec, service.spec_version = spec, service.spec_version + 1
+            service.update_status = None
+        if service.job_iteration is not None:
+            service.job_iteration += 1
+            service.last_execution = now()
+        service.updated_at = now()
+        if version != service.version.index or not records.update_service(service):
+            raise SequenceConflict()
+        return service
+
+    def remove(self, ref: str) -> None:
+        service = self.service(ref)
+        if not self._records().delete_service(service):
+            raise NotFound(f"service {ref} not found")
+
+    # -- tasks
+
+    def task(self, ref: str) -> Task:
+        records = self._records()
+        found = records.task(ref)
+        if found is not None:
+            return found
+        tasks = records.tasks()
+        for pick in ([t for t in tasks if t.name() == ref], [t for t in tasks if ref and t.id.startswith(ref)]):
+            if len(pick) == 1:
+                return pick[0]
+            if len(pick) > 1:
+                raise InvalidParameter(f"task {ref} is ambiguous ({len(pick)} matches found)")
+        raise NotFound(f"task {ref} not found")
+
+    def tasks(self, filters: dict[str, list[str]]) -> list[Task]:
+        filters = copy.deepcopy(filters)
+        filters["service"] = [self.service(s).id for s in filters.get("service", [])]
+        filters["node"] = [self._node_id(n) for n in filters.get("node", [])]
+        desired: list[TaskState] = []
+        for state in filters.get("desired-state", []):
+            try:
+                desired.append(TaskState.parse(state))
+            except KeyError:
+                raise InvalidParameter(f"Invalid desired-state filter: '{state}'") from None
+        records = self._records()
+        services = {s.id: s for s in records.services()}
+        found = []
+        for task in records.tasks():
+            if filters["service"] and task.service_id not in filters["service"]:
+                continue
+            if filters["node"] and task.node_id not in filters["node"]:
+                continue
+            if desired and task.desired_state not in desired:
+                continue
+            names, ids = filters.get("name", []), filters.get("id", [])
+            if names and not any(task.name().startswith(n) for n in names):
+                continue
+            if ids and not any(task.id.startswith(i) for i in ids):
+                continue
+            if not _labels_match(task.labels, filters.get("label", [])):
+                continue
+            if filters.get("_up-to-date"):
+                service = services.get(task.service_id)
+                if service is None or not up_to_date(task, service):
+                    continue
+            found.append(task)
+        return sorted(found, key=lambda t: t.id)
+
+
+def up_to_date(task: Task, service: Service) -> bool:
+    """The task runs the service's current spec (swarmkit's IsTaskDirty, negated)."""
+    return task.spec_version == service.spec_version or codec.encode(task.spec) == codec.encode(
+        service.spec.task())
+
+
+def control_for(swarm) -> ServiceControl:
+    """The control API on a SwarmService's store and nodes."""
+    from dockyard.cluster.services.records import Records
+
+    return ServiceControl(lambda: Records(swarm.store()), lambda ref: swarm.node(ref).id)

@@ -1,0 +1,153 @@
+"""Swarm services on one node, through the real docker CLI and docker-py: create, ls, ps, inspect,
+scale, update, rm; tasks run as real containers named and labelled as Docker's, and survive a
+daemon restart. etcd runs on loopback ports of the test's own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from registry import free_port
+from waiting import until
+
+
+def _ok(result) -> str:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+@pytest.fixture
+def swarm(fresh_daemon):
+    d = fresh_daemon
+    _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1"))
+    yield d
+    d.docker("swarm", "leave", "--force")
+
+
+def _tasks(d, service: str) -> list[dict]:
+    ids = _ok(d.docker("service", "ps", "-q", "--no-trunc", service)).split()
+    return json.loads(_ok(d.docker("inspect", "--type", "task", *ids))) if ids else []
+
+
+def _until(what: str, check, timeout: float = 60.0) -> None:
+    """The managers and agent converge by design: wait for the state, however long the machine takes."""
+    assert until(check, timeout), f"timed out waiting for {what}"
+
+
+def _running(d, service: str) -> list[dict]:
+    return [t for t in _tasks(d, service) if t["Status"]["State"] == "running" and t["DesiredState"] == "running"]
+
+
+def _containers(d, service: str) -> list[dict]:
+    ids = _ok(d.docker("ps", "-q", "--no-trunc", "--filter", f"label=com.docker.swarm.service.name={service}")).split()
+    return json.loads(_ok(d.docker("inspect", *ids))) if ids else []
+
+
+def test_replicated_service_lifecycle_with_the_docker_cli(swarm) -> None:
+    d = swarm
+    service_id = _ok(d.docker("service", "create", "--detach", "--name", "web", "--replicas", "3",
+                              "--env", "GREETING=hi", "--label", "tier=front", "busybox", "top")).strip()
+    _until("3 running tasks", lambda: len(_running(d, "web")) == 3)
+    containers = _containers(d, "web")
+    assert len(containers) == 3
+    node_id = _ok(d.docker("info", "--format", "{{.Swarm.NodeID}}")).strip()
+    for c in containers:
+        labels = c["Config"]["Labels"]
+        task_id = labels["com.docker.swarm.task.id"]
+        assert labels["com.docker.swarm.service.id"] == service_id
+        assert labels["com.docker.swarm.node.id"] == node_id
+        assert labels["com.docker.swarm.task"] == ""
+        slot = labels["com.docker.swarm.task.name"].split(".")[1]
+        assert c["Name"] == f"/web.{slot}.{task_id}" == "/" + labels["com.docker.swarm.task.name"]
+        assert "GREETING=hi" in c["Config"]["Env"] and c["Config"]["Cmd"] == ["top"]
+        assert c["HostConfig"]["RestartPolicy"]["Name"] in ("", "no")
+
+    rows = _ok(d.docker("service", "ls")).splitlines()
+    assert rows[0].split() == ["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"]
+    assert rows[1].split()[:4] == [service_id[:12], "web", "replicated", "3/3"]
+    inspected = json.loads(_ok(d.docker("service", "inspect", "web")))[0]
+    assert inspected["ID"] == service_id and inspected["Spec"]["Labels"] == {"tier": "front"}
+    assert inspected["Spec"]["TaskTemplate"]["RestartPolicy"]["Condition"] == "any"
+    pretty = _ok(d.docker("service", "inspect", "--pretty", "web"))
+    assert "Service Mode:\tReplicated" in pretty and " Replicas:\t3" in pretty
+
+    again = d.docker("service", "create", "--detach", "--name", "web", "busybox", "top")
+    assert again.returncode != 0
+    assert b"name conflicts with an existing object" in again.stderr
+
+    # Scale up and down: slots 1..N, the removed ones go with their containers.
+    _ok(d.docker("service", "scale", "--detach", "web=5"))
+    _until("5 running tasks", lambda: len(_running(d, "web")) == 5)
+    _ok(d.docker("service", "scale", "--detach", "web=2"))
+    _until("2 containers", lambda: len(_containers(d, "web")) == 2 and len(_running(d, "web")) == 2)
+    assert sorted(t["Slot"] for t in _running(d, "web")) == [1, 2]
+
+    # An update replaces every task (one at a time, stop-first) with the new spec.
+    _ok(d.docker("service", "update", "--detach", "--env-add", "COLOR=blue", "web"))
+    _until("the update", lambda: len([c for c in _containers(d, "web") if "COLOR=blue" in c["Config"]["Env"]]) == 2
+           and len(_running(d, "web")) == 2)
+    history = [t for t in _tasks(d, "web") if t["DesiredState"] == "shutdown"]
+    assert len(history) == 2 and all(t["Status"]["State"] == "shutdown" for t in history)
+    ps = _ok(d.docker("service", "ps", "web")).splitlines()
+    assert ps[0].split()[:4] == ["ID", "NAME", "IMAGE", "NODE"]
+    assert any(r.split()[1] == "\\_" for r in ps[1:])
+
+    _ok(d.docker("service", "rm", "web"))
+    _until("the containers to go", lambda: not _containers(d, "web") and not _ok(
+        d.docker("ps", "-aq", "--filter", "label=com.docker.swarm.service.name=web")).split())
+    missing = d.docker("service", "inspect", "web")
+    assert missing.returncode != 0 and b"no such service: web" in missing.stderr.lower() + missing.stdout.lower()
+
+
+def test_a_failing_task_is_replaced_and_tasks_outlive_a_daemon_restart(swarm) -> None:
+    d = swarm
+    _ok(d.docker("service", "create", "--detach", "--name", "flaky", "--restart-delay", "0s",
+                 "--restart-max-attempts", "2", "busybox", "sh", "-c", "exit 3"))
+    # Two restarts, then the slot keeps its last failed task.
+    # The supervisor's last decision shuts the third failed task down without a replacement.
+    _until("three failed tasks, all shut down", lambda: [(t["Status"]["State"], t["DesiredState"])
+                                                       for t in _tasks(d, "flaky")] == [("failed", "shutdown")] * 3)
+    failed = _tasks(d, "flaky")
+    assert len(failed) == 3 and {t["Slot"] for t in failed} == {1}
+    assert all(t["Status"]["Err"] == "task: non-zero exit (3)" for t in failed)
+
+    _ok(d.docker("service", "create", "--detach", "--name", "steady", "--replicas", "2", "busybox", "top"))
+    _until("2 running tasks", lambda: len(_running(d, "steady")) == 2)
+    before = sorted(c["Id"] for c in _containers(d, "steady"))
+    d.stop()
+    d.start()
+    _until("the store back", lambda: d.docker("service", "ls").returncode == 0)
+    # Once a new service runs, the agent has been through its assignments since the restart.
+    _ok(d.docker("service", "create", "--detach", "--name", "probe", "busybox", "top"))
+    _until("the probe to run", lambda: len(_running(d, "probe")) == 1)
+    assert len(_running(d, "steady")) == 2
+    assert sorted(c["Id"] for c in _containers(d, "steady")) == before  # adopted, not replaced
+
+    # A container killed behind the agent's back is a failed task, replaced in its slot.
+    victim = before[0]
+    _ok(d.docker("kill", victim))
+    _until("a replacement", lambda: len(_running(d, "steady")) == 2 and victim not in
+           [c["Id"] for c in _containers(d, "steady")], timeout=30)
+
+    # Leaving the swarm removes the tasks' containers.
+    _ok(d.docker("swarm", "leave", "--force"))
+    assert not _ok(d.docker("ps", "-aq", "--filter", "label=com.docker.swarm.task")).split()
+
+
+def test_services_with_docker_py(swarm) -> None:
+    import docker
+
+    client = docker.DockerClient(base_url=swarm.host)
+    service = client.services.create("busybox", ["top"], name="py", mode=docker.types.ServiceMode("replicated", 2),
+                                     labels={"a": "b"})
+    _until("2 running tasks", lambda: len([t for t in service.tasks() if t["Status"]["State"] == "running"]) == 2)
+    assert client.services.get(service.id).name == "py"
+    assert [s.id for s in client.services.list(filters={"label": "a=b"})] == [service.id]
+    service.reload()
+    service.scale(1)
+    _until("1 running task", lambda: len([t for t in service.tasks(filters={"desired-state": "running"})
+                                          if t["Status"]["State"] == "running"]) == 1)
+    with pytest.raises(docker.errors.NotFound):
+        client.services.get("nosuch")
+    service.remove()
+    assert client.services.list() == []

@@ -1,0 +1,274 @@
+"""Services on the in-memory store: the control API's rules and the manager's loops, pass by pass,
+with the agent's reports played by the test (no containers: tests/integration/test_services.py
+runs real ones)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+
+from dockyard.api.services import service_json, spec_from_json
+from dockyard.api.tasks import task_json
+from dockyard.cluster import codec
+from dockyard.cluster.manager.runner import run_pass
+from dockyard.cluster.nodes import NODES_PREFIX
+from dockyard.cluster.objects import Availability, Node, NodeRole
+from dockyard.cluster.services.control import control_for
+from dockyard.cluster.services.records import Records
+from dockyard.cluster.services.task import Task, TaskState, TaskStatus
+from dockyard.cluster.store import MemoryStore
+from dockyard.cluster.swarm import EngineDescription, InitRequest, SwarmService
+from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+
+ENGINE = EngineDescription("host1", "0.1.0", "x86_64", "linux", 2_000_000_000, 1 << 30)
+T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+class Member:
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Cluster:
+    """A one-node swarm on a memory store, a clock the test moves, and the agent's part played by hand."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = MemoryStore()
+        self.swarm = SwarmService(root, ENGINE, open_store=lambda url: self.store, make_member=lambda s, r: Member())
+        self.node_id = self.swarm.init(InitRequest(listen_addr="127.0.0.1:2377", advertise_addr="127.0.0.1"))
+        self.control = control_for(self.swarm)
+        self.records = Records(self.store)
+        self.now = T0
+
+    def create(self, **spec) -> str:
+        body = {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Args": ["top"]}}, **spec}
+        return self.control.create(spec_from_json(body)).id
+
+    def settle(self, passes: int = 5) -> None:
+        for _ in range(passes):
+            snap = run_pass(self.store, self.now)
+            if not (snap.written or snap.deleted or snap.services_written):
+                return
+
+    def tasks(self, **where) -> list[Task]:
+        return [t for t in self.records.tasks() if all(getattr(t, k) == v for k, v in where.items())]
+
+    def report(self, task: Task, state: TaskState, err: str = "") -> None:
+        """What the agent would write."""
+        current = self.records.task(task.id)
+        assert current is not None
+        current.status = TaskStatus(self.now, state, state.docker, err)
+        assert self.records.write_tasks([current])
+
+    def run_all(self) -> None:
+        for task in self.tasks():
+            if task.status.state == TaskState.ASSIGNED and task.desired_state in (TaskState.RUNNING,
+                                                                                  TaskState.COMPLETE):
+                self.report(task, TaskState.RUNNING)
+            elif task.desired_state >= TaskState.SHUTDOWN and not task.status.state.terminal():
+                self.report(task, TaskState.SHUTDOWN)
+
+    def add_node(self, node_id: str, **labels: str) -> None:
+        node = self.swarm.node(self.node_id)
+        node.id, node.manager_status = node_id, None
+        node.description.hostname = node_id
+        node.spec.labels, node.spec.role = dict(labels), NodeRole.WORKER
+        self.store.put(NODES_PREFIX + node_id, codec.encode(node))
+
+    def set_node(self, node_id: str, **changes) -> None:
+        kv = self.store.get(NODES_PREFIX + node_id)
+        node = codec.decode(Node, kv.value, kv.mod_revision)
+        for key, value in changes.items():
+            setattr(node.spec, key, value)
+        self.store.put(NODES_PREFIX + node_id, codec.encode(node))
+
+
+@pytest.fixture
+def c(tmp_path) -> Cluster:
+    return Cluster(tmp_path)
+
+
+def test_create_validates_and_refuses_a_second_service_of_a_name(c) -> None:
+    service_id = c.create()
+    with pytest.raises(Conflict, match="rpc error: code = AlreadyExists desc = name conflicts with an existing object"):
+        c.create()
+    with pytest.raises(InvalidParameter, match="ContainerSpec: image reference must be provided"):
+        c.control.create(spec_from_json({"Name": "x", "TaskTemplate": {"ContainerSpec": {}}}))
+    with pytest.raises(InvalidParameter, match="name must be valid as a DNS name component"):
+        c.control.create(spec_from_json({"Name": "a b", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}))
+    with pytest.raises(InvalidParameter, match="json: cannot unmarshal string into Go struct field"):
+        spec_from_json({"Name": "x", "Mode": {"Replicated": {"Replicas": "3"}}})
+    assert [s.id for s in c.control.services({})] == [service_id]
+    assert c.control.service("web").id == service_id == c.control.service(service_id[:5]).id
+    with pytest.raises(NotFound, match="service nope not found"):
+        c.control.service("nope")
+    body = service_json(c.control.service("web"), insert_defaults=True)
+    assert body["Spec"]["TaskTemplate"]["RestartPolicy"] == {"Condition": "any", "Delay": 5_000_000_000,
+                                                             "MaxAttempts": 0}
+    assert body["Spec"]["Mode"] == {"Replicated": {"Replicas": 1}}
+    assert body["Spec"]["UpdateConfig"]["Order"] == "stop-first"
+
+
+def test_update_needs_the_version_read_and_rollback_swaps_the_specs(c) -> None:
+    service_id = c.create()
+    service = c.control.service(service_id)
+    spec = spec_from_json({"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "busybox:1"}}})
+    with pytest.raises(DockyardError, match="update out of sequence"):
+        c.control.update(service_id, service.version.index + 1, spec, rollback=False)
+    updated = c.control.update(service_id, service.version.index, spec, rollback=False)
+    assert updated.previous_spec is not None and updated.previous_spec.container().image == "busybox"
+    with pytest.raises(DockyardError, match="renaming services is not supported"):
+        c.control.update(service_id, c.control.service(service_id).version.index,
+                         spec_from_json({"Name": "web2", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}),
+                         rollback=False)
+    back = c.control.update(service_id, c.control.service(service_id).version.index, None, rollback=True)
+    assert back.spec.container().image == "busybox" and back.update_status.state == "rollback_started"
+
+
+def test_replicas_are_scheduled_scaled_and_updated(c) -> None:
+    service_id = c.create(Mode={"Replicated": {"Replicas": 3}})
+    c.settle()
+    tasks = c.tasks()
+    assert sorted(t.slot for t in tasks) == [1, 2, 3]
+    assert all(t.status.state == TaskState.ASSIGNED and t.node_id == c.node_id for t in tasks)
+    assert task_json(tasks[0])["Status"]["Message"] == "scheduler assigned task to node"
+    c.run_all()
+    c.settle()
+
+    service = c.control.service(service_id)
+    spec = service.spec
+    spec.mode.replicated.replicas = 1
+    c.control.update(service_id, service.version.index, spec, rollback=False)
+    c.settle()
+    removed = c.tasks(desired_state=TaskState.REMOVE)
+    assert sorted(t.slot for t in removed) == [2, 3]
+    c.run_all()  # the agent stops them; the reaper deletes them
+    c.settle()
+    assert [t.slot for t in c.tasks()] == [1]
+
+    # A new image: stop-first, the new task waits in `ready` until the old one stopped.
+    service = c.control.service(service_id)
+    spec = service.spec
+    spec.task_template.container_spec.image = "busybox:2"
+    c.control.update(service_id, service.version.index, spec, rollback=False)
+    c.settle()
+    old = c.tasks(desired_state=TaskState.SHUTDOWN)
+    new = c.tasks(desired_state=TaskState.READY)
+    assert len(old) == len(new) == 1 and new[0].spec.container_spec.image == "busybox:2"
+    assert c.control.service(service_id).update_status.state == "updating"
+    c.run_all()
+    c.settle()
+    new = c.records.task(new[0].id)
+    assert new.desired_state == TaskState.RUNNING
+    c.run_all()
+    c.settle()
+    assert c.control.service(service_id).update_status.state == "completed"
+    assert len(c.control.tasks({"_up-to-date": ["true"]})) == 1
+
+
+def test_restart_policy_delay_and_max_attempts(c) -> None:
+    c.create(TaskTemplate={"ContainerSpec": {"Image": "busybox"},
+                           "RestartPolicy": {"Condition": "on-failure", "Delay": 10_000_000_000, "MaxAttempts": 1}})
+    c.settle()
+    c.run_all()
+    (first,) = c.tasks()
+    c.report(first, TaskState.FAILED, "task: non-zero exit (1)")
+    c.settle()
+    replacement = c.tasks(desired_state=TaskState.READY)
+    assert len(replacement) == 1 and replacement[0].slot == 1
+    c.settle()
+    assert c.records.task(replacement[0].id).desired_state == TaskState.READY  # the delay holds it
+    c.now += datetime.timedelta(seconds=11)
+    c.settle()
+    assert c.records.task(replacement[0].id).desired_state == TaskState.RUNNING
+    c.run_all()
+    c.report(c.records.task(replacement[0].id), TaskState.FAILED, "task: non-zero exit (1)")
+    c.now += datetime.timedelta(seconds=11)
+    c.settle()
+    tasks = c.tasks()
+    assert len(tasks) == 2 and all(t.desired_state == TaskState.SHUTDOWN for t in tasks)  # attempts used up
+
+
+def test_completed_task_with_on_failure_is_not_restarted(c) -> None:
+    c.create(TaskTemplate={"ContainerSpec": {"Image": "busybox"}, "RestartPolicy": {"Condition": "on-failure"}})
+    c.settle()
+    c.run_all()
+    (task,) = c.tasks()
+    c.report(task, TaskState.COMPLETE)
+    c.settle()
+    assert len(c.tasks()) == 1
+
+
+def test_scheduler_constraints_spread_and_max_replicas(c) -> None:
+    c.add_node("worker1", zone="a")
+    c.add_node("worker2", zone="b")
+    c.create(Mode={"Replicated": {"Replicas": 4}},
+             TaskTemplate={"ContainerSpec": {"Image": "busybox"},
+                           "Placement": {"Constraints": ["node.labels.zone==a"]}})
+    c.settle()
+    assert {t.node_id for t in c.tasks()} == {"worker1"}
+    c.control.create(spec_from_json({
+        "Name": "spread", "Mode": {"Replicated": {"Replicas": 3}},
+        "TaskTemplate": {"ContainerSpec": {"Image": "busybox"},
+                         "Placement": {"MaxReplicas": 1, "Constraints": ["node.role!=manager"]}}}))
+    c.settle()
+    spread = [t for t in c.tasks() if t.service_name == "spread"]
+    assigned = sorted(t.node_id for t in spread if t.status.state == TaskState.ASSIGNED)
+    assert assigned == ["worker1", "worker2"]
+    (pending,) = [t for t in spread if t.status.state == TaskState.PENDING]
+    assert pending.status.err.startswith("no suitable node (")
+    assert "max replicas per node limit exceed on 2 nodes" in pending.status.err
+    assert "scheduling constraints not satisfied on 1 node" in pending.status.err
+
+
+def test_global_service_follows_nodes(c) -> None:
+    c.add_node("worker1")
+    c.create(Mode={"Global": {}})
+    c.settle()
+    assert sorted(t.node_id for t in c.tasks()) == sorted([c.node_id, "worker1"])
+    assert all(t.slot == 0 and t.name() == f"web.{t.node_id}" for t in c.tasks())
+    c.set_node("worker1", availability=Availability.DRAIN)
+    c.settle()
+    (drained,) = c.tasks(node_id="worker1")
+    assert drained.desired_state == TaskState.SHUTDOWN
+
+
+def test_replicated_job_runs_to_its_completions(c) -> None:
+    service_id = c.create(Mode={"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 3}})
+    c.settle()
+    assert len(c.tasks()) == 2 and all(t.desired_state == TaskState.COMPLETE for t in c.tasks())
+    for task in c.tasks():
+        c.report(task, TaskState.COMPLETE)
+    c.settle()
+    assert len(c.tasks()) == 3
+    (last,) = [t for t in c.tasks() if t.status.state != TaskState.COMPLETE]
+    c.report(last, TaskState.COMPLETE)
+    c.settle()
+    assert len(c.tasks()) == 3
+    counts = c.control.counts([c.control.service(service_id)], 1)[service_id]
+    assert (counts.completed, counts.desired) == (3, 0)
+
+
+def test_task_history_is_kept_to_the_clusters_limit(c) -> None:
+    c.create(TaskTemplate={"ContainerSpec": {"Image": "busybox"}, "RestartPolicy": {"Delay": 0}})
+    for _ in range(8):
+        c.settle()
+        c.run_all()
+        (running,) = [t for t in c.tasks() if t.status.state == TaskState.RUNNING]
+        c.report(running, TaskState.FAILED, "task: non-zero exit (1)")
+    c.settle()
+    assert len(c.tasks()) == 5  # TaskHistoryRetentionLimit
+
+
+def test_removing_a_service_removes_its_tasks_once_stopped(c) -> None:
+    c.create(Mode={"Replicated": {"Replicas": 2}})
+    c.settle()
+    c.run_all()
+    c.control.remove("web")
+    c.settle()
+    assert all(t.desired_state == TaskState.REMOVE for t in c.tasks()) and len(c.tasks()) == 2
+    c.run_all()
+    c.settle()
+    assert c.tasks() == []
