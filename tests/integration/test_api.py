@@ -37,7 +37,8 @@ def test_ping_and_version_headers(daemon):
     ("/v1.99/version", 400, "client version 1.99 is too new. Maximum supported API version is 1.41"),
     ("/v1.12/version", 400, "client version 1.12 is too old. Minimum supported API version is 1.24"),
     ("/v1.41/swarm", 503, "This node is not a swarm manager. Use \"docker swarm init\""),
-    ("/services", 503, "This node is not part of a swarm"),
+    ("/services", 503, "This node is not a swarm manager. Use \"docker swarm init\""),
+    ("/tasks", 503, "This node is not a swarm manager."),
     ("/v1.30/containers/abc/checkpoints", 501, "GET /containers/abc/checkpoints is not implemented"),
     ("/plugins", 501, "GET /plugins is not implemented"),
 ])

@@ -15,12 +15,13 @@ from dockyard.cluster import codec
 from dockyard.cluster.manager.runner import run_pass
 from dockyard.cluster.nodes import NODES_PREFIX
 from dockyard.cluster.objects import Availability, Node, NodeRole
+from dockyard.cluster.rpc import AlreadyExists, InvalidArgument
 from dockyard.cluster.services.control import control_for
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.services.task import Task, TaskState, TaskStatus
 from dockyard.cluster.store import MemoryStore
 from dockyard.cluster.swarm import EngineDescription, InitRequest, SwarmService
-from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+from dockyard.errors import DockyardError, InvalidParameter, NotFound
 
 ENGINE = EngineDescription("host1", "0.1.0", "x86_64", "linux", 2_000_000_000, 1 << 30)
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -92,11 +93,11 @@ def c(tmp_path) -> Cluster:
 
 def test_create_validates_and_refuses_a_second_service_of_a_name(c) -> None:
     service_id = c.create()
-    with pytest.raises(Conflict, match="rpc error: code = AlreadyExists desc = name conflicts with an existing object"):
+    with pytest.raises(AlreadyExists, match="code = AlreadyExists desc = name conflicts with an existing object"):
         c.create()
-    with pytest.raises(InvalidParameter, match="ContainerSpec: image reference must be provided"):
+    with pytest.raises(InvalidArgument, match="ContainerSpec: image reference must be provided"):
         c.control.create(spec_from_json({"Name": "x", "TaskTemplate": {"ContainerSpec": {}}}))
-    with pytest.raises(InvalidParameter, match="name must be valid as a DNS name component"):
+    with pytest.raises(InvalidArgument, match="name must be valid as a DNS name component"):
         c.control.create(spec_from_json({"Name": "a b", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}))
     with pytest.raises(InvalidParameter, match="json: cannot unmarshal string into Go struct field"):
         spec_from_json({"Name": "x", "Mode": {"Replicated": {"Replicas": "3"}}})
