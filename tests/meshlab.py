@@ -202,8 +202,8 @@ class MeshLab:
                 time.sleep(0.02)
 
     # -- clients --------------------------------------------------------------------------------
-    def socket_in(self, ns: str) -> socket.socket:
-        return netns.run_in(self.path(ns), lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+    def socket_in(self, ns: str, kind: int = socket.SOCK_STREAM) -> socket.socket:
+        return netns.run_in(self.path(ns), lambda: socket.socket(socket.AF_INET, kind))
 
     def connect(self, ns: str, address: str, port: int) -> socket.socket:
         sock = self.socket_in(ns)
@@ -234,8 +234,7 @@ class MeshLab:
 
     def udp_who(self, ns: str, address: str, port: int, timeout: float = 5) -> tuple[str, str] | None:
         """(task name, client address it saw) of one datagram from a new socket, None on no answer."""
-        sock = netns.run_in(self.path(ns), lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
-        with sock:
+        with self.socket_in(ns, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
             sock.sendto(b"who", (address, port))
             try:

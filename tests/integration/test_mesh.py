@@ -6,6 +6,7 @@ namespace."""
 
 import collections
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,24 @@ def test_udp_through_an_ingress_port_and_a_vip_spreads_and_keeps_the_client_addr
     caller = f"{lab.ingress_net}.50"
     via_vip = collections.Counter(lab.udp_who(lab.vc, lab.vip, UDP_PORT) for _ in range(3))
     assert via_vip == {("t0", caller): 1, ("t1", caller): 1, ("t2", caller): 1}
+
+
+def test_a_flow_to_a_task_that_left_is_balanced_again_and_one_to_an_unhealthy_task_is_drained(lab, mesh):
+    """One UDP socket (one conntrack entry) keeps talking to the VIP: while its task is only
+    unhealthy the flow stays with it; once the task has left the list, the flow's next datagram
+    goes to a task that is still there (the lab's t0 keeps answering, so only the mesh can say)."""
+    flow = lab.socket_in(lab.vc, socket.SOCK_DGRAM)
+    flow.settimeout(5)
+
+    def ask() -> str:
+        flow.sendto(b"who", (lab.vip, UDP_PORT))
+        return flow.recv(512).decode().split()[0]
+
+    with flow:
+        mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("dns", lab.vip, backends(lab))]))
+        assert ask() == "t0"
+        drained = backends(lab, unhealthy={"t0"})
+        mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("dns", lab.vip, drained)]))
+        assert ask() == "t0"
+        mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("dns", lab.vip, drained[1:])]))
+        assert ask() in ("t1", "t2")

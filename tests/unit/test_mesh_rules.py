@@ -113,3 +113,12 @@ def test_two_services_cannot_publish_the_same_port_on_a_node():
                     host_ports=[HostPort("api", PublishedPort(8080, 90, mode="host"), "172.18.0.9")])
     with pytest.raises(InvalidParameter, match="port '8080/tcp' is already in use by service 'web'"):
         node.validate()
+
+
+def test_only_connections_translated_to_a_task_that_left_are_forgotten():
+    from dockyard.network.mesh.conntrack import stale
+
+    entries = [(("10.0.0.50", "10.0.0.100"), ("10.0.0.11", "10.0.0.50")),  # via the VIP to the gone task
+               (("10.0.0.50", "10.0.0.100"), ("10.0.0.12", "10.0.0.50")),  # via the VIP to another task
+               (("10.0.0.50", "10.0.0.11"), ("10.0.0.11", "10.0.0.50"))]  # straight to the task: not ours
+    assert stale(entries, {"10.0.0.11"}) == [0]

@@ -19,6 +19,7 @@ import threading
 
 from dockyard.errors import SystemError_
 from dockyard.network import netns, nfwatch
+from dockyard.network.mesh import conntrack
 from dockyard.network.mesh.model import IngressSandbox, NodeMesh
 from dockyard.network.mesh.nftrender import ROUTE_TABLE_BASE, TABLE, SandboxMesh, replace_script, route_commands
 from dockyard.network.mesh.noderules import NodeRules
@@ -39,6 +40,12 @@ def _write_sysctls(path: str, values: dict[str, str]) -> None:
 
     if values:
         netns.run_in(path, write) if path else write()
+
+
+def _balanced_to(mesh: SandboxMesh) -> set[str]:
+    """Every backend address ``mesh`` knows, healthy or not (an unhealthy one is drained: its
+    connections stay; one that left the list is gone)."""
+    return {b.address for v in mesh.vips for b in v.backends} | {b.address for s in mesh.ingress for b in s.backends}
 
 
 class SandboxRules:
@@ -62,8 +69,12 @@ class SandboxRules:
         if result.returncode != 0:
             raise SystemError_(f"programming the routing mesh in {self.path} failed: {result.stderr.strip()}")
         self._routes(mesh)
+        gone = _balanced_to(self.mesh) - _balanced_to(mesh)
         self.mesh = mesh
         self._listing = self.listing()
+        if gone:  # tasks that left: their flows are balanced again at their next packet
+            forgotten = netns.run_in(self.path, lambda: conntrack.forget(gone)) if self.path else conntrack.forget(gone)
+            log.debug("routing mesh: %d connections to %s forgotten in %s", forgotten, sorted(gone), self.path)
 
     def _routes(self, mesh: SandboxMesh) -> None:
         """Drop the return routes of the previous programming, add the current ones."""
