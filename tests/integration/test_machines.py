@@ -358,6 +358,50 @@ def test_bad_input_is_refused_and_changes_nothing(fleet):
     assert not os.path.exists(os.path.join(fleet.storage, "machines", "m9"))
 
 
+def test_provision_and_upgrade_restart_the_engine_and_keep_containers(fleet):
+    def engine_pid() -> int:
+        return int(Path(f"/run/dym/{fleet.key('m3')}/dockyardd.pid").read_text())
+
+    ok(fleet.docker("m3", "run", "-d", "--name", "through", "busybox", "sleep", "1000"))
+    try:
+        before, serial = engine_pid(), Path(fleet.storage, "machines", "m3", "server.pem").read_bytes()
+        out = ok(fleet.machine("provision", "m3")).splitlines()
+        assert out == ["(m3) Copying certs to the local machine directory...",
+                       "(m3) Setting Docker configuration on the remote daemon..."]
+        assert Path(fleet.storage, "machines", "m3", "server.pem").read_bytes() != serial  # a new certificate
+        after = engine_pid()
+        assert after != before
+        assert ok(fleet.docker("m3", "inspect", "-f", "{{.State.Running}}", "through")).strip() == "true"
+        # upgrade: the engine again, on the host's installed dockyardd; the container still runs.
+        assert ok(fleet.machine("upgrade", "m3")).splitlines() == ["Upgrading docker...", "Restarting docker..."]
+        assert engine_pid() != after
+        assert Path(f"/proc/{engine_pid()}/cmdline").read_bytes().split(b"\0")[1] == bytes(BIN / "dockyardd")
+        assert ok(fleet.docker("m3", "inspect", "-f", "{{.State.Running}}", "through")).strip() == "true"
+    finally:
+        fleet.docker("m3", "rm", "-f", "through")
+    # A stopped machine: provision needs it running; upgrade starts it first.
+    ok(fleet.machine("stop", "m3"))
+    refused = fleet.machine("provision", "m3")
+    assert refused.returncode == 1 and 'Host "m3" is not running' in refused.stderr.decode()
+    out = ok(fleet.machine("upgrade", "m3")).splitlines()
+    assert out[0] == "Starting machine so machine can be upgraded..." and out[-1] == "Restarting docker..."
+    assert ok(fleet.machine("status", "m3")).strip() == "Running"
+    assert ok(fleet.docker("m3", "run", "--rm", "busybox", "echo", "upgraded")).strip() == "upgraded"
+
+
+def test_mount_says_the_netns_driver_shares_the_host_filesystem(fleet):
+    home = os.path.join(fleet.storage, "machines", "m2", "home")
+    out = fleet.machine("mount", "m2:data", "/mnt/nowhere")
+    assert out.returncode == 1
+    assert out.stderr.decode().strip() == (
+        'Driver "netns" does not support mount: a netns machine shares the host\'s filesystem (it has no mount '
+        f"namespace), so m2:data is {home}/data on this host; use that path, or `mount --bind {home}/data "
+        "/mnt/nowhere`")
+    assert not os.path.exists("/mnt/nowhere")
+    usage = fleet.machine("mount", "m2:data")
+    assert usage.returncode == 1 and "Expected two arguments" in usage.stderr.decode()
+
+
 def test_the_host_daemon_puts_back_underlay_rules_another_program_removed(fleet):
     """`dockyard machine` writes the underlay's rules and exits; the host's dockyardd keeps them (its
     data root holds the store) as it keeps its own, and says so in its log."""

@@ -36,6 +36,8 @@ Commands:
   ip                Get the IP address of a machine
   kill              Kill a machine
   ls                List machines
+  mount             Mount or unmount a directory from a machine
+  provision         Re-provision existing machines
   regenerate-certs  Regenerate TLS Certificates for a machine
   restart           Restart a machine
   rm                Remove a machine
@@ -44,6 +46,7 @@ Commands:
   start             Start a machine
   status            Get the status of a machine
   stop              Stop a machine
+  upgrade           Upgrade a machine to the latest version of Docker (the host's installed dockyardd)
   url               Get the URL of a machine
   version           Show the Dockyard version or a machine's docker version
 
@@ -95,6 +98,10 @@ COMMANDS = {
                    Opt(("--filter",), "filter", "list", "Filter output based on conditions provided"),
                    Opt(("-t", "--timeout"), "timeout", "int", "Timeout in seconds, default to 10s", 10),
                    Opt(("-f", "--format"), "format", "str", "Pretty-print machines using a Go template", ""))),
+    "mount": Command("machine mount", "[OPTIONS] [arg...]", "Mount or unmount a directory from a machine",
+                     (Opt(("-u", "--unmount"), "unmount", "bool", "Unmount instead of mount"),)),
+    "provision": Command("machine provision", "[arg...]", "Re-provision existing machines", ()),
+    "upgrade": Command("machine upgrade", "[arg...]", "Upgrade a machine to the latest version of Docker", ()),
     "regenerate-certs": Command("machine regenerate-certs", "[OPTIONS] [arg...]",
                                 "Regenerate TLS Certificates for a machine",
                                 (Opt(("-f", "--force"), "force", "bool", "Force rebuild and do not prompt"),
@@ -550,6 +557,28 @@ def regenerate_certs(machines, values: dict, args: list[str], argv: list[str]) -
     return _for_each(machines, args, lambda host: machines.regenerate_certs(host, values["client_certs"]))
 
 
+def provision(machines, values: dict, args: list[str], argv: list[str]) -> int:
+    return _for_each(machines, args, machines.provision)
+
+
+def upgrade(machines, values: dict, args: list[str], argv: list[str]) -> int:
+    return _for_each(machines, args, machines.upgrade)
+
+
+def mount(machines, values: dict, args: list[str], argv: list[str]) -> int:
+    """docker-machine's ``mount [machine:][path] [mountpoint]`` (sshfs there); the driver says what
+    it can do."""
+    if len(args) != 2:
+        raise Failed("Error: Expected two arguments: [machine:][path] [mountpoint]")
+    machine, colon, path = args[0].partition(":")
+    if not colon:
+        raise Failed(f"Error: {args[0]!r} names no machine: use [machine:][path]")
+    host = machines.load(machine.rpartition("@")[2] or _target(machines, []))
+    machines.require_running(host)
+    machines.mount(host, path or ".", args[1], values["unmount"])
+    return 0
+
+
 def version(machines, values: dict, args: list[str], argv: list[str]) -> int:
     """Without a name, this program's version; with one, the machine's engine's (over TLS)."""
     if not args:
@@ -630,5 +659,6 @@ def _scp_path(machines, arg: str) -> str:
 
 
 HANDLERS = {"active": active, "config": config, "create": create, "env": env, "inspect": inspect, "ip": ip,
-            "kill": kill, "ls": ls, "regenerate-certs": regenerate_certs, "restart": restart, "rm": rm, "scp": scp,
-            "ssh": None, "start": start, "status": status, "stop": stop, "url": url, "version": version}
+            "kill": kill, "ls": ls, "mount": mount, "provision": provision, "regenerate-certs": regenerate_certs,
+            "restart": restart, "rm": rm, "scp": scp, "ssh": None, "start": start, "status": status, "stop": stop,
+            "upgrade": upgrade, "url": url, "version": version}

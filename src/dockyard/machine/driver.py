@@ -73,6 +73,15 @@ class Driver(Protocol):
     def restart_engine(self, engine: EngineSpec) -> None:
         """Stop and start only the engine (new certificates); containers keep running."""
 
+    def provision(self, engine: EngineSpec) -> None:
+        """Make the engine's set-up again on a running host (docker-machine's provisioner: host-side
+        configuration, then the engine restarted with ``engine``); containers keep running."""
+
+    def mount(self, path: str, mountpoint: str, unmount: bool) -> None:
+        """Mount the machine's ``path`` (relative: from ``home``) on the local ``mountpoint``, or
+        unmount it; a driver whose machines have no filesystem of their own raises MachineError
+        saying so and where the path is."""
+
     def stop(self) -> None:
         """Stop the engine and everything on the machine gracefully, then release the host."""
 

@@ -336,6 +336,22 @@ class NetnsDriver:
         self._stop_engine()
         self._start_engine(engine)
 
+    def provision(self, engine: EngineSpec) -> None:
+        """The host's part made right again (the underlay's bridge and rules), then the engine
+        restarted with ``engine``; the namespaces, the veth and the containers stay."""
+        with self.store.lock():
+            self.underlay.ensure()
+        engine.files_ready()
+        self.restart_engine(engine)
+
+    def mount(self, path: str, mountpoint: str, unmount: bool) -> None:
+        """A netns machine has no filesystem of its own to mount (docker-machine's sshfs mount): it
+        shares the host's, with no mount namespace, so its paths are the host's."""
+        where = path if os.path.isabs(path) else os.path.join(self.home(), path)
+        raise MachineError(f'Driver "{self.name}" does not support mount: a netns machine shares the host\'s '
+                           f"filesystem (it has no mount namespace), so {self.host.name}:{path} is {where} on this "
+                           f"host; use that path, or `mount --bind {where} {mountpoint}`")
+
     # -- stop --------------------------------------------------------------------------------------
     def _stop_engine(self, timeout: float = 30) -> None:
         pid = self._engine_pid()

@@ -200,6 +200,36 @@ class Machines:
                 raise
         self.store.remove(name)
 
+    def provision(self, host: Host) -> None:
+        """docker-machine provision: the machine's set-up made again from its record (server
+        certificate, the host's side, the engine with the record's options); containers keep running."""
+        driver = self.require_running(host)
+        with self.store.lock():
+            ca, client = certs.bootstrap(self.store.certs, self.log)
+        self.log(f"({host.name}) Copying certs to the local machine directory...")
+        certs.machine_certs(ca, client, self.store.machine_dir(host.name), host.name, driver.ip(),
+                            host.auth.server_cert_sans)
+        self.log(f"({host.name}) Setting Docker configuration on the remote daemon...")
+        driver.provision(engine.spec(host.engine))
+        self.docker_version(host)
+
+    def upgrade(self, host: Host) -> None:
+        """docker-machine upgrade: the engine restarted on the host's installed dockyardd (a VM's
+        would upgrade its package); a stopped machine is started first. Containers keep running."""
+        driver = self.driver(host)
+        started = driver.state()[0] != RUNNING
+        if started:
+            self.log("Starting machine so machine can be upgraded...")
+            self.start(host)
+        self.log("Upgrading docker...")
+        self.log("Restarting docker...")
+        if not started:  # a machine just started runs the installed dockyardd already
+            driver.restart_engine(engine.spec(host.engine))
+        self.docker_version(host)
+
+    def mount(self, host: Host, path: str, mountpoint: str, unmount: bool) -> None:
+        self.driver(host).mount(path, mountpoint, unmount)
+
     def regenerate_certs(self, host: Host, client_certs: bool) -> None:
         driver = self.driver(host)
         with self.store.lock():
