@@ -175,8 +175,8 @@ class MeshController:
         return_path = None
         task = self.tasks.get(sandbox.task)
         if self.ingress is not None and task is not None and self.ingress.network in sandbox.interfaces:
-            svc = self.services.get(task.service)
-            if svc is not None and any(p.mode == "ingress" for p in svc.ports):
+            owner = self.services.get(task.service)
+            if owner is not None and any(p.mode == "ingress" for p in owner.ports):
                 return_path = ReturnPath(sandbox.interfaces[self.ingress.network], list(self.ingress.peers))
         return SandboxMesh(vips=vips, return_path=return_path)
 
