@@ -1,9 +1,10 @@
-"""The overlay's data plane across two nodes, without daemons: each node is a network namespace
-(its underlay address on a veth pair between the two), each runs the overlay's Plane for one
-network, and "containers" are namespaces joined to it. The two nodes share one in-memory peer
-table, as they would share the cluster store. Checked: the containers ping each other over VXLAN,
-the forwarding entries are static and the device does not learn, a node's entries follow a peer
-leaving, and teardown leaves no namespace, link or mount behind.
+"""The overlay's data plane across two nodes, without daemons (tests/overlaylab.py): each node is a
+network namespace with its underlay address on a veth pair to the other, each runs the overlay's
+Plane for one network, and "containers" are namespaces joined to it. The two nodes share one
+in-memory peer table, as they would share the cluster store. Checked: the containers ping each
+other over VXLAN, the forwarding entries are static and the device does not learn, a node's
+entries follow a peer leaving, a restarted daemon adopts a plane and drops entries of peers that
+left meanwhile, and teardown leaves no namespace, link or mount behind.
 """
 
 from __future__ import annotations
@@ -12,149 +13,120 @@ import json
 import os
 import re
 import secrets
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from netstate import host_network_state, settled_leftovers
+from overlaylab import OverlayLab, in_ns
 from waiting import until
 
-from dockyard.network import ipam, netns, sandbox
-from dockyard.network.netlink import Netlink
+from dockyard.network import netns
 from dockyard.network.overlay.control import MemoryPeerTable
 from dockyard.network.overlay.peers import Peer
 from dockyard.network.overlay.plane import VXLAN, Plane, PlaneSpec
-from dockyard.network.sandbox import Interface
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, links)")
 
 
-def in_ns(path: str, *cmd: str, check: bool = True) -> str:
-    result = subprocess.run(["nsenter", f"--net={path}", *cmd], capture_output=True, text=True, timeout=30)
-    if check:
-        assert result.returncode == 0, f"{cmd}: {result.stdout}{result.stderr}"
-    return result.stdout
-
-
-@dataclass
-class Node:
-    path: str
-    vtep: str
-    plane: Plane | None = None
-
-
-def _veth_into(fd: int) -> None:
-    with Netlink() as nl:
-        nl.add_veth("under", "under", peer_netns_fd=fd)
-
-
 @pytest.fixture
-def two_nodes() -> Iterator[tuple[Node, Node, str]]:
-    """Two node namespaces joined by a veth pair (their underlay), removed afterwards."""
+def lab() -> Iterator[OverlayLab]:
     before = host_network_state()
-    root = tempfile.mkdtemp(prefix="dockyard-test-overlay-")
-    octet = secrets.randbelow(200) + 20
-    nodes = (Node(os.path.join(root, "node1"), f"192.168.{octet}.1"), Node(os.path.join(root, "node2"),
-                                                                             f"192.168.{octet}.2"))
+    made = OverlayLab()
     try:
-        for node in nodes:
-            netns.create(node.path)
-        a, b = nodes
-        # The underlay: a veth pair made inside node1 with its other end created in node2.
-        fd = os.open(b.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            netns.run_in(a.path, lambda: _veth_into(fd))
-        finally:
-            os.close(fd)
-        for node in nodes:
-            in_ns(node.path, "ip", "addr", "add", f"{node.vtep}/24", "dev", "under")
-            in_ns(node.path, "ip", "link", "set", "under", "up")
-            in_ns(node.path, "ip", "link", "set", "lo", "up")
-        yield a, b, root
+        yield made
     finally:
-        for node in nodes:
-            if node.plane is not None:
-                node.plane.destroy()
-            netns.remove(node.path)
-        for name in os.listdir(root):
-            netns.remove(os.path.join(root, name))
-        os.rmdir(root)
-    assert settled_leftovers(before, own=(root,)) == []
+        made.close()
+    assert settled_leftovers(before, own=(made.root,)) == []
 
 
-def test_containers_on_two_nodes_reach_each_other_over_vxlan(two_nodes):
-    a, b, root = two_nodes
-    table = MemoryPeerTable()
+def fdb(plane: Plane) -> list[str]:
+    """The VXLAN device's own entries (``self``), its link-netnsid (where its socket is) left out."""
+    lines = in_ns(plane.path, "bridge", "fdb", "show", "dev", VXLAN).splitlines()
+    return [re.sub(r" link-netnsid \d+", "", line) for line in lines if " self" in line]
+
+
+def new_spec() -> PlaneSpec:
     octet = secrets.randbelow(200) + 20
-    spec = PlaneSpec(network_id=secrets.token_hex(32), vni=4096 + secrets.randbelow(10000), port=4789,
+    return PlaneSpec(network_id=secrets.token_hex(32), vni=4096 + secrets.randbelow(10000), port=4789,
                      subnet=f"10.{octet}.0.0/24", gateway=f"10.{octet}.0.1", mtu=1450)
-    ips = {a.path: f"10.{octet}.0.2", b.path: f"10.{octet}.0.3"}
-    containers = {}
-    for node in (a, b):
-        node.plane = Plane(spec, os.path.join(root, f"ov-{os.path.basename(node.path)}"), node.vtep, table)
-        netns.run_in(node.path, node.plane.create)  # the VXLAN socket in the node's namespace
-        container = os.path.join(root, f"c-{os.path.basename(node.path)}")
-        sandbox.create(container)
-        ip = ips[node.path]
-        iface = Interface("eth0", sandbox.new_veth_name(), "br0", f"{ip}/24", ipam.mac_for(ip), spec.mtu)
-        node.plane.join(container, iface, Peer(ip, iface.mac, node.vtep))
-        containers[node.path] = (container, iface)
-    assert a.plane and b.plane
 
-    def fdb(plane: Plane) -> list[str]:
-        """The VXLAN device's own entries (``self``), its link-netnsid (where its socket is) left out."""
-        lines = in_ns(plane.path, "bridge", "fdb", "show", "dev", VXLAN).splitlines()
-        return [re.sub(r" link-netnsid \d+", "", line) for line in lines if " self" in line]
+
+def test_containers_on_two_nodes_reach_each_other_over_vxlan(lab):
+    a, b = lab.nodes
+    table = MemoryPeerTable()
+    spec = new_spec()
+    base = spec.subnet.rsplit(".", 1)[0]
+    pa, pb = lab.plane(a, spec, table), lab.plane(b, spec, table)
+    ca, cb = lab.container("c1", f"{base}.2", 24, spec.mtu), lab.container("c2", f"{base}.3", 24, spec.mtu)
+    lab.join(a, pa, ca)
+    lab.join(b, pb, cb)
 
     # Each node's entries name the other's endpoint, and only it: static, through its VTEP.
-    for here, there in ((a, b), (b, a)):
-        assert here.plane is not None
-        mac = containers[there.path][1].mac
-        assert until(lambda p=here.plane, m=mac: any(line.startswith(m) for line in fdb(p)))
-        assert fdb(here.plane) == [f"{mac} dst {there.vtep} self permanent"]
-        neighbours = in_ns(here.plane.path, "ip", "neigh", "show", "dev", VXLAN)
-        assert f"{ips[there.path]} lladdr {mac} PERMANENT" in neighbours
-        details = in_ns(here.plane.path, "ip", "-d", "link", "show", VXLAN)
+    for plane, there, c in ((pa, b, cb), (pb, a, ca)):
+        assert until(lambda p=plane, m=c.iface.mac: any(line.startswith(m) for line in fdb(p)))
+        assert fdb(plane) == [f"{c.iface.mac} dst {there.vtep} self permanent"]
+        assert f"{c.ip} lladdr {c.iface.mac} PERMANENT" in in_ns(plane.path, "ip", "neigh", "show", "dev", VXLAN)
+        details = in_ns(plane.path, "ip", "-d", "link", "show", VXLAN)
         assert f"vxlan id {spec.vni}" in details and "nolearning" in details and "dstport 4789" in details
         assert "proxy" in details
 
-    for here, there in ((a, b), (b, a)):
-        in_ns(containers[here.path][0], "busybox", "ping", "-c", "2", "-W", "5", ips[there.path])
+    in_ns(ca.path, "busybox", "ping", "-c", "2", "-W", "5", cb.ip)
+    in_ns(cb.path, "busybox", "ping", "-c", "2", "-W", "5", ca.ip)
     # The traffic taught the VXLAN device nothing: its entries are still the one static entry.
-    assert fdb(a.plane) == [f"{containers[b.path][1].mac} dst {b.vtep} self permanent"]
+    assert fdb(pa) == [f"{cb.iface.mac} dst {b.vtep} self permanent"]
     # It went through the VXLAN devices (their counters), not some other path between the namespaces.
-    for node in (a, b):
-        stats = json.loads(in_ns(node.plane.path, "ip", "-j", "-s", "link", "show", VXLAN))[0]["stats64"]
+    for plane in (pa, pb):
+        stats = json.loads(in_ns(plane.path, "ip", "-j", "-s", "link", "show", VXLAN))[0]["stats64"]
         assert stats["tx"]["packets"] >= 2 and stats["rx"]["packets"] >= 2
 
     # Node 2's endpoint leaves: node 1's entries for it go.
-    b.plane.leave(containers[b.path][1].veth)
-    assert until(lambda: fdb(a.plane) == [])
-    assert f"{ips[b.path]} " not in in_ns(a.plane.path, "ip", "neigh", "show", "dev", VXLAN)
-    assert table.peers(spec.network_id) == [Peer(ips[a.path], containers[a.path][1].mac, a.vtep)]
+    pb.leave(cb.iface.veth)
+    assert until(lambda: fdb(pa) == [])
+    assert f"{cb.ip} " not in in_ns(pa.path, "ip", "neigh", "show", "dev", VXLAN)
+    assert table.peers(spec.network_id) == [Peer(ca.ip, ca.iface.mac, a.vtep)]
+    assert pa.endpoints() == [ca.iface.veth] and pb.endpoints() == []
 
-    for node in (a, b):
-        assert node.plane is not None
-        node.plane.destroy()
-        assert not netns.is_pinned(node.plane.path)
-        node.plane = None
-        sandbox.destroy(containers[node.path][0])
+    for plane in (pa, pb):
+        plane.destroy()
+        assert not netns.is_pinned(plane.path)
 
 
-def test_a_plane_that_cannot_be_made_leaves_nothing(two_nodes):
-    """A VNI already held on the node's UDP socket: the second network's namespace is undone."""
-    a, _b, root = two_nodes
+def test_a_restarted_daemon_adopts_its_plane(lab):
+    """The daemon went away with its containers running: the plane is followed again, and the
+    entry of a peer that left meanwhile is removed (read back from the kernel, not remembered)."""
+    a, b = lab.nodes
     table = MemoryPeerTable()
-    vni = 4096 + secrets.randbelow(10000)
-    first = Plane(PlaneSpec("n1" * 32, vni, 4789, "10.250.1.0/24", "10.250.1.1", 1450),
-                  os.path.join(root, "ov-first"), a.vtep, table)
-    a.plane = first
-    netns.run_in(a.path, first.create)
-    second = Plane(PlaneSpec("n2" * 32, vni, 4789, "10.250.2.0/24", "10.250.2.1", 1450),
-                   os.path.join(root, "ov-second"), a.vtep, table)
+    spec = new_spec()
+    base = spec.subnet.rsplit(".", 1)[0]
+    pa, pb = lab.plane(a, spec, table), lab.plane(b, spec, table)
+    ca, cb = lab.container("c1", f"{base}.2", 24, spec.mtu), lab.container("c2", f"{base}.3", 24, spec.mtu)
+    lab.join(a, pa, ca)
+    lab.join(b, pb, cb)
+    assert until(lambda: len(fdb(pa)) == 1)
+    # Node 1's daemon stops following (its namespace stays pinned: its container runs on).
+    pa.stop_following()
+    pb.leave(cb.iface.veth)  # meanwhile, node 2's container goes
+    assert len(fdb(pa)) == 1  # nobody removed its entry on node 1
+    again = Plane(spec, pa.path, a.vtep, table)
+    assert again.adopt()
+    a.planes[a.planes.index(pa)] = again
+    assert fdb(again) == []
+    assert again.endpoints() == [ca.iface.veth]
+    cb2 = lab.container("c3", f"{base}.4", 24, spec.mtu)
+    lab.join(b, pb, cb2)  # and the adopted plane follows new peers
+    assert until(lambda: fdb(again) == [f"{cb2.iface.mac} dst {b.vtep} self permanent"])
+    in_ns(ca.path, "busybox", "ping", "-c", "1", "-W", "5", cb2.ip)
+
+
+def test_a_plane_that_cannot_be_made_leaves_nothing(lab):
+    """A VNI already held on the node's UDP socket: the second network's namespace is undone."""
+    a, _b = lab.nodes
+    table = MemoryPeerTable()
+    first = new_spec()
+    lab.plane(a, first, table)
+    second = PlaneSpec("n2" * 32, first.vni, 4789, "10.250.2.0/24", "10.250.2.1", 1450)
+    plane = Plane(second, os.path.join(lab.root, "ov-second"), a.vtep, table)
     with pytest.raises(Exception, match="VNI"):
-        netns.run_in(a.path, second.create)
-    assert not netns.is_pinned(second.path)
-    assert not os.path.exists(second.path)
+        netns.run_in(a.path, plane.create)
+    assert not netns.is_pinned(plane.path)
+    assert not os.path.exists(plane.path)

@@ -113,6 +113,15 @@ class Plane:
         self._start_following()
         return True
 
+    def stop_following(self) -> None:
+        """Stop the watching thread and leave the namespace as it is (what a daemon that stops
+        with containers running does: the next run adopts it)."""
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.cancel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
     @staticmethod
     def remove_leftover(path: str) -> None:
         """A namespace a previous run left, with nothing following it any more."""
@@ -125,11 +134,7 @@ class Plane:
         """Stop following the peers and remove the namespace. The VXLAN device is deleted first,
         at once: left to the namespace's deferred clean-up, it would still hold its VNI on the
         node's UDP socket when the network comes back a moment later (EEXIST)."""
-        self._stop.set()
-        if self._watch is not None:
-            self._watch.cancel()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        self.stop_following()
         self.remove_leftover(self.path)
         self.programmed = Entries()
 
