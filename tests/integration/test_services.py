@@ -151,3 +151,26 @@ def test_services_with_docker_py(swarm) -> None:
         client.services.get("nosuch")
     service.remove()
     assert client.services.list() == []
+
+
+def test_logs_and_secrets_of_a_service(swarm) -> None:
+    d = swarm
+    _ok(d.docker("secret", "create", "token", "-", input=b"s3cret"))
+    _ok(d.docker("service", "create", "--detach", "--name", "talk", "--replicas", "2", "--secret", "token",
+                 "busybox", "sh", "-c", "echo hello from $HOSTNAME; echo $(cat /run/secrets/token); exec sleep 100000"))
+    _until("2 running tasks", lambda: len(_running(d, "talk")) == 2)
+    names = {f"talk.{t['Slot']}.{t['ID'][:12]}" for t in _running(d, "talk")}
+
+    def lines() -> list[str]:
+        return _ok(d.docker("service", "logs", "talk")).splitlines()
+
+    _until("both tasks' lines", lambda: len([x for x in lines() if "s3cret" in x]) == 2)
+    for line in lines():
+        prefix, _, text = line.partition("|")
+        assert prefix.split("@")[0].strip() in names and text.strip().startswith(("hello from", "s3cret"))
+    raw = _ok(d.docker("service", "logs", "--raw", "--tail", "1", "talk")).split()
+    assert raw == ["s3cret", "s3cret"]
+    refused = d.docker("secret", "rm", "token")
+    assert refused.returncode != 0 and b"is in use by the following service: talk" in refused.stderr
+    missing = d.docker("service", "create", "--detach", "--name", "nosecret", "--secret", "nosuch", "busybox", "top")
+    assert missing.returncode != 0 and b"secret not found: nosuch" in missing.stderr

@@ -137,6 +137,9 @@ def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
         control = control_for(swarm)
         services_api.register(router, control, lambda: len(swarm.nodes()))
         tasks_api.register(router, control)
+        from dockyard.api import service_logs
+
+        service_logs.register(router, control, daemon.containers)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)

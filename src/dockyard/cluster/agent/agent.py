@@ -15,7 +15,7 @@ import logging
 
 from dockyard.cluster.agent.channel import TaskChannel
 from dockyard.cluster.agent.container import NODE_ID_LABEL, TASK_ID_LABEL
-from dockyard.cluster.agent.controller import Controller, Pull
+from dockyard.cluster.agent.controller import Controller, Files, Pull
 from dockyard.cluster.services.task import Task, TaskStatus
 from dockyard.cluster.store.api import StoreUnavailable
 from dockyard.engine.backend import ClusterBackend
@@ -27,11 +27,13 @@ POLL = 2.0  # how long one wait for assignments lasts, so that stop() is heard
 
 
 class Agent:
-    def __init__(self, node_id: str, channel: TaskChannel, backend: ClusterBackend, pull: Pull | None = None) -> None:
+    def __init__(self, node_id: str, channel: TaskChannel, backend: ClusterBackend, pull: Pull | None = None,
+                 files: Files | None = None) -> None:
         self.node_id = node_id
         self._channel = channel
         self._backend = backend
         self._pull = pull
+        self._files = files
         self._controllers: dict[str, tuple[Controller, asyncio.Task]] = {}
         self._stopped = asyncio.Event()
         self._runner: asyncio.Task | None = None
@@ -87,7 +89,7 @@ class Agent:
             if held is not None:
                 held[0].update(task)
                 continue
-            controller = Controller(task, self._backend, self._report, self._pull)
+            controller = Controller(task, self._backend, self._report, self._pull, self._files)
             self._controllers[task.id] = (controller, asyncio.ensure_future(controller.run()))
         for task_id in [t for t in self._controllers if t not in assigned]:
             controller, running = self._controllers.pop(task_id)

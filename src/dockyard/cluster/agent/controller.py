@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from dockyard.cluster.agent import container as task_container
 from dockyard.cluster.services.task import ContainerStatus, Task, TaskState, TaskStatus
-from dockyard.engine.backend import ClusterBackend
+from dockyard.engine.backend import ClusterBackend, TaskFile
 from dockyard.engine.container import Container
 from dockyard.errors import DockyardError, NotFound
 
@@ -24,6 +24,7 @@ log = logging.getLogger("dockyard.cluster.agent")
 
 Report = Callable[[str, TaskStatus], Awaitable[None]]
 Pull = Callable[[str], Awaitable[None]]
+Files = Callable[[Task], list[TaskFile]]  # a task's secrets and configs, opened (blocking)
 
 
 def _now() -> datetime.datetime:
@@ -31,11 +32,13 @@ def _now() -> datetime.datetime:
 
 
 class Controller:
-    def __init__(self, task: Task, backend: ClusterBackend, report: Report, pull: Pull | None) -> None:
+    def __init__(self, task: Task, backend: ClusterBackend, report: Report, pull: Pull | None,
+                 files: Files | None = None) -> None:
         self.task = task
         self._backend = backend
         self._report = report
         self._pull = pull
+        self._files = files
         self._changed = asyncio.Event()
         self._state = task.status.state
         self._container_id = task.status.container_status.container_id if task.status.container_status else ""
@@ -109,6 +112,10 @@ class Controller:
                     await self._pull(request.image or "")
                 c = await asyncio.to_thread(self._backend.create_managed_container, request,
                                             self.task.container_name())
+                spec = self.task.spec.container_spec
+                if self._files is not None and spec is not None and (spec.secrets or spec.configs):
+                    files = await asyncio.to_thread(self._files, self.task)
+                    await asyncio.to_thread(self._backend.set_task_files, c.id, files)
             except DockyardError as exc:
                 await self._set(TaskState.REJECTED, "preparing", str(exc))
                 return False

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dockyard.cluster import codec
 from dockyard.cluster.rpc import AlreadyExists, FailedPrecondition, InvalidArgument, SequenceConflict, Unimplemented
+from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.services.service import Service, UpdateStatus
 from dockyard.cluster.services.spec import ServiceSpec, TaskSpec
@@ -131,6 +132,22 @@ def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
     return True
 
 
+def _check_references(records: Records, spec: ServiceSpec) -> None:
+    """swarmkit's checkSecretExistence and checkConfigExistence: every reference names an object
+    that exists under that ID and that name."""
+    container = spec.container()
+    for kind, refs in ((SECRET, [(r.secret_id, r.secret_name) for r in container.secrets or []]),
+                       (CONFIG, [(r.config_id, r.config_name) for r in container.configs or []])):
+        failed = []
+        for object_id, name in refs:
+            kv = records.store.get(kind.prefix + (object_id or "")) if object_id else None
+            if kv is None or codec.decode(kind.object_type, kv.value).spec.name != name:
+                failed.append(name or "")
+        if failed:
+            word = kind.word if len(failed) == 1 else kind.word + "s"
+            raise InvalidArgument(f"{word} not found: {', '.join(failed)}")
+
+
 class ServiceControl:
     def __init__(self, records: Callable[[], Records], node_ids: Callable[[str], str]) -> None:
         self._records = records  # the store comes and goes with the swarm
@@ -148,7 +165,9 @@ class ServiceControl:
         service = Service(new_id(), stamp, stamp, spec, spec_version=1)
         if spec.service_mode().is_job():
             service.job_iteration, service.last_execution = 0, stamp
-        if not self._records().create_service(service):
+        records = self._records()
+        _check_references(records, spec)
+        if not records.create_service(service):
             raise AlreadyExists("name conflicts with an existing object")
         return service
 
@@ -231,6 +250,7 @@ class ServiceControl:
                 raise Unimplemented("service mode change is not allowed")
             if spec.name != service.spec.name:
                 raise Unimplemented("renaming services is not supported")
+            _check_references(records, spec)
             service.previous_spec, service.previous_spec_version = service.spec, service.spec_version
             service.spec, service.spec_version = spec, service.spec_version + 1
             service.update_status = None
