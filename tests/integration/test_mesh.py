@@ -222,3 +222,13 @@ def test_a_flow_to_a_task_that_left_is_balanced_again_and_one_to_an_unhealthy_ta
         assert ask() == "t0"
         mesh.program_sandbox(lab.path(lab.vc), SandboxMesh(vips=[VirtualIP("dns", lab.vip, drained[1:])]))
         assert ask() in ("t1", "t2")
+
+
+def test_without_an_ingress_sandbox_the_node_balances_over_tasks_on_its_own_bridge(lab, mesh):
+    """One node whose tasks are on its own bridge (a swarm before its tasks join an ingress
+    overlay): iptables' nth round robin on the node, the client's address kept."""
+    local = [Backend(t.gw_ip, task=t.name) for t in lab.tasks]
+    mesh.program_node(NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), local)],
+                               local_bridge=lab.gw), None)
+    assert spread(lab, lab.client, lab.node_ip, 8080, 6) == {("t0", lab.client_ip): 2, ("t1", lab.client_ip): 2,
+                                                             ("t2", lab.client_ip): 2}

@@ -122,3 +122,19 @@ def test_only_connections_translated_to_a_task_that_left_are_forgotten():
                (("10.0.0.50", "10.0.0.100"), ("10.0.0.12", "10.0.0.50")),  # via the VIP to another task
                (("10.0.0.50", "10.0.0.11"), ("10.0.0.11", "10.0.0.50"))]  # straight to the task: not ours
     assert stale(entries, {"10.0.0.11"}) == [0]
+
+
+def test_without_an_ingress_sandbox_the_node_balances_round_robin_over_its_local_tasks():
+    rules = NodeRules("DYMESH-t")
+    svc = IngressService("web", (PublishedPort(8080, 80),), (B1, Backend("10.0.0.12", healthy=False), B3,
+                                                             Backend("10.0.0.14")))
+    tables = parse_save(rules.render(NodeMesh(ingress=[svc], local_bridge="dockyard0"), None))
+    assert tables["nat"]["DYMESH-t"] == [
+        "-p tcp -m tcp --dport 8080 -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 10.0.0.11:80",
+        "-p tcp -m tcp --dport 8080 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 10.0.0.13:80",
+        "-p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.14:80"]
+    assert "-d 10.0.0.13/32 -o dockyard0 -p tcp -m tcp --dport 80 -j ACCEPT" in tables["filter"]["DYMESH-t-FWD"]
+    assert tables["nat"]["DYMESH-t-POST"] == ["-s 127.0.0.0/8 -o dockyard0 -j MASQUERADE"]
+    # No healthy task: nothing answers the port (no rule), rather than a DNAT to nowhere.
+    gone = IngressService("web", (PublishedPort(8080, 80),), (Backend("10.0.0.12", healthy=False),))
+    assert parse_save(rules.render(NodeMesh(ingress=[gone], local_bridge="dockyard0"), None))["nat"]["DYMESH-t"] == []

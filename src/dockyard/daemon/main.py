@@ -268,6 +268,19 @@ def _swarm_roles(daemon: Daemon):
     return NodeRoles(backend, asyncio.get_running_loop(), puller(daemon.image_store, daemon.distribution))
 
 
+def _local_ingress(daemon: Daemon):
+    """Ingress published ports of the swarm's services, balanced by this node over its task
+    containers on the default bridge (cluster/ingress.py); chains named after the bridge as the
+    daemon's own are, so test daemons side by side never share them."""
+    from dockyard.cluster.ingress import LocalIngress
+    from dockyard.engine.backend import EngineBackend
+
+    bridge = daemon.options.network.bridge
+    prefix = "DYMESH" if bridge == "dockyard0" else f"DYMESH-{bridge}"
+    return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events,
+                        asyncio.get_running_loop(), prefix, bridge)
+
+
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
     from dockyard.api.http import COMMON_HEADERS
     from dockyard.api.router import build_router
@@ -283,6 +296,8 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     await daemon.containers.apply_policies_at_boot()
     swarm = _swarm_service(daemon.options.data_root)
     swarm.add_listener(_swarm_roles(daemon))
+    if daemon.options.network.iptables and daemon.options.network.bridge != "none":
+        swarm.add_listener(_local_ingress(daemon))
     try:
         await asyncio.to_thread(swarm.load)  # a manager's etcd member comes back with its daemon
     except Exception:  # noqa: BLE001 - the engine serves without its swarm rather than not at all

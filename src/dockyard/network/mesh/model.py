@@ -157,11 +157,17 @@ class IngressSandbox:
 
 @dataclass
 class NodeMesh:
-    """Everything one node programs: the ingress services (answering on every node), the
-    mode=host ports of its own tasks, and its ingress sandbox."""
+    """Everything one node programs: the ingress services (answering on every node) and the
+    mode=host ports of its own tasks.
+
+    ``local_bridge``: with no ingress sandbox (a swarm whose tasks are containers on this node's
+    own bridge, before they join an ingress overlay), the node balances ingress ports itself,
+    straight to the backends on that bridge; replies pass the node anyway, so nothing more is
+    needed to keep the client's address."""
 
     ingress: list[IngressService] = field(default_factory=list)
     host_ports: list[HostPort] = field(default_factory=list)
+    local_bridge: str = ""
 
     def validate(self) -> None:
         """Two services cannot publish the same port and protocol on a node (Docker: 'port

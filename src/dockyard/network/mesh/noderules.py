@@ -40,22 +40,32 @@ class NodeRules(OwnChains):
     def render(self, node: NodeMesh, sandbox: IngressSandbox | None) -> str:
         nat = [f":{self.nat_chain} - [0:0]", f":{self.post_chain} - [0:0]"]
         flt = [f":{self.forward_chain} - [0:0]"]
-        targets: list[tuple[str, str, int, int]] = []  # (proto, address, published, target)
-        if sandbox is not None:
-            for svc in sorted(node.ingress, key=lambda s: s.service):
-                targets += [(p.protocol, sandbox.gateway_address, p.published, p.published) for p in svc.ports]
-        targets += [(h.port.protocol, h.address, h.port.published, h.port.target)
+        # (proto, published, [addresses: round robin], target)
+        targets: list[tuple[str, int, list[str], int]] = []
+        for svc in sorted(node.ingress, key=lambda s: s.service):
+            if sandbox is not None:
+                targets += [(p.protocol, p.published, [sandbox.gateway_address], p.published) for p in svc.ports]
+            elif node.local_bridge and svc.live:
+                targets += [(p.protocol, p.published, [b.address for b in svc.live], p.target) for p in svc.ports]
+        targets += [(h.port.protocol, h.port.published, [h.address], h.port.target)
                     for h in sorted(node.host_ports, key=lambda h: (h.port.published, h.port.protocol))]
-        gw = f"-o {sandbox.gateway_interface} " if sandbox is not None else ""
-        back = f"-i {sandbox.gateway_interface} " if sandbox is not None else ""
-        for proto, address, published, target in targets:
-            nat.append(f"-A {self.nat_chain} -p {proto} -m {proto} --dport {published} "
-                       f"-j DNAT --to-destination {address}:{target}")
-            flt.append(f"-A {self.forward_chain} -d {address}/32 {gw}-p {proto} -m {proto} --dport {target} -j ACCEPT")
-            flt.append(f"-A {self.forward_chain} -s {address}/32 {back}-p {proto} -m {proto} --sport {target} "
-                       "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-        if targets and sandbox is not None:
-            nat.append(f"-A {self.post_chain} -s 127.0.0.0/8 -o {sandbox.gateway_interface} -j MASQUERADE")
+        bridge = sandbox.gateway_interface if sandbox is not None else node.local_bridge
+        gw, back = (f"-o {bridge} ", f"-i {bridge} ") if bridge else ("", "")
+        for proto, published, addresses, target in targets:
+            for i, address in enumerate(addresses):
+                # Round robin over the connections' first packets (the only ones nat sees): rule i
+                # takes one in every N-i of those that reach it.
+                nth = f"-m statistic --mode nth --every {len(addresses) - i} --packet 0 " if i < len(addresses) - 1 \
+                    else ""
+                nat.append(f"-A {self.nat_chain} -p {proto} -m {proto} --dport {published} {nth}"
+                           f"-j DNAT --to-destination {address}:{target}")
+            for address in addresses:
+                flt.append(f"-A {self.forward_chain} -d {address}/32 {gw}-p {proto} -m {proto} --dport {target} "
+                           "-j ACCEPT")
+                flt.append(f"-A {self.forward_chain} -s {address}/32 {back}-p {proto} -m {proto} --sport {target} "
+                           "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+        if targets and bridge:
+            nat.append(f"-A {self.post_chain} -s 127.0.0.0/8 -o {bridge} -j MASQUERADE")
         return "*nat\n" + "\n".join(nat) + "\nCOMMIT\n*filter\n" + "\n".join(flt) + "\nCOMMIT\n"
 
     def apply(self, node: NodeMesh, sandbox: IngressSandbox | None) -> None:

@@ -1,0 +1,76 @@
+"""`docker service create -p PORT:80` on a one-node swarm, through the real docker CLI: the port
+answers on this host's addresses, connections spread over the service's tasks, each task sees
+the client's own address, a killed task leaves the balancing, and leaving the swarm leaves no
+rule. etcd runs on loopback ports of the test's own."""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import urllib.request
+
+import pytest
+from registry import free_port
+from test_netfilter import _host_address
+from waiting import until
+
+# busybox httpd with a CGI that says which task answered and whom it saw.
+WHO = ("mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
+       "echo $(hostname) $REMOTE_ADDR\\n' > /www/cgi-bin/who && chmod +x /www/cgi-bin/who && "
+       "exec httpd -f -p 80 -h /www")
+
+
+def _ok(result) -> str:
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode()
+
+
+@pytest.fixture
+def swarm(fresh_daemon):
+    d = fresh_daemon
+    _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1"))
+    yield d
+    d.docker("swarm", "leave", "--force")
+
+
+def _who(address: str, port: int) -> tuple[str, str] | None:
+    try:
+        with urllib.request.urlopen(f"http://{address}:{port}/cgi-bin/who", timeout=5) as r:
+            host, _, seen = r.read().decode().strip().partition(" ")
+    except OSError:
+        return None
+    return host, seen.strip("[]").removeprefix("::ffff:")
+
+
+def _running(d, service: str) -> dict[str, str]:
+    """Hostname (the short container ID) -> container ID of the service's running tasks."""
+    ids = _ok(d.docker("ps", "-q", "--no-trunc", "--filter", f"label=com.docker.swarm.service.name={service}",
+                       "--filter", "status=running")).split()
+    return {c["Config"]["Hostname"]: c["Id"] for c in json.loads(_ok(d.docker("inspect", *ids)))} if ids else {}
+
+
+def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_client_address(swarm) -> None:
+    d = swarm
+    host, port = _host_address(), free_port()
+    _ok(d.docker("service", "create", "--detach", "--name", "web", "--replicas", "3", "--publish",
+                 f"published={port},target=80", "busybox", "sh", "-c", WHO))
+    assert until(lambda: len(_running(d, "web")) == 3, 60), "3 running tasks"
+    tasks = _running(d, "web")
+    assert until(lambda: _who(host, port) is not None, 30), "the published port answers"
+    answers = collections.Counter(_who(host, port) for _ in range(9))
+    assert answers == {(name, host): 3 for name in tasks}  # round robin; the client's own address
+    via_loopback = _who("127.0.0.1", port)  # masqueraded (it cannot leave the host as 127.0.0.1)
+    assert via_loopback is not None and via_loopback[0] in tasks
+
+    # A killed task leaves the balancing (the orchestrator replaces it; the new one joins).
+    gone = sorted(tasks)[0]
+    _ok(d.docker("kill", tasks[gone]))
+    assert until(lambda: gone not in {(_who(host, port) or ("", ""))[0] for _ in range(6)}, 30)
+    assert until(lambda: len(_running(d, "web")) == 3, 60)
+    assert until(lambda: {(_who(host, port) or ("", ""))[0] for _ in range(9)} == set(_running(d, "web")), 30)
+
+    chains = d.extra_args[d.extra_args.index("--bridge") + 1]
+    _ok(d.docker("swarm", "leave", "--force"))
+    assert f"DYMESH-{chains}" not in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    assert _who(host, port) is None
