@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 from netstate import host_network_state, settled_leftovers
-from overlaylab import OverlayLab, in_ns
+from overlaylab import Container, OverlayLab, in_ns
 from waiting import until
 
 from dockyard.network import netns
@@ -51,7 +51,9 @@ def new_spec() -> PlaneSpec:
                      subnet=f"10.{octet}.0.0/24", gateway=f"10.{octet}.0.1", mtu=1450)
 
 
-def test_containers_on_two_nodes_reach_each_other_over_vxlan(lab):
+def one_container_each(lab: OverlayLab) -> tuple[MemoryPeerTable, PlaneSpec, tuple[Plane, Container],
+                                                 tuple[Plane, Container]]:
+    """One network's plane on each node, a container joined on each (at .2 and .3)."""
     a, b = lab.nodes
     table = MemoryPeerTable()
     spec = new_spec()
@@ -60,6 +62,12 @@ def test_containers_on_two_nodes_reach_each_other_over_vxlan(lab):
     ca, cb = lab.container("c1", f"{base}.2", 24, spec.mtu), lab.container("c2", f"{base}.3", 24, spec.mtu)
     lab.join(a, pa, ca)
     lab.join(b, pb, cb)
+    return table, spec, (pa, ca), (pb, cb)
+
+
+def test_containers_on_two_nodes_reach_each_other_over_vxlan(lab):
+    a, b = lab.nodes
+    table, spec, (pa, ca), (pb, cb) = one_container_each(lab)
 
     # Each node's entries name the other's endpoint, and only it: static, through its VTEP.
     for plane, there, c in ((pa, b, cb), (pb, a, ca)):
@@ -95,13 +103,7 @@ def test_a_restarted_daemon_adopts_its_plane(lab):
     """The daemon went away with its containers running: the plane is followed again, and the
     entry of a peer that left meanwhile is removed (read back from the kernel, not remembered)."""
     a, b = lab.nodes
-    table = MemoryPeerTable()
-    spec = new_spec()
-    base = spec.subnet.rsplit(".", 1)[0]
-    pa, pb = lab.plane(a, spec, table), lab.plane(b, spec, table)
-    ca, cb = lab.container("c1", f"{base}.2", 24, spec.mtu), lab.container("c2", f"{base}.3", 24, spec.mtu)
-    lab.join(a, pa, ca)
-    lab.join(b, pb, cb)
+    table, spec, (pa, ca), (pb, cb) = one_container_each(lab)
     assert until(lambda: len(fdb(pa)) == 1)
     # Node 1's daemon stops following (its namespace stays pinned: its container runs on).
     pa.stop_following()
@@ -112,7 +114,7 @@ def test_a_restarted_daemon_adopts_its_plane(lab):
     a.planes[a.planes.index(pa)] = again
     assert fdb(again) == []
     assert again.endpoints() == [ca.iface.veth]
-    cb2 = lab.container("c3", f"{base}.4", 24, spec.mtu)
+    cb2 = lab.container("c3", f"{spec.subnet.rsplit('.', 1)[0]}.4", 24, spec.mtu)
     lab.join(b, pb, cb2)  # and the adopted plane follows new peers
     assert until(lambda: fdb(again) == [f"{cb2.iface.mac} dst {b.vtep} self permanent"])
     in_ns(ca.path, "busybox", "ping", "-c", "1", "-W", "5", cb2.ip)
