@@ -17,6 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import PrivateDaemon
 from test_machines import Fleet, ok
+from waiting import until
+
+from dockyard.cluster.store.api import LOST_QUORUM
 
 NAMES = ("s1", "s2", "s3")
 
@@ -29,10 +32,11 @@ def fleet(busybox_tar):
         with ThreadPoolExecutor(3) as pool:
             for result in pool.map(lambda name: fleet.machine("create", name), NAMES):
                 ok(result)
-        yield fleet
-    finally:
+        busybox = busybox_tar.read_bytes()
         for name in NAMES:
-            fleet.docker(name, "swarm", "leave", "--force")
+            ok(fleet.docker(name, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest", input=busybox))
+        yield fleet
+    finally:  # rm ends every process of a machine, its etcd member too
         fleet.machine("rm", "-f", *fleet.machine("ls", "-q").stdout.decode().split())
         host.cleanup()
 
@@ -103,3 +107,77 @@ def test_a_worker_joins_with_the_docker_cli_and_leaves(fleet):
         == "This node joined a swarm as a worker."
     ok(fleet.docker("s2", "swarm", "leave"))
     assert re.fullmatch(r"[0-9a-z]{25}", worker_id)
+    # The nodes it left behind are listed until removed, as Docker's are.
+    gone = ok(fleet.docker("s1", "node", "ls", "-q", "--filter", "role=worker")).split()
+    assert len(gone) == 2 and worker_id in gone
+    ok(fleet.docker("s1", "node", "rm", "--force", *gone))
+    assert list(node_rows(fleet, "s1")) == ["s1"]
+
+
+def leader_of(fleet: Fleet, name: str) -> str:
+    """The Leader in `node ls` on a manager; "" while there is none (an election: no answer)."""
+    try:
+        rows = node_rows(fleet, name)
+    except AssertionError:
+        return ""
+    leaders = [host for host, fields in rows.items() if fields[4:] == ["Leader"]]
+    return leaders[0] if len(leaders) == 1 else ""
+
+
+def history_limit(fleet: Fleet, name: str) -> int:
+    return swarm_info(fleet, name)["Cluster"]["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"]
+
+
+def write(fleet: Fleet, name: str, limit: int):
+    """A change to the swarm's state through a manager: its task history limit."""
+    return fleet.docker(name, "swarm", "update", "--task-history-limit", str(limit))
+
+
+def test_three_managers_elect_a_leader_lose_quorum_and_heal(fleet):
+    ips = {name: fleet.ip(name) for name in NAMES}
+    token = ok(fleet.docker("s1", "swarm", "join-token", "-q", "manager")).strip()
+    for name in ("s2", "s3"):
+        joined = ok(fleet.docker(name, "swarm", "join", "--token", token, "--advertise-addr", ips[name],
+                                 f"{ips['s1']}:2377"))
+        assert joined.strip() == "This node joined a swarm as a manager."
+
+    # Every manager sees the three, one Leader and two Reachable, itself marked.
+    for name in NAMES:
+        rows = node_rows(fleet, name)
+        assert sorted(rows) == list(NAMES)
+        assert sorted(fields[4] for fields in rows.values()) == ["Leader", "Reachable", "Reachable"]
+        assert [host for host, fields in rows.items() if fields[0] == "true"] == [name]
+        info = swarm_info(fleet, name)
+        assert (info["ControlAvailable"], info["Nodes"], info["Managers"]) == (True, 3, 3)
+        assert sorted(m["Addr"] for m in info["RemoteManagers"]) == sorted(f"{ip}:2377" for ip in ips.values())
+    refusal = fleet.docker("s2", "swarm", "leave")
+    assert refusal.returncode != 0 and b"participating as a manager. The only way to restore a swarm that has " \
+        b"lost consensus is to reinitialize it with `--force-new-cluster`." in refusal.stderr
+
+    # The leader goes (its machine killed): the other two elect one and keep accepting changes.
+    first = leader_of(fleet, "s1")
+    ok(fleet.machine("kill", first))
+    survivors = [n for n in NAMES if n != first]
+    assert until(lambda: leader_of(fleet, survivors[0]) in survivors, timeout=30)
+    assert node_rows(fleet, survivors[0])[first][4] == "Unreachable"
+    ok(write(fleet, survivors[0], 7))
+    assert history_limit(fleet, survivors[1]) == 7
+
+    # A second manager goes: no quorum, so changes are refused with Docker's words, and the
+    # containers of the one left keep running (its engine is its own).
+    ok(fleet.docker(survivors[1], "run", "-d", "--name", "keeps", "busybox", "sleep", "1000"))
+    ok(fleet.machine("kill", survivors[0]))
+    last = survivors[1]
+    assert until(lambda: LOST_QUORUM.encode() in write(fleet, last, 8).stderr, timeout=30)
+    assert ok(fleet.docker(last, "inspect", "-f", "{{.State.Running}}", "keeps")).strip() == "true"
+    assert swarm_info(fleet, last)["Error"].endswith(LOST_QUORUM)
+
+    # Both come back: the swarm heals, with the change made while one was away.
+    for name in (first, survivors[0]):
+        ok(fleet.machine("start", name))
+    assert until(lambda: write(fleet, last, 9).returncode == 0, timeout=60)
+    for name in NAMES:
+        assert until(lambda name=name: sorted(f[4] for f in node_rows(fleet, name).values())
+                     == ["Leader", "Reachable", "Reachable"], timeout=30)
+        assert history_limit(fleet, name) == 9
+    ok(fleet.docker(last, "rm", "-f", "keeps"))

@@ -74,7 +74,7 @@ def _version_arg(raw: str) -> int:
 
 
 def register(router, swarm: SwarmService) -> None:
-    nodes = NodeService(swarm.store, swarm.local_node_id)
+    nodes = NodeService(swarm.store, swarm.local_node_id, observe=swarm.observe_managers)
 
     async def listing(req: Request) -> Response:
         filters = NodeFilters.from_values(Filters.parse(req.arg("filters"), ACCEPTED_FILTERS).values)

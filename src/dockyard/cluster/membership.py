@@ -75,16 +75,19 @@ def manager_statuses(nodes: list[Node], members: list[Member], node_members: dic
                      reachable: set[int]) -> list[Node]:
     """The nodes with their ManagerStatus as etcd sees them now: Leader for the leader's member,
     Reachable for a member that answers, Unreachable for a manager whose member does not (or that
-    has none: it left, or its swarm was re-created without it by --force-new-cluster)."""
+    has none: it left, or its swarm was re-created without it by --force-new-cluster). A node
+    demoted to worker whose member is gone is a worker: no manager status."""
     by_name = {m.name: m for m in members if m.name}
     by_peer = {m.peer_url: m for m in members}
     out = []
     for node in nodes:
-        if node.spec.role != NodeRole.MANAGER or node.manager_status is None:
+        if node.manager_status is None:
             out.append(node)
             continue
         member = by_name.get(node.id) or by_peer.get(node_members.get(node.id, ""))
-        if member is None:
+        if member is None and node.spec.role != NodeRole.MANAGER:
+            status = None
+        elif member is None:
             status = ManagerStatus(node.manager_status.addr, False, Reachability.UNREACHABLE)
         else:
             up = member.id in reachable
@@ -135,8 +138,17 @@ class EtcdMembership:
         return [self._member(m) for m in self._post("/cluster/member/list", {}).get("members", [])]
 
     def add_learner(self, peer_url: str) -> tuple[Member, list[Member]]:
-        answer = self._post("/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
-        return self._member(answer["member"]), [self._member(m) for m in answer.get("members", [])]
+        # etcd's strict reconfiguration check refuses a change until the leader has been connected
+        # to every voter for 5 s ("unhealthy cluster"): right after another manager joined, wait.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = self._post("/cluster/member/add", {"peerURLs": [peer_url], "isLearner": True})
+                return self._member(answer["member"]), [self._member(m) for m in answer.get("members", [])]
+            except Unavailable as exc:
+                if "unhealthy cluster" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def promote(self, member_id: int) -> None:
         self._post("/cluster/member/promote", {"ID": str(member_id)})

@@ -113,13 +113,18 @@ def _can_lose_manager(managers: list[Node], leaving: Node, local_id: str) -> boo
 
 class NodeService:
     def __init__(self, store: Callable[[], Store], local_node_id: Callable[[], str],
-                 clock: Callable[[], datetime.datetime] = _now) -> None:
+                 clock: Callable[[], datetime.datetime] = _now,
+                 observe: Callable[[list[Node]], list[Node]] = lambda nodes: nodes) -> None:
         self._store = store  # the manager's store, or Docker's "not a swarm manager" when there is none
         self._local_node_id = local_node_id
         self._clock = clock
+        # The managers' Leader/Reachable as the store's membership shows them now
+        # (SwarmService.observe_managers): the stored manager status is only the address.
+        self._observe = observe
 
     def list(self, filters: NodeFilters | None = None) -> list[Node]:
-        nodes = [codec.decode(Node, kv.value, kv.mod_revision) for kv in self._store().range(NODES_PREFIX)]
+        nodes = self._observe([codec.decode(Node, kv.value, kv.mod_revision)
+                               for kv in self._store().range(NODES_PREFIX)])
         return [n for n in nodes if filters is None or filters.match(n)]
 
     def get(self, ref: str) -> Node:

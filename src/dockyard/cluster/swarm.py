@@ -180,17 +180,20 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _leave_refusal(reachable: int, unreachable: int) -> str | None:
-    """moby's Cluster.Leave for an active manager without --force: its refusal, if any."""
+def _leave_refusal(reachable: int, unreachable: int, active: bool) -> str:
+    """moby's Cluster.Leave for a manager without --force: always a refusal, saying what leaving
+    would cost. `active`: this manager's store has a leader (else the counts are not known)."""
     msg = "You are attempting to leave the swarm on a node that is participating as a manager. "
-    if reachable - 2 <= unreachable:  # removingManagerCausesLossOfQuorum
-        if reachable == 1 and unreachable == 0:  # isLastManager
-            return LAST_MANAGER
-        msg += (f"Removing this node leaves {reachable - 1} managers out of {reachable + unreachable}. Without a Raft "
-                "quorum your swarm will be inaccessible. ")
-        return msg + ("The only way to restore a swarm that has lost consensus is to reinitialize it with "
-                      "`--force-new-cluster`. Use `--force` to suppress this message.")
-    return None
+    if active:
+        if reachable - 2 <= unreachable:  # removingManagerCausesLossOfQuorum
+            if reachable == 1 and unreachable == 0:  # isLastManager
+                return LAST_MANAGER
+            msg += (f"Removing this node leaves {reachable - 1} managers out of {reachable + unreachable}. Without "
+                    "a Raft quorum your swarm will be inaccessible. ")
+    else:
+        msg += "Doing so may lose the consensus of your cluster. "
+    return msg + ("The only way to restore a swarm that has lost consensus is to reinitialize it with "
+                  "`--force-new-cluster`. Use `--force` to suppress this message.")
 
 
 @dataclass
@@ -648,26 +651,31 @@ class SwarmService:
             self._abandon()
 
     def _leave_as_manager(self, force: bool) -> None:
-        """Refuse as Docker does when leaving would cost the quorum; otherwise take this node's
-        member out of the store's membership first (with --force, whatever that answers)."""
+        """Refuse as Docker does without --force; with it, take this node's member out of the
+        store's membership first (whatever that answers: the swarm may have lost its quorum)."""
+        from dockyard.cluster.store.api import NoLeader
+
         state = self._state
         assert state is not None
         try:
             managers = [n for n in self.nodes() if n.manager_status is not None]
-            reachable = sum(1 for n in managers if n.manager_status and n.manager_status.reachability == "reachable")
-            unreachable = len(managers) - reachable
+        except NoLeader:
+            managers = None
+        except Unavailable:
             if not force:
-                refusal = _leave_refusal(reachable, unreachable)
-                if refusal is not None:
-                    raise Unavailable(refusal)
-            if reachable + unreachable > 1:
+                raise
+            return
+        reachable = sum(1 for n in managers or [] if n.manager_status and n.manager_status.reachability == "reachable")
+        if not force:
+            raise Unavailable(_leave_refusal(reachable, len(managers or []) - reachable, managers is not None))
+        if managers is not None and len(managers) > 1:
+            try:
                 membership = self._membership()
                 local = membership.local_id()
                 self._require_store().delete(MEMBERS_PREFIX + state.node_id)
                 membership.remove(local)
-        except Unavailable:
-            if not force:
-                raise
+            except Unavailable:
+                log.warning("leaving without taking this manager out of the store's membership", exc_info=True)
 
     # -- reads and updates (a manager's)
 

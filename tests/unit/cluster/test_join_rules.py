@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 
 import pytest
 from cryptography import x509
@@ -167,14 +168,17 @@ def test_malformed_requests_change_nothing(swarm) -> None:
 
 
 def test_leave_refusals_are_dockers() -> None:
-    assert _leave_refusal(1, 0) == LAST_MANAGER
-    two = _leave_refusal(2, 0)
-    assert two is not None and "Removing this node leaves 1 managers out of 2. Without a Raft quorum" in two
-    assert _leave_refusal(3, 0) is None  # 2 of 3 keep the quorum
-    lost = _leave_refusal(2, 1)
-    assert lost is not None and "leaves 1 managers out of 3" in lost and lost.endswith(
-        "Use `--force` to suppress this message.")
-    assert _leave_refusal(5, 0) is None and _leave_refusal(4, 1) is None and _leave_refusal(3, 2) is not None
+    assert _leave_refusal(1, 0, True) == LAST_MANAGER
+    ending = ("The only way to restore a swarm that has lost consensus is to reinitialize it with "
+              "`--force-new-cluster`. Use `--force` to suppress this message.")
+    two = _leave_refusal(2, 0, True)
+    assert "Removing this node leaves 1 managers out of 2. Without a Raft quorum" in two and two.endswith(ending)
+    # A manager never leaves without --force; with quorum to spare, Docker only says how to recover.
+    assert _leave_refusal(3, 0, True) == ("You are attempting to leave the swarm on a node that is participating "
+                                          "as a manager. " + ending)
+    assert "leaves 1 managers out of 3" in _leave_refusal(2, 1, True)
+    assert "leaves" not in _leave_refusal(4, 1, True) and "leaves 2 managers out of 5" in _leave_refusal(3, 2, True)
+    assert "Doing so may lose the consensus of your cluster. " in _leave_refusal(0, 0, False)
 
 
 def _manager(node_id: str) -> Node:
@@ -193,6 +197,8 @@ def test_leader_and_reachability_come_from_the_members() -> None:
     assert seen["gone"] == ManagerStatus("gone:2377", False, Reachability.UNREACHABLE)  # no member at all
     no_leader = manager_statuses(nodes, members, {}, None, {1})
     assert not any(n.manager_status and n.manager_status.leader for n in no_leader)
+    demoted = replace(_manager("gone"), spec=NodeSpec(role=NodeRole.WORKER))
+    assert manager_statuses([demoted], members, {}, 1, {1})[0].manager_status is None
 
 
 def test_the_channel_knows_callers_by_certificate_and_role() -> None:

@@ -53,6 +53,8 @@ def _reachable(client_url: str) -> Iterator[None]:
         yield
     except (etcd_errors.ConnectionFailedError, etcd_errors.ConnectionTimeoutError) as exc:
         detail = exc.detail_text or str(exc)
+        if any(sign in detail for sign in _NO_LEADER):  # etcd answers these with 503
+            raise NoLeader() from exc
         raise StoreUnavailable(f"the cluster store at {client_url} is unavailable: {detail}") from exc
     except etcd_errors.Etcd3Exception as exc:
         detail = exc.detail_text or ""
