@@ -1,5 +1,6 @@
-"""An attachable overlay across two `dockyard machine` hosts in one swarm (two managers, each an
-etcd member), driven by the real docker CLI: `docker run --network` on both nodes, the containers
+"""An attachable overlay across two `dockyard machine` hosts in one swarm (a manager and a worker,
+which keeps no store and reaches the swarm's networks, addresses and peers through the managers'
+channel), driven by the real docker CLI: `docker run --network` on both nodes, the containers
 reaching each other over VXLAN on the machines' underlay, each node's overlay namespace holding
 one static forwarding entry for the other's container (through the other's address) and no
 learned one, docker_gwbridge on both, and every node's namespace gone with its last container.
@@ -49,12 +50,14 @@ def plane_path(fleet: Fleet, name: str, network_id: str) -> str:
 def test_attachable_overlay_across_two_machines(fleet):
     ips = {name: fleet.ip(name) for name in NAMES}
     ok(fleet.docker("o1", "swarm", "init", "--advertise-addr", ips["o1"]))
-    token = ok(fleet.docker("o1", "swarm", "join-token", "-q", "manager")).strip()
+    token = ok(fleet.docker("o1", "swarm", "join-token", "-q", "worker")).strip()
     joined = ok(fleet.docker("o2", "swarm", "join", "--token", token, f"{ips['o1']}:2377"))
-    assert "joined a swarm as a manager" in joined
+    assert "joined a swarm as a worker" in joined
+    refused = fleet.docker("o2", "network", "create", "-d", "overlay", "--attachable", "from-worker")
+    assert refused.returncode != 0 and b"Worker nodes can't be used to view or modify cluster state" in refused.stderr
 
     network_id = ok(fleet.docker("o1", "network", "create", "-d", "overlay", "--attachable", "ov")).strip()
-    # Made on one manager, seen on the other at once (the record is in the swarm's store).
+    # Made on the manager, found on the worker at once (asked of the manager).
     seen = json.loads(ok(fleet.docker("o2", "network", "inspect", "ov")))[0]
     assert (seen["Id"], seen["Scope"], seen["Driver"]) == (network_id, "swarm", "overlay")
     assert not netns.is_pinned(plane_path(fleet, "o1", network_id))  # lazy: nobody joined yet
@@ -85,5 +88,5 @@ def test_attachable_overlay_across_two_machines(fleet):
     for name in NAMES:
         ok(fleet.docker(name, "rm", "-f", f"c-{name}"))
         assert not netns.is_pinned(plane_path(fleet, name, network_id))
-    ok(fleet.docker("o2", "network", "rm", "ov"))
+    ok(fleet.docker("o1", "network", "rm", "ov"))
     assert ok(fleet.docker("o1", "network", "ls", "-q", "--filter", "driver=overlay")).strip() == ""

@@ -4,7 +4,9 @@ memory and on the cluster store's memory implementation."""
 
 from __future__ import annotations
 
+import json
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -105,3 +107,71 @@ def test_vni_list_option():
         parse_vni_list("x")
     with pytest.raises(InvalidParameter, match="out of range"):
         parse_vni_list(str(1 << 24))
+
+
+class _Swarm:
+    """What cluster/overlayrpc.py's calls need of a manager's SwarmService: its store and nodes."""
+
+    def __init__(self) -> None:
+        from dockyard.cluster.channel import Handlers
+
+        self.handlers = Handlers()
+        self._store = MemoryStore()
+        self.addrs = {"worker1": THERE}
+
+    def store(self) -> MemoryStore:
+        return self._store
+
+    def node(self, ref: str):
+        return SimpleNamespace(status=SimpleNamespace(addr=self.addrs[ref]))
+
+    def inspect(self):
+        return SimpleNamespace(data_path_port=4790)
+
+
+class _Channel:
+    """The worker's channel, answered in-process by the manager's handlers (no TLS)."""
+
+    def __init__(self, swarm: _Swarm, node_id: str) -> None:
+        from dockyard.cluster.channel import Caller
+
+        self.swarm = swarm
+        self.caller = Caller(node_id, "worker")
+
+    def call(self, name, body=None, timeout=None):
+        return self.swarm.handlers.call(name, self.caller, body or {})
+
+    def watch(self, name, body=None):
+        return self.swarm.handlers.stream(name, self.caller, body or {})
+
+
+def test_a_worker_reaches_networks_addresses_and_peers_through_the_channel():
+    from dockyard.cluster.overlay import NETWORKS_PREFIX
+    from dockyard.cluster.overlayrpc import KEEPALIVE, WorkerSide, register
+    from dockyard.errors import Forbidden
+    from dockyard.network.records import IPAMConfig, Network
+
+    swarm = _Swarm()
+    register(swarm)  # type: ignore[arg-type]
+    network = Network(name="ov", id="n" * 64, driver="overlay", scope="swarm")
+    network.ipam.config = [IPAMConfig("10.9.0.0/24", "10.9.0.1")]
+    swarm.store().put(NETWORKS_PREFIX + network.id, json.dumps(network.to_json()).encode())
+    worker = WorkerSide(_Channel(swarm, "worker1"))  # type: ignore[arg-type]
+    assert [n.name for n in worker.networks()] == ["ov"]
+    assert worker.data_path_port() == 4790
+    assert worker.allocate_address(network, "") == "10.9.0.2"
+    assert worker.allocate_address(network, "") == "10.9.0.3"
+    worker.release_address(network.id, "10.9.0.2")
+    assert worker.allocate_address(network, "") == "10.9.0.2"
+
+    peers = worker.peers()
+    watch = peers.watch(network.id)
+    peers.publish(network.id, "veth1", B)  # B is at THERE, the worker's own address
+    assert watch.changed(KEEPALIVE + 5)
+    assert peers.peers(network.id) == [B] and peers.endpoints(network.id, THERE) == ["veth1"]
+    with pytest.raises(Forbidden, match="only at its own address"):
+        peers.publish(network.id, "veth2", C)  # C claims another node's address
+    peers.withdraw(network.id, THERE, "veth1")
+    assert peers.peers(network.id) == []
+    watch.cancel()
+    assert not watch.changed(0.01)

@@ -302,7 +302,7 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
         await asyncio.to_thread(swarm.load)  # a manager's etcd member comes back with its daemon
     except Exception:  # noqa: BLE001 - the engine serves without its swarm rather than not at all
         log.exception("the swarm's store did not come back; swarm commands answer unavailable")
-    from dockyard.cluster.overlay import attach_overlay
+    from dockyard.cluster.swarmnetworks import attach_overlay
 
     attach_overlay(daemon.networks, swarm, os.path.join(daemon.options.exec_root, "overlay"),
                    daemon.options.network.mtu)

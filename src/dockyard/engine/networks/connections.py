@@ -26,7 +26,8 @@ class Connections:
         self.containers = containers
         self.events = events
 
-    async def connect(self, ref: str, c: Container, endpoint_config: dict | None) -> None:
+    async def connect(self, ref: str, c: Container, endpoint_config: dict | None, *, task: bool = False) -> None:
+        """``task``: a swarm task's container, which joins swarm networks made without --attachable."""
         network = self.networks.get(ref)
         mode = self.sandboxes.mode(c)
         if mode in ("host", "container") or network.driver in ("host", "null"):
@@ -37,7 +38,8 @@ class Connections:
         if mode == "none":
             raise Forbidden("container cannot be connected to multiple networks with one of the networks in private "
                             "(none) mode")
-        check_attachable(network)
+        if not task:
+            check_attachable(network)
         settings = c.network_settings
         if network.name in settings["Networks"]:
             raise Forbidden(f"endpoint with name {c.name.lstrip('/')} already exists in network {network.name}")

@@ -34,7 +34,7 @@ class EventSink(Protocol):
 
 class ClusterNetworks(Protocol):
     """The swarm's networks (scope "swarm"), kept in the cluster store by its managers: records,
-    addresses and VNIs handed out once for the whole cluster. cluster/overlay.py's SwarmNetworks
+    addresses and VNIs handed out once for the whole cluster. cluster/swarmnetworks.py's SwarmNetworks
     is the real one; without a swarm every call but ``list`` refuses with Docker's "This node is
     not a swarm manager"."""
 

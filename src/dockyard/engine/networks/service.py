@@ -295,8 +295,8 @@ class NetworkService:
     def release(self, c: Container) -> None:
         self.sandboxes.release(c)
 
-    async def connect(self, ref: str, c: Container, endpoint_config: dict | None) -> None:
-        await self.connections.connect(ref, c, endpoint_config)
+    async def connect(self, ref: str, c: Container, endpoint_config: dict | None, *, task: bool = False) -> None:
+        await self.connections.connect(ref, c, endpoint_config, task=task)
 
     async def disconnect(self, ref: str, c: Container, force: bool = False) -> None:
         await self.connections.disconnect(ref, c, force)
