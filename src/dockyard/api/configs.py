@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.api.payloads import parse_common, register_kind
-from dockyard.cluster.payloads import Payloads
+from dockyard.cluster.payloads import for_swarm
 from dockyard.cluster.secrets import CONFIG, ConfigSpec
 from dockyard.cluster.swarm import SwarmService
 
@@ -16,4 +16,4 @@ def parse_spec(raw: dict[str, Any]) -> ConfigSpec:
 
 
 def register(router, swarm: SwarmService) -> None:
-    register_kind(router, Payloads(CONFIG, swarm.store), parse_spec, {"name", "id", "label"})
+    register_kind(router, for_swarm(swarm, CONFIG), parse_spec, {"name", "id", "label"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard.api.payloads import field, parse_common, parse_driver, register_kind
-from dockyard.cluster.payloads import Payloads
+from dockyard.cluster.payloads import for_swarm
 from dockyard.cluster.rpc import InvalidArgument, RpcError
 from dockyard.cluster.secrets import SECRET, SecretSpec
 from dockyard.cluster.swarm import SwarmService
@@ -26,4 +26,4 @@ def parse_spec(raw: dict[str, Any]) -> SecretSpec:
 
 
 def register(router, swarm: SwarmService) -> None:
-    register_kind(router, Payloads(SECRET, swarm.store), parse_spec, {"names", "name", "id", "label"})
+    register_kind(router, for_swarm(swarm, SECRET), parse_spec, {"names", "name", "id", "label"})

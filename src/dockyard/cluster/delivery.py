@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from dockyard.cluster.payloads import for_swarm
+from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.engine.backend import TaskFile
 from dockyard.errors import InvalidParameter
 
@@ -41,3 +43,19 @@ def task_files(secrets: Iterable[Any] | None, configs: Iterable[Any] | None,
     files += [_file("config", ref.config_id, ref.config_name or ref.config_id, ref.file, open_config)
               for ref in configs or () if ref.file is not None]
     return files
+
+
+class StoreTaskFiles:
+    """A manager's agent: its tasks' secrets and configs opened from the cluster store (a worker's
+    come over its channel to the managers instead)."""
+
+    def __init__(self, swarm: Any) -> None:
+        self._secrets = for_swarm(swarm, SECRET)
+        self._configs = for_swarm(swarm, CONFIG)
+
+    def __call__(self, task: Any) -> list[TaskFile]:
+        container = task.spec.container_spec
+        if container is None:
+            return []
+        return task_files(container.secrets, container.configs, lambda i: self._secrets.opened(i).spec.data,
+                          lambda i: self._configs.opened(i).spec.data)

@@ -157,3 +157,9 @@ class Payloads:
                          [Delete(key), Delete(self._names_prefix() + current.spec.name)]):
                 return
         raise Unavailable(f"{self.kind.word} {ref} kept changing while it was removed; try again")
+
+
+def for_swarm(swarm: Any, kind: Kind) -> Payloads:
+    """A SwarmService's secrets or configs: the one place they are built for the API and the agent,
+    on the swarm's store, with autolock's key-encryption key (`swarm.kek`) where the swarm has one."""
+    return Payloads(kind, swarm.store, getattr(swarm, "kek", None))

@@ -17,35 +17,16 @@ from typing import TYPE_CHECKING
 
 from dockyard.cluster.agent.agent import Agent
 from dockyard.cluster.agent.channel import StoreChannel
-from dockyard.cluster.agent.controller import Files, Pull
+from dockyard.cluster.agent.controller import Pull
+from dockyard.cluster.delivery import StoreTaskFiles
 from dockyard.cluster.manager.runner import Manager
-from dockyard.cluster.services.task import Task
-from dockyard.cluster.store.api import Store
-from dockyard.engine.backend import ClusterBackend, TaskFile
+from dockyard.engine.backend import ClusterBackend
 
 if TYPE_CHECKING:
     from dockyard.cluster.swarm import SwarmService
 
 log = logging.getLogger("dockyard.cluster")
 STOP_TIMEOUT = 60.0
-
-
-def _files_from(store: Store) -> Files:
-    """A manager's agent opens a task's secrets and configs from the store itself."""
-    from dockyard.cluster.delivery import task_files
-    from dockyard.cluster.payloads import Payloads
-    from dockyard.cluster.secrets import CONFIG, SECRET
-
-    secrets, configs = Payloads(SECRET, lambda: store), Payloads(CONFIG, lambda: store)
-
-    def files(task: Task) -> list[TaskFile]:
-        spec = task.spec.container_spec
-        if spec is None:
-            return []
-        return task_files(spec.secrets, spec.configs, lambda i: secrets.opened(i).spec.data,
-                          lambda i: configs.opened(i).spec.data)
-
-    return files
 
 
 class NodeRoles:
@@ -83,7 +64,7 @@ class NodeRoles:
         self._manager = Manager(store)
         self._manager.start()
         self._agent = Agent(swarm.local_node_id(), StoreChannel(store), self._backend, self._pull,
-                            _files_from(store))
+                            StoreTaskFiles(swarm))
         self._run(self._agent.start)
 
     def _down(self, remove_containers: bool) -> None:

@@ -20,7 +20,7 @@ from dockyard.engine.containers import ContainerService
 from dockyard.engine.specs.codec import to_json
 from dockyard.engine.specs.containers import ContainerCreate
 from dockyard.engine.specs.networks import EndpointSettings
-from dockyard.errors import Conflict, InvalidParameter
+from dockyard.errors import Conflict, InvalidParameter, SystemError_
 
 SECRETS_DIR = "/run/secrets"  # where a secret with a relative target appears, as in swarm
 
@@ -106,7 +106,11 @@ class EngineBackend:
                                             idmap.host_gid(f.gid) if idmap else f.gid, f.mode)
                      for i, f in enumerate(files)]
         state_dir = self.containers.state_dir(c.id)
-        sources = taskfiles.write(state_dir, in_memory) if files else []
+        try:
+            sources = taskfiles.write(state_dir, in_memory) if files else []
+        except OSError as exc:
+            raise SystemError_(f"could not give container {c.id[:12]} its secrets and configs in memory: "
+                               f"{exc.strerror or exc}") from None
         if not files:
             taskfiles.release(state_dir)
         c.task_files = [{"Kind": f.kind, "Source": source, "Target": target}

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dockyard.cluster import codec
+from dockyard.cluster import codec, references
 from dockyard.cluster.rpc import AlreadyExists, FailedPrecondition, InvalidArgument, SequenceConflict, Unimplemented
 from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.cluster.services.records import Records
@@ -87,6 +87,7 @@ def validate(spec: ServiceSpec) -> None:
     for target in targets:
         if targets.count(target) > 1:
             raise _invalid(f"ContainerSpec: duplicate mount point: {target}")
+    references.validate(container)  # its secrets and configs
     mode = spec.service_mode()
     if mode.is_job():
         if spec.update_config is not None:
