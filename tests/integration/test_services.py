@@ -25,8 +25,8 @@ def swarm(fresh_daemon):
 
 
 def _tasks(d, service: str) -> list[dict]:
-    ids = _ok(d.docker("service", "ps", "-q", "--no-trunc", service)).split()
-    return json.loads(_ok(d.docker("inspect", "--type", "task", *ids))) if ids else []
+    """The service's tasks in one answer (a list then an inspect of each races the task reaper)."""
+    return d.client.call("GET", "/tasks", query={"filters": json.dumps({"service": [service]})})
 
 
 def _until(what: str, check, timeout: float = 60.0) -> None:
@@ -174,3 +174,24 @@ def test_logs_and_secrets_of_a_service(swarm) -> None:
     assert refused.returncode != 0 and b"is in use by the following service: talk" in refused.stderr
     missing = d.docker("service", "create", "--detach", "--name", "nosecret", "--secret", "nosuch", "busybox", "top")
     assert missing.returncode != 0 and b"secret not found: nosuch" in missing.stderr
+
+
+def test_a_service_on_an_overlay_network(fresh_daemon) -> None:
+    d = fresh_daemon
+    # A data path port of the test's own: VXLAN devices of one VNI and port clash between daemons.
+    _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1",
+                 "--data-path-port", str(free_port())))
+    network_id = _ok(d.docker("network", "create", "-d", "overlay", "backend")).strip()
+    _ok(d.docker("service", "create", "--detach", "--name", "api", "--network", "backend", "--replicas", "2",
+                 "busybox", "top"))
+    spec = json.loads(_ok(d.docker("service", "inspect", "api")))[0]["Spec"]
+    assert spec["TaskTemplate"]["Networks"] == [{"Target": network_id}]
+    _until("2 running tasks", lambda: len(_running(d, "api")) == 2)
+    for c in _containers(d, "api"):
+        assert list(c["NetworkSettings"]["Networks"]) == ["backend"]
+    refused = d.docker("service", "create", "--detach", "--name", "lost", "--network", "nosuch", "busybox", "top")
+    assert refused.returncode != 0 and b"network nosuch not found" in refused.stderr
+    _ok(d.docker("service", "rm", "api"))
+    _until("the tasks to go", lambda: not _containers(d, "api"))
+    _ok(d.docker("network", "rm", "backend"))
+    _ok(d.docker("swarm", "leave", "--force"))

@@ -20,7 +20,8 @@ class FakeNetworks:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
-    async def connect(self, ref, c, endpoint_config):
+    async def connect(self, ref, c, endpoint_config, *, task=False):
+        assert task, "the cluster backend connects task containers"
         self.calls.append(("connect", ref, c.id, endpoint_config))
 
     async def disconnect(self, ref, c, force=False):

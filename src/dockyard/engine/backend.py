@@ -48,7 +48,7 @@ class TaskFile:
 class NetworkAttacher(Protocol):
     """The network service's connect and disconnect (engine/networks)."""
 
-    async def connect(self, ref: str, c: Container, endpoint_config: dict | None) -> None: ...
+    async def connect(self, ref: str, c: Container, endpoint_config: dict | None, *, task: bool = False) -> None: ...
     async def disconnect(self, ref: str, c: Container, force: bool = False) -> None: ...
 
 
@@ -140,8 +140,10 @@ class EngineBackend:
                 if all((c.config.labels or {}).get(k) == v for k, v in labels.items())]
 
     async def connect_to_network(self, ref: str, network: str, endpoint: EndpointSettings | None = None) -> None:
+        # A task's container: it joins its service's swarm networks, --attachable or not (moby's
+        # managed containers).
         await self.networks.connect(network, self.containers.get(ref),
-                                    to_json(endpoint) if endpoint is not None else None)
+                                    to_json(endpoint) if endpoint is not None else None, task=True)
 
     async def disconnect_from_network(self, ref: str, network: str, force: bool = False) -> None:
         await self.networks.disconnect(network, self.containers.get(ref), force)

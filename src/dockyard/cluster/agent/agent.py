@@ -24,6 +24,7 @@ from dockyard.util.aio import background
 
 log = logging.getLogger("dockyard.cluster.agent")
 POLL = 2.0  # how long one wait for assignments lasts, so that stop() is heard
+CLOSE_TIMEOUT = 30.0  # a step of a controller (a create, a start, a stop with its grace period)
 
 
 class Agent:
@@ -49,9 +50,9 @@ class Agent:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-        for _controller, running in self._controllers.values():
-            running.cancel()
+        held = list(self._controllers.values())
         self._controllers.clear()
+        await asyncio.gather(*(self._close(controller, running) for controller, running in held))
         await asyncio.to_thread(self._channel.close)
         if remove_containers:
             for c in self._backend.managed_containers({NODE_ID_LABEL: self.node_id}):
@@ -93,12 +94,23 @@ class Agent:
             self._controllers[task.id] = (controller, asyncio.ensure_future(controller.run()))
         for task_id in [t for t in self._controllers if t not in assigned]:
             controller, running = self._controllers.pop(task_id)
-            running.cancel()
-            background(controller.remove())
+            background(self._close(controller, running, remove=True))
         # Containers of tasks this node no longer has (removed while the daemon was down).
         for c in self._backend.managed_containers({NODE_ID_LABEL: self.node_id}):
             if (c.config.labels or {}).get(TASK_ID_LABEL) not in assigned:
                 background(self._remove(c.id))
+
+    @staticmethod
+    async def _close(controller: Controller, running: asyncio.Future, remove: bool = False) -> None:
+        """Let the controller finish its step (a cancel in the middle of a create or start would leave
+        a container half made), then remove the task's container if the task is gone."""
+        controller.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(running), CLOSE_TIMEOUT)
+        except TimeoutError:
+            running.cancel()
+        if remove:
+            await controller.remove()
 
     async def _remove(self, container_id: str) -> None:
         with contextlib.suppress(NotFound):

@@ -10,6 +10,7 @@ import copy
 from dockyard.cluster.services.defaults import stop_grace_period
 from dockyard.cluster.services.task import Task
 from dockyard.engine.specs.containers import ContainerCreate, HostConfig, LogConfig, PortBinding
+from dockyard.engine.specs.networks import EndpointSettings, NetworkingConfig
 
 LABEL_PREFIX = "com.docker.swarm"
 TASK_ID_LABEL = f"{LABEL_PREFIX}.task.id"
@@ -77,5 +78,13 @@ def create_request(task: Task) -> ContainerCreate:
         request.exposed_ports = {f"{p.target_port}/{p.protocol or 'tcp'}": {} for p in ports}
         host.port_bindings = {f"{p.target_port}/{p.protocol or 'tcp'}": [
             PortBinding(host_port=str(p.published_port) if p.published_port else "")] for p in ports}
+    networks = task.spec.networks or []
+    if networks:
+        # The task's first network is its network mode; the controller connects the others
+        # after the create (the engine's create takes one network, as Docker's does).
+        first = networks[0]
+        host.network_mode = first.target
+        request.networking_config = NetworkingConfig({first.target or "": EndpointSettings(
+            aliases=list(first.aliases or []) or None, driver_opts=first.driver_opts)})
     request.host_config = host
     return request

@@ -18,6 +18,7 @@ from dockyard.cluster.agent import container as task_container
 from dockyard.cluster.services.task import ContainerStatus, Task, TaskState, TaskStatus
 from dockyard.engine.backend import ClusterBackend, TaskFile
 from dockyard.engine.container import Container
+from dockyard.engine.specs.networks import EndpointSettings
 from dockyard.errors import DockyardError, NotFound
 
 log = logging.getLogger("dockyard.cluster.agent")
@@ -40,8 +41,15 @@ class Controller:
         self._pull = pull
         self._files = files
         self._changed = asyncio.Event()
+        self._closing = False
         self._state = task.status.state
         self._container_id = task.status.container_status.container_id if task.status.container_status else ""
+
+    def close(self) -> None:
+        """Stop driving the task at the next step: a create, start or stop under way completes
+        first, so nothing is left half made (the caller awaits run())."""
+        self._closing = True
+        self._changed.set()
 
     def update(self, task: Task) -> None:
         """The managers changed the task (its desired state, mostly)."""
@@ -80,7 +88,7 @@ class Controller:
         existing = self._find()
         if existing is not None:
             self._container_id = existing.id
-        while True:
+        while not self._closing:
             self._changed.clear()
             if self._stopping():
                 await self._shutdown()
@@ -91,6 +99,11 @@ class Controller:
             if self._state < TaskState.ACCEPTED:
                 await self._set(TaskState.ACCEPTED, "accepted")
             elif self._state < TaskState.READY:
+                if self.task.desired_state < TaskState.RUNNING:
+                    # Held back (a restart's delay, a stop-first update): nothing is made until it
+                    # may run, so a task that cannot be prepared is not retried faster than the delay.
+                    await self._changed.wait()
+                    continue
                 if not await self._prepare():
                     return
             elif self._state < TaskState.RUNNING:
@@ -112,6 +125,9 @@ class Controller:
                     await self._pull(request.image or "")
                 c = await asyncio.to_thread(self._backend.create_managed_container, request,
                                             self.task.container_name())
+                for extra in (self.task.spec.networks or [])[1:]:
+                    await self._backend.connect_to_network(c.id, extra.target or "", EndpointSettings(
+                        aliases=list(extra.aliases or []) or None, driver_opts=extra.driver_opts))
                 spec = self.task.spec.container_spec
                 if self._files is not None and spec is not None and (spec.secrets or spec.configs):
                     files = await asyncio.to_thread(self._files, self.task)

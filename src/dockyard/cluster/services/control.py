@@ -150,9 +150,18 @@ def _check_references(records: Records, spec: ServiceSpec) -> None:
 
 
 class ServiceControl:
-    def __init__(self, records: Callable[[], Records], node_ids: Callable[[str], str]) -> None:
+    def __init__(self, records: Callable[[], Records], node_ids: Callable[[str], str],
+                 network_ids: Callable[[str], str] | None = None) -> None:
         self._records = records  # the store comes and goes with the swarm
         self._node_id = node_ids  # a node reference (ID, name, prefix) -> its ID; NotFound otherwise
+        self._network_id = network_ids  # a swarm network's name or ID -> its ID; NotFound otherwise
+
+    def _resolve_networks(self, spec: ServiceSpec) -> None:
+        """moby's populateNetworkID: the spec names networks by name or ID, the service keeps IDs."""
+        if self._network_id is None:
+            return
+        for attachment in [*(spec.task().networks or []), *(spec.networks or [])]:
+            attachment.target = self._network_id(attachment.target or "")
 
     # -- services
 
@@ -161,6 +170,7 @@ class ServiceControl:
             from dockyard.util.names import generate_name
 
             spec.name = generate_name()  # moby's daemon names an unnamed service, as a container
+        self._resolve_networks(spec)
         validate(spec)
         stamp = now()
         service = Service(new_id(), stamp, stamp, spec, spec_version=1)
@@ -246,6 +256,7 @@ class ServiceControl:
             service.update_status = UpdateStatus("rollback_started", now(), None, "manually requested rollback")
         else:
             assert spec is not None
+            self._resolve_networks(spec)
             validate(spec)
             if spec.service_mode().kind() != service.spec.service_mode().kind():
                 raise Unimplemented("service mode change is not allowed")
@@ -325,7 +336,19 @@ def up_to_date(task: Task, service: Service) -> bool:
 
 
 def control_for(swarm) -> ServiceControl:
-    """The control API on a SwarmService's store and nodes."""
-    from dockyard.cluster.services.records import Records
+    """The control API on a SwarmService's store, nodes and swarm-scoped networks."""
+    from dockyard.cluster.overlay import SwarmNetworks
 
-    return ServiceControl(lambda: Records(swarm.store()), lambda ref: swarm.node(ref).id)
+    networks = SwarmNetworks(swarm)
+
+    def network_id(ref: str) -> str:
+        found = networks.list()
+        for pick in ([n for n in found if n.id == ref], [n for n in found if n.name == ref],
+                     [n for n in found if ref and n.id.startswith(ref)]):
+            if len(pick) == 1:
+                return pick[0].id
+            if len(pick) > 1:
+                raise InvalidParameter(f"network {ref} is ambiguous ({len(pick)} matches found)")
+        raise NotFound(f"network {ref} not found")
+
+    return ServiceControl(lambda: Records(swarm.store()), lambda ref: swarm.node(ref).id, network_id)

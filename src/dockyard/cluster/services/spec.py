@@ -58,7 +58,38 @@ class ConfigReference:
 
 
 @dataclass
+class CredentialSpec:
+    config: str | None = wire("Config")
+    file: str | None = wire("File")
+    registry: str | None = wire("Registry")
+
+
+@dataclass
+class SELinuxContext:
+    disable: bool | None = wire("Disable")
+    user: str | None = wire("User")
+    role: str | None = wire("Role")
+    type: str | None = wire("Type")
+    level: str | None = wire("Level")
+
+
+@dataclass
+class SeccompOpts:
+    mode: str | None = wire("Mode", check=_one_of("default", "unconfined", "custom"))
+    profile: str | None = wire("Profile")  # Go's []byte: base64 in the JSON, kept as given
+
+
+@dataclass
+class AppArmorOpts:
+    mode: str | None = wire("Mode", check=_one_of("default", "disabled"))
+
+
+@dataclass
 class Privileges:
+    credential_spec: CredentialSpec | None = wire("CredentialSpec")
+    se_linux_context: SELinuxContext | None = wire("SELinuxContext")
+    seccomp: SeccompOpts | None = wire("Seccomp")
+    app_armor: AppArmorOpts | None = wire("AppArmor")
     no_new_privileges: bool | None = wire("NoNewPrivileges")
 
 
@@ -105,10 +136,28 @@ class Limit:
 
 
 @dataclass
+class NamedGenericResource:
+    kind: str | None = wire("Kind")
+    value: str | None = wire("Value")
+
+
+@dataclass
+class DiscreteGenericResource:
+    kind: str | None = wire("Kind")
+    value: int | None = wire("Value")
+
+
+@dataclass
+class GenericResource:
+    named_resource_spec: NamedGenericResource | None = wire("NamedResourceSpec")
+    discrete_resource_spec: DiscreteGenericResource | None = wire("DiscreteResourceSpec")
+
+
+@dataclass
 class Reservation:
     nano_cpus: int | None = wire("NanoCPUs")
     memory_bytes: int | None = wire("MemoryBytes")
-    generic_resources: list[dict] | None = wire("GenericResources")
+    generic_resources: list[GenericResource] | None = wire("GenericResources")
 
 
 @dataclass

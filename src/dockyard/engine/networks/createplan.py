@@ -74,7 +74,7 @@ class CreatePlanner:
             host_config.links = normalize_links(self.containers, host_config.links or [], name)
             normalize_port_bindings(host_config.port_bindings)
             return {"Networks": {mode: endpoint}, "Ports": {}}
-        check_attachable(network)
+        check_attachable(network, config.labels)
         if network.user_defined and mode != network.name:
             host_config.network_mode = network.name
         given = endpoints_config.get(mode) or endpoints_config.get(network.name) or {}

@@ -18,9 +18,13 @@ NOT_ATTACHABLE = "Could not attach to network {name}: rpc error: code = Permissi
                  "manually attachable"
 
 
-def check_attachable(network: Network) -> None:
-    """A standalone container joins a swarm network only when it was made --attachable."""
-    if network.scope == "swarm" and not network.attachable:
+TASK_LABEL = "com.docker.swarm.task.id"  # on the containers a swarm agent makes (cluster/agent)
+
+
+def check_attachable(network: Network, labels: dict[str, str] | None = None) -> None:
+    """A standalone container joins a swarm network only when it was made --attachable; a swarm
+    task's container (moby's "managed" container) joins the networks of its service."""
+    if network.scope == "swarm" and not network.attachable and TASK_LABEL not in (labels or {}):
         raise Forbidden(NOT_ATTACHABLE.format(name=network.name))
 
 
