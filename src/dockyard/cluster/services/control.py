@@ -337,7 +337,7 @@ def up_to_date(task: Task, service: Service) -> bool:
 
 def control_for(swarm) -> ServiceControl:
     """The control API on a SwarmService's store, nodes and swarm-scoped networks."""
-    from dockyard.cluster.overlay import SwarmNetworks
+    from dockyard.cluster.swarmnetworks import SwarmNetworks
 
     networks = SwarmNetworks(swarm)
 
