@@ -61,13 +61,19 @@ def test_overlay_network_on_a_one_node_swarm(swarm) -> None:
     ok(d.docker("network", "create", "-d", "overlay", "fixed-only"))
     rows = [line.split() for line in ok(d.docker("network", "ls", "--filter", "driver=overlay")).splitlines()[1:]]
     assert sorted((name, driver, scope) for _id, name, driver, scope in rows) == [
-        ("fixed-only", "overlay", "swarm"), ("ov", "overlay", "swarm")]
+        ("fixed-only", "overlay", "swarm"), ("ingress", "overlay", "swarm"), ("ov", "overlay", "swarm")]
+    ingress = json.loads(ok(d.docker("network", "inspect", "ingress")))[0]  # made by swarm init, as Docker's
+    assert ingress["Ingress"] is True and ingress["Attachable"] is False
+    assert ingress["IPAM"]["Config"] == [{"Subnet": "10.0.0.0/24", "Gateway": "10.0.0.1"}]
+    assert ingress["Options"] == {"com.docker.network.driver.overlay.vxlanid_list": "4096"}
+    second = d.docker("network", "create", "-d", "overlay", "--ingress", "ingress2")
+    assert second.returncode != 0 and f"ingress network ({ingress['Id']}) is already present".encode() in second.stderr
     view = json.loads(ok(d.docker("network", "inspect", "ov")))[0]
     assert view["Id"] == network_id and view["Scope"] == "swarm" and view["Driver"] == "overlay"
     assert view["Attachable"] is True and view["Labels"] == {"tier": "test"}
     assert view["IPAM"]["Config"] == [{"Subnet": f"10.{octet}.7.0/24", "Gateway": f"10.{octet}.7.1"}]
     vni = int(view["Options"]["com.docker.network.driver.overlay.vxlanid_list"])
-    assert vni >= 4096
+    assert vni > 4096  # the ingress network has 4096
     other = json.loads(ok(d.docker("network", "inspect", "fixed-only")))[0]
     assert other["IPAM"]["Config"][0]["Subnet"] == "10.0.1.0/24"  # the swarm pool's, after ingress's 10.0.0.0/24
     assert int(other["Options"]["com.docker.network.driver.overlay.vxlanid_list"]) != vni
@@ -123,4 +129,4 @@ def test_overlay_network_on_a_one_node_swarm(swarm) -> None:
     assert not netns.is_pinned(plane)
     ok(d.docker("network", "rm", "ov", "fixed-only", "inside"))
     assert json.loads(ok(d.docker("network", "inspect", "docker_gwbridge")))[0]["Containers"] == {}
-    assert ok(d.docker("network", "ls", "-q", "--filter", "driver=overlay")).strip() == ""
+    assert ok(d.docker("network", "ls", "--format", "{{.Name}}", "--filter", "driver=overlay")).split() == ["ingress"]

@@ -8,7 +8,7 @@ from dockyard.api.codec import from_json, to_json
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.engine.specs.networks import NetworkConnect, NetworkCreate, NetworkDisconnect
-from dockyard.errors import InvalidParameter
+from dockyard.errors import InvalidParameter, NotFound
 from dockyard.network.records import Network
 from dockyard.util.timefmt import parse_rfc3339
 
@@ -58,7 +58,11 @@ def register(router: Router, daemon: Daemon) -> None:
                               if _matches(daemon, r, filters)])
 
     async def inspect(req: Request) -> Response:
-        return Response(200, network_view(daemon, service.get(req.params["id"])))
+        network = service.get(req.params["id"])
+        scope = req.arg("scope")
+        if scope and network.scope != scope:  # as dockerd: another scope's network is not found
+            raise NotFound(f"network {req.params['id']} not found")
+        return Response(200, network_view(daemon, network))
 
     async def create(req: Request) -> Response:
         network = service.create(from_json(NetworkCreate, await req.json()))

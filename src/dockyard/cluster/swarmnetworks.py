@@ -18,16 +18,19 @@ from dockyard.cluster.overlay import (
     stored_networks,
 )
 from dockyard.cluster.overlayrpc import WorkerSide, register
+from dockyard.cluster.rpc import AlreadyExists, InvalidArgument
 from dockyard.cluster.store.api import Compare, Delete, Put, Store
+from dockyard.engine.networks.catalog import new_network
 from dockyard.errors import Conflict, DockyardError, Unavailable
 from dockyard.network.drivers.overlay import VNI_LIST, OverlayDriver, Site
-from dockyard.network.records import Network
+from dockyard.network.records import IPAMConfig, Network
 
 if TYPE_CHECKING:
     from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.networks.service import NetworkService
 
 log = logging.getLogger("dockyard.cluster.overlay")
+INGRESS_MADE = "/swarm/ingress-made"  # set once, when the swarm's ingress network is made
 
 
 class SwarmNetworks:
@@ -69,10 +72,10 @@ class SwarmNetworks:
     def require_manager(self) -> None:
         self.swarm.store()
 
-    def subnet(self, taken: builtins.list[str]) -> str:
+    def subnet(self, taken: builtins.list[str], ingress: bool = False) -> str:
         cluster = self.swarm.inspect()
         used = [ipaddress.ip_network(t) for t in taken]
-        first = True
+        first = not ingress
         for base in cluster.default_addr_pool:
             for candidate in ipaddress.ip_network(base).subnets(new_prefix=cluster.subnet_size):
                 # The pool's first subnet is the ingress network's (10.0.0.0/24 by default, as in Docker).
@@ -86,6 +89,12 @@ class SwarmNetworks:
 
     def create(self, network: Network, wanted_vnis: builtins.list[int]) -> builtins.list[int]:
         store = self.swarm.store()
+        if network.ingress:
+            if network.attachable:
+                raise InvalidArgument("ingress network cannot be attachable")
+            present = next((n for n in stored_networks(store) if n.ingress), None)
+            if present is not None:
+                raise AlreadyExists(f"ingress network ({present.id}) is already present")
         vnis = StoreVniAllocator(store)
         chosen = vnis.allocate(network.id, wanted_vnis)
         network.options[VNI_LIST] = ",".join(map(str, chosen))
@@ -146,10 +155,41 @@ class SwarmNetworks:
         return Site(vtep, worker.data_path_port(), worker.peers())
 
 
+class SwarmLifecycle:
+    """A SwarmListener: the ingress network made once, by the manager that makes the swarm (as
+    `docker swarm init` does; removed by the user, it stays removed), and the network service's
+    copy of the swarm's networks dropped when the node leaves."""
+
+    def __init__(self, networks: NetworkService) -> None:
+        self.networks = networks
+
+    def swarm_started(self, swarm: SwarmService) -> None:
+        try:
+            store = swarm.store()
+        except Unavailable:
+            return  # a worker: the managers made it
+        if not store.txn([Compare(INGRESS_MADE, 0)], [Put(INGRESS_MADE, b"")]):
+            return
+        ingress = new_network("ingress", "overlay", {}, [], internal=False)
+        ingress.scope, ingress.ingress = "swarm", True
+        cluster = SwarmNetworks(swarm)
+        try:
+            subnet = cluster.subnet([], ingress=True)
+            v4 = ipaddress.ip_network(subnet)
+            ingress.ipam.config = [IPAMConfig(subnet, str(next(v4.hosts())))]
+            cluster.create(ingress, [])
+        except DockyardError as exc:
+            log.warning("the swarm's ingress network was not made: %s", exc)
+
+    def swarm_stopping(self) -> None:
+        self.networks.catalog.forget_all_swarm()
+
+
 def attach_overlay(networks: NetworkService, swarm: SwarmService, state_dir: str, mtu: int) -> None:
-    """Composition root: the overlay driver and the swarm's networks in the network service, and
-    the calls a manager answers for workers' overlays."""
+    """Composition root: the overlay driver and the swarm's networks in the network service, the
+    calls a manager answers for workers' overlays, and the ingress network at swarm init."""
     cluster = SwarmNetworks(swarm)
     networks.drivers.register(OverlayDriver(state_dir, cluster.site, mtu=mtu))
     networks.attach_cluster(cluster)
     register(swarm)
+    swarm.add_listener(SwarmLifecycle(networks))

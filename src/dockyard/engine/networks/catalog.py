@@ -39,6 +39,10 @@ class NetworkCatalog:
     def forget_swarm(self, network_id: str) -> None:
         self._swarm.pop(network_id, None)
 
+    def forget_all_swarm(self) -> None:
+        """The node left its swarm."""
+        self._swarm = {}
+
     def load(self) -> None:
         for network in self.store.load():
             self._networks[network.id] = network

@@ -44,12 +44,14 @@ class ClusterNetworks(Protocol):
 
     def require_manager(self) -> None: ...
 
-    def subnet(self, taken: builtins.list[str]) -> str:
-        """A free subnet from the swarm's default address pool (CIDR), none of ``taken``."""
+    def subnet(self, taken: builtins.list[str], ingress: bool = False) -> str:
+        """A free subnet from the swarm's default address pool (CIDR), none of ``taken``; its first
+        is kept for the ingress network."""
         ...
 
     def create(self, network: Network, wanted_vnis: builtins.list[int]) -> builtins.list[int]:
-        """Store ``network`` with its VNIs (``wanted_vnis`` or allocated); Conflict on a taken name or VNI."""
+        """Store ``network`` with its VNIs (``wanted_vnis`` or allocated); Conflict on a taken name or
+        VNI, swarmkit's refusals of a second or attachable ingress network."""
         ...
 
     def delete(self, network: Network) -> None:

@@ -46,6 +46,7 @@ class SwarmScope:
         pending = new_network(name, driver.name, options, [], internal=bool(spec.internal),
                               attachable=bool(spec.attachable), labels=dict(spec.labels or {}))
         pending.scope = "swarm"
+        pending.ingress = bool(spec.ingress)
         driver.validate(pending, [n for n in self.catalog.all() if n.driver == driver.name])
         given = list((spec.ipam.config if spec.ipam is not None else None) or [])
         if spec.enable_ipv6 or any(":" in (c.subnet or "") for c in given):
@@ -56,7 +57,7 @@ class SwarmScope:
         if not pool.subnet:
             if pool.gateway or pool.ip_range:
                 raise InvalidParameter("gateway and ip-range need a subnet (--subnet)")
-            pool = IPAMPool(subnet=cluster.subnet(self.addresses.own_subnets_text()))
+            pool = IPAMPool(subnet=cluster.subnet(self.addresses.own_subnets_text(), ingress=pending.ingress))
         pending.ipam.config = [self.addresses.network_config(pool)]
         pending.ipam.options = dict(spec.ipam.options) if spec.ipam is not None and spec.ipam.options is not None \
             else None
