@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 
 import pytest
@@ -130,3 +131,33 @@ def test_overlay_network_on_a_one_node_swarm(swarm) -> None:
     ok(d.docker("network", "rm", "ov", "fixed-only", "inside"))
     assert json.loads(ok(d.docker("network", "inspect", "docker_gwbridge")))[0]["Containers"] == {}
     assert ok(d.docker("network", "ls", "--format", "{{.Name}}", "--filter", "driver=overlay")).split() == ["ingress"]
+
+
+def test_a_restarted_daemon_follows_its_overlay_again(swarm) -> None:
+    """The daemon stops with containers on an overlay; one of them dies meanwhile. At the next
+    start the plane is followed again, the dead container's endpoint withdrawn and its address
+    given back to the swarm, and the plane goes with the last container that was left."""
+    d = swarm
+    ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{_free_port()}", "--advertise-addr", "127.0.0.1",
+                "--data-path-port", str(d.data_path_port)))
+    octet = secrets.randbelow(200) + 20
+    network_id = ok(d.docker("network", "create", "-d", "overlay", "--attachable", "--subnet",
+                             f"10.{octet}.9.0/24", "ov")).strip()
+    plane = os.path.join(d.exec_root, "overlay", network_id[:12])
+    ok(d.docker("run", "-d", "--name", "ov-a", "--network", "ov", "busybox", "sleep", "300"))
+    ok(d.docker("run", "-d", "--name", "ov-b", "--network", "ov", "busybox", "sleep", "300"))
+    dead = ok(d.docker("inspect", "-f", "{{.NetworkSettings.Networks.ov.IPAddress}}", "ov-b")).strip()
+    assert dead == f"10.{octet}.9.3"
+    pid = int(ok(d.docker("inspect", "-f", "{{.State.Pid}}", "ov-b")).strip())
+    d.stop()
+    assert netns.is_pinned(plane)  # ov-a runs on: its plane stays
+    os.kill(pid, signal.SIGKILL)
+    d.start()
+    # ov-b's address comes back to the swarm once the restarted daemon saw its endpoint gone.
+    ok(d.docker("rm", "-f", "ov-b"))
+    assert until(lambda: ok(d.docker("run", "--rm", "--network", "ov", "busybox", "sh", "-c",
+                                     "ip -4 -o addr show eth0")).split()[3] == f"{dead}/24", timeout=20)
+    ok(d.docker("exec", "ov-a", "ping", "-c", "1", "-W", "5", f"10.{octet}.9.1"))
+    ok(d.docker("rm", "-f", "ov-a"))
+    assert not netns.is_pinned(plane)
+    ok(d.docker("network", "rm", "ov"))

@@ -168,7 +168,7 @@ def test_a_worker_reaches_networks_addresses_and_peers_through_the_channel():
     watch = peers.watch(network.id)
     peers.publish(network.id, "veth1", B)  # B is at THERE, the worker's own address
     assert watch.changed(KEEPALIVE + 5)
-    assert peers.peers(network.id) == [B] and peers.endpoints(network.id, THERE) == ["veth1"]
+    assert peers.peers(network.id) == [B] and peers.endpoints(network.id, THERE) == {"veth1": B}
     with pytest.raises(Forbidden, match="only at its own address"):
         peers.publish(network.id, "veth2", C)  # C claims another node's address
     peers.withdraw(network.id, THERE, "veth1")

@@ -53,9 +53,9 @@ class StorePeerTable:
     def peers(self, network_id: str) -> list[Peer]:
         return [Peer.decode(kv.value) for kv in self.store.range(self._prefix(network_id))]
 
-    def endpoints(self, network_id: str, vtep: str) -> list[str]:
+    def endpoints(self, network_id: str, vtep: str) -> dict[str, Peer]:
         prefix = f"{self._prefix(network_id)}{vtep}/"
-        return [kv.key[len(prefix):] for kv in self.store.range(prefix)]
+        return {kv.key[len(prefix):]: Peer.decode(kv.value) for kv in self.store.range(prefix)}
 
     def forget(self, network_id: str) -> None:
         """Every peer of a removed network."""

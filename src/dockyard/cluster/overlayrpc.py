@@ -79,8 +79,8 @@ def register(swarm: SwarmService) -> None:
     handlers.add_call("overlay.address.release", release)
     handlers.add_call("overlay.peers.list", lambda caller, body: {
         "Peers": [p.__dict__ for p in peer_table().peers(network(body).id)]})
-    handlers.add_call("overlay.peers.endpoints", lambda caller, body: {
-        "Endpoints": peer_table().endpoints(network(body).id, vtep_of(caller))})
+    handlers.add_call("overlay.peers.endpoints", lambda caller, body: {"Endpoints": {
+        name: peer.__dict__ for name, peer in peer_table().endpoints(network(body).id, vtep_of(caller)).items()}})
     handlers.add_call("overlay.peers.publish", publish)
     handlers.add_call("overlay.peers.withdraw", withdraw)
     handlers.add_stream("overlay.peers.watch", watch)
@@ -132,8 +132,9 @@ class ChannelPeerTable:
         return [Peer(p["ip"], p["mac"], p["vtep"])
                 for p in _call(self.channel, "overlay.peers.list", {"NetworkID": network_id})["Peers"]]
 
-    def endpoints(self, network_id: str, vtep: str) -> list[str]:
-        return list(_call(self.channel, "overlay.peers.endpoints", {"NetworkID": network_id})["Endpoints"])
+    def endpoints(self, network_id: str, vtep: str) -> dict[str, Peer]:
+        found = _call(self.channel, "overlay.peers.endpoints", {"NetworkID": network_id})["Endpoints"]
+        return {name: Peer(p["ip"], p["mac"], p["vtep"]) for name, p in found.items()}
 
     def watch(self, network_id: str) -> PeerWatch:
         return _ChannelWatch(self.channel, network_id)

@@ -7,6 +7,8 @@ import builtins
 import ipaddress
 import json
 import logging
+import os
+import threading
 from typing import TYPE_CHECKING
 
 from dockyard.cluster.overlay import (
@@ -187,9 +189,22 @@ class SwarmLifecycle:
 
 def attach_overlay(networks: NetworkService, swarm: SwarmService, state_dir: str, mtu: int) -> None:
     """Composition root: the overlay driver and the swarm's networks in the network service, the
-    calls a manager answers for workers' overlays, and the ingress network at swarm init."""
+    calls a manager answers for workers' overlays, and the ingress network at swarm init. In a
+    swarm already (a daemon restart), the planes its containers kept are followed again, from a
+    thread: a manager out of reach must not hold the daemon's start."""
     cluster = SwarmNetworks(swarm)
-    networks.drivers.register(OverlayDriver(state_dir, cluster.site, mtu=mtu))
+    driver = OverlayDriver(state_dir, cluster.site, mtu=mtu)
+    networks.drivers.register(driver)
     networks.attach_cluster(cluster)
     register(swarm)
     swarm.add_listener(SwarmLifecycle(networks))
+    if swarm.local_node_id() and os.path.isdir(state_dir):
+        threading.Thread(target=_resume, args=(driver, cluster), name="overlay-resume", daemon=True).start()
+
+
+def _resume(driver: OverlayDriver, cluster: SwarmNetworks) -> None:
+    try:
+        for network, peer in driver.resume(cluster.list()):
+            cluster.release_address(network.id, peer.ip)
+    except (OSError, DockyardError) as exc:
+        log.warning("overlay networks were not followed again after the restart: %s", exc)

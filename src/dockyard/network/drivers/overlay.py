@@ -147,6 +147,27 @@ class OverlayDriver:
         self._planes[network.id] = plane
         return plane
 
+    def resume(self, networks: Iterable[Network]) -> list[tuple[Network, Peer]]:
+        """At daemon start, in a swarm: follow the peers again in every plane a previous run left,
+        and withdraw the endpoints whose containers stopped while no daemon watched (a plane left
+        with none is removed). Without this, a plane would be adopted only at its next join or leave.
+        Returns the departed endpoints (their addresses are the swarm's to take back)."""
+        site = self.site()
+        departed: list[tuple[Network, Peer]] = []
+        with self._lock:
+            for network in networks:
+                if network.driver != self.name or network.id in self._planes:
+                    continue
+                plane = self._adopted(network, site)
+                if plane is None:
+                    continue
+                gone = plane.withdraw_departed()
+                if gone:
+                    log.info("overlay %s: endpoints %s left while the daemon was away", network.name, ", ".join(gone))
+                departed.extend((network, peer) for peer in gone.values())
+                self._drop_if_unused(network.id, plane)
+        return departed
+
     def _plane(self, network: Network, site: Site) -> Plane:
         """The network's plane on this node: the running one, an adopted one, or a new one."""
         plane = self._planes.get(network.id) or self._adopted(network, site)

@@ -39,8 +39,8 @@ class PeerTable(Protocol):
 
     def peers(self, network_id: str) -> list[Peer]: ...
 
-    def endpoints(self, network_id: str, vtep: str) -> list[str]:
-        """The endpoints the node at ``vtep`` published on the network."""
+    def endpoints(self, network_id: str, vtep: str) -> dict[str, Peer]:
+        """The endpoints the node at ``vtep`` published on the network, by name."""
         ...
 
     def watch(self, network_id: str) -> PeerWatch:
@@ -130,9 +130,10 @@ class MemoryPeerTable:
         with self._cond:
             return sorted(self._peers.get(network_id, {}).values())
 
-    def endpoints(self, network_id: str, vtep: str) -> list[str]:
+    def endpoints(self, network_id: str, vtep: str) -> dict[str, Peer]:
         with self._cond:
-            return sorted(endpoint for (at, endpoint) in self._peers.get(network_id, {}) if at == vtep)
+            return {endpoint: peer for (at, endpoint), peer in sorted(self._peers.get(network_id, {}).items())
+                    if at == vtep}
 
     def watch(self, network_id: str) -> PeerWatch:
         with self._cond:

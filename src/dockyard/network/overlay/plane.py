@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 
 from dockyard.errors import DockyardError, SystemError_
-from dockyard.network import netns, sandbox
+from dockyard.network import bridge, netns, sandbox
 from dockyard.network.netlink import NetlinkError
 from dockyard.network.overlay.control import PeerTable, PeerWatch
 from dockyard.network.overlay.kernel import OverlayNetlink
@@ -113,6 +113,17 @@ class Plane:
         self._start_following()
         return True
 
+    def withdraw_departed(self) -> dict[str, Peer]:
+        """Withdraw this node's endpoints whose veth is gone from the namespace (their containers
+        stopped while no daemon watched: the kernel took the veth with the container's
+        namespace); returns them, so their addresses can be given back."""
+        published = self.peers.endpoints(self.spec.network_id, self.vtep)
+        present = set(netns.run_in(self.path, lambda: [e for e in published if bridge.exists(e)]))
+        gone = {name: peer for name, peer in published.items() if name not in present}
+        for endpoint in gone:
+            self.peers.withdraw(self.spec.network_id, self.vtep, endpoint)
+        return gone
+
     def stop_following(self) -> None:
         """Stop the watching thread and leave the namespace as it is (what a daemon that stops
         with containers running does: the next run adopts it)."""
@@ -159,7 +170,7 @@ class Plane:
     def endpoints(self) -> list[str]:
         """This node's endpoints on the network, as the peer table has them (so a daemon that
         restarted still knows when its last one leaves)."""
-        return self.peers.endpoints(self.spec.network_id, self.vtep)
+        return list(self.peers.endpoints(self.spec.network_id, self.vtep))
 
     # -- peers -------------------------------------------------------------------------------
     def sync(self) -> None:
