@@ -10,13 +10,14 @@ instead of a file (a credential spec) gives no file, as in moby.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from dockyard.cluster.payloads import for_swarm
 from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.engine.backend import TaskFile
-from dockyard.errors import InvalidParameter
+from dockyard.errors import Forbidden, InvalidParameter, NotFound, Unavailable
 
 DEFAULT_MODE = 0o444  # the docker CLI's default for --secret and --config
 
@@ -45,17 +46,66 @@ def task_files(secrets: Iterable[Any] | None, configs: Iterable[Any] | None,
     return files
 
 
-class StoreTaskFiles:
-    """A manager's agent: its tasks' secrets and configs opened from the cluster store (a worker's
-    come over its channel to the managers instead)."""
+class SwarmTaskFiles:
+    """An agent's way to its tasks' secrets and configs (the controller's `Files`): a manager opens
+    them from the cluster store; a worker, which keeps no store, asks a manager over the swarm's
+    mutual-TLS channel (`task.files`), which answers only for a task assigned to the caller's node
+    and still meant to run: swarmkit's dispatcher gives a node the secrets of its tasks alone.
+    Which of the two is asked at each call, so promotion and demotion need no rewiring."""
 
     def __init__(self, swarm: Any) -> None:
+        self._swarm = swarm
         self._secrets = for_swarm(swarm, SECRET)
         self._configs = for_swarm(swarm, CONFIG)
 
     def __call__(self, task: Any) -> list[TaskFile]:
         container = task.spec.container_spec
-        if container is None:
+        if container is None or not (container.secrets or container.configs):
             return []
+        try:
+            self._swarm.store()
+        except Unavailable:
+            return self._from_managers(task.id)
         return task_files(container.secrets, container.configs, lambda i: self._secrets.opened(i).spec.data,
                           lambda i: self._configs.opened(i).spec.data)
+
+    def _from_managers(self, task_id: str) -> list[TaskFile]:
+        from dockyard.cluster.channel import ChannelError
+
+        try:
+            answer = self._swarm.channel().call(CALL, {"TaskID": task_id})
+        except ChannelError as exc:
+            raise (NotFound if exc.status == 404 else Forbidden if exc.status == 403 else Unavailable)(
+                f"the secrets and configs of task {task_id}: {exc}") from exc
+        return [file_from_json(doc) for doc in answer["Files"]]
+
+
+CALL = "task.files"
+
+
+def file_json(f: TaskFile) -> dict[str, Any]:
+    return {"Name": f.name, "Data": base64.b64encode(f.data).decode(), "Target": f.target, "UID": f.uid,
+            "GID": f.gid, "Mode": f.mode, "Kind": f.kind}
+
+
+def file_from_json(doc: dict[str, Any]) -> TaskFile:
+    return TaskFile(str(doc["Name"]), base64.b64decode(doc["Data"]), str(doc["Target"]), int(doc["UID"]),
+                    int(doc["GID"]), int(doc["Mode"]), str(doc["Kind"]))
+
+
+def register(swarm: Any) -> None:
+    """The call a manager answers for an agent on any node (added to the swarm's handlers once)."""
+    files = SwarmTaskFiles(swarm)
+
+    def task_files_call(caller: Any, body: dict[str, Any]) -> dict[str, Any]:
+        from dockyard.cluster.services.records import Records
+
+        task_id = str(body.get("TaskID") or "")
+        task = Records(swarm.store()).task(task_id) if task_id else None
+        if task is None:
+            raise NotFound(f"task {task_id} not found")
+        if task.node_id != caller.node_id or not task.runnable():
+            raise Forbidden(f"task {task_id} is not one that node {caller.node_id} runs")
+        return {"Files": [file_json(f) for f in files(task)]}
+
+    swarm.handlers.add_call(CALL, task_files_call)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from dockyard.cluster.agent.agent import Agent
 from dockyard.cluster.agent.channel import StoreChannel
 from dockyard.cluster.agent.controller import Pull
-from dockyard.cluster.delivery import StoreTaskFiles
+from dockyard.cluster.delivery import SwarmTaskFiles
 from dockyard.cluster.manager.runner import Manager
 from dockyard.engine.backend import ClusterBackend
 
@@ -64,7 +64,7 @@ class NodeRoles:
         self._manager = Manager(store)
         self._manager.start()
         self._agent = Agent(swarm.local_node_id(), StoreChannel(store), self._backend, self._pull,
-                            StoreTaskFiles(swarm))
+                            SwarmTaskFiles(swarm))
         self._run(self._agent.start)
 
     def _down(self, remove_containers: bool) -> None:

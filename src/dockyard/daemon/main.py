@@ -296,6 +296,9 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     await daemon.containers.apply_policies_at_boot()
     swarm = _swarm_service(daemon.options.data_root)
     swarm.add_listener(_swarm_roles(daemon))
+    from dockyard.cluster.delivery import register as register_task_files
+
+    register_task_files(swarm)  # a worker's agent asks a manager for its tasks' secrets and configs
     if daemon.options.network.iptables and daemon.options.network.bridge != "none":
         swarm.add_listener(_local_ingress(daemon))
     try:

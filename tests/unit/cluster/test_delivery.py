@@ -3,13 +3,21 @@ opened by ID only for the task that names it."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 import pytest
 
-from dockyard.cluster.delivery import task_files
+from dockyard.cluster.channel import Caller, ChannelError, Handlers
+from dockyard.cluster.delivery import SwarmTaskFiles, register, task_files
+from dockyard.cluster.payloads import Payloads
+from dockyard.cluster.secrets import SECRET, SecretSpec
+from dockyard.cluster.services.records import Records
+from dockyard.cluster.services.spec import ContainerSpec, FileTarget, SecretReference, TaskSpec
+from dockyard.cluster.services.task import Task, TaskState, TaskStatus
+from dockyard.cluster.store import MemoryStore
 from dockyard.engine.backend import TaskFile
-from dockyard.errors import InvalidParameter
+from dockyard.errors import Forbidden, InvalidParameter, NotFound, Unavailable
 
 
 @dataclass
@@ -61,3 +69,55 @@ def test_references_become_task_files_opened_by_id() -> None:
 def test_a_non_numeric_owner_is_refused() -> None:
     with pytest.raises(InvalidParameter, match="invalid UID 'www' for db"):
         task_files([SecretRef(Target("x", "www"), "s1", "db")], [], lambda i: b"", lambda i: b"")
+
+
+class FakeSwarm:
+    """A manager (with a store) or a worker (none, a channel to the manager's handlers)."""
+
+    def __init__(self, store, handlers, node_id: str, manager) -> None:
+        self._store, self.handlers, self.node_id, self._manager = store, handlers, node_id, manager
+
+    def store(self):
+        if self._store is None:
+            raise Unavailable("This node is not a swarm manager.")
+        return self._store
+
+    def channel(self):
+        manager, node_id = self._manager, self.node_id
+
+        class Channel:
+            def call(self, name, body):
+                try:
+                    return manager.handlers.call(name, Caller(node_id, "worker"), body)
+                except ChannelError:
+                    raise
+                except Exception as exc:  # the swarm port answers a DockyardError with its status
+                    raise ChannelError(exc.status, str(exc)) from None
+
+        return Channel()
+
+
+def test_a_worker_gets_the_files_of_its_own_running_tasks_only() -> None:
+    store = MemoryStore()
+    manager = FakeSwarm(store, Handlers(), "mgr", None)
+    register(manager)
+    sid = Payloads(SECRET, lambda: store).create(SecretSpec("pw", {}, b"payload"))
+    now = datetime.datetime.now(datetime.UTC)
+    spec = TaskSpec(container_spec=ContainerSpec(image="busybox", secrets=[
+        SecretReference(FileTarget("pw", "0", "0", 0o400), sid, "pw")]))
+
+    def task(task_id: str, node: str, desired: TaskState = TaskState.RUNNING) -> Task:
+        return Task(task_id, now, now, "svc", "web", spec, 1, 1, TaskStatus(now, TaskState.ASSIGNED), desired, node)
+
+    assert Records(store).write_tasks([task("t1", "w1"), task("t2", "w2"), task("t3", "w1", TaskState.SHUTDOWN)])
+    worker = FakeSwarm(None, Handlers(), "w1", manager)
+    files = SwarmTaskFiles(worker)
+    expected = [TaskFile("pw", b"payload", "pw", 0, 0, 0o400, "secret")]
+    assert files(task("t1", "w1")) == expected  # through the channel
+    assert SwarmTaskFiles(manager)(task("t1", "w1")) == expected  # from the store
+    with pytest.raises(Forbidden, match="task t2 is not one that node w1 runs"):
+        files(task("t2", "w1"))  # another node's task
+    with pytest.raises(Forbidden):
+        files(task("t3", "w1"))  # being shut down
+    with pytest.raises(NotFound, match="task t9 not found"):
+        files(task("t9", "w1"))
