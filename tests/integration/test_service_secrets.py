@@ -90,6 +90,13 @@ def test_a_service_reads_its_secrets_and_configs_from_memory(node) -> None:
     for needle in (SECRET, CONFIG):
         assert files_holding(d.dir, needle) == []
 
+    # A daemon restart: the task's container is adopted, its files still there (the tmpfs outlives the daemon).
+    d.stop()
+    d.start()
+    assert until(lambda: (_task_container(d, "reader") or {}).get("Id") == first["Id"], 60)
+    seen = _ok(d.docker("exec", first["Id"], "sha256sum", "/run/secrets/pw")).split()[0]
+    assert seen == _digest(SECRET) and len(_task_mounts(d)) == 1
+
     refused = d.docker("secret", "rm", "pw")
     assert refused.returncode != 0
     assert (b"rpc error: code = InvalidArgument desc = secret 'pw' is in use by the following service: reader"
