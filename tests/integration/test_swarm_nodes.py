@@ -5,27 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 
 import docker
 import pytest
 from conftest import PrivateDaemon
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _ok(result) -> str:
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
-
-
-def _refused(result) -> str:
-    assert result.returncode != 0, result.stdout.decode()
-    return result.stderr.decode()
+from swarm_helpers import free_port, ok, refused
 
 
 @pytest.fixture
@@ -33,7 +17,7 @@ def swarm_node(busybox_tar):
     """A daemon of the test's own in a one-node swarm; the member stops with the swarm it served."""
     d = PrivateDaemon(busybox_tar).start()
     try:
-        out = _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{_free_port()}", "--advertise-addr",
+        out = ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr",
                            "127.0.0.1"))
         d.node_id = re.search(r"current node \((\w+)\) is now a manager", out).group(1)
         yield d
@@ -44,29 +28,29 @@ def swarm_node(busybox_tar):
 
 def test_node_update_demote_rm_and_filters_with_the_docker_cli(swarm_node) -> None:
     d, me = swarm_node, swarm_node.node_id
-    assert _ok(d.docker("node", "update", "--availability", "drain", "--label-add", "disk=ssd", "--label-add", "rack",
+    assert ok(d.docker("node", "update", "--availability", "drain", "--label-add", "disk=ssd", "--label-add", "rack",
                         me)).strip() == me
-    node = json.loads(_ok(d.docker("node", "inspect", me)))[0]
+    node = json.loads(ok(d.docker("node", "inspect", me)))[0]
     assert node["Spec"] == {"Labels": {"disk": "ssd", "rack": ""}, "Role": "manager", "Availability": "drain"}
-    row = _ok(d.docker("node", "ls")).splitlines()[1].split()
+    row = ok(d.docker("node", "ls")).splitlines()[1].split()
     assert row[:2] == [me, "*"] and row[3:6] == ["Ready", "Drain", "Leader"]
-    assert _ok(d.docker("node", "update", "--label-rm", "rack", "--availability", "active", me)).strip() == me
-    assert json.loads(_ok(d.docker("node", "inspect", "--format", "{{json .Spec}}", me))) == {
+    assert ok(d.docker("node", "update", "--label-rm", "rack", "--availability", "active", me)).strip() == me
+    assert json.loads(ok(d.docker("node", "inspect", "--format", "{{json .Spec}}", me))) == {
         "Labels": {"disk": "ssd"}, "Role": "manager", "Availability": "active"}
 
-    assert "attempting to demote the last manager of the swarm" in _refused(d.docker("node", "demote", me))
-    assert _ok(d.docker("node", "promote", me)).strip() == f"Node {me} is already a manager."
+    assert "attempting to demote the last manager of the swarm" in refused(d.docker("node", "demote", me))
+    assert ok(d.docker("node", "promote", me)).strip() == f"Node {me} is already a manager."
     for args in (("node", "rm", me), ("node", "rm", "--force", me)):
         assert (f"rpc error: code = FailedPrecondition desc = node {me} is a cluster manager and is a member of the "
-                "raft cluster. It must be demoted to worker before removal") in _refused(d.docker(*args))
-    assert "node nosuch not found" in _refused(d.docker("node", "rm", "nosuch"))
+                "raft cluster. It must be demoted to worker before removal") in refused(d.docker(*args))
+    assert "node nosuch not found" in refused(d.docker("node", "rm", "nosuch"))
 
-    assert _ok(d.docker("node", "ls", "-q", "--filter", "node.label=disk=ssd")).split() == [me]
-    assert _ok(d.docker("node", "ls", "-q", "--filter", "node.label=disk=hdd")).split() == []
-    assert _ok(d.docker("node", "ls", "-q", "--filter", "role=manager", "--filter", f"id={me[:6]}")).split() == [me]
-    assert _ok(d.docker("node", "ls", "-q", "--filter", "role=worker")).split() == []
-    assert "Invalid role filter: 'boss'" in _refused(d.docker("node", "ls", "--filter", "role=boss"))
-    assert "invalid filter 'colour'" in _refused(d.docker("node", "ls", "--filter", "colour=red"))
+    assert ok(d.docker("node", "ls", "-q", "--filter", "node.label=disk=ssd")).split() == [me]
+    assert ok(d.docker("node", "ls", "-q", "--filter", "node.label=disk=hdd")).split() == []
+    assert ok(d.docker("node", "ls", "-q", "--filter", "role=manager", "--filter", f"id={me[:6]}")).split() == [me]
+    assert ok(d.docker("node", "ls", "-q", "--filter", "role=worker")).split() == []
+    assert "Invalid role filter: 'boss'" in refused(d.docker("node", "ls", "--filter", "role=boss"))
+    assert "invalid filter 'colour'" in refused(d.docker("node", "ls", "--filter", "colour=red"))
 
 
 def test_node_update_out_of_sequence_with_docker_py(swarm_node) -> None:

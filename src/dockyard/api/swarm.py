@@ -11,8 +11,9 @@ from typing import Any
 
 from dockyard.api.http import BadRequest, Request, Response
 from dockyard.cluster.objects import Cluster, ClusterSpec, TLSInfo, Version
+from dockyard.cluster.rpc import InvalidArgument
 from dockyard.cluster.swarm import InitRequest, JoinRequest, SwarmInfo, SwarmService
-from dockyard.errors import InvalidParameter, NotImplementedYet
+from dockyard.errors import InvalidParameter
 
 
 def api_time(value: datetime.datetime) -> str:
@@ -21,6 +22,17 @@ def api_time(value: datetime.datetime) -> str:
 
 def api_version(version: Version) -> dict[str, int]:
     return {"Index": version.index}
+
+
+def _ca_config_json(spec: ClusterSpec) -> dict[str, Any]:
+    """Docker's CAConfig: the signing key is never shown (nor kept), empty fields are left out."""
+    ca = spec.ca_config
+    body: dict[str, Any] = {"NodeCertExpiry": ca.node_cert_expiry}
+    if ca.signing_ca_cert:
+        body["SigningCACert"] = ca.signing_ca_cert
+    if ca.force_rotate:
+        body["ForceRotate"] = ca.force_rotate
+    return body
 
 
 def spec_json(spec: ClusterSpec) -> dict[str, Any]:
@@ -32,7 +44,7 @@ def spec_json(spec: ClusterSpec) -> dict[str, Any]:
                  "LogEntriesForSlowFollowers": spec.raft.log_entries_for_slow_followers,
                  "ElectionTick": spec.raft.election_tick, "HeartbeatTick": spec.raft.heartbeat_tick},
         "Dispatcher": {"HeartbeatPeriod": spec.dispatcher.heartbeat_period},
-        "CAConfig": {"NodeCertExpiry": spec.ca_config.node_cert_expiry},
+        "CAConfig": _ca_config_json(spec),
         "TaskDefaults": dict(spec.task_defaults),
         "EncryptionConfig": {"AutoLockManagers": spec.encryption_config.auto_lock_managers},
     }
@@ -77,10 +89,26 @@ def merge_spec(raw: Any, base: ClusterSpec, zero_keeps_base: bool) -> ClusterSpe
     r.heartbeat_tick = pick("Raft", "HeartbeatTick", r.heartbeat_tick, "HeartbeatTick")
     d.heartbeat_period = pick("Dispatcher", "HeartbeatPeriod", d.heartbeat_period, "dispatcher heartbeat period")
     c.node_cert_expiry = pick("CAConfig", "NodeCertExpiry", c.node_cert_expiry, "certificate expiry")
+    c.force_rotate = pick("CAConfig", "ForceRotate", c.force_rotate, "ForceRotate")
+    ca_raw = raw.get("CAConfig")
+    if isinstance(ca_raw, dict):
+        for key, attr in (("SigningCACert", "signing_ca_cert"), ("SigningCAKey", "signing_ca_key")):
+            value = ca_raw.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidParameter(f"invalid {key}: a PEM string is required")
+            if value is not None:
+                setattr(c, attr, value)
+        if ca_raw.get("ExternalCAs"):
+            # swarmkit forwards node certificate requests to a cfssl server; Dockyard has no cfssl
+            # client, and a swarm that has its root key never needs one.
+            raise InvalidArgument("external CAs (--external-ca) are not supported by Dockyard: the swarm signs "
+                                  "node certificates with its own root CA key; to use a root of your own, rotate "
+                                  "to it with `docker swarm ca --rotate --ca-cert <cert> --ca-key <key>`")
     if c.node_cert_expiry < 3600 * 1_000_000_000:
-        raise InvalidParameter("minimum certificate expiry time is: 1h0m0s")
-    if (raw.get("EncryptionConfig") or {}).get("AutoLockManagers"):
-        raise NotImplementedYet("autolock is not supported by Dockyard yet")
+        raise InvalidArgument("minimum certificate expiry time is: 1h0m0s")
+    encryption = raw.get("EncryptionConfig")
+    if isinstance(encryption, dict) and "AutoLockManagers" in encryption:
+        spec.encryption_config.auto_lock_managers = bool(encryption["AutoLockManagers"])
     return spec
 
 
@@ -121,16 +149,17 @@ def info_json(info: SwarmInfo) -> dict[str, Any]:
 def _init_request(raw: Any) -> InitRequest:
     if not isinstance(raw, dict):
         raise BadRequest("invalid JSON body: an object is required")
-    if raw.get("AutoLockManagers"):
-        raise NotImplementedYet("autolock (--autolock) is not supported by Dockyard yet")
     pool = raw.get("DefaultAddrPool") or []
     if not isinstance(pool, list) or not all(isinstance(p, str) for p in pool):
         raise InvalidParameter("invalid DefaultAddrPool: a list of CIDRs is required")
+    spec = merge_spec(raw.get("Spec"), ClusterSpec(), zero_keeps_base=True)
+    if raw.get("AutoLockManagers"):  # `swarm init --autolock` sets it here, beside the spec
+        spec.encryption_config.auto_lock_managers = True
     return InitRequest(
         listen_addr=str(raw.get("ListenAddr") or "0.0.0.0:2377"),
         advertise_addr=str(raw.get("AdvertiseAddr") or ""),
         force_new_cluster=bool(raw.get("ForceNewCluster")),
-        spec=merge_spec(raw.get("Spec"), ClusterSpec(), zero_keeps_base=True),
+        spec=spec,
         default_addr_pool=list(pool), subnet_size=_int(raw, "SubnetSize", "SubnetSize") or 0,
         data_path_port=_int(raw, "DataPathPort", "DataPathPort") or 0,
     )
@@ -168,7 +197,17 @@ def register(router, swarm: SwarmService) -> None:
         spec = merge_spec(body.get("Spec", body) if isinstance(body, dict) else body, current.spec,
                           zero_keeps_base=False)
         await asyncio.to_thread(swarm.update, int(raw_version), spec, req.flag("rotateWorkerToken"),
-                                req.flag("rotateManagerToken"))
+                                req.flag("rotateManagerToken"), req.flag("rotateManagerUnlockKey"))
+        return Response(200, None)
+
+    async def unlock_key(req: Request) -> Response:
+        await asyncio.to_thread(swarm.inspect)  # a manager, unlocked: Docker's refusals otherwise
+        return Response(200, {"UnlockKey": swarm.autolock.unlock_key()})
+
+    async def unlock(req: Request) -> Response:
+        body = await req.json()
+        key = body.get("UnlockKey") if isinstance(body, dict) else None
+        await asyncio.to_thread(swarm.unlock, key if isinstance(key, str) else "")
         return Response(200, None)
 
     async def leave(req: Request) -> Response:
@@ -184,3 +223,5 @@ def register(router, swarm: SwarmService) -> None:
     router.add("POST", "/swarm/update", update)
     router.add("POST", "/swarm/leave", leave)
     router.add("POST", "/swarm/join", join)
+    router.add("GET", "/swarm/unlockkey", unlock_key)
+    router.add("POST", "/swarm/unlock", unlock)

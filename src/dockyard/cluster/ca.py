@@ -78,6 +78,56 @@ class RootCA:
         return self.cert.public_key().public_bytes(serialization.Encoding.DER,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
 
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> RootCA:
+        """A root given by the user (`swarm ca --rotate --ca-cert --ca-key`), checked as swarmkit does:
+        a CA certificate, valid now, whose key is the one given."""
+        try:
+            cert = x509.load_pem_x509_certificate(cert_pem)
+            key = serialization.load_pem_private_key(key_pem, password=None)
+        except ValueError as exc:
+            raise ValueError(f"invalid root CA certificate or key: {exc}") from None
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            raise ValueError("the root CA certificate is not a CA certificate (basic constraints CA:TRUE)")
+        now = _now()
+        if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
+            raise ValueError("the root CA certificate is expired or not yet valid")
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the root CA key must be an ECDSA key (node certificates are signed with ECDSA)")
+        public = serialization.PublicFormat.SubjectPublicKeyInfo
+        if key.public_key().public_bytes(serialization.Encoding.DER, public) != \
+                cert.public_key().public_bytes(serialization.Encoding.DER, public):
+            raise ValueError("certificate key mismatch")
+        return cls(cert_pem, _key_pem(key))
+
+    def cross_sign(self, new_root: RootCA) -> bytes:
+        """The new root's subject and key, signed by this (old) root: the intermediate a node sends
+        with a certificate of the new root while peers still trust only the old one (swarmkit's
+        RootRotation.CrossSignedCACert)."""
+        if self.key_pem is None:
+            raise ValueError("this root CA has no signing key")
+        signer = serialization.load_pem_private_key(self.key_pem, password=None)
+        assert isinstance(signer, ec.EllipticCurvePrivateKey)
+        new = new_root.cert
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(new.subject).issuer_name(self.cert.subject).public_key(new.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(new.not_valid_before_utc).not_valid_after(new.not_valid_after_utc)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(new.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+            .sign(signer, hashes.SHA256())
+        )
+        return cert.public_bytes(serialization.Encoding.PEM)
+
     def issue(self, node_id: str, role: str, cluster_id: str, expiry: datetime.timedelta,
               addresses: Sequence[str] = ()) -> IssuedCertificate:
         """A new key and a certificate for a node (the manager's own, on init)."""
@@ -141,6 +191,16 @@ def new_key_and_request() -> tuple[bytes, bytes]:
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "swarm-join")]))
            .sign(key, hashes.SHA256()))
     return _key_pem(key), csr.public_bytes(serialization.Encoding.PEM)
+
+
+def certificate_addresses(cert_pem: bytes) -> list[str]:
+    """The IP SANs of a node certificate (a renewal keeps them)."""
+    cert = x509.load_pem_x509_certificates(cert_pem)[0]
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
 
 
 def certificate_identity(cert_pem: bytes) -> tuple[str, str]:

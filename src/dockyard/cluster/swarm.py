@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dockyard.cluster import codec
+from dockyard.cluster.autolock import LOCKED, LOCKED_LEAVE, Autolock, new_unlock_key
 from dockyard.cluster.channel import Caller, Handlers
 from dockyard.cluster.keys import CA_KEY, CLUSTER_KEY
 from dockyard.cluster.membership import MEMBERS_PREFIX
@@ -46,7 +47,7 @@ from dockyard.cluster.objects import (
     Resources,
     TLSInfo,
 )
-from dockyard.cluster.rpc import SequenceConflict
+from dockyard.cluster.rpc import InvalidArgument, SequenceConflict
 from dockyard.cluster.store.api import Compare, Put, Store
 from dockyard.cluster.tokens import base36
 from dockyard.errors import InvalidParameter, NotFound, Unavailable
@@ -231,7 +232,7 @@ class SwarmService:
                  make_member: Callable[..., EtcdMember] | None = None,
                  membership: Callable[[LocalState], Membership] | None = None,
                  serve_port: Callable[[LocalState, SwarmPort], Callable[[], None]] | None = None,
-                 join_timeout: float = 20.0) -> None:
+                 join_timeout: float = 20.0, autolock: Autolock | None = None) -> None:
         self._root = root  # <data-root>/swarm
         self._engine = engine
         # Unit tests give a store of their own: then nothing real (membership, swarm port) is made
@@ -247,6 +248,10 @@ class SwarmService:
         self._member: EtcdMember | None = None
         self._store: Store | None = None
         self._listeners: list[SwarmListener] = []
+        # The unlock key and the node key's plain copy for TLS: the daemon gives its exec root (a
+        # tmpfs) for the copy; unit tests keep it beside the data.
+        self.autolock = autolock or Autolock(self._certs, root / "run")
+        self._paused = False  # the member restarts for a new trust root: requests wait for it
         self._close_port: Callable[[], None] | None = None
         self._pending: _PendingJoin | None = None
         # The manager/worker channel's calls this manager answers; other parts (the dispatcher,
@@ -273,7 +278,7 @@ class SwarmService:
 
     def _tls_files(self) -> tuple[str, str, str]:
         c = self._certs
-        return str(c / "swarm-root-ca.crt"), str(c / "swarm-node.crt"), str(c / "swarm-node.key")
+        return str(c / "swarm-root-ca.crt"), str(c / "swarm-node.crt"), str(self.autolock.usable_key())
 
     def _etcd_store(self, client_url: str) -> Store:
         from dockyard.cluster.store.etcd import EtcdStore
@@ -341,9 +346,23 @@ class SwarmService:
             # The node is in a swarm even when its member does not come back: init must then refuse
             # (not erase the swarm's data), /info says "error", and leave --force still works.
             self._state = LocalState(**raw)
+            if self.autolock.locked():
+                log.info("the swarm is locked: this manager's store member starts after `swarm unlock`")
+                return
             if self._state.role == NodeRole.MANAGER.value:
                 self._connect(self._state)
                 self._open_port(self._state)
+            self._started()
+
+    def unlock(self, unlock_key: str) -> None:
+        """A locked manager given the key that opens its node key: its member starts, it serves."""
+        with self._lock:
+            state = self._state
+            if state is None:
+                raise Unavailable(NOT_MANAGER)
+            self.autolock.unlock(unlock_key)
+            self._connect(state)
+            self._open_port(state)
             self._started()
 
     def _connect(self, state: LocalState, **member_options: Any) -> None:
@@ -389,6 +408,7 @@ class SwarmService:
         return listen_host, listen_port, advertise_host, advertise_port
 
     def _write_certificates(self, root_pem: bytes, cert_pem: bytes, key_pem: bytes) -> None:
+        self.autolock.forget()  # a new swarm's key: no unlock key yet, no copy of an older key
         certs = self._certs
         certs.mkdir(mode=0o700, parents=True, exist_ok=True)
         (certs / "swarm-root-ca.crt").write_bytes(root_pem)
@@ -426,6 +446,8 @@ class SwarmService:
                 expiry = datetime.timedelta(microseconds=request.spec.ca_config.node_cert_expiry // 1000)
                 issued = ca.issue(node_id, "manager", cluster_id, expiry, [advertise_host, "127.0.0.1"])
                 self._write_certificates(ca.cert_pem, issued.cert_pem, issued.key_pem)
+                if request.spec.encryption_config.auto_lock_managers:
+                    self.autolock.relock(new_unlock_key())
                 self._connect(state)
                 now = _now()
                 cluster = Cluster(
@@ -441,6 +463,7 @@ class SwarmService:
                     cluster.data_path_port = request.data_path_port
                 node = self._describe(node_id, NodeRole.MANAGER, advertise_host, now)
                 node.manager_status = ManagerStatus(state.advertise_addr, leader=True)
+                node.description.tls_info = cluster.tls_info  # what its certificate is issued by
                 ca_record = {"cert": ca.cert_pem.decode(), "key": (ca.key_pem or b"").decode()}
                 self._require_store().txn([Compare(CLUSTER_KEY, 0)], [
                     Put(CLUSTER_KEY, codec.encode(cluster)),
@@ -494,6 +517,7 @@ class SwarmService:
         self._state_file.unlink(missing_ok=True)
         self.shutdown()
         self._state = None
+        self.autolock.forget()
         for part in ("etcd", "certificates"):
             shutil.rmtree(self._root / part, ignore_errors=True)
 
@@ -502,7 +526,6 @@ class SwarmService:
     def join(self, request: JoinRequest) -> None:
         from dockyard.cluster.admission import TOKEN_REFUSED
         from dockyard.cluster.joining import validate_remote
-        from dockyard.cluster.rpc import InvalidArgument
         from dockyard.cluster.tokens import ca_digest_from_token
 
         with self._lock:
@@ -646,6 +669,8 @@ class SwarmService:
                     return
             if self._state is None:
                 raise Unavailable(NOT_IN_SWARM)
+            if not force and self.autolock.locked():
+                raise Unavailable(LOCKED_LEAVE)
             if self._state.role == NodeRole.MANAGER.value:
                 self._leave_as_manager(force)
             self._abandon()
@@ -684,6 +709,11 @@ class SwarmService:
         return self._require_store()
 
     def _require_store(self) -> Store:
+        if self._paused:
+            with self._lock:  # _reload_tls holds it until the new member serves
+                pass
+        if self._store is None and self._state is not None and self.autolock.locked():
+            raise Unavailable(LOCKED)
         if self._store is None:
             if self._state is not None and self._state.role == NodeRole.WORKER.value:
                 raise Unavailable(WORKER_NOT_MANAGER)
@@ -720,11 +750,15 @@ class SwarmService:
         return codec.decode(Cluster, kv.value, kv.mod_revision)
 
     def update(self, version: int, spec: ClusterSpec, rotate_worker_token: bool = False,
-               rotate_manager_token: bool = False) -> None:
+               rotate_manager_token: bool = False, rotate_unlock_key: bool = False) -> None:
         store = self._require_store()
         cluster = self.inspect()
         if version != cluster.version.index:
             raise SequenceConflict()
+        locking = spec.encryption_config.auto_lock_managers
+        old_key = self.autolock.unlock_key() or None
+        rekey = locking != cluster.spec.encryption_config.auto_lock_managers or (locking and rotate_unlock_key)
+        rotation = self._rotation(store, cluster, spec)
         cluster.spec = spec
         cluster.updated_at = _now()
         if rotate_worker_token or rotate_manager_token:
@@ -735,8 +769,79 @@ class SwarmService:
                 cluster.join_tokens.worker = generate_join_token(pem)
             if rotate_manager_token:
                 cluster.join_tokens.manager = generate_join_token(pem)
-        if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster))]):
+        if rekey:
+            self._rekey(store, new_unlock_key() if locking else None)
+        if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster)), *rotation]):
+            if rekey:
+                self._rekey(store, old_key)  # the spec did not change: neither do the keys
             raise SequenceConflict()
+
+    @staticmethod
+    def _rotation(store: Store, cluster: Cluster, spec: ClusterSpec) -> list[Put]:
+        """A root CA rotation when the spec asks for one (ForceRotate changed, or a root given that is
+        not the current one); `cluster` is updated for it. The signing key is never kept in the spec."""
+        from dockyard.cluster import carotation
+
+        ca = spec.ca_config
+        given_cert, given_key = ca.signing_ca_cert.strip(), ca.signing_ca_key
+        ca.signing_ca_key = ""
+        rotating = carotation.rotation_of(store)
+        known = {cluster.tls_info.trust_root.strip(), rotating.cert_pem.decode().strip() if rotating else ""}
+        given = None
+        if given_cert and given_cert not in known:
+            if not given_key:
+                raise InvalidArgument("rotating to a new root CA certificate needs its key (--ca-key): Dockyard "
+                                      "signs node certificates itself and does not use external CAs")
+            given = (given_cert.encode() + b"\n", given_key.encode())
+        if given is None and ca.force_rotate == cluster.spec.ca_config.force_rotate:
+            return []
+        return carotation.begin(store, cluster, given)
+
+    def reload_tls(self) -> None:
+        """The trust root changed (a root rotation ended): the store member and the swarm port start
+        again with it, as etcd reads its CA file only when it starts; the helpers restart with them.
+        It runs on a thread of its own, as it stops the helper that asks for it."""
+        threading.Thread(target=self._reload_tls, name="swarm-tls-reload", daemon=True).start()
+
+    def _reload_tls(self) -> None:
+        with self._lock:
+            state = self._state
+            if state is None or state.role != NodeRole.MANAGER.value or self._member is None or self.leaving():
+                return
+            for listener in self._listeners:  # the helpers first, while the store still serves them
+                listener.swarm_stopping()
+            listeners, self._listeners = self._listeners, []
+            self._paused = True  # from here until the new member serves, requests wait (_require_store)
+            try:
+                self.shutdown()
+                self._connect(state)
+                self._open_port(state)
+            finally:
+                self._paused = False
+                self._listeners = listeners
+            self._started()
+
+    def certificates_dir(self) -> Path:
+        """This node's TLS files: swarm-root-ca.crt, swarm-node.crt, swarm-node.key (Docker's names)."""
+        return self._certs
+
+    def _rekey(self, store: Store, new_key: str | None) -> None:
+        """Autolock on, off or rotated: the data key re-wrapped, then the node key re-encrypted."""
+        from dockyard.cluster.autolock import parse_unlock_key
+        from dockyard.cluster.datakey import DataKey
+
+        old_kek = self.autolock.kek()
+        new_kek = parse_unlock_key(new_key) if new_key else None
+        DataKey(store).rewrap(old_kek, new_kek)
+        try:
+            self.autolock.relock(new_key)
+        except BaseException:
+            DataKey(store).rewrap(new_kek, old_kek)
+            raise
+
+    def kek(self) -> bytes | None:
+        """The key-encryption key that wraps the swarm's data key while autolock is on."""
+        return self.autolock.kek()
 
     def observe_managers(self, nodes: list[Node]) -> list[Node]:
         """The nodes with their ManagerStatus as the store's membership shows it now (Leader,
@@ -767,6 +872,8 @@ class SwarmService:
         if state is None:
             return SwarmInfo(local_node_state="pending") if self._pending is not None else SwarmInfo()
         host = state.advertise_addr.rpartition(":")[0]
+        if self.autolock.locked():
+            return SwarmInfo("", host, "locked", False, error=LOCKED)
         if state.role == NodeRole.WORKER.value:
             return self._worker_info(state, host)
         try:

@@ -232,19 +232,23 @@ def build_daemon(options: DaemonOptions, launcher: Launcher) -> Daemon:
                   execs, distribution, commits, builds, health)
 
 
-def _swarm_service(data_root: str) -> SwarmService:
-    """Swarm mode's service, on <data-root>/swarm; it imports etcd's client only once a swarm exists."""
+def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
+    """Swarm mode's service, on <data-root>/swarm; it imports etcd's client only once a swarm exists.
+    The node key's plain copy for TLS lives in <exec-root>/swarm (a tmpfs), never beside the data."""
     from pathlib import Path
 
+    from dockyard.cluster.autolock import Autolock
+    from dockyard.cluster.carotation import CAService
+    from dockyard.cluster.heartbeat import HeartbeatService
     from dockyard.cluster.swarm import EngineDescription, SwarmService
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     engine = EngineDescription(platform.node(), __version__, platform.machine(), "linux",
                                (os.cpu_count() or 1) * 1_000_000_000, memory)
-    swarm = SwarmService(Path(data_root) / "swarm", engine)
-    from dockyard.cluster.heartbeat import HeartbeatService
-
+    root = Path(data_root) / "swarm"
+    swarm = SwarmService(root, engine, autolock=Autolock(root / "certificates", Path(exec_root) / "swarm"))
     swarm.add_listener(HeartbeatService())  # Down/Ready from heartbeats while the node is in a swarm
+    swarm.add_listener(CAService())  # node certificates renewed, root rotations carried through
     return swarm
 
 
@@ -294,7 +298,7 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()
-    swarm = _swarm_service(daemon.options.data_root)
+    swarm = _swarm_service(daemon.options.data_root, args.exec_root)
     swarm.add_listener(_swarm_roles(daemon))
     from dockyard.cluster.delivery import register as register_task_files
 

@@ -1,0 +1,271 @@
+"""Root CA rotation and node certificate renewal, as swarmkit's ca/ does them.
+
+- `begin` (on `swarm ca --rotate`, a ForceRotate change or a given root): a new root (generated, or
+  the user's certificate and key) and a cross-signed copy of it (its subject and key, signed by the
+  old root) are stored as the rotation in progress; the cluster's TLS info names the new issuer
+  while its trust root stays the old one, and RootRotationInProgress is true.
+- `CertRenewer`, on every node: a certificate is renewed when its issuer is not the one the cluster
+  wants (a rotation began) or when it reaches its renewal time, a point between 50% and 80% of its
+  validity as swarmkit picks it (fixed per certificate here, from its serial number, so a restart
+  does not re-draw it); during a rotation the new certificate carries the cross-signed
+  intermediate, so peers that trust only the old root accept it. The root file follows the
+  cluster's trust root, and the node's TLS info in the store tells what it has.
+- `Reconciler`, on the leader: once every node that is not down has a certificate from the new
+  root, the rotation ends in one transaction: the new root becomes the trust root and the signing
+  key, the join tokens are made anew (they name the root's digest), the rotation record goes.
+
+Certificates are written as the node key is (autolock.py): a renamed temporary file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockyard.cluster import codec
+from dockyard.cluster.autolock import write_private
+from dockyard.cluster.keys import CA_KEY, CLUSTER_KEY, ROTATION_KEY
+from dockyard.cluster.nodes import NODES_PREFIX, observed_role
+from dockyard.cluster.objects import Cluster, Node, NodeState, TLSInfo
+from dockyard.cluster.rpc import InvalidArgument
+from dockyard.cluster.store.api import Compare, Delete, Put, Store, Watch
+
+if TYPE_CHECKING:
+    from dockyard.cluster.autolock import Autolock
+    from dockyard.cluster.ca import RootCA
+    from dockyard.cluster.swarm import SwarmService
+
+log = logging.getLogger(__name__)
+
+RENEW_FROM, RENEW_TO = 0.5, 0.8  # swarmkit's ca.calculateRandomExpiry
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    cert_pem: bytes
+    key_pem: bytes
+    cross_signed_pem: bytes
+
+    def encode(self) -> bytes:
+        return json.dumps({"cert": self.cert_pem.decode(), "key": self.key_pem.decode(),
+                           "cross_signed": self.cross_signed_pem.decode()}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Rotation:
+        record = json.loads(raw)
+        return cls(record["cert"].encode(), record["key"].encode(), record["cross_signed"].encode())
+
+
+def root_of(store: Store) -> RootCA:
+    from dockyard.cluster.ca import RootCA
+
+    kv = store.get(CA_KEY)
+    if kv is None:
+        raise LookupError("the swarm has no root CA in its store")
+    record = json.loads(kv.value)
+    return RootCA(record["cert"].encode(), record["key"].encode() or None)
+
+
+def rotation_of(store: Store) -> Rotation | None:
+    kv = store.get(ROTATION_KEY)
+    return Rotation.decode(kv.value) if kv is not None else None
+
+
+def tls_info(root: RootCA, trust_root: bytes) -> TLSInfo:
+    return TLSInfo(trust_root.decode(), root.issuer_subject_der(), root.issuer_public_key_der())
+
+
+def begin(store: Store, cluster: Cluster, given: tuple[bytes, bytes] | None = None) -> list[Put]:
+    """Start a rotation to a new root (made here, or `given` as certificate and key PEM): updates
+    `cluster` (to be written by the caller in the same transaction) and returns the rotation's put."""
+    from dockyard.cluster.ca import RootCA
+
+    old = root_of(store)
+    try:
+        new = RootCA.from_pem(*given) if given else RootCA.generate()
+    except ValueError as exc:
+        raise InvalidArgument(f"the root CA given to rotate to is refused: {exc}") from None
+    rotation = Rotation(new.cert_pem, new.key_pem or b"", old.cross_sign(new))
+    cluster.root_rotation_in_progress = True
+    cluster.tls_info = tls_info(new, old.cert_pem)
+    return [Put(ROTATION_KEY, rotation.encode())]
+
+
+def renew_at(cert_pem: bytes) -> datetime.datetime:
+    """When a certificate is due for renewal: between 50% and 80% of its validity, at a point fixed
+    by its serial number."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    spread = int.from_bytes(hashlib.sha256(str(cert.serial_number).encode()).digest()[:4], "big") / 2**32
+    return start + (end - start) * (RENEW_FROM + (RENEW_TO - RENEW_FROM) * spread)
+
+
+class CertRenewer:
+    """This node's certificate, root file and TLS info kept as the cluster wants them."""
+
+    def __init__(self, store: Callable[[], Store], certificates: Path, node_id: str, autolock: Autolock,
+                 clock: Callable[[], datetime.datetime] = _now, on_new_root: Callable[[], None] = lambda: None) -> None:
+        self._store = store
+        self._on_new_root = on_new_root  # the TLS servers and clients that read the root file once
+        self._dir = certificates
+        self._node_id = node_id
+        self._autolock = autolock
+        self._clock = clock
+
+    def _signed_by(self, cert_pem: bytes, root: RootCA) -> bool:
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+
+        leaf = x509.load_pem_x509_certificates(cert_pem)[0]
+        try:
+            leaf.verify_directly_issued_by(root.cert)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
+
+    def check(self) -> bool:
+        """One round; True when a new certificate was written."""
+        from dockyard.cluster.ca import RootCA, certificate_addresses
+
+        store = self._store()
+        kv = store.get(CLUSTER_KEY)
+        node_kv = store.get(NODES_PREFIX + self._node_id)
+        if kv is None or node_kv is None:
+            return False
+        cluster = codec.decode(Cluster, kv.value, kv.mod_revision)
+        node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
+        rotation = rotation_of(store)
+        signer = RootCA(rotation.cert_pem, rotation.key_pem) if rotation else root_of(store)
+        cert_file, root_file = self._dir / "swarm-node.crt", self._dir / "swarm-root-ca.crt"
+        current = cert_file.read_bytes()
+        renewed = not self._signed_by(current, signer) or self._clock() >= renew_at(current)
+        if renewed:
+            expiry = datetime.timedelta(microseconds=cluster.spec.ca_config.node_cert_expiry // 1000)
+            issued = signer.issue(self._node_id, observed_role(node).value, cluster.id, expiry,
+                                  certificate_addresses(current))
+            chain = issued.cert_pem + (rotation.cross_signed_pem if rotation else b"")
+            self._autolock.write_node_key(issued.key_pem)  # a crash between the two: renewed again
+            write_private(cert_file, chain)
+            log.info("node certificate renewed (issuer %s)", "the new root" if rotation else "the root")
+        trust_root = cluster.tls_info.trust_root.encode()
+        if root_file.read_bytes() != trust_root:
+            write_private(root_file, trust_root)
+            # The new root is reported once the TLS servers have it (after their restart): what
+            # `swarm ca --rotate` waits for is then true.
+            self._on_new_root()
+            return renewed
+        self._report(store, node_kv.key, tls_info(signer, trust_root))
+        return renewed
+
+    def _report(self, store: Store, key: str, info: TLSInfo) -> None:
+        for _ in range(10):
+            kv = store.get(key)
+            if kv is None:
+                return
+            node = codec.decode(Node, kv.value, kv.mod_revision)
+            if node.description.tls_info == info:
+                return
+            node.description.tls_info = info
+            if store.txn([Compare(key, kv.mod_revision)], [Put(key, codec.encode(node))]):
+                return
+
+
+class Reconciler:
+    """The leader ends a rotation once the nodes that are up hold certificates of the new root."""
+
+    def __init__(self, store: Callable[[], Store], clock: Callable[[], datetime.datetime] = _now) -> None:
+        self._store = store
+        self._clock = clock
+
+    def check(self) -> bool:
+        """True when it ended a rotation."""
+        from dockyard.cluster.ca import RootCA
+        from dockyard.cluster.tokens import generate_join_token
+
+        store = self._store()
+        rotation_kv = store.get(ROTATION_KEY)
+        cluster_kv = store.get(CLUSTER_KEY)
+        if rotation_kv is None or cluster_kv is None:
+            return False
+        rotation = Rotation.decode(rotation_kv.value)
+        new = RootCA(rotation.cert_pem, rotation.key_pem)
+        wanted = new.issuer_public_key_der()
+        nodes = [codec.decode(Node, kv.value) for kv in store.range(NODES_PREFIX)]
+        if any(n.status.state != NodeState.DOWN and (n.description.tls_info is None
+                                                    or n.description.tls_info.cert_issuer_public_key != wanted)
+               for n in nodes):
+            return False
+        cluster = codec.decode(Cluster, cluster_kv.value, cluster_kv.mod_revision)
+        cluster.tls_info = tls_info(new, new.cert_pem)
+        cluster.root_rotation_in_progress = False
+        cluster.join_tokens.worker = generate_join_token(new.cert_pem)
+        cluster.join_tokens.manager = generate_join_token(new.cert_pem)
+        cluster.updated_at = self._clock()
+        record = json.dumps({"cert": new.cert_pem.decode(), "key": (new.key_pem or b"").decode()}).encode()
+        unchanged = [Compare(CLUSTER_KEY, cluster_kv.mod_revision), Compare(ROTATION_KEY, rotation_kv.mod_revision)]
+        done = store.txn(unchanged, [Put(CLUSTER_KEY, codec.encode(cluster)), Put(CA_KEY, record),
+                                     Delete(ROTATION_KEY)])
+        if done:
+            log.info("root CA rotation finished")
+        return done
+
+
+class CAService:
+    """Runs the renewer (and, on the leader, the reconciler) while the node is in a swarm: at every
+    change in the swarm's store, and at least every `interval` seconds for renewal times."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._watch: Watch | None = None
+
+    def swarm_started(self, swarm: SwarmService) -> None:
+        def reload() -> None:
+            self._stopped.set()  # this thread ends now: the reload stops and restarts the service
+            swarm.reload_tls()
+
+        renewer = CertRenewer(swarm.store, swarm.certificates_dir(), swarm.local_node_id(), swarm.autolock,
+                              on_new_root=reload)
+        reconciler = Reconciler(swarm.store)
+        self._stopped.clear()
+        watch = swarm.store().watch("/swarm/")
+        self._watch = watch
+
+        def loop() -> None:
+            while not self._stopped.is_set():
+                try:
+                    renewer.check()
+                    if self._stopped.is_set():
+                        break
+                    reconciler.check()  # one manager is its own leader
+                except Exception:  # noqa: BLE001 - a store hiccup: next round
+                    log.warning("certificate renewal round failed", exc_info=True)
+                event = watch.next(self._interval)
+                while event is not None and not self._stopped.is_set():
+                    event = watch.next(0.2)  # a burst of changes is one round
+
+        self._thread = threading.Thread(target=loop, name="swarm-ca", daemon=True)
+        self._thread.start()
+
+    def swarm_stopping(self) -> None:
+        self._stopped.set()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
