@@ -15,9 +15,9 @@ node key. Every rewrite of the key file is a temporary file renamed over it: a c
 key or the new one, never half of one.
 
 The programs that speak TLS with the node key (the etcd member, which reads its key file at every
-handshake, the swarm port, the manager channel) are given a plain copy in the runtime directory
-(the daemon's exec root, a tmpfs: memory, not disk), rewritten whenever the key changes and
-removed when the node leaves; `usable_key()` is its path.
+handshake, the swarm port, the manager channel) are given a plain copy with its certificate in the
+runtime directory (the daemon's exec root, a tmpfs: memory, not disk), swapped as one pair when
+the certificate is renewed and removed when the node leaves: `tls_pair()`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import base64
 import binascii
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 from dockyard.errors import Conflict, DockyardError, InvalidParameter
@@ -71,14 +72,18 @@ def parse_unlock_key(text: str) -> bytes:
     return raw
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """`data` in `path` (mode 0600) by a renamed temporary file: the old content or the new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """`data` in `path` (mode 0600) by a renamed temporary file: the old content or the new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    _write_synced(tmp, data)
     os.replace(tmp, path)
 
 
@@ -93,11 +98,17 @@ def _encoded(plain_pem: bytes, kek: bytes | None) -> bytes:
 
 
 class Autolock:
-    """This manager's unlock key, and its node key on disk encrypted (or not) with it."""
+    """This manager's unlock key, its node key on disk encrypted (or not) with it, and the plain
+    pair (certificate and key) the TLS users read."""
 
     def __init__(self, certificates: Path, runtime: Path) -> None:
         self._key_file = certificates / "swarm-node.key"
-        self._runtime_key = runtime / "swarm-node.key"
+        self._cert_file = certificates / "swarm-node.crt"
+        # <runtime>/tls is a link to a directory holding one certificate and its key: a new pair is
+        # a new directory and the link is swapped, so a reader never sees a new key with an old
+        # certificate (etcd reads both at every handshake).
+        self._runtime = runtime
+        self._pair = runtime / "tls"
         self._key: str | None = None  # the unlock key while this manager knows it
 
     def _encrypted(self) -> bool:
@@ -117,10 +128,6 @@ class Autolock:
     def kek(self) -> bytes | None:
         """The key-encryption key for the data key (cluster/datakey.py), or None without autolock."""
         return parse_unlock_key(self._key) if self._key else None
-
-    def node_key_password(self) -> bytes | None:
-        """What opens swarm-node.key (for a TLS context that loads it), or None when it is plain."""
-        return self.kek()
 
     def unlock(self, text: str) -> None:
         if not self.locked():
@@ -147,25 +154,48 @@ class Autolock:
         write_private(self._key_file, _encoded(plain, parse_unlock_key(new_key) if new_key else None))
         self._key = new_key
 
-    def write_node_key(self, plain_pem: bytes) -> None:
-        """A renewed node key, stored as the current one is: encrypted while autolock is on."""
-        self._runtime_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private(self._runtime_key, plain_pem)
-        write_private(self._key_file, _encoded(plain_pem, self.kek()))
+    def install(self, cert_pem: bytes, key_pem: bytes) -> None:
+        """A renewed certificate and its key: the TLS pair swapped at once, then the files on disk
+        (the key stored as the current one is: encrypted while autolock is on)."""
+        self._swap_pair(cert_pem, key_pem)
+        encoded = _encoded(key_pem, self.kek())
+        # Both written in full before either is renamed: a crash leaves at most the two renames apart.
+        key_tmp = self._key_file.with_name("swarm-node.key.new")
+        cert_tmp = self._cert_file.with_name("swarm-node.crt.new")
+        _write_synced(key_tmp, encoded)
+        _write_synced(cert_tmp, cert_pem)
+        os.replace(key_tmp, self._key_file)
+        os.replace(cert_tmp, self._cert_file)
 
-    def usable_key(self) -> Path:
-        """A plain copy of the node key for TLS (Docker's "locked" refusal while it is encrypted and
-        no key was given)."""
+    def _swap_pair(self, cert_pem: bytes, key_pem: bytes) -> None:
+        import tempfile
+
+        self._runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(prefix="tls-", dir=self._runtime))
+        write_private(new / "swarm-node.crt", cert_pem)
+        write_private(new / "swarm-node.key", key_pem)
+        old = self._pair.resolve() if self._pair.is_symlink() else None
+        link = self._runtime / "tls.new"
+        link.unlink(missing_ok=True)
+        link.symlink_to(new.name)
+        os.replace(link, self._pair)
+        if old is not None and old != new:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def tls_pair(self) -> tuple[Path, Path]:
+        """The node certificate and a plain copy of its key for TLS (Docker's "locked" refusal
+        while the key is encrypted and no unlock key was given)."""
         if self.locked():
             from dockyard.errors import Unavailable
 
             raise Unavailable(LOCKED)
-        if not self._runtime_key.exists():  # every change of the key rewrites the copy itself
-            self._runtime_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_private(self._runtime_key, self._open(self.kek()))
-        return self._runtime_key
+        if not (self._pair / "swarm-node.key").exists():  # every new pair is swapped in by install()
+            self._swap_pair(self._cert_file.read_bytes(), self._open(self.kek()))
+        return self._pair / "swarm-node.crt", self._pair / "swarm-node.key"
 
     def forget(self) -> None:
-        """The node left its swarm: no key to remember, no copy to keep."""
+        """The node left its swarm (or has new files): no key to remember, no copy to keep."""
         self._key = None
-        self._runtime_key.unlink(missing_ok=True)
+        if self._pair.is_symlink():
+            shutil.rmtree(self._pair.resolve(), ignore_errors=True)
+            self._pair.unlink(missing_ok=True)

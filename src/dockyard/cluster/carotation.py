@@ -157,8 +157,7 @@ class CertRenewer:
             issued = signer.issue(self._node_id, observed_role(node).value, cluster.id, expiry,
                                   certificate_addresses(current))
             chain = issued.cert_pem + (rotation.cross_signed_pem if rotation else b"")
-            self._autolock.write_node_key(issued.key_pem)  # a crash between the two: renewed again
-            write_private(cert_file, chain)
+            self._autolock.install(chain, issued.key_pem)
             log.info("node certificate renewed (issuer %s)", "the new root" if rotation else "the root")
         trust_root = cluster.tls_info.trust_root.encode()
         if root_file.read_bytes() != trust_root:

@@ -277,8 +277,8 @@ class SwarmService:
         return self._root / "certificates"
 
     def _tls_files(self) -> tuple[str, str, str]:
-        c = self._certs
-        return str(c / "swarm-root-ca.crt"), str(c / "swarm-node.crt"), str(self.autolock.usable_key())
+        cert, key = self.autolock.tls_pair()  # a plain copy of the key, swapped with its certificate
+        return str(self._certs / "swarm-root-ca.crt"), str(cert), str(key)
 
     def _etcd_store(self, client_url: str) -> Store:
         from dockyard.cluster.store.etcd import EtcdStore
