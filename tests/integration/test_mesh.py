@@ -232,3 +232,18 @@ def test_without_an_ingress_sandbox_the_node_balances_over_tasks_on_its_own_brid
                                local_bridge=lab.gw), None)
     assert spread(lab, lab.client, lab.node_ip, 8080, 6) == {("t0", lab.client_ip): 2, ("t1", lab.client_ip): 2,
                                                              ("t2", lab.client_ip): 2}
+
+
+def test_a_task_calling_its_own_service_through_the_node_is_answered(lab, mesh):
+    """A container on the tasks' bridge reaches the port through the node's address; without
+    br_netfilter's help (off in the node here) its backend would answer straight across the
+    bridge from an address it did not call: the node masquerades such calls."""
+    subprocess.run(["ip", "netns", "exec", lab.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0"],
+                   capture_output=True)
+    local = [Backend(t.gw_ip, task=t.name) for t in lab.tasks]
+    mesh.program_node(NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), local)],
+                               local_bridge=lab.gw, local_subnet=f"{lab.nodes[0].gw_net}.0/24"), None)
+    caller = lab.tasks[0]
+    answers = spread(lab, caller.ns, lab.node_ip, 8080, 3)
+    assert answers == {("t0", f"{lab.nodes[0].gw_net}.1"): 1, ("t1", f"{lab.nodes[0].gw_net}.1"): 1,
+                       ("t2", f"{lab.nodes[0].gw_net}.1"): 1}

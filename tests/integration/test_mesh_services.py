@@ -62,6 +62,11 @@ def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_clien
     assert answers == {(name, host): 3 for name in tasks}  # round robin; the client's own address
     via_loopback = _who("127.0.0.1", port)  # masqueraded (it cannot leave the host as 127.0.0.1)
     assert via_loopback is not None and via_loopback[0] in tasks
+    # A container on the same bridge as the tasks reaches the port through the host's address
+    # (masqueraded: its backend would otherwise answer straight across the bridge).
+    for _ in range(3):  # whichever task it lands on, itself included
+        out = _ok(d.docker("run", "--rm", "busybox", "wget", "-qO-", f"http://{host}:{port}/cgi-bin/who"))
+        assert out.split()[0] in tasks
 
     # A killed task leaves the balancing (the orchestrator replaces it; the new one joins).
     gone = sorted(tasks)[0]

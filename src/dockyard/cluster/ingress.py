@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL
@@ -39,7 +40,7 @@ STOP_TIMEOUT = 60.0
 DEFAULT_NETWORK = "bridge"
 
 
-def wanted(services: list, containers: list, bridge: str) -> NodeMesh:
+def wanted(services: list, containers: list, bridge: str, subnet: str = "") -> NodeMesh:
     """The node's ingress: every service's ingress-mode ports that have a published port, over
     its task containers on the default bridge that run and are not unhealthy (a health check
     still starting does not take connections either, as in Docker)."""
@@ -61,13 +62,14 @@ def wanted(services: list, containers: list, bridge: str) -> NodeMesh:
             health = (c.state.health or {}).get("Status")
             backends.append(Backend(address, c.state.running and health in (None, "healthy"), c.id[:12]))
         ingress.append(IngressService(svc.name(), ports, tuple(backends)))
-    return NodeMesh(ingress=ingress, local_bridge=bridge)
+    return NodeMesh(ingress=ingress, local_bridge=bridge, local_subnet=subnet)
 
 
 class LocalIngress:
     def __init__(self, backend: ClusterBackend, events: EventBus, loop: asyncio.AbstractEventLoop, prefix: str,
-                 bridge: str) -> None:
+                 bridge: str, subnet: Callable[[], str] = lambda: "") -> None:
         self._backend = backend
+        self._subnet = subnet  # the default bridge's subnet (it can change with a daemon restart only)
         self._events = events
         self._loop = loop
         self._bridge = bridge  # the default bridge's Linux name, where task containers are
@@ -108,7 +110,7 @@ class LocalIngress:
             while True:
                 try:
                     services = await asyncio.to_thread(records.services)
-                    now = wanted(services, self._backend.managed_containers({}), self._bridge)
+                    now = wanted(services, self._backend.managed_containers({}), self._bridge, self._subnet())
                     if now != programmed:
                         await asyncio.to_thread(self.mesh.program_node, now, None)
                         programmed = now

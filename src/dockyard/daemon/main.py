@@ -281,8 +281,13 @@ def _local_ingress(daemon: Daemon):
 
     bridge = daemon.options.network.bridge
     prefix = "DYMESH" if bridge == "dockyard0" else f"DYMESH-{bridge}"
+
+    def subnet() -> str:
+        ipv4 = daemon.networks.get("bridge").ipv4
+        return ipv4.subnet if ipv4 is not None else ""
+
     return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events,
-                        asyncio.get_running_loop(), prefix, bridge)
+                        asyncio.get_running_loop(), prefix, bridge, subnet)
 
 
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:

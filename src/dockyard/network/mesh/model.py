@@ -163,11 +163,14 @@ class NodeMesh:
     ``local_bridge``: with no ingress sandbox (a swarm whose tasks are containers on this node's
     own bridge, before they join an ingress overlay), the node balances ingress ports itself,
     straight to the backends on that bridge; replies pass the node anyway, so nothing more is
-    needed to keep the client's address."""
+    needed to keep the client's address. A container on that bridge calling the port (a task
+    reaching its own service through the node's address) is masqueraded, as its backend would
+    otherwise answer it straight across the bridge, from an address it did not call."""
 
     ingress: list[IngressService] = field(default_factory=list)
     host_ports: list[HostPort] = field(default_factory=list)
     local_bridge: str = ""
+    local_subnet: str = ""  # the bridge's subnet: its containers' own calls of a port are masqueraded
 
     def validate(self) -> None:
         """Two services cannot publish the same port and protocol on a node (Docker: 'port

@@ -66,6 +66,9 @@ class NodeRules(OwnChains):
                            "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
         if targets and bridge:
             nat.append(f"-A {self.post_chain} -s 127.0.0.0/8 -o {bridge} -j MASQUERADE")
+        if targets and node.local_bridge and node.local_subnet and sandbox is None:
+            nat.append(f"-A {self.post_chain} -s {node.local_subnet} -o {node.local_bridge} "
+                       "-m conntrack --ctstate DNAT -j MASQUERADE")
         return "*nat\n" + "\n".join(nat) + "\nCOMMIT\n*filter\n" + "\n".join(flt) + "\nCOMMIT\n"
 
     def apply(self, node: NodeMesh, sandbox: IngressSandbox | None) -> None:
