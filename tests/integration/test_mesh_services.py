@@ -75,7 +75,14 @@ def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_clien
     assert until(lambda: len(_running(d, "web")) == 3, 60)
     assert until(lambda: {(_who(host, port) or ("", ""))[0] for _ in range(9)} == set(_running(d, "web")), 30)
 
+    # The daemon keeps its rules: a jump deleted behind its back comes back.
     chains = d.extra_args[d.extra_args.index("--bridge") + 1]
+    jump = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", f"DYMESH-{chains}"]
+    subprocess.run(["iptables", "-w", "-t", "nat", "-D", "OUTPUT", *jump], check=True)
+    assert until(lambda: subprocess.run(["iptables", "-w", "-t", "nat", "-C", "OUTPUT", *jump],
+                                        capture_output=True).returncode == 0, 30), "the jump is put back"
+    assert _who(host, port) is not None
+
     _ok(d.docker("swarm", "leave", "--force"))
     assert f"DYMESH-{chains}" not in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     assert _who(host, port) is None
