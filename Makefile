@@ -107,6 +107,12 @@ FUZZ_EXAMPLES ?= 100
 fuzz: venv test-packages
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/fuzz
 
+# Swarm recovery across machines (--force-new-cluster on a survivor, old managers rejoining): the
+# longer variant of tests/integration/test_swarm_machines.py, beyond `make test`'s time budget.
+.PHONY: test-swarm-long
+test-swarm-long: venv test-packages
+	DOCKYARD_TEST_SWARM_LONG=1 $(VENV)/bin/pytest -q tests/integration/test_swarm_machines.py
+
 # The docker-py stress test at five times the count `make test` runs.
 .PHONY: stress
 stress: venv test-packages

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import docker
@@ -119,3 +121,40 @@ def test_swarm_with_docker_py(swarm_daemon) -> None:
         client.nodes.get("nosuchnode")
     assert client.swarm.leave(force=True) is True
     assert not os.path.exists(os.path.join(swarm_daemon.data_root, "swarm", "etcd.pid"))
+
+
+def test_backup_and_restore_as_the_book_does(swarm_daemon) -> None:
+    """Docker Deep Dive ch.10: archive <data-root>/swarm with the daemon stopped; after an unwanted
+    change, stop, replace the directory with the archive, start and `swarm init --force-new-cluster`."""
+    d = swarm_daemon
+    port = _free_port()
+    out = _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{port}", "--advertise-addr", "127.0.0.1"))
+    node_id = re.search(r"current node \((\w+)\) is now a manager", out).group(1)
+    _ok(d.docker("swarm", "update", "--task-history-limit", "3"))
+    token = _ok(d.docker("swarm", "join-token", "-q", "worker")).strip()
+    swarm_dir = Path(d.data_root) / "swarm"
+
+    d.stop()
+    backup = Path(d.dir) / "swarm.bkp"
+    subprocess.run(["tar", "-czf", str(backup), "-C", d.data_root, "swarm"], check=True)
+    d.start()
+    assert {"certificates", "etcd", "state.json"} <= {p.name for p in swarm_dir.iterdir()}
+
+    # The change the backup is for: replicated to every manager, so only a backup undoes it.
+    _ok(d.docker("swarm", "update", "--task-history-limit", "9"))
+    _ok(d.docker("swarm", "join-token", "--rotate", "worker"))
+
+    d.stop()
+    shutil.rmtree(swarm_dir)
+    subprocess.run(["tar", "-xzf", str(backup), "-C", d.data_root], check=True)
+    d.start()
+    out = _ok(d.docker("swarm", "init", "--force-new-cluster", "--listen-addr", f"127.0.0.1:{port}",
+                       "--advertise-addr", "127.0.0.1"))
+    assert out.startswith(f"Swarm initialized: current node ({node_id}) is now a manager.")
+    info = json.loads(_ok(d.docker("info", "--format", "{{json .Swarm}}")))
+    assert info["Cluster"]["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"] == 3
+    assert _ok(d.docker("swarm", "join-token", "-q", "worker")).strip() == token
+    rows = _ok(d.docker("node", "ls", "--format", "{{.ID}} {{.ManagerStatus}}")).split()
+    assert rows == [node_id, "Leader"]
+    # Writes go on in the restored swarm.
+    _ok(d.docker("swarm", "update", "--task-history-limit", "4"))

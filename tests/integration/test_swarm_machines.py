@@ -124,6 +124,12 @@ def leader_of(fleet: Fleet, name: str) -> str:
     return leaders[0] if len(leaders) == 1 else ""
 
 
+def start(fleet: Fleet, *names: str) -> None:
+    with ThreadPoolExecutor(len(names)) as pool:
+        for result in pool.map(lambda name: fleet.machine("start", name), names):
+            ok(result)
+
+
 def history_limit(fleet: Fleet, name: str) -> int:
     return swarm_info(fleet, name)["Cluster"]["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"]
 
@@ -173,11 +179,47 @@ def test_three_managers_elect_a_leader_lose_quorum_and_heal(fleet):
     assert swarm_info(fleet, last)["Error"].endswith(LOST_QUORUM)
 
     # Both come back: the swarm heals, with the change made while one was away.
-    for name in (first, survivors[0]):
-        ok(fleet.machine("start", name))
+    start(fleet, first, survivors[0])
     assert until(lambda: write(fleet, last, 9).returncode == 0, timeout=60)
     for name in NAMES:
         assert until(lambda name=name: sorted(f[4] for f in node_rows(fleet, name).values())
                      == ["Leader", "Reachable", "Reachable"], timeout=30)
         assert history_limit(fleet, name) == 9
     ok(fleet.docker(last, "rm", "-f", "keeps"))
+
+
+@pytest.mark.skipif(os.environ.get("DOCKYARD_TEST_SWARM_LONG") != "1",
+                    reason="the longer variant: `make test-swarm-long` (test_swarm.py covers --force-new-cluster)")
+def test_force_new_cluster_on_a_survivor_recovers_the_swarm(fleet):
+    ips = {name: fleet.ip(name) for name in NAMES}
+    before = {fields[1]: line_id for line_id, fields in (
+        (line.split()[0], line.split()) for line in ok(fleet.docker("s1", "node", "ls", "--format",
+                                                                    "{{.ID}} {{.Hostname}}")).splitlines())}
+    ok(write(fleet, "s1", 10))
+    for name in ("s2", "s3"):
+        ok(fleet.machine("kill", name))
+    assert until(lambda: LOST_QUORUM.encode() in write(fleet, "s1", 11).stderr, timeout=30)
+
+    # The book's recovery: a new one-manager swarm from the survivor's state.
+    out = ok(fleet.docker("s1", "swarm", "init", "--force-new-cluster", "--advertise-addr", ips["s1"]))
+    assert out.startswith(f"Swarm initialized: current node ({before['s1']}) is now a manager.")
+    ok(write(fleet, "s1", 12))
+    rows = node_rows(fleet, "s1")
+    assert rows["s1"][4:] == ["Leader"] and rows["s2"][4:] == rows["s3"][4:] == ["Unreachable"]
+    assert history_limit(fleet, "s1") == 12
+
+    # The old managers come back to a swarm that no longer has them: they leave and join again.
+    start(fleet, "s2", "s3")
+    for name in ("s2", "s3"):
+        ok(fleet.docker(name, "swarm", "leave", "--force"))
+    token = ok(fleet.docker("s1", "swarm", "join-token", "-q", "manager")).strip()
+    for name in ("s2", "s3"):
+        assert ok(fleet.docker(name, "swarm", "join", "--token", token, "--advertise-addr", ips[name], ips["s1"])) \
+            .strip() == "This node joined a swarm as a manager."
+    # Their old nodes are demoted and removed, as Docker asks of nodes gone from the raft.
+    ok(fleet.docker("s1", "node", "demote", before["s2"], before["s3"]))
+    ok(fleet.docker("s1", "node", "rm", "--force", before["s2"], before["s3"]))
+    for name in NAMES:
+        assert until(lambda name=name: sorted(f[4] for f in node_rows(fleet, name).values())
+                     == ["Leader", "Reachable", "Reachable"], timeout=30)
+    assert history_limit(fleet, "s3") == 12

@@ -371,11 +371,11 @@ class SwarmService:
         self._member, self._store, self._state = member, self._open_store(state.client_url), state
 
     def _open_port(self, state: LocalState) -> None:
+        """Serve the swarm port. It needs no store read (the root is this node's own file), so a
+        manager coming back while its swarm has no quorum still serves it."""
         from dockyard.cluster.swarmport import SwarmPort
 
-        store = self._require_store()
-        record = store.get(CA_KEY)
-        root_pem = json.loads(record.value)["cert"].encode() if record else b""
+        root_pem = (self._certs / "swarm-root-ca.crt").read_bytes()
         self._close_port = self._serve_port(state, SwarmPort(root_pem, self._admit, self.handlers))
 
     def shutdown(self) -> None:
@@ -903,8 +903,8 @@ class SwarmService:
                     if self._state is state:
                         self._state = dataclasses.replace(state, managers=fresh)
                         self._write_state(self._state)
-        except (ChannelError, KeyError, TypeError):
-            pass  # no manager answers: the ones it last knew, by address
+        except (ChannelError, OSError, KeyError, TypeError):
+            pass  # no manager answers (or the node's certificates are gone): the ones it last knew, by address
         return SwarmInfo(state.node_id, host, "active", False, remote)
 
     def local_node_id(self) -> str:

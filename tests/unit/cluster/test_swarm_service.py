@@ -112,3 +112,91 @@ def test_a_member_that_does_not_come_back_keeps_the_swarm(tmp_path: Path) -> Non
     back = _service(tmp_path, RecordingMember(), store)
     back.load()
     assert [n.id for n in back.nodes()] == [node_id]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again once the socket goes: connections are refused
+
+
+def test_a_join_to_an_unreachable_manager_goes_on_in_the_background(tmp_path: Path) -> None:
+    from dockyard.cluster.ca import RootCA
+    from dockyard.cluster.swarm import JOIN_TIMEOUT, JoinRequest
+    from dockyard.cluster.tokens import generate_join_token
+
+    swarm = SwarmService(tmp_path, ENGINE, open_store=lambda url: MemoryStore(),
+                         make_member=lambda state, root, **_: RecordingMember(), join_timeout=0.3)
+    token = generate_join_token(RootCA.generate().cert_pem)
+    with pytest.raises(Unavailable) as timed_out:
+        swarm.join(JoinRequest([f"127.0.0.1:{_closed_port()}"], token))
+    assert str(timed_out.value) == JOIN_TIMEOUT
+    assert swarm.info().local_node_state == "pending"
+    with pytest.raises(Unavailable) as busy:
+        swarm.join(JoinRequest(["127.0.0.1:1"], token))
+    assert str(busy.value) == ALREADY_IN_SWARM
+    swarm.leave(force=False)  # cancels the attempt
+    assert swarm.info().local_node_state == "inactive"
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_join_requests_are_checked_before_anything_is_tried(tmp_path: Path) -> None:
+    from dockyard.cluster.swarm import JoinRequest
+
+    swarm = _service(tmp_path, RecordingMember(), MemoryStore())
+    with pytest.raises(InvalidParameter, match="at least 1 RemoteAddr is required to join"):
+        swarm.join(JoinRequest([], "SWMTKN-1-x"))
+    with pytest.raises(InvalidParameter, match="invalid join token"):
+        swarm.join(JoinRequest(["10.0.0.1"], "SWMTKN-1-nonsense"))
+    from dockyard.cluster.rpc import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="A valid join token is necessary"):
+        swarm.join(JoinRequest(["10.0.0.1"], ""))
+    assert swarm.info().local_node_state == "inactive"
+    swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
+    with pytest.raises(Unavailable) as again:
+        swarm.join(JoinRequest(["10.0.0.1"], "SWMTKN-1-x"))
+    assert str(again.value) == ALREADY_IN_SWARM
+
+
+def test_a_worker_is_not_a_manager_and_cannot_force_a_new_cluster(tmp_path: Path) -> None:
+    from dockyard.cluster.swarm import WORKER_NOT_MANAGER, LocalState
+
+    state = LocalState("w1", "c1", "10.0.0.4:2377", "0.0.0.0:2377", "", "", "worker", ["10.0.0.1:2377"])
+    (tmp_path / "state.json").write_text(json.dumps(state.__dict__))
+    member = RecordingMember()
+    swarm = _service(tmp_path, member, MemoryStore())
+    swarm.load()
+    assert not member.running  # a worker runs no store member
+    for call in (swarm.nodes, swarm.inspect):
+        with pytest.raises(Unavailable) as refused:
+            call()
+        assert str(refused.value) == WORKER_NOT_MANAGER
+    with pytest.raises(Unavailable) as forced:
+        swarm.init(InitRequest(force_new_cluster=True))
+    assert str(forced.value) == WORKER_NOT_MANAGER
+    info = swarm.info()  # no manager answers: the one it last knew
+    assert (info.local_node_state, info.control_available, info.remote_managers) == (
+        "active", False, [("", "10.0.0.1:2377")])
+    swarm.leave(force=False)  # a worker leaves without --force
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_force_new_cluster_restarts_the_member_alone(tmp_path: Path) -> None:
+    store = MemoryStore()
+    starts: list[dict] = []
+
+    def make_member(state, root, **options):
+        starts.append(options)
+        return RecordingMember()
+
+    swarm = SwarmService(tmp_path, ENGINE, open_store=lambda url: store, make_member=make_member)
+    node_id = swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
+    store.put("/swarm/members/gone", b'{"peer_url": "https://10.0.0.9:2380"}')
+    with pytest.raises(InvalidParameter, match="keeps this manager's address"):
+        swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.2", force_new_cluster=True))
+    assert swarm.init(InitRequest(advertise_addr="127.0.0.1:4000", force_new_cluster=True)) == node_id
+    assert starts == [{}, {"force_new_cluster": True}]
+    assert [kv.key for kv in store.range("/swarm/members/")] == [f"/swarm/members/{node_id}"]
