@@ -122,3 +122,24 @@ def test_a_service_reads_its_secrets_and_configs_from_memory(node) -> None:
     assert until(lambda: _task_container(d, "reader") is None and not _task_mounts(d), 60)
     _ok(d.docker("secret", "rm", "pw2"))
     _ok(d.docker("config", "rm", "app.conf"))
+
+
+def test_a_templated_config_is_expanded_for_each_task(node) -> None:
+    d = node
+    _ok(d.docker("secret", "create", "pw", "-", input=SECRET))
+    _ok(d.docker("config", "create", "--template-driver", "golang", "greeting", "-",
+                 input=b'{{ .Service.Name }} {{ .Task.Slot }} {{ env "GREETING" }} {{ secret "pw" }}'))
+    _ok(d.docker("service", "create", "--detach", "--name", "greeter", "--replicas", "2", "--env", "GREETING=hi",
+                 "--secret", "pw", "--config", "source=greeting,target=/etc/greeting", "busybox", "sh", "-c",
+                 "sha256sum < /etc/greeting | cut -d' ' -f1; sleep 600"))
+
+    def digests() -> set[str]:
+        ids = _ok(d.docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=greeter")).split()
+        return {_ok(d.docker("logs", i)).strip() for i in ids} - {""}
+
+    expected = {_digest(f"greeter {slot} hi ".encode() + SECRET) for slot in (1, 2)}
+    assert until(lambda: digests() == expected, 90), digests()
+    for needle in (SECRET, b"greeter 1 hi "):
+        assert files_holding(d.dir, needle) == []
+    _ok(d.docker("service", "rm", "greeter"))
+    assert until(lambda: not _task_mounts(d), 60)

@@ -14,10 +14,11 @@ import base64
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from dockyard.cluster.payloads import for_swarm
+from dockyard.cluster import templating
+from dockyard.cluster.payloads import Payloads, for_swarm
 from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.engine.backend import TaskFile
-from dockyard.errors import Forbidden, InvalidParameter, NotFound, Unavailable
+from dockyard.errors import DockyardError, Forbidden, InvalidParameter, NotFound, Unavailable
 
 DEFAULT_MODE = 0o444  # the docker CLI's default for --secret and --config
 
@@ -66,8 +67,31 @@ class SwarmTaskFiles:
             self._swarm.store()
         except Unavailable:
             return self._from_managers(task.id)
-        return task_files(container.secrets, container.configs, lambda i: self._secrets.opened(i).spec.data,
-                          lambda i: self._configs.opened(i).spec.data)
+        return self._from_store(task, container)
+
+    def _from_store(self, task: Any, container: Any) -> list[TaskFile]:
+        """Each payload opened, and expanded when it is a template (cluster/templating.py)."""
+        try:
+            node = self._swarm.node(task.node_id)
+        except DockyardError:
+            node = None
+
+        def raw_secret(object_id: str) -> bytes:
+            return self._secrets.opened(object_id).spec.data
+
+        def raw_config(object_id: str) -> bytes:
+            return self._configs.opened(object_id).spec.data
+
+        def opener(word: str, payloads: Payloads) -> Callable[[str], bytes]:
+            def open_payload(object_id: str) -> bytes:
+                obj = payloads.opened(object_id)
+                return templating.expand(word, obj.spec.name, obj.spec.data, obj.spec.templating, task, node,
+                                         raw_secret, raw_config)
+
+            return open_payload
+
+        return task_files(container.secrets, container.configs, opener("secret", self._secrets),
+                          opener("config", self._configs))
 
     def _from_managers(self, task_id: str) -> list[TaskFile]:
         from dockyard.cluster.channel import ChannelError

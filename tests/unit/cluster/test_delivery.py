@@ -82,6 +82,9 @@ class FakeSwarm:
             raise Unavailable("This node is not a swarm manager.")
         return self._store
 
+    def node(self, ref):
+        raise NotFound(f"node {ref} not found")
+
     def channel(self):
         manager, node_id = self._manager, self.node_id
 
