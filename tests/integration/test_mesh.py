@@ -32,6 +32,7 @@ from dockyard.network.mesh.model import (  # noqa: E402
     IngressPeer,
     IngressSandbox,
     IngressService,
+    LocalBridge,
     NodeMesh,
     PublishedPort,
     VirtualIP,
@@ -229,7 +230,7 @@ def test_without_an_ingress_sandbox_the_node_balances_over_tasks_on_its_own_brid
     overlay): iptables' nth round robin on the node, the client's address kept."""
     local = [Backend(t.gw_ip, task=t.name) for t in lab.tasks]
     mesh.program_node(NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), local)],
-                               local_bridge=lab.gw), None)
+                               local_bridges=(LocalBridge(lab.gw),)), None)
     assert spread(lab, lab.client, lab.node_ip, 8080, 6) == {("t0", lab.client_ip): 2, ("t1", lab.client_ip): 2,
                                                              ("t2", lab.client_ip): 2}
 
@@ -242,7 +243,7 @@ def test_a_task_calling_its_own_service_through_the_node_is_answered(lab, mesh):
                    capture_output=True)
     local = [Backend(t.gw_ip, task=t.name) for t in lab.tasks]
     mesh.program_node(NodeMesh(ingress=[IngressService("web", (PublishedPort(8080, 80),), local)],
-                               local_bridge=lab.gw, local_subnet=f"{lab.nodes[0].gw_net}.0/24"), None)
+                               local_bridges=(LocalBridge(lab.gw, f"{lab.nodes[0].gw_net}.0/24"),)), None)
     caller = lab.tasks[0]
     answers = spread(lab, caller.ns, lab.node_ip, 8080, 3)
     assert answers == {("t0", f"{lab.nodes[0].gw_net}.1"): 1, ("t1", f"{lab.nodes[0].gw_net}.1"): 1,

@@ -11,6 +11,7 @@ import subprocess
 import urllib.request
 
 import pytest
+from netstate import free_prefix
 from registry import free_port
 from test_netfilter import _host_address
 from waiting import until
@@ -86,3 +87,17 @@ def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_clien
     _ok(d.docker("swarm", "leave", "--force"))
     assert f"DYMESH-{chains}" not in subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
     assert _who(host, port) is None
+
+
+def test_an_ingress_port_reaches_tasks_on_an_overlay_through_their_gateway_bridge(swarm) -> None:
+    d = swarm
+    host, port = _host_address(), free_port()
+    _ok(d.docker("network", "create", "-d", "overlay", "--subnet", f"{free_prefix()}.0/24", "front"))
+    _ok(d.docker("service", "create", "--detach", "--name", "api", "--network", "front", "--replicas", "2",
+                 "--publish", f"published={port},target=80", "busybox", "sh", "-c", WHO))
+    assert until(lambda: len(_running(d, "api")) == 2, 60), "2 running tasks"
+    tasks = _running(d, "api")
+    assert until(lambda: _who(host, port) is not None, 30), "the published port answers"
+    assert collections.Counter(_who(host, port) for _ in range(4)) == {(name, host): 2 for name in tasks}
+    _ok(d.docker("service", "rm", "api"))
+    assert until(lambda: _who(host, port) is None, 30), "a removed service's port no longer answers"

@@ -11,6 +11,7 @@ from dockyard.network.mesh.model import (
     IngressPeer,
     IngressSandbox,
     IngressService,
+    LocalBridge,
     NodeMesh,
     PublishedPort,
     VirtualIP,
@@ -128,16 +129,18 @@ def test_without_an_ingress_sandbox_the_node_balances_round_robin_over_its_local
     rules = NodeRules("DYMESH-t")
     svc = IngressService("web", (PublishedPort(8080, 80),), (B1, Backend("10.0.0.12", healthy=False), B3,
                                                              Backend("10.0.0.14")))
-    tables = parse_save(rules.render(NodeMesh(ingress=[svc], local_bridge="dockyard0", local_subnet="10.0.0.0/24"),
-                                     None))
+    bridges = (LocalBridge("dockyard0", "10.0.0.0/24"), LocalBridge("docker_gwbridge"))
+    tables = parse_save(rules.render(NodeMesh(ingress=[svc], local_bridges=bridges), None))
     assert tables["nat"]["DYMESH-t"] == [
         "-p tcp -m tcp --dport 8080 -m statistic --mode nth --every 3 --packet 0 -j DNAT --to-destination 10.0.0.11:80",
         "-p tcp -m tcp --dport 8080 -m statistic --mode nth --every 2 --packet 0 -j DNAT --to-destination 10.0.0.13:80",
         "-p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.0.0.14:80"]
-    assert "-d 10.0.0.13/32 -o dockyard0 -p tcp -m tcp --dport 80 -j ACCEPT" in tables["filter"]["DYMESH-t-FWD"]
+    assert "-d 10.0.0.13/32 -p tcp -m tcp --dport 80 -j ACCEPT" in tables["filter"]["DYMESH-t-FWD"]
     assert tables["nat"]["DYMESH-t-POST"] == [
         "-s 127.0.0.0/8 -o dockyard0 -j MASQUERADE",
-        "-s 10.0.0.0/24 -o dockyard0 -m conntrack --ctstate DNAT -j MASQUERADE"]
+        "-s 10.0.0.0/24 -o dockyard0 -m conntrack --ctstate DNAT -j MASQUERADE",
+        "-s 127.0.0.0/8 -o docker_gwbridge -j MASQUERADE"]
     # No healthy task: nothing answers the port (no rule), rather than a DNAT to nowhere.
     gone = IngressService("web", (PublishedPort(8080, 80),), (Backend("10.0.0.12", healthy=False),))
-    assert parse_save(rules.render(NodeMesh(ingress=[gone], local_bridge="dockyard0"), None))["nat"]["DYMESH-t"] == []
+    empty = rules.render(NodeMesh(ingress=[gone], local_bridges=bridges), None)
+    assert parse_save(empty)["nat"]["DYMESH-t"] == [] and parse_save(empty)["nat"]["DYMESH-t-POST"] == []

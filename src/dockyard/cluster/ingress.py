@@ -3,8 +3,9 @@ SwarmListener): `docker service create -p 8080:80` answers on this node's addres
 connections over the service's running, healthy tasks, with the client's own address visible to
 them.
 
-Tasks run as containers on the node's default bridge until they join an ingress overlay, so the
-node balances itself (network/mesh: NodeMesh.local_bridge, iptables' nth round robin) rather than
+Tasks run as containers on the node's default bridge, or on overlays with a leg on the node's
+docker_gwbridge, until they join an ingress overlay, so the node balances itself to those local
+addresses (network/mesh: NodeMesh.local_bridges, iptables' nth round robin) rather than
 through an ingress sandbox; the wider mesh (ingress sandbox, VIPs, return routes across nodes) is
 network/mesh's MeshController, for when tasks have overlay addresses (docs/design/mesh.md).
 
@@ -25,9 +26,10 @@ from dockyard.cluster.agent.container import SERVICE_ID_LABEL
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.store.api import Store, StoreUnavailable
 from dockyard.engine.backend import ClusterBackend
+from dockyard.engine.container import Container
 from dockyard.engine.events import EventBus
 from dockyard.errors import DockyardError
-from dockyard.network.mesh.model import Backend, IngressService, NodeMesh, PublishedPort
+from dockyard.network.mesh.model import Backend, IngressService, LocalBridge, NodeMesh, PublishedPort
 from dockyard.network.mesh.programmer import Mesh
 from dockyard.network.rulekeeper import RuleKeeper
 
@@ -38,12 +40,21 @@ log = logging.getLogger("dockyard.cluster.ingress")
 POLL = 2.0
 STOP_TIMEOUT = 60.0
 DEFAULT_NETWORK = "bridge"
+GATEWAY_ENDPOINT = "GatewayEndpoint"  # engine/networks/gateway.py's SETTINGS_KEY: the docker_gwbridge leg
 
 
-def wanted(services: list, containers: list, bridge: str, subnet: str = "") -> NodeMesh:
+def local_address(c: Container) -> str:
+    """Where the node reaches a task container: its default bridge address, else (a task on
+    overlays) its docker_gwbridge address; "" when it has neither."""
+    settings = c.network_settings or {}
+    on_bridge = ((settings.get("Networks") or {}).get(DEFAULT_NETWORK) or {}).get("IPAddress")
+    return on_bridge or (settings.get(GATEWAY_ENDPOINT) or {}).get("IPAddress") or ""
+
+
+def wanted(services: list, containers: list[Container], bridges: tuple[LocalBridge, ...]) -> NodeMesh:
     """The node's ingress: every service's ingress-mode ports that have a published port, over
-    its task containers on the default bridge that run and are not unhealthy (a health check
-    still starting does not take connections either, as in Docker)."""
+    its task containers that run and are not unhealthy (a health check still starting does not
+    take connections either, as in Docker)."""
     ingress = []
     for svc in sorted(services, key=lambda s: s.name()):
         endpoint = svc.spec.endpoint_spec
@@ -56,23 +67,22 @@ def wanted(services: list, containers: list, bridge: str, subnet: str = "") -> N
         for c in sorted(containers, key=lambda c: c.id):
             if (c.config.labels or {}).get(SERVICE_ID_LABEL) != svc.id:
                 continue
-            address = (((c.network_settings or {}).get("Networks") or {}).get(DEFAULT_NETWORK) or {}).get("IPAddress")
+            address = local_address(c)
             if not address:
                 continue
             health = (c.state.health or {}).get("Status")
             backends.append(Backend(address, c.state.running and health in (None, "healthy"), c.id[:12]))
         ingress.append(IngressService(svc.name(), ports, tuple(backends)))
-    return NodeMesh(ingress=ingress, local_bridge=bridge, local_subnet=subnet)
+    return NodeMesh(ingress=ingress, local_bridges=bridges)
 
 
 class LocalIngress:
     def __init__(self, backend: ClusterBackend, events: EventBus, loop: asyncio.AbstractEventLoop, prefix: str,
-                 bridge: str, subnet: Callable[[], str] = lambda: "") -> None:
+                 bridges: Callable[[], tuple[LocalBridge, ...]]) -> None:
         self._backend = backend
-        self._subnet = subnet  # the default bridge's subnet (it can change with a daemon restart only)
+        self._bridges = bridges  # the default bridge and docker_gwbridge (made when first needed)
         self._events = events
         self._loop = loop
-        self._bridge = bridge  # the default bridge's Linux name, where task containers are
         self.mesh = Mesh(prefix)
         self._running: asyncio.Task | None = None
 
@@ -110,7 +120,7 @@ class LocalIngress:
             while True:
                 try:
                     services = await asyncio.to_thread(records.services)
-                    now = wanted(services, self._backend.managed_containers({}), self._bridge, self._subnet())
+                    now = wanted(services, self._backend.managed_containers({}), self._bridges())
                     if now != programmed:
                         await asyncio.to_thread(self.mesh.program_node, now, None)
                         programmed = now

@@ -278,16 +278,25 @@ def _local_ingress(daemon: Daemon):
     daemon's own are, so test daemons side by side never share them."""
     from dockyard.cluster.ingress import LocalIngress
     from dockyard.engine.backend import EngineBackend
+    from dockyard.engine.networks import gateway
+    from dockyard.errors import NotFound
+    from dockyard.network.mesh.model import LocalBridge
 
     bridge = daemon.options.network.bridge
     prefix = "DYMESH" if bridge == "dockyard0" else f"DYMESH-{bridge}"
 
-    def subnet() -> str:
-        ipv4 = daemon.networks.get("bridge").ipv4
-        return ipv4.subnet if ipv4 is not None else ""
+    def bridges() -> tuple[LocalBridge, ...]:
+        found = []
+        for network, name in (("bridge", bridge), (gateway.NAME, gateway.link_name(bridge))):
+            try:
+                ipv4 = daemon.networks.get(network).ipv4
+            except NotFound:  # docker_gwbridge is made for the first container on an overlay
+                continue
+            found.append(LocalBridge(name, ipv4.subnet if ipv4 is not None else ""))
+        return tuple(found)
 
     return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events,
-                        asyncio.get_running_loop(), prefix, bridge, subnet)
+                        asyncio.get_running_loop(), prefix, bridges)
 
 
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:

@@ -9,6 +9,7 @@ from dockyard.cluster.services.service import Service
 from dockyard.cluster.services.spec import EndpointSpec, PortConfig, ServiceSpec
 from dockyard.engine.container import Container
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig
+from dockyard.network.mesh.model import LocalBridge
 
 NOW = datetime(2026, 12, 6)
 
@@ -34,8 +35,13 @@ def test_ingress_ports_with_a_published_port_go_to_running_tasks_that_are_not_un
     tasks = [_task("a", "s1", "172.17.0.2"), _task("b", "s1", "172.17.0.3", health="unhealthy"),
              _task("c", "s1", "172.17.0.4", health="starting"), _task("d", "s1", "172.17.0.5", health="healthy"),
              _task("e", "s1", "172.17.0.6", status="exited"), _task("f", "s2", "172.17.0.7")]
-    node = wanted([web, db], tasks, "dockyard0", "172.17.0.0/16")
-    assert node.local_bridge == "dockyard0" and node.local_subnet == "172.17.0.0/16"
+    on_overlay = _task("g", "s1", "")
+    on_overlay.network_settings = {"Networks": {"front": {"IPAddress": "10.0.1.5"}},
+                                   "GatewayEndpoint": {"IPAddress": "172.18.0.3"}}
+    tasks.append(on_overlay)  # reached through its docker_gwbridge leg
+    bridges = (LocalBridge("dockyard0", "172.17.0.0/16"),)
+    node = wanted([web, db], tasks, bridges)
+    assert node.local_bridges == bridges
     assert [(s.service, [(p.published, p.target, p.protocol) for p in s.ports]) for s in node.ingress] == [
         ("web", [(8080, 80, "tcp")])]
-    assert [b.address for b in node.ingress[0].live] == ["172.17.0.2", "172.17.0.5"]
+    assert [b.address for b in node.ingress[0].live] == ["172.17.0.2", "172.17.0.5", "172.18.0.3"]

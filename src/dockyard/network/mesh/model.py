@@ -155,22 +155,31 @@ class IngressSandbox:
         object.__setattr__(self, "gateway_address", _ipv4(self.gateway_address, "ingress sandbox address"))
 
 
+@dataclass(frozen=True)
+class LocalBridge:
+    """A bridge of this node with backends on it: its Linux name and subnet (calls of a port
+    from a container on it are masqueraded)."""
+
+    name: str
+    subnet: str = ""
+
+
 @dataclass
 class NodeMesh:
     """Everything one node programs: the ingress services (answering on every node) and the
     mode=host ports of its own tasks.
 
-    ``local_bridge``: with no ingress sandbox (a swarm whose tasks are containers on this node's
-    own bridge, before they join an ingress overlay), the node balances ingress ports itself,
-    straight to the backends on that bridge; replies pass the node anyway, so nothing more is
-    needed to keep the client's address. A container on that bridge calling the port (a task
-    reaching its own service through the node's address) is masqueraded, as its backend would
-    otherwise answer it straight across the bridge, from an address it did not call."""
+    ``local_bridges``: with no ingress sandbox (a swarm whose tasks are containers on this node's
+    own bridges, the default one or docker_gwbridge, before they join an ingress overlay), the
+    node balances ingress ports itself, straight to the backends on those bridges; replies pass
+    the node anyway, so nothing more is needed to keep the client's address. A container on
+    such a bridge calling the port (a task reaching its own service through the node's address)
+    is masqueraded, as its backend would otherwise answer it straight across the bridge, from an
+    address it did not call."""
 
     ingress: list[IngressService] = field(default_factory=list)
     host_ports: list[HostPort] = field(default_factory=list)
-    local_bridge: str = ""
-    local_subnet: str = ""  # the bridge's subnet: its containers' own calls of a port are masqueraded
+    local_bridges: tuple[LocalBridge, ...] = ()
 
     def validate(self) -> None:
         """Two services cannot publish the same port and protocol on a node (Docker: 'port

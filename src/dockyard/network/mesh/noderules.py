@@ -45,11 +45,12 @@ class NodeRules(OwnChains):
         for svc in sorted(node.ingress, key=lambda s: s.service):
             if sandbox is not None:
                 targets += [(p.protocol, p.published, [sandbox.gateway_address], p.published) for p in svc.ports]
-            elif node.local_bridge and svc.live:
+            elif node.local_bridges and svc.live:
                 targets += [(p.protocol, p.published, [b.address for b in svc.live], p.target) for p in svc.ports]
         targets += [(h.port.protocol, h.port.published, [h.address], h.port.target)
                     for h in sorted(node.host_ports, key=lambda h: (h.port.published, h.port.protocol))]
-        bridge = sandbox.gateway_interface if sandbox is not None else node.local_bridge
+        # The sandbox's bridge bounds the forwarding; with local bridges the addresses do.
+        bridge = sandbox.gateway_interface if sandbox is not None else ""
         gw, back = (f"-o {bridge} ", f"-i {bridge} ") if bridge else ("", "")
         for proto, published, addresses, target in targets:
             for i, address in enumerate(addresses):
@@ -66,9 +67,11 @@ class NodeRules(OwnChains):
                            "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
         if targets and bridge:
             nat.append(f"-A {self.post_chain} -s 127.0.0.0/8 -o {bridge} -j MASQUERADE")
-        if targets and node.local_bridge and node.local_subnet and sandbox is None:
-            nat.append(f"-A {self.post_chain} -s {node.local_subnet} -o {node.local_bridge} "
-                       "-m conntrack --ctstate DNAT -j MASQUERADE")
+        for local in node.local_bridges if targets and sandbox is None else ():
+            nat.append(f"-A {self.post_chain} -s 127.0.0.0/8 -o {local.name} -j MASQUERADE")
+            if local.subnet:
+                nat.append(f"-A {self.post_chain} -s {local.subnet} -o {local.name} "
+                           "-m conntrack --ctstate DNAT -j MASQUERADE")
         return "*nat\n" + "\n".join(nat) + "\nCOMMIT\n*filter\n" + "\n".join(flt) + "\nCOMMIT\n"
 
     def apply(self, node: NodeMesh, sandbox: IngressSandbox | None) -> None:

@@ -131,10 +131,10 @@ class Mesh:
     def program_node(self, node: NodeMesh, sandbox: IngressSandbox | None) -> None:
         """The node's published ports (ingress ones to ``sandbox``, host ones to its tasks)."""
         with self._lock:
-            bridge = sandbox.gateway_interface if sandbox is not None else node.local_bridge
-            if bridge and (node.ingress or node.host_ports):
+            bridges = [sandbox.gateway_interface] if sandbox is not None else [b.name for b in node.local_bridges]
+            if bridges and (node.ingress or node.host_ports):
                 # Loopback clients of a published port reach the sandbox (Docker does the same).
-                _write_sysctls(self.node_netns, {f"net/ipv4/conf/{bridge}/route_localnet": "1"})
+                _write_sysctls(self.node_netns, {f"net/ipv4/conf/{b}/route_localnet": "1" for b in bridges})
             self.node.apply(node, sandbox)
             self.node.heal()  # the jumps into the chains (at a first programming: not a repair)
 
