@@ -69,6 +69,9 @@ MODULES = {
     "compose": "compose",
     "secret create": "secret", "secret ls": "secret", "secret inspect": "secret", "secret rm": "secret",
     "config create": "config", "config ls": "config", "config inspect": "config", "config rm": "config",
+    **{f"swarm {sub}": "swarm" for sub in ("init", "join", "join-token", "leave", "update", "ca", "unlock",
+                                           "unlock-key")},
+    **{f"node {sub}": "node" for sub in ("ls", "inspect", "update", "promote", "demote", "rm", "ps")},
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
@@ -93,6 +96,11 @@ GROUPS = {
 for _kind in ("secret", "config"):
     GROUPS[_kind] = {"create": f"{_kind} create", "ls": f"{_kind} ls", "list": f"{_kind} ls",
                      "inspect": f"{_kind} inspect", "rm": f"{_kind} rm", "remove": f"{_kind} rm"}
+GROUPS["swarm"] = {sub: f"swarm {sub}" for sub in ("init", "join", "join-token", "leave", "update", "ca", "unlock",
+                                                 "unlock-key")}
+GROUPS["node"] = {"ls": "node ls", "list": "node ls", "inspect": "node inspect", "update": "node update",
+                  "promote": "node promote", "demote": "node demote", "rm": "node rm", "remove": "node rm",
+                  "ps": "node ps"}
 GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume", "network": "network"}
 
 USAGE = """
@@ -155,8 +163,10 @@ Management Commands:
   image       Manage images
   machine     Create and manage machines (Docker hosts on this box) running dockyardd
   network     Manage networks
+  node        Manage Swarm nodes
   registry    Run a registry server (serve, garbage-collect, token-server)
   secret      Manage Swarm secrets
+  swarm       Manage Swarm
   system      Manage Docker
   volume      Manage volumes
 """
