@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import subprocess
 import urllib.request
 
@@ -89,15 +90,40 @@ def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_clien
     assert _who(host, port) is None
 
 
-def test_an_ingress_port_reaches_tasks_on_an_overlay_through_their_gateway_bridge(swarm) -> None:
+def _addresses(out: str) -> list[str]:
+    """The answer's addresses in busybox nslookup's output (after the server's own lines)."""
+    answer = out.split("Name:", 1)[1] if "Name:" in out else ""
+    return sorted(re.findall(r"Address(?: \d+)?:\s*(\d+\.\d+\.\d+\.\d+)", answer))
+
+
+def test_a_service_on_an_overlay_by_name_vip_and_ingress_port(swarm) -> None:
+    """Tasks on an overlay: the published port reaches them through their docker_gwbridge leg;
+    a container on the overlay resolves the service's name to its VIP and tasks.<name> to the
+    tasks, and its connections to the VIP spread over them, its own address kept."""
     d = swarm
     host, port = _host_address(), free_port()
-    _ok(d.docker("network", "create", "-d", "overlay", "--subnet", f"{free_prefix()}.0/24", "front"))
+    prefix = free_prefix()
+    _ok(d.docker("network", "create", "-d", "overlay", "--attachable", "--subnet", f"{prefix}.0/24", "front"))
     _ok(d.docker("service", "create", "--detach", "--name", "api", "--network", "front", "--replicas", "2",
                  "--publish", f"published={port},target=80", "busybox", "sh", "-c", WHO))
     assert until(lambda: len(_running(d, "api")) == 2, 60), "2 running tasks"
     tasks = _running(d, "api")
     assert until(lambda: _who(host, port) is not None, 30), "the published port answers"
     assert collections.Counter(_who(host, port) for _ in range(4)) == {(name, host): 2 for name in tasks}
+
+    task_ips = sorted(c["NetworkSettings"]["Networks"]["front"]["IPAddress"]
+                      for c in json.loads(_ok(d.docker("inspect", *tasks.values()))))
+    vip = _addresses(_ok(d.docker("run", "--rm", "--network", "front", "busybox", "nslookup", "-type=a", "api")))
+    assert len(vip) == 1 and vip[0].startswith(prefix + ".") and vip[0] not in task_ips
+    listed = _ok(d.docker("run", "--rm", "--network", "front", "busybox", "nslookup", "-type=a", "tasks.api"))
+    assert _addresses(listed) == task_ips
+    calls = ("for i in $(seq 50); do wget -qO- -T 2 http://api/cgi-bin/who >/dev/null && break; sleep 0.2; done; "
+             "ip -4 -o addr show eth0; for i in 1 2 3 4; do wget -qO- http://api/cgi-bin/who; done")
+    out = _ok(d.docker("run", "--rm", "--network", "front", "busybox", "sh", "-c", calls)).splitlines()
+    caller = out[0].split()[3].split("/")[0]
+    answers = collections.Counter((line.split()[0], line.split()[1].strip("[]").removeprefix("::ffff:"))
+                                  for line in out[1:])
+    assert answers == {(name, caller): 2 for name in tasks}
+
     _ok(d.docker("service", "rm", "api"))
     assert until(lambda: _who(host, port) is None, 30), "a removed service's port no longer answers"

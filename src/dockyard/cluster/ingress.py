@@ -23,14 +23,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL
+from dockyard.cluster.discovery import Discovery
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.store.api import Store, StoreUnavailable
 from dockyard.engine.backend import ClusterBackend
 from dockyard.engine.container import Container
 from dockyard.engine.events import EventBus
 from dockyard.errors import DockyardError
+from dockyard.network.mesh.controller import MeshController
 from dockyard.network.mesh.model import Backend, IngressService, LocalBridge, NodeMesh, PublishedPort
 from dockyard.network.mesh.programmer import Mesh
+from dockyard.network.mesh.records import RecordSource
+from dockyard.network.records import Network
 from dockyard.network.rulekeeper import RuleKeeper
 
 if TYPE_CHECKING:
@@ -78,8 +82,13 @@ def wanted(services: list, containers: list[Container], bridges: tuple[LocalBrid
 
 class LocalIngress:
     def __init__(self, backend: ClusterBackend, events: EventBus, loop: asyncio.AbstractEventLoop, prefix: str,
-                 bridges: Callable[[], tuple[LocalBridge, ...]]) -> None:
+                 bridges: Callable[[], tuple[LocalBridge, ...]], network: Callable[[str], Network] | None = None,
+                 use_records: Callable[[RecordSource | None], None] | None = None) -> None:
         self._backend = backend
+        # Service discovery and VIPs (cluster/discovery.py) ride on the same loop when given
+        # how to find networks and where the embedded DNS takes its service records from.
+        self._network = network
+        self._use_records = use_records
         self._bridges = bridges  # the default bridge and docker_gwbridge (made when first needed)
         self._events = events
         self._loop = loop
@@ -116,17 +125,25 @@ class LocalIngress:
         keeping: asyncio.Task | None = None
         programmed: NodeMesh | None = None
         records = Records(store)
+        discovery = None
+        if self._network is not None:
+            discovery = Discovery(store, MeshController(self.mesh, "", node_rules=False), self._network)
+            if self._use_records is not None:
+                self._use_records(discovery.controller.records)
         try:
             while True:
                 try:
                     services = await asyncio.to_thread(records.services)
-                    now = wanted(services, self._backend.managed_containers({}), self._bridges())
+                    containers = self._backend.managed_containers({})
+                    now = wanted(services, containers, self._bridges())
                     if now != programmed:
                         await asyncio.to_thread(self.mesh.program_node, now, None)
                         programmed = now
-                        if keeping is None:
-                            keeping = asyncio.ensure_future(keeper.run())
-                        keeper.changed()
+                    if discovery is not None:
+                        await asyncio.to_thread(discovery.sync, services, containers)
+                    if keeping is None:
+                        keeping = asyncio.ensure_future(keeper.run())
+                    keeper.changed()
                 except (StoreUnavailable, DockyardError, OSError) as exc:  # the next round tries again
                     log.warning("ingress ports of the swarm's services: %s", exc)
                 with contextlib.suppress(TimeoutError):
@@ -134,9 +151,10 @@ class LocalIngress:
                 subscription.take()
         finally:
             self._events.unsubscribe(subscription)
+            if discovery is not None and self._use_records is not None:
+                self._use_records(None)
             if keeping is not None:
                 keeping.cancel()  # before the teardown, which the keeper would undo
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeping
-            if programmed is not None:
-                await asyncio.to_thread(self.mesh.teardown)
+            await asyncio.to_thread(self.mesh.teardown)  # node chains and every sandbox's table

@@ -296,7 +296,8 @@ def _local_ingress(daemon: Daemon):
         return tuple(found)
 
     return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events,
-                        asyncio.get_running_loop(), prefix, bridges)
+                        asyncio.get_running_loop(), prefix, bridges, daemon.networks.get,
+                        daemon.networks.use_service_records)
 
 
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:

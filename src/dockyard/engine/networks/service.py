@@ -33,7 +33,7 @@ from dockyard.network import netns
 from dockyard.network.drivers.bridge import BridgeDriver
 from dockyard.network.drivers.registry import BUILTIN, DriverRegistry
 from dockyard.network.iptables import BridgeRules
-from dockyard.network.mesh.records import MemoryRecords
+from dockyard.network.mesh.records import MemoryRecords, RecordSource
 from dockyard.network.records import ENABLE_IPV6, PREDEFINED, Network
 from dockyard.network.store import NetworkStore
 
@@ -70,7 +70,7 @@ class NetworkService:
         self.planner = CreatePlanner(options, containers, self.catalog)
         # Swarm services' DNS records (name, aliases, tasks.<name>): the swarm side fills them.
         self.service_records = MemoryRecords()
-        dns = DNSView(containers, self.catalog.all, options.dns, self.service_records)
+        dns = self.dns = DNSView(containers, self.catalog.all, options.dns, self.service_records)
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
                                    self.drivers, dns, self._apply_rules)
         self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
@@ -163,6 +163,11 @@ class NetworkService:
     def _apply_rules(self) -> None:
         if self.netfilter.enabled:
             self.netfilter.apply(self._bridge_rules(), self.sandboxes.port_rules())
+
+    def use_service_records(self, source: RecordSource | None) -> None:
+        """Where the embedded DNS finds swarm services (the swarm's discovery while the node is
+        in one); None: back to the empty in-memory records."""
+        self.dns.services = source if source is not None else self.service_records
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, ref: str) -> Network:

@@ -79,8 +79,11 @@ class Programmer(Protocol):
 
 
 class MeshController:
-    def __init__(self, mesh: Programmer, node: str) -> None:
+    def __init__(self, mesh: Programmer, node: str, node_rules: bool = True) -> None:
         self.mesh = mesh
+        # False: another part programs the node's published ports (cluster/ingress.py balancing
+        # them locally); this controller then programs the sandboxes only.
+        self.node_rules = node_rules
         self.node = node  # this node's ID, as tasks' ``node`` names it
         self.services: dict[str, ServiceState] = {}
         self.tasks: dict[str, TaskState] = {}
@@ -184,7 +187,7 @@ class MeshController:
         """Program the places whose share changed (each one transaction), nothing else."""
         node = self.node_mesh()
         sandbox = self.ingress.sandbox if self.ingress is not None else None
-        if self._node_programmed != (node, sandbox):
+        if self.node_rules and self._node_programmed != (node, sandbox):
             self.mesh.program_node(node, sandbox)
             self._node_programmed = (node, sandbox)
         wanted = {path: self.sandbox_mesh(s) for path, s in self.sandboxes.items()}
