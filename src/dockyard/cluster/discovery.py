@@ -100,6 +100,7 @@ class Discovery:
                 wanted_services[svc.id] = ServiceState(svc.name(), mode, by_name, (), aliases)
         service_networks = set(names.values())
         tasks, sandboxes = {}, {}
+        alive = {(c.network_settings or {}).get("SandboxKey") for c in containers if c.state.running}
         for c in containers:
             labels = c.config.labels or {}
             settings = c.network_settings or {}
@@ -116,13 +117,13 @@ class Discovery:
             if settings.get("SandboxKey"):
                 sandboxes[settings["SandboxKey"]] = SandboxState(settings["SandboxKey"], interfaces,
                                                                  task_id if service_id in wanted_services else "")
-        self._apply({s.name: s for s in wanted_services.values()}, tasks, sandboxes)
+        self._apply({s.name: s for s in wanted_services.values()}, tasks, sandboxes, alive)
 
     def _apply(self, services: dict[str, ServiceState], tasks: dict[str, TaskState],
-               sandboxes: dict[str, SandboxState]) -> None:
+               sandboxes: dict[str, SandboxState], alive: set) -> None:
         ctl = self.controller
         for path in [p for p in ctl.sandboxes if p not in sandboxes]:
-            ctl.remove_sandbox(path)
+            ctl.remove_sandbox(path, gone=path not in alive)  # a live one's VIPs must not linger
         for task_id in [t for t in ctl.tasks if t not in tasks]:
             ctl.remove_task(task_id)
         for name in [n for n in ctl.services if n not in services]:

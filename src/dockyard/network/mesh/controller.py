@@ -134,11 +134,13 @@ class MeshController:
             self.sandboxes[sandbox.path] = sandbox
             self._sync()
 
-    def remove_sandbox(self, path: str) -> None:
-        """The namespace is gone (its container ended): nothing to unprogram in it."""
+    def remove_sandbox(self, path: str, gone: bool = True) -> None:
+        """The namespace is gone (its container ended: nothing to unprogram in it), or, with
+        ``gone`` False, left the services' networks: its table is emptied first."""
         with self._lock:
             self.sandboxes.pop(path, None)
-            self._programmed.pop(path, None)
+            if self._programmed.pop(path, SandboxMesh()) != SandboxMesh() and not gone:
+                self.mesh.program_sandbox(path, SandboxMesh())
             self.mesh.forget_sandbox(path)
             self._sync()
 
