@@ -188,6 +188,27 @@ def test_three_managers_elect_a_leader_lose_quorum_and_heal(fleet):
     ok(fleet.docker(last, "rm", "-f", "keeps"))
 
 
+def test_demote_and_promote_move_the_store_membership(fleet):
+    def managers(name: str) -> list[str]:
+        return sorted(host for host, fields in node_rows(fleet, name).items() if len(fields) > 4)
+
+    ok(fleet.docker("s1", "node", "demote", "s3"))
+    # s3 leaves the store's membership by itself and goes on as a worker.
+    assert until(lambda: swarm_info(fleet, "s3")["ControlAvailable"] is False, timeout=30)
+    assert managers("s1") == ["s1", "s2"] and managers("s2") == ["s1", "s2"]
+    assert swarm_info(fleet, "s1")["Managers"] == 2
+    denied = fleet.docker("s3", "node", "ls")
+    assert denied.returncode != 0 and b"Worker nodes can't be used" in denied.stderr
+    ok(write(fleet, "s2", 13))  # two managers of two: the quorum holds
+
+    ok(fleet.docker("s2", "node", "promote", "s3"))
+    assert until(lambda: swarm_info(fleet, "s3")["ControlAvailable"] is True, timeout=45)
+    for name in NAMES:
+        assert until(lambda name=name: sorted(f[4] for f in node_rows(fleet, name).values() if len(f) > 4)
+                     == ["Leader", "Reachable", "Reachable"], timeout=30)
+    assert history_limit(fleet, "s3") == 13
+
+
 @pytest.mark.skipif(os.environ.get("DOCKYARD_TEST_SWARM_LONG") != "1",
                     reason="the longer variant: `make test-swarm-long` (test_swarm.py covers --force-new-cluster)")
 def test_force_new_cluster_on_a_survivor_recovers_the_swarm(fleet):

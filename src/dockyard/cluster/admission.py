@@ -14,12 +14,12 @@ import ipaddress
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.cluster import codec
 from dockyard.cluster.joining import Grant
 from dockyard.cluster.keys import CA_KEY, CLUSTER_KEY
-from dockyard.cluster.membership import MEMBERS_PREFIX, Membership
+from dockyard.cluster.membership import MEMBERS_PREFIX, Member, Membership
 from dockyard.cluster.nodes import NODES_PREFIX
 from dockyard.cluster.objects import (
     Availability,
@@ -34,10 +34,13 @@ from dockyard.cluster.objects import (
     Platform,
     Resources,
 )
-from dockyard.cluster.rpc import InvalidArgument
+from dockyard.cluster.rpc import FailedPrecondition, InvalidArgument
 from dockyard.cluster.store.api import Compare, Put, Store
 from dockyard.cluster.tokens import ca_digest, ca_digest_from_token, tokens_match
 from dockyard.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from dockyard.cluster.ca import RootCA
 
 TOKEN_REFUSED = "A valid join token is necessary to join this cluster"
 
@@ -100,29 +103,12 @@ class Admission:
         self._now = now
 
     def admit(self, request: JoinRequest, seen_from: str) -> Grant:
-        from dockyard.cluster.ca import RootCA
-
-        kv = self._store.get(CLUSTER_KEY)
-        ca_kv = self._store.get(CA_KEY)
-        if kv is None or ca_kv is None:
-            raise InvalidParameter("this manager's swarm has no cluster object")
-        cluster = codec.decode(Cluster, kv.value, kv.mod_revision)
+        cluster, ca = self._cluster_and_ca()
         role = role_of(request.token, cluster)
         advertise = request.advertise_addr or f"{seen_from}:{request.listen_port}"
-        host = _host(advertise)
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise InvalidParameter(f"advertise address must be a non-zero IP address, got {host!r}") from None
+        host = _ip(advertise)
         node_id = self._new_id()
-        record = json.loads(ca_kv.value)
-        ca = RootCA(record["cert"].encode(), record["key"].encode())
-        expiry = datetime.timedelta(microseconds=cluster.spec.ca_config.node_cert_expiry // 1000)
-        addresses = [host, "127.0.0.1"] if role == NodeRole.MANAGER else [host]
-        try:
-            certificate = ca.sign_request(request.csr, node_id, role.value, cluster.id, expiry, addresses)
-        except ValueError as exc:
-            raise InvalidParameter(f"invalid join request: {exc}") from None
+        certificate = self._certificate(ca, cluster, request.csr, node_id, role, host)
         now = self._now()
         node = Node(
             id=node_id, created_at=now, updated_at=now,
@@ -131,26 +117,87 @@ class Admission:
                                         Resources(request.nano_cpus, request.memory_bytes), request.engine_version),
             status=NodeStatus(NodeState.READY, addr=host),
         )
-        writes = [Put(NODES_PREFIX + node_id, codec.encode(node))]
+        writes: list[Put] = []
         members: list[tuple[str, str]] = []
         added = None
         if role == NodeRole.MANAGER:
             node.manager_status = ManagerStatus(advertise)
-            writes[0] = Put(NODES_PREFIX + node_id, codec.encode(node))
-            peer_url = f"https://{host}:{request.peer_port}"
-            membership = self._membership()
-            added, after = membership.add_learner(peer_url)
-            members = [(m.name or node_id, m.peer_url) for m in after]
-            writes.append(Put(MEMBERS_PREFIX + node_id, json.dumps({"peer_url": peer_url}).encode()))
+            added, members, record = self._learner(node_id, host, request.peer_port)
+            writes.append(record)
+        writes.append(Put(NODES_PREFIX + node_id, codec.encode(node)))
+        self._commit([Compare(NODES_PREFIX + node_id, 0)], writes, added, f"node ID {node_id} is taken")
+        return Grant(node_id, cluster.id, role.value, certificate, members, self._managers())
+
+    def enrol_manager(self, node_id: str, csr: bytes, advertise: str, peer_port: int) -> Grant:
+        """A node whose spec was promoted to manager (`docker node promote`) asks to become one: as a
+        manager join, without a token (the caller is known by its certificate), for its own node."""
+        cluster, ca = self._cluster_and_ca()
+        kv = self._store.get(NODES_PREFIX + node_id)
+        if kv is None:
+            raise InvalidParameter(f"node {node_id} not found")
+        node = codec.decode(Node, kv.value, kv.mod_revision)
+        if node.spec.role != NodeRole.MANAGER:
+            raise FailedPrecondition(f"node {node_id} is not promoted to a manager")
+        if self._store.get(MEMBERS_PREFIX + node_id) is not None:
+            raise FailedPrecondition(f"node {node_id} is already a member of the raft cluster")
+        host = _ip(advertise)
+        certificate = self._certificate(ca, cluster, csr, node_id, NodeRole.MANAGER, host)
+        added, members, record = self._learner(node_id, host, peer_port)
+        node.manager_status = ManagerStatus(advertise)
+        node.updated_at = self._now()
+        self._commit([Compare(NODES_PREFIX + node_id, node.version.index)],
+                     [record, Put(NODES_PREFIX + node_id, codec.encode(node))], added, "update out of sequence")
+        return Grant(node_id, cluster.id, NodeRole.MANAGER.value, certificate, members, self._managers())
+
+    def _cluster_and_ca(self) -> tuple[Cluster, RootCA]:
+        from dockyard.cluster.ca import RootCA
+
+        kv = self._store.get(CLUSTER_KEY)
+        ca_kv = self._store.get(CA_KEY)
+        if kv is None or ca_kv is None:
+            raise InvalidParameter("this manager's swarm has no cluster object")
+        record = json.loads(ca_kv.value)
+        return codec.decode(Cluster, kv.value, kv.mod_revision), RootCA(record["cert"].encode(),
+                                                                        record["key"].encode())
+
+    def _certificate(self, ca: RootCA, cluster: Cluster, csr: bytes, node_id: str, role: NodeRole,
+                     host: str) -> bytes:
+        expiry = datetime.timedelta(microseconds=cluster.spec.ca_config.node_cert_expiry // 1000)
+        addresses = [host, "127.0.0.1"] if role == NodeRole.MANAGER else [host]
         try:
-            if not self._store.txn([Compare(NODES_PREFIX + node_id, 0)], writes):
-                raise InvalidParameter(f"node ID {node_id} is taken")
+            return ca.sign_request(csr, node_id, role.value, cluster.id, expiry, addresses)
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid join request: {exc}") from None
+
+    def _learner(self, node_id: str, host: str, peer_port: int) -> tuple[Member, list[tuple[str, str]], Put]:
+        """The node's etcd member, added as a learner; the member list it starts with (itself by its
+        node ID; a learner of an earlier join that never started by a name of its own); its record."""
+        peer_url = f"https://{host}:{peer_port}"
+        added, after = self._membership().add_learner(peer_url)
+        members = [(m.name or (node_id if m.id == added.id else f"pending-{m.id:x}"), m.peer_url) for m in after]
+        return added, members, Put(MEMBERS_PREFIX + node_id, json.dumps({"peer_url": peer_url}).encode())
+
+    def _commit(self, compares: list[Compare], writes: list[Put], added: Member | None, conflict: str) -> None:
+        """Write the node's records; a failure takes the member added for it back out."""
+        try:
+            if not self._store.txn(compares, writes):
+                raise InvalidParameter(conflict)
         except BaseException:
             if added is not None:
                 self._membership().remove(added.id)
             raise
-        managers = [n.manager_status.addr for n in self._nodes() if n.manager_status is not None]
-        return Grant(node_id, cluster.id, role.value, certificate, members, managers)
+
+    def _managers(self) -> list[str]:
+        return [n.manager_status.addr for n in self._nodes() if n.manager_status is not None]
 
     def _nodes(self) -> list[Node]:
         return [codec.decode(Node, kv.value, kv.mod_revision) for kv in self._store.range(NODES_PREFIX)]
+
+
+def _ip(advertise: str) -> str:
+    host = _host(advertise)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise InvalidParameter(f"advertise address must be a non-zero IP address, got {host!r}") from None
+    return host

@@ -54,6 +54,7 @@ from dockyard.errors import InvalidParameter, NotFound, Unavailable
 
 if TYPE_CHECKING:
     from dockyard.cluster.channel import ManagerChannel
+    from dockyard.cluster.joining import Grant
     from dockyard.cluster.membership import Membership
     from dockyard.cluster.store.member import EtcdMember
     from dockyard.cluster.swarmport import SwarmPort
@@ -259,6 +260,8 @@ class SwarmService:
         self.handlers = Handlers()
         self.handlers.add_call("swarm.managers", self._managers_call)
         self.handlers.add_call("swarm.promote", self._promote_call, roles=("manager",))
+        self.handlers.add_call("swarm.role", self._role_call)
+        self.handlers.add_call("swarm.enrol", self._enrol_call)
 
     def add_listener(self, listener: SwarmListener) -> None:
         self._listeners.append(listener)
@@ -606,16 +609,94 @@ class SwarmService:
             try:
                 self._state = state
                 if grant.role == NodeRole.MANAGER.value:
-                    cluster = ",".join(f"{name}={url}" for name, url in grant.members)
-                    self._connect(state, initial_cluster=cluster, initial_state="existing")
-                    # The manager that admitted us promotes our member once it has caught up.
-                    self._channel().call("swarm.promote", {}, timeout=45)
-                    self._open_port(state)
+                    self._start_member(state, grant)
                 self._write_state(state)
             except BaseException:
                 self._abandon()
                 raise
             self._pending = None
+            self._started()
+
+    def _start_member(self, state: LocalState, grant: Grant) -> None:
+        """A new manager's member: started into the member list the grant names, then promoted from
+        learner to voter by a manager once it has caught up; then this node serves its swarm port."""
+        cluster = ",".join(f"{name}={url}" for name, url in grant.members)
+        self._connect(state, initial_cluster=cluster, initial_state="existing")
+        self._channel().call("swarm.promote", {}, timeout=45)
+        self._open_port(state)
+
+    # -- following the role the node's spec asks for (`docker node promote/demote`)
+
+    def follow_role(self) -> None:
+        """One step of the role follower (rolefollow.py): a manager whose spec now says worker leaves
+        the store's membership and goes on as a worker; a worker whose spec says manager becomes one."""
+        state = self._state
+        if state is None or self.leaving():
+            return
+        if state.role == NodeRole.MANAGER.value:
+            store = self._store
+            if store is None:
+                return
+            kv = store.get(NODES_PREFIX + state.node_id)
+            if kv is not None and codec.decode(Node, kv.value).spec.role == NodeRole.WORKER:
+                self._demote_self(state)
+        else:
+            answer = self._channel().call("swarm.role", {}, timeout=5)
+            if answer.get("Role") == NodeRole.MANAGER.value:
+                self._promote_self(state)
+
+    def _demote_self(self, state: LocalState) -> None:
+        """Out of the store's membership (this node's member ends itself), and on as a worker with
+        the managers it knew. Its certificate keeps the manager OU until it is renewed."""
+        with self._lock:
+            if self._state is not state:
+                return
+            membership = self._membership()
+            local = membership.local_id()
+            store = self._require_store()
+            managers = [n.manager_status.addr for n in self.nodes()
+                        if n.manager_status is not None and n.id != state.node_id]
+            kv = store.get(NODES_PREFIX + state.node_id)
+            if kv is not None:
+                node = codec.decode(Node, kv.value, kv.mod_revision)
+                node.manager_status = None
+                store.txn([Compare(kv.key, kv.mod_revision)], [Put(kv.key, codec.encode(node))])
+            store.delete(MEMBERS_PREFIX + state.node_id)
+            membership.remove(local)
+            self.shutdown()
+            shutil.rmtree(self._root / "etcd", ignore_errors=True)
+            worker = dataclasses.replace(state, role=NodeRole.WORKER.value, client_url="", peer_url="",
+                                         managers=managers)
+            self._write_state(worker)
+            self._state = worker
+            log.info("demoted: this node left the store's membership and goes on as a worker")
+            self._started()
+
+    def _promote_self(self, state: LocalState) -> None:
+        from dockyard.cluster.ca import new_key_and_request
+        from dockyard.cluster.joining import Grant
+
+        host, _ = _split_host_port(state.advertise_addr, DEFAULT_LISTEN_PORT)
+        key_pem, csr = new_key_and_request()
+        body = {"CSR": csr.decode(), "AdvertiseAddr": state.advertise_addr, "PeerPort": _free_port(host)}
+        grant = Grant.from_json(self._channel().call("swarm.enrol", body, timeout=30))
+        with self._lock:
+            if self._state is not state:
+                return
+            self.autolock.install(grant.certificate, key_pem)  # kept as the node key is (encrypted if locked)
+            manager = dataclasses.replace(state, role=NodeRole.MANAGER.value,
+                                          client_url=f"https://127.0.0.1:{_free_port('127.0.0.1')}",
+                                          peer_url=f"https://{host}:{body['PeerPort']}",
+                                          managers=list(dict.fromkeys([*state.managers, *grant.managers])))
+            self._state = manager
+            try:
+                self._start_member(manager, grant)
+            except BaseException:
+                self.shutdown()
+                self._state = state  # still a worker: the follower tries again
+                raise
+            self._write_state(manager)
+            log.info("promoted: this node's store member serves; it is a manager")
             self._started()
 
     # -- the channel's calls this manager answers
@@ -633,6 +714,28 @@ class SwarmService:
             raise Unavailable("this manager has no store membership to admit nodes with")
         admission = Admission(self._store, lambda: membership_of(state), new_id, _now)
         return admission.admit(AdmissionRequest.from_json(body), seen_from).to_json()
+
+    def _role_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """The role the caller's node spec asks for (a worker's follower polls it)."""
+        kv = self._require_store().get(NODES_PREFIX + caller.node_id)
+        if kv is None:
+            raise NotFound(f"node {caller.node_id} not found")
+        return {"Role": codec.decode(Node, kv.value).spec.role.value}
+
+    def _enrol_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """A node promoted in its spec asks for its member and a manager's certificate."""
+        from dockyard.cluster.admission import Admission
+
+        state, membership_of = self._state, self._membership_of
+        if state is None or self._store is None or membership_of is None:
+            raise Unavailable(NOT_MANAGER)
+        self._require_leader()
+        try:
+            csr, advertise, peer_port = str(body["CSR"]).encode(), str(body["AdvertiseAddr"]), int(body["PeerPort"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameter(f"invalid enrolment: {exc}") from None
+        admission = Admission(self._store, lambda: membership_of(state), new_id, _now)
+        return admission.enrol_manager(caller.node_id, csr, advertise, peer_port).to_json()
 
     def _managers_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         nodes = self.nodes()

@@ -240,6 +240,7 @@ def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
     from dockyard.cluster.autolock import Autolock
     from dockyard.cluster.carotation import CAService
     from dockyard.cluster.heartbeat import HeartbeatService
+    from dockyard.cluster.rolefollow import RoleFollower
     from dockyard.cluster.swarm import EngineDescription, SwarmService
 
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -249,6 +250,7 @@ def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
     swarm = SwarmService(root, engine, autolock=Autolock(root / "certificates", Path(exec_root) / "swarm"))
     swarm.add_listener(HeartbeatService())  # Down/Ready from heartbeats while the node is in a swarm
     swarm.add_listener(CAService())  # node certificates renewed, root rotations carried through
+    swarm.add_listener(RoleFollower())  # promote/demote: the node becomes what its spec says
     return swarm
 
 

@@ -215,3 +215,26 @@ def test_the_channel_knows_callers_by_certificate_and_role() -> None:
                                (("commonName", "w1"),))}
     assert caller_of(certificate) == worker
     assert caller_of(None) is None and caller_of({"subject": ((("commonName", "x"),),)}) is None
+
+
+def test_a_promoted_worker_enrols_as_a_manager(swarm) -> None:
+    from dockyard.cluster.rpc import FailedPrecondition
+
+    store, cluster, _, membership, admission = swarm
+    grant = admission.admit(_request(cluster.join_tokens.worker)[1], "10.0.0.4")
+    csr = new_key_and_request()[1]
+    with pytest.raises(FailedPrecondition, match="is not promoted to a manager"):
+        admission.enrol_manager(grant.node_id, csr, "10.0.0.4:2377", 2380)
+    kv = store.get("/swarm/nodes/" + grant.node_id)
+    node = codec.decode(Node, kv.value)
+    node.spec.role = NodeRole.MANAGER  # what `docker node promote` writes
+    store.put(kv.key, codec.encode(node))
+    enrolled = admission.enrol_manager(grant.node_id, csr, "10.0.0.4:2377", 2380)
+    assert enrolled.role == "manager" and enrolled.node_id == grant.node_id
+    assert _subject(enrolled.certificate)[NameOID.ORGANIZATIONAL_UNIT_NAME] == "swarm-manager"
+    assert enrolled.members[-1] == (grant.node_id, "https://10.0.0.4:2380") and membership.list[-1].learner
+    after = codec.decode(Node, store.get(kv.key).value)
+    assert after.manager_status == ManagerStatus("10.0.0.4:2377")
+    with pytest.raises(FailedPrecondition, match="already a member"):
+        admission.enrol_manager(grant.node_id, csr, "10.0.0.4:2377", 2380)
+    assert len(membership.list) == 2
