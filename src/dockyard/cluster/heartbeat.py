@@ -144,21 +144,46 @@ class Dispatcher:
         self._pending.clear()
 
 
-class Pacer:
-    """A thread that runs a node's heartbeat and, on the leader, the dispatcher, every period."""
+class RemoteHeartbeat:
+    """A worker's side: it keeps no store, so it beats through a manager (the `swarm.heartbeat`
+    call on the manager channel), which holds the lease for it and answers the period to keep."""
 
-    def __init__(self, heartbeat: Heartbeat, dispatcher: Dispatcher | None, period: float) -> None:
+    def __init__(self, call: Callable[[str, dict], dict], pacer_period: Callable[[float], None]) -> None:
+        self._call = call
+        self._set_period = pacer_period
+
+    def beat(self) -> None:
+        answer = self._call("swarm.heartbeat", {})
+        period = answer.get("Period")
+        if isinstance(period, int) and period > 0:
+            self._set_period(period / SECOND_NS)
+
+    def stop(self) -> None:
+        pass  # the manager's lease for this node runs out by itself
+
+
+class Pacer:
+    """A thread that runs a node's heartbeat and, while this manager leads, the dispatcher."""
+
+    def __init__(self, heartbeat: Heartbeat | RemoteHeartbeat, dispatcher: Dispatcher | None, period: float,
+                 is_leader: Callable[[], bool] = lambda: True) -> None:
         self._heartbeat = heartbeat
         self._dispatcher = dispatcher
         self._period = period
+        self._is_leader = is_leader
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    def set_period(self, period: float) -> None:
+        self._period = period
+
     def start(self) -> None:
-        self._heartbeat.beat()  # the node is Ready from the first moment, before the threads run
+        try:
+            self._heartbeat.beat()  # Ready from the first moment, before the threads run
+        except Exception:  # noqa: BLE001 - a manager that is away now is tried again each period
+            log.warning("first heartbeat failed; trying again in %.1fs", self._period, exc_info=True)
         self._threads.append(threading.Thread(target=self._beat, name="swarm-heartbeat", daemon=True))
         if self._dispatcher is not None:
-            self._dispatcher.start()
             self._threads.append(threading.Thread(target=self._dispatch, name="swarm-dispatcher", daemon=True))
         for thread in self._threads:
             thread.start()
@@ -171,12 +196,27 @@ class Pacer:
                 log.warning("heartbeat failed; trying again in %.1fs", self._period, exc_info=True)
 
     def _dispatch(self) -> None:
-        assert self._dispatcher is not None
+        """The dispatcher runs on the store's leader only: it starts when this manager becomes the
+        leader (every node gets a grace period then) and stops when another one does."""
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        leading = False
         while not self._stopped.is_set():
             try:
-                self._dispatcher.step(min(self._period, 1.0))
+                if self._is_leader() != leading:
+                    leading = not leading
+                    if leading:
+                        dispatcher.start()
+                    else:
+                        dispatcher.stop()
+                if leading:
+                    dispatcher.step(min(self._period, 1.0))
+                else:
+                    self._stopped.wait(self._period)
             except Exception:  # noqa: BLE001 - the dispatcher outlives a store hiccup
                 log.warning("dispatcher step failed", exc_info=True)
+                leading = False
+                dispatcher.stop()
                 self._stopped.wait(self._period)
 
     def stop(self) -> None:
@@ -189,18 +229,38 @@ class Pacer:
 
 
 class HeartbeatService:
-    """Runs this node's heartbeat, and the dispatcher on a manager, while the node is in a swarm
-    (a SwarmService listener, wired in the composition root)."""
+    """Runs this node's heartbeat while it is in a swarm (a SwarmService listener, wired in the
+    composition root): a manager beats on its own store, runs the dispatcher while it leads and
+    holds the leases of the workers that beat through it; a worker beats through a manager."""
 
     def __init__(self) -> None:
         self._pacer: Pacer | None = None
+        self._remote: dict[str, Heartbeat] = {}  # the workers' leases this manager holds
+        self._lock = threading.Lock()
 
     def swarm_started(self, swarm: SwarmService) -> None:
+        if swarm.local_role() != "manager":
+            pacer = Pacer(RemoteHeartbeat(lambda name, body: swarm.channel().call(name, body, timeout=5),
+                                          lambda period: pacer.set_period(period)), None, 5.0)
+            self._pacer = pacer
+            pacer.start()
+            return
         period_ns = swarm.inspect().spec.dispatcher.heartbeat_period
         ttl = lease_ttl(period_ns)
         heartbeat = Heartbeat(swarm.store, swarm.local_node_id(), ttl)
-        # One manager is its own leader; with several, the dispatcher belongs on the store's leader.
-        self._pacer = Pacer(heartbeat, Dispatcher(swarm.store, ttl), period_ns / SECOND_NS)
+        self._remote.clear()
+
+        def beat_for(caller, _body: dict) -> dict:
+            """A worker's heartbeat: its lease refreshed (or taken) here; the period it keeps."""
+            current_ns = swarm.inspect().spec.dispatcher.heartbeat_period
+            with self._lock:
+                beat = self._remote.setdefault(caller.node_id, Heartbeat(swarm.store, caller.node_id,
+                                                                          lease_ttl(current_ns)))
+            beat.beat()
+            return {"Period": current_ns}
+
+        swarm.handlers.add_call("swarm.heartbeat", beat_for)
+        self._pacer = Pacer(heartbeat, Dispatcher(swarm.store, ttl), period_ns / SECOND_NS, swarm.is_leader)
         self._pacer.start()
 
     def swarm_stopping(self) -> None:

@@ -1012,3 +1012,17 @@ class SwarmService:
 
     def local_node_id(self) -> str:
         return self._state.node_id if self._state else ""
+
+    def local_role(self) -> str:
+        """"manager" or "worker" (this node's part now), "" outside a swarm."""
+        return self._state.role if self._state else ""
+
+    def is_leader(self) -> bool:
+        """This manager's store member leads the store (one manager without membership always does)."""
+        state = self._state
+        if state is None or self._member is None:
+            return False
+        if self._membership_of is None:
+            return True
+        membership = self._membership_of(state)
+        return membership.leader() == membership.local_id()

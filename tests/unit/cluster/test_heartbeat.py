@@ -121,3 +121,33 @@ def test_a_down_node_can_be_removed_and_the_dispatcher_does_not_bring_it_back() 
     assert store.get(NODES_PREFIX + "gone") is None
     dispatcher.stop()
     dispatcher.step(0)  # a stopped dispatcher's step is a no-op, as the pacing thread may call it once more
+
+
+def test_workers_beat_through_a_manager_that_holds_their_lease(tmp_path) -> None:
+    from dockyard.cluster.channel import Caller
+    from dockyard.cluster.heartbeat import HeartbeatService, RemoteHeartbeat
+    from dockyard.cluster.swarm import EngineDescription, InitRequest, SwarmService
+
+    class Member:
+        def start(self) -> None: ...
+
+        def stop(self) -> None: ...
+
+    store = MemoryStore()
+    swarm = SwarmService(tmp_path, EngineDescription("h", "0.1.0", "x86_64", "linux", 1, 1),
+                         open_store=lambda url: store, make_member=lambda state, root: Member())
+    swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
+    service = HeartbeatService()
+    service.swarm_started(swarm)
+    try:
+        assert store.get(HEARTBEATS_PREFIX + swarm.local_node_id()) is not None  # its own, at once
+        periods: list[float] = []
+        worker = RemoteHeartbeat(lambda name, body: swarm.handlers.call(name, Caller("w1", "worker"), body),
+                                 periods.append)
+        worker.beat()
+        assert store.get(HEARTBEATS_PREFIX + "w1") is not None and periods == [5.0]
+        lease = store.get(HEARTBEATS_PREFIX + "w1").lease
+        worker.beat()
+        assert store.get(HEARTBEATS_PREFIX + "w1").lease == lease  # refreshed, not taken anew
+    finally:
+        service.swarm_stopping()
