@@ -7,21 +7,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from registry import free_port
+from swarming import ok, one_node_swarm
 from waiting import until
 
-
-def _ok(result) -> str:
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
+_ok = ok
 
 
 @pytest.fixture
 def swarm(fresh_daemon):
-    d = fresh_daemon
-    _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1"))
-    yield d
-    d.docker("swarm", "leave", "--force")
+    with one_node_swarm(fresh_daemon):
+        yield fresh_daemon
 
 
 def _tasks(d, service: str) -> list[dict]:
@@ -176,11 +171,8 @@ def test_logs_and_secrets_of_a_service(swarm) -> None:
     assert missing.returncode != 0 and b"secret not found: nosuch" in missing.stderr
 
 
-def test_a_service_on_an_overlay_network(fresh_daemon) -> None:
-    d = fresh_daemon
-    # A data path port of the test's own: VXLAN devices of one VNI and port clash between daemons.
-    _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1",
-                 "--data-path-port", str(free_port())))
+def test_a_service_on_an_overlay_network(swarm) -> None:
+    d = swarm
     network_id = _ok(d.docker("network", "create", "-d", "overlay", "backend")).strip()
     _ok(d.docker("service", "create", "--detach", "--name", "api", "--network", "backend", "--replicas", "2",
                  "busybox", "top"))
@@ -194,4 +186,3 @@ def test_a_service_on_an_overlay_network(fresh_daemon) -> None:
     _ok(d.docker("service", "rm", "api"))
     _until("the tasks to go", lambda: not _containers(d, "api"))
     _ok(d.docker("network", "rm", "backend"))
-    _ok(d.docker("swarm", "leave", "--force"))

@@ -72,6 +72,8 @@ MODULES = {
     **{f"swarm {sub}": "swarm" for sub in ("init", "join", "join-token", "leave", "update", "ca", "unlock",
                                            "unlock-key")},
     **{f"node {sub}": "node" for sub in ("ls", "inspect", "update", "promote", "demote", "rm", "ps")},
+    **{f"service {sub}": "service" for sub in ("create", "ls", "ps", "inspect", "update", "rollback", "scale", "rm",
+                                               "logs")},
 }
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps", "ps": "ps",
@@ -101,6 +103,9 @@ GROUPS["swarm"] = {sub: f"swarm {sub}" for sub in ("init", "join", "join-token",
 GROUPS["node"] = {"ls": "node ls", "list": "node ls", "inspect": "node inspect", "update": "node update",
                   "promote": "node promote", "demote": "node demote", "rm": "node rm", "remove": "node rm",
                   "ps": "node ps"}
+GROUPS["service"] = {"create": "service create", "ls": "service ls", "list": "service ls", "ps": "service ps",
+                     "inspect": "service inspect", "update": "service update", "rollback": "service rollback",
+                     "scale": "service scale", "rm": "service rm", "remove": "service rm", "logs": "service logs"}
 GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume", "network": "network"}
 
 USAGE = """
@@ -166,6 +171,7 @@ Management Commands:
   node        Manage Swarm nodes
   registry    Run a registry server (serve, garbage-collect, token-server)
   secret      Manage Swarm secrets
+  service     Manage Swarm services
   swarm       Manage Swarm
   system      Manage Docker
   volume      Manage volumes

@@ -30,6 +30,16 @@ def human_size(size: float, precision: int = 3) -> str:
     return f"{size:.{precision}g}{_DECIMAL_UNITS[i]}"
 
 
+def binary_size(size: float) -> str:
+    """go-units BytesSize: binary units, %.4g."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    i = 0
+    while size >= 1024 and i < len(units) - 1:
+        size /= 1024
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
 def ago(unix_seconds: float) -> str:
     from dockyard.util.timefmt import human_duration  # datetime: only for the commands that show times
 

@@ -4,6 +4,7 @@ import sys
 
 from dockyard.cli.client import APIError, Client
 from dockyard.cli.flags import Command, Opt, command
+from dockyard.cli.output import binary_size
 from dockyard.client.errors import daemon_error
 
 STATS = Command("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of container(s) resource usage "
@@ -16,16 +17,6 @@ STATS = Command("stats", "[OPTIONS] [CONTAINER...]", "Display a live stream of c
 STATS_HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %",
                  "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
                  "PIDs": "PIDS"}
-
-
-def _binary_size(size: float) -> str:
-    """go-units BytesSize: binary units, %.4g."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    i = 0
-    while size >= 1024 and i < len(units) - 1:
-        size /= 1024
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def stats_fields(s: dict, trunc: bool) -> dict:
@@ -55,7 +46,7 @@ def stats_fields(s: dict, trunc: bool) -> dict:
     cid = s.get("id", "")
     return {"Container": cid[:12] if trunc else cid, "ID": cid[:12] if trunc else cid,
             "Name": s.get("name", "").lstrip("/"), "CPUPerc": f"{cpu_percent:.2f}%",
-            "MemUsage": f"{_binary_size(usage)} / {_binary_size(limit)}",
+            "MemUsage": f"{binary_size(usage)} / {binary_size(limit)}",
             "MemPerc": f"{usage / limit * 100 if limit else 0:.2f}%",
             "NetIO": f"{human_size(rx)} / {human_size(tx)}", "BlockIO": f"{human_size(read)} / {human_size(write)}",
             "PIDs": str((s.get("pids_stats") or {}).get("current", 0))}

@@ -26,7 +26,7 @@ def reconcile(snap: Snapshot) -> None:
         running = {t.slot for t in current if t.desired_state <= TaskState.COMPLETE
                    and t.status.state != TaskState.COMPLETE}
         room = min(concurrent - len(running), total - len(completed) - len(running))
-        slot = 0
+        slot = -1  # a job's slots are 0 .. TotalCompletions-1, as swarmkit numbers them
         for _ in range(max(room, 0)):
             slot += 1
             while slot in completed or slot in running:

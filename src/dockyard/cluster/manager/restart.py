@@ -63,7 +63,8 @@ def _restart(snap: Snapshot, service: Service, task: Task) -> None:
     snap.set_desired(task, TaskState.SHUTDOWN)
     if not should_restart(task, service):
         return
-    replacement = snap.new_task(service, task.slot, task.node_id if not task.slot else "")
+    pinned = task.node_id if service.spec.service_mode().kind().startswith("global") else ""
+    replacement = snap.new_task(service, task.slot, pinned)
     if task.job_iteration is not None:
         replacement.job_iteration = task.job_iteration
     policy = defaults.restart_policy(task.spec.restart_policy)
@@ -87,7 +88,7 @@ def _start_ready(snap: Snapshot) -> None:
             continue
         if any(_still_running(snap, other) for other in snap.tasks.values()
                if other.id != task.id and other.service_id == task.service_id
-               and (other.slot or other.node_id) == (task.slot or task.node_id)):
+               and snap.slot_of(other) == snap.slot_of(task)):
             continue
         service = snap.services.get(task.service_id)
         snap.set_desired(task, TaskState.COMPLETE if service and service.spec.service_mode().is_job()

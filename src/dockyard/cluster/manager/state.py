@@ -40,11 +40,17 @@ class Snapshot:
     def tasks_of(self, service_id: str) -> list[Task]:
         return [t for t in self.tasks.values() if t.service_id == service_id]
 
+    def slot_of(self, task: Task) -> int | str:
+        """A task's slot: its number, or its node for a global service's task."""
+        service = self.services.get(task.service_id)
+        return task.node_id if service is not None and service.spec.service_mode().kind().startswith("global") \
+            else task.slot
+
     def slots(self, service_id: str) -> dict[int | str, list[Task]]:
-        """A service's tasks by slot (a global service's: by node)."""
+        """A service's tasks by slot."""
         out: dict[int | str, list[Task]] = defaultdict(list)
         for task in self.tasks_of(service_id):
-            out[task.slot or task.node_id].append(task)
+            out[self.slot_of(task)].append(task)
         return out
 
     # -- changes

@@ -33,7 +33,8 @@ def update(snap: Snapshot, service: Service, slots: list[list[Task]]) -> None:
     room = len(dirty) if not config.parallelism else max(config.parallelism - in_flight, 0)
     for old in dirty[:room]:
         first = old[0]
-        replacement = snap.new_task(service, first.slot, first.node_id if not first.slot else "")
+        pinned = first.node_id if service.spec.service_mode().kind() == "global" else ""
+        replacement = snap.new_task(service, first.slot, pinned)
         if config.order != "start-first":
             replacement.desired_state = TaskState.READY
             for task in old:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dockyard.cluster import codec, references
 from dockyard.cluster.rpc import AlreadyExists, FailedPrecondition, InvalidArgument, SequenceConflict, Unimplemented
 from dockyard.cluster.secrets import CONFIG, SECRET
+from dockyard.cluster.services import defaults
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.services.service import Service, UpdateStatus
 from dockyard.cluster.services.spec import ServiceSpec, TaskSpec
@@ -330,9 +331,16 @@ class ServiceControl:
 
 
 def up_to_date(task: Task, service: Service) -> bool:
-    """The task runs the service's current spec (swarmkit's IsTaskDirty, negated)."""
-    return task.spec_version == service.spec_version or codec.encode(task.spec) == codec.encode(
-        service.spec.task())
+    """The task runs the service's current spec (swarmkit's IsTaskDirty, negated): the same
+    version, or a spec that differs only in defaults (a `service update --replicas` sends the
+    spec back with them filled in, and must not restart the tasks)."""
+    if task.spec_version == service.spec_version:
+        return True
+    endpoint = service.spec.endpoint_spec
+    if codec.encode(task.endpoint_ports) != codec.encode(endpoint.ports or [] if endpoint else []):
+        return False
+    return codec.encode(defaults.task_with_defaults(task.spec)) == codec.encode(
+        defaults.task_with_defaults(service.spec.task()))
 
 
 def control_for(swarm) -> ServiceControl:

@@ -39,6 +39,17 @@ def restart_policy(given: RestartPolicy | None) -> RestartPolicy:
     return policy
 
 
+def task_with_defaults(task: TaskSpec) -> TaskSpec:
+    """A task spec with swarmkit's defaults in, and Go's zero values where JSON may leave a field
+    out: two specs that differ only there run the same tasks."""
+    spec = with_defaults(ServiceSpec(task_template=task))
+    filled = spec.task()
+    filled.force_update = filled.force_update or 0
+    if filled.container_spec is not None:
+        filled.runtime = filled.runtime or "container"
+    return filled
+
+
 def with_defaults(spec: ServiceSpec) -> ServiceSpec:
     """The spec with every unset field swarmkit fills in (InterpolateService)."""
     spec = copy.deepcopy(spec)
