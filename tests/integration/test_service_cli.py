@@ -38,7 +38,8 @@ def _same(d, *args: str) -> str:
 
 def test_service_commands_print_as_the_docker_cli(swarm) -> None:
     d = swarm
-    created = d.cli("service", "create", "--name", "web", "--replicas", "2", "--env", "A=1", "--label", "tier=front",
+    _ok(d.cli("secret", "create", "tok", "-", input=b"t0k"))
+    created = d.cli("service", "create", "--secret", "tok", "--name", "web", "--replicas", "2", "--env", "A=1", "--label", "tier=front",
                     "--constraint", "node.role==manager", "--reserve-memory", "20m", "--limit-cpu", "0.5",
                     "--update-delay", "1s", "--update-monitor", "1s", "--stop-grace-period", "1s",
                     "--mount", "type=tmpfs,target=/scratch",
@@ -51,6 +52,8 @@ def test_service_commands_print_as_the_docker_cli(swarm) -> None:
     assert spec["TaskTemplate"]["Resources"] == {"Limits": {"NanoCPUs": 500_000_000},
                                                  "Reservations": {"MemoryBytes": 20 * 1024 * 1024}}
     assert spec["UpdateConfig"]["Delay"] == 1_000_000_000 and spec["Labels"] == {"tier": "front"}
+    (secret,) = spec["TaskTemplate"]["ContainerSpec"]["Secrets"]
+    assert secret["SecretName"] == "tok" and secret["File"]["Name"] == "tok" and secret["SecretID"]
     _same(d, "service", "ls")
     _same(d, "service", "ps", "web")
     _same(d, "service", "inspect", "--pretty", "web")
@@ -62,11 +65,13 @@ def test_service_commands_print_as_the_docker_cli(swarm) -> None:
 
     assert _ok(d.cli("service", "scale", "--detach", "web=3")) == "web scaled to 3\n"
     assert until(lambda: _running(d, "web") == 3, 60)
-    out = _ok(d.cli("service", "update", "--env-add", "B=2", "--label-add", "color=blue", "web"))
+    out = _ok(d.cli("service", "update", "--env-add", "B=2", "--label-add", "color=blue", "--secret-rm", "tok",
+                    "web"))
     assert out.startswith("web\n") and out.endswith("converged\n")
     spec = json.loads(_ok(d.docker("service", "inspect", "web")))[0]["Spec"]
     assert spec["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1", "B=2"]
     assert spec["Labels"] == {"tier": "front", "color": "blue"}
+    assert "Secrets" not in spec["TaskTemplate"]["ContainerSpec"]
     _same(d, "service", "ps", "web")
     assert _ok(d.cli("service", "rollback", "--detach", "web")) == "web\n"
     spec = json.loads(_ok(d.docker("service", "inspect", "web")))[0]

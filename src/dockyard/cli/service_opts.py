@@ -207,19 +207,24 @@ def port(text: str) -> list[dict]:
     return [body]
 
 
-def file_reference(client, text: str, kind: str) -> dict:
-    """--secret / --config: `name` or source=,target=,uid=,gid=,mode=; the name resolved to its ID."""
-    fields = csv_fields(text) if "=" in text else {"source": text}
-    source = fields.get("source") or fields.get("src") or ""
-    found = [o for o in client.call("GET", f"/{kind}s", query={"filters": f'{{"name":["{source}"]}}'}) or []
-             if o["Spec"]["Name"] == source]
-    if not found:
-        _fail(f"{kind} not found: {source}")
-    target = fields.get("target") or source
-    mode = int(fields["mode"], 8) if fields.get("mode") else 0o444
-    ref = {"File": {"Name": target, "UID": fields.get("uid", "0"), "GID": fields.get("gid", "0"), "Mode": mode},
-           f"{kind.capitalize()}ID": found[0]["ID"], f"{kind.capitalize()}Name": source}
-    return ref
+def references(client, kind: str, values: list[str]) -> list[dict] | None:
+    """--secret / --config: references with their objects' IDs (cli/payloadrefs.py)."""
+    from dockyard.cli.payloadrefs import UnresolvedReference, parse_reference, resolve
+
+    try:
+        return resolve(client, kind, [parse_reference(kind, v) for v in values]) or None
+    except UnresolvedReference as exc:
+        return _fail(str(exc))
+
+
+def updated_references(client, kind: str, current: list[dict] | None, remove: list[str], add: list[str]):
+    from dockyard.cli.payloadrefs import UnresolvedReference, parse_reference, updated
+
+    try:
+        return updated(client, kind, current, remove,
+                       [parse_reference(kind, v, f"--{kind}-add") for v in add]) or None
+    except UnresolvedReference as exc:
+        return _fail(str(exc))
 
 
 def placement_pref(text: str) -> dict:
@@ -368,9 +373,9 @@ def create_spec(client, values: dict, image: str, args: list[str]) -> dict:
     if values["host"]:
         container["Hosts"] = [_host_entry(h) for h in values["host"]]
     if values["secret"]:
-        container["Secrets"] = [file_reference(client, s, "secret") for s in values["secret"]]
+        container["Secrets"] = references(client, "secret", values["secret"])
     if values["config"]:
-        container["Configs"] = [file_reference(client, c, "config") for c in values["config"]]
+        container["Configs"] = references(client, "config", values["config"])
     if values["cap_add"]:
         container["CapabilityAdd"] = values["cap_add"]
     if values["cap_drop"]:
@@ -457,14 +462,10 @@ def update_spec(client, values: dict, spec: dict) -> dict:
         container["Hosts"] = _merge_list(container.get("Hosts") or [], [_host_entry(h) for h in values["host_add"]],
                                          [_host_entry(h) if ":" in h else f"x {h}" for h in values["host_rm"]],
                                          lambda h: h.split()[-1]) or None
-    if values["secret_add"] or values["secret_rm"]:
-        container["Secrets"] = _merge_list(
-            container.get("Secrets") or [], [file_reference(client, s, "secret") for s in values["secret_add"]],
-            [{"SecretName": s} for s in values["secret_rm"]], lambda r: r["SecretName"]) or None
-    if values["config_add"] or values["config_rm"]:
-        container["Configs"] = _merge_list(
-            container.get("Configs") or [], [file_reference(client, c, "config") for c in values["config_add"]],
-            [{"ConfigName": c} for c in values["config_rm"]], lambda r: r["ConfigName"]) or None
+    for kind, key in (("secret", "Secrets"), ("config", "Configs")):
+        if values[f"{kind}_add"] or values[f"{kind}_rm"]:
+            container[key] = updated_references(client, kind, container.get(key), values[f"{kind}_rm"],
+                                                values[f"{kind}_add"])
     dns = dict(container.get("DNSConfig") or {})
     for flag, field in (("dns", "Nameservers"), ("dns_option", "Options"), ("dns_search", "Search")):
         if values[f"{flag}_add"] or values[f"{flag}_rm"]:
