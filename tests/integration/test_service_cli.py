@@ -39,7 +39,8 @@ def _same(d, *args: str) -> str:
 def test_service_commands_print_as_the_docker_cli(swarm) -> None:
     d = swarm
     _ok(d.cli("secret", "create", "tok", "-", input=b"t0k"))
-    created = d.cli("service", "create", "--secret", "tok", "--name", "web", "--replicas", "2", "--env", "A=1", "--label", "tier=front",
+    created = d.cli("service", "create", "--secret", "tok", "--name", "web", "--replicas", "2", "--env", "A=1",
+                    "--label", "tier=front",
                     "--constraint", "node.role==manager", "--reserve-memory", "20m", "--limit-cpu", "0.5",
                     "--update-delay", "1s", "--update-monitor", "1s", "--stop-grace-period", "1s",
                     "--mount", "type=tmpfs,target=/scratch",
