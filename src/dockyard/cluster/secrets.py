@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dockyard.cluster.objects import Version
-from dockyard.cluster.rpc import InvalidArgument
+from dockyard.cluster.rpc import InvalidArgument, RpcError
 
 # swarmkit's manager/controlapi/common.go: configs and secrets share their naming rule.
 _VALID_NAME = re.compile(r"^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$")
@@ -83,11 +83,23 @@ SECRET = Kind("secret", "/swarm/secrets/", MAX_SECRET_SIZE, False, Secret, Secre
 CONFIG = Kind("config", "/swarm/configs/", MAX_CONFIG_SIZE, True, Config, ConfigSpec)
 
 
+class NoPlugins(RpcError):
+    status = 501
+
+
 def validate_spec(kind: Kind, spec: SecretSpec | ConfigSpec) -> None:
     """swarmkit's validateSecretSpec / validateConfigSpec, with Docker's texts."""
     if not spec.name:
         raise InvalidArgument("name must be provided")
     if len(spec.name) > 64 or not _VALID_NAME.match(spec.name):
         raise InvalidArgument(INVALID_NAME)
+    driver = getattr(spec, "driver", None)
+    if driver is not None:  # an external store holds the data: none is given
+        if not driver.name:
+            raise InvalidArgument("secret driver must have a name")
+        # swarmkit then asks the plugin store for the driver; Dockyard runs no plugins. Docker's
+        # text (its status is 500; 501 here: the feature is not built, the request is not wrong).
+        raise NoPlugins(f'plugin "{driver.name}" not found (Dockyard has no plugins: create the secret without '
+                        "--driver to keep it in the swarm's encrypted store)")
     if not 0 < len(spec.data) < kind.max_size:
         raise InvalidArgument(f"{kind.word} data must be larger than 0 and less than {kind.max_size} bytes")

@@ -11,7 +11,7 @@ import pytest
 from dockyard.cluster.datakey import DATA_KEY_KEY, LOCKED, DataKey, SealBroken, seal, unseal
 from dockyard.cluster.payloads import PayloadFilters, Payloads
 from dockyard.cluster.rpc import AlreadyExists, InvalidArgument, SequenceConflict
-from dockyard.cluster.secrets import CONFIG, SECRET, ConfigSpec, Driver, SecretSpec
+from dockyard.cluster.secrets import CONFIG, SECRET, ConfigSpec, Driver, NoPlugins, SecretSpec
 from dockyard.cluster.store import MemoryStore
 from dockyard.errors import InvalidParameter, NotFound, Unavailable
 
@@ -190,3 +190,11 @@ def test_seal_binds_its_associated_data() -> None:
     assert unseal(key, sealed, b"id-1") == b"text" and sealed != seal(key, b"text", b"id-1")  # fresh nonces
     with pytest.raises(SealBroken):
         unseal(key, sealed, b"id-2")
+
+
+def test_an_external_driver_is_refused_since_no_plugins_run(store) -> None:
+    with pytest.raises(InvalidArgument, match="desc = secret driver must have a name$"):
+        _secrets(store).create(SecretSpec("ext", {}, b"", Driver("")))
+    with pytest.raises(NoPlugins, match='^rpc error: code = Unknown desc = plugin "vault" not found \\(Dockyard') as no:
+        _secrets(store).create(SecretSpec("ext", {}, b"", Driver("vault")))
+    assert no.value.status == 501 and store.range("/swarm/secrets") == []
