@@ -27,7 +27,8 @@ def parse_reference(kind: str, value: str, flag: str = "") -> dict:
         fields = next(csv.reader([value]))
     except (csv.Error, StopIteration) as exc:
         raise UsageError(f'invalid argument "{value}" for "{flag}" flag: {exc}') from None
-    ref = {"File": {"Name": "", "UID": "0", "GID": "0", "Mode": 0o444}, _NAME[kind]: ""}
+    target: dict = {"Name": "", "UID": "0", "GID": "0", "Mode": 0o444}
+    ref: dict = {"File": target, _NAME[kind]: ""}
     if len(fields) == 1 and "=" not in fields[0]:
         ref["File"]["Name"] = ref[_NAME[kind]] = fields[0]
         return ref
