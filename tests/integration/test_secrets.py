@@ -202,3 +202,29 @@ def test_the_dockyard_cli_answers_as_the_docker_cli(swarm, tmp_path) -> None:
     assert partly.stderr == b"Error response from daemon: secret nosuch not found\n"
     assert d.cli("secret", "ls", "-q").stdout == b""
     assert _ok(d.cli("config", "rm", cid)) == cid + "\n"
+
+
+def test_secrets_through_autolock_a_restart_and_an_unlock(fresh_daemon) -> None:
+    """With autolock the data key is wrapped by the unlock key: a restarted manager opens no secret
+    until it is unlocked, and the data is intact afterwards (and through a key rotation)."""
+    d = fresh_daemon
+    out = _ok(d.docker("swarm", "init", "--autolock", "--listen-addr", f"127.0.0.1:{_free_port()}",
+                       "--advertise-addr", "127.0.0.1"))
+    key = next(word for word in out.split() if word.startswith("SWMKEY-1-"))
+    try:
+        _ok(d.docker("secret", "create", "locked", "-", input=b"kept under lock"))
+        _ok(d.docker("config", "create", "conf", "-", input=b"plain config"))
+        d.stop()
+        d.start()
+        locked = _refused(d.docker("config", "inspect", "conf"))
+        assert "Swarm is encrypted and needs to be unlocked" in locked
+        _ok(d.docker("swarm", "unlock", input=key.encode() + b"\n"))
+        [conf] = json.loads(_ok(d.docker("config", "inspect", "conf")))
+        assert conf["Spec"]["Data"] == "cGxhaW4gY29uZmln"  # opened with the unwrapped data key
+        new_key = next(w for w in _ok(d.docker("swarm", "unlock-key", "--rotate")).split() if w.startswith("SWMKEY"))
+        assert new_key != key
+        [conf] = json.loads(_ok(d.docker("config", "inspect", "conf")))
+        assert conf["Spec"]["Data"] == "cGxhaW4gY29uZmln"
+        assert files_holding(d.dir, b"kept under lock") == [] and files_holding(d.dir, b"plain config") == []
+    finally:
+        d.docker("swarm", "leave", "--force")
