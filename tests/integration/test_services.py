@@ -186,3 +186,24 @@ def test_a_service_on_an_overlay_network(swarm) -> None:
     _ok(d.docker("service", "rm", "api"))
     _until("the tasks to go", lambda: not _containers(d, "api"))
     _ok(d.docker("network", "rm", "backend"))
+
+
+def test_a_failing_update_is_rolled_back_or_paused(swarm) -> None:
+    d = swarm
+    _ok(d.docker("service", "create", "--detach", "--name", "roll", "--replicas", "2", "--stop-grace-period", "1s",
+                 "--update-failure-action", "rollback", "--update-monitor", "2s", "busybox", "sleep", "100000"))
+    _until("2 running tasks", lambda: len(_running(d, "roll")) == 2)
+    out = _ok(d.docker("service", "update", "--args", "false", "roll"))
+    assert "rollback: update rolled back due to failure or early termination of task" in out
+    assert "overall progress: rolling back update: 2 out of 2 tasks" in out
+    service = json.loads(_ok(d.docker("service", "inspect", "roll")))[0]
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "100000"]
+    assert service["UpdateStatus"]["State"] == "rollback_completed"
+    assert len(_running(d, "roll")) == 2
+
+    # The default failure action pauses the update; the CLI says so and fails.
+    _ok(d.docker("service", "update", "--detach", "--update-failure-action", "pause", "roll"))
+    paused = d.docker("service", "update", "--args", "false", "roll")
+    assert paused.returncode == 1 and b"service update paused: update paused due to failure or early termination" \
+        in paused.stderr
+    assert json.loads(_ok(d.docker("service", "inspect", "roll")))[0]["UpdateStatus"]["State"] == "paused"

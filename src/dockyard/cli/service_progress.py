@@ -38,12 +38,15 @@ def wait_converged(client: Client, service_id: str) -> int:
     while True:
         service = client.call("GET", f"/services/{service_id}")
         status = service.get("UpdateStatus") or {}
-        if status.get("State") in ("paused", "rollback_paused"):
-            sys.stderr.write(f"{'service update paused' if status['State'] == 'paused' else 'service rollback paused'}"
+        state = status.get("State")
+        if state in ("paused", "rollback_paused"):
+            sys.stderr.write(f"{'service update paused' if state == 'paused' else 'service rollback paused'}"
                              f": {status.get('Message', '')}\n")
             return 1
-        if status.get("State") == "rollback_started":
-            printer.show("rollback", status.get("Message", ""))
+        rolling_back = state in ("rollback_started", "rollback_completed")
+        if state == "rollback_started" and status.get("Message"):
+            printer.show("rollback", status["Message"])
+        overall = "rolling back update: " if rolling_back else ""
         mode = service["Spec"].get("Mode") or {}
         filters = {"service": [service_id], "_up-to-date": ["true"]}
         tasks = [t for t in client.call("GET", "/tasks", query={"filters": json.dumps(filters)}) or []
@@ -55,7 +58,7 @@ def wait_converged(client: Client, service_id: str) -> int:
                 if task.get("Slot", 0) <= want:
                     by_slot[task["Slot"]] = task
             running = sum(1 for t in by_slot.values() if t["Status"]["State"] == "running")
-            printer.show("overall progress", f"{running} out of {want} tasks")
+            printer.show("overall progress", f"{overall}{running} out of {want} tasks")
             for slot in range(1, want + 1):
                 task = by_slot.get(slot)
                 state = task["Status"]["State"] if task else ""
@@ -73,9 +76,11 @@ def wait_converged(client: Client, service_id: str) -> int:
             done = False
         else:
             running = sum(1 for t in tasks if t["Status"]["State"] == "running")
-            printer.show("overall progress", f"{running} out of {len(tasks)} tasks")
+            printer.show("overall progress", f"{overall}{running} out of {len(tasks)} tasks")
             done = bool(tasks) and running == len(tasks)
         if not done:
+            if converged_at is not None:
+                printer.show("verify", "Detected task failure")
             converged_at = None
         elif converged_at is None:
             converged_at = time.monotonic()
@@ -84,6 +89,8 @@ def wait_converged(client: Client, service_id: str) -> int:
             left = monitor / 1e9 - (time.monotonic() - converged_at)
             if left <= 0:
                 printer.show("verify", f"Service {service_id} converged")
+                if state == "rollback_completed":
+                    printer.show("rollback", status.get("Message", ""))
                 return 0
             printer.show("verify", f"Waiting {int(left) + 1} seconds to verify that tasks are stable...")
         time.sleep(POLL)

@@ -61,6 +61,8 @@ class Cluster:
         current = self.records.task(task.id)
         assert current is not None
         current.status = TaskStatus(self.now, state, state.docker, err)
+        if state == TaskState.RUNNING and current.running_at is None:
+            current.running_at = self.now
         assert self.records.write_tasks([current])
 
     def run_all(self) -> None:
@@ -273,3 +275,76 @@ def test_removing_a_service_removes_its_tasks_once_stopped(c) -> None:
     c.run_all()
     c.settle()
     assert c.tasks() == []
+
+
+def _update_image(c: Cluster, service_id: str, image: str) -> None:
+    service = c.control.service(service_id)
+    spec = service.spec
+    spec.task_template.container_spec.image = image
+    c.control.update(service_id, service.version.index, spec, rollback=False)
+
+
+def _converge(c: Cluster, rounds: int = 4) -> None:
+    for _ in range(rounds):
+        c.settle()
+        c.run_all()
+    c.settle()
+
+
+def test_rolling_update_goes_by_parallelism_and_delay(c) -> None:
+    service_id = c.create(Mode={"Replicated": {"Replicas": 4}},
+                          UpdateConfig={"Parallelism": 2, "Delay": 10_000_000_000, "Order": "start-first"})
+    _converge(c)
+    _update_image(c, service_id, "busybox:2")
+    _converge(c)
+    new = [t for t in c.tasks() if t.spec.container_spec.image == "busybox:2"]
+    assert len(new) == 2 and all(t.status.state == TaskState.RUNNING for t in new)
+    _converge(c)  # no time has passed: the delay holds the next batch back
+    assert len([t for t in c.tasks() if t.spec.container_spec.image == "busybox:2"]) == 2
+    c.now += datetime.timedelta(seconds=11)
+    _converge(c)
+    running = [t for t in c.tasks() if t.status.state == TaskState.RUNNING]
+    assert len(running) == 4 and all(t.spec.container_spec.image == "busybox:2" for t in running)
+    assert c.control.service(service_id).update_status.state == "completed"
+
+
+def test_a_failing_update_pauses_by_default(c) -> None:
+    service_id = c.create(Mode={"Replicated": {"Replicas": 2}})
+    _converge(c)
+    _update_image(c, service_id, "busybox:bad")
+    c.settle()
+    c.run_all()
+    c.settle()
+    c.run_all()  # the first new task is assigned and told to run
+    (new,) = [t for t in c.tasks() if t.spec.container_spec.image == "busybox:bad"]
+    c.report(new, TaskState.REJECTED, "No such image: busybox:bad")
+    c.settle()
+    status = c.control.service(service_id).update_status
+    assert status.state == "paused"
+    assert status.message == f"update paused due to failure or early termination of task {new.id}"
+    _converge(c)  # paused: no other slot is touched
+    assert len([t for t in c.tasks() if t.spec.container_spec.image == "busybox"
+                and t.status.state == TaskState.RUNNING]) == 1
+
+
+def test_failure_action_rollback_restores_the_previous_spec(c) -> None:
+    service_id = c.create(Mode={"Replicated": {"Replicas": 2}},
+                          UpdateConfig={"Parallelism": 1, "FailureAction": "rollback"})
+    _converge(c)
+    _update_image(c, service_id, "busybox:bad")
+    c.settle()
+    c.run_all()
+    c.settle()
+    c.run_all()
+    (new,) = [t for t in c.tasks() if t.spec.container_spec.image == "busybox:bad"]
+    c.report(new, TaskState.FAILED, "task: non-zero exit (1)")
+    c.settle()
+    service = c.control.service(service_id)
+    assert service.spec.container().image == "busybox" and service.previous_spec.container().image == "busybox:bad"
+    assert service.update_status.state == "rollback_started"
+    assert service.update_status.message == f"update rolled back due to failure or early termination of task {new.id}"
+    _converge(c, 6)
+    service = c.control.service(service_id)
+    assert service.update_status.state == "rollback_completed"
+    running = [t for t in c.tasks() if t.status.state == TaskState.RUNNING and t.desired_state == TaskState.RUNNING]
+    assert len(running) == 2 and all(t.spec.container_spec.image == "busybox" for t in running)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from dockyard.cluster.services.records import TASKS_PREFIX, Records
-from dockyard.cluster.services.task import Task, TaskStatus
+from dockyard.cluster.services.task import Task, TaskState, TaskStatus
 from dockyard.cluster.store.api import Store, Watch
 
 
@@ -54,6 +54,8 @@ class StoreChannel:
                 return True
             task.status = status
             task.updated_at = status.timestamp
+            if status.state == TaskState.RUNNING and task.running_at is None:
+                task.running_at = status.timestamp
             if self._records.write_tasks([task]):
                 return True
 

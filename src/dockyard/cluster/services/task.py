@@ -82,6 +82,7 @@ class Task:
     # its MaxAttempts and Window count. Carried from a task to its replacement.
     restart_history: list[datetime] = field(default_factory=list)
     not_before: datetime | None = None  # a restarted task waits for the policy's delay
+    running_at: datetime | None = None  # when it was first reported running (updates' delay and monitor)
     version: Version = field(default_factory=Version)
 
     def name(self) -> str:
