@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import urllib.request
 
 import pytest
 from netstate import host_network_state, settled_leftovers
@@ -26,6 +27,17 @@ def _free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+HTTPD = "mkdir -p /www && echo hello-from-overlay > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def fetch(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            return answer.read().decode().strip()
+    except OSError:
+        return ""
 
 
 def ok(result) -> str:
@@ -144,8 +156,11 @@ def test_a_restarted_daemon_follows_its_overlay_again(swarm) -> None:
     network_id = ok(d.docker("network", "create", "-d", "overlay", "--attachable", "--subnet",
                              f"10.{octet}.9.0/24", "ov")).strip()
     plane = os.path.join(d.exec_root, "overlay", network_id[:12])
-    ok(d.docker("run", "-d", "--name", "ov-a", "--network", "ov", "busybox", "sleep", "300"))
+    ok(d.docker("run", "-d", "--name", "ov-a", "--network", "ov", "-p", "127.0.0.1::80", "busybox", "sh", "-c", HTTPD))
     ok(d.docker("run", "-d", "--name", "ov-b", "--network", "ov", "busybox", "sleep", "300"))
+    # A published port of an overlay container is forwarded to its docker_gwbridge address.
+    port = int(ok(d.docker("port", "ov-a", "80")).strip().rpartition(":")[2])
+    assert until(lambda: fetch(port) == "hello-from-overlay")
     dead = ok(d.docker("inspect", "-f", "{{.NetworkSettings.Networks.ov.IPAddress}}", "ov-b")).strip()
     assert dead == f"10.{octet}.9.3"
     pid = int(ok(d.docker("inspect", "-f", "{{.State.Pid}}", "ov-b")).strip())
@@ -153,6 +168,7 @@ def test_a_restarted_daemon_follows_its_overlay_again(swarm) -> None:
     assert netns.is_pinned(plane)  # ov-a runs on: its plane stays
     os.kill(pid, signal.SIGKILL)
     d.start()
+    assert until(lambda: fetch(port) == "hello-from-overlay")  # and again after the restart
     # ov-b's address comes back to the swarm once the restarted daemon saw its endpoint gone.
     ok(d.docker("rm", "-f", "ov-b"))
     assert until(lambda: ok(d.docker("run", "--rm", "--network", "ov", "busybox", "sh", "-c",

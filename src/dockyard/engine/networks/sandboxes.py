@@ -33,7 +33,7 @@ from dockyard.network.drivers.registry import DriverRegistry
 from dockyard.network.iptables import PortRule
 from dockyard.network.portmap import Mapping
 from dockyard.network.proxyd import Userland
-from dockyard.network.records import HOST_BINDING, Network
+from dockyard.network.records import HOST_BINDING, PREDEFINED, Network
 from dockyard.network.sandbox import Interface
 from dockyard.util.aio import background
 from dockyard.util.ids import new_id
@@ -255,14 +255,25 @@ class Sandboxes:
     async def start_services(self, c: Container, live: Live, proxies: bool = True) -> None:
         """The userland proxies and, on user-defined networks, the embedded DNS server."""
         ip = next((e["IPAddress"] for e in c.network_settings["Networks"].values() if e.get("IPAddress")), "")
+        gateway = c.network_settings.get(gwbridge.SETTINGS_KEY)
+        if gateway and not self._routes_out(next(iter(c.network_settings["Networks"]), "")):
+            ip = gateway["IPAddress"]  # an overlay container's ports are reached on docker_gwbridge
         if self.options.userland_proxy and proxies:
             live.proxies = [portmap.Proxy(m, ip, self.userland) for m in live.mappings if m.proto != "sctp"]
-        if live.path and any(self.networks.get(n).user_defined for n in c.network_settings["Networks"]):
+        # By name (a record's user_defined is its name's): a swarm network may not be known yet
+        # when a daemon restarts, and its containers' DNS servers come back all the same.
+        if live.path and any(n not in PREDEFINED for n in c.network_settings["Networks"]):
             udp, tcp = await asyncio.to_thread(netns.run_in, live.path, make_sockets)
             resolver = Resolver(lambda name: self.dns.lookup(c, name), lambda ip_: self.dns.reverse(c, ip_),
                                 lambda: self.dns.upstreams(c))
             live.resolver = resolver
             await resolver.serve(udp, tcp)
+
+    def _routes_out(self, name: str) -> bool:
+        try:
+            return gwbridge.routes_out(self.networks.get(name), self.drivers)
+        except NotFound:
+            return False  # a swarm network not known yet (a daemon restart): an overlay
 
     @staticmethod
     def _close_services(live: Live) -> None:
@@ -340,6 +351,10 @@ class Sandboxes:
         gateway = settings.get(gwbridge.SETTINGS_KEY)
         if gateway:
             self.addresses.reserve(gateway["NetworkID"], gateway["IPAddress"])
+            # An overlay container's published ports go to its docker_gwbridge address, as at its start.
+            if primary is None or not gwbridge.routes_out(primary, self.drivers):
+                with contextlib.suppress(NotFound):
+                    primary, primary_ip = self.networks.get(gateway["NetworkID"]), gateway["IPAddress"]
         try:
             live.mappings = portmap.allocate(recorded_bindings(settings.get("Ports")), self.options.host_ip)
         except DockyardError as exc:
