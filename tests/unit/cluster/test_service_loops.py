@@ -348,3 +348,13 @@ def test_failure_action_rollback_restores_the_previous_spec(c) -> None:
     assert service.update_status.state == "rollback_completed"
     running = [t for t in c.tasks() if t.status.state == TaskState.RUNNING and t.desired_state == TaskState.RUNNING]
     assert len(running) == 2 and all(t.spec.container_spec.image == "busybox" for t in running)
+
+
+def test_a_host_mode_port_is_taken_once_per_node(c) -> None:
+    c.create(Mode={"Replicated": {"Replicas": 2}},
+             EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}]})
+    c.settle()
+    assigned = [t for t in c.tasks() if t.status.state == TaskState.ASSIGNED]
+    (pending,) = [t for t in c.tasks() if t.status.state == TaskState.PENDING]
+    assert len(assigned) == 1
+    assert pending.status.err == "no suitable node (host-mode port already in use on 1 node)"

@@ -45,6 +45,7 @@ class _Load:
         self.per_service: dict[str, Counter[str]] = defaultdict(Counter)
         self.cpu: Counter[str] = Counter()
         self.memory: Counter[str] = Counter()
+        self.host_ports: dict[str, set[tuple[int, str]]] = defaultdict(set)
         for task in snap.tasks.values():
             if task.node_id and task.status.state >= TaskState.ASSIGNED and not task.status.state.terminal() \
                     and task.desired_state <= TaskState.COMPLETE:
@@ -56,6 +57,13 @@ class _Load:
         cpu, memory = _reservations(task)
         self.cpu[node_id] += cpu
         self.memory[node_id] += memory
+        self.host_ports[node_id] |= _host_ports(task)
+
+
+def _host_ports(task: Task) -> set[tuple[int, str]]:
+    """The node ports a task publishes in host mode (one task per node may have each)."""
+    return {(p.published_port, p.protocol or "tcp") for p in task.endpoint_ports
+            if p.publish_mode == "host" and p.published_port}
 
 
 def _explain(counts: Counter[str]) -> str:
@@ -110,6 +118,8 @@ def _refusal(task: Task, node: Node, wanted: list[constraints.Constraint], load:
         return "insufficient resources"
     if memory and load.memory[node.id] + memory > resources.memory_bytes:
         return "insufficient resources"
+    if _host_ports(task) & load.host_ports[node.id]:
+        return "host-mode port already in use"
     placement = task.spec.placement
     if placement and placement.max_replicas and load.per_service[task.service_id][node.id] >= placement.max_replicas:
         return "max replicas per node limit exceed"
