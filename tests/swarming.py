@@ -10,6 +10,22 @@ from contextlib import contextmanager
 from registry import free_port
 
 
+def free_udp_port() -> int:
+    """A free UDP port in Docker's range for the data path port (1024-49151, under the kernel's
+    ephemeral ports)."""
+    import random
+    import socket
+
+    while True:
+        port = random.randint(20000, 49151)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+
+
 def ok(result) -> str:
     assert result.returncode == 0, result.stderr.decode()
     return result.stdout.decode()
@@ -18,7 +34,7 @@ def ok(result) -> str:
 @contextmanager
 def one_node_swarm(daemon) -> Iterator[None]:
     ok(daemon.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{free_port()}", "--advertise-addr", "127.0.0.1",
-                     "--data-path-port", str(free_port())))
+                     "--data-path-port", str(free_udp_port())))
     try:
         yield
     finally:

@@ -191,7 +191,7 @@ def test_a_service_on_an_overlay_network(swarm) -> None:
 def test_a_failing_update_is_rolled_back_or_paused(swarm) -> None:
     d = swarm
     _ok(d.docker("service", "create", "--detach", "--name", "roll", "--replicas", "2", "--stop-grace-period", "1s",
-                 "--update-failure-action", "rollback", "--update-monitor", "2s", "busybox", "sleep", "100000"))
+                 "--update-failure-action", "rollback", "--update-monitor", "10s", "busybox", "sleep", "100000"))
     _until("2 running tasks", lambda: len(_running(d, "roll")) == 2)
     out = _ok(d.docker("service", "update", "--args", "false", "roll"))
     assert "rollback: update rolled back due to failure or early termination of task" in out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -41,6 +42,13 @@ def encode(obj: object) -> bytes:
     return json.dumps(_plain(obj), sort_keys=True).encode()
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """A dataclass's field types, resolved once: get_type_hints evaluates every annotation anew,
+    and the managers decode every task on every pass."""
+    return typing.get_type_hints(kind)
+
+
 def _build(kind: Any, raw: Any) -> Any:
     origin = typing.get_origin(kind)
     if origin in (types.UnionType, typing.Union):
@@ -55,7 +63,7 @@ def _build(kind: Any, raw: Any) -> Any:
         _, item = typing.get_args(kind)
         return {k: _build(item, v) for k, v in raw.items()}
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        hints = typing.get_type_hints(kind)
+        hints = _hints(kind)
         return kind(**{f.name: _build(hints[f.name], raw[f.name]) for f in dataclasses.fields(kind)
                        if f.name in raw})
     if kind is datetime:

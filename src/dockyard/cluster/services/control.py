@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -339,8 +340,14 @@ def up_to_date(task: Task, service: Service) -> bool:
     endpoint = service.spec.endpoint_spec
     if codec.encode(task.endpoint_ports) != codec.encode(endpoint.ports or [] if endpoint else []):
         return False
-    return codec.encode(defaults.task_with_defaults(task.spec)) == codec.encode(
-        defaults.task_with_defaults(service.spec.task()))
+    return _normalized(codec.encode(task.spec)) == _normalized(codec.encode(service.spec.task()))
+
+
+@functools.lru_cache(maxsize=256)
+def _normalized(encoded: bytes) -> bytes:
+    """A task spec's store encoding with the defaults in: the loops compare the same few specs
+    (a service's current and earlier ones) for every task of every pass."""
+    return codec.encode(defaults.task_with_defaults(codec.decode(TaskSpec, encoded)))
 
 
 def control_for(swarm) -> ServiceControl:
