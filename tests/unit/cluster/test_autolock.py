@@ -133,3 +133,15 @@ def test_autolock_off_on_and_rotated(tmp_path: Path) -> None:
 
     swarm.leave(force=True)
     assert swarm.autolock.unlock_key() == "" and not swarm.autolock.locked()
+
+
+def test_a_locked_manager_can_leave_with_force(tmp_path: Path) -> None:
+    store = MemoryStore()
+    first = _locked_init(tmp_path, store)
+    first.shutdown()
+    again = _service(tmp_path, store)
+    again.load()
+    assert again.info().local_node_state == "locked"
+    again.leave(force=True)
+    assert again.info().local_node_state == "inactive" and not again.autolock.locked()
+    assert not (tmp_path / "certificates").exists() and not (tmp_path / "run" / "tls").exists()
