@@ -78,12 +78,12 @@ def register(router, swarm: SwarmService) -> None:
 
     async def listing(req: Request) -> Response:
         filters = NodeFilters.from_values(Filters.parse(req.arg("filters"), ACCEPTED_FILTERS).values)
-        found = await asyncio.to_thread(nodes.list, filters)
+        found = await asyncio.to_thread(swarm.through_reload, nodes.list, filters)
         cluster = await asyncio.to_thread(swarm.inspect)
         return Response(200, [node_json(n, cluster) for n in found])
 
     async def inspect(req: Request) -> Response:
-        found = await asyncio.to_thread(nodes.get, req.params["id"])
+        found = await asyncio.to_thread(swarm.through_reload, nodes.get, req.params["id"])
         cluster = await asyncio.to_thread(swarm.inspect)
         return Response(200, node_json(found, cluster))
 

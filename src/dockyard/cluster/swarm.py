@@ -253,6 +253,7 @@ class SwarmService:
         # tmpfs) for the copy; unit tests keep it beside the data.
         self.autolock = autolock or Autolock(self._certs, root / "run")
         self._paused = False  # the member restarts for a new trust root: requests wait for it
+        self._reloads = 0  # how many such restarts began (a read that met one is tried again)
         self._close_port: Callable[[], None] | None = None
         self._pending: _PendingJoin | None = None
         # The manager/worker channel's calls this manager answers; other parts (the dispatcher,
@@ -844,7 +845,23 @@ class SwarmService:
     def _manager_count(self) -> int:
         return sum(1 for n in self.nodes() if n.spec.role == NodeRole.MANAGER)
 
+    def through_reload(self, read: Callable[..., Any], *args: Any) -> Any:
+        """`read(*args)`, once more when the store member restarted under it (reload_tls): a read
+        that was under way as the member stopped meets a closed connection, not a refusal."""
+        reloads = self._reloads
+        try:
+            return read(*args)
+        except Unavailable:
+            if self._reloads == reloads and not self._paused:
+                raise
+            with self._lock:  # held by _reload_tls until the new member serves
+                pass
+            return read(*args)
+
     def inspect(self) -> Cluster:
+        return self.through_reload(self._inspect)
+
+    def _inspect(self) -> Cluster:
         store = self._require_store()
         self._require_leader()
         kv = store.get(CLUSTER_KEY)
@@ -914,6 +931,7 @@ class SwarmService:
             for listener in self._listeners:  # the helpers first, while the store still serves them
                 listener.swarm_stopping()
             listeners, self._listeners = self._listeners, []
+            self._reloads += 1
             self._paused = True  # from here until the new member serves, requests wait (_require_store)
             try:
                 self.shutdown()
