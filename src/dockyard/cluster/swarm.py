@@ -834,8 +834,15 @@ class SwarmService:
         from dockyard.cluster.store.api import NoLeader
 
         state = self._state
-        if (state is not None and self._member is not None and self._membership_of is not None
-                and self._membership_of(state).leader() is None):
+        if state is None or self._member is None or self._membership_of is None:
+            return
+        try:
+            leader = self._membership_of(state).leader()
+        except NoLeader:
+            raise
+        except Unavailable:
+            return  # the member does not answer now (a restart for a new root): the store call says so
+        if leader is None:
             raise NoLeader()
 
     def _role(self) -> NodeRole:
