@@ -1,6 +1,6 @@
 """A task's secrets and configs on real containers made through the engine's cluster backend: the
 files appear at their targets with their owner and mode, read-only, from a tmpfs of the
-container's own; their bytes are on no disk while the container exists; the tmpfs goes with it."""
+container's own; their bytes are on no disk; the tmpfs goes when the container stops."""
 
 from __future__ import annotations
 
@@ -74,14 +74,19 @@ def test_a_tasks_files_are_in_memory_with_their_owner_and_mode_and_go_with_it(st
         "/conf.d/site.conf 33 33 644 tmpfs": "server {}\n",
     }, run["output"]  # and no "is writable" line: every file is read-only in the container
 
-    # While the container exists its files are in one read-only tmpfs of its own, and nowhere on disk.
-    [(point, kind, options)] = [m for m in _mounts_under(d.dir) if m[0].endswith("/task-files")]
+    # While the container ran its files were in one read-only tmpfs of its own.
+    [(point, kind, options)] = run["mounts_running"]
     assert (kind, options.split(",")[0]) == ("tmpfs", "ro") and "nosuid" in options and "noexec" in options
     assert all(source.startswith(point + "/") for source in run["sources"])
-    assert Path(run["sources"][0]).read_bytes() == SECRET
+    assert base64.b64decode(run["first_file"]) == SECRET
+
+    # Its end took them (moby unmounts a container's secrets at its exit), and they are on no disk.
+    assert not [m for m in _mounts_under(d.dir) if m[0].endswith("/task-files")]
+    assert not os.path.exists(point)
     for needle in (SECRET, CONFIG):
         assert files_holding(d.dir, needle) == []
+    refused = _drive(d, "start", run["id"])
+    assert "its secrets and configs went when it stopped" in refused["error"]
 
     _drive(d, "remove", run["id"])
-    assert not [m for m in _mounts_under(d.dir) if m[0].endswith("/task-files")]
     assert not os.path.exists(point)

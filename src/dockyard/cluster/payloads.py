@@ -4,9 +4,11 @@ rules and texts, on the cluster store.
 
 Store layout, per kind: `/swarm/secrets/<id>` holds the object (codec JSON, its data sealed with
 the swarm's data key and the object's ID as associated data), `/swarm/secrets-names/<name>` holds
-the ID (and the same for configs).
-Both are written and removed in one transaction whose compares make a name unique, as swarmkit's
-store does with its name index.
+the ID, `/swarm/secrets-users/<id>` is touched by each service write that refers to the object (the
+same for configs). They are written and removed in one transaction whose compares make a name
+unique, as swarmkit's store does with its name index, and make "in use" and the removal one step:
+a service that starts using the object between the removal's check and its delete touched the
+users key, so the delete does not happen; one written after the delete finds the object gone.
 """
 
 from __future__ import annotations
@@ -145,16 +147,18 @@ class Payloads:
 
     def remove(self, ref: str) -> None:
         store = self._store()
-        for _ in range(3):  # a label update between our read and our delete: read again
+        for _ in range(3):  # a label update or a new user between our read and our delete: read again
             current = self._find(store, ref)
+            marker = self.kind.users_key(current.id)
+            touched = store.get(marker)  # before the users are read: a later use moves it
             users = self._users(store, self.kind, current.id)
             if users:
                 word = "service" if len(users) == 1 else "services"
                 raise InvalidArgument(f"{self.kind.word} '{current.spec.name}' is in use by the following {word}: "
                                       f"{', '.join(users)}")
             key = self.kind.prefix + current.id
-            if store.txn([Compare(key, current.version.index)],
-                         [Delete(key), Delete(self._names_prefix() + current.spec.name)]):
+            if store.txn([Compare(key, current.version.index), Compare(marker, touched.mod_revision if touched else 0)],
+                         [Delete(key), Delete(self._names_prefix() + current.spec.name), Delete(marker)]):
                 return
         raise Unavailable(f"{self.kind.word} {ref} kept changing while it was removed; try again")
 

@@ -78,6 +78,12 @@ class Kind:
     object_type: type
     spec_type: type
 
+    def users_key(self, object_id: str) -> str:
+        """A key every service write that refers to the object touches, in the write's transaction:
+        a removal compares it with the revision it read before it looked for users, so a service
+        made (or changed to use the object) in between makes the removal look again."""
+        return self.prefix.rstrip("/") + "-users/" + object_id
+
 
 SECRET = Kind("secret", "/swarm/secrets/", MAX_SECRET_SIZE, False, Secret, SecretSpec)
 CONFIG = Kind("config", "/swarm/configs/", MAX_CONFIG_SIZE, True, Config, ConfigSpec)

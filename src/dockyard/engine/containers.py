@@ -372,6 +372,9 @@ class ContainerService:
         for point in c.mount_points:
             if needs_copy(self.volumes, point):
                 await fill_from_image(self, c, point)
+        if c.task_files and not taskfiles.present(self.state_dir(c.id)):
+            raise Conflict(f"cannot start container {c.id[:12]}: its secrets and configs went when it stopped "
+                           "(a task's files live in memory while it runs); the swarm starts a new task instead")
         if c.host_config.ipc_mode == "shareable":
             isolation.mount_shareable_shm(self.container_dir(c.id), c.host_config.shm_size or 0)
         plan = await self.network.prepare(c) if self.network else None
@@ -483,6 +486,8 @@ class ContainerService:
 
     def _after_exit(self, c: Container) -> None:
         isolation.unmount_shareable_shm(self.container_dir(c.id))
+        if c.task_files:  # a task's secrets and configs go with its container's end, as in Docker
+            taskfiles.release(self.state_dir(c.id))
         self._release_network(c)
         if c.state.oom_killed:
             self.emit(c, "oom")

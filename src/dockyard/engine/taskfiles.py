@@ -4,8 +4,9 @@ setupSecretDir makes under the container's directory.
 The tmpfs is mounted at `<exec-root>/<id>/task-files` (nodev, nosuid, noexec, mode 0700, sized to
 its files), the files are written with their owner and mode, then it is remounted read-only; the
 container gets each file by a read-only bind mount (engine/ocispec.py). Nothing is ever written to
-a disk: not even when the exec root itself is on one, as in tests. The mount goes with the
-container (`release`, from the container's removal), or with the host's reboot.
+a disk: not even when the exec root itself is on one, as in tests. The mount goes when the
+container stops (`release`, as moby's cleanup unmounts a container's secrets at its exit: a task's
+container never starts again, its task is replaced), at its removal, or with the host's reboot.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ def write(state_dir: str, files: list[FileInMemory]) -> list[str]:
     except BaseException:
         release(state_dir)
         raise
+
+
+def present(state_dir: str) -> bool:
+    """The container's tmpfs is mounted (it has not stopped since its files were given)."""
+    return os.path.ismount(directory(state_dir))
 
 
 def release(state_dir: str) -> None:

@@ -20,14 +20,16 @@ from dockyard.cluster import codec, references
 from dockyard.cluster.rpc import AlreadyExists, FailedPrecondition, InvalidArgument, SequenceConflict, Unimplemented
 from dockyard.cluster.secrets import CONFIG, SECRET
 from dockyard.cluster.services import defaults
-from dockyard.cluster.services.records import Records
+from dockyard.cluster.services.records import Guard, Records
 from dockyard.cluster.services.service import Service, UpdateStatus
 from dockyard.cluster.services.spec import ServiceSpec, TaskSpec
 from dockyard.cluster.services.task import Task, TaskState
-from dockyard.errors import DockyardError, InvalidParameter, NotFound
+from dockyard.cluster.store.api import Compare, Delete, Put
+from dockyard.errors import DockyardError, InvalidParameter, NotFound, Unavailable
 
 _DNS_NAME = re.compile(r"^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$")
 SERVICE_FILTERS = {"name", "id", "label", "mode", "runtime"}
+RETRIES = 3  # writes refused because a referenced secret or config changed in between
 TASK_FILTERS = {"name", "id", "label", "service", "node", "desired-state", "_up-to-date", "runtime"}
 
 
@@ -135,10 +137,15 @@ def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
     return True
 
 
-def _check_references(records: Records, spec: ServiceSpec) -> None:
+def _check_references(records: Records, spec: ServiceSpec) -> Guard:
     """swarmkit's checkSecretExistence and checkConfigExistence: every reference names an object
-    that exists under that ID and that name."""
+    that exists under that ID and that name. Returns what the service's write must compare (each
+    object as read: still there) and touch (each object's users key, which a removal compares), so
+    that the check, the write and a removal of the object are serialized by the store."""
     container = spec.container()
+    compares: list[Compare] = []
+    touches: list[Put | Delete] = []
+    seen: set[str] = set()
     for kind, refs in ((SECRET, [(r.secret_id, r.secret_name) for r in container.secrets or []]),
                        (CONFIG, [(r.config_id, r.config_name) for r in container.configs or []])):
         failed = []
@@ -146,9 +153,14 @@ def _check_references(records: Records, spec: ServiceSpec) -> None:
             kv = records.store.get(kind.prefix + (object_id or "")) if object_id else None
             if kv is None or codec.decode(kind.object_type, kv.value).spec.name != name:
                 failed.append(name or "")
+            elif kv.key not in seen:  # one object named twice (two targets): a key once per txn, as etcd wants
+                seen.add(kv.key)
+                compares.append(Compare(kv.key, kv.mod_revision))
+                touches.append(Put(kind.users_key(object_id or ""), b""))
         if failed:
             word = kind.word if len(failed) == 1 else kind.word + "s"
             raise InvalidArgument(f"{word} not found: {', '.join(failed)}")
+    return compares, touches
 
 
 class ServiceControl:
@@ -179,10 +191,14 @@ class ServiceControl:
         if spec.service_mode().is_job():
             service.job_iteration, service.last_execution = 0, stamp
         records = self._records()
-        _check_references(records, spec)
-        if not records.create_service(service):
-            raise AlreadyExists("name conflicts with an existing object")
-        return service
+        for _ in range(RETRIES):
+            if records.create_service(service, _check_references(records, spec)):
+                return service
+            if records.service_id_by_name(service.name()) is not None:
+                raise AlreadyExists("name conflicts with an existing object")
+            # else a secret or config it names changed in between: check them again
+        raise Unavailable(f"the secrets and configs of service {spec.name} kept changing while it was created; "
+                          "try again")
 
     def service(self, ref: str) -> Service:
         """By full ID, then full name, then unique ID prefix (moby's getService)."""
@@ -264,7 +280,6 @@ class ServiceControl:
                 raise Unimplemented("service mode change is not allowed")
             if spec.name != service.spec.name:
                 raise Unimplemented("renaming services is not supported")
-            _check_references(records, spec)
             service.previous_spec, service.previous_spec_version = service.spec, service.spec_version
             service.spec, service.spec_version = spec, service.spec_version + 1
             service.update_status = None
@@ -272,9 +287,18 @@ class ServiceControl:
             service.job_iteration += 1
             service.last_execution = now()
         service.updated_at = now()
-        if version != service.version.index or not records.update_service(service):
+        if version != service.version.index:
             raise SequenceConflict()
-        return service
+        for _ in range(RETRIES):
+            guard = _check_references(records, service.spec) if not rollback else ((), ())
+            if records.update_service(service, guard):
+                return service
+            stored = records.service(service.id)
+            if stored is None or stored.version.index != version:
+                raise SequenceConflict()
+            # else a secret or config it names changed in between: check them again
+        raise Unavailable(f"the secrets and configs of service {service.name()} kept changing while it was updated; "
+                          "try again")
 
     def remove(self, ref: str) -> None:
         service = self.service(ref)

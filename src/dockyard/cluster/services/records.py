@@ -20,6 +20,10 @@ SERVICES_PREFIX = "/swarm/services/"
 SERVICE_NAMES_PREFIX = "/swarm/service-names/"
 TASKS_PREFIX = "/swarm/tasks/"
 
+# What else a service write compares and writes in its transaction: the secrets and configs it
+# refers to (services/control.py's reference check).
+Guard = tuple[Sequence[Compare], Sequence[Put | Delete]]
+
 
 def service_key(service_id: str) -> str:
     return SERVICES_PREFIX + service_id
@@ -55,16 +59,18 @@ class Records:
 
     # -- writes
 
-    def create_service(self, service: Service) -> bool:
-        """False when the name is taken (nothing written)."""
+    def create_service(self, service: Service, guard: Guard = ((), ())) -> bool:
+        """False when the name is taken or a compare of `guard` fails (nothing written)."""
         name_key = SERVICE_NAMES_PREFIX + service.name()
-        return self.store.txn([Compare(name_key, 0), Compare(service_key(service.id), 0)],
-                              [Put(name_key, service.id.encode()), Put(service_key(service.id), codec.encode(service))])
+        return self.store.txn([Compare(name_key, 0), Compare(service_key(service.id), 0), *guard[0]],
+                              [Put(name_key, service.id.encode()), Put(service_key(service.id), codec.encode(service)),
+                               *guard[1]])
 
-    def update_service(self, service: Service) -> bool:
-        """False when the service changed since it was read (or is gone)."""
+    def update_service(self, service: Service, guard: Guard = ((), ())) -> bool:
+        """False when the service changed since it was read (or is gone), or a compare of `guard` fails."""
         key = service_key(service.id)
-        return self.store.txn([Compare(key, service.version.index)], [Put(key, codec.encode(service))])
+        return self.store.txn([Compare(key, service.version.index), *guard[0]],
+                              [Put(key, codec.encode(service)), *guard[1]])
 
     def delete_service(self, service: Service) -> bool:
         key = service_key(service.id)
