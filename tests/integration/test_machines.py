@@ -8,6 +8,7 @@ cgroups, netfilter chains, processes) is checked gone after `rm`.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -427,6 +428,27 @@ def test_the_host_daemon_puts_back_underlay_rules_another_program_removed(fleet)
                                                   RETRY.format(cmd=f"wget -qO- {url}")))
     finally:
         fleet.docker("m1", "rm", "-f", "kept")
+
+
+def test_the_host_daemon_keeps_the_underlay_of_another_store_while_it_has_machines(fleet):
+    """A store given with -s is announced in /run/dym/stores while it has a running machine, so
+    the host's dockyardd keeps its underlay's rules too; its last machine's rm withdraws it."""
+    other = Fleet(fleet.host)
+    other.storage = os.path.join(fleet.host.dir, "other-store")
+    announcement = os.path.join("/run/dym/stores", hashlib.sha256(other.storage.encode()).hexdigest()[:16])
+    ok(other.machine("create", "o1"))
+    try:
+        with open(announcement) as f:
+            assert f.read() == other.storage
+        jump = ["FORWARD", "-j", f"DYM-FWD-{other.bridge}"]
+        ok(subprocess.run(["iptables", "-w", "-D", *jump], capture_output=True))
+        assert until(lambda: subprocess.run(["iptables", "-w", "-C", *jump], capture_output=True).returncode == 0,
+                     timeout=60)
+    finally:
+        key = other.key("o1")
+        ok(other.machine("rm", "-y", "o1"))
+    assert not os.path.exists(announcement)
+    assert leftovers(other, [key]) == []
 
 
 def test_rm_leaves_nothing_behind(fleet):

@@ -2,6 +2,7 @@
 engine's flags, and the CLI's docker-machine formatting."""
 
 import ipaddress
+import os
 import ssl
 
 import pytest
@@ -129,3 +130,23 @@ def test_underlay_keeper_reads_nothing_in_a_store_without_machines(tmp_path):
     rules = UnderlayRules(str(tmp_path / "machine"))
     assert rules.heal() == []
     assert ("filter", "FORWARD") in rules.watched_chains()
+
+
+def test_other_stores_are_kept_while_announced_and_another_daemons_default_store_is_left_to_it(tmp_path):
+    from dockyard.machine.keeper import UnderlayRules, announce, announced, withdraw
+
+    stores = str(tmp_path / "stores")
+    own, other = str(tmp_path / "root" / "machine"), str(tmp_path / "elsewhere")
+    (tmp_path / "daemon2").mkdir()
+    (tmp_path / "daemon2" / "engine-id").write_text("x")
+    theirs = str(tmp_path / "daemon2" / "machine")
+    for root in (other, other, own, theirs):  # twice: announced once
+        announce(root, stores)
+    assert sorted(announced(stores)) == sorted([other, own, theirs])
+    rules = UnderlayRules(own, stores)
+    assert rules.stores() == [own, other]
+    assert UnderlayRules(own).stores() == [own]
+    assert rules.heal() == []  # no store has a machines/ directory: nothing read
+    for root in (other, own, theirs):
+        withdraw(root, stores)
+    assert not os.path.exists(stores) and rules.stores() == [own]

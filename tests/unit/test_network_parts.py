@@ -16,7 +16,7 @@ from dockyard.engine.networks.ports import normalize_port_bindings, ports_view, 
 from dockyard.engine.specs.containers import ContainerConfig, HostConfig, PortBinding
 from dockyard.engine.specs.networks import IPAM as IPAMSpec
 from dockyard.engine.specs.networks import IPAMPool, NetworkCreate
-from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound, Unavailable
 from dockyard.network.drivers.bridge import BridgeDriver, bridge_name
 from dockyard.network.drivers.driver import Capabilities, Driver
 from dockyard.network.drivers.registry import DriverRegistry
@@ -242,6 +242,32 @@ def test_the_registry_finds_drivers_by_name_and_answers_unknown_ones_as_docker()
         registry.register(FakeDriver("macvlan"))
     with pytest.raises(Conflict):
         registry.register(FakeDriver("host"))
+
+
+def test_a_driver_registered_later_is_made_on_its_first_use_only():
+    made = []
+    registry = DriverRegistry([BridgeDriver()])
+
+    def make():  # as swarm mode's wiring registers the overlay driver
+        made.append(1)
+        registry.register(FakeDriver("overlay"))
+
+    registry.register_later("overlay", make)
+    assert registry.names() == ["bridge", "overlay"] and registry.find("bridge") is not None and made == []
+    assert registry.get("overlay").name == "overlay" and registry.find("overlay") is not None and made == [1]
+
+
+def failing_make():
+    raise Unavailable("not yet")
+
+
+def test_a_driver_whose_making_failed_is_tried_again():
+    registry = DriverRegistry()
+    registry.register_later("overlay", failing_make)
+    for _ in range(2):
+        with pytest.raises(Unavailable):
+            registry.get("overlay")
+    assert registry.names() == ["overlay"]
 
 
 def test_the_bridge_driver_checks_names_and_says_which_rules_a_network_and_its_ports_need():

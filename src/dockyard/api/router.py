@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dockyard import API_VERSION, MIN_API_VERSION
 from dockyard.api.http import BadRequest, Request, Response, error_response
@@ -23,6 +24,19 @@ _VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 CLUSTER_PREFIXES = ("/swarm", "/nodes", "/services", "/tasks", "/secrets", "/configs")
 
 
+class SwarmSource(Protocol):
+    """Swarm mode's service, made when first needed (daemon/swarmwiring.py): a daemon outside a swarm
+    starts without the cluster's modules."""
+
+    def built(self) -> SwarmService | None:
+        """The service if it was made (None: this node is in no swarm)."""
+        ...
+
+    async def ready(self) -> SwarmService:
+        """The service, made now if it was not."""
+        ...
+
+
 def _as_tuple(version: str) -> tuple[int, int]:
     major, minor = version.split(".")
     return int(major), int(minor)
@@ -31,6 +45,19 @@ def _as_tuple(version: str) -> tuple[int, int]:
 class Router:
     def __init__(self) -> None:
         self._routes: list[tuple[str, re.Pattern, Handler, bool]] = []
+        self._later: tuple[tuple[str, ...], Callable[[], Awaitable[None]]] | None = None
+        self._later_lock = asyncio.Lock()
+
+    def add_later(self, prefixes: tuple[str, ...], register: Callable[[], Awaitable[None]]) -> None:
+        """Routes under ``prefixes`` that ``register`` adds with the first request for one of them
+        (their modules are imported then, not at the daemon's start)."""
+        self._later = (prefixes, register)
+
+    async def _register_later(self) -> None:
+        async with self._later_lock:  # concurrent first requests wait for one registration
+            if self._later is not None:
+                await self._later[1]()
+                self._later = None
 
     def add(self, method: str, pattern: str, handler: Handler, *, claims_path: bool = True) -> None:
         """``pattern`` uses {name} for one path segment and {name:path} for the rest of the path.
@@ -56,6 +83,12 @@ class Router:
                                            "newer version")
             request.api_version = version
             path = match.group(3)
+        if self._later is not None and path.startswith(self._later[0]):
+            try:
+                await self._register_later()
+            except Exception as exc:  # noqa: BLE001 - the daemon never dies from a request
+                log.exception("the routes of %s could not be made", path)
+                return error_response(500, f"internal error in {request.method} {request.path}: {exc}")
         method = "GET" if request.method == "HEAD" else request.method
         allowed = False
         for route_method, regex, handler, claims_path in self._routes:
@@ -103,7 +136,25 @@ def _no_such(message: str) -> Handler:
     return handler
 
 
-def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
+def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> None:
+    from dockyard.api import configs, secrets, service_logs
+    from dockyard.api import nodes as nodes_api
+    from dockyard.api import services as services_api
+    from dockyard.api import swarm as swarm_api
+    from dockyard.api import tasks as tasks_api
+    from dockyard.cluster.services.control import control_for
+
+    swarm_api.register(router, swarm)
+    nodes_api.register(router, swarm)
+    secrets.register(router, swarm)
+    configs.register(router, swarm)
+    control = control_for(swarm)
+    services_api.register(router, control, lambda: len(swarm.nodes()))
+    tasks_api.register(router, control)
+    service_logs.register(router, control, daemon.containers)
+
+
+def build_router(daemon: Daemon, swarm: SwarmSource | None = None) -> Router:
     from dockyard.api import build as build_api
     from dockyard.api import (
         commit,
@@ -119,27 +170,16 @@ def build_router(daemon: Daemon, swarm: SwarmService | None = None) -> Router:
     )
 
     router = Router()
-    system.register(router, daemon, swarm)
+    system.register(router, daemon, swarm.built if swarm is not None else None)
     if swarm is not None:
-        from dockyard.api import nodes as nodes_api
-        from dockyard.api import swarm as swarm_api
+        made = swarm.built()
+        if made is not None:
+            _register_cluster(router, daemon, made)
+        else:
+            async def register_cluster() -> None:
+                _register_cluster(router, daemon, await swarm.ready())
 
-        swarm_api.register(router, swarm)
-        nodes_api.register(router, swarm)
-        from dockyard.api import configs, secrets
-
-        secrets.register(router, swarm)
-        configs.register(router, swarm)
-        from dockyard.api import services as services_api
-        from dockyard.api import tasks as tasks_api
-        from dockyard.cluster.services.control import control_for
-
-        control = control_for(swarm)
-        services_api.register(router, control, lambda: len(swarm.nodes()))
-        tasks_api.register(router, control)
-        from dockyard.api import service_logs
-
-        service_logs.register(router, control, daemon.containers)
+            router.add_later(CLUSTER_PREFIXES, register_cluster)
     containers.register(router, daemon)
     images.register(router, daemon)
     distribution.register(router, daemon)

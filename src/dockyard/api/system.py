@@ -13,6 +13,8 @@ from dockyard.network.bridge import read_sysctl
 from dockyard.util.timefmt import now_ns, rfc3339_ns
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dockyard.api.router import Router
     from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon
@@ -58,7 +60,8 @@ def _warnings(daemon: Daemon) -> list[str] | None:
     return found or None
 
 
-def register(router: Router, daemon: Daemon, swarm: SwarmService | None = None) -> None:
+def register(router: Router, daemon: Daemon, swarm: Callable[[], SwarmService | None] | None = None) -> None:
+    """``swarm`` gives the swarm service once it is made (None before: this node is in no swarm)."""
     async def ping(req: Request) -> Response:
         return Response(200, "OK" if req.method != "HEAD" else None, dict(PING_HEADERS))
 
@@ -82,12 +85,13 @@ def register(router: Router, daemon: Daemon, swarm: SwarmService | None = None) 
         images = daemon.image_store.list()
         swarm_block: dict = {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                              "Error": "", "RemoteManagers": None}
-        if swarm is not None:
+        made = swarm() if swarm is not None else None
+        if made is not None:
             import asyncio
 
             from dockyard.api.swarm import info_json
 
-            swarm_block = info_json(await asyncio.to_thread(swarm.info))
+            swarm_block = info_json(await asyncio.to_thread(made.info))
         return Response(200, {
             "ID": daemon.id,
             "Containers": len(containers),

@@ -23,7 +23,6 @@ from dockyard import __version__
 from dockyard.engine.network_flags import add_network_flags, network_options
 
 if TYPE_CHECKING:
-    from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon, DaemonOptions
     from dockyard.network.rulekeeper import RuleKeeper
     from dockyard.runtime.launcher import Launcher
@@ -232,74 +231,14 @@ def build_daemon(options: DaemonOptions, launcher: Launcher) -> Daemon:
                   execs, distribution, commits, builds, health)
 
 
-def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
-    """Swarm mode's service, on <data-root>/swarm; it imports etcd's client only once a swarm exists.
-    The node key's plain copy for TLS lives in <exec-root>/swarm (a tmpfs), never beside the data."""
-    from pathlib import Path
-
-    from dockyard.cluster.autolock import Autolock
-    from dockyard.cluster.carotation import CAService
-    from dockyard.cluster.heartbeat import HeartbeatService
-    from dockyard.cluster.rolefollow import RoleFollower
-    from dockyard.cluster.swarm import EngineDescription, SwarmService
-
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    engine = EngineDescription(platform.node(), __version__, platform.machine(), "linux",
-                               (os.cpu_count() or 1) * 1_000_000_000, memory)
-    root = Path(data_root) / "swarm"
-    swarm = SwarmService(root, engine, autolock=Autolock(root / "certificates", Path(exec_root) / "swarm"))
-    swarm.add_listener(HeartbeatService())  # Down/Ready from heartbeats while the node is in a swarm
-    swarm.add_listener(CAService())  # node certificates renewed, root rotations carried through
-    swarm.add_listener(RoleFollower())  # promote/demote: the node becomes what its spec says
-    return swarm
-
-
 def _underlay_keeper(data_root: str) -> RuleKeeper:
     """The keeper of the netfilter rules of the machines' underlays in the default machine store,
-    <data-root>/machine (`dockyard machine` writes them and exits)."""
-    from dockyard.machine.keeper import UnderlayRules
+    <data-root>/machine, and in the stores the machine CLI announced (`dockyard machine` writes
+    them and exits)."""
+    from dockyard.machine.keeper import STORES_DIR, UnderlayRules
     from dockyard.network.rulekeeper import RuleKeeper
 
-    return RuleKeeper(UnderlayRules(os.path.join(data_root, "machine")))
-
-
-def _swarm_roles(daemon: Daemon):
-    """The manager's loops and the agent, run by this node while it is in a swarm; the agent runs
-    tasks through the engine's backend (moby's executor/backend.go)."""
-    from dockyard.cluster.agent.images import puller
-    from dockyard.cluster.roles import NodeRoles
-    from dockyard.engine.backend import EngineBackend
-
-    backend = EngineBackend(daemon.containers, daemon.networks)
-    return NodeRoles(backend, asyncio.get_running_loop(), puller(daemon.image_store, daemon.distribution))
-
-
-def _local_ingress(daemon: Daemon):
-    """Ingress published ports of the swarm's services, balanced by this node over its task
-    containers on the default bridge (cluster/ingress.py); chains named after the bridge as the
-    daemon's own are, so test daemons side by side never share them."""
-    from dockyard.cluster.ingress import LocalIngress
-    from dockyard.engine.backend import EngineBackend
-    from dockyard.engine.networks import gateway
-    from dockyard.errors import NotFound
-    from dockyard.network.mesh.model import LocalBridge
-
-    bridge = daemon.options.network.bridge
-    prefix = "DYMESH" if bridge == "dockyard0" else f"DYMESH-{bridge}"
-
-    def bridges() -> tuple[LocalBridge, ...]:
-        found = []
-        for network, name in (("bridge", bridge), (gateway.NAME, gateway.link_name(bridge))):
-            try:
-                ipv4 = daemon.networks.get(network).ipv4
-            except NotFound:  # docker_gwbridge is made for the first container on an overlay
-                continue
-            found.append(LocalBridge(name, ipv4.subnet if ipv4 is not None else ""))
-        return tuple(found)
-
-    return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events,
-                        asyncio.get_running_loop(), prefix, bridges, daemon.networks.get,
-                        daemon.networks.use_service_records)
+    return RuleKeeper(UnderlayRules(os.path.join(data_root, "machine"), STORES_DIR))
 
 
 async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: str = "") -> None:
@@ -315,21 +254,13 @@ async def _serve(args: argparse.Namespace, launcher: Launcher, notify_socket: st
     daemon.containers.load()
     daemon.networks.load()
     await daemon.containers.apply_policies_at_boot()
-    swarm = _swarm_service(daemon.options.data_root, args.exec_root)
-    swarm.add_listener(_swarm_roles(daemon))
-    from dockyard.cluster.delivery import register as register_task_files
+    from dockyard.daemon.swarmwiring import SwarmWiring, in_swarm
 
-    register_task_files(swarm)  # a worker's agent asks a manager for its tasks' secrets and configs
-    if daemon.options.network.iptables and daemon.options.network.bridge != "none":
-        swarm.add_listener(_local_ingress(daemon))
-    try:
-        await asyncio.to_thread(swarm.load)  # a manager's etcd member comes back with its daemon
-    except Exception:  # noqa: BLE001 - the engine serves without its swarm rather than not at all
-        log.exception("the swarm's store did not come back; swarm commands answer unavailable")
-    from dockyard.cluster.swarmnetworks import attach_overlay
-
-    attach_overlay(daemon.networks, swarm, os.path.join(daemon.options.exec_root, "overlay"),
-                   daemon.options.network.mtu)
+    swarm = SwarmWiring(daemon, args.exec_root, asyncio.get_running_loop())
+    if in_swarm(daemon.options.data_root):
+        await asyncio.to_thread(swarm.make)  # a manager's etcd member comes back with its daemon
+    else:  # made with the first request that needs it: a daemon outside a swarm starts without it
+        daemon.networks.drivers.register_later("overlay", swarm.make)
     router = build_router(daemon, swarm)
 
     _raise_fd_limit()

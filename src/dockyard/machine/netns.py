@@ -36,6 +36,7 @@ from socket import socket as Socket  # for annotations: in the class, `socket` i
 from dockyard.machine.cgroup import MachineCgroup
 from dockyard.machine.driver import DriverFlag, EngineSpec, Shell
 from dockyard.machine.errors import MachineError
+from dockyard.machine.keeper import announce, withdraw
 from dockyard.machine.model import ENGINE_PORT, ERROR, RUNNING, STOPPED, Host
 from dockyard.machine.mounts import unmount_under
 from dockyard.machine.store import Store
@@ -206,6 +207,7 @@ class NetnsDriver:
         self.cgroup.kill()  # an engine that died may have left containers running
         with self.store.lock():
             self.underlay.ensure()
+            announce(self.store.root)  # the host's dockyardd keeps the underlay's rules from now on
             try:
                 self._release()  # whatever a crash or a kill -9 of everything left
                 self._make_namespaces()
@@ -214,6 +216,7 @@ class NetnsDriver:
             except BaseException:
                 self._release()
                 self.underlay.release_if_unused()
+                self._withdraw_if_unused()
                 raise
         try:
             engine.files_ready()
@@ -341,6 +344,7 @@ class NetnsDriver:
         restarted with ``engine``; the namespaces, the veth and the containers stay."""
         with self.store.lock():
             self.underlay.ensure()
+            announce(self.store.root)
         engine.files_ready()
         self.restart_engine(engine)
 
@@ -382,6 +386,13 @@ class NetnsDriver:
         with self.store.lock():
             self._release()
             self.underlay.release_if_unused()
+            self._withdraw_if_unused()
+
+    def _withdraw_if_unused(self) -> None:
+        if not self.underlay.in_use():
+            withdraw(self.store.root)  # no machine on its underlay: nothing for the host to keep
+            with contextlib.suppress(OSError):
+                os.rmdir(RUN_ROOT)
 
     def _release(self) -> None:
         """Undo start, when nothing of the machine runs any more."""

@@ -6,12 +6,15 @@ name and aliases, tasks.<service>), reverse names, and the upstream servers for 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from dockyard.engine.container import Container
 from dockyard.engine.networks.seams import ContainerRecords
 from dockyard.network import namefiles
-from dockyard.network.mesh.records import MemoryRecords, RecordSource, resolve
 from dockyard.network.records import Network
+
+if TYPE_CHECKING:
+    from dockyard.network.mesh.records import RecordSource
 
 
 class DNSView:
@@ -19,7 +22,7 @@ class DNSView:
                  dns: list[str], services: RecordSource | None = None) -> None:
         self.containers = containers
         # Swarm services' records: filled by the swarm side (empty outside a swarm).
-        self.services = services if services is not None else MemoryRecords()
+        self.services = services  # None outside a swarm: no service names to answer
         self._networks = networks
         self.dns = dns  # dockyardd --dns: upstreams for containers without their own --dns
 
@@ -50,6 +53,10 @@ class DNSView:
                     found.append(endpoint["IPAddress"])
         if found:
             return found
+        if self.services is None:
+            return None
+        from dockyard.network.mesh.records import resolve  # with a swarm only: kept out of the start-up
+
         return resolve(self.services, [key for n in networks for key in (user_defined[n], n)], name)
 
     def reverse(self, asking: Container, ip: str) -> str | None:

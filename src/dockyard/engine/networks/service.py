@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dockyard.engine.container import Container
 from dockyard.engine.networks import gateway as gwbridge
@@ -33,9 +34,11 @@ from dockyard.network import netns
 from dockyard.network.drivers.bridge import BridgeDriver
 from dockyard.network.drivers.registry import BUILTIN, DriverRegistry
 from dockyard.network.iptables import BridgeRules
-from dockyard.network.mesh.records import MemoryRecords, RecordSource
 from dockyard.network.records import ENABLE_IPV6, PREDEFINED, Network
 from dockyard.network.store import NetworkStore
+
+if TYPE_CHECKING:
+    from dockyard.network.mesh.records import RecordSource
 
 log = logging.getLogger("dockyard.networks")
 
@@ -68,9 +71,9 @@ class NetworkService:
         self.keeper = self.netfilter.keeper  # daemon/main.py runs its task; `docker info` shows its warning
         self.netns_dir = os.path.join(exec_root, "netns")
         self.planner = CreatePlanner(options, containers, self.catalog)
-        # Swarm services' DNS records (name, aliases, tasks.<name>): the swarm side fills them.
-        self.service_records = MemoryRecords()
-        dns = self.dns = DNSView(containers, self.catalog.all, options.dns, self.service_records)
+        # Swarm services' DNS records (name, aliases, tasks.<name>) come from the swarm side's source
+        # (use_service_records) while the node is in a swarm.
+        dns = self.dns = DNSView(containers, self.catalog.all, options.dns)
         self.sandboxes = Sandboxes(options, self.netns_dir, containers, events, self.catalog, self.addresses,
                                    self.drivers, dns, self._apply_rules)
         self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
@@ -166,8 +169,8 @@ class NetworkService:
 
     def use_service_records(self, source: RecordSource | None) -> None:
         """Where the embedded DNS finds swarm services (the swarm's discovery while the node is
-        in one); None: back to the empty in-memory records."""
-        self.dns.services = source if source is not None else self.service_records
+        in one); None: none (outside a swarm)."""
+        self.dns.services = source
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, ref: str) -> Network:

@@ -10,8 +10,6 @@ from dockyard.engine.networks.seams import ClusterNetworks
 from dockyard.engine.specs.networks import IPAMPool, NetworkCreate
 from dockyard.errors import Forbidden, InvalidParameter, Unavailable
 from dockyard.network.drivers.driver import Driver
-from dockyard.network.drivers.overlay import VNI_LIST
-from dockyard.network.overlay.control import parse_vni_list
 from dockyard.network.records import Network
 
 NOT_ATTACHABLE = "Could not attach to network {name}: rpc error: code = PermissionDenied desc = network {name} not " \
@@ -61,6 +59,9 @@ class SwarmScope:
         pending.ipam.config = [self.addresses.network_config(pool)]
         pending.ipam.options = dict(spec.ipam.options) if spec.ipam is not None and spec.ipam.options is not None \
             else None
+        from dockyard.network.drivers.overlay import VNI_LIST  # swarm networks only: kept out of the start-up
+        from dockyard.network.overlay.control import parse_vni_list
+
         wanted = parse_vni_list(options[VNI_LIST]) if options.get(VNI_LIST) else []
         cluster.create(pending, wanted)
         self.catalog.remember_swarm(pending)
