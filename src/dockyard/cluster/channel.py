@@ -154,13 +154,15 @@ class ManagerChannel:
                 errors.append(f"{addr}: {exc}")
         raise ManagersUnreachable("no manager of the swarm answered: " + "; ".join(errors))
 
-    def watch(self, name: str, body: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def watch(self, name: str, body: dict[str, Any] | None = None,
+              idle: float | None = None) -> Iterator[dict[str, Any]]:
         """The watch's items as they come, from the first manager that accepts it; it ends when that
-        manager's stream ends (the caller watches again, from where it was)."""
+        manager's stream ends (the caller watches again, from where it was). With `idle`, a read
+        waiting longer than that raises TimeoutError (a watch whose handler sends keepalives)."""
         errors = []
         for addr in self._each():
             try:
-                response = post(addr, f"/watch/{name}", body or {}, self._context, self._timeout, idle=None)
+                response = post(addr, f"/watch/{name}", body or {}, self._context, self._timeout, idle=idle)
             except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
                 errors.append(f"{addr}: {exc}")
                 continue

@@ -1,5 +1,8 @@
-"""What this node runs for its swarm, started and stopped with it (a SwarmListener): the
-manager's loops (on a thread) and the agent (on the daemon's event loop). When the node leaves its
+"""What this node runs for its swarm, started and stopped with it (a SwarmListener): on a manager
+the manager's loops (on a thread) and the handlers the workers' agents call; on every node the
+agent (on the daemon's event loop), reading the store on a manager and a manager's channel on a
+worker. A promotion or demotion starts the node's part again in its new role (the agent adopts the
+running tasks' containers, as after a daemon restart). When the node leaves its
 swarm the tasks' containers go, as moby's Cluster.Leave removes them; at a daemon stop they keep
 running and the next start adopts them.
 
@@ -15,9 +18,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dockyard.cluster.agent import dispatch
 from dockyard.cluster.agent.agent import Agent
-from dockyard.cluster.agent.channel import StoreChannel
+from dockyard.cluster.agent.channel import StoreChannel, TaskChannel
 from dockyard.cluster.agent.controller import Pull
+from dockyard.cluster.agent.remote import RemoteChannel
 from dockyard.cluster.delivery import SwarmTaskFiles
 from dockyard.cluster.manager.runner import Manager
 from dockyard.engine.backend import ClusterBackend
@@ -38,6 +43,7 @@ class NodeRoles:
         self._lock = threading.Lock()
         self._manager: Manager | None = None
         self._agent: Agent | None = None
+        self._role = ""  # the role the running parts were started for
 
     def swarm_started(self, swarm: SwarmService) -> None:
         with self._lock:
@@ -58,16 +64,25 @@ class NodeRoles:
         future.result(STOP_TIMEOUT)
 
     def _up(self, swarm: SwarmService) -> None:
-        if self._manager is not None:
+        role = swarm.local_role()
+        if self._agent is not None and role == self._role:
             return
-        store = swarm.store()
-        self._manager = Manager(store)
-        self._manager.start()
-        self._agent = Agent(swarm.local_node_id(), StoreChannel(store), self._backend, self._pull,
-                            SwarmTaskFiles(swarm))
+        self._down(remove_containers=False)
+        channel: TaskChannel
+        if role == "manager":
+            store = swarm.store()
+            dispatch.register(swarm.handlers, swarm.store)
+            self._manager = Manager(store)
+            self._manager.start()
+            channel = StoreChannel(store)
+        else:
+            channel = RemoteChannel(swarm.channel)
+        self._role = role
+        self._agent = Agent(swarm.local_node_id(), channel, self._backend, self._pull, SwarmTaskFiles(swarm))
         self._run(self._agent.start)
 
     def _down(self, remove_containers: bool) -> None:
+        self._role = ""
         agent, self._agent = self._agent, None
         if agent is not None:
             try:

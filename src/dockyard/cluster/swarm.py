@@ -255,6 +255,7 @@ class SwarmService:
         self._paused = False  # the member restarts for a new trust root: requests wait for it
         self._reloads = 0  # how many such restarts began (a read that met one is tried again)
         self._close_port: Callable[[], None] | None = None
+        self._listening = False
         self._pending: _PendingJoin | None = None
         # The manager/worker channel's calls this manager answers; other parts (the dispatcher,
         # the agent's task watch) register theirs here: see docs/design/swarm.md.
@@ -268,6 +269,7 @@ class SwarmService:
         self._listeners.append(listener)
 
     def _started(self) -> None:
+        self._listening = True  # a worker has no store: this says its listeners run (shutdown stops them)
         for listener in self._listeners:
             try:
                 listener.swarm_started(self)
@@ -389,9 +391,11 @@ class SwarmService:
                 self._pending.cancelled.set()
             if self._close_port is not None:
                 self._close_port()
-            if self._store is not None:
+            if self._listening:
+                self._listening = False
                 for listener in self._listeners:
                     listener.swarm_stopping()
+            if self._store is not None:
                 self._store.close()
             if self._member is not None:
                 self._member.stop()

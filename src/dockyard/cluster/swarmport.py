@@ -20,7 +20,7 @@ import json
 import ssl
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from dockyard.cluster.channel import Caller, ChannelError, Handlers
@@ -101,6 +101,9 @@ class SwarmPort:
                 await asyncio.to_thread(close)
 
 
+WORKERS = 64
+
+
 class PortServer:
     """Serves a SwarmPort on host:port from a thread running an event loop of its own."""
 
@@ -108,6 +111,9 @@ class PortServer:
         self._port = port
         self._context = context
         self._loop = asyncio.new_event_loop()
+        # Every watch (a worker's tasks, its overlay peers) holds a thread while it waits for the
+        # store; the default pool (CPUs + 4) would leave no thread for the calls with a few workers.
+        self._loop.set_default_executor(ThreadPoolExecutor(WORKERS, thread_name_prefix="swarm-port"))
         self._server = Server(port.handle)
         self._thread = threading.Thread(target=self._loop.run_forever, name="swarm-port", daemon=True)
 

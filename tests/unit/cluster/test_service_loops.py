@@ -358,3 +358,31 @@ def test_a_host_mode_port_is_taken_once_per_node(c) -> None:
     (pending,) = [t for t in c.tasks() if t.status.state == TaskState.PENDING]
     assert len(assigned) == 1
     assert pending.status.err == "no suitable node (host-mode port already in use on 1 node)"
+
+
+def test_replicas_leave_a_drained_or_down_node(c) -> None:
+    from dockyard.cluster.objects import NodeState
+
+    c.set_node(c.node_id, availability=Availability.DRAIN)  # the manager runs no task (and add_node copies it)
+    for worker in ("worker1", "worker2", "worker3"):
+        c.add_node(worker)
+    c.set_node("worker1", availability=Availability.ACTIVE)
+    c.create(Mode={"Replicated": {"Replicas": 2}}, TaskTemplate={"ContainerSpec": {"Image": "busybox"},
+                                                                 "RestartPolicy": {"Delay": 0}})
+    c.settle()
+    c.run_all()
+    assert [t.node_id for t in c.tasks(desired_state=TaskState.RUNNING)] == ["worker1", "worker1"]
+    c.set_node("worker2", availability=Availability.ACTIVE)
+    c.set_node("worker1", availability=Availability.DRAIN)
+    c.settle()
+    c.run_all()  # the drained node's agent stops its tasks, then their replacements start
+    c.settle()
+    moved = c.tasks(desired_state=TaskState.RUNNING)
+    assert [t.node_id for t in moved] == ["worker2", "worker2"] and sorted(t.slot for t in moved) == [1, 2]
+    c.set_node("worker3", availability=Availability.ACTIVE)
+    kv = c.store.get(NODES_PREFIX + "worker2")
+    node = codec.decode(Node, kv.value, kv.mod_revision)
+    node.status.state = NodeState.DOWN  # its daemon is gone: no agent reports the tasks' end
+    c.store.put(kv.key, codec.encode(node))
+    c.settle()
+    assert [t.node_id for t in c.tasks(desired_state=TaskState.RUNNING)] == ["worker3", "worker3"]

@@ -56,7 +56,22 @@ def supervise(snap: Snapshot) -> None:
             _restart(snap, service, task)
         elif task.desired_state == TaskState.COMPLETE and ended and task.status.state != TaskState.COMPLETE:
             _restart(snap, service, task)  # a job's task that failed
+    _leave_lost_nodes(snap)
     _start_ready(snap)
+
+
+def _leave_lost_nodes(snap: Snapshot) -> None:
+    """swarmkit's restartTasksByNodeID: a replicated task on a node that is down, drained or gone
+    is shut down and replaced elsewhere, as if it had ended (global services: global_.py)."""
+    for task in list(snap.tasks.values()):
+        if task.desired_state > TaskState.RUNNING or task.status.state > TaskState.RUNNING or not task.node_id:
+            continue
+        node = snap.nodes.get(task.node_id)
+        if node is not None and node.status.state != NodeState.DOWN and node.spec.availability != Availability.DRAIN:
+            continue
+        service = snap.services.get(task.service_id)
+        if service is not None and service.spec.service_mode().kind() == "replicated":
+            _restart(snap, service, task)
 
 
 def _restart(snap: Snapshot, service: Service, task: Task) -> None:

