@@ -18,6 +18,7 @@ import urllib.request
 
 import pytest
 from netstate import host_network_state, settled_leftovers
+from swarming import free_udp_port
 from waiting import until
 
 from dockyard.network import netns
@@ -49,7 +50,7 @@ def ok(result) -> str:
 def swarm(fresh_daemon):
     before = host_network_state()
     d = fresh_daemon
-    d.data_path_port = _free_port(socket.SOCK_DGRAM)
+    d.data_path_port = free_udp_port()  # in Docker's range (1024-49151)
     yield d
     d.docker("rm", "-f", "ov-a", "ov-b")
     d.docker("swarm", "leave", "--force")

@@ -46,6 +46,9 @@ def test_single_node_swarm_lifecycle_with_the_docker_cli(swarm_daemon) -> None:
     assert refused.returncode != 0 and b"This node is not a swarm manager." in refused.stderr
 
     port = _free_port()
+    bad_port = d.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--data-path-port", "80")
+    assert bad_port.returncode != 0 and bad_port.stderr.decode().strip() == \
+        "Error response from daemon: Datapath port number is not in valid range (1024-49151) : 80"
     out = _ok(d.docker("swarm", "init", "--listen-addr", f"127.0.0.1:{port}", "--advertise-addr", "127.0.0.1",
                        "--task-history-limit", "7"))
     node_id = re.search(r"current node \((\w+)\) is now a manager", out).group(1)

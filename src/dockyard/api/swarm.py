@@ -162,6 +162,7 @@ def _init_request(raw: Any) -> InitRequest:
         spec=spec,
         default_addr_pool=list(pool), subnet_size=_int(raw, "SubnetSize", "SubnetSize") or 0,
         data_path_port=_int(raw, "DataPathPort", "DataPathPort") or 0,
+        data_path_addr=str(raw.get("DataPathAddr") or ""),
     )
 
 
@@ -176,7 +177,8 @@ def _join_request(raw: Any) -> JoinRequest:
         raise InvalidParameter("invalid Availability: a string is required")
     return JoinRequest(remote_addrs=list(remotes), token=str(raw.get("JoinToken") or ""),
                        listen_addr=str(raw.get("ListenAddr") or "0.0.0.0:2377"),
-                       advertise_addr=str(raw.get("AdvertiseAddr") or ""), availability=availability.lower())
+                       advertise_addr=str(raw.get("AdvertiseAddr") or ""), availability=availability.lower(),
+                       data_path_addr=str(raw.get("DataPathAddr") or ""))
 
 
 def register(router, swarm: SwarmService) -> None:

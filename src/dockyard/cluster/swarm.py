@@ -20,6 +20,7 @@ import shutil
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,7 @@ class InitRequest:
     default_addr_pool: list[str] = field(default_factory=list)
     subnet_size: int = 0
     data_path_port: int = 0
+    data_path_addr: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class LocalState:
     peer_url: str
     role: str = "manager"  # the role this node joined with, which decides what it runs at boot
     managers: list[str] = field(default_factory=list)  # the managers' swarm addresses, as last known
+    data_path_addr: str = ""  # --data-path-addr: this node's VXLAN address ("": its advertise address)
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,47 @@ def _split_host_port(text: str, default_port: int) -> tuple[str, int]:
     return host, number
 
 
+BAD_DATA_PATH_ADDR = ("data path address must be a non-zero IP address or network interface (without a port "
+                      "number)")
+
+
+def _interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of the interface ``name`` (SIOCGIFADDR), None when it has none."""
+    import fcntl
+    import struct
+
+    if not name or len(name) > 15 or "/" in name:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            packed = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name.encode()))  # SIOCGIFADDR
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def data_path_address(text: str) -> str:
+    """moby's resolveDataPathAddr: an IP address or an interface's, without a port; "" for none."""
+    if not text:
+        return ""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        found = _interface_ipv4(text)
+        if found is None:
+            raise InvalidParameter(BAD_DATA_PATH_ADDR) from None
+        return found
+    if ip.is_unspecified:
+        raise InvalidParameter(BAD_DATA_PATH_ADDR)
+    return str(ip)
+
+
+def check_data_path_port(port: int) -> None:
+    """moby's getDataPathPort: 0 is the default (4789), else a registered port (1024-49151)."""
+    if port and not 1024 <= port <= 49151:
+        raise InvalidParameter(f"Datapath port number is not in valid range (1024-49151) : {port}")
+
+
 def _default_address() -> str:
     """The address of the interface the default route leaves by (no packet is sent)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -180,6 +224,15 @@ def _free_port(host: str) -> int:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _timed(step: Callable[[], None], what: str) -> None:
+    """A step of a stop, logged when it is slow: a leave or a daemon stop should take well under a second."""
+    began = time.monotonic()
+    step()
+    took = time.monotonic() - began
+    if took > 0.5:
+        log.info("%s took %.1f s to stop", what, took)
 
 
 def _leave_refusal(reachable: int, unreachable: int, active: bool) -> str:
@@ -207,6 +260,7 @@ class JoinRequest:
     listen_addr: str = f"0.0.0.0:{DEFAULT_LISTEN_PORT}"
     advertise_addr: str = ""
     availability: str = "active"
+    data_path_addr: str = ""
 
 
 class _PendingJoin:
@@ -394,11 +448,11 @@ class SwarmService:
             if self._listening:
                 self._listening = False
                 for listener in self._listeners:
-                    listener.swarm_stopping()
+                    _timed(listener.swarm_stopping, type(listener).__name__)
             if self._store is not None:
                 self._store.close()
             if self._member is not None:
-                self._member.stop()
+                _timed(self._member.stop, "the store member")
             self._store = self._member = self._close_port = None
 
     def _addresses(self, listen_addr: str, advertise_addr: str) -> tuple[str, int, str, int]:
@@ -431,6 +485,7 @@ class SwarmService:
         return self._state is not None and not self._state_file.exists()
 
     def init(self, request: InitRequest) -> str:
+        check_data_path_port(request.data_path_port)
         with self._lock:
             if self._state is not None and request.force_new_cluster:
                 return self._force_new_cluster(request)
@@ -438,6 +493,7 @@ class SwarmService:
                 raise Unavailable(ALREADY_IN_SWARM)
             listen_host, listen_port, advertise_host, advertise_port = self._addresses(request.listen_addr,
                                                                                      request.advertise_addr)
+            data_path_addr = data_path_address(request.data_path_addr)
             from dockyard.cluster.ca import RootCA  # cryptography: only on the swarm path
             from dockyard.cluster.tokens import generate_join_token
 
@@ -445,7 +501,7 @@ class SwarmService:
             state = LocalState(node_id, cluster_id, f"{advertise_host}:{advertise_port}",
                                f"{listen_host}:{listen_port}", f"https://127.0.0.1:{_free_port('127.0.0.1')}",
                                f"https://{advertise_host}:{_free_port(advertise_host)}",
-                               managers=[f"{advertise_host}:{advertise_port}"])
+                               managers=[f"{advertise_host}:{advertise_port}"], data_path_addr=data_path_addr)
             self._root.mkdir(parents=True, exist_ok=True)
             for part in ("etcd", "certificates"):  # a half-made swarm of a crashed init
                 shutil.rmtree(self._root / part, ignore_errors=True)
@@ -548,6 +604,7 @@ class SwarmService:
             ca_digest_from_token(request.token)
             if request.availability not in ("active", "pause", "drain"):
                 raise InvalidParameter(f"invalid Availability: {request.availability!r}")
+            data_path_address(request.data_path_addr)
             pending = self._pending = _PendingJoin()
         threading.Thread(target=self._join_until_done, args=(pending, request, remotes), name="swarm-join",
                          daemon=True).start()
@@ -607,10 +664,12 @@ class SwarmService:
                 peer_url = f"https://{advertise_host}:{body['PeerPort']}"
                 state = LocalState(grant.node_id, grant.cluster_id, f"{advertise_host}:{advertise_port}",
                                    f"{listen_host}:{listen_port}", f"https://127.0.0.1:{_free_port('127.0.0.1')}",
-                                   peer_url, NodeRole.MANAGER.value, managers)
+                                   peer_url, NodeRole.MANAGER.value, managers,
+                                   data_path_address(request.data_path_addr))
             else:
                 state = LocalState(grant.node_id, grant.cluster_id, f"{advertise_host}:{advertise_port}",
-                                   f"{listen_host}:{listen_port}", "", "", NodeRole.WORKER.value, managers)
+                                   f"{listen_host}:{listen_port}", "", "", NodeRole.WORKER.value, managers,
+                                   data_path_address(request.data_path_addr))
             try:
                 self._state = state
                 if grant.role == NodeRole.MANAGER.value:
@@ -1041,6 +1100,14 @@ class SwarmService:
 
     def local_node_id(self) -> str:
         return self._state.node_id if self._state else ""
+
+    def data_path_addr(self) -> str:
+        """The address this node's overlay traffic (VXLAN) uses: --data-path-addr, else the advertise
+        address's host; "" outside a swarm."""
+        state = self._state
+        if state is None:
+            return ""
+        return state.data_path_addr or state.advertise_addr.rpartition(":")[0]
 
     def local_role(self) -> str:
         """"manager" or "worker" (this node's part now), "" outside a swarm."""

@@ -148,7 +148,7 @@ class SwarmNetworks:
     def site(self) -> Site:
         """What the overlay driver needs to make a network's data plane on this node."""
         store = self._store()
-        vtep = self.swarm.info().node_addr
+        vtep = self.swarm.data_path_addr()  # --data-path-addr, else the advertise address
         if store is not None:
             return Site(vtep, self.swarm.inspect().data_path_port, StorePeerTable(store))
         worker = self._worker()

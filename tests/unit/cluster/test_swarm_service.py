@@ -93,6 +93,31 @@ def test_bad_addresses_change_nothing(tmp_path: Path) -> None:
     assert not member.running and not (tmp_path / "state.json").exists()
 
 
+def test_data_path_port_and_address_as_docker_checks_them(tmp_path: Path) -> None:
+    member = RecordingMember()
+    swarm = _service(tmp_path, member, MemoryStore())
+    for port in (80, 1023, 49152, 65535):
+        with pytest.raises(InvalidParameter) as refused:
+            swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1", data_path_port=port))
+        assert str(refused.value) == f"Datapath port number is not in valid range (1024-49151) : {port}"
+    for addr in ("0.0.0.0", "10.0.0.1:4789", "no-such-interface0"):
+        with pytest.raises(InvalidParameter, match="^data path address must be a non-zero IP address or network "
+                                                   r"interface \(without a port number\)$"):
+            swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1", data_path_addr=addr))
+    assert not member.running and not (tmp_path / "state.json").exists()
+    assert swarm.data_path_addr() == ""
+
+    swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1", data_path_port=49151,
+                           data_path_addr="lo"))  # an interface: its address
+    assert swarm.inspect().data_path_port == 49151
+    assert swarm.data_path_addr() == "127.0.0.1"
+    assert json.loads((tmp_path / "state.json").read_text())["data_path_addr"] == "127.0.0.1"
+    swarm.leave(force=True)
+    plain = _service(tmp_path / "plain", RecordingMember(), MemoryStore())
+    plain.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
+    assert plain.data_path_addr() == "127.0.0.1" and plain.inspect().data_path_port == 4789
+
+
 def test_a_member_that_does_not_come_back_keeps_the_swarm(tmp_path: Path) -> None:
     store = MemoryStore()
     first = _service(tmp_path, RecordingMember(), store)

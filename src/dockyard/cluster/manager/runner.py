@@ -20,7 +20,7 @@ from dockyard.cluster.manager.state import Snapshot
 from dockyard.cluster.nodes import NODES_PREFIX
 from dockyard.cluster.objects import Cluster, Node
 from dockyard.cluster.services.records import Records
-from dockyard.cluster.store.api import Store, StoreUnavailable
+from dockyard.cluster.store.api import Store, StoreUnavailable, Watch
 from dockyard.cluster.swarm import CLUSTER_KEY
 
 log = logging.getLogger("dockyard.cluster.manager")
@@ -75,12 +75,16 @@ class Manager:
         self._store = store
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="swarm-manager", daemon=True)
+        self._watch: Watch | None = None  # cancelled by stop(), so an idle wait ends at once
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        watch = self._watch
+        if watch is not None:
+            watch.cancel()  # wakes the loop's wait for a change (up to IDLE_WAIT) at once
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
@@ -88,7 +92,9 @@ class Manager:
         while not self._stop.is_set():
             try:
                 if watch is None:
-                    watch = self._store.watch("/swarm/")
+                    watch = self._watch = self._store.watch("/swarm/")
+                    if self._stop.is_set():
+                        break  # stop() came before the watch existed: it could not cancel it
                 snap = run_pass(self._store, datetime.datetime.now(datetime.UTC))
                 wait = IDLE_WAIT
                 if snap.wake_at is not None:
@@ -105,4 +111,4 @@ class Manager:
                 log.exception("a manager pass failed")
                 self._stop.wait(1.0)
         if watch is not None:
-            watch.cancel()
+            watch.cancel()  # again if stop() did: a cancel is idempotent
