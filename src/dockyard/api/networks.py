@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dockyard.api.codec import from_json, to_json
 from dockyard.api.filters import Filters, until_ns
 from dockyard.api.http import Request, Response
 from dockyard.engine.specs.networks import NetworkConnect, NetworkCreate, NetworkDisconnect
-from dockyard.errors import InvalidParameter, NotFound
+from dockyard.errors import Forbidden, InvalidParameter, NotFound
 from dockyard.network.records import Network
 from dockyard.util.timefmt import parse_rfc3339
 
 if TYPE_CHECKING:
     from dockyard.api.router import Router
+    from dockyard.cluster.services.control import ServiceControl
     from dockyard.engine.daemon import Daemon
 
 LIST_FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
@@ -49,7 +53,32 @@ def _matches(daemon: Daemon, network: Network, filters: Filters) -> bool:
     return filters.match_labels(network.labels)
 
 
-def register(router: Router, daemon: Daemon) -> None:
+# A swarm network whose services are gone still has their tasks' containers on it for as long as
+# they take to stop. swarmkit deletes the network then (it refuses only while a service or a task
+# meant to run uses it) and each node tears its copy down once they have left; here the removal
+# waits for them to leave, so `stack rm`, which removes the networks right after the services,
+# succeeds as against Docker.
+DRAIN_SECONDS = 30.0
+
+
+def _only_leaving_tasks(control: ServiceControl, network: Network) -> bool:
+    """Tasks use the network, and none of them is meant to run on: their service is gone or
+    no longer wants them."""
+    from dockyard.cluster.services.task import TaskState
+
+    def uses(networks) -> bool:
+        return any(n.target in (network.id, network.name) for n in networks or [])
+
+    services = control.services({})
+    if any(uses(s.spec.task().networks) or uses(s.spec.networks) for s in services):
+        return False
+    live = {s.id for s in services}
+    users = [t for t in control.tasks({}) if uses(t.spec.networks)]
+    return bool(users) and all(t.desired_state > TaskState.RUNNING or t.service_id not in live for t in users)
+
+
+def register(router: Router, daemon: Daemon,
+             control_of: Callable[[], ServiceControl | None] = lambda: None) -> None:
     service = daemon.networks
 
     async def list_(req: Request) -> Response:
@@ -69,7 +98,22 @@ def register(router: Router, daemon: Daemon) -> None:
         return Response(201, {"Id": network.id, "Warning": ""})
 
     async def remove(req: Request) -> Response:
-        service.remove(req.params["id"])
+        try:
+            service.remove(req.params["id"])
+        except Forbidden:
+            network, control = service.get(req.params["id"]), control_of()
+            if network.scope != "swarm" or control is None or \
+                    not await asyncio.to_thread(_only_leaving_tasks, control, network):
+                raise
+            deadline = time.monotonic() + DRAIN_SECONDS
+            while True:
+                await asyncio.sleep(0.2)
+                try:
+                    service.remove(network.id)
+                    break
+                except Forbidden:
+                    if time.monotonic() > deadline:
+                        raise
         return Response(204)
 
     async def prune(req: Request) -> Response:

@@ -14,6 +14,7 @@ from dockyard.errors import DockyardError
 from dockyard.httpserver import HTTPError
 
 if TYPE_CHECKING:
+    from dockyard.cluster.services.control import ServiceControl
     from dockyard.cluster.swarm import SwarmService
     from dockyard.engine.daemon import Daemon
 
@@ -136,7 +137,7 @@ def _no_such(message: str) -> Handler:
     return handler
 
 
-def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> None:
+def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> ServiceControl:
     from dockyard.api import configs, secrets, service_logs
     from dockyard.api import nodes as nodes_api
     from dockyard.api import services as services_api
@@ -152,6 +153,7 @@ def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> No
     services_api.register(router, control, lambda: len(swarm.nodes()))
     tasks_api.register(router, control)
     service_logs.register(router, control, daemon.containers)
+    return control
 
 
 def build_router(daemon: Daemon, swarm: SwarmSource | None = None) -> Router:
@@ -171,13 +173,14 @@ def build_router(daemon: Daemon, swarm: SwarmSource | None = None) -> Router:
 
     router = Router()
     system.register(router, daemon, swarm.built if swarm is not None else None)
+    cluster: dict[str, ServiceControl] = {}  # the services' control, once swarm mode is wired
     if swarm is not None:
         made = swarm.built()
         if made is not None:
-            _register_cluster(router, daemon, made)
+            cluster["control"] = _register_cluster(router, daemon, made)
         else:
             async def register_cluster() -> None:
-                _register_cluster(router, daemon, await swarm.ready())
+                cluster["control"] = _register_cluster(router, daemon, await swarm.ready())
 
             router.add_later(CLUSTER_PREFIXES, register_cluster)
     containers.register(router, daemon)
@@ -189,7 +192,7 @@ def build_router(daemon: Daemon, swarm: SwarmSource | None = None) -> Router:
     execs.register(router, daemon)
     events.register(router, daemon)
     volumes.register(router, daemon)
-    networks.register(router, daemon)
+    networks.register(router, daemon, lambda: cluster.get("control"))
     # No plugins exist yet, so looking one up is a plain "not found"; the docker CLI's
     # `inspect NAME` walks these types and needs a 404 to move on.
     router.add("GET", "/plugins/{name}/json", _no_such("plugin {name} not found"))

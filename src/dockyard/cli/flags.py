@@ -33,13 +33,18 @@ class Command:
         self.max_args = max_args
 
 
+# The default of a bool flag whose command must know whether it was given at all (pflag's Changed,
+# e.g. `stack deploy`'s --detach): the value stays None until the flag appears.
+UNSET = object()
+
+
 def _defaults(options: tuple[Opt, ...]) -> dict:
     values: dict = {}
     for opt in options:
         if opt.kind == "list":
             values[opt.dest] = list(opt.default) if isinstance(opt.default, list | tuple) else []
         elif opt.kind == "bool":
-            values[opt.dest] = bool(opt.default)
+            values[opt.dest] = None if opt.default is UNSET else bool(opt.default)
         else:
             values[opt.dest] = opt.default
     return values

@@ -72,6 +72,7 @@ MODULES = {
     **{f"swarm {sub}": "swarm" for sub in ("init", "join", "join-token", "leave", "update", "ca", "unlock",
                                            "unlock-key")},
     **{f"node {sub}": "node" for sub in ("ls", "inspect", "update", "promote", "demote", "rm", "ps")},
+    **{f"stack {sub}": "stack" for sub in ("deploy", "ls", "ps", "services", "rm")},
     **{f"service {sub}": "service" for sub in ("create", "ls", "ps", "inspect", "update", "rollback", "scale", "rm",
                                                "logs")},
 }
@@ -106,6 +107,9 @@ GROUPS["node"] = {"ls": "node ls", "list": "node ls", "inspect": "node inspect",
 GROUPS["service"] = {"create": "service create", "ls": "service ls", "list": "service ls", "ps": "service ps",
                      "inspect": "service inspect", "update": "service update", "rollback": "service rollback",
                      "scale": "service scale", "rm": "service rm", "remove": "service rm", "logs": "service logs"}
+GROUPS["stack"] = {"deploy": "stack deploy", "up": "stack deploy", "ls": "stack ls", "list": "stack ls",
+                  "ps": "stack ps", "services": "stack services", "rm": "stack rm", "remove": "stack rm",
+                  "down": "stack rm"}
 GROUP_TYPES = {"container": "container", "image": "image", "volume": "volume", "network": "network"}
 
 USAGE = """
@@ -172,6 +176,7 @@ Management Commands:
   registry    Run a registry server (serve, garbage-collect, token-server)
   secret      Manage Swarm secrets
   service     Manage Swarm services
+  stack       Manage Swarm stacks
   swarm       Manage Swarm
   system      Manage Docker
   volume      Manage volumes

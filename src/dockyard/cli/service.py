@@ -86,9 +86,10 @@ def _converge(client: Client, service_id: str, values: dict) -> int:
     return wait_converged(client, service_id)
 
 
-def _resolve_image(client: Client, spec: dict) -> None:
+def resolve_service_image(client: Client, spec: dict, warn: bool = True) -> list[str]:
     """The Go client's resolveContainerSpecImage: pin the image to the digest its registry has now
-    (name:tag@digest), or, when the registry cannot say, warn and name it with its tag."""
+    (name:tag@digest), or, when the registry cannot say, name it with its tag and return (or,
+    with ``warn``, print) the warning."""
     from dockyard.images import reference
 
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
@@ -96,17 +97,20 @@ def _resolve_image(client: Client, spec: dict) -> None:
     try:
         ref = reference.parse(image)
     except Exception:  # noqa: BLE001 - the daemon names a bad reference
-        return
+        return []
     try:
         digest = client.call("GET", f"/distribution/{image}/json")["Descriptor"]["digest"]
     except (APIError, KeyError, TypeError):
-        sys.stderr.write(f"image {ref.familiar()} could not be accessed on a registry to record\nits digest. "
-                         f"Each node will access {ref.familiar()} independently,\npossibly leading to different "
-                         "nodes running different\nversions of the image.\n")
+        warning = (f"image {ref.familiar()} could not be accessed on a registry to record\nits digest. "
+                   f"Each node will access {ref.familiar()} independently,\npossibly leading to different "
+                   "nodes running different\nversions of the image.\n")
+        if warn:
+            sys.stderr.write(warning)
         if not ref.digest:
             container["Image"] = ref.familiar()
-        return
+        return [warning.rstrip("\n")]
     container["Image"] = f"{ref.familiar().split('@')[0]}@{digest}"
+    return []
 
 
 @command(CREATE)
@@ -116,7 +120,7 @@ def create(client: Client, values: dict, args: list[str]) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if not values["no_resolve_image"]:
-        _resolve_image(client, spec)
+        resolve_service_image(client, spec)
     created = client.call("POST", "/services/create", body=spec)
     for warning in created.get("Warnings") or []:
         sys.stderr.write(warning + "\n")
@@ -151,7 +155,7 @@ def update(client: Client, values: dict, args: list[str]) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if values["image"] and not values["no_resolve_image"]:
-            _resolve_image(client, spec)
+            resolve_service_image(client, spec)
         _post_update(client, service, spec)
     sys.stdout.write(args[0] + "\n")
     return _converge(client, service["ID"], values)
@@ -247,14 +251,20 @@ def _ports(service: dict) -> str:
 
 @command(LS)
 def ls(client: Client, values: dict, _args: list[str]) -> int:
+    found = client.call("GET", "/services", query={"filters": filters_json(values["filter"]), "status": True}) or []
+    write_services(found, values)
+    return 0
+
+
+def write_services(found: list[dict], values: dict) -> None:
+    """docker/cli's service ListFormatWrite (`service ls`, `stack services`): by name, -q for IDs."""
     from dockyard.cli.output import formatted
 
-    found = client.call("GET", "/services", query={"filters": filters_json(values["filter"]), "status": True}) or []
     found.sort(key=lambda s: s["Spec"].get("Name", ""))
     template = values["format"] or "table"
     if values["quiet"] and template == "table":
-        sys.stdout.write("".join(s["ID"] + "\n" for s in found))
-        return 0
+        sys.stdout.write("".join(s["ID"][:12] + "\n" for s in found))  # docker/cli's truncated IDs, as in the table
+        return
     if template == "table":
         template = "table {{.ID}}\t{{.Name}}\t{{.Mode}}\t{{.Replicas}}\t{{.Image}}\t{{.Ports}}"
     elif template == "json":
@@ -264,7 +274,6 @@ def ls(client: Client, values: dict, _args: list[str]) -> int:
     headers = {"ID": "ID", "Name": "NAME", "Mode": "MODE", "Replicas": "REPLICAS", "Image": "IMAGE",
                "Ports": "PORTS"}
     sys.stdout.write(formatted(template, rows, headers))
-    return 0
 
 
 # -- ps
@@ -310,9 +319,6 @@ def _state_since(task: dict) -> str:
 
 @command(PS)
 def ps(client: Client, values: dict, args: list[str]) -> int:
-    from dockyard.cli.output import ellipsis, formatted
-
-    names = _Names(client, values["no_resolve"])
     filters = json.loads(filters_json(values["filter"]) or "{}")
     tasks: list[dict] = []
     errors: list[str] = []
@@ -327,6 +333,16 @@ def ps(client: Client, values: dict, args: list[str]) -> int:
         tasks += client.call("GET", "/tasks", query=query) or []
     if errors and not tasks:
         return _fail("\n".join(errors))
+    write_tasks(client, tasks, values)
+    return _fail("\n".join(errors)) if errors else 0
+
+
+def write_tasks(client: Client, tasks: list[dict], values: dict) -> None:
+    """docker/cli's task.Print (`service ps`, `node ps`, `stack ps`): by name, newest first, a
+    slot's earlier tasks as `\\_ name` rows."""
+    from dockyard.cli.output import ellipsis, formatted
+
+    names = _Names(client, values["no_resolve"])
 
     def name(task: dict) -> str:
         service = names.service(task["ServiceID"])
@@ -337,7 +353,7 @@ def ps(client: Client, values: dict, args: list[str]) -> int:
     template = values["format"] or "table"
     if values["quiet"] and template == "table":
         sys.stdout.write("".join(t["ID"] + "\n" for t in tasks))
-        return _fail("\n".join(errors)) if errors else 0
+        return
     if template == "table":
         template = ("table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t"
                     "{{.Error}}\t{{.Ports}}")
@@ -362,7 +378,6 @@ def ps(client: Client, values: dict, args: list[str]) -> int:
     headers = {"ID": "ID", "Name": "NAME", "Image": "IMAGE", "Node": "NODE", "DesiredState": "DESIRED STATE",
                "CurrentState": "CURRENT STATE", "Error": "ERROR", "Ports": "PORTS"}
     sys.stdout.write(formatted(template, rows, headers))
-    return _fail("\n".join(errors)) if errors else 0
 
 
 # -- inspect

@@ -345,7 +345,8 @@ class ServiceControl:
                 continue
             if ids and not any(task.id.startswith(i) for i in ids):
                 continue
-            if not _labels_match(task.labels, filters.get("label", [])):
+            # swarmkit matches the service's labels as the task was made (`stack ps` finds a stack's tasks so)
+            if not _labels_match(task.service_labels, filters.get("label", [])):
                 continue
             if filters.get("_up-to-date"):
                 service = services.get(task.service_id)

@@ -34,6 +34,8 @@ class LoadOptions:
     profiles: list[str] = field(default_factory=list)
     # services named on the command line: their profiles count as enabled (Compose v2)
     targets: list[str] = field(default_factory=list)
+    # `version` is obsolete for Compose v2 (a warning), while `docker stack deploy` reads it silently
+    warn_obsolete_version: bool = True
 
 
 @dataclass
@@ -118,10 +120,10 @@ def load(options: LoadOptions, cwd: str | None = None) -> Loaded:
         loaded = _load_document(raw, path, project_dir, environment, seen=(path,))
         document = merge.merge_documents(document, loaded) if document else loaded
 
-    if "version" in document:
+    if "version" in document and options.warn_obsolete_version:
         sys.stderr.write(f"WARN[0000] {files[0]}: the attribute `version` is obsolete, it will be ignored, please "
                          "remove it to avoid potential confusion\n")
-        document.pop("version")
+    document.pop("version", None)
 
     name = _project_name(options, environment, document, project_dir)
     environment.setdefault("COMPOSE_PROJECT_NAME", name)
