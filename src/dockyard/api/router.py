@@ -152,7 +152,7 @@ def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> Se
     control = control_for(swarm)
     services_api.register(router, control, lambda: len(swarm.nodes()))
     tasks_api.register(router, control)
-    service_logs.register(router, control, daemon.containers)
+    service_logs.register(router, control, daemon.containers, swarm)
     return control
 
 
