@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 from dockyard.api.filters import Filters
@@ -40,7 +41,8 @@ def spec_json(spec: ServiceSpec) -> dict[str, Any]:
     return body
 
 
-def service_json(service: Service, insert_defaults: bool = False, counts: ServiceCounts | None = None) -> dict:
+def service_json(service: Service, insert_defaults: bool = False, counts: ServiceCounts | None = None,
+                 virtual_ips: list[dict[str, str]] | None = None) -> dict:
     spec = defaults.with_defaults(service.spec) if insert_defaults else service.spec
     endpoint_spec = spec.endpoint_spec
     body: dict[str, Any] = {
@@ -54,6 +56,8 @@ def service_json(service: Service, insert_defaults: bool = False, counts: Servic
     ports = [to_json(p) for p in (endpoint_spec.ports or [])] if endpoint_spec is not None else []
     if ports:
         endpoint["Ports"] = [{"Protocol": "tcp", "PublishMode": "ingress", **p} for p in ports]
+    if virtual_ips:
+        endpoint["VirtualIPs"] = virtual_ips
     body["Endpoint"] = endpoint
     status = service.update_status
     if status is not None:
@@ -81,7 +85,8 @@ def _version_arg(req: Request) -> int:
                                "(strconv.ParseUint: parsing \"" + raw + "\": invalid syntax)") from None
 
 
-def register(router, control: ServiceControl, node_count) -> None:
+def register(router, control: ServiceControl, node_count,
+             virtual_ips: Callable[[str], list[dict[str, str]]] = lambda service_id: []) -> None:
     async def create(req: Request) -> Response:
         spec = spec_from_json(await req.json())
         service = await asyncio.to_thread(control.create, spec)
@@ -96,11 +101,13 @@ def register(router, control: ServiceControl, node_count) -> None:
         counts: dict[str, ServiceCounts] = {}
         if req.flag("status"):
             counts = await asyncio.to_thread(control.counts, found, await asyncio.to_thread(node_count))
-        return Response(200, [service_json(s, counts=counts.get(s.id)) for s in found])
+        vips = {s.id: await asyncio.to_thread(virtual_ips, s.id) for s in found}
+        return Response(200, [service_json(s, counts=counts.get(s.id), virtual_ips=vips[s.id]) for s in found])
 
     async def inspect(req: Request) -> Response:
         service = await asyncio.to_thread(control.service, req.params["id"])
-        return Response(200, service_json(service, insert_defaults=req.flag("insertDefaults")))
+        return Response(200, service_json(service, insert_defaults=req.flag("insertDefaults"),
+                                          virtual_ips=await asyncio.to_thread(virtual_ips, service.id)))
 
     async def update(req: Request) -> Response:
         version = _version_arg(req)

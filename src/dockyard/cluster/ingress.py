@@ -3,11 +3,14 @@ SwarmListener): `docker service create -p 8080:80` answers on this node's addres
 connections over the service's running, healthy tasks, with the client's own address visible to
 them.
 
-Tasks run as containers on the node's default bridge, or on overlays with a leg on the node's
-docker_gwbridge, until they join an ingress overlay, so the node balances itself to those local
-addresses (network/mesh: NodeMesh.local_bridges, iptables' nth round robin) rather than
-through an ingress sandbox; the wider mesh (ingress sandbox, VIPs, return routes across nodes) is
-network/mesh's MeshController, for when tasks have overlay addresses (docs/design/mesh.md).
+With the swarm's ingress network (made at `swarm init`), a service publishing an ingress port
+brings up this node's ingress sandbox (cluster/ingressbox.py) and joins the node's tasks of such
+services to the ingress overlay: the node DNATs the port to its sandbox, which balances over every
+task of the service on any node (their addresses from every node's endpoint records,
+cluster/taskendpoints.py), and each task routes its replies back to the sandbox that balanced the
+connection (network/mesh's return path), so the client's address stays visible across nodes.
+Without an ingress network (removed by the user) the node balances over its own tasks on its
+bridges (NodeMesh.local_bridges, iptables' nth round robin), as before the overlay existed.
 
 What is wanted is recomputed from the store's services and this node's task containers whenever
 a container event may change it (start, die, health) and every POLL seconds, and programmed when
@@ -20,18 +23,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL
-from dockyard.cluster.discovery import Discovery
+from dockyard.cluster.discovery import Discovery, ingress_ports
+from dockyard.cluster.ingressbox import IngressBox, ingress_peers
+from dockyard.cluster.meshrpc import ChannelStore
+from dockyard.cluster.overlay import StorePeerTable, stored_networks
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.store.api import Store, StoreUnavailable
 from dockyard.engine.backend import ClusterBackend
 from dockyard.engine.container import Container
 from dockyard.engine.events import EventBus
 from dockyard.errors import DockyardError
-from dockyard.network.mesh.controller import MeshController
-from dockyard.network.mesh.model import Backend, IngressService, LocalBridge, NodeMesh, PublishedPort
+from dockyard.network.mesh.controller import Ingress, MeshController
+from dockyard.network.mesh.model import Backend, IngressService, LocalBridge, NodeMesh
 from dockyard.network.mesh.programmer import Mesh
 from dockyard.network.mesh.records import RecordSource
 from dockyard.network.records import Network
@@ -61,10 +67,7 @@ def wanted(services: list, containers: list[Container], bridges: tuple[LocalBrid
     take connections either, as in Docker)."""
     ingress = []
     for svc in sorted(services, key=lambda s: s.name()):
-        endpoint = svc.spec.endpoint_spec
-        ports = tuple(PublishedPort(p.published_port, p.target_port, p.protocol or "tcp")
-                      for p in (endpoint.ports or [] if endpoint is not None else [])
-                      if (p.publish_mode or "ingress") == "ingress" and p.published_port and p.target_port)
+        ports = ingress_ports(svc)
         if not ports:
             continue
         backends = []
@@ -83,8 +86,10 @@ def wanted(services: list, containers: list[Container], bridges: tuple[LocalBrid
 class LocalIngress:
     def __init__(self, backend: ClusterBackend, events: EventBus, loop: asyncio.AbstractEventLoop, prefix: str,
                  bridges: Callable[[], tuple[LocalBridge, ...]], network: Callable[[str], Network] | None = None,
-                 use_records: Callable[[RecordSource | None], None] | None = None) -> None:
+                 use_records: Callable[[RecordSource | None], None] | None = None,
+                 box: IngressBox | None = None) -> None:
         self._backend = backend
+        self._box = box  # this node's ingress sandbox (needs the swarm's ingress network)
         # Service discovery and VIPs (cluster/discovery.py) ride on the same loop when given
         # how to find networks and where the embedded DNS takes its service records from.
         self._network = network
@@ -97,19 +102,18 @@ class LocalIngress:
 
     # -- SwarmListener (called on a worker thread) -------------------------------------------
     def swarm_started(self, swarm: SwarmService) -> None:
-        try:
-            store = swarm.store()
-        except DockyardError as exc:  # a worker keeps no store: its ingress comes with the overlay's
-            log.info("no ingress ports on this node: %s", exc)
-            return
-        asyncio.run_coroutine_threadsafe(self._start(store), self._loop).result(STOP_TIMEOUT)
+        manager = swarm.local_role() == "manager"
+        # A worker keeps no store: it reads the mesh's records through a manager (cluster/meshrpc.py).
+        store = swarm.store() if manager else cast(Store, ChannelStore(swarm.channel()))
+        asyncio.run_coroutine_threadsafe(self._start(store, swarm.local_node_id(), manager),
+                                         self._loop).result(STOP_TIMEOUT)
 
     def swarm_stopping(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(STOP_TIMEOUT)
 
-    async def _start(self, store: Store) -> None:
+    async def _start(self, store: Store, node: str, manager: bool) -> None:
         if self._running is None:
-            self._running = asyncio.ensure_future(self._run(store))
+            self._running = asyncio.ensure_future(self._run(store, node, manager))
 
     async def _stop(self) -> None:
         running, self._running = self._running, None
@@ -119,7 +123,29 @@ class LocalIngress:
                 await running
 
     # -- the loop ------------------------------------------------------------------------------
-    async def _run(self, store: Store) -> None:
+    async def _ingress(self, store: Store, services: list, containers: list[Container]) -> Ingress | None:
+        """With the swarm's ingress network and a service publishing an ingress port: this node's
+        ingress sandbox up, this node's tasks of such services joined to the ingress network,
+        and every node's sandbox as the peers; None otherwise (the node balances locally)."""
+        if self._box is None:
+            return None
+        network = next((n for n in await asyncio.to_thread(stored_networks, store) if n.ingress), None)
+        publishing = {svc.id for svc in services if ingress_ports(svc)}
+        if network is None or not publishing:
+            return None
+        sandbox = await asyncio.to_thread(self._box.up, network)
+        for c in containers:
+            settings = c.network_settings or {}
+            if (c.state.running and (c.config.labels or {}).get(SERVICE_ID_LABEL) in publishing
+                    and network.name not in (settings.get("Networks") or {})):
+                try:  # swarmkit's allocator gives such a task an ingress attachment from the start
+                    await self._backend.connect_to_network(c.id, network.name)
+                except DockyardError as exc:
+                    log.warning("task container %s could not join the ingress network: %s", c.id[:12], exc)
+        peers = ingress_peers(await asyncio.to_thread(StorePeerTable(store).peers, network.id))
+        return Ingress(network.name, sandbox, peers)
+
+    async def _run(self, store: Store, node: str, manager: bool) -> None:
         subscription = self._events.subscribe()
         keeper = RuleKeeper(self.mesh, generation=self.mesh.generation)
         keeping: asyncio.Task | None = None
@@ -127,7 +153,8 @@ class LocalIngress:
         records = Records(store)
         discovery = None
         if self._network is not None:
-            discovery = Discovery(store, MeshController(self.mesh, "", node_rules=False), self._network)
+            discovery = Discovery(store, MeshController(self.mesh, node, node_rules=False), self._network,
+                                  allocate=manager)
             if self._use_records is not None:
                 self._use_records(discovery.controller.records)
         try:
@@ -135,12 +162,20 @@ class LocalIngress:
                 try:
                     services = await asyncio.to_thread(records.services)
                     containers = self._backend.managed_containers({})
-                    now = wanted(services, containers, self._bridges())
-                    if now != programmed:
-                        await asyncio.to_thread(self.mesh.program_node, now, None)
-                        programmed = now
+                    ingress = await self._ingress(store, services, containers) if discovery is not None else None
+                    if ingress is not None:
+                        containers = self._backend.managed_containers({})  # with their ingress legs
+                        programmed = None  # the controller has the node's ports
+                    else:
+                        now = wanted(services, containers, self._bridges())
+                        if now != programmed:
+                            if discovery is not None:
+                                await asyncio.to_thread(discovery.controller.set_node_rules, False)
+                            await asyncio.to_thread(self.mesh.program_node, now, None)
+                            programmed = now
                     if discovery is not None:
-                        await asyncio.to_thread(discovery.sync, services, containers)
+                        tasks = await asyncio.to_thread(records.tasks)
+                        await asyncio.to_thread(discovery.sync, services, containers, tasks, node, ingress)
                     if keeping is None:
                         keeping = asyncio.ensure_future(keeper.run())
                     keeper.changed()
@@ -158,3 +193,8 @@ class LocalIngress:
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeping
             await asyncio.to_thread(self.mesh.teardown)  # node chains and every sandbox's table
+            if discovery is not None:
+                with contextlib.suppress(StoreUnavailable, DockyardError, OSError):
+                    await asyncio.to_thread(discovery.endpoints.publish, node, {})
+            if self._box is not None:
+                await asyncio.to_thread(self._box.down)

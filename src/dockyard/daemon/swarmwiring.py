@@ -58,12 +58,14 @@ class SwarmWiring:
 
     def _build(self) -> SwarmService:
         from dockyard.cluster.delivery import register as register_task_files
+        from dockyard.cluster.meshrpc import register as register_mesh
         from dockyard.cluster.swarmnetworks import attach_overlay
 
         daemon = self.daemon
         swarm = _swarm_service(daemon.options.data_root, self.exec_root)
         swarm.add_listener(self._roles())
         register_task_files(swarm)  # a worker's agent asks a manager for its tasks' secrets and configs
+        register_mesh(swarm)  # a worker's routing mesh reads its records through a manager
         if daemon.options.network.iptables and daemon.options.network.bridge != "none":
             swarm.add_listener(self._local_ingress())
         try:
@@ -83,13 +85,14 @@ class SwarmWiring:
 
         daemon = self.daemon
         backend = EngineBackend(daemon.containers, daemon.networks)
-        return NodeRoles(backend, self.loop, puller(daemon.image_store, daemon.distribution), daemon.containers)
+        return NodeRoles(backend, self.loop, puller(daemon.image_store, daemon.distribution))
 
     def _local_ingress(self):
         """Ingress published ports of the swarm's services, balanced by this node over its task
         containers on the default bridge (cluster/ingress.py); chains named after the bridge as the
         daemon's own are, so test daemons side by side never share them."""
         from dockyard.cluster.ingress import LocalIngress
+        from dockyard.cluster.ingressbox import IngressBox
         from dockyard.engine.backend import EngineBackend
         from dockyard.engine.networks import gateway
         from dockyard.errors import NotFound
@@ -110,7 +113,8 @@ class SwarmWiring:
             return tuple(found)
 
         return LocalIngress(EngineBackend(daemon.containers, daemon.networks), daemon.events, self.loop, prefix,
-                            bridges, daemon.networks.get, daemon.networks.use_service_records)
+                            bridges, daemon.networks.get, daemon.networks.use_service_records,
+                            IngressBox(daemon.networks, daemon.networks.netns_dir))
 
     def shutdown(self) -> None:
         with self._lock:

@@ -35,6 +35,7 @@ from dockyard.network.drivers.bridge import BridgeDriver
 from dockyard.network.drivers.registry import BUILTIN, DriverRegistry
 from dockyard.network.iptables import BridgeRules
 from dockyard.network.records import ENABLE_IPV6, PREDEFINED, Network
+from dockyard.network.sandbox import Interface
 from dockyard.network.store import NetworkStore
 
 if TYPE_CHECKING:
@@ -291,6 +292,34 @@ class NetworkService:
                 self.remove(network.id)
                 deleted.append(network.name)
         return deleted
+
+    # -- namespaces without a container (the routing mesh's ingress sandbox) -------------------
+    def gateway_bridge(self) -> Network:
+        """docker_gwbridge, made the first time it is needed."""
+        return self._gateway_bridge()
+
+    def join_sandbox(self, ref: str, path: str, ifname: str, *, mac_for: Callable[[str], str] | None = None,
+                     default_route: bool = False) -> Interface:
+        """An endpoint on network ``ref`` for the namespace pinned at ``path`` that no container
+        owns (libnetwork's sandboxes without a container, as the ingress sandbox): an address
+        from the network's allocator (the swarm's for a swarm network), its MAC ``mac_for`` it
+        (Docker's 02:42 one when not given), the driver's join."""
+        network = self.catalog.get(ref)
+        address = self.addresses.allocate(network)
+        try:
+            mac = mac_for(address) if mac_for is not None else ""
+            iface = self.sandboxes.interface(network, ifname, address, mac, default_route=default_route, address6="")
+            self.drivers.get(network.driver).join(network, path, iface)
+        except BaseException:
+            self.addresses.release(network.id, address)
+            raise
+        return iface
+
+    def leave_sandbox(self, ref: str, iface: Interface) -> None:
+        """Undo join_sandbox: the driver's leave (the veth deleted) and the address given back."""
+        network = self.catalog.get(ref)
+        self.drivers.get(network.driver).leave(network, iface.veth)
+        self.addresses.release(network.id, iface.address.split("/")[0])
 
     # -- containers ----------------------------------------------------------------------------
     def plan_create(self, cid: str, config: ContainerConfig, host_config: HostConfig, networking: dict | None,

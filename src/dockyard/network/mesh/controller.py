@@ -124,6 +124,14 @@ class MeshController:
             self.tasks.pop(task_id, None)
             self._sync()
 
+    def set_node_rules(self, on: bool) -> None:
+        """Whether this controller programs the node's ports (another part may have meanwhile)."""
+        with self._lock:
+            if self.node_rules != on:
+                self.node_rules = on
+                self._node_programmed = None
+                self._sync()
+
     def set_ingress(self, ingress: Ingress | None) -> None:
         with self._lock:
             self.ingress = ingress
