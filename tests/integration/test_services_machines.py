@@ -11,12 +11,14 @@ manager shows the lines of tasks on every node.
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import PrivateDaemon
-from test_machines import Fleet, ok
+from test_machines import DOCKER_CLI, Fleet, ok
 from waiting import until
 
 MANAGER = "m1"
@@ -161,3 +163,45 @@ def test_a_secret_is_readable_in_tasks_on_workers_and_on_no_disk(fleet):
     manager(fleet, "service", "rm", "vault")
     assert until(lambda: all(containers(fleet, name, "vault") == [] for name in seen), CONVERGE)
     manager(fleet, "secret", "rm", "pw")
+
+
+def _by_node(output: str) -> dict[str, list[str]]:
+    """`docker service logs` lines by the node of their `task@node |` prefix."""
+    lines: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        prefix, sep, text = line.partition("|")
+        if sep:
+            lines.setdefault(prefix.split("@")[-1].strip(), []).append(text.strip())
+    return lines
+
+
+def test_service_logs_on_the_manager_show_the_tasks_on_every_node(fleet):
+    create(fleet, "talk", "--replicas", "3", "busybox", "sh", "-c",
+           "i=0; while true; do echo tick-$i; i=$((i+1)); sleep 1; done")
+    wait_for(fleet, "talk", "one task on each worker", lambda seen: seen == Counter(WORKERS))
+    assert until(lambda: set(_by_node(manager(fleet, "service", "logs", "talk"))) == set(WORKERS), CONVERGE)
+    lines = _by_node(manager(fleet, "service", "logs", "--tail", "1", "talk"))
+    assert {node: len(got) for node, got in lines.items()} == {name: 1 for name in WORKERS}
+    assert all(got[0].startswith("tick-") for got in lines.values())
+
+    # Following: lines the workers' tasks print after the request began come too.
+    last = {node: int(got[0].removeprefix("tick-")) for node, got in lines.items()}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    environment.update(fleet.env(MANAGER), DOCKER_CONFIG=fleet.docker_config)
+    follow = subprocess.Popen([DOCKER_CLI, "service", "logs", "--follow", "--tail", "0", "talk"],
+                              stdout=subprocess.PIPE, env=environment, text=True)
+    watchdog = threading.Timer(CONVERGE, follow.kill)  # a node whose lines never come ends the read
+    watchdog.start()
+    newer: set[str] = set()
+    try:
+        assert follow.stdout is not None
+        while newer != set(WORKERS) and (line := follow.stdout.readline()):
+            for node, got in _by_node(line).items():
+                if int(got[0].removeprefix("tick-")) > last.get(node, 1 << 30):
+                    newer.add(node)
+    finally:
+        watchdog.cancel()
+        follow.kill()
+        follow.wait()
+    assert newer == set(WORKERS)
+    manager(fleet, "service", "rm", "talk")

@@ -154,7 +154,7 @@ def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> Se
     services_api.register(router, control, lambda: len(swarm.nodes()),
                           lambda service_id: stored_vips(swarm.store(), service_id))
     tasks_api.register(router, control)
-    service_logs.register(router, control, daemon.containers)
+    service_logs.register(router, control, daemon.containers, swarm)
     return control
 
 

@@ -1,26 +1,28 @@
-"""Engine API: `GET /services/{id}/logs` and `GET /tasks/{id}/logs`, from the task containers on
-this node (json-file logs), merged in time order.
+"""Engine API: `GET /services/{id}/logs` and `GET /tasks/{id}/logs`, gathered from every node:
+the tasks on this node are read here (json-file logs), those on other nodes through a log
+subscription their agents publish to (cluster/agent/logbroker.py).
 
 Each line carries its task's context as Docker's details (`com.docker.swarm.node.id=...,
 com.docker.swarm.service.id=...,com.docker.swarm.task.id=... line`): the docker CLI asks for
 details and prints `<task name>@<node>    | line` from them. `tail` counts per task, as each
 node's log publisher does in swarmkit. With `follow`, tasks that start later are followed too,
-until the client hangs up.
+until the client hangs up. A node that is down is left out; one that does not answer a request
+that does not follow is waited for NODE_WAIT seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from dockyard.api.http import Request
-from dockyard.cluster.agent.container import TASK_ID_LABEL
+from dockyard.cluster.agent.logbroker import LogBroker
+from dockyard.cluster.agent.logs import LogQuery, container_of, follow_task_log
+from dockyard.cluster.objects import NodeState
 from dockyard.cluster.services.control import ServiceControl
 from dockyard.cluster.services.task import Task
-from dockyard.engine import logconfig
-from dockyard.engine.container import Container
 from dockyard.engine.containers import ContainerService
-from dockyard.engine.logfollow import LogFollower
 from dockyard.errors import InvalidParameter
 from dockyard.util.frames import STDERR, STDOUT, frame
 from dockyard.util.jsonlog import LogRecord
@@ -28,30 +30,26 @@ from dockyard.util.timefmt import rfc3339_fixed
 
 CONTEXT = "com.docker.swarm"
 RESCAN = 1.0  # how often a follow looks for tasks that started since
+NODE_WAIT = 10.0  # seconds without a word from the other nodes before a request that does not follow ends
 
 
 class _Options:
     def __init__(self, req: Request) -> None:
-        self.stdout, self.stderr = req.flag("stdout"), req.flag("stderr")
-        if not (self.stdout or self.stderr):
+        stdout, stderr = req.flag("stdout"), req.flag("stderr")
+        if not (stdout or stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
         tail = req.arg("tail", "all") or "all"
-        self.tail: int | None = None
+        count: int | None = None
         if tail != "all":
             try:
-                self.tail = int(tail)
+                count = int(tail)
             except ValueError:
                 raise InvalidParameter('tail value must be a positive integer or "all"') from None
-            if self.tail < 0:
+            if count < 0:
                 raise InvalidParameter("negative tail values not supported")
-        self.since = req.timestamp_arg("since")
-        self.follow = req.flag("follow")
+        self.query = LogQuery(stdout, stderr, req.timestamp_arg("since"), count, req.flag("follow"))
         self.timestamps = req.flag("timestamps")
         self.details = req.flag("details")
-
-    def keep(self, r: LogRecord) -> bool:
-        wanted = (r.stream == "stdout" and self.stdout) or (r.stream == "stderr" and self.stderr)
-        return wanted and (self.since is None or r.time_ns / 1e9 > self.since)
 
 
 def _encode(task: Task, records: list[LogRecord], options: _Options, tty: bool) -> bytes:
@@ -68,15 +66,20 @@ def _encode(task: Task, records: list[LogRecord], options: _Options, tty: bool) 
     return bytes(out)
 
 
-def register(router, control: ServiceControl, containers: ContainerService) -> None:
-    def container_of(task: Task) -> Container | None:
-        for c in containers.list():
-            if (c.config.labels or {}).get(TASK_ID_LABEL) == task.id:
-                return c
-        return None
+def register(router, control: ServiceControl, containers: ContainerService, swarm: Any) -> None:
+    def address() -> str:
+        status = swarm.node(swarm.local_node_id()).manager_status
+        return status.addr if status is not None else ""
+
+    broker = LogBroker(swarm.handlers, swarm.store, address)
+
+    def down_nodes() -> set[str]:
+        return {n.id for n in swarm.nodes() if n.status.state == NodeState.DOWN}
 
     async def stream(req: Request, select: Callable[[], list[Task]], tty: bool) -> None:
         options = _Options(req)
+        query = options.query
+        here = swarm.local_node_id()
         tasks = await asyncio.to_thread(select)
         out = await req.start_stream(200, "application/vnd.docker.raw-stream" if tty
                                      else "application/vnd.docker.multiplexed-stream")
@@ -84,44 +87,60 @@ def register(router, control: ServiceControl, containers: ContainerService) -> N
         followed: set[str] = set()
         followers: list[asyncio.Task] = []
 
-        async def show(task: Task, c: Container, first: bool) -> None:
-            if not logconfig.reads_back(c.host_config.log_config):
-                return
-            run = containers.runtime(c).run if options.follow else None
-            follower = LogFollower(containers.runtime(c), run, containers.log_path(c.id))
+        async def write(task: Task, records: list[LogRecord]) -> None:
+            async with lock:
+                await out.write(_encode(task, records, options, tty))
+
+        async def show(task: Task, first: bool) -> None:
+            c = container_of(containers, task.id)
+            if c is not None:
+                await follow_task_log(containers, c, query, first, lambda records: write(task, records), req.gone)
+
+        async def show_remote(remote: list[Task], first: bool) -> None:
+            """The tasks of other nodes, through one subscription (tail only on the first look)."""
+            by_id = {t.id: t for t in remote}
+            nodes: dict[str, list[str]] = {}
+            for t in remote:
+                nodes.setdefault(t.node_id, []).append(t.id)
+            asked = LogQuery(query.stdout, query.stderr, query.since, query.tail if first else None, query.follow)
+            sub = await broker.subscribe(nodes, asked)
             try:
-                records = [r for r in follower.read_all() if options.keep(r)]
-                if options.tail is not None and first:
-                    records = records[-options.tail:] if options.tail > 0 else []
-                async with lock:
-                    await out.write(_encode(task, records, options, tty))
-                if options.follow:
-                    async def emit(new: list[LogRecord]) -> None:
-                        async with lock:
-                            await out.write(_encode(task, [r for r in new if options.keep(r)], options, tty))
-
-                    await follower.follow(emit, req.gone)
+                while query.follow or sub.pending:
+                    batch = await sub.next(None if query.follow else NODE_WAIT)
+                    if batch is None:
+                        return  # a node that does not answer: what came is the answer
+                    if batch.task_id in by_id and batch.records:
+                        await write(by_id[batch.task_id], batch.records)
             finally:
-                follower.close()
+                await sub.close()
 
-        def start(current: list[Task], first: bool) -> None:
-            for task in sorted(current, key=lambda t: t.created_at):
-                c = container_of(task)
-                if c is None or task.id in followed:
+        async def start(current: list[Task], first: bool) -> None:
+            new = [t for t in sorted(current, key=lambda t: t.created_at) if t.id not in followed and t.node_id]
+            down = await asyncio.to_thread(down_nodes) if any(t.node_id != here for t in new) else set()
+            remote = []
+            for task in new:
+                if task.node_id == here:
+                    if container_of(containers, task.id) is None:
+                        continue  # not created yet: a later rescan finds it
+                    followers.append(asyncio.ensure_future(show(task, first)))
+                elif task.node_id not in down and task.status.container_status is not None:
+                    remote.append(task)  # its container exists (the agent reported it)
+                else:
                     continue
                 followed.add(task.id)
-                followers.append(asyncio.ensure_future(show(task, c, first)))
+            if remote:
+                followers.append(asyncio.ensure_future(show_remote(remote, first)))
 
         try:
-            start(tasks, True)
-            if not options.follow:
+            await start(tasks, True)
+            if not query.follow:
                 await asyncio.gather(*followers)
             else:
                 while not req.gone.is_set():
                     try:
                         await asyncio.wait_for(req.gone.wait(), RESCAN)
                     except TimeoutError:
-                        start(await asyncio.to_thread(select), False)
+                        await start(await asyncio.to_thread(select), False)
                 return None  # the client left: the stream ends unfinished
         finally:
             for f in followers:

@@ -139,6 +139,10 @@ class ManagerChannel:
         self._context = context
         self._timeout = timeout
 
+    def to(self, addr: str) -> ManagerChannel:
+        """The same node's channel to one manager only (the one that asked for something)."""
+        return ManagerChannel(lambda: [addr], self._context, self._timeout)
+
     def _each(self) -> Iterator[str]:
         managers = list(self._managers())
         if not managers:

@@ -15,17 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from dockyard.cluster.agent import dispatch
 from dockyard.cluster.agent.agent import Agent
 from dockyard.cluster.agent.channel import StoreChannel, TaskChannel
 from dockyard.cluster.agent.controller import Pull
-from dockyard.cluster.agent.remote import RemoteChannel
+from dockyard.cluster.agent.logbroker import PUBLISH, SUBSCRIPTIONS, subscriptions_for
+from dockyard.cluster.agent.logs import LogPublisher
+from dockyard.cluster.agent.remote import IDLE, RemoteChannel
 from dockyard.cluster.delivery import SwarmTaskFiles
 from dockyard.cluster.manager.runner import Manager
 from dockyard.engine.backend import ClusterBackend
+from dockyard.engine.containers import ContainerService
 
 if TYPE_CHECKING:
     from dockyard.cluster.swarm import SwarmService
@@ -35,7 +38,8 @@ STOP_TIMEOUT = 60.0
 
 
 class NodeRoles:
-    def __init__(self, backend: ClusterBackend, loop: asyncio.AbstractEventLoop, pull: Pull | None = None) -> None:
+    def __init__(self, backend: ClusterBackend, loop: asyncio.AbstractEventLoop, pull: Pull | None = None,
+                 containers: ContainerService | None = None) -> None:
         self._swarm: SwarmService | None = None
         self._backend = backend
         self._loop = loop
@@ -43,6 +47,8 @@ class NodeRoles:
         self._lock = threading.Lock()
         self._manager: Manager | None = None
         self._agent: Agent | None = None
+        self._containers = containers  # whose logs the node publishes for `service logs` elsewhere
+        self._publisher: LogPublisher | None = None
         self._role = ""  # the role the running parts were started for
 
     def swarm_started(self, swarm: SwarmService) -> None:
@@ -80,9 +86,30 @@ class NodeRoles:
         self._role = role
         self._agent = Agent(swarm.local_node_id(), channel, self._backend, self._pull, SwarmTaskFiles(swarm))
         self._run(self._agent.start)
+        if self._containers is not None:
+            self._publisher = self._log_publisher(swarm, role)
+            self._publisher.start()
+
+    def _log_publisher(self, swarm: SwarmService, role: str) -> LogPublisher:
+        assert self._containers is not None
+        node_id = swarm.local_node_id()
+        if role == "manager":
+            def subscriptions() -> Iterator[dict[str, Any]]:
+                return subscriptions_for(swarm.store(), node_id)
+        else:
+            def subscriptions() -> Iterator[dict[str, Any]]:
+                return swarm.channel().watch(SUBSCRIPTIONS, {}, idle=IDLE)
+
+        def publish(addr: str, body: dict[str, Any]) -> None:
+            swarm.channel().to(addr).call(PUBLISH, body)
+
+        return LogPublisher(node_id, subscriptions, publish, self._containers, self._loop)
 
     def _down(self, remove_containers: bool) -> None:
         self._role = ""
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.stop()
         agent, self._agent = self._agent, None
         if agent is not None:
             try:
