@@ -85,7 +85,7 @@ class SwarmWiring:
 
         daemon = self.daemon
         backend = EngineBackend(daemon.containers, daemon.networks)
-        return NodeRoles(backend, self.loop, puller(daemon.image_store, daemon.distribution))
+        return NodeRoles(backend, self.loop, puller(daemon.image_store, daemon.distribution), daemon.containers)
 
     def _local_ingress(self):
         """Ingress published ports of the swarm's services, balanced by this node over its task
