@@ -14,6 +14,7 @@ Python's standard library only; needs root.
 
 import argparse
 import ctypes
+import ipaddress
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -216,7 +217,6 @@ def with_bridge_and_iptables(argv: list[str], bridge: str, gateway_cidr: str) ->
 
 def free_subnet24(avoid: set[str] = frozenset()) -> str:
     """A /24 in 10.0.0.0/8 that no host route covers, as "10.a.b" (for a private bridge)."""
-    import ipaddress
     import random
 
     routes = []
@@ -247,8 +247,8 @@ def iptables_rules() -> dict[str, list[str]]:
     return tables
 
 
-def running_dockerds() -> list[list[str]]:
-    """Command lines of the dockerds running now."""
+def running_dockerds() -> list[tuple[int, list[str]]]:
+    """PIDs and command lines of the dockerds running now."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -257,36 +257,93 @@ def running_dockerds() -> list[list[str]]:
         except OSError:
             continue
         if os.path.basename(argv[0]) == "dockerd":
-            found.append(argv)
+            found.append((int(pid), argv))
     return found
 
 
 def iptables_dockerds() -> list[str]:
-    """Command lines of the running dockerds that manage iptables rules (no --iptables=false)."""
-    return [" ".join(argv).strip() for argv in running_dockerds() if "--iptables=false" not in argv]
+    """Command lines of the running dockerds that manage iptables rules (no --iptables=false) in this
+    network namespace (a dockerd in a machine's namespace has tables of its own)."""
+    try:
+        ours = os.readlink("/proc/self/ns/net")
+    except OSError:
+        ours = None
+    found = []
+    for pid, argv in running_dockerds():
+        try:
+            same = os.readlink(f"/proc/{pid}/ns/net") == ours
+        except OSError:
+            continue  # gone meanwhile
+        if same and "--iptables=false" not in argv:
+            found.append(" ".join(argv).strip())
+    return found
 
 
-def undo_iptables(before: dict[str, list[str]], bridges: list[str]) -> list[str]:
-    """Delete Docker's rules and chains that appeared since ``before`` (dockerd leaves them behind):
-    those in DOCKER* chains and those naming one of ``bridges`` (the bridges made for it). While
-    another dockerd with iptables runs (a neighbour's), the DOCKER* chains are its too: then only
-    the rules naming ``bridges`` go."""
-    undone = []
-    shared = not iptables_dockerds()
-    for table, lines in iptables_rules().items():
+def rules_added(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The chain declarations and rules of ``after`` that ``before`` lacks, by table."""
+    added = {}
+    for table, lines in after.items():
         old = set(before.get(table, []))
-        lines = [line for line in lines
-                 if (shared and "DOCKER" in line) or any(b in line.split() for b in bridges)]
+        if new := [line for line in lines if line not in old]:
+            added[table] = new
+    return added
+
+
+def _names_ours(line: str, bridges: list[str], subnets: list[str]) -> bool:
+    """Whether a rule names one of our bridges or an address inside one of our subnets."""
+    words = line.split()
+    if any(b in words for b in bridges):
+        return True
+    nets = [ipaddress.ip_network(s, strict=False) for s in subnets]
+    for word in words:
+        address = word.split(":")[0]  # --to-destination 10.1.2.3:80
+        try:
+            net = ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            continue
+        if any(net.version == n.version and net.subnet_of(n) for n in nets):
+            return True
+    return False
+
+
+def rules_to_undo(now: dict[str, list[str]], before: dict[str, list[str]], made: dict[str, list[str]],
+                  bridges: list[str], subnets: list[str], shared_in_use: bool) -> dict[str, list[str]]:
+    """What of ``now`` (iptables_rules()) the dockerd we started left behind, by table: the rules
+    new since ``before`` that name its bridges or addresses in its subnets, and what it made as it
+    started (``made``: the DOCKER* chains and the jumps to them every dockerd shares) unless another
+    dockerd with iptables still runs here (``shared_in_use``). A new rule neither names nor made is
+    a neighbour's (another dockerd started meanwhile) and stays. Rules first, chain declarations last."""
+    undo = {}
+    for table, lines in now.items():
+        old = set(before.get(table, []))
+        ours = set() if shared_in_use else set(made.get(table, []))
+        picked = [line for line in lines if line not in old and line.startswith("-A")
+                  and (line in ours or _names_ours(line, bridges, subnets))]
+        picked += [line for line in lines if line.startswith(":") and line in ours]
+        if picked:
+            undo[table] = picked
+    return undo
+
+
+def undo_iptables(before: dict[str, list[str]], made: dict[str, list[str]], bridges: list[str],
+                  subnets: Sequence[str] = ()) -> list[str]:
+    """Delete what the dockerd we started left behind in iptables (dockerd leaves its rules when it
+    stops): see rules_to_undo. ``before``: iptables_rules() before it started; ``made``: rules_added()
+    between then and its first answer. A chain still holding someone else's rules, or still jumped
+    to, stays (-X refuses it)."""
+    undone = []
+    for table, lines in rules_to_undo(iptables_rules(), before, made, bridges, list(subnets),
+                                      bool(iptables_dockerds())).items():
         for line in lines:
-            if line.startswith("-A") and line not in old:
+            if line.startswith("-A"):
                 subprocess.run(["iptables", "-w", "-t", table, "-D", *line.split()[1:]], capture_output=True)
                 undone.append(f"{table}: {line}")
-        for line in lines:
-            if line.startswith(":") and line not in old:
-                chain = line[1:].split()[0]
-                subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
-                subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
-                undone.append(f"{table}: chain {chain}")
+        chains = [line[1:].split()[0] for line in lines if line.startswith(":")]
+        for _ in range(len(chains)):  # a chain jumped to by another of ours goes once that one has gone
+            for chain in list(chains):
+                if subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True).returncode == 0:
+                    chains.remove(chain)
+                    undone.append(f"{table}: chain {chain}")
     return undone
 
 
@@ -345,8 +402,13 @@ class Daemons:
         self.cgroups_before = cgroup_dirs()
         self.ifaces_before = net_interfaces()
         self.chains_before = iptables_chains()
-        self.rules_before = iptables_rules() if shutil.which("iptables-save") else {}
         self.bridges: list[str] = []  # bridges made for the daemons, deleted at the end
+        # The private dockerd's iptables rules (when it has them): the tables before it started and
+        # what it made while starting, to undo only its own rules (undo_iptables). A script adds
+        # the bridges and subnets of the networks it had that dockerd create.
+        self.docker_rules: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
+        self.docker_bridges: list[str] = []
+        self.docker_subnets: list[str] = []
         # Each dockyardd of a benchmark gets a bridge and subnet of its own, so it never meets the
         # `make up` daemon's dockyard0 or a test daemon.
         self.dockyard_subnet = free_subnet24()
@@ -491,13 +553,19 @@ class Daemons:
             argv = dockerd_command(dockerd, self.tmp, self.docker_host, self.docker_cgroup_parent)
             bridge = f"dkb{os.getpid():x}"[:15]
             self.bridges.append(bridge)
+            rules_before = None
             if networking:
                 argv = with_bridge_and_iptables(argv, bridge, f"{self.docker_subnet}.1/24") + ["--ip-forward=false"]
                 self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, iptables")
+                rules_before = iptables_rules()
+                self.docker_subnets.append(f"{self.docker_subnet}.0/24")
             else:
                 argv = with_own_bridge(argv, bridge, f"{self.docker_subnet}.1/24")
                 self.notes.append(f"docker: a private dockerd with its own containerd, bridge {bridge}, no iptables")
             self.start_daemon("dockerd", argv, [docker, "-H", self.docker_host, "version"])
+            if rules_before is not None:
+                # dockerd sets its tables up before it answers: what appeared meanwhile is its own.
+                self.docker_rules = (rules_before, rules_added(rules_before, iptables_rules()))
         self.versions["docker server"] = first_line(
             [docker, "-H", self.docker_host, "version", "--format", "{{.Server.Version}} (containerd "
              "{{range .Server.Components}}{{if eq .Name \"containerd\"}}{{.Version}}{{end}}{{end}}, runc "
@@ -554,8 +622,10 @@ class Daemons:
         for bridge in self.bridges:
             subprocess.run(["ip", "link", "delete", bridge], capture_output=True)
             self.cleaned.append(f"deleted bridge {bridge}")
-        if self.rules_before:
-            self.cleaned += [f"removed iptables {item}" for item in undo_iptables(self.rules_before, self.bridges)]
+        if self.docker_rules is not None:
+            before, made = self.docker_rules
+            self.cleaned += [f"removed iptables {item}" for item in
+                             undo_iptables(before, made, self.bridges + self.docker_bridges, self.docker_subnets)]
         shutil.rmtree(self.tmp, ignore_errors=True)
         if self.tmp.exists():
             self.leftovers.append(f"could not remove {self.tmp}")

@@ -186,7 +186,10 @@ class PrivateDocker:
         self.bench = _bench_daemons()
         self.bridge_cidr = bridge_cidr
         self.bridge = f"dk{os.urandom(3).hex()}"
-        self.rules_before = self.bench.iptables_rules() if bridge_cidr else {}
+        # With iptables: the tables before dockerd starts and what it made while starting, so that
+        # cleanup() removes its rules and no neighbour's (bench/daemons.py: undo_iptables).
+        self.rules_before: dict[str, list[str]] = {}
+        self.rules_made: dict[str, list[str]] = {}
         self.dir = Path(tempfile.mkdtemp(prefix="dockyard-dockerd-", dir="/tmp"))
         self.host = f"unix://{self.dir}/docker.sock"
         self.cgroup_parent = f"dockyard-test-docker-{os.getpid()}"
@@ -201,6 +204,7 @@ class PrivateDocker:
         argv = self.bench.dockerd_command(dockerd, self.dir, self.host, self.cgroup_parent)
         if self.bridge_cidr:
             argv = self.bench.with_bridge_and_iptables(argv, self.bridge, self.bridge_cidr)
+            self.rules_before = self.bench.iptables_rules()
         else:
             argv = self.bench.with_own_bridge(argv, self.bridge, f"{self.bench.free_subnet24()}.1/24")
         with open(self.dir / "dockerd.log", "wb") as log:
@@ -211,6 +215,8 @@ class PrivateDocker:
             if self.proc.poll() is not None:
                 return f"dockerd exited with {self.proc.returncode}: {self.log()[-2000:]}"
             if self.docker("version", timeout=10).returncode == 0:
+                if self.bridge_cidr:  # dockerd sets its tables up before it answers
+                    self.rules_made = self.bench.rules_added(self.rules_before, self.bench.iptables_rules())
                 return None
             time.sleep(0.2)
         return f"dockerd did not answer within 60 s: {self.log()[-2000:]}"
@@ -244,7 +250,7 @@ class PrivateDocker:
         shutil.rmtree(self.dir, ignore_errors=True)
         subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)
         if self.bridge_cidr:
-            self.bench.undo_iptables(self.rules_before, [self.bridge])
+            self.bench.undo_iptables(self.rules_before, self.rules_made, [self.bridge], [self.bridge_cidr])
         self.bench.remove_dockerd_paths(self.paths_before)
         for hierarchy in Path("/sys/fs/cgroup").glob("*"):
             if (hierarchy / self.cgroup_parent).is_dir():
