@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hardstop import EXIT_GRACE, GRACE, HardStop, item_timeout
 
 from dockyard.cli.client import APIError, Client
 
@@ -20,6 +21,32 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # The whole-catalog suite takes minutes: `make test-catalog` runs it, `make test` does not.
 collect_ignore = [] if os.environ.get("DOCKYARD_TEST_CATALOG") == "1" else ["catalog"]
+
+
+# A run fails, it never hangs (hardstop.py): each test is watched for its timeout plus GRACE, the
+# exit after the session for EXIT_GRACE.
+_hardstop = pytest.StashKey[HardStop]()
+
+
+def pytest_configure(config) -> None:
+    config.stash[_hardstop] = HardStop(config)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    stop = item.config.stash[_hardstop]
+    timeout = item_timeout(item)
+    if timeout > 0 and not item.config.getoption("usepdb"):
+        stop.arm(item.nodeid, timeout + GRACE)
+    try:
+        yield
+    finally:
+        stop.disarm()
+
+
+def pytest_unconfigure(config) -> None:
+    if _hardstop in config.stash:
+        config.stash[_hardstop].arm("the exit after the session (atexit handlers, threads joined)", EXIT_GRACE)
 
 
 def _busybox_available() -> bool:
