@@ -44,7 +44,8 @@ def test_service_commands_print_as_the_docker_cli(swarm) -> None:
                     "--constraint", "node.role==manager", "--reserve-memory", "20m", "--limit-cpu", "0.5",
                     "--update-delay", "1s", "--update-monitor", "1s", "--stop-grace-period", "1s",
                     "--mount", "type=tmpfs,target=/scratch",
-                    "--health-cmd", "true", "busybox", "sh", "-c", "echo ready; exec sleep 100000")
+                    "--health-cmd", "true", "--health-interval", "500ms", "busybox", "sh", "-c",
+                    "echo ready; exec sleep 100000")
     out = _ok(created)
     assert "overall progress: 2 out of 2 tasks" in out and "verify: Service " in out and out.endswith("converged\n")
     assert b"could not be accessed on a registry" in created.stderr

@@ -188,17 +188,92 @@ def test_a_service_on_an_overlay_network(swarm) -> None:
     _ok(d.docker("network", "rm", "backend"))
 
 
+# A task that turns healthy a moment after it starts: its health check probes every 0.5 s (failures
+# in the start period do not count).
+HEALTHY_SOON = ["--health-cmd", "test -e /tmp/up", "--health-interval", "500ms", "--health-start-period", "30s",
+                "busybox", "sh", "-c", "sleep 1; touch /tmp/up; exec sleep 100000"]
+
+
+def _samples(d, service: str, until_state: str) -> list[tuple[str, list[tuple[bool, str, str]]]]:
+    """The service's UpdateStatus state and (new spec?, state, desired state) of each task, polled
+    until the update reaches `until_state`."""
+    seen: list[tuple[str, list[tuple[bool, str, str]]]] = []
+
+    def sample() -> bool:
+        inspected = d.client.call("GET", f"/services/{service}")
+        state = (inspected.get("UpdateStatus") or {}).get("State", "")
+        version = inspected["Spec"]["TaskTemplate"].get("ForceUpdate", 0)
+        seen.append((state, [(t["Spec"].get("ForceUpdate", 0) == version, t["Status"]["State"], t["DesiredState"])
+                             for t in _tasks(d, service)]))
+        return state == until_state
+
+    _until(f"update status {until_state}", sample, 180)
+    return seen
+
+
+def test_an_update_goes_in_steps_each_new_task_counting_once_healthy(swarm) -> None:
+    d = swarm
+    _ok(d.docker("service", "create", "--detach", "--name", "steps", "--replicas", "4", "--stop-grace-period", "1s",
+                 "--update-parallelism", "2", "--update-delay", "2s", "--update-monitor", "1s", *HEALTHY_SOON))
+    _until("4 running tasks", lambda: len(_running(d, "steps")) == 4)
+    _ok(d.docker("service", "update", "--detach", "--force", "steps"))
+    samples = _samples(d, "steps", "completed")
+
+    def new(tasks, *states):
+        return sum(1 for is_new, state, desired in tasks if is_new and desired == "running" and state in states)
+
+    # Never more than a batch of new tasks on their way, and each one is "starting" until healthy.
+    assert max(new(tasks, "new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
+               for _, tasks in samples) <= 2
+    assert any(new(tasks, "starting") for _, tasks in samples)
+    # The delay after the first batch runs: two new tasks running beside two old ones.
+    assert any(new(tasks, "running") == 2 and sum(1 for is_new, state, _ in tasks if not is_new and state == "running")
+               == 2 for _, tasks in samples), samples
+    assert "updating" in [state for state, _ in samples]
+    status = d.client.call("GET", "/services/steps")["UpdateStatus"]
+    assert (status["State"], status["Message"]) == ("completed", "update completed")
+    assert len(_running(d, "steps")) == 4
+
+    # start-first: the old task runs until the new one is healthy, then goes.
+    _ok(d.docker("service", "scale", "--detach", "steps=1"))
+    _until("1 task", lambda: len([t for t in _tasks(d, "steps") if t["DesiredState"] == "running"]) == 1
+           and len(_running(d, "steps")) == 1)
+    _ok(d.docker("service", "update", "--detach", "--force", "--update-order", "start-first", "steps"))
+    samples = _samples(d, "steps", "completed")
+    assert any(new(tasks, "starting") == 1 and ((False, "running", "running") in tasks) for _, tasks in samples)
+    assert all(any(state == "running" for _, state, desired in tasks if desired == "running")
+               for _, tasks in samples)  # never without a running task
+    _until("the old task to go", lambda: len([t for t in _tasks(d, "steps") if t["Status"]["State"] == "running"]) == 1)
+    _ok(d.docker("service", "rm", "steps"))
+
+
 def test_a_failing_update_is_rolled_back_or_paused(swarm) -> None:
+    """Slow (~40 s): the real docker CLI follows four updates and rollbacks to their end, and waits
+    5 s after each to verify that the tasks are stable."""
     d = swarm
     _ok(d.docker("service", "create", "--detach", "--name", "roll", "--replicas", "2", "--stop-grace-period", "1s",
-                 "--update-failure-action", "rollback", "--update-monitor", "10s", "busybox", "sleep", "100000"))
+                 "--update-failure-action", "rollback", "--update-monitor", "10s", "--rollback-monitor", "1s",
+                 "busybox", "sleep", "100000"))
     _until("2 running tasks", lambda: len(_running(d, "roll")) == 2)
     out = _ok(d.docker("service", "update", "--args", "false", "roll"))
     assert "rollback: update rolled back due to failure or early termination of task" in out
     assert "overall progress: rolling back update: 2 out of 2 tasks" in out
     service = json.loads(_ok(d.docker("service", "inspect", "roll")))[0]
     assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "100000"]
+    assert (service["UpdateStatus"]["State"], service["UpdateStatus"]["Message"]) == ("rollback_completed",
+                                                                                      "rollback completed")
+    assert len(_running(d, "roll")) == 2
+
+    # A new task that turns unhealthy is stopped, fails in moby's words, and the update rolls back.
+    out = _ok(d.docker("service", "update", "--health-cmd", "false", "--health-interval", "500ms",
+                       "--health-retries", "1", "roll"))
+    assert "rollback: update rolled back due to failure or early termination of task" in out
+    service = json.loads(_ok(d.docker("service", "inspect", "roll")))[0]
     assert service["UpdateStatus"]["State"] == "rollback_completed"
+    assert "Healthcheck" not in service["Spec"]["TaskTemplate"]["ContainerSpec"]
+    culprit = next(t for t in _tasks(d, "roll") if t["ID"] in out)
+    assert culprit["Status"]["State"] == "failed"
+    assert culprit["Status"]["Err"] == "task: non-zero exit (137): dockerexec: unhealthy container"
     assert len(_running(d, "roll")) == 2
 
     # The default failure action pauses the update; the CLI says so and fails.
@@ -206,4 +281,17 @@ def test_a_failing_update_is_rolled_back_or_paused(swarm) -> None:
     paused = d.docker("service", "update", "--args", "false", "roll")
     assert paused.returncode == 1 and b"service update paused: update paused due to failure or early termination" \
         in paused.stderr
-    assert json.loads(_ok(d.docker("service", "inspect", "roll")))[0]["UpdateStatus"]["State"] == "paused"
+    status = json.loads(_ok(d.docker("service", "inspect", "roll")))[0]["UpdateStatus"]
+    culprit_id = status["Message"].rsplit(" ", 1)[1]
+    assert status["State"] == "paused" and status["Message"] == \
+        f"update paused due to failure or early termination of task {culprit_id}"
+    assert next(t for t in _tasks(d, "roll") if t["ID"] == culprit_id)["Status"]["State"] in ("failed", "complete")
+
+    # A manual rollback takes the paused update back.
+    out = _ok(d.docker("service", "rollback", "roll"))
+    assert "rollback: manually requested rollback" in out and "verify: Service roll converged" in out
+    service = json.loads(_ok(d.docker("service", "inspect", "roll")))[0]
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == ["sleep", "100000"]
+    assert (service["UpdateStatus"]["State"], service["UpdateStatus"]["Message"]) == ("rollback_completed",
+                                                                                      "rollback completed")
+    _until("2 running tasks", lambda: len(_running(d, "roll")) == 2)

@@ -20,7 +20,7 @@ from dockyard.engine.containers import ContainerService
 from dockyard.engine.specs.codec import to_json
 from dockyard.engine.specs.containers import ContainerCreate
 from dockyard.engine.specs.networks import EndpointSettings
-from dockyard.errors import Conflict, InvalidParameter, SystemError_
+from dockyard.errors import Conflict, InvalidParameter, NotFound, SystemError_
 
 SECRETS_DIR = "/run/secrets"  # where a secret with a relative target appears, as in swarm
 
@@ -67,6 +67,12 @@ class ClusterBackend(Protocol):
 
     async def wait_container(self, ref: str, condition: str = "not-running") -> int:
         """The exit code once the condition holds (not-running, next-exit, removed)."""
+        ...
+
+    async def wait_health(self, ref: str, current: str) -> str:
+        """A running container's health status once it is no longer `current` ("starting": until the
+        check decides, "healthy": until it fails); "" for a container without a health check, or once
+        the container is not running."""
         ...
 
     async def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None: ...
@@ -128,6 +134,23 @@ class EngineBackend:
 
     async def wait_container(self, ref: str, condition: str = "not-running") -> int:
         return await self.containers.wait(self.containers.get(ref), condition)
+
+    async def wait_health(self, ref: str, current: str) -> str:
+        # Woken by the container's events (a health status changes, the container dies), not polled.
+        subscription = self.containers.events.subscribe()
+        try:
+            while True:
+                try:
+                    c = self.containers.get(ref)
+                except NotFound:
+                    return ""
+                status = (c.state.health or {}).get("Status") if c.state.running else None
+                if status != current:
+                    return status or ""
+                await subscription.ready.wait()
+                subscription.take()
+        finally:
+            self.containers.events.unsubscribe(subscription)
 
     async def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
         await self.containers.remove(self.containers.get(ref), force=force, volumes=volumes)

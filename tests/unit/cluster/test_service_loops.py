@@ -167,6 +167,9 @@ def test_replicas_are_scheduled_scaled_and_updated(c) -> None:
     assert new.desired_state == TaskState.RUNNING
     c.run_all()
     c.settle()
+    assert c.control.service(service_id).update_status.state == "updating"  # watched for Monitor (5 s)
+    c.now += datetime.timedelta(seconds=5)
+    c.settle()
     assert c.control.service(service_id).update_status.state == "completed"
     assert len(c.control.tasks({"_up-to-date": ["true"]})) == 1
 
@@ -305,6 +308,8 @@ def test_rolling_update_goes_by_parallelism_and_delay(c) -> None:
     _converge(c)
     running = [t for t in c.tasks() if t.status.state == TaskState.RUNNING]
     assert len(running) == 4 and all(t.spec.container_spec.image == "busybox:2" for t in running)
+    c.now += datetime.timedelta(seconds=5)
+    c.settle()
     assert c.control.service(service_id).update_status.state == "completed"
 
 
@@ -344,10 +349,41 @@ def test_failure_action_rollback_restores_the_previous_spec(c) -> None:
     assert service.update_status.state == "rollback_started"
     assert service.update_status.message == f"update rolled back due to failure or early termination of task {new.id}"
     _converge(c, 6)
+    c.now += datetime.timedelta(seconds=5)
+    c.settle()
     service = c.control.service(service_id)
     assert service.update_status.state == "rollback_completed"
     running = [t for t in c.tasks() if t.status.state == TaskState.RUNNING and t.desired_state == TaskState.RUNNING]
     assert len(running) == 2 and all(t.spec.container_spec.image == "busybox" for t in running)
+
+
+def test_a_starting_task_holds_its_batch_and_a_failure_within_the_monitor_rolls_back(c) -> None:
+    """A new task is running for the updater only once its agent says so (with a health check:
+    once healthy, the agent holding it in starting until then); after the last batch the update
+    watches the new tasks for Monitor, and one failing then (turned unhealthy) still rolls back."""
+    service_id = c.create(Mode={"Replicated": {"Replicas": 2}},
+                          UpdateConfig={"Parallelism": 1, "FailureAction": "rollback", "Monitor": 10_000_000_000})
+    _converge(c)
+    _update_image(c, service_id, "busybox:2")
+    c.settle()
+    c.run_all()
+    c.settle()
+    (first,) = [t for t in c.tasks() if t.spec.container_spec.image == "busybox:2"]
+    c.report(first, TaskState.STARTING)  # waiting for its health check
+    _converge(c, 2)
+    assert [t.id for t in c.tasks() if t.spec.container_spec.image == "busybox:2"] == [first.id]
+    c.report(first, TaskState.RUNNING)  # healthy
+    _converge(c)
+    new = [t for t in c.tasks() if t.spec.container_spec.image == "busybox:2"]
+    assert len(new) == 2 and all(t.status.state == TaskState.RUNNING for t in new)
+    assert c.control.service(service_id).update_status.state == "updating"  # the last batch is watched
+    c.now += datetime.timedelta(seconds=3)
+    c.report(new[1], TaskState.FAILED, "task: non-zero exit (137): dockerexec: unhealthy container")
+    c.settle()
+    service = c.control.service(service_id)
+    assert service.update_status.state == "rollback_started" and service.spec.container().image == "busybox"
+    assert service.update_status.message == f"update rolled back due to failure or early termination of task " \
+                                            f"{new[1].id}"
 
 
 def test_a_host_mode_port_is_taken_once_per_node(c) -> None:

@@ -151,7 +151,31 @@ class Controller:
         except DockyardError as exc:
             await self._set(TaskState.FAILED, "starting", str(exc))
             return False
-        await self._set(TaskState.RUNNING, "started")
+        return await self._until_healthy()
+
+    async def _until_healthy(self) -> bool:
+        """moby's controller.Start: a container with a health check counts as running only once
+        healthy (the task stays starting, and an update waits for it); unhealthy, it is stopped and
+        the task fails as Docker's does. Without a health check it runs at once."""
+        health = asyncio.ensure_future(self._backend.wait_health(self._container_id, "starting"))
+        while not health.done():
+            changed = asyncio.ensure_future(self._changed.wait())
+            await asyncio.wait({health, changed}, return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            if not health.done() and (self._stopping() or self._closing):
+                health.cancel()
+                return True  # still starting: the loop shuts it down (or a new agent adopts it)
+            self._changed.clear()
+        if health.result() == "unhealthy":
+            await self._unhealthy()
+            return False
+        c = self._find()
+        if c is None:
+            await self._set(TaskState.FAILED, "starting", "task: the container was removed")
+        elif not c.state.running:  # it ended while starting
+            await self._exited(c.state.exit_code)
+        else:
+            await self._set(TaskState.RUNNING, "started")
         return True
 
     async def _watch(self) -> None:
@@ -165,11 +189,19 @@ class Controller:
             return
         waiting = asyncio.ensure_future(self._backend.wait_container(self._container_id))
         changed = asyncio.ensure_future(self._changed.wait())
+        watched: set[asyncio.Future] = {waiting, changed}
+        if c.state.health is not None:  # healthy so far: Docker stops a task that turns unhealthy
+            health = asyncio.ensure_future(self._backend.wait_health(self._container_id, "healthy"))
+            watched.add(health)
         try:
-            done, _ = await asyncio.wait({waiting, changed}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            changed.cancel()
-        if waiting in done:
+            for future in watched - {waiting}:
+                future.cancel()
+        if any(f not in (waiting, changed) and f.result() == "unhealthy" for f in done) and not self._stopping():
+            waiting.cancel()
+            await self._unhealthy()
+        elif waiting in done:
             try:
                 code = waiting.result()
             except NotFound:
@@ -180,13 +212,21 @@ class Controller:
         else:
             waiting.cancel()
 
+    async def _unhealthy(self) -> None:
+        """Stop the container and fail the task in moby's words (its exitError with the health cause)."""
+        await self._shutdown_container()
+        c = self._find()
+        code = c.state.exit_code if c is not None else 137
+        await self._set(TaskState.FAILED, "started", f"task: non-zero exit ({code}): dockerexec: unhealthy container",
+                        exit_code=code)
+
     async def _exited(self, code: int) -> None:
         if code == 0:
             await self._set(TaskState.COMPLETE, "finished", exit_code=0)
         else:
             await self._set(TaskState.FAILED, "started", f"task: non-zero exit ({code})", exit_code=code)
 
-    async def _shutdown(self) -> None:
+    async def _shutdown_container(self) -> None:
         c = self._find()
         if c is not None and c.state.running:
             spec = self.task.spec.container_spec
@@ -195,7 +235,10 @@ class Controller:
                 await self._backend.stop_container(c.id, grace // 1_000_000_000)
             except NotFound:
                 pass
-            c = self._find()
+
+    async def _shutdown(self) -> None:
+        await self._shutdown_container()
+        c = self._find()
         if not self._state.terminal():
             code = c.state.exit_code if c is not None else None
             await self._set(TaskState.SHUTDOWN, "shutdown", exit_code=code)

@@ -3,7 +3,10 @@
 the old one stopped) or start-first (the old task stops once the new one runs), with `Delay`
 between a batch's tasks running and the next batch.
 
-A new task that fails before it ran for `Monitor` is a failure; once failures pass
+A new task runs for the updater once its agent says running, which with a health check is once
+healthy (the agent holds it in starting until then). A new task that fails (or turns unhealthy)
+before it ran for `Monitor` is a failure, also in the `Monitor` after the last batch, before the
+update is called complete; once failures pass
 `MaxFailureRatio` of the slots, `FailureAction` says what follows: pause (UpdateStatus paused
 until the next update), continue, or rollback (the previous spec becomes the spec again, rolled
 out with the RollbackConfig; a rollback's own failures pause it). UpdateStatus tells each step
@@ -43,9 +46,6 @@ def update(snap: Snapshot, service: Service, slots: list[list[Task]]) -> None:
         elif old and current and any(t.status.state == TaskState.RUNNING for t in current):
             for task in old:  # start-first: the new task runs, the old one goes
                 snap.set_desired(task, TaskState.SHUTDOWN)
-    if not dirty and not in_flight:
-        _finish(snap, service)
-        return
     if status is not None and status.state in PAUSED:
         return
     if dirty:
@@ -53,6 +53,10 @@ def update(snap: Snapshot, service: Service, slots: list[list[Task]]) -> None:
     updating = service.update_status is not None and service.update_status.state in ("updating", "rollback_started")
     if updating and _failed(snap, service, config, len(slots)):
         return  # (a task restarting outside an update is the restart policy's business)
+    if not dirty and not in_flight:
+        if _monitored(snap, service, config):
+            _finish(snap, service)
+        return
     room = len(dirty) if not config.parallelism else max(config.parallelism - in_flight, 0)
     if room and dirty and not _delay_passed(snap, service, config):
         return
@@ -74,18 +78,31 @@ def _this_update(snap: Snapshot, service: Service) -> list[Task]:
     return [t for t in snap.tasks_of(service.id) if up_to_date(t, service) and t.created_at >= started]
 
 
-def _delay_passed(snap: Snapshot, service: Service, config: UpdateConfig) -> bool:
-    """`Delay` after the last of this update's tasks began to run; asks for a pass then."""
-    if not config.delay:
-        return True
+def _since_last_running(snap: Snapshot, service: Service, wait: int | None) -> bool:
+    """`wait` (ns) has passed since the last of this update's tasks began to run (or none runs
+    yet); else asks for a pass then."""
     began = [t.running_at for t in _this_update(snap, service) if t.running_at is not None]
-    if not began:
+    if not wait or not began:
         return True
-    ready_at = max(began) + _ns(config.delay)
+    ready_at = max(began) + _ns(wait)
     if ready_at > snap.now:
         snap.wake(ready_at)
         return False
     return True
+
+
+def _delay_passed(snap: Snapshot, service: Service, config: UpdateConfig) -> bool:
+    """`Delay` after the last of this update's tasks began to run."""
+    return _since_last_running(snap, service, config.delay)
+
+
+def _monitored(snap: Snapshot, service: Service, config: UpdateConfig) -> bool:
+    """swarmkit's updater keeps watching the last tasks for `Monitor` before it calls the update
+    complete: a new task that fails (or turns unhealthy) in that time still counts as a failure."""
+    status = service.update_status
+    if status is None or status.completed_at is not None or status.state not in ("updating", "rollback_started"):
+        return True
+    return _since_last_running(snap, service, config.monitor)
 
 
 def _failed(snap: Snapshot, service: Service, config: UpdateConfig, slots: int) -> bool:
