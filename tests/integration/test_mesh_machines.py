@@ -140,3 +140,27 @@ def test_a_published_port_answers_on_every_node_and_reaches_every_task(fleet):
     ok(fleet.docker("m1", "service", "rm", "web"))
     for name in NAMES:
         assert until(lambda name=name: who(ips[name]) is None, 30), f"{name} stops answering"
+
+
+def test_a_port_the_swarm_chooses_answers_everywhere_and_a_host_port_only_on_its_node(fleet):
+    ips = {name: fleet.ip(name) for name in NAMES}
+    ok(fleet.docker("m1", "service", "create", "--detach", "--name", "auto", "--publish", "target=80",
+                    "busybox", "sh", "-c", WHO))
+    ok(fleet.docker("m1", "service", "create", "--detach", "--name", "pinned", "--constraint", "node.hostname==m2",
+                    "--publish", "mode=host,published=8090,target=80", "busybox", "sh", "-c", WHO))
+    assert until(lambda: len(running(fleet, "auto")) == 1 and len(running(fleet, "pinned")) == 1, 90)
+
+    def published() -> int:
+        ports = json.loads(ok(fleet.docker("m1", "service", "inspect", "auto")))[0]["Endpoint"].get("Ports", [])
+        return ports[0].get("PublishedPort", 0) if ports else 0
+
+    assert until(lambda: published() > 0, 30), "the swarm chose a port"
+    port = published()
+    assert 30000 <= port <= 32767
+    for name in NAMES:
+        assert until(lambda name=name: who(ips[name], port) is not None, 60), f"port {port} answers on {name}"
+
+    assert until(lambda: who(ips["m2"], 8090) is not None, 30), "the host port answers on its task's node"
+    assert who(ips["m1"], 8090) is None and who(ips["m3"], 8090) is None
+    ok(fleet.docker("m1", "service", "rm", "auto", "pinned"))
+    assert until(lambda: who(ips["m3"], port) is None, 30)

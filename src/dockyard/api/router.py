@@ -143,7 +143,7 @@ def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> Se
     from dockyard.api import services as services_api
     from dockyard.api import swarm as swarm_api
     from dockyard.api import tasks as tasks_api
-    from dockyard.cluster.discovery import stored_vips
+    from dockyard.cluster.discovery import endpoint_facts
     from dockyard.cluster.services.control import control_for
 
     swarm_api.register(router, swarm)
@@ -152,7 +152,7 @@ def _register_cluster(router: Router, daemon: Daemon, swarm: SwarmService) -> Se
     configs.register(router, swarm)
     control = control_for(swarm)
     services_api.register(router, control, lambda: len(swarm.nodes()),
-                          lambda service_id: stored_vips(swarm.store(), service_id))
+                          lambda service_id: endpoint_facts(swarm.store(), service_id))
     tasks_api.register(router, control)
     service_logs.register(router, control, daemon.containers, swarm)
     return control

@@ -41,8 +41,11 @@ def spec_json(spec: ServiceSpec) -> dict[str, Any]:
     return body
 
 
+Facts = tuple[list[dict[str, str]], dict[tuple[int, str], int]]  # VIPs, ports the swarm chose
+
+
 def service_json(service: Service, insert_defaults: bool = False, counts: ServiceCounts | None = None,
-                 virtual_ips: list[dict[str, str]] | None = None) -> dict:
+                 facts: Facts | None = None) -> dict:
     spec = defaults.with_defaults(service.spec) if insert_defaults else service.spec
     endpoint_spec = spec.endpoint_spec
     body: dict[str, Any] = {
@@ -54,8 +57,14 @@ def service_json(service: Service, insert_defaults: bool = False, counts: Servic
         body["PreviousSpec"] = spec_json(previous)
     endpoint: dict[str, Any] = {"Spec": to_json(endpoint_spec) if endpoint_spec is not None else {}}
     ports = [to_json(p) for p in (endpoint_spec.ports or [])] if endpoint_spec is not None else []
+    virtual_ips, chosen = facts if facts is not None else ([], {})
     if ports:
         endpoint["Ports"] = [{"Protocol": "tcp", "PublishMode": "ingress", **p} for p in ports]
+        for p in endpoint["Ports"]:  # a port given without a number: the one the swarm chose
+            if p["PublishMode"] == "ingress" and not p.get("PublishedPort"):
+                found = chosen.get((p.get("TargetPort", 0), p["Protocol"]))
+                if found:
+                    p["PublishedPort"] = found
     if virtual_ips:
         endpoint["VirtualIPs"] = virtual_ips
     body["Endpoint"] = endpoint
@@ -86,7 +95,7 @@ def _version_arg(req: Request) -> int:
 
 
 def register(router, control: ServiceControl, node_count,
-             virtual_ips: Callable[[str], list[dict[str, str]]] = lambda service_id: []) -> None:
+             endpoint_facts: Callable[[str], Facts] = lambda service_id: ([], {})) -> None:
     async def create(req: Request) -> Response:
         spec = spec_from_json(await req.json())
         service = await asyncio.to_thread(control.create, spec)
@@ -101,13 +110,13 @@ def register(router, control: ServiceControl, node_count,
         counts: dict[str, ServiceCounts] = {}
         if req.flag("status"):
             counts = await asyncio.to_thread(control.counts, found, await asyncio.to_thread(node_count))
-        vips = {s.id: await asyncio.to_thread(virtual_ips, s.id) for s in found}
-        return Response(200, [service_json(s, counts=counts.get(s.id), virtual_ips=vips[s.id]) for s in found])
+        facts = {s.id: await asyncio.to_thread(endpoint_facts, s.id) for s in found}
+        return Response(200, [service_json(s, counts=counts.get(s.id), facts=facts[s.id]) for s in found])
 
     async def inspect(req: Request) -> Response:
         service = await asyncio.to_thread(control.service, req.params["id"])
         return Response(200, service_json(service, insert_defaults=req.flag("insertDefaults"),
-                                          virtual_ips=await asyncio.to_thread(virtual_ips, service.id)))
+                                          facts=await asyncio.to_thread(endpoint_facts, service.id)))
 
     async def update(req: Request) -> Response:
         version = _version_arg(req)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from dockyard.cluster import publishedports
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL, TASK_ID_LABEL
 from dockyard.cluster.overlay import StoreAddresses, stored_networks
 from dockyard.cluster.services.task import TaskState as TaskPhase
@@ -42,9 +43,14 @@ def ingress_ports(svc) -> tuple[PublishedPort, ...]:
                  if (p.publish_mode or "ingress") == "ingress" and p.published_port and p.target_port)
 
 
+def endpoint_facts(store: Store, service_id: str) -> tuple[list[dict[str, str]], dict[tuple[int, str], int]]:
+    """What `service inspect` shows of a service's endpoint beyond its spec: its VIPs
+    (Endpoint.VirtualIPs: network ID and the address with the network's prefix length) and the
+    ports the swarm chose for it ((target, protocol) -> published)."""
+    return stored_vips(store, service_id), publishedports.stored(store).get(service_id, {})
+
+
 def stored_vips(store: Store, service_id: str) -> list[dict[str, str]]:
-    """A service's VIPs as `service inspect` shows them (Endpoint.VirtualIPs: network ID and the
-    address with the network's prefix length)."""
     prefixes = {n.id: n.ipv4.subnet.partition("/")[2] for n in stored_networks(store) if n.ipv4 is not None}
     found = []
     for kv in store.range(f"{VIPS_PREFIX}{service_id}/"):

@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from dockyard.cluster import publishedports
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL
 from dockyard.cluster.discovery import Discovery, ingress_ports
 from dockyard.cluster.ingressbox import IngressBox, ingress_peers
@@ -161,6 +162,10 @@ class LocalIngress:
             while True:
                 try:
                     services = await asyncio.to_thread(records.services)
+                    # Ports published without a number: chosen by a manager (30000-32767), read by all.
+                    chosen = await asyncio.to_thread(publishedports.allocate if manager else publishedports.stored,
+                                                     *((store, services) if manager else (store,)))
+                    services = publishedports.fill(services, chosen)
                     containers = self._backend.managed_containers({})
                     ingress = await self._ingress(store, services, containers) if discovery is not None else None
                     if ingress is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.cluster.channel import Caller, ChannelError, ManagerChannel
 from dockyard.cluster.overlay import NETWORKS_PREFIX, PEERS_PREFIX
+from dockyard.cluster.publishedports import PORTS_PREFIX
 from dockyard.cluster.services.records import SERVICES_PREFIX, TASKS_PREFIX
 from dockyard.cluster.store.api import KeyValue
 from dockyard.cluster.taskendpoints import PREFIX as ENDPOINTS_PREFIX
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from dockyard.cluster.swarm import SwarmService
 
 VIPS_PREFIX = "/mesh/vips/"  # cluster/discovery.py's
-READABLE = (SERVICES_PREFIX, TASKS_PREFIX, NETWORKS_PREFIX, PEERS_PREFIX, ENDPOINTS_PREFIX, VIPS_PREFIX)
+READABLE = (SERVICES_PREFIX, TASKS_PREFIX, NETWORKS_PREFIX, PEERS_PREFIX, ENDPOINTS_PREFIX, VIPS_PREFIX, PORTS_PREFIX)
 
 
 def _readable(prefix: str) -> str:
