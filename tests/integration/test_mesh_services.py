@@ -59,7 +59,9 @@ def test_an_ingress_port_of_a_service_spreads_over_its_tasks_and_keeps_the_clien
                  f"published={port},target=80", "busybox", "sh", "-c", WHO))
     assert until(lambda: len(_running(d, "web")) == 3, 60), "3 running tasks"
     tasks = _running(d, "web")
-    assert until(lambda: _who(host, port) is not None, 30), "the published port answers"
+    # Each task joins the balancing once the node's mesh has joined it to the ingress network.
+    assert until(lambda: {(_who(host, port) or ("", ""))[0] for _ in range(6)} == set(tasks), 30), \
+        "the published port reaches every task"
     answers = collections.Counter(_who(host, port) for _ in range(9))
     assert answers == {(name, host): 3 for name in tasks}  # round robin; the client's own address
     via_loopback = _who("127.0.0.1", port)  # masqueraded (it cannot leave the host as 127.0.0.1)
@@ -108,7 +110,8 @@ def test_a_service_on_an_overlay_by_name_vip_and_ingress_port(swarm) -> None:
                  "--publish", f"published={port},target=80", "busybox", "sh", "-c", WHO))
     assert until(lambda: len(_running(d, "api")) == 2, 60), "2 running tasks"
     tasks = _running(d, "api")
-    assert until(lambda: _who(host, port) is not None, 30), "the published port answers"
+    assert until(lambda: {(_who(host, port) or ("", ""))[0] for _ in range(4)} == set(tasks), 30), \
+        "the published port reaches every task"
     assert collections.Counter(_who(host, port) for _ in range(4)) == {(name, host): 2 for name in tasks}
 
     task_ips = sorted(c["NetworkSettings"]["Networks"]["front"]["IPAddress"]
