@@ -21,7 +21,7 @@ APT_TEST_PACKAGES  := docker-registry apache2-utils openssl docker.io gcc libc6-
 # What the benchmarks add: Docker's own daemon to compare against, a registry to pull from.
 APT_BENCH_PACKAGES := docker.io docker-registry skopeo apache2-utils docker-compose
 # bench-<name> runs bench/<name, dashes as underscores>; `make bench` runs bench/run_latency.
-BENCHES       := lifecycle pull save-load commit ports build netfilter registry compose machine mesh mesh-overlay swarm
+BENCHES       := lifecycle pull save-load commit ports build netfilter registry compose machine mesh mesh-overlay mesh-machines swarm
 BENCH_SCRIPTS := bench/run_latency $(addprefix bench/,$(subst -,_,$(BENCHES)))
 
 # Install the Debian packages named in $(1) that are missing, saying which ($(2)).

@@ -24,7 +24,7 @@ B1, B2, B3 = Backend("10.0.0.11", task="a"), Backend("10.0.0.12", task="b"), Bac
 
 def test_a_vip_is_balanced_round_robin_over_its_healthy_backends_on_every_port():
     text = render(SandboxMesh(vips=[VirtualIP("web", "10.0.0.100", (B1, Backend("10.0.0.12", healthy=False), B3))]))
-    assert ("ip daddr 10.0.0.100 meta l4proto { tcp, udp, sctp } dnat ip to numgen inc mod 2 "
+    assert ("ip daddr 10.0.0.100 meta l4proto { tcp, udp, sctp, icmp } dnat ip to numgen inc mod 2 "
             "map { 0 : 10.0.0.11, 1 : 10.0.0.13 }") in text
     assert "10.0.0.12" not in text
     assert "type nat hook output priority -100" in text
@@ -32,7 +32,7 @@ def test_a_vip_is_balanced_round_robin_over_its_healthy_backends_on_every_port()
 
 def test_a_vip_with_one_backend_needs_no_numgen_and_one_without_any_is_refused():
     text = render(SandboxMesh(vips=[VirtualIP("one", "10.0.0.100", (B1,)), VirtualIP("none", "10.0.0.101", ())]))
-    assert "ip daddr 10.0.0.100 meta l4proto { tcp, udp, sctp } dnat ip to 10.0.0.11 " in text
+    assert "ip daddr 10.0.0.100 meta l4proto { tcp, udp, sctp, icmp } dnat ip to 10.0.0.11 " in text
     assert "ip daddr 10.0.0.101 meta l4proto tcp reject with tcp reset" in text
     assert "type filter hook output priority 0" in text
 

@@ -68,8 +68,9 @@ def render(mesh: SandboxMesh) -> str:
         live = vip.live
         note = f"comment {_quote('vip ' + vip.service)}"
         if live:
-            # Every port of the VIP, as Docker's firewall-mark services do; ICMP is not balanced.
-            nat_output.append(f"ip daddr {vip.address} meta l4proto {{ tcp, udp, sctp }} {_pick(live)} {note}")
+            # Every port of the VIP, as Docker's firewall-mark services do; a ping is answered by
+            # one of the tasks (Docker's load-balancer sandbox answers it itself).
+            nat_output.append(f"ip daddr {vip.address} meta l4proto {{ tcp, udp, sctp, icmp }} {_pick(live)} {note}")
         else:  # no task to send it to: refused at once rather than left to time out
             refuse.append(f"ip daddr {vip.address} meta l4proto tcp reject with tcp reset {note}")
             refuse.append(f"ip daddr {vip.address} reject {note}")
