@@ -422,3 +422,39 @@ def test_replicas_leave_a_drained_or_down_node(c) -> None:
     c.store.put(kv.key, codec.encode(node))
     c.settle()
     assert [t.node_id for t in c.tasks(desired_state=TaskState.RUNNING)] == ["worker3", "worker3"]
+
+
+def test_passes_decode_only_the_tasks_that_changed(c, monkeypatch) -> None:
+    from dockyard.cluster.manager import runner
+
+    cache = runner.TaskCache()
+    decoded: list[str] = []
+    real = codec.decode
+
+    def counting(cls, value, revision=0):
+        obj = real(cls, value, revision)
+        if cls is Task:
+            decoded.append(obj.id)
+        return obj
+
+    monkeypatch.setattr(runner.codec, "decode", counting)
+    c.create(Mode={"Replicated": {"Replicas": 3}})
+    for _ in range(4):
+        run_pass(c.store, c.now, cache=cache)
+    c.run_all()
+    decoded.clear()
+    snap = run_pass(c.store, c.now, cache=cache)
+    assert len(decoded) == 3 and not snap.written  # the agent's reports changed all three
+    decoded.clear()
+    run_pass(c.store, c.now, cache=cache)
+    assert decoded == []  # nothing changed: nothing decoded
+
+    # A task the loops changed is decoded afresh next time, whether its write was taken or not.
+    (task,) = [t for t in c.tasks() if t.slot == 1]
+    c.report(task, TaskState.FAILED, "task: non-zero exit (1)")
+    decoded.clear()
+    snap = run_pass(c.store, c.now, cache=cache)
+    assert task.id in snap.written and decoded == [task.id]
+    decoded.clear()
+    run_pass(c.store, c.now, cache=cache)
+    assert task.id in decoded and len(c.tasks(slot=1)) == 2

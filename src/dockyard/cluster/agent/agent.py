@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from dockyard.cluster.agent.channel import TaskChannel
 from dockyard.cluster.agent.container import NODE_ID_LABEL, TASK_ID_LABEL
@@ -25,6 +26,7 @@ from dockyard.util.aio import background
 log = logging.getLogger("dockyard.cluster.agent")
 POLL = 2.0  # how long one wait for assignments lasts, so that stop() is heard
 CLOSE_TIMEOUT = 30.0  # a step of a controller (a create, a start, a stop with its grace period)
+CHANNEL_THREADS = 8  # the assignments' long poll, and status reports of tasks in parallel
 
 
 class Agent:
@@ -38,6 +40,9 @@ class Agent:
         self._controllers: dict[str, tuple[Controller, asyncio.Task]] = {}
         self._stopped = asyncio.Event()
         self._runner: asyncio.Task | None = None
+        # The channel's calls on threads of their own: in the default executor a status report
+        # queued behind the containers being created (and the long poll held a thread there).
+        self._calls = ThreadPoolExecutor(CHANNEL_THREADS, thread_name_prefix="agent-channel")
 
     def start(self) -> None:
         self._runner = asyncio.ensure_future(self._run())
@@ -54,6 +59,7 @@ class Agent:
         self._controllers.clear()
         await asyncio.gather(*(self._close(controller, running) for controller, running in held))
         await asyncio.to_thread(self._channel.close)
+        self._calls.shutdown(wait=False)
         if remove_containers:
             for c in self._backend.managed_containers({NODE_ID_LABEL: self.node_id}):
                 with contextlib.suppress(NotFound):
@@ -62,7 +68,8 @@ class Agent:
     async def _report(self, task_id: str, status: TaskStatus) -> None:
         while not self._stopped.is_set():
             try:
-                await asyncio.to_thread(self._channel.update_status, task_id, status)
+                await asyncio.get_running_loop().run_in_executor(self._calls, self._channel.update_status, task_id,
+                                                                 status)
                 return
             except StoreUnavailable as exc:
                 log.warning("task %s: status %s not reported yet: %s", task_id, status.state.docker, exc)
@@ -71,7 +78,8 @@ class Agent:
     async def _run(self) -> None:
         while not self._stopped.is_set():
             try:
-                tasks = await asyncio.to_thread(self._channel.assignments, self.node_id, POLL)
+                tasks = await asyncio.get_running_loop().run_in_executor(self._calls, self._channel.assignments,
+                                                                         self.node_id, POLL)
             except StoreUnavailable as exc:
                 log.warning("the agent waits for its managers: %s", exc)
                 await asyncio.sleep(1.0)

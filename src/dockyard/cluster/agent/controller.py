@@ -99,9 +99,11 @@ class Controller:
             if self._state < TaskState.ACCEPTED:
                 await self._set(TaskState.ACCEPTED, "accepted")
             elif self._state < TaskState.READY:
-                if self.task.desired_state < TaskState.RUNNING:
-                    # Held back (a restart's delay, a stop-first update): nothing is made until it
-                    # may run, so a task that cannot be prepared is not retried faster than the delay.
+                if self.task.desired_state < TaskState.RUNNING and self.task.not_before is not None:
+                    # Held back by a restart's delay: nothing is made until it may run, so a task
+                    # that cannot be prepared is not retried faster than the delay. (A stop-first
+                    # update's new task is prepared while the old one stops, as swarmkit's agent
+                    # prepares a task up to its desired state ready.)
                     await self._changed.wait()
                     continue
                 if not await self._prepare():

@@ -19,7 +19,7 @@ import datetime
 
 from dockyard.cluster.manager.state import Snapshot
 from dockyard.cluster.services import defaults
-from dockyard.cluster.services.control import up_to_date
+from dockyard.cluster.services.control import spec_key, up_to_date
 from dockyard.cluster.services.service import Service, UpdateStatus
 from dockyard.cluster.services.spec import UpdateConfig
 from dockyard.cluster.services.task import Task, TaskState
@@ -36,9 +36,10 @@ def update(snap: Snapshot, service: Service, slots: list[list[Task]]) -> None:
     rolling_back = status is not None and status.state.startswith("rollback")
     config = defaults.update_config(service.spec.rollback_config if rolling_back else service.spec.update_config)
     dirty, in_flight = [], 0
+    key = spec_key(service)
     for slot in slots:
-        current = [t for t in slot if up_to_date(t, service) and t.desired_state <= TaskState.RUNNING]
-        old = [t for t in slot if not up_to_date(t, service) and t.desired_state <= TaskState.RUNNING]
+        current = [t for t in slot if up_to_date(t, service, key) and t.desired_state <= TaskState.RUNNING]
+        old = [t for t in slot if not up_to_date(t, service, key) and t.desired_state <= TaskState.RUNNING]
         if current and any(t.status.state < TaskState.RUNNING for t in current):
             in_flight += 1
         if old and not current:
@@ -75,7 +76,8 @@ def _this_update(snap: Snapshot, service: Service) -> list[Task]:
     """The tasks this update (or rollback) made: up to date, made since it started."""
     status = service.update_status
     started = status.started_at if status is not None and status.started_at is not None else service.updated_at
-    return [t for t in snap.tasks_of(service.id) if up_to_date(t, service) and t.created_at >= started]
+    key = spec_key(service)
+    return [t for t in snap.tasks_of(service.id) if t.created_at >= started and up_to_date(t, service, key)]
 
 
 def _since_last_running(snap: Snapshot, service: Service, wait: int | None) -> bool:

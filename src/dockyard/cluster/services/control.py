@@ -356,16 +356,38 @@ class ServiceControl:
         return sorted(found, key=lambda t: t.id)
 
 
-def up_to_date(task: Task, service: Service) -> bool:
+def up_to_date(task: Task, service: Service, current: SpecKey | None = None) -> bool:
     """The task runs the service's current spec (swarmkit's IsTaskDirty, negated): the same
     version, or a spec that differs only in defaults (a `service update --replicas` sends the
-    spec back with them filled in, and must not restart the tasks)."""
+    spec back with them filled in, and must not restart the tasks). `current`: the service's
+    spec_key, for a caller asking of many tasks."""
     if task.spec_version == service.spec_version:
         return True
+    return _task_key(task) == (current or spec_key(service))
+
+
+SpecKey = tuple[bytes, bytes]
+
+
+def spec_key(service: Service) -> SpecKey:
+    """What a task must match to be up to date: the endpoint's ports and the task spec with its
+    defaults in, encoded."""
     endpoint = service.spec.endpoint_spec
-    if codec.encode(task.endpoint_ports) != codec.encode(endpoint.ports or [] if endpoint else []):
-        return False
-    return _normalized(codec.encode(task.spec)) == _normalized(codec.encode(service.spec.task()))
+    return codec.encode(endpoint.ports or [] if endpoint else []), _normalized(codec.encode(service.spec.task()))
+
+
+_TASK_KEYS: dict[str, SpecKey] = {}
+
+
+def _task_key(task: Task) -> SpecKey:
+    """A task's spec and ports never change: their key is made once per task (the managers' loops
+    ask of every task in every pass while an update runs)."""
+    key = _TASK_KEYS.get(task.id)
+    if key is None:
+        if len(_TASK_KEYS) > 4096:
+            _TASK_KEYS.clear()
+        key = _TASK_KEYS[task.id] = (codec.encode(task.endpoint_ports), _normalized(codec.encode(task.spec)))
+    return key
 
 
 @functools.lru_cache(maxsize=256)
