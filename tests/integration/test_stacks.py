@@ -193,9 +193,10 @@ def test_dockyard_stack_with_secrets_configs_and_prune_and_the_docker_cli_agrees
     second = tmp_path / "second.yaml"
     second.write_text(first.read_text().replace("  worker:\n    image: busybox\n    command: [\"sleep\", \"100000\"]\n"
                                                 "    build: .\n", ""))
-    out = ok(d.cli("stack", "deploy", "--prune", "-c", str(second), "app"))
+    out = ok(d.cli("stack", "deploy", "--prune", "--detach=false", "-c", str(second), "app"))
     assert out.splitlines()[0] == "Removing service app_worker"
     assert out.splitlines()[1].startswith("Updating service app_api (id: ")
+    assert "overall progress: 2 out of 2 tasks" in out and out.endswith("converged\n")
     assert until(lambda: set(_tasks(d, "app")) == api, 30), ok(d.cli("stack", "ps", "app"))
     assert ok(d.cli("stack", "services", "--format", "{{.Name}}", "app")).split() == ["app_api"]
 

@@ -2,7 +2,8 @@
 
 The book's app is Flask with the redis client from PyPI; this one speaks redis's protocol itself
 (a few lines) so the image builds without the network. It finds redis by name, `redis`, on the
-network both containers share."""
+network both containers share. The page says which container served it and, when the image has
+a VERSION file beside the app (the swarm-app example's v1 and v2), which version."""
 
 import http.server
 import os
@@ -11,9 +12,19 @@ import time
 
 REDIS_HOST = os.environ.get("REDIS_HOST", "redis")
 PAGE = """<html><head><title>Counter app</title></head>
-<body><h2>Docker Deep Dive counter app</h2>
-<p>This page has been visited {count} times.</p></body></html>
+<body><h2>Docker Deep Dive counter app{version}</h2>
+<p>This page has been visited {count} times.</p>
+<p>Served by {host}</p></body></html>
 """
+
+
+def version() -> str:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")
+    try:
+        with open(path) as f:
+            return " " + f.read().strip()
+    except OSError:
+        return ""
 
 
 def incr(key: str) -> int:
@@ -36,7 +47,7 @@ def incr(key: str) -> int:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = PAGE.format(count=incr("hits")).encode()
+        body = PAGE.format(count=incr("hits"), version=version(), host=socket.gethostname()).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))

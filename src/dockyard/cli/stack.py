@@ -17,7 +17,7 @@ DEPLOY = Command("stack deploy", "[OPTIONS] STACK", "Deploy a new stack or updat
     Opt(("--prune",), "prune", "bool", "Prune services that are no longer referenced"),
     Opt(("-q", "--quiet"), "quiet", "bool", "Suppress progress output"),
     Opt(("--resolve-image",), "resolve_image", "str", 'Query the registry to resolve image digest and supported '
-        'platforms ("always", "changed", "never")', default="always", metavar="string"),
+        'platforms ("always", "changed", "never") (default "always")', default="always", metavar="string"),
     Opt(("--with-registry-auth",), "with_registry_auth", "bool", "Send registry authentication details to Swarm "
         "agents"),
 ), min_args=1, max_args=1)
@@ -72,7 +72,9 @@ def deploy(client: Client, values: dict, args: list[str]) -> int:
     _check_name(name)
     detach = values["detach"] is not False  # true unless --detach=false
     try:
-        document = load_stack(values["compose_file"], name)
+        # pflag's StringSlice: -c a.yml,b.yml is two files too
+        files = [f for value in values["compose_file"] for f in value.split(",") if f]
+        document = load_stack(files, name)
         if values["resolve_image"] not in RESOLVE_CHOICES:
             return _fail(f"invalid option {values['resolve_image']} for flag --resolve-image")
         if detach and values["detach"] is None:
@@ -85,13 +87,15 @@ def deploy(client: Client, values: dict, args: list[str]) -> int:
         return _fail(str(exc))
     if detach:
         return 0
+    import contextlib
+    import os
+
     from dockyard.cli.service_progress import wait_converged
 
     status = 0
-    for service_id in ids:
-        if not values["quiet"]:
-            sys.stdout.write(f"{service_id}\n")
-        status = wait_converged(client, service_id) or status
+    for service_id in ids:  # docker/cli's waitOnServices: each in turn, -q waits without the progress
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull if values["quiet"] else sys.stdout):
+            status = wait_converged(client, service_id) or status
     return status
 
 
