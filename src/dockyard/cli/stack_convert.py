@@ -434,9 +434,11 @@ def endpoint(endpoint_mode: str, entries: list) -> dict:
     return body
 
 
-def attachments(namespace: Namespace, key: str, wanted: dict, declared: dict) -> list[dict]:
+def attachments(namespace: Namespace, key: str, wanted: dict | list, declared: dict) -> list[dict]:
     """The service's networks (its stack's `default` when it names none), with the service's own
     name as an alias on user-defined networks, sorted by target so a redeploy sends the same."""
+    if isinstance(wanted, list):  # the short form, if the loader did not make it long
+        wanted = {name: None for name in wanted}
     out = []
     for name, config in (wanted or {"default": None}).items():
         if name not in declared and name != "default":
