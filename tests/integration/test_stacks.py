@@ -111,7 +111,7 @@ def test_the_books_stack_with_the_docker_cli_deployed_updated_and_removed(swarm,
                                         "Creating service ddd_web-fe"]
     assert until(lambda: len(_tasks(d, "ddd")) == 3, 60), ok(d.docker("stack", "ps", "ddd"))
     assert ok(d.docker("stack", "ls")).split() == ["NAME", "SERVICES", "ddd", "2"]
-    assert until(lambda: "visited 1 times" in (_page(port) or ""), 30), _page(port)
+    assert until(lambda: "visited 1 times" in (_page(port) or ""), 90), _page(port)
     assert "swarm-app v1: visited 2 times" in (_page(port) or "")
     ps = ok(d.docker("stack", "ps", "ddd", "--format", "{{.Name}} {{.Image}} {{.DesiredState}}"))
     assert sorted(ps.splitlines()) == ["ddd_redis.1 busybox:latest Running", "ddd_web-fe.1 swarm-app:v1 Running",
@@ -134,7 +134,7 @@ def test_the_books_stack_with_the_docker_cli_deployed_updated_and_removed(swarm,
     assert until(lambda: sorted(_tasks(d, "ddd").values()) == ["busybox:latest"] + ["swarm-app:v2"] * 3, 60), \
         ok(d.docker("stack", "ps", "ddd"))
     assert redis <= set(_tasks(d, "ddd"))
-    assert until(lambda: "swarm-app v2" in (_page(port) or ""), 30)
+    assert until(lambda: "swarm-app v2" in (_page(port) or ""), 90)
 
     out = ok(d.docker("stack", "rm", "ddd"))
     assert out.splitlines() == ["Removing service ddd_redis", "Removing service ddd_web-fe",
