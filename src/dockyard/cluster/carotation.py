@@ -10,6 +10,9 @@
   does not re-draw it); during a rotation the new certificate carries the cross-signed
   intermediate, so peers that trust only the old root accept it. The root file follows the
   cluster's trust root, and the node's TLS info in the store tells what it has.
+- A worker has no store: `WorkerRenewer` asks a manager over the channel (`ca.info`: the trust
+  root and the issuer the cluster wants; `ca.renew`: a CSR signed as the renewer would, the
+  worker's TLS info recorded by the manager), so a rotation waits for workers as for managers.
 - `Reconciler`, on the leader: once every node that is not down has a certificate from the new
   root, the rotation ends in one transaction: the new root becomes the trust root and the signing
   key, the join tokens are made anew (they name the root's digest), the rotation record goes.
@@ -19,6 +22,7 @@ Certificates are written as the node key is (autolock.py): a renamed temporary f
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
@@ -36,15 +40,19 @@ from dockyard.cluster.nodes import NODES_PREFIX, observed_role
 from dockyard.cluster.objects import Cluster, Node, NodeState, TLSInfo
 from dockyard.cluster.rpc import InvalidArgument
 from dockyard.cluster.store.api import Compare, Delete, Put, Store, Watch
+from dockyard.errors import InvalidParameter, NotFound
 
 if TYPE_CHECKING:
     from dockyard.cluster.autolock import Autolock
     from dockyard.cluster.ca import RootCA
+    from dockyard.cluster.channel import Caller, ManagerChannel
     from dockyard.cluster.swarm import SwarmService
 
 log = logging.getLogger(__name__)
 
 RENEW_FROM, RENEW_TO = 0.5, 0.8  # swarmkit's ca.calculateRandomExpiry
+INFO_CALL, RENEW_CALL = "ca.info", "ca.renew"  # a worker's renewer asks a manager (channel calls)
+WORKER_INTERVAL = 5.0  # a worker asks this often (it hears of a rotation no other way)
 
 
 def _now() -> datetime.datetime:
@@ -102,6 +110,74 @@ def begin(store: Store, cluster: Cluster, given: tuple[bytes, bytes] | None = No
     return [Put(ROTATION_KEY, rotation.encode())]
 
 
+def signer_of(store: Store) -> tuple[RootCA, Rotation | None]:
+    """Who signs node certificates now: the new root during a rotation, else the root."""
+    from dockyard.cluster.ca import RootCA
+
+    rotation = rotation_of(store)
+    return (RootCA(rotation.cert_pem, rotation.key_pem) if rotation else root_of(store)), rotation
+
+
+def _cluster(store: Store) -> Cluster:
+    kv = store.get(CLUSTER_KEY)
+    if kv is None:
+        raise LookupError("the swarm has no cluster object in its store")
+    return codec.decode(Cluster, kv.value, kv.mod_revision)
+
+
+def _expiry(cluster: Cluster) -> datetime.timedelta:
+    return datetime.timedelta(microseconds=cluster.spec.ca_config.node_cert_expiry // 1000)
+
+
+def report_tls_info(store: Store, key: str, info: TLSInfo) -> None:
+    """A node's TLS info in its record: what its certificate is issued by (the reconciler reads it)."""
+    for _ in range(10):
+        kv = store.get(key)
+        if kv is None:
+            return
+        node = codec.decode(Node, kv.value, kv.mod_revision)
+        if node.description.tls_info == info:
+            return
+        node.description.tls_info = info
+        if store.txn([Compare(key, kv.mod_revision)], [Put(key, codec.encode(node))]):
+            return
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def register(swarm: SwarmService) -> None:
+    """The calls a manager answers for workers' renewers."""
+
+    def info_call(caller: Caller, body: dict) -> dict:
+        cluster = _cluster(swarm.store())
+        return {"TrustRoot": cluster.tls_info.trust_root,
+                "IssuerPublicKey": _b64(cluster.tls_info.cert_issuer_public_key)}
+
+    def renew_call(caller: Caller, body: dict) -> dict:
+        store = swarm.store()
+        node_kv = store.get(NODES_PREFIX + caller.node_id)
+        if node_kv is None:
+            raise NotFound(f"node {caller.node_id} not found")
+        node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
+        cluster = _cluster(store)
+        signer, rotation = signer_of(store)
+        host = node.status.addr
+        try:
+            issued = signer.sign_request(str(body.get("CSR") or "").encode(), caller.node_id,
+                                         observed_role(node).value, cluster.id, _expiry(cluster), [host])
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid certificate request from node {caller.node_id}: {exc}") from None
+        trust_root = cluster.tls_info.trust_root.encode()
+        report_tls_info(store, node_kv.key, tls_info(signer, trust_root))
+        return {"Certificate": (issued + (rotation.cross_signed_pem if rotation else b"")).decode(),
+                "TrustRoot": trust_root.decode()}
+
+    swarm.handlers.add_call(INFO_CALL, info_call)
+    swarm.handlers.add_call(RENEW_CALL, renew_call)
+
+
 def renew_at(cert_pem: bytes) -> datetime.datetime:
     """When a certificate is due for renewal: between 50% and 80% of its validity, at a point fixed
     by its serial number."""
@@ -111,6 +187,32 @@ def renew_at(cert_pem: bytes) -> datetime.datetime:
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     spread = int.from_bytes(hashlib.sha256(str(cert.serial_number).encode()).digest()[:4], "big") / 2**32
     return start + (end - start) * (RENEW_FROM + (RENEW_TO - RENEW_FROM) * spread)
+
+
+def _signed_by(cert_pem: bytes, root: RootCA) -> bool:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    leaf = x509.load_pem_x509_certificates(cert_pem)[0]
+    try:
+        leaf.verify_directly_issued_by(root.cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _issuer_key(cert_pem: bytes) -> bytes:
+    """DER of the SubjectPublicKeyInfo of the key that signed the leaf (its issuer's)."""
+    from cryptography import x509
+
+    leaf = x509.load_pem_x509_certificates(cert_pem)[0]
+    for issuer in x509.load_pem_x509_certificates(cert_pem)[1:]:
+        if issuer.subject == leaf.issuer:
+            from cryptography.hazmat.primitives import serialization
+
+            return issuer.public_key().public_bytes(serialization.Encoding.DER,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+    return b""
 
 
 class CertRenewer:
@@ -125,20 +227,10 @@ class CertRenewer:
         self._autolock = autolock
         self._clock = clock
 
-    def _signed_by(self, cert_pem: bytes, root: RootCA) -> bool:
-        from cryptography import x509
-        from cryptography.exceptions import InvalidSignature
-
-        leaf = x509.load_pem_x509_certificates(cert_pem)[0]
-        try:
-            leaf.verify_directly_issued_by(root.cert)
-        except (ValueError, TypeError, InvalidSignature):
-            return False
-        return True
 
     def check(self) -> bool:
         """One round; True when a new certificate was written."""
-        from dockyard.cluster.ca import RootCA, certificate_addresses
+        from dockyard.cluster.ca import certificate_addresses
 
         store = self._store()
         kv = store.get(CLUSTER_KEY)
@@ -147,14 +239,12 @@ class CertRenewer:
             return False
         cluster = codec.decode(Cluster, kv.value, kv.mod_revision)
         node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
-        rotation = rotation_of(store)
-        signer = RootCA(rotation.cert_pem, rotation.key_pem) if rotation else root_of(store)
+        signer, rotation = signer_of(store)
         cert_file, root_file = self._dir / "swarm-node.crt", self._dir / "swarm-root-ca.crt"
         current = cert_file.read_bytes()
-        renewed = not self._signed_by(current, signer) or self._clock() >= renew_at(current)
+        renewed = not _signed_by(current, signer) or self._clock() >= renew_at(current)
         if renewed:
-            expiry = datetime.timedelta(microseconds=cluster.spec.ca_config.node_cert_expiry // 1000)
-            issued = signer.issue(self._node_id, observed_role(node).value, cluster.id, expiry,
+            issued = signer.issue(self._node_id, observed_role(node).value, cluster.id, _expiry(cluster),
                                   certificate_addresses(current))
             chain = issued.cert_pem + (rotation.cross_signed_pem if rotation else b"")
             self._autolock.install(chain, issued.key_pem)
@@ -166,20 +256,50 @@ class CertRenewer:
             # `swarm ca --rotate` waits for is then true.
             self._on_new_root()
             return renewed
-        self._report(store, node_kv.key, tls_info(signer, trust_root))
+        report_tls_info(store, node_kv.key, tls_info(signer, trust_root))
         return renewed
 
-    def _report(self, store: Store, key: str, info: TLSInfo) -> None:
-        for _ in range(10):
-            kv = store.get(key)
-            if kv is None:
-                return
-            node = codec.decode(Node, kv.value, kv.mod_revision)
-            if node.description.tls_info == info:
-                return
-            node.description.tls_info = info
-            if store.txn([Compare(key, kv.mod_revision)], [Put(key, codec.encode(node))]):
-                return
+
+class WorkerRenewer:
+    """A worker's certificate and root file kept as the cluster wants them, through a manager (a
+    worker has no store): renewed when its issuer is not the one the cluster names (a rotation) or
+    at its renewal time; the root file follows the trust root."""
+
+    def __init__(self, channel: Callable[[], ManagerChannel], certificates: Path, autolock: Autolock,
+                 clock: Callable[[], datetime.datetime] = _now, on_new_root: Callable[[], None] = lambda: None) -> None:
+        self._channel = channel
+        self._dir = certificates
+        self._autolock = autolock
+        self._clock = clock
+        self._on_new_root = on_new_root
+
+    def check(self) -> bool:
+        """One round; True when a new certificate was installed."""
+        from dockyard.cluster.ca import certificate_identity, new_key_and_request
+
+        info = self._channel().call(INFO_CALL, {})
+        wanted = base64.b64decode(str(info.get("IssuerPublicKey") or ""))
+        cert_file, root_file = self._dir / "swarm-node.crt", self._dir / "swarm-root-ca.crt"
+        current = cert_file.read_bytes()
+        issuer = _issuer_key(current) or self._root_key(root_file.read_bytes())
+        role = certificate_identity(current)[1]  # a demoted manager's still says manager
+        renewed = issuer != wanted or role != "worker" or self._clock() >= renew_at(current)
+        if renewed:
+            key_pem, csr = new_key_and_request()
+            answer = self._channel().call(RENEW_CALL, {"CSR": csr.decode()}, timeout=30)
+            self._autolock.install(str(answer["Certificate"]).encode(), key_pem)
+            log.info("node certificate renewed through a manager")
+        trust_root = str(info.get("TrustRoot") or "").encode()
+        if trust_root and root_file.read_bytes() != trust_root:
+            write_private(root_file, trust_root)
+            self._on_new_root()
+        return renewed
+
+    @staticmethod
+    def _root_key(root_pem: bytes) -> bytes:
+        from dockyard.cluster.ca import RootCA
+
+        return RootCA(root_pem, None).issuer_public_key_der()
 
 
 class Reconciler:
@@ -233,6 +353,10 @@ class CAService:
         self._watch: Watch | None = None
 
     def swarm_started(self, swarm: SwarmService) -> None:
+        if swarm.local_role() == "worker":
+            self._start_worker(swarm)
+            return
+
         def reload() -> None:
             self._stopped.set()  # this thread ends now: the reload stops and restarts the service
             swarm.reload_tls()
@@ -256,6 +380,22 @@ class CAService:
                 event = watch.next(self._interval)
                 while event is not None and not self._stopped.is_set():
                     event = watch.next(0.2)  # a burst of changes is one round
+
+        self._thread = threading.Thread(target=loop, name="swarm-ca", daemon=True)
+        self._thread.start()
+
+    def _start_worker(self, swarm: SwarmService) -> None:
+        """A worker: its renewer asks a manager every few seconds (no store to watch). Its TLS
+        clients read the root file at each connection: a new root needs no restart."""
+        renewer = WorkerRenewer(swarm.channel, swarm.certificates_dir(), swarm.autolock)
+        self._stopped.clear()
+
+        def loop() -> None:
+            while not self._stopped.wait(WORKER_INTERVAL):
+                try:
+                    renewer.check()
+                except Exception as exc:  # noqa: BLE001 - no manager answers now: the next round may
+                    log.info("certificate renewal through a manager: %s", exc)
 
         self._thread = threading.Thread(target=loop, name="swarm-ca", daemon=True)
         self._thread.start()

@@ -42,20 +42,24 @@ class Grant:
     certificate: bytes
     members: list[tuple[str, str]]  # a manager's etcd members: (name, peer URL); empty for a worker
     managers: list[str]  # the managers' swarm addresses
+    # A manager's grant in an autolocked swarm: the unlock key, which the new manager locks its node
+    # key with (it travels only inside this mutual-TLS answer, never through the store).
+    unlock_key: str = ""
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Grant:
         try:
             return cls(str(raw["NodeID"]), str(raw["ClusterID"]), str(raw["Role"]), str(raw["Certificate"]).encode(),
                        [(str(m["Name"]), str(m["PeerURL"])) for m in raw.get("Members") or []],
-                       [str(a) for a in raw.get("Managers") or []])
+                       [str(a) for a in raw.get("Managers") or []], str(raw.get("UnlockKey") or ""))
         except (KeyError, TypeError) as exc:
             raise JoinRefused(502, f"the manager's answer to the join is incomplete: {exc}") from None
 
     def to_json(self) -> dict[str, Any]:
         return {"NodeID": self.node_id, "ClusterID": self.cluster_id, "Role": self.role,
                 "Certificate": self.certificate.decode(),
-                "Members": [{"Name": n, "PeerURL": u} for n, u in self.members], "Managers": list(self.managers)}
+                "Members": [{"Name": n, "PeerURL": u} for n, u in self.members], "Managers": list(self.managers),
+                **({"UnlockKey": self.unlock_key} if self.unlock_key else {})}
 
 
 def _split(addr: str) -> tuple[str, int]:

@@ -659,6 +659,8 @@ class SwarmService:
             for part in ("etcd", "certificates"):
                 shutil.rmtree(self._root / part, ignore_errors=True)
             self._write_certificates(root_pem, grant.certificate, key_pem)
+            if grant.unlock_key:  # an autolocked swarm: this manager's key is locked as the others'
+                self.autolock.relock(grant.unlock_key)
             managers = list(dict.fromkeys([remote, *grant.managers]))
             if grant.role == NodeRole.MANAGER.value:
                 peer_url = f"https://{advertise_host}:{body['PeerPort']}"
@@ -701,34 +703,100 @@ class SwarmService:
             store = self._store
             if store is None:
                 return
-            kv = store.get(NODES_PREFIX + state.node_id)
+            try:
+                kv = store.get(NODES_PREFIX + state.node_id)
+            except Unavailable:
+                # A manager demoted while it was down comes back with a member the leader removed
+                # (etcd ends it): the other managers tell it that it is a worker now.
+                if self._member is not None and self._member.pid() is None and self._demoted_while_away(state):
+                    self._demote_self(state, member_removed=True)
+                return
             if kv is not None and codec.decode(Node, kv.value).spec.role == NodeRole.WORKER:
                 self._demote_self(state)
+            else:
+                self._remove_demoted_members(state, store)
         else:
             answer = self._channel().call("swarm.role", {}, timeout=5)
             if answer.get("Role") == NodeRole.MANAGER.value:
                 self._promote_self(state)
 
-    def _demote_self(self, state: LocalState) -> None:
+    def _others(self, state: LocalState) -> ManagerChannel:
+        """The channel to the swarm's other managers (this node's own port would answer from its own
+        store)."""
+        from dockyard.cluster.channel import ManagerChannel, client_context
+
+        others = [a for a in state.managers if a != state.advertise_addr]
+        return ManagerChannel(lambda: others, client_context(*self._tls_files()))
+
+    def _demoted_while_away(self, state: LocalState) -> bool:
+        try:
+            return self._others(state).call("swarm.role", {}, timeout=5).get("Role") == NodeRole.WORKER.value
+        except Exception as exc:  # noqa: BLE001 - nobody answers (no quorum): it stays as it is
+            log.info("this manager's store member does not serve, and no other manager says why: %s", exc)
+            return False
+
+    def _remove_demoted_members(self, state: LocalState, store: Store) -> None:
+        """On the leader: the store members of nodes demoted while they were down (their node's spec
+        says worker, their member does not answer) are removed, as swarmkit's role manager removes a
+        demoted manager's raft member; the node learns it when it comes back."""
+        demoted = {}
+        for kv in store.range(MEMBERS_PREFIX):
+            node_id = kv.key[len(MEMBERS_PREFIX):]
+            node_kv = store.get(NODES_PREFIX + node_id) if node_id != state.node_id else None
+            if node_kv is not None and codec.decode(Node, node_kv.value).spec.role == NodeRole.WORKER:
+                demoted[node_id] = json.loads(kv.value)["peer_url"]
+        if not demoted:
+            return
+        membership = self._membership()
+        if membership.leader() != membership.local_id():
+            return
+        members = {m.peer_url: m for m in membership.members()}
+        present = [members[url] for url in demoted.values() if url in members]
+        up = membership.reachable(present)
+        for node_id, peer_url in demoted.items():
+            member = members.get(peer_url)
+            if member is not None and member.id in up:
+                continue  # it is up: it leaves by itself (follow_role on that node)
+            if member is not None:
+                membership.remove(member.id)
+            store.delete(MEMBERS_PREFIX + node_id)
+            self._clear_manager_status(store, node_id)
+            log.info("node %s was demoted while down: its store member is removed", node_id)
+
+    @staticmethod
+    def _clear_manager_status(store: Store, node_id: str) -> None:
+        for _ in range(10):
+            kv = store.get(NODES_PREFIX + node_id)
+            if kv is None:
+                return
+            node = codec.decode(Node, kv.value, kv.mod_revision)
+            if node.manager_status is None:
+                return
+            node.manager_status = None
+            if store.txn([Compare(kv.key, kv.mod_revision)], [Put(kv.key, codec.encode(node))]):
+                return
+
+    def _demote_self(self, state: LocalState, member_removed: bool = False) -> None:
         """Out of the store's membership (this node's member ends itself), and on as a worker with
-        the managers it knew. Its certificate keeps the manager OU until it is renewed."""
+        the managers it knew; its certificate is renewed with the worker's OU (carotation's
+        WorkerRenewer). ``member_removed``: the leader removed the member while this node was down."""
         with self._lock:
             if self._state is not state:
                 return
-            membership = self._membership()
-            local = membership.local_id()
-            store = self._require_store()
-            managers = [n.manager_status.addr for n in self.nodes()
-                        if n.manager_status is not None and n.id != state.node_id]
-            kv = store.get(NODES_PREFIX + state.node_id)
-            if kv is not None:
-                node = codec.decode(Node, kv.value, kv.mod_revision)
-                node.manager_status = None
-                store.txn([Compare(kv.key, kv.mod_revision)], [Put(kv.key, codec.encode(node))])
-            store.delete(MEMBERS_PREFIX + state.node_id)
-            membership.remove(local)
+            if member_removed:
+                managers = [a for a in state.managers if a != state.advertise_addr]
+            else:
+                membership = self._membership()
+                local = membership.local_id()
+                store = self._require_store()
+                managers = [n.manager_status.addr for n in self.nodes()
+                            if n.manager_status is not None and n.id != state.node_id]
+                self._clear_manager_status(store, state.node_id)
+                store.delete(MEMBERS_PREFIX + state.node_id)
+                membership.remove(local)
             self.shutdown()
             shutil.rmtree(self._root / "etcd", ignore_errors=True)
+            self.autolock.relock(None)  # autolock is for managers: a worker's key is not locked
             worker = dataclasses.replace(state, role=NodeRole.WORKER.value, client_url="", peer_url="",
                                          managers=managers)
             self._write_state(worker)
@@ -747,6 +815,8 @@ class SwarmService:
         with self._lock:
             if self._state is not state:
                 return
+            if grant.unlock_key:  # an autolocked swarm: the node key is locked from now on
+                self.autolock.relock(grant.unlock_key)
             self.autolock.install(grant.certificate, key_pem)  # kept as the node key is (encrypted if locked)
             manager = dataclasses.replace(state, role=NodeRole.MANAGER.value,
                                           client_url=f"https://127.0.0.1:{_free_port('127.0.0.1')}",
@@ -777,7 +847,14 @@ class SwarmService:
         if membership_of is None:
             raise Unavailable("this manager has no store membership to admit nodes with")
         admission = Admission(self._store, lambda: membership_of(state), new_id, _now)
-        return admission.admit(AdmissionRequest.from_json(body), seen_from).to_json()
+        return self._with_unlock_key(admission.admit(AdmissionRequest.from_json(body), seen_from)).to_json()
+
+    def _with_unlock_key(self, grant: Grant) -> Grant:
+        """A new manager of an autolocked swarm gets the unlock key with its certificate, so that it
+        locks its node key as the others do (swarmkit's managers share the KEK through raft)."""
+        if grant.role != NodeRole.MANAGER.value:
+            return grant
+        return dataclasses.replace(grant, unlock_key=self.autolock.unlock_key())
 
     def _role_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         """The role the caller's node spec asks for (a worker's follower polls it)."""
@@ -799,7 +876,7 @@ class SwarmService:
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameter(f"invalid enrolment: {exc}") from None
         admission = Admission(self._store, lambda: membership_of(state), new_id, _now)
-        return admission.enrol_manager(caller.node_id, csr, advertise, peer_port).to_json()
+        return self._with_unlock_key(admission.enrol_manager(caller.node_id, csr, advertise, peer_port)).to_json()
 
     def _managers_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         nodes = self.nodes()

@@ -125,6 +125,7 @@ class SwarmWiring:
 def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
     """Swarm mode's service, on <data-root>/swarm; it imports etcd's client only once a swarm exists.
     The node key's plain copy for TLS lives in <exec-root>/swarm (a tmpfs), never beside the data."""
+    from dockyard.cluster import carotation
     from dockyard.cluster.autolock import Autolock
     from dockyard.cluster.carotation import CAService
     from dockyard.cluster.heartbeat import HeartbeatService
@@ -138,5 +139,6 @@ def _swarm_service(data_root: str, exec_root: str) -> SwarmService:
     swarm = SwarmService(root, engine, autolock=Autolock(root / "certificates", Path(exec_root) / "swarm"))
     swarm.add_listener(HeartbeatService())  # Down/Ready from heartbeats while the node is in a swarm
     swarm.add_listener(CAService())  # node certificates renewed, root rotations carried through
+    carotation.register(swarm)  # workers renew through a manager
     swarm.add_listener(RoleFollower())  # promote/demote: the node becomes what its spec says
     return swarm

@@ -13,8 +13,19 @@ import pytest
 from cryptography import x509
 
 from dockyard.cluster import codec
+from dockyard.cluster.autolock import Autolock
 from dockyard.cluster.ca import RootCA
-from dockyard.cluster.carotation import CertRenewer, Reconciler, renew_at, root_of, rotation_of
+from dockyard.cluster.carotation import (
+    RENEW_CALL,
+    CertRenewer,
+    Reconciler,
+    WorkerRenewer,
+    register,
+    renew_at,
+    root_of,
+    rotation_of,
+)
+from dockyard.cluster.channel import Caller
 from dockyard.cluster.nodes import NODES_PREFIX
 from dockyard.cluster.objects import (
     ClusterSpec,
@@ -31,6 +42,7 @@ from dockyard.cluster.rpc import InvalidArgument
 from dockyard.cluster.store import MemoryStore
 from dockyard.cluster.swarm import EngineDescription, InitRequest, SwarmService
 from dockyard.cluster.tokens import ca_digest, ca_digest_from_token
+from dockyard.errors import NotFound
 
 ENGINE = EngineDescription("host1", "0.1.0", "x86_64", "linux", 2_000_000_000, 1 << 30)
 
@@ -207,3 +219,52 @@ def test_the_reconciler_waits_for_nodes_that_are_up_only(tmp_path: Path) -> None
     assert reconciler.check() is False  # w-up has not renewed
     store.delete(NODES_PREFIX + "w-up")
     assert reconciler.check() is True  # w-down is not waited for
+
+
+class LocalChannel:
+    """The manager's channel calls answered in this process, as the worker `caller` sends them."""
+
+    def __init__(self, swarm: SwarmService, caller: Caller) -> None:
+        self.swarm, self.caller = swarm, caller
+
+    def call(self, name: str, body: dict | None = None, timeout: float | None = None) -> dict:
+        return self.swarm.handlers.call(name, self.caller, body or {})
+
+
+def test_a_worker_renews_through_a_manager_and_a_rotation_waits_for_it(tmp_path: Path) -> None:
+    store = MemoryStore()
+    swarm = _swarm(tmp_path / "manager", store)
+    register(swarm)
+    old_root = root_of(store)
+    now = datetime.datetime.now(datetime.UTC)
+    node = Node("w1", now, now, NodeSpec(), NodeDescription("w1", Platform("x86_64", "linux"), Resources(1, 1),
+                                                            "0.1.0"), NodeStatus(NodeState.READY, addr="10.0.0.9"))
+    store.put(NODES_PREFIX + "w1", codec.encode(node))
+    certs = tmp_path / "worker" / "certificates"
+    certs.mkdir(parents=True)
+    issued = old_root.issue("w1", "worker", swarm.inspect().id, datetime.timedelta(days=90), ["10.0.0.9"])
+    (certs / "swarm-root-ca.crt").write_bytes(old_root.cert_pem)
+    (certs / "swarm-node.crt").write_bytes(issued.cert_pem)
+    (certs / "swarm-node.key").write_bytes(issued.key_pem)
+    channel = LocalChannel(swarm, Caller("w1", "worker"))
+    renewer = WorkerRenewer(lambda: channel, certs, Autolock(certs, tmp_path / "worker" / "run"))
+    assert renewer.check() is False  # its certificate is the one the cluster wants
+
+    _rotate(swarm)
+    CertRenewer(swarm.store, swarm.certificates_dir(), swarm.local_node_id(), swarm.autolock).check()
+    reconciler = Reconciler(swarm.store)
+    assert reconciler.check() is False  # the worker is up and holds a certificate of the old root
+    assert renewer.check() is True
+    leaf, intermediate = x509.load_pem_x509_certificates((certs / "swarm-node.crt").read_bytes())
+    new_root = RootCA(rotation_of(store).cert_pem, None)
+    leaf.verify_directly_issued_by(new_root.cert)
+    intermediate.verify_directly_issued_by(old_root.cert)
+    assert leaf.subject.rfc4514_string() == f"CN=w1,OU=swarm-worker,O={swarm.inspect().id}"
+    assert reconciler.check() is True  # the manager recorded the worker's new issuer
+    assert renewer.check() is False
+    assert (certs / "swarm-root-ca.crt").read_bytes() == new_root.cert_pem  # the root file follows
+    _handshake(tmp_path, new_root.cert_pem, certs / "swarm-node.crt", certs / "swarm-node.key")
+
+    removed = LocalChannel(swarm, Caller("gone", "worker"))
+    with pytest.raises(NotFound, match="node gone not found"):
+        removed.call(RENEW_CALL, {"CSR": "x"})

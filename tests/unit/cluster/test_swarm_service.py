@@ -225,3 +225,73 @@ def test_force_new_cluster_restarts_the_member_alone(tmp_path: Path) -> None:
     assert swarm.init(InitRequest(advertise_addr="127.0.0.1:4000", force_new_cluster=True)) == node_id
     assert starts == [{}, {"force_new_cluster": True}]
     assert [kv.key for kv in store.range("/swarm/members/")] == [f"/swarm/members/{node_id}"]
+
+
+class ThreeMembers:
+    """The store's membership as the leader (member 1, this node) sees it."""
+
+    def __init__(self) -> None:
+        from dockyard.cluster.membership import Member
+
+        self.list = [Member(1, "me", "https://10.0.0.1:2380"), Member(2, "n2", "https://10.0.0.2:2380"),
+                     Member(3, "n3", "https://10.0.0.3:2380")]
+        self.up = {1, 2, 3}
+        self.removed: list[int] = []
+
+    def members(self):
+        return list(self.list)
+
+    def leader(self) -> int:
+        return 1
+
+    def local_id(self) -> int:
+        return 1
+
+    def reachable(self, members) -> set[int]:
+        return {m.id for m in members if m.id in self.up}
+
+    def remove(self, member_id: int) -> None:
+        self.removed.append(member_id)
+        self.list = [m for m in self.list if m.id != member_id]
+
+
+def test_the_leader_removes_the_member_of_a_manager_demoted_while_down(tmp_path: Path) -> None:
+    import datetime
+
+    from dockyard.cluster import codec
+    from dockyard.cluster.membership import MEMBERS_PREFIX
+    from dockyard.cluster.nodes import NODES_PREFIX
+    from dockyard.cluster.objects import (
+        ManagerStatus,
+        Node,
+        NodeDescription,
+        NodeRole,
+        NodeSpec,
+        NodeStatus,
+        Platform,
+        Resources,
+    )
+
+    store, membership = MemoryStore(), ThreeMembers()
+    swarm = SwarmService(tmp_path, ENGINE, open_store=lambda url: store,
+                         make_member=lambda state, root: RecordingMember(), membership=lambda state: membership)
+    me = swarm.init(InitRequest(listen_addr="127.0.0.1:4000", advertise_addr="127.0.0.1"))
+    now = datetime.datetime.now(datetime.UTC)
+    store.put(MEMBERS_PREFIX + me, json.dumps({"peer_url": "https://10.0.0.1:2380"}).encode())
+    for n, role in ((2, NodeRole.WORKER), (3, NodeRole.MANAGER)):  # n2 demoted, n3 still a manager
+        node = Node(f"n{n}", now, now, NodeSpec(role=role), NodeDescription(f"n{n}", Platform("x86_64", "linux"),
+                                                                            Resources(1, 1), "0.1.0"),
+                    NodeStatus(addr=f"10.0.0.{n}"), manager_status=ManagerStatus(f"10.0.0.{n}:2377"))
+        store.put(NODES_PREFIX + node.id, codec.encode(node))
+        store.put(MEMBERS_PREFIX + node.id, json.dumps({"peer_url": f"https://10.0.0.{n}:2380"}).encode())
+
+    swarm.follow_role()  # n2 is up: it takes itself out
+    assert membership.removed == [] and store.get(MEMBERS_PREFIX + "n2") is not None
+    membership.up = {1, 3}  # n2 is down
+    swarm.follow_role()
+    assert membership.removed == [2] and store.get(MEMBERS_PREFIX + "n2") is None
+    assert codec.decode(Node, store.get(NODES_PREFIX + "n2").value).manager_status is None
+    assert store.get(MEMBERS_PREFIX + "n3") is not None and store.get(MEMBERS_PREFIX + me) is not None
+    membership.up = {1}  # n3 is down too, but a manager still: kept
+    swarm.follow_role()
+    assert membership.removed == [2]
