@@ -143,6 +143,21 @@ def report_tls_info(store: Store, key: str, info: TLSInfo) -> None:
             return
 
 
+def tls_info_of(chain_pem: bytes, root_pem: bytes) -> TLSInfo:
+    """The TLS info of a node holding `chain_pem` (its certificate, and the cross-signed
+    intermediate during a rotation) and trusting `root_pem`: the issuer is the intermediate that
+    signed the leaf, else the root."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    chain = x509.load_pem_x509_certificates(chain_pem)
+    root = x509.load_pem_x509_certificate(root_pem)
+    issuer = next((c for c in chain[1:] if c.subject == chain[0].issuer), root)
+    return TLSInfo(root_pem.decode(), issuer.subject.public_bytes(),
+                   issuer.public_key().public_bytes(serialization.Encoding.DER,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -151,7 +166,14 @@ def register(swarm: SwarmService) -> None:
     """The calls a manager answers for workers' renewers."""
 
     def info_call(caller: Caller, body: dict) -> dict:
-        cluster = _cluster(swarm.store())
+        store = swarm.store()
+        cluster = _cluster(store)
+        chain, root = str(body.get("Certificate") or "").encode(), str(body.get("TrustRoot") or "").encode()
+        if chain and root:  # what the worker holds now, for `swarm ca --rotate` to see
+            try:
+                report_tls_info(store, NODES_PREFIX + caller.node_id, tls_info_of(chain, root))
+            except ValueError as exc:
+                raise InvalidParameter(f"node {caller.node_id} reported unreadable certificates: {exc}") from None
         return {"TrustRoot": cluster.tls_info.trust_root,
                 "IssuerPublicKey": _b64(cluster.tls_info.cert_issuer_public_key)}
 
@@ -163,10 +185,12 @@ def register(swarm: SwarmService) -> None:
         node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
         cluster = _cluster(store)
         signer, rotation = signer_of(store)
-        host = node.status.addr
+        role = observed_role(node)
+        # A manager's certificate also names loopback (its store member's client URL), as at its join.
+        addresses = [node.status.addr, "127.0.0.1"] if role.value == "manager" else [node.status.addr]
         try:
-            issued = signer.sign_request(str(body.get("CSR") or "").encode(), caller.node_id,
-                                         observed_role(node).value, cluster.id, _expiry(cluster), [host])
+            issued = signer.sign_request(str(body.get("CSR") or "").encode(), caller.node_id, role.value,
+                                         cluster.id, _expiry(cluster), addresses)
         except ValueError as exc:
             raise InvalidParameter(f"invalid certificate request from node {caller.node_id}: {exc}") from None
         trust_root = cluster.tls_info.trust_root.encode()
@@ -277,10 +301,10 @@ class WorkerRenewer:
         """One round; True when a new certificate was installed."""
         from dockyard.cluster.ca import certificate_identity, new_key_and_request
 
-        info = self._channel().call(INFO_CALL, {})
-        wanted = base64.b64decode(str(info.get("IssuerPublicKey") or ""))
         cert_file, root_file = self._dir / "swarm-node.crt", self._dir / "swarm-root-ca.crt"
         current = cert_file.read_bytes()
+        info = self._report(current, root_file.read_bytes())
+        wanted = base64.b64decode(str(info.get("IssuerPublicKey") or ""))
         issuer = _issuer_key(current) or self._root_key(root_file.read_bytes())
         role = certificate_identity(current)[1]  # a demoted manager's still says manager
         renewed = issuer != wanted or role != "worker" or self._clock() >= renew_at(current)
@@ -293,7 +317,12 @@ class WorkerRenewer:
         if trust_root and root_file.read_bytes() != trust_root:
             write_private(root_file, trust_root)
             self._on_new_root()
+            self._report(cert_file.read_bytes(), trust_root)
         return renewed
+
+    def _report(self, chain: bytes, root: bytes) -> dict:
+        """What the cluster wants, asked with what this node holds (the manager records it)."""
+        return self._channel().call(INFO_CALL, {"Certificate": chain.decode(), "TrustRoot": root.decode()})
 
     @staticmethod
     def _root_key(root_pem: bytes) -> bytes:

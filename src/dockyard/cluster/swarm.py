@@ -78,6 +78,10 @@ JOIN_TIMEOUT = ('Timeout was reached before node joined. The attempt to join the
 # twice etcd's defaults, so that a busy machine does not call elections for nothing; a dead
 # leader is replaced within a few seconds (swarmkit's 1 s ticks take over 10).
 RAFT_TIMING = (200, 2000)
+# How long a request waits for an election before answering that the swarm has no leader: a
+# leader's member restarting (a new trust root) hands over or is replaced within this.
+ELECTION_WAIT = 3.0
+RELOAD_TURN = "/swarm/tls-reload"  # held (with a lease) by the manager whose member restarts now
 
 
 
@@ -409,9 +413,8 @@ class SwarmService:
             if self.autolock.locked():
                 log.info("the swarm is locked: this manager's store member starts after `swarm unlock`")
                 return
-            if self._state.role == NodeRole.MANAGER.value:
-                self._connect(self._state)
-                self._open_port(self._state)
+            if self._state.role == NodeRole.MANAGER.value and not self._serve_as_manager(self._state):
+                return
             self._started()
 
     def unlock(self, unlock_key: str) -> None:
@@ -421,9 +424,23 @@ class SwarmService:
             if state is None:
                 raise Unavailable(NOT_MANAGER)
             self.autolock.unlock(unlock_key)
-            self._connect(state)
-            self._open_port(state)
+            if not self._serve_as_manager(state):
+                return
             self._started()
+
+    def _serve_as_manager(self, state: LocalState) -> bool:
+        """A manager coming back: its store member, then its swarm port. A manager demoted while it
+        was down finds its member removed by the leader (etcd ends it at once): it goes on as a
+        worker when the other managers say so (False: it did)."""
+        try:
+            self._connect(state)
+        except Unavailable:
+            if self._demoted_while_away(state):
+                self._demote_self(state, member_removed=True)
+                return False
+            raise
+        self._open_port(state)
+        return True
 
     def _connect(self, state: LocalState, **member_options: Any) -> None:
         member = self._make_member(state, self._root, **member_options)
@@ -445,15 +462,18 @@ class SwarmService:
                 self._pending.cancelled.set()
             if self._close_port is not None:
                 self._close_port()
-            if self._listening:
-                self._listening = False
-                for listener in self._listeners:
-                    _timed(listener.swarm_stopping, type(listener).__name__)
+            self._stop_listeners()
             if self._store is not None:
                 self._store.close()
             if self._member is not None:
                 _timed(self._member.stop, "the store member")
             self._store = self._member = self._close_port = None
+
+    def _stop_listeners(self) -> None:
+        if self._listening:
+            self._listening = False
+            for listener in self._listeners:
+                _timed(listener.swarm_stopping, type(listener).__name__)
 
     def _addresses(self, listen_addr: str, advertise_addr: str) -> tuple[str, int, str, int]:
         listen_host, listen_port = _split_host_port(listen_addr, DEFAULT_LISTEN_PORT)
@@ -815,6 +835,9 @@ class SwarmService:
         with self._lock:
             if self._state is not state:
                 return
+            # The worker's helpers stop first (its certificate renewer would renew the manager's
+            # certificate as a worker's); they start again as a manager's below.
+            self._stop_listeners()
             if grant.unlock_key:  # an autolocked swarm: the node key is locked from now on
                 self.autolock.relock(grant.unlock_key)
             self.autolock.install(grant.certificate, key_pem)  # kept as the node key is (encrypted if locked)
@@ -828,6 +851,7 @@ class SwarmService:
             except BaseException:
                 self.shutdown()
                 self._state = state  # still a worker: the follower tries again
+                self._started()
                 raise
             self._write_state(manager)
             log.info("promoted: this node's store member serves; it is a manager")
@@ -976,14 +1000,20 @@ class SwarmService:
         state = self._state
         if state is None or self._member is None or self._membership_of is None:
             return
-        try:
-            leader = self._membership_of(state).leader()
-        except NoLeader:
-            raise
-        except Unavailable:
-            return  # the member does not answer now (a restart for a new root): the store call says so
-        if leader is None:
-            raise NoLeader()
+        membership = self._membership_of(state)
+        deadline = time.monotonic() + ELECTION_WAIT
+        while True:
+            try:
+                leader = membership.leader()
+            except NoLeader:
+                leader = None
+            except Unavailable:
+                return  # the member does not answer now (a restart for a new root): the store call says so
+            if leader is not None:
+                return
+            if time.monotonic() >= deadline:
+                raise NoLeader()
+            time.sleep(0.2)  # an election under way (a member restarting) ends within its timeout
 
     def _role(self) -> NodeRole:
         assert self._state is not None
@@ -1075,6 +1105,7 @@ class SwarmService:
             state = self._state
             if state is None or state.role != NodeRole.MANAGER.value or self._member is None or self.leaving():
                 return
+            turn = self._reload_turn(state)  # one member restarts at a time: the store keeps its quorum
             for listener in self._listeners:  # the helpers first, while the store still serves them
                 listener.swarm_stopping()
             listeners, self._listeners = self._listeners, []
@@ -1087,7 +1118,34 @@ class SwarmService:
             finally:
                 self._paused = False
                 self._listeners = listeners
+            if turn:
+                self._end_turn(turn)
             self._started()
+
+    def _reload_turn(self, state: LocalState) -> int:
+        """Wait (up to a minute) until no other manager's member restarts for the new root, then hold
+        the turn: a lease-bound key, gone by itself if this node dies meanwhile. 0: taken without it."""
+        store = self._store
+        if store is None:
+            return 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                lease = store.grant_lease(30)
+                if store.txn([Compare(RELOAD_TURN, 0)], [Put(RELOAD_TURN, state.node_id.encode(), lease)]):
+                    return lease
+                store.revoke_lease(lease)
+            except Unavailable:
+                pass
+            time.sleep(0.5)
+        log.warning("another manager's restart for the new root did not end: restarting anyway")
+        return 0
+
+    def _end_turn(self, lease: int) -> None:
+        try:
+            self._require_store().revoke_lease(lease)  # the same lease in the same store, reopened
+        except Unavailable:
+            log.info("the restart turn ends with its lease")
 
     def certificates_dir(self) -> Path:
         """This node's TLS files: swarm-root-ca.crt, swarm-node.crt, swarm-node.key (Docker's names)."""

@@ -263,6 +263,8 @@ def test_a_worker_renews_through_a_manager_and_a_rotation_waits_for_it(tmp_path:
     assert reconciler.check() is True  # the manager recorded the worker's new issuer
     assert renewer.check() is False
     assert (certs / "swarm-root-ca.crt").read_bytes() == new_root.cert_pem  # the root file follows
+    # ... and the worker's TLS info says so (what `docker swarm ca --rotate` waits for on every node)
+    assert swarm.node("w1").description.tls_info == swarm.inspect().tls_info
     _handshake(tmp_path, new_root.cert_pem, certs / "swarm-node.crt", certs / "swarm-node.key")
 
     removed = LocalChannel(swarm, Caller("gone", "worker"))

@@ -62,6 +62,10 @@ def _reachable(client_url: str) -> Iterator[None]:
             raise LeaseNotFound("etcdserver: requested lease not found") from exc
         if any(sign in detail for sign in _NO_LEADER):
             raise NoLeader() from exc
+        if isinstance(exc, etcd_errors.InternalServerError):
+            # The gateway's 500s: its member stopping ("server stopped", a closing transport) as a
+            # manager restarts it for a new trust root. The store is unavailable, not the request bad.
+            raise StoreUnavailable(f"the cluster store at {client_url} is unavailable: {detail or exc}") from exc
         raise
 
 

@@ -126,8 +126,9 @@ class EtcdMember:
         while (health := self.health()) is None:
             if self._process.poll() is not None:
                 tail = c.log_file.read_text(errors="replace").splitlines()[-5:]
+                code = self._process.returncode
                 self._forget()
-                raise StoreUnavailable(f"etcd exited with {self._process.returncode} on start: " + " | ".join(tail))
+                raise StoreUnavailable(f"etcd exited with {code} on start: " + " | ".join(tail))
             if time.monotonic() > deadline:
                 self.stop()
                 raise StoreUnavailable(f"etcd did not answer on {c.client_url} within {timeout:.0f}s; see {c.log_file}")
