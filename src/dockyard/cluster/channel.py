@@ -20,7 +20,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 ROLES = ("manager", "worker")
 
@@ -132,7 +132,11 @@ def answer(response: http.client.HTTPResponse) -> dict[str, Any]:
 
 
 class ManagerChannel:
-    """Calls to the swarm's managers from this node, with its certificate."""
+    """Calls to the swarm's managers from this node, with its certificate. The manager that
+    answered last (in this process: a daemon is in one swarm) is tried first, so a dead manager
+    early in the list costs one connection attempt, not one per call (heartbeats, task reports)."""
+
+    answered_by: ClassVar[str] = ""
 
     def __init__(self, managers: Callable[[], Sequence[str]], context: ssl.SSLContext, timeout: float = 10.0) -> None:
         self._managers = managers  # the managers' swarm addresses, host:port, best first
@@ -147,13 +151,18 @@ class ManagerChannel:
         managers = list(self._managers())
         if not managers:
             raise ManagersUnreachable("this node knows no manager of its swarm")
+        if ManagerChannel.answered_by in managers:
+            managers.remove(ManagerChannel.answered_by)
+            managers.insert(0, ManagerChannel.answered_by)
         yield from managers
 
     def call(self, name: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> dict[str, Any]:
         errors = []
         for addr in self._each():
             try:
-                return answer(post(addr, f"/rpc/{name}", body or {}, self._context, timeout or self._timeout))
+                result = answer(post(addr, f"/rpc/{name}", body or {}, self._context, timeout or self._timeout))
+                ManagerChannel.answered_by = addr
+                return result
             except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
                 errors.append(f"{addr}: {exc}")
         raise ManagersUnreachable("no manager of the swarm answered: " + "; ".join(errors))
@@ -172,6 +181,7 @@ class ManagerChannel:
                 continue
             if response.status != 200:
                 answer(response)
+            ManagerChannel.answered_by = addr
             return _lines(response)
         raise ManagersUnreachable("no manager of the swarm answered: " + "; ".join(errors))
 

@@ -50,7 +50,7 @@ class Heartbeat:
     def __init__(self, store: Callable[[], Store], node_id: str, ttl: int) -> None:
         self._store = store
         self._key = HEARTBEATS_PREFIX + node_id
-        self._ttl = ttl
+        self.ttl = ttl
         self._lease = 0
 
     def beat(self) -> None:
@@ -58,7 +58,7 @@ class Heartbeat:
         if self._lease and store.refresh_lease(self._lease) > 0:
             return
         # First beat, or the lease expired (the node was away): the key's return marks it Ready.
-        lease = store.grant_lease(self._ttl)
+        lease = store.grant_lease(self.ttl)
         store.put(self._key, b"", lease)
         self._lease = lease
 
@@ -253,9 +253,11 @@ class HeartbeatService:
         def beat_for(caller, _body: dict) -> dict:
             """A worker's heartbeat: its lease refreshed (or taken) here; the period it keeps."""
             current_ns = swarm.inspect().spec.dispatcher.heartbeat_period
+            ttl = lease_ttl(current_ns)
             with self._lock:
-                beat = self._remote.setdefault(caller.node_id, Heartbeat(swarm.store, caller.node_id,
-                                                                          lease_ttl(current_ns)))
+                beat = self._remote.get(caller.node_id)
+                if beat is None or beat.ttl != ttl:  # new, or the period changed: a lease of the new length
+                    beat = self._remote[caller.node_id] = Heartbeat(swarm.store, caller.node_id, ttl)
             beat.beat()
             return {"Period": current_ns}
 

@@ -78,11 +78,11 @@ class NodeRoles:
         if role == "manager":
             store = swarm.store()
             dispatch.register(swarm.handlers, swarm.store)
-            self._manager = Manager(store)
+            self._manager = Manager(store, swarm.is_leader)
             self._manager.start()
             channel = StoreChannel(store)
         else:
-            channel = RemoteChannel(swarm.channel)
+            channel = RemoteChannel(swarm.channel, managers=swarm.remember_managers)
         self._role = role
         self._agent = Agent(swarm.local_node_id(), channel, self._backend, self._pull, SwarmTaskFiles(swarm))
         self._run(self._agent.start)

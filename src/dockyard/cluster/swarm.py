@@ -1215,6 +1215,18 @@ class SwarmService:
                          [(n.id, n.manager_status.addr) for n in managers if n.manager_status],
                          len(nodes), len(managers), cluster)
 
+    def remember_managers(self, managers: list[str]) -> None:
+        """A worker told of the swarm's managers (by `swarm.managers`, or its agent's task watch, as
+        swarmkit's session carries them) keeps them, so its channel finds one after a leader change."""
+        with self._lock:
+            state = self._state
+            if state is None or state.role != NodeRole.WORKER.value or not managers or managers == state.managers:
+                return
+            if self.leaving():
+                return
+            self._state = dataclasses.replace(state, managers=list(managers))
+            self._write_state(self._state)
+
     def _worker_info(self, state: LocalState, host: str) -> SwarmInfo:
         """A worker's block: its managers as the swarm last told it (refreshed when one answers)."""
         from dockyard.cluster.channel import ChannelError
@@ -1223,12 +1235,7 @@ class SwarmService:
         try:
             answer = self._channel().call("swarm.managers", {}, timeout=2)
             remote = [(str(m["NodeID"]), str(m["Addr"])) for m in answer.get("Managers") or []] or remote
-            fresh = [addr for _, addr in remote]
-            if fresh != state.managers:
-                with self._lock:
-                    if self._state is state:
-                        self._state = dataclasses.replace(state, managers=fresh)
-                        self._write_state(self._state)
+            self.remember_managers([addr for _, addr in remote])
         except (ChannelError, OSError, KeyError, TypeError):
             pass  # no manager answers (or the node's certificates are gone): the ones it last knew, by address
         return SwarmInfo(state.node_id, host, "active", False, remote)

@@ -8,9 +8,21 @@ import datetime
 
 import pytest
 
+from dockyard.cluster import codec
 from dockyard.cluster.agent import dispatch
 from dockyard.cluster.agent.remote import RemoteChannel
 from dockyard.cluster.channel import Caller, ChannelError, Handlers, ManagersUnreachable
+from dockyard.cluster.nodes import NODES_PREFIX
+from dockyard.cluster.objects import (
+    ManagerStatus,
+    Node,
+    NodeDescription,
+    NodeSpec,
+    NodeState,
+    NodeStatus,
+    Platform,
+    Resources,
+)
 from dockyard.cluster.services.records import Records
 from dockyard.cluster.services.spec import ContainerSpec, TaskSpec
 from dockyard.cluster.services.task import Task, TaskState, TaskStatus
@@ -129,6 +141,22 @@ def test_the_worker_channel_follows_its_tasks_through_a_change_of_manager() -> N
         assert link.watched[0] == 0 and link.watched[-1] == 1  # watched again through the second
         assert remote.update_status("t2", TaskStatus(NOW, TaskState.RUNNING))
         assert records.task("t2").status.state == TaskState.RUNNING
+    finally:
+        remote.close()
+
+
+def test_the_worker_learns_the_managers_from_its_watch() -> None:
+    store = MemoryStore()
+    for node_id, addr in (("m1", "10.0.0.1:2377"), ("m2", "10.0.0.2:2377"), ("w1", "")):
+        node = Node(node_id, NOW, NOW, NodeSpec(), NodeDescription(node_id, Platform("x86_64", "linux"),
+                                                                    Resources(1, 1), "1"),
+                    NodeStatus(NodeState.READY, addr=addr.split(":")[0]), ManagerStatus(addr) if addr else None)
+        store.put(NODES_PREFIX + node_id, codec.encode(node))
+    told: list[list[str]] = []
+    remote = RemoteChannel(lambda: Link("w1", manager(store)), managers=told.append)
+    try:
+        remote.assignments("w1", 5)
+        assert told and told[0] == ["10.0.0.1:2377", "10.0.0.2:2377"]
     finally:
         remote.close()
 

@@ -149,5 +149,11 @@ def test_workers_beat_through_a_manager_that_holds_their_lease(tmp_path) -> None
         lease = store.get(HEARTBEATS_PREFIX + "w1").lease
         worker.beat()
         assert store.get(HEARTBEATS_PREFIX + "w1").lease == lease  # refreshed, not taken anew
+        cluster = swarm.inspect()
+        cluster.spec.dispatcher.heartbeat_period = 1_000_000_000
+        swarm.update(cluster.version.index, cluster.spec)
+        worker.beat()  # the period changed: a lease of the new length (3 periods), the key kept
+        kv = store.get(HEARTBEATS_PREFIX + "w1")
+        assert kv.lease != lease and periods[-1] == 1.0
     finally:
         service.swarm_stopping()

@@ -458,3 +458,20 @@ def test_passes_decode_only_the_tasks_that_changed(c, monkeypatch) -> None:
     decoded.clear()
     run_pass(c.store, c.now, cache=cache)
     assert task.id in decoded and len(c.tasks(slot=1)) == 2
+
+
+def test_only_the_stores_leader_runs_the_loops(c) -> None:
+    from waiting import until
+
+    from dockyard.cluster.manager.runner import Manager
+
+    leading = [False]
+    follower = Manager(c.store, lambda: leading[0])
+    follower.start()
+    try:
+        c.create(Mode={"Replicated": {"Replicas": 2}})
+        assert not until(lambda: c.tasks(), 1.5)  # a manager that does not lead decides nothing
+        leading[0] = True
+        assert until(lambda: len(c.tasks()) == 2, 10)
+    finally:
+        follower.stop()

@@ -20,7 +20,7 @@ from dockyard.cluster.agent.controller import Controller, Files, Pull
 from dockyard.cluster.services.task import Task, TaskStatus
 from dockyard.cluster.store.api import StoreUnavailable
 from dockyard.engine.backend import ClusterBackend
-from dockyard.errors import NotFound
+from dockyard.errors import Conflict, NotFound
 from dockyard.util.aio import background
 
 log = logging.getLogger("dockyard.cluster.agent")
@@ -121,5 +121,5 @@ class Agent:
             await controller.remove()
 
     async def _remove(self, container_id: str) -> None:
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, Conflict):  # gone, or going (its controller's close removes it)
             await self._backend.remove_container(container_id, force=True)

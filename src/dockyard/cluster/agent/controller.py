@@ -19,7 +19,7 @@ from dockyard.cluster.services.task import ContainerStatus, Task, TaskState, Tas
 from dockyard.engine.backend import ClusterBackend, TaskFile
 from dockyard.engine.container import Container
 from dockyard.engine.specs.networks import EndpointSettings
-from dockyard.errors import DockyardError, NotFound
+from dockyard.errors import Conflict, DockyardError, NotFound
 
 log = logging.getLogger("dockyard.cluster.agent")
 
@@ -251,5 +251,5 @@ class Controller:
         if c is not None:
             try:
                 await self._backend.remove_container(c.id, force=True)
-            except NotFound:
+            except (NotFound, Conflict):  # gone, or going (the agent's sweep of stale containers)
                 pass

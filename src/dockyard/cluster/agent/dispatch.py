@@ -19,6 +19,8 @@ from typing import Any
 from dockyard.cluster import codec
 from dockyard.cluster.agent.channel import record_status, tasks_of
 from dockyard.cluster.channel import Caller, Handlers
+from dockyard.cluster.nodes import NODES_PREFIX
+from dockyard.cluster.objects import Node
 from dockyard.cluster.services.records import TASKS_PREFIX, Records
 from dockyard.cluster.services.task import Task, TaskStatus
 from dockyard.cluster.store.api import Store
@@ -41,17 +43,35 @@ def status_from_wire(doc: Any) -> TaskStatus:
     return codec.decode(TaskStatus, json.dumps(doc).encode())
 
 
+def managers_of(store: Store) -> list[str]:
+    """The managers' swarm addresses, as their node records keep them."""
+    nodes = (codec.decode(Node, kv.value) for kv in store.range(NODES_PREFIX))
+    return [n.manager_status.addr for n in nodes if n.manager_status is not None and n.manager_status.addr]
+
+
 def _follow(records: Records, node_id: str, keepalive: float) -> Iterator[dict[str, Any]]:
+    """The node's tasks when they change, and the managers' addresses when they change (checked at
+    each line: a worker that knows them all reaches another one when its manager goes)."""
     watch = records.store.watch(TASKS_PREFIX)  # before the first read: no change falls between
     try:
         last = None
+        known = None
         while True:
             tasks = [to_wire(t) for t in tasks_of(records, node_id)]
+            managers = managers_of(records.store)
+            item: dict[str, Any] = {}
             if tasks != last:
-                yield {"Tasks": tasks}
-                last = tasks
+                item["Tasks"] = last = tasks
+            if managers != known:
+                item["Managers"] = known = managers
+            yield item
             while watch.next(keepalive) is None:
-                yield {}
+                managers = managers_of(records.store)
+                if managers != known:
+                    known = managers
+                    yield {"Managers": managers}
+                else:
+                    yield {}
             while watch.next(0) is not None:  # a burst of changes is one answer
                 pass
     finally:

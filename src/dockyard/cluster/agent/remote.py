@@ -27,9 +27,11 @@ TRANSPORT = (OSError, ssl.SSLError, http.client.HTTPException, ValueError)
 
 
 class RemoteChannel:
-    def __init__(self, channel: Callable[[], ManagerChannel], retry: float = RETRY) -> None:
-        self._channel = channel  # asked anew at each attempt: the managers the node knows change
+    def __init__(self, channel: Callable[[], ManagerChannel], retry: float = RETRY,
+                 managers: Callable[[list[str]], None] | None = None) -> None:
+        self._factory = channel  # asked anew at each attempt: the managers the node knows change
         self._retry = retry
+        self._remember = managers  # the swarm's managers, as the watch tells them (for the node's state)
         self._latest: queue.Queue[list[Task]] = queue.Queue()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,18 +53,20 @@ class RemoteChannel:
     def _follow(self) -> None:
         while not self._stopped.is_set():
             try:
-                for item in self._channel().watch(WATCH, {}, idle=IDLE):
+                for item in self._factory().watch(WATCH, {}, idle=IDLE):
                     if self._stopped.is_set():
                         return
                     if "Tasks" in item:
                         self._latest.put([task_from_wire(doc) for doc in item["Tasks"]])
+                    if item.get("Managers") and self._remember is not None:
+                        self._remember([str(m) for m in item["Managers"]])
             except (ChannelError, DockyardError, *TRANSPORT) as exc:
                 log.info("the agent's watch of its tasks ended: %s; watching again", exc)
             self._stopped.wait(self._retry)
 
     def update_status(self, task_id: str, status: TaskStatus) -> bool:
         try:
-            answer = self._channel().call(STATUS, {"TaskID": task_id, "Status": to_wire(status)})
+            answer = self._factory().call(STATUS, {"TaskID": task_id, "Status": to_wire(status)})
         except ChannelError as exc:
             if exc.status < 500:  # not this node's task (any more), or a report it cannot take
                 log.warning("task %s: the managers refused its status: %s", task_id, exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from dockyard.cluster import codec
@@ -31,6 +32,7 @@ LOOPS: tuple[Loop, ...] = (restart.supervise, replicated.reconcile, global_.reco
                            scheduler.schedule, reaper.reap)
 BATCH = 100  # etcd refuses transactions of more than 128 operations by default
 IDLE_WAIT = 5.0  # a pass at least this often, in case a watch event was lost
+FOLLOWER_WAIT = 1.0  # how often a manager that does not lead the store asks again
 
 
 class TaskCache:
@@ -112,8 +114,12 @@ def run_pass(store: Store, now: datetime.datetime, loops: tuple[Loop, ...] = LOO
 class Manager:
     """The loops on a thread of their own, for as long as this node manages the swarm."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, leads: Callable[[], bool] = lambda: True) -> None:
         self._store = store
+        # Only the store's leader decides, as swarmkit's orchestrators run on the Raft leader: two
+        # managers passing at once would each add the task a slot lacks (new keys never conflict).
+        self._leads = leads
+        self._led_at = 0.0  # when the store last said this manager leads it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="swarm-manager", daemon=True)
         self._watch: Watch | None = None  # cancelled by stop(), so an idle wait ends at once
@@ -128,6 +134,19 @@ class Manager:
             watch.cancel()  # wakes the loop's wait for a change (up to IDLE_WAIT) at once
         self._thread.join(timeout=30)
 
+    def _leading(self) -> bool:
+        """Asked of the store at most every FOLLOWER_WAIT seconds while it says yes (a pass per task
+        report must not cost two more requests); no answer (an election) is no."""
+        now = time.monotonic()
+        if now - self._led_at < FOLLOWER_WAIT:
+            return True
+        try:
+            leads = self._leads()
+        except Exception:  # noqa: BLE001 - the member is restarting or has no leader
+            leads = False
+        self._led_at = now if leads else 0.0
+        return leads
+
     def _run(self) -> None:
         watch = None
         cache = TaskCache()
@@ -137,6 +156,9 @@ class Manager:
                     watch = self._watch = self._store.watch("/swarm/")
                     if self._stop.is_set():
                         break  # stop() came before the watch existed: it could not cancel it
+                if not self._leading():
+                    self._stop.wait(FOLLOWER_WAIT)
+                    continue
                 snap = run_pass(self._store, datetime.datetime.now(datetime.UTC), cache=cache)
                 wait = IDLE_WAIT
                 if snap.wake_at is not None:
