@@ -87,7 +87,10 @@ def containers(fleet: Fleet, name: str, service: str) -> list[str]:
 
 
 def create(fleet: Fleet, name: str, *args: str) -> None:
-    manager(fleet, "service", "create", "--detach", "--no-resolve-image", "--name", name, *args)
+    """A service whose tasks stop and are replaced soon (sh and sleep as PID 1 ignore SIGTERM:
+    Docker's 10 s grace and 5 s restart delay would be most of this module's time)."""
+    manager(fleet, "service", "create", "--detach", "--no-resolve-image", "--stop-grace-period", "1s",
+            "--restart-delay", "1s", "--name", name, *args)
 
 
 def test_replicas_spread_over_the_workers_drain_and_node_loss_move_them(fleet):
