@@ -43,6 +43,8 @@ class Agent:
         # The channel's calls on threads of their own: in the default executor a status report
         # queued behind the containers being created (and the long poll held a thread there).
         self._calls = ThreadPoolExecutor(CHANNEL_THREADS, thread_name_prefix="agent-channel")
+        self._pending: dict[str, TaskStatus] = {}  # by task: the newest status not sent yet
+        self._senders: dict[str, asyncio.Task] = {}
 
     def start(self) -> None:
         self._runner = asyncio.ensure_future(self._run())
@@ -58,6 +60,7 @@ class Agent:
         held = list(self._controllers.values())
         self._controllers.clear()
         await asyncio.gather(*(self._close(controller, running) for controller, running in held))
+        await asyncio.gather(*self._senders.values(), return_exceptions=True)
         await asyncio.to_thread(self._channel.close)
         self._calls.shutdown(wait=False)
         if remove_containers:
@@ -66,6 +69,22 @@ class Agent:
                     await self._backend.remove_container(c.id, force=True)
 
     async def _report(self, task_id: str, status: TaskStatus) -> None:
+        """Hand the status to the task's sender and go on, as swarmkit's agent reports: a controller
+        does not wait for the store between its steps, and a status overtaken by a newer one
+        before it was sent is not sent (statuses only move forward)."""
+        self._pending[task_id] = status
+        if task_id not in self._senders:
+            self._senders[task_id] = asyncio.ensure_future(self._send(task_id))
+
+    async def _send(self, task_id: str) -> None:
+        try:
+            while task_id in self._pending and not self._stopped.is_set():
+                status = self._pending.pop(task_id)
+                await self._deliver(task_id, status)
+        finally:
+            self._senders.pop(task_id, None)
+
+    async def _deliver(self, task_id: str, status: TaskStatus) -> None:
         while not self._stopped.is_set():
             try:
                 await asyncio.get_running_loop().run_in_executor(self._calls, self._channel.update_status, task_id,

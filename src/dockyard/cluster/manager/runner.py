@@ -163,8 +163,8 @@ class Manager:
                 wait = IDLE_WAIT
                 if snap.wake_at is not None:
                     wait = min(wait, max((snap.wake_at - datetime.datetime.now(datetime.UTC)).total_seconds(), 0))
-                if snap.written or snap.deleted or snap.services_written:
-                    continue  # our own writes come back as events: look again at once
+                # The pass's own writes come back as events and start the next pass (which a
+                # refused write needs): no pass at once besides, which would then run twice.
                 if watch.next(wait) is not None:
                     while watch.next(0) is not None:  # a burst of changes is one pass
                         pass
