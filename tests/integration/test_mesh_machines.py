@@ -166,3 +166,21 @@ def test_a_port_the_swarm_chooses_answers_everywhere_and_a_host_port_only_on_its
     assert who(ips["m1"], 8090) is None and who(ips["m3"], 8090) is None
     ok(fleet.docker("m1", "service", "rm", "auto", "pinned"))
     assert until(lambda: who(ips["m3"], port) is None, 30)
+
+
+def test_an_unhealthy_task_leaves_the_balancing_of_every_node(fleet):
+    ips = {name: fleet.ip(name) for name in NAMES}
+    port = PORT + 2
+    ok(fleet.docker("m1", "service", "create", "--detach", "--name", "checked", "--replicas", "2",
+                    "--health-cmd", "test ! -f /tmp/sick", "--health-interval", "1s", "--health-retries", "1",
+                    "--publish", f"published={port},target=80", "busybox", "sh", "-c", WHO))
+    assert until(lambda: len(running(fleet, "checked")) == 2, 90)
+    tasks = running(fleet, "checked")
+    assert until(lambda: {(who(ips["m1"], port) or ("", ""))[0] for _ in range(4)} == set(tasks), 60), \
+        (tasks, [who(ips["m1"], port) for _ in range(4)], log_tails(fleet))
+    sick, node = sorted(tasks.items())[0]
+    ok(fleet.docker(node, "exec", sick, "touch", "/tmp/sick"))
+    for name in NAMES:
+        assert until(lambda name=name: sick not in {(who(ips[name], port) or ("", ""))[0] for _ in range(4)}, 30), \
+            f"{name} stops sending connections to the unhealthy task"
+    ok(fleet.docker("m1", "service", "rm", "checked"))

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from dockyard.cluster import publishedports
 from dockyard.cluster.agent.container import SERVICE_ID_LABEL
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dockyard.cluster.ingress")
 POLL = 2.0
+WATCHED = ("/mesh/", "/swarm/services/")  # task endpoints, VIPs, chosen ports; services
 STOP_TIMEOUT = 60.0
 DEFAULT_NETWORK = "bridge"
 GATEWAY_ENDPOINT = "GatewayEndpoint"  # engine/networks/gateway.py's SETTINGS_KEY: the docker_gwbridge leg
@@ -134,7 +136,7 @@ class LocalIngress:
         publishing = {svc.id for svc in services if ingress_ports(svc)}
         if network is None or not publishing:
             return None
-        sandbox = await asyncio.to_thread(self._box.up, network)
+        sandbox = await self._box.up(network)
         for c in containers:
             settings = c.network_settings or {}
             if (c.state.running and (c.config.labels or {}).get(SERVICE_ID_LABEL) in publishing
@@ -146,8 +148,37 @@ class LocalIngress:
         peers = ingress_peers(await asyncio.to_thread(StorePeerTable(store).peers, network.id))
         return Ingress(network.name, sandbox, peers)
 
+    def _follow(self, store: Store, wake: Callable[[], None], stop: threading.Event) -> None:
+        """Wake the loop when another node's tasks, a service or the mesh's records change (a
+        manager's store watch; a worker polls), so a task killed elsewhere leaves at once."""
+        watches = [store.watch(prefix) for prefix in WATCHED]
+        try:
+            while not stop.is_set():
+                if any(w.next(0.25) is not None for w in watches):
+                    wake()
+        except (StoreUnavailable, DockyardError, OSError) as exc:
+            log.info("routing mesh: store watch ended (%s); polling every %s s", exc, POLL)
+        finally:
+            for w in watches:
+                w.cancel()
+
     async def _run(self, store: Store, node: str, manager: bool) -> None:
         subscription = self._events.subscribe()
+        stop = threading.Event()
+        if manager:
+            def wake() -> None:
+                self._loop.call_soon_threadsafe(subscription.ready.set)
+
+            threading.Thread(target=self._follow, args=(store, wake, stop), name="mesh-watch", daemon=True).start()
+        inflight: list[asyncio.Future] = []
+
+        async def off_loop(work: Callable[..., Any], *args: Any) -> Any:
+            # A thread's work is not cancelled with the loop: the teardown waits for it first, or
+            # a sync finishing late would program the rules the teardown removed.
+            future = asyncio.ensure_future(asyncio.to_thread(work, *args))
+            inflight[:] = [future]
+            return await asyncio.shield(future)
+
         keeper = RuleKeeper(self.mesh, generation=self.mesh.generation)
         keeping: asyncio.Task | None = None
         programmed: NodeMesh | None = None
@@ -161,9 +192,9 @@ class LocalIngress:
         try:
             while True:
                 try:
-                    services = await asyncio.to_thread(records.services)
+                    services = await off_loop(records.services)
                     # Ports published without a number: chosen by a manager (30000-32767), read by all.
-                    chosen = await asyncio.to_thread(publishedports.allocate if manager else publishedports.stored,
+                    chosen = await off_loop(publishedports.allocate if manager else publishedports.stored,
                                                      *((store, services) if manager else (store,)))
                     services = publishedports.fill(services, chosen)
                     containers = self._backend.managed_containers({})
@@ -175,12 +206,12 @@ class LocalIngress:
                         now = wanted(services, containers, self._bridges())
                         if now != programmed:
                             if discovery is not None:
-                                await asyncio.to_thread(discovery.controller.set_node_rules, False)
-                            await asyncio.to_thread(self.mesh.program_node, now, None)
+                                await off_loop(discovery.controller.set_node_rules, False)
+                            await off_loop(self.mesh.program_node, now, None)
                             programmed = now
                     if discovery is not None:
-                        tasks = await asyncio.to_thread(records.tasks)
-                        await asyncio.to_thread(discovery.sync, services, containers, tasks, node, ingress)
+                        tasks = await off_loop(records.tasks)
+                        await off_loop(discovery.sync, services, containers, tasks, node, ingress)
                     if keeping is None:
                         keeping = asyncio.ensure_future(keeper.run())
                     keeper.changed()
@@ -190,9 +221,13 @@ class LocalIngress:
                     await asyncio.wait_for(subscription.ready.wait(), POLL)
                 subscription.take()
         finally:
+            stop.set()
             self._events.unsubscribe(subscription)
             if discovery is not None and self._use_records is not None:
                 self._use_records(None)
+            for future in inflight:
+                with contextlib.suppress(BaseException):
+                    await future
             if keeping is not None:
                 keeping.cancel()  # before the teardown, which the keeper would undo
                 with contextlib.suppress(asyncio.CancelledError):
@@ -202,4 +237,4 @@ class LocalIngress:
                 with contextlib.suppress(StoreUnavailable, DockyardError, OSError):
                     await asyncio.to_thread(discovery.endpoints.publish, node, {})
             if self._box is not None:
-                await asyncio.to_thread(self._box.down)
+                await self._box.down()

@@ -15,6 +15,7 @@ and makes the sandbox again instead of leaving a second one's worth of addresses
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import json
@@ -35,6 +36,7 @@ log = logging.getLogger("dockyard.cluster.ingressbox")
 MAC_PREFIX = "06:42:"  # an ingress sandbox's overlay MAC (locally administered, unicast)
 GATEWAY_IF = "eth0"
 INGRESS_IF = "eth1"
+GATEWAY = "docker_gwbridge"  # engine/networks/gateway.py's NAME
 
 
 def ingress_mac(address: str) -> str:
@@ -48,12 +50,12 @@ def ingress_peers(peers: list[Peer]) -> tuple[IngressPeer, ...]:
 
 
 class SandboxNetworks(Protocol):
-    """engine/networks' NetworkService calls for a namespace without a container."""
+    """engine/networks' NetworkService calls for a namespace without a container (on the event
+    loop, as a container's connect: addresses are handed out there)."""
 
-    def gateway_bridge(self) -> Network: ...
-    def join_sandbox(self, ref: str, path: str, ifname: str, *, mac_for: Callable[[str], str] | None = None,
-                     default_route: bool = False) -> Interface: ...
-    def leave_sandbox(self, ref: str, iface: Interface) -> None: ...
+    async def join_sandbox(self, ref: str, path: str, ifname: str, *, mac_for: Callable[[str], str] | None = None,
+                           default_route: bool = False) -> Interface: ...
+    async def leave_sandbox(self, ref: str, iface: Interface) -> None: ...
 
 
 class IngressBox:
@@ -64,24 +66,23 @@ class IngressBox:
         self.sandbox: IngressSandbox | None = None
         self.network_id = ""
 
-    def up(self, network: Network) -> IngressSandbox:
+    async def up(self, network: Network) -> IngressSandbox:
         """The sandbox joined to ``network`` (the ingress overlay) and docker_gwbridge; made once."""
         if self.sandbox is not None and self.network_id == network.id:
             return self.sandbox
-        self.down()
+        await self.down()
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        sandbox.create(self.path)
+        await asyncio.to_thread(sandbox.create, self.path)
         made: dict[str, dict] = {}
         try:
-            gateway = self.networks.gateway_bridge()
-            gw = self.networks.join_sandbox(gateway.id, self.path, GATEWAY_IF, default_route=True)
-            made[gateway.id] = asdict(gw)
+            gw = await self.networks.join_sandbox(GATEWAY, self.path, GATEWAY_IF, default_route=True)
+            made[GATEWAY] = asdict(gw)
             self._save(made)
-            leg = self.networks.join_sandbox(network.id, self.path, INGRESS_IF, mac_for=ingress_mac)
+            leg = await self.networks.join_sandbox(network.id, self.path, INGRESS_IF, mac_for=ingress_mac)
             made[network.id] = asdict(leg)
             self._save(made)
         except BaseException:
-            self._undo(made)
+            await self._undo(made)
             raise
         self.network_id = network.id
         self.sandbox = IngressSandbox(self.path, gw.address.split("/")[0], gw.bridge)
@@ -89,24 +90,24 @@ class IngressBox:
                  leg.address, network.name)
         return self.sandbox
 
-    def down(self) -> None:
+    async def down(self) -> None:
         """Leave both networks and remove the namespace (also what a previous run left)."""
         made: dict[str, dict] = {}
         with contextlib.suppress(OSError, ValueError):
             with open(self._state) as f:
                 made = json.load(f)
-        self._undo(made)
+        await self._undo(made)
         self.sandbox = None
         self.network_id = ""
 
-    def _undo(self, made: dict[str, dict]) -> None:
-        for network_id, fields in made.items():
+    async def _undo(self, made: dict[str, dict]) -> None:
+        for network, fields in made.items():
             try:
-                self.networks.leave_sandbox(network_id, Interface(**fields))
+                await self.networks.leave_sandbox(network, Interface(**fields))
             except (DockyardError, OSError) as exc:
-                log.warning("ingress sandbox: leaving network %s: %s", network_id[:12], exc)
+                log.warning("ingress sandbox: leaving network %s: %s", network[:12], exc)
         if netns.is_pinned(self.path):
-            sandbox.destroy(self.path)
+            await asyncio.to_thread(sandbox.destroy, self.path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._state)
 

@@ -6,6 +6,7 @@ HTTP: requests arrive as typed specs (engine/specs/networks.py), records leave a
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import ipaddress
@@ -294,31 +295,29 @@ class NetworkService:
         return deleted
 
     # -- namespaces without a container (the routing mesh's ingress sandbox) -------------------
-    def gateway_bridge(self) -> Network:
-        """docker_gwbridge, made the first time it is needed."""
-        return self._gateway_bridge()
-
-    def join_sandbox(self, ref: str, path: str, ifname: str, *, mac_for: Callable[[str], str] | None = None,
-                     default_route: bool = False) -> Interface:
+    async def join_sandbox(self, ref: str, path: str, ifname: str, *, mac_for: Callable[[str], str] | None = None,
+                           default_route: bool = False) -> Interface:
         """An endpoint on network ``ref`` for the namespace pinned at ``path`` that no container
         owns (libnetwork's sandboxes without a container, as the ingress sandbox): an address
         from the network's allocator (the swarm's for a swarm network), its MAC ``mac_for`` it
-        (Docker's 02:42 one when not given), the driver's join."""
-        network = self.catalog.get(ref)
+        (Docker's 02:42 one when not given), the driver's join. As a container's connect: the
+        network (docker_gwbridge made when first needed) and the address on the event loop, with
+        the containers' own; the kernel work on a thread."""
+        network = self._gateway_bridge() if ref == gwbridge.NAME else self.catalog.get(ref)
         address = self.addresses.allocate(network)
         try:
             mac = mac_for(address) if mac_for is not None else ""
             iface = self.sandboxes.interface(network, ifname, address, mac, default_route=default_route, address6="")
-            self.drivers.get(network.driver).join(network, path, iface)
+            await asyncio.to_thread(self.drivers.get(network.driver).join, network, path, iface)
         except BaseException:
             self.addresses.release(network.id, address)
             raise
         return iface
 
-    def leave_sandbox(self, ref: str, iface: Interface) -> None:
+    async def leave_sandbox(self, ref: str, iface: Interface) -> None:
         """Undo join_sandbox: the driver's leave (the veth deleted) and the address given back."""
         network = self.catalog.get(ref)
-        self.drivers.get(network.driver).leave(network, iface.veth)
+        await asyncio.to_thread(self.drivers.get(network.driver).leave, network, iface.veth)
         self.addresses.release(network.id, iface.address.split("/")[0])
 
     # -- containers ----------------------------------------------------------------------------

@@ -126,11 +126,15 @@ class Mesh:
         self.prefix = prefix
         self.sandboxes: dict[str, SandboxRules] = {}
         self._lock = threading.Lock()
+        # After a teardown nothing is kept until the next programming: a RuleKeeper's heal still
+        # running on its thread when its task was cancelled must not put the chains back.
+        self._torn_down = False
 
     # -- what the swarm side calls ------------------------------------------------------------
     def program_node(self, node: NodeMesh, sandbox: IngressSandbox | None) -> None:
         """The node's published ports (ingress ones to ``sandbox``, host ones to its tasks)."""
         with self._lock:
+            self._torn_down = False
             bridges = [sandbox.gateway_interface] if sandbox is not None else [b.name for b in node.local_bridges]
             if bridges and (node.ingress or node.host_ports):
                 # Loopback clients of a published port reach the sandbox (Docker does the same).
@@ -142,6 +146,7 @@ class Mesh:
         """A namespace's VIPs, ingress balancing and return path, replaced whole; an empty mesh
         removes the table (the namespace itself is its owner's)."""
         with self._lock:
+            self._torn_down = False
             rules = self.sandboxes.get(path) or SandboxRules(path)
             rules.apply(mesh)
             if mesh.empty:
@@ -167,6 +172,8 @@ class Mesh:
 
     def heal(self) -> list[str]:
         with self._lock:
+            if self._torn_down:
+                return []
             restored = self.node.heal()
             for path, rules in list(self.sandboxes.items()):
                 if not netns.is_pinned(path):
@@ -184,3 +191,4 @@ class Mesh:
                     rules.teardown()
             self.sandboxes.clear()
             self.node.teardown()
+            self._torn_down = True
