@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -81,9 +82,13 @@ class NetworkService:
         self.connections = Connections(self.sandboxes, self.catalog, self.addresses, self.drivers, containers, events)
         self.swarm = SwarmScope(self.catalog, self.addresses)
         self.sandboxes.gateway_bridge = self._gateway_bridge
+        # The node's ingress sandbox (its own thread) and the first tasks on an overlay may ask for
+        # docker_gwbridge at once: one makes it, the other waits until its addresses are open.
+        self._gateway_lock = threading.Lock()
 
     def _gateway_bridge(self) -> Network:
-        return self.catalog.find_name(gwbridge.NAME) or self.create(gwbridge.spec(self.options.bridge))
+        with self._gateway_lock:
+            return self.catalog.find_name(gwbridge.NAME) or self.create(gwbridge.spec(self.options.bridge))
 
     def attach_cluster(self, cluster: ClusterNetworks) -> None:
         """The swarm's networks (composition root: once the swarm service exists)."""
