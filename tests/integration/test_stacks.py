@@ -1,6 +1,9 @@
 """Stacks on a one-node swarm of a private dockyardd: Docker Deep Dive ch.14's counter app (with
 busybox stand-ins for its images) deployed by the real docker CLI (which converts the file
-itself) and by `dockyard stack`, updated declaratively, and removed leaving nothing behind."""
+itself) and by `dockyard stack`, updated declaratively, and removed leaving nothing behind.
+
+Each test is a stack's whole life (deploy, redeploy, update, rm and its drain: about 30 s on
+this machine); the conversion's cases are unit tests (tests/unit/test_stack_convert.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 from registry import free_port
 from swarming import ok, one_node_swarm
 from test_netfilter import _host_address
+from test_service_cli import _same
 from waiting import until
 
 # The book's web front end: a page that counts its visits in "redis" and says who served it.
@@ -176,6 +180,7 @@ def test_dockyard_stack_with_secrets_configs_and_prune_and_the_docker_cli_agrees
                  ("stack", "ps", "app", "--format", "{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}"),
                  ("stack", "ps", "--no-trunc", "-q", "app")):
         assert sorted(ok(d.cli(*args)).splitlines()) == sorted(ok(d.docker(*args)).splitlines()), args
+    _same(d, "stack", "ps", "app")  # the default table, times aside
     spec = json.loads(ok(d.docker("service", "inspect", "app_api")))[0]["Spec"]
     assert spec["Labels"] == {"tier": "back", "com.docker.stack.namespace": "app",
                               "com.docker.stack.image": "busybox"}
