@@ -98,7 +98,8 @@ lint: venv
 	$(PY) tools/check_imports.py
 	$(VENV)/bin/mypy
 
-# Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh.
+# Builds every catalog image into a private daemon, checks each one and runs examples/*/run.sh; and
+# bootstraps busybox and debian:bookworm-slim afresh (tests/catalog/test_catalog_builds.py).
 test-catalog: venv test-packages
 	DOCKYARD_TEST_CATALOG=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests/catalog
 
@@ -113,7 +114,7 @@ fuzz: venv test-packages
 test-swarm-long: venv test-packages
 	DOCKYARD_TEST_SWARM_LONG=1 $(VENV)/bin/pytest -q tests/integration/test_swarm_machines.py
 
-# The docker-py stress test at five times the count `make test` runs.
+# The docker-py stress test at ten times the count `make test` runs.
 .PHONY: stress
 stress: venv test-packages
 	DOCKYARD_STRESS_RUNS=$${DOCKYARD_STRESS_RUNS:-5000} $(VENV)/bin/pytest -q --timeout 1800 tests/compat/test_docker_py_stress.py

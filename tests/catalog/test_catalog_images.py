@@ -2,7 +2,7 @@
 way the books use it, and every example script under examples/ run against the same daemon.
 
 Collected only when DOCKYARD_TEST_CATALOG=1 (see tests/conftest.py): the whole catalog takes
-minutes, `make test` builds two images (tests/integration/test_catalog.py)."""
+minutes; test_catalog_builds.py bootstraps two images afresh (--rebuild)."""
 
 import io
 import json

@@ -1,6 +1,7 @@
 """`dockyard catalog`: busybox and debian:bookworm-slim built from Debian packages with mmdebstrap
 (through the shared package cache, so only a fresh machine downloads), loaded through the Engine
-API into a daemon of the test's own, and run."""
+API into a daemon of the test's own, and run. Part of `make test-catalog` (the bootstrap takes about
+a minute, beyond `make test`'s budget), which CI runs after `make test`."""
 
 import json
 
