@@ -7,6 +7,7 @@ import resource
 import socket
 import tempfile
 import threading
+import time
 
 import pytest
 from rawhttp import connect, exchange, read_all, read_response
@@ -40,6 +41,12 @@ async def handler(req: Request) -> Response | None:
         while data := await raw.read():
             raw.write(data.upper())
         raw.write(b"BYE")  # after the client's half-close, output still flows
+        await raw.drain()
+        raw.close()
+        return None
+    if req.path == "/hijack-speaks":  # output at once, as an exec's first line
+        raw = await req.hijack({"Content-Type": "application/vnd.docker.raw-stream"})
+        raw.write(b"first line\n")
         await raw.drain()
         raw.close()
         return None
@@ -200,6 +207,17 @@ def test_hijack_with_upgrade_and_half_close(server_path):
     head, _, body = out.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 ") and b"Upgrade: tcp" in head
     assert body == b"EARLY INPUTBYE"
+
+
+def test_a_hijacked_streams_first_bytes_never_share_a_read_with_the_head(server_path):
+    """docker-py reads the head through a buffer, then the stream from the raw socket: what the
+    buffer took along with the head would be lost. A slow client reads the head alone."""
+    with connect(server_path) as s:
+        s.sendall(b"POST /hijack-speaks HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+        time.sleep(0.3)  # the client is slow to read: the server has long written what it had
+        head = s.recv(65536)
+        assert head.startswith(b"HTTP/1.1 101 ") and head.endswith(b"\r\n\r\n"), head
+        assert read_all(s) == b"first line\n"
 
 
 def test_hijack_without_upgrade(server_path):

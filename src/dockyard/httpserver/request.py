@@ -1,7 +1,11 @@
 """One HTTP request as a handler sees it: its head, its body (read on demand), and the ways to
 answer at length (a stream, a hijacked connection)."""
 
+import array
 import asyncio
+import fcntl
+import socket
+import termios
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -216,4 +220,34 @@ class Request:
         else:
             conn.write(conn.head(200, list(headers.items())))
         await conn.drain()
+        await head_read(conn.transport)
         return RawStream(conn, b"")  # what the client sent after the head is in the connection's buffer
+
+
+HEAD_READ_WAIT = 2.0  # seconds at most: a client that never reads the head still gets its stream
+
+
+async def head_read(transport: asyncio.BaseTransport) -> None:
+    """Wait until a unix-socket client has read everything sent so far (the hijack's head): the
+    stream's first bytes then never share a read with the head. docker-py parses the head through
+    a buffered reader, then reads the stream from the raw socket: bytes read into that buffer along
+    with the head were lost (an exec's first line, on a loaded host; Docker's exec starts tens of
+    milliseconds after its head, ours at once). On a unix socket the bytes sent and not yet read by
+    the peer are SIOCOUTQ's (TIOCOUTQ) answer; TCP's counts only what is unacknowledged, so it is
+    left as it is."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family != socket.AF_UNIX:
+        return
+    queued = array.array("i", [0])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEAD_READ_WAIT
+    delay = 0.0005
+    while loop.time() < deadline:
+        try:
+            fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, queued)
+        except OSError:
+            return
+        if queued[0] == 0:
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.02)
