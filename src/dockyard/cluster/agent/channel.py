@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dockyard.cluster.services.records import TASKS_PREFIX, Records
+from dockyard.cluster.services.records import TASKS_PREFIX, Records, TaskCache
 from dockyard.cluster.services.task import Task, TaskState, TaskStatus
 from dockyard.cluster.store.api import Store, Watch
 from dockyard.errors import Forbidden
@@ -58,6 +58,7 @@ class StoreChannel:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._records = Records(store)
+        self._decoded = TaskCache()  # the tasks read again at every change: decoded once each
         self._watch: Watch | None = None
 
     def assignments(self, node_id: str, timeout: float) -> list[Task] | None:
@@ -69,7 +70,7 @@ class StoreChannel:
                 return None
             while self._watch.next(0) is not None:  # a burst of changes is one answer
                 pass
-        return tasks_of(self._records, node_id)
+        return [t for t in self._decoded.tasks(self._store) if t.node_id == node_id]
 
     def update_status(self, task_id: str, status: TaskStatus) -> bool:
         return record_status(self._records, task_id, status)

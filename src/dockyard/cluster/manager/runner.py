@@ -20,7 +20,7 @@ from dockyard.cluster.manager import global_, jobs, reaper, replicated, restart,
 from dockyard.cluster.manager.state import Snapshot
 from dockyard.cluster.nodes import NODES_PREFIX
 from dockyard.cluster.objects import Cluster, Node
-from dockyard.cluster.services.records import TASKS_PREFIX, Records, task_key
+from dockyard.cluster.services.records import Records, TaskCache
 from dockyard.cluster.services.task import Task
 from dockyard.cluster.store.api import Store, StoreUnavailable, Watch
 from dockyard.cluster.swarm import CLUSTER_KEY
@@ -33,30 +33,6 @@ LOOPS: tuple[Loop, ...] = (restart.supervise, replicated.reconcile, global_.reco
 BATCH = 100  # etcd refuses transactions of more than 128 operations by default
 IDLE_WAIT = 5.0  # a pass at least this often, in case a watch event was lost
 FOLLOWER_WAIT = 1.0  # how often a manager that does not lead the store asks again
-
-
-class TaskCache:
-    """The tasks decoded by earlier passes, by key and mod revision: a pass decodes only the tasks
-    that changed since (decoding every task was most of a pass: 100 tasks, 60 % of 0.2 s on a busy
-    machine). The loops change the Task objects they decide on, so a task a pass wrote or deleted
-    is forgotten, whether the store took the write or not."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, Task] = {}
-
-    def tasks(self, store: Store) -> list[Task]:
-        kept: dict[str, Task] = {}
-        for kv in store.range(TASKS_PREFIX):
-            task = self._tasks.get(kv.key)
-            if task is None or task.version.index != kv.mod_revision:
-                task = codec.decode(Task, kv.value, kv.mod_revision)
-            kept[kv.key] = task
-        self._tasks = kept
-        return list(kept.values())
-
-    def forget(self, snap: Snapshot) -> None:
-        for task in (*snap.written.values(), *snap.deleted.values()):
-            self._tasks.pop(task_key(task.id), None)
 
 
 def read(store: Store, now: datetime.datetime, cache: TaskCache | None = None) -> Snapshot:
@@ -107,7 +83,7 @@ def run_pass(store: Store, now: datetime.datetime, loops: tuple[Loop, ...] = LOO
         loop(snap)
     write(store, snap)
     if cache is not None:
-        cache.forget(snap)
+        cache.forget([*snap.written.values(), *snap.deleted.values()])
     return snap
 
 

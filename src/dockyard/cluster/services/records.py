@@ -86,3 +86,28 @@ class Records:
         if not operations:
             return True
         return self.store.txn(compares, operations)
+
+
+class TaskCache:
+    """Every task, decoded once per mod revision: a reader that reads them all again and again (a
+    manager's pass, an agent's assignments) decodes only those that changed since (decoding every
+    task was most of a manager pass: 100 tasks, 60 % of 0.2 s on a busy machine). The objects are
+    shared between reads: a reader that changes one forgets it (a manager pass, the tasks it wrote
+    or deleted, whether the store took the writes or not)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def tasks(self, store: Store) -> list[Task]:
+        kept: dict[str, Task] = {}
+        for kv in store.range(TASKS_PREFIX):
+            task = self._tasks.get(kv.key)
+            if task is None or task.version.index != kv.mod_revision:
+                task = codec.decode(Task, kv.value, kv.mod_revision)
+            kept[kv.key] = task
+        self._tasks = kept
+        return list(kept.values())
+
+    def forget(self, tasks: Iterable[Task]) -> None:
+        for task in tasks:
+            self._tasks.pop(task_key(task.id), None)
