@@ -280,11 +280,13 @@ def iptables_dockerds() -> list[str]:
 
 
 def rules_added(before: dict[str, list[str]], after: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The chain declarations and rules of ``after`` that ``before`` lacks, by table."""
+    """Docker's chain declarations and rules (DOCKER*) of ``after`` that ``before`` lacks, by table:
+    what a dockerd makes as it starts. Whatever else appeared meanwhile is a neighbour's (a test
+    daemon's or a machine's rules made at the same moment) and never counts as the dockerd's."""
     added = {}
     for table, lines in after.items():
         old = set(before.get(table, []))
-        if new := [line for line in lines if line not in old]:
+        if new := [line for line in lines if line not in old and "DOCKER" in line]:
             added[table] = new
     return added
 

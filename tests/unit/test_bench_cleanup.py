@@ -43,6 +43,14 @@ def test_what_our_dockerd_made_goes_rules_first_then_its_chains():
     assert undo["filter"] == ["-A FORWARD -j DOCKER-USER", "-A DOCKER-USER -j RETURN", ":DOCKER-USER -"]
 
 
+def test_only_dockers_rules_count_as_made_by_the_dockerd_while_it_started():
+    neighbour = "-A DYM-FWD-dymt1 -i dymt1 -j DROP"  # a machine's underlay, made at the same moment
+    after = {table: BEFORE[table] + MADE[table] + ([neighbour] if table == "filter" else []) for table in BEFORE}
+    # The bridge's own rules count through its name (undo_iptables' bridges), not as made.
+    assert daemons.rules_added(BEFORE, after) == {table: [line for line in lines if "DOCKER" in line]
+                                                  for table, lines in MADE.items()}
+
+
 def test_the_shared_chains_and_jumps_stay_while_another_dockerd_uses_them():
     undo = _undo(shared_in_use=True)
     assert undo["nat"] == ["-A POSTROUTING -s 10.1.2.0/24 ! -o dkmine -j MASQUERADE", "-A DOCKER -i dkmine -j RETURN",
