@@ -79,6 +79,9 @@ def test_service_commands_print_as_the_docker_cli(swarm) -> None:
     spec = json.loads(_ok(d.docker("service", "inspect", "web")))[0]
     assert spec["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1"]
     assert spec["UpdateStatus"]["State"] in ("rollback_started", "rollback_completed")
+    # The two listings below are taken one after the other: the rollback replaces tasks until it completes.
+    assert until(lambda: json.loads(_ok(d.docker("service", "inspect", "web")))[0]["UpdateStatus"]["State"]
+                 == "rollback_completed" and _running(d, "web") == 3, 60)
 
     job = _ok(d.cli("service", "create", "--name", "batch", "--mode", "replicated-job", "--replicas", "3",
                     "--max-concurrent", "2", "busybox", "true"))
