@@ -208,6 +208,12 @@ def test_three_managers_and_three_workers_elect_a_leader_lose_quorum_and_heal(fl
     assert refusal.returncode != 0 and b"participating as a manager. The only way to restore a swarm that has " \
         b"lost consensus is to reinitialize it with `--force-new-cluster`." in refusal.stderr
 
+    # The unlock key rotated through one manager reaches the others: they lock their keys with it.
+    before = {name: node_key(fleet, name) for name in ("s2", "s3")}
+    assert ok(fleet.docker("s1", "swarm", "unlock-key", "--rotate")).startswith(
+        "Successfully rotated manager unlock key.")
+    assert until(lambda: all(node_key(fleet, name) != before[name] for name in before), timeout=30)
+
     # The leader goes (its machine killed): the other two elect one and keep accepting changes.
     key = unlock_key(fleet)
     first = leader_of(fleet, "s1")

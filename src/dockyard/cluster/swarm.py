@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dockyard.cluster import codec
 from dockyard.cluster.autolock import LOCKED, LOCKED_LEAVE, Autolock, new_unlock_key
 from dockyard.cluster.channel import Caller, Handlers
-from dockyard.cluster.keys import CA_KEY, CLUSTER_KEY
+from dockyard.cluster.keys import AUTOLOCK_KEY, CA_KEY, CLUSTER_KEY
 from dockyard.cluster.membership import MEMBERS_PREFIX
 from dockyard.cluster.nodes import NODES_PREFIX, find_node
 from dockyard.cluster.objects import (
@@ -91,6 +91,16 @@ class SwarmListener(Protocol):
     def swarm_started(self, swarm: SwarmService) -> None: ...
 
     def swarm_stopping(self) -> None: ...
+
+
+def key_fingerprint(unlock_key: str | None) -> str:
+    """What the store keeps of the unlock key in force, so every manager can tell that its own is
+    stale ("" without autolock). A hash of 256 random bits: it gives nothing away."""
+    import hashlib
+
+    if not unlock_key:
+        return ""
+    return hashlib.sha256(b"dockyard autolock " + unlock_key.encode()).hexdigest()
 
 
 def new_id() -> str:
@@ -322,6 +332,7 @@ class SwarmService:
         self.handlers.add_call("swarm.promote", self._promote_call, roles=("manager",))
         self.handlers.add_call("swarm.role", self._role_call)
         self.handlers.add_call("swarm.enrol", self._enrol_call)
+        self.handlers.add_call("swarm.unlockkey", self._unlock_key_call, roles=("manager",))
 
     def add_listener(self, listener: SwarmListener) -> None:
         self._listeners.append(listener)
@@ -554,6 +565,7 @@ class SwarmService:
                     Put(CA_KEY, json.dumps(ca_record).encode()),
                     Put(NODES_PREFIX + node_id, codec.encode(node)),
                     Put(MEMBERS_PREFIX + node_id, json.dumps({"peer_url": state.peer_url}).encode()),
+                    Put(AUTOLOCK_KEY, key_fingerprint(self.autolock.unlock_key()).encode()),
                 ])
                 self._open_port(state)
                 self._write_state(state)
@@ -735,6 +747,7 @@ class SwarmService:
                 self._demote_self(state)
             else:
                 self._remove_demoted_members(state, store)
+                self._follow_unlock_key(state, store)
         else:
             answer = self._channel().call("swarm.role", {}, timeout=5)
             if answer.get("Role") == NodeRole.MANAGER.value:
@@ -754,6 +767,45 @@ class SwarmService:
         except Exception as exc:  # noqa: BLE001 - nobody answers (no quorum): it stays as it is
             log.info("this manager's store member does not serve, and no other manager says why: %s", exc)
             return False
+
+    def _unlock_key_call(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        """Another manager's request for the unlock key in force (autolock turned on or its key
+        rotated through this manager): it travels only in this mutual-TLS answer, to managers."""
+        return {"UnlockKey": self.autolock.unlock_key()}
+
+    def _follow_unlock_key(self, state: LocalState, store: Store) -> None:
+        """A manager whose unlock key is not the one in force (the store keeps its fingerprint) asks
+        the other managers for it and locks its node key with it, or unlocks it (autolock off)."""
+        kv = store.get(AUTOLOCK_KEY)
+        if kv is None:
+            return
+        wanted = kv.value.decode()
+        if wanted == key_fingerprint(self.autolock.unlock_key()):
+            return
+        found: str | None = None
+        if wanted:
+            from dockyard.cluster.channel import ManagerChannel, client_context
+
+            context = client_context(*self._tls_files())
+            nodes = [codec.decode(Node, n.value) for n in store.range(NODES_PREFIX)]
+            managers = [n.manager_status.addr for n in nodes if n.manager_status is not None and n.id != state.node_id]
+            for addr in managers:
+                one = [addr]  # each manager asked on its own: the first to answer may not have it yet
+                try:
+                    answer = ManagerChannel(one.copy, context).call("swarm.unlockkey", {}, timeout=5)
+                    key = str(answer.get("UnlockKey") or "")
+                except Exception:  # noqa: BLE001 - that manager does not answer: ask the next
+                    continue
+                if key_fingerprint(key) == wanted:
+                    found = key
+                    break
+            if found is None:
+                return  # no manager has it yet: the next step asks again
+        with self._lock:
+            if self._state is state:
+                self.autolock.relock(found)
+                log.info("the swarm's unlock key changed: this manager's node key is %s",
+                         "locked with the new key" if found else "no longer locked")
 
     def _remove_demoted_members(self, state: LocalState, store: Store) -> None:
         """On the leader: the store members of nodes demoted while they were down (their node's spec
@@ -1066,9 +1118,12 @@ class SwarmService:
                 cluster.join_tokens.worker = generate_join_token(pem)
             if rotate_manager_token:
                 cluster.join_tokens.manager = generate_join_token(pem)
+        changes = [Put(CLUSTER_KEY, codec.encode(cluster)), *rotation]
         if rekey:
-            self._rekey(store, new_unlock_key() if locking else None)
-        if not store.txn([Compare(CLUSTER_KEY, version)], [Put(CLUSTER_KEY, codec.encode(cluster)), *rotation]):
+            new_key = new_unlock_key() if locking else None
+            self._rekey(store, new_key)
+            changes.append(Put(AUTOLOCK_KEY, key_fingerprint(new_key).encode()))  # the others follow it
+        if not store.txn([Compare(CLUSTER_KEY, version)], changes):
             if rekey:
                 self._rekey(store, old_key)  # the spec did not change: neither do the keys
             raise SequenceConflict()
