@@ -81,8 +81,20 @@ class Controller:
             await self._run()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - one task's trouble must not end the agent
+        except Exception as exc:  # noqa: BLE001 - one task's trouble must not end the agent
             log.exception("task %s: controller failed", self.task.id)
+            await self._fail_unexpectedly(exc)
+
+    async def _fail_unexpectedly(self, exc: Exception) -> None:
+        """A step that failed in a way no rule above foresaw ends the task as failed (the managers
+        then replace it per its restart policy) instead of leaving it in the state it was in,
+        e.g. starting, for ever."""
+        if self._state.terminal():
+            return
+        try:
+            await self._set(TaskState.FAILED, self._state.name.lower(), f"task: {exc or type(exc).__name__}")
+        except Exception:  # noqa: BLE001 - the report itself failed: the managers' reaper sees the node
+            log.exception("task %s: the failure could not be reported", self.task.id)
 
     async def _run(self) -> None:
         existing = self._find()
