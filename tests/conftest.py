@@ -44,6 +44,28 @@ def pytest_runtest_protocol(item, nextitem):
         stop.disarm()
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup): a module's tests stay
+# together on one worker, in order, sharing its module fixtures. Modules that start a dockerd with
+# iptables share a group (they skip while another such dockerd runs: it would flush their chains),
+# and so do the modules on machines (three or more daemons and etcd members each: two such modules
+# at once would crowd two cores).
+SERIAL_GROUPS = {"test_netfilter": "dockerd-iptables", "test_mesh_beside_docker": "dockerd-iptables"}
+
+
+def _group(module: str) -> str:
+    name = module.rpartition(".")[2]
+    if name == "test_machines" or name.endswith("_machines"):
+        return "machines"
+    return SERIAL_GROUPS.get(name, module)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and item.module is not None:
+            item.add_marker(pytest.mark.xdist_group(_group(item.module.__name__)))
+
+
 def pytest_unconfigure(config) -> None:
     if _hardstop in config.stash:
         config.stash[_hardstop].arm("the exit after the session (atexit handlers, threads joined)", EXIT_GRACE)

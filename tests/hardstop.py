@@ -60,7 +60,9 @@ class HardStop:
             capman = self.config.pluginmanager.getplugin("capturemanager")
             if capman is not None:
                 capman.suspend_global_capture()
-            out = self.config.get_terminal_writer()
+            # An xdist worker has no terminal: its stderr is the run's.
+            has_terminal = self.config.pluginmanager.get_plugin("terminalreporter") is not None
+            out = self.config.get_terminal_writer() if has_terminal else _Plain(sys.stderr)
             out.sep("!", title=f"hard stop: {what} still runs past its timeout")
             out.write("Something swallowed pytest-timeout's exception or waits where it cannot reach; "
                       "the stacks:\n")
@@ -80,6 +82,22 @@ class HardStop:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(STATUS)
+
+
+class _Plain:
+    """The terminal writer's calls used here, on a plain stream."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def sep(self, char: str, title: str) -> None:
+        self._stream.write(f"{char * 20} {title} {char * 20}\n")
+
+    def write(self, text: str) -> None:
+        self._stream.write(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
 
 
 def children(pid: int) -> list[int]:
