@@ -221,6 +221,45 @@ def test_service_logs_on_the_manager_show_the_tasks_on_every_node(fleet):
     manager(fleet, "service", "rm", "talk")
 
 
+def test_a_rolling_update_across_the_workers_goes_in_steps_and_a_failing_one_rolls_back(fleet):
+    """`--update-parallelism 2 --update-delay 2s` over three workers: two new tasks, a pause while
+    the third old one still runs, then the last; an update whose tasks fail rolls back."""
+    for result in parallel(lambda name: fleet.docker(name, "tag", "busybox:latest", "busybox:v2"), WORKERS):
+        ok(result)
+    create(fleet, "roll", "--replicas", "3", "--update-parallelism", "2", "--update-delay", "2s",
+           "--update-monitor", "2s", "--update-failure-action", "rollback", "--rollback-monitor", "1s",
+           "busybox:latest", "sleep", "600")
+    wait_for(fleet, "roll", "one task on each worker", lambda seen: seen == Counter(WORKERS))
+
+    manager(fleet, "service", "update", "--detach", "--no-resolve-image", "--image", "busybox:v2", "roll")
+    samples: list[tuple[str, Counter]] = []
+
+    def sample() -> bool:
+        state = manager(fleet, "service", "inspect", "-f", "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+                        "roll").strip()
+        rows = manager(fleet, "service", "ps", "--filter", "desired-state=running", "--format",
+                       "{{.Image}} {{.CurrentState}}", "roll").splitlines()
+        samples.append((state, Counter((row.split()[0], row.split()[1] == "Running") for row in rows)))
+        return state == "completed"
+
+    assert until(sample, CONVERGE), samples[-3:]
+    # Never more than a batch of new tasks on their way; the delay after the first batch shows
+    # two new tasks running beside the last old one.
+    assert max(counts[("busybox:v2", False)] for _, counts in samples) <= 2, samples
+    assert any(state == "updating" and counts[("busybox:v2", True)] == 2 and counts[("busybox:latest", True)] == 1
+               for state, counts in samples), samples
+    wait_for(fleet, "roll", "three new tasks running", lambda seen: sum(seen.values()) == 3)
+
+    # Tasks that fail at once: the update rolls back to busybox:v2 running `sleep 600`.
+    out = manager(fleet, "service", "update", "--args", "false", "roll")
+    assert "rollback: update rolled back due to failure or early termination of task" in out
+    inspected = manager(fleet, "service", "inspect", "-f",
+                        "{{.UpdateStatus.State}} {{json .Spec.TaskTemplate.ContainerSpec.Args}}", "roll").strip()
+    assert inspected == 'rollback_completed ["sleep","600"]'
+    wait_for(fleet, "roll", "three tasks running after the rollback", lambda seen: sum(seen.values()) == 3)
+    manager(fleet, "service", "rm", "roll")
+
+
 def test_a_workers_agent_goes_on_through_a_change_of_leader(fleet):
     """Last in the module: w1 and w2 come back as managers, then m1, the leader, is killed."""
     # Docker's heartbeat again: w3 must beat through another manager before the lease m1 held for
