@@ -10,6 +10,7 @@ from dockyard.cluster.services.spec import (
     ContainerSpec,
     DNSConfig,
     Placement,
+    Privileges,
     ResourceRequirements,
     RestartPolicy,
     ServiceSpec,
@@ -47,6 +48,11 @@ def task_with_defaults(task: TaskSpec) -> TaskSpec:
     filled.force_update = filled.force_update or 0
     if filled.container_spec is not None:
         filled.runtime = filled.runtime or "container"
+        privileges = filled.container_spec.privileges
+        # Go's zero values: `Privileges: {}` and `{"NoNewPrivileges": false}` (what docker/cli's
+        # stack deploy sends) ask for nothing more than no Privileges at all.
+        if privileges is not None and privileges in (Privileges(), Privileges(no_new_privileges=False)):
+            filled.container_spec.privileges = None
     return filled
 
 
