@@ -202,19 +202,23 @@ def register(router: Router, daemon: Daemon) -> None:
         streams = {s for s, name in ((STDOUT, "stdout"), (STDERR, "stderr")) if req.flag(name)}
         detach_keys = parse_detach_keys(req.arg("detachKeys"))
         content_type = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+        # The run is read before the hijack, which may wait for the client to read the head: a run
+        # that ends meanwhile still ends this attach (read after, it would look like a stopped
+        # container's attach, which waits for the next start).
+        rt = service.runtime(c)
+        run = rt.run
+        json_file = logconfig.reads_back(c.host_config.log_config)
+        from_log = req.flag("logs") and req.flag("stream") and not tty and json_file and run is not None
         reader, writer = await req.hijack(content_type)
 
         def send(stream: int, data: bytes) -> None:
             if not writer.is_closing():
                 writer.write(data if tty else frame(stream, data))
 
-        rt = service.runtime(c)
         # With logs and stream on a running container, the live part comes from the log file too,
         # from where the replay stopped, so no line comes twice (a TTY stays live: a prompt has no
         # newline to end its log record).
-        json_file = logconfig.reads_back(c.host_config.log_config)
-        from_log = req.flag("logs") and req.flag("stream") and not tty and json_file and rt.run is not None
-        follower = LogFollower(rt, rt.run if from_log else None, service.log_path(c.id))
+        follower = LogFollower(rt, run if from_log else None, service.log_path(c.id))
 
         async def replay(records) -> None:
             for record in records:
@@ -229,9 +233,8 @@ def register(router: Router, daemon: Daemon) -> None:
                 await replay(follower.read_all())
             if req.flag("stream"):
                 attacher = Attacher(send, streams)
-                # Registered in the step that reads the run: a run that ends before its pump saw this
-                # attacher still ends the attach (attached before a start: that start's pump ends it).
-                run = rt.run
+                # A run that ended before its pump saw this attacher still ends the attach through
+                # run.ended (attached before a start: that start's pump ends it).
                 if not from_log:
                     rt.attachers.append(attacher)
                 if req.flag("stdin"):
