@@ -90,7 +90,7 @@ bench-packages:
 # runs it on two workers (pytest-xdist), each running whole modules (tests/conftest.py: --dist
 # loadgroup); about half the time, but the swarm tests on machines still fail under that contention,
 # so one process stays the default. Longer variants have targets of their own: test-catalog (the
-# catalog's images), fuzz, stress, test-swarm-long.
+# catalog's images), test-machines (multi-node, run by CI), fuzz, stress, test-swarm-long.
 TEST_JOBS ?= 0
 test: venv test-packages
 	$(VENV)/bin/ruff check src tests tools/check_imports.py bench $(BENCH_SCRIPTS) conformance/run conformance/compose
@@ -114,11 +114,18 @@ FUZZ_EXAMPLES ?= 100
 fuzz: venv test-packages
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/pytest -q tests/fuzz
 
+# The multi-node tests on `dockyard machine` fleets (tests/conftest.py's MACHINE_MODULES): swarm
+# managers and workers, services, the routing mesh and overlays across nodes, the machines
+# themselves. About 7 minutes; CI (.ci/run) runs it after make test.
+.PHONY: test-machines
+test-machines: venv test-packages
+	DOCKYARD_TEST_MACHINES=1 $(VENV)/bin/pytest -q -p no:cacheprovider $(addprefix tests/integration/test_,$(addsuffix .py,machines swarm_machines services_machines mesh_machines overlay_machines))
+
 # Swarm recovery across machines (--force-new-cluster on a survivor, old managers rejoining): the
 # longer variant of tests/integration/test_swarm_machines.py, beyond `make test`'s time budget.
 .PHONY: test-swarm-long
 test-swarm-long: venv test-packages
-	DOCKYARD_TEST_SWARM_LONG=1 $(VENV)/bin/pytest -q tests/integration/test_swarm_machines.py
+	DOCKYARD_TEST_MACHINES=1 DOCKYARD_TEST_SWARM_LONG=1 $(VENV)/bin/pytest -q tests/integration/test_swarm_machines.py
 
 # The docker-py stress test at ten times the count `make test` runs.
 .PHONY: stress
