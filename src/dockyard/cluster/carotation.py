@@ -183,8 +183,8 @@ def register(swarm: SwarmService) -> None:
         if node_kv is None:
             raise NotFound(f"node {caller.node_id} not found")
         node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
+        signer, rotation = signer_of(store)  # before the cluster, as in NodeRenewer.check
         cluster = _cluster(store)
-        signer, rotation = signer_of(store)
         role = observed_role(node)
         # A manager's certificate also names loopback (its store member's client URL), as at its join.
         addresses = [node.status.addr, "127.0.0.1"] if role.value == "manager" else [node.status.addr]
@@ -257,13 +257,16 @@ class CertRenewer:
         from dockyard.cluster.ca import certificate_addresses
 
         store = self._store()
+        # The signer before the cluster: a rotation and its cluster spec (e.g. `--cert-expiry`) are
+        # one write, so the cluster read after a new signer is at least as new (read the other way
+        # round, a new signer could issue with the old expiry and never be asked again).
+        signer, rotation = signer_of(store)
         kv = store.get(CLUSTER_KEY)
         node_kv = store.get(NODES_PREFIX + self._node_id)
         if kv is None or node_kv is None:
             return False
         cluster = codec.decode(Cluster, kv.value, kv.mod_revision)
         node = codec.decode(Node, node_kv.value, node_kv.mod_revision)
-        signer, rotation = signer_of(store)
         cert_file, root_file = self._dir / "swarm-node.crt", self._dir / "swarm-root-ca.crt"
         current = cert_file.read_bytes()
         renewed = not _signed_by(current, signer) or self._clock() >= renew_at(current)
